@@ -1,0 +1,97 @@
+"""Ports shared by every bounded context.
+
+Adapters for these live in ``src/infrastructure``; in-memory fakes for unit tests in ``tests/fakes``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Protocol, Self
+
+from src.domain.shared.jobs import JobReceipt
+
+
+class Clock(Protocol):
+    """Time is a port so that use cases and tests agree on it."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+    def monotonic(self) -> float:
+        """Seconds from an arbitrary point, for measuring durations."""
+        ...
+
+
+class JobReceiptRepository(Protocol):
+    async def exists(self, job_name: str, dedupe_key: str) -> bool: ...
+
+    async def add(self, receipt: JobReceipt) -> bool:
+        """Store a receipt; ``False`` when one for the same job and key is already there."""
+        ...
+
+    async def delete_expired(self, now: datetime, *, batch_size: int) -> int:
+        """Delete up to ``batch_size`` receipts that expired before ``now``; the number deleted."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One database transaction and the repositories bound to it.
+
+    ``async with uow() as tx:`` commits when the block ends normally and rolls back when it raises.
+    """
+
+    @property
+    def job_receipts(self) -> JobReceiptRepository: ...
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+    async def commit(self) -> None:
+        """Commit now (the block may go on in a new transaction)."""
+        ...
+
+    async def rollback(self) -> None: ...
+
+
+UnitOfWorkFactory = Callable[[], UnitOfWork]
+
+
+class HealthProbe(Protocol):
+    """One dependency that readiness checks (the database, Redis, ...)."""
+
+    name: str
+    required: bool
+
+    async def check(self) -> Mapping[str, str | int | float | None]:
+        """Return details when healthy; raise any exception when not."""
+        ...
+
+
+JobHandler = Callable[[Mapping[str, Any]], Awaitable[Any]]
+
+
+class TaskQueue(Protocol):
+    """Hands work to the background: SAQ on Redis, or an in-process runner."""
+
+    async def enqueue(
+        self,
+        job_name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str | None = None,
+    ) -> str:
+        """Queue ``job_name`` with ``payload``; returns the job id."""
+        ...
+
+    async def depth(self) -> int:
+        """Jobs waiting to run."""
+        ...

@@ -1,0 +1,137 @@
+"""The composition root: from settings, build every adapter and use case, once per process.
+
+Every front door (HTTP, CLI, worker) builds a ``Container`` and nothing else constructs adapters.
+Services that are not configured fall back to their embedded defaults: SQLite for the database,
+and the in-process job runner when there is no Redis.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from advanced_alchemy.config import SQLAlchemyAsyncConfig
+from redis.asyncio import Redis
+from saq import Queue
+
+from src.application.shared.check_readiness import CheckReadiness
+from src.application.shared.ports import HealthProbe, TaskQueue
+from src.application.shared.prune_expired import PruneExpiredRecords
+from src.application.shared.run_job_once import RunJobOnce
+from src.infrastructure.clock import SystemClock
+from src.infrastructure.health import DatabaseProbe, RedisProbe
+from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.queue.catalog import JobCatalog, build_job_catalog
+from src.infrastructure.queue.in_process import InProcessTaskQueue
+from src.infrastructure.queue.saq_queue import SaqTaskQueue, build_saq_queue
+from src.infrastructure.settings import Settings
+
+logger = get_logger("parley.container")
+
+Role = Literal["api", "worker", "cli"]
+
+
+@dataclass(slots=True)
+class UseCases:
+    check_readiness: CheckReadiness
+    prune_expired: PruneExpiredRecords
+    run_job_once: RunJobOnce
+
+
+@dataclass(slots=True)
+class Container:
+    settings: Settings
+    role: Role
+    clock: SystemClock
+    database: SQLAlchemyAsyncConfig
+    uow: SqlAlchemyUnitOfWorkFactory
+    redis: Redis | None
+    jobs: JobCatalog
+    task_queue: TaskQueue
+    use_cases: UseCases
+    saq_queue: Queue | None = None
+    in_process_runner: InProcessTaskQueue | None = None
+    _started: bool = field(default=False, init=False)
+
+    async def startup(self) -> None:
+        """Open what needs opening; called by each front door's lifespan."""
+        if self._started:
+            return
+        if self.saq_queue is not None:
+            await self.saq_queue.connect()
+        # Workers run jobs through SAQ; only the API (and CLI) use the embedded runner.
+        if self.in_process_runner is not None and self.role == "api":
+            await self.in_process_runner.start()
+        self._started = True
+        logger.info(
+            "container_started",
+            role=self.role,
+            database=self.settings.database_backend,
+            redis=self.redis is not None,
+            jobs="saq" if self.saq_queue is not None else "in_process",
+        )
+
+    async def shutdown(self) -> None:
+        """Close everything, in reverse order, within the configured shutdown timeout."""
+        if self.in_process_runner is not None:
+            await self.in_process_runner.stop(grace_seconds=self.settings.shutdown_timeout / 2)
+        if self.saq_queue is not None:
+            await self.saq_queue.disconnect()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.database.get_engine().dispose()
+        self._started = False
+
+
+def build_container(settings: Settings, *, role: Role = "api") -> Container:
+    clock = SystemClock()
+    database = build_database_config(settings)
+    uow = SqlAlchemyUnitOfWorkFactory(database.create_session_maker())
+
+    redis: Redis | None = None
+    if settings.redis_url:
+        # Short timeouts: a slow or absent Redis must never hang a request.
+        redis = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=settings.redis_timeout,
+            socket_connect_timeout=settings.redis_timeout,
+            health_check_interval=30,
+        )
+
+    run_once = RunJobOnce(uow, clock)
+    prune_expired = PruneExpiredRecords(uow, clock)
+    catalog = build_job_catalog(prune_expired=prune_expired, run_once=run_once)
+
+    probes: list[HealthProbe] = [DatabaseProbe(database.get_engine())]
+    if redis is not None:
+        probes.append(RedisProbe(redis))
+
+    saq_queue: Queue | None = None
+    in_process: InProcessTaskQueue | None = None
+    task_queue: TaskQueue
+    if settings.redis_url:
+        saq_queue = build_saq_queue(settings.redis_url)
+        task_queue = SaqTaskQueue(saq_queue, catalog)
+    else:
+        in_process = InProcessTaskQueue(catalog, concurrency=min(settings.worker_concurrency, 4))
+        task_queue = in_process
+
+    return Container(
+        settings=settings,
+        role=role,
+        clock=clock,
+        database=database,
+        uow=uow,
+        redis=redis,
+        jobs=catalog,
+        task_queue=task_queue,
+        use_cases=UseCases(
+            check_readiness=CheckReadiness(probes, clock),
+            prune_expired=prune_expired,
+            run_job_once=run_once,
+        ),
+        saq_queue=saq_queue,
+        in_process_runner=in_process,
+    )

@@ -1,0 +1,96 @@
+"""The database: one advanced-alchemy config per process, built from settings.
+
+Postgres (asyncpg) with a sized, pre-pinged pool in production; an SQLite file (aiosqlite, WAL,
+foreign keys on) as the embedded default. Statements slower than ``SLOW_QUERY_MS`` are logged with
+their SQL text and duration, never their parameters.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
+from advanced_alchemy.config.engine import EngineConfig
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from src.infrastructure.logging import get_logger
+from src.infrastructure.settings import Settings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+VERSION_TABLE = "alembic_version"
+
+logger = get_logger("parley.db")
+
+
+def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    url = make_url(settings.database_url)
+    engine: dict[str, Any] = {"echo": False}
+    if url.get_backend_name() == "postgresql":
+        engine.update(
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
+            pool_pre_ping=True,
+            pool_recycle=1800,
+            connect_args={"timeout": settings.db_pool_timeout, "server_settings": {"application_name": "parley"}},
+        )
+    else:
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine.update(connect_args={"timeout": 30})
+    config = SQLAlchemyAsyncConfig(
+        connection_string=settings.database_url,
+        engine_config=EngineConfig(**engine),
+        session_config=AsyncSessionConfig(expire_on_commit=False, autoflush=False),
+        alembic_config=AlembicAsyncConfig(
+            script_location=str(MIGRATIONS_DIR),
+            script_config=str(MIGRATIONS_DIR / "alembic.ini"),
+            version_table_name=VERSION_TABLE,
+            compare_type=True,
+            render_as_batch=True,
+            # Render advanced-alchemy column types by their real module, not as `sa.GUID`.
+            user_module_prefix="advanced_alchemy.types.",
+        ),
+        create_all=False,
+    )
+    instrument_engine(config.get_engine(), slow_query_ms=settings.slow_query_ms)
+    return config
+
+
+def instrument_engine(engine: AsyncEngine, *, slow_query_ms: int) -> None:
+    sync_engine = engine.sync_engine
+    if getattr(sync_engine, "_parley_instrumented", False):
+        return
+    sync_engine._parley_instrumented = True  # type: ignore[attr-defined]
+
+    if sync_engine.dialect.name == "sqlite":
+
+        @event.listens_for(sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            # WAL lets readers and one writer work at once; busy_timeout waits instead of failing.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+    threshold = slow_query_ms / 1000
+
+    @event.listens_for(sync_engine, "before_cursor_execute")
+    def _start_timer(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any, _many: bool) -> None:
+        context._parley_started = time.perf_counter()
+
+    @event.listens_for(sync_engine, "after_cursor_execute")
+    def _log_slow(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
+        started = getattr(context, "_parley_started", None)
+        if started is None:
+            return
+        elapsed = time.perf_counter() - started
+        if elapsed >= threshold:
+            # Parameters are deliberately left out: they can hold personal data and secrets.
+            logger.warning("slow_query", duration_ms=round(elapsed * 1000, 2), sql=" ".join(statement.split())[:2000])

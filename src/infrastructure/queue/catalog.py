@@ -1,0 +1,77 @@
+"""The job catalogue: every background job Parley runs, with its schedule, in one place.
+
+Both runners read it: SAQ workers (``parley worker``) when Redis is configured, and the
+in-process runner inside the API when it is not. A handler receives the job's payload and calls
+one use case; a job that carries a dedupe key goes through ``RunJobOnce`` so that a second
+delivery is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
+from src.application.shared.run_job_once import RunJobOnce
+
+Handler = Callable[[Mapping[str, Any]], Awaitable[Any]]
+
+PRUNE_EXPIRED = "prune_expired"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSpec:
+    name: str
+    handler: Handler
+    cron: str | None = None
+    timeout_seconds: float = 60
+    retries: int = 3
+    retry_delay_seconds: float = 1.0
+    #: Upper bound of the exponential backoff between retries.
+    max_retry_delay_seconds: float = 60.0
+
+
+class JobCatalog:
+    def __init__(self, specs: list[JobSpec], run_once: RunJobOnce) -> None:
+        names = [s.name for s in specs]
+        if len(names) != len(set(names)):
+            raise ValueError("job names must be unique")
+        self._specs = {s.name: s for s in specs}
+        self._run_once = run_once
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self._specs.values())
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._specs
+
+    def get(self, name: str) -> JobSpec:
+        try:
+            return self._specs[name]
+        except KeyError:
+            raise KeyError(f"unknown job {name!r}; known: {', '.join(sorted(self._specs))}") from None
+
+    @property
+    def scheduled(self) -> list[JobSpec]:
+        return [s for s in self._specs.values() if s.cron]
+
+    async def run(self, name: str, payload: Mapping[str, Any], dedupe_key: str | None) -> Any:
+        spec = self.get(name)
+        outcome = await self._run_once(name, dedupe_key, lambda: spec.handler(payload))
+        return outcome.result if outcome.ran else {"skipped": "already_done", "dedupe_key": dedupe_key}
+
+
+def build_job_catalog(*, prune_expired: PruneExpiredRecords, run_once: RunJobOnce) -> JobCatalog:
+    async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
+        command = PruneExpiredCommand(batch_size=int(payload.get("batch_size", 1000)))
+        result = await prune_expired(command)
+        return result.deleted
+
+    return JobCatalog(
+        [
+            # Every ten minutes: cheap when there is nothing to delete, bounded when there is.
+            JobSpec(name=PRUNE_EXPIRED, handler=prune, cron="*/10 * * * *", timeout_seconds=300, retries=2),
+        ],
+        run_once=run_once,
+    )

@@ -1,0 +1,289 @@
+"""Settings: read the environment (and an optional ``.env``) once, validate, fail fast.
+
+Every variable is documented in ``.env.example`` and the README. Bad configuration raises
+``ConfigError`` naming the variable and what is wrong; front doors print that one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+
+AppEnv = Literal["development", "test", "production"]
+LogFormat = Literal["json", "console"]
+
+APP_ENVS: tuple[str, ...] = ("development", "test", "production")
+LOG_FORMATS: tuple[str, ...] = ("json", "console")
+LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+MIN_SECRET_KEY_LENGTH = 32
+SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
+
+_T = TypeVar("_T")
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        self.variable = variable
+        self.problem = problem
+        super().__init__(f"configuration error: {variable} {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    app_env: AppEnv = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    redis_url: str | None = None
+    secret_key: str = field(default="", repr=False)
+    log_level: str = "INFO"
+    log_format: LogFormat = "console"
+    cors_origins: tuple[str, ...] = ()
+    slow_query_ms: int = 200
+    max_body_bytes: int = 1024 * 1024
+    var_dir: Path = Path("var")
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_pool_timeout: float = 10.0
+    db_echo: bool = False
+    redis_timeout: float = 0.5
+    ready_timeout: float = 2.0
+    worker_concurrency: int = 10
+    shutdown_timeout: float = 4.0
+    secret_key_generated: bool = False
+
+    @property
+    def is_production(self) -> bool:
+        return self.app_env == "production"
+
+    @property
+    def database_backend(self) -> Literal["postgresql", "sqlite"]:
+        return "postgresql" if self.database_url.startswith("postgresql") else "sqlite"
+
+    def masked(self) -> dict[str, str]:
+        """Every setting by its variable name, as text, with secrets and URL passwords masked."""
+        shown: dict[str, str] = {}
+        for f in fields(self):
+            if f.name in _NOT_VARIABLES:
+                continue
+            value = getattr(self, f.name)
+            if f.name == "secret_key":
+                text = "****" if value else ""
+            elif f.name in {"database_url", "redis_url"}:
+                text = mask_url(value) if value else ""
+            elif isinstance(value, tuple):
+                text = ",".join(value)
+            else:
+                text = str(value)
+            shown[_VARIABLE_NAMES.get(f.name, f.name.upper())] = text
+        return shown
+
+
+_VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR"}
+_NOT_VARIABLES = frozenset({"secret_key_generated"})
+
+
+def mask_url(url: str) -> str:
+    """``scheme://user:****@host/db``: the password never leaves the process."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+    return parts._replace(netloc=netloc).geturl()
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = ".env",
+) -> Settings:
+    """Build settings from ``environ`` (default: the process environment) over an optional ``.env``.
+
+    Real environment variables win over the file. Raises ``ConfigError`` on the first bad variable.
+    """
+    source: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        source.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    source.update(os.environ if environ is None else environ)
+    env = _Reader(source)
+
+    app_env = env.choice("APP_ENV", APP_ENVS, "development")
+    production = app_env == "production"
+    var_dir = Path(env.text("PARLEY_VAR_DIR", "var"))
+
+    database_url = env.url(
+        "DATABASE_URL",
+        aliases=_DATABASE_SCHEME_ALIASES,
+        schemes=("postgresql+asyncpg", "sqlite+aiosqlite"),
+        default=f"sqlite+aiosqlite:///{(var_dir / 'parley.db').as_posix()}",
+    )
+    redis_url = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"), default=None)
+
+    secret_key = env.text("SECRET_KEY", "")
+    generated = False
+    if not secret_key:
+        if production:
+            raise ConfigError("SECRET_KEY", "is required in production (at least 32 characters)")
+        secret_key, generated = _development_secret(var_dir)
+    elif len(secret_key) < MIN_SECRET_KEY_LENGTH:
+        raise ConfigError("SECRET_KEY", f"is too short: use at least {MIN_SECRET_KEY_LENGTH} characters")
+
+    log_format_default = "json" if production else "console"
+    cors = tuple(o.strip() for o in env.text("CORS_ORIGINS", "").split(",") if o.strip())
+    for origin in cors:
+        if origin != "*" and not _is_http_url(origin):
+            raise ConfigError("CORS_ORIGINS", f"has {origin!r}, which is not '*' or an http(s) origin")
+
+    return Settings(
+        app_env=app_env,  # type: ignore[arg-type]
+        host=env.text("HOST", "127.0.0.1"),
+        port=env.integer("PORT", 8000, minimum=1, maximum=65535),
+        database_url=database_url or "",
+        redis_url=redis_url,
+        secret_key=secret_key,
+        log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
+        log_format=env.choice("LOG_FORMAT", LOG_FORMATS, log_format_default),  # type: ignore[arg-type]
+        cors_origins=cors,
+        slow_query_ms=env.integer("SLOW_QUERY_MS", 200, minimum=0),
+        max_body_bytes=env.integer("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
+        var_dir=var_dir,
+        db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
+        db_max_overflow=env.integer("DB_MAX_OVERFLOW", 10, minimum=0),
+        db_pool_timeout=env.number("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
+        db_echo=env.boolean("DB_ECHO", False),
+        redis_timeout=env.number("REDIS_TIMEOUT", 0.5, minimum=0.01),
+        ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),
+        worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
+        shutdown_timeout=env.number("SHUTDOWN_TIMEOUT", 4.0, minimum=0.0),
+        secret_key_generated=generated,
+    )
+
+
+# Common spellings of the two database URLs, mapped to the async drivers Parley uses.
+_DATABASE_SCHEME_ALIASES = {
+    "postgres": "postgresql+asyncpg",
+    "postgresql": "postgresql+asyncpg",
+    "sqlite": "sqlite+aiosqlite",
+}
+
+
+def _development_secret(var_dir: Path) -> tuple[str, bool]:
+    """Read or create ``var/secret_key`` so that development tokens survive restarts."""
+    path = var_dir / SECRET_KEY_FILE
+    try:
+        if path.is_file():
+            existing = path.read_text(encoding="utf-8").strip()
+            if len(existing) >= MIN_SECRET_KEY_LENGTH:
+                return existing, False
+        var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # Created with 0600 so other users of the machine cannot read it.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(key + "\n")
+    except OSError as exc:
+        raise ConfigError("SECRET_KEY", f"is not set and {path} cannot be written ({exc.strerror})") from exc
+    return key, True
+
+
+def _is_http_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)
+
+
+class _Reader:
+    def __init__(self, source: Mapping[str, str]) -> None:
+        self._source = source
+
+    def raw(self, name: str) -> str | None:
+        value = self._source.get(name)
+        if value is None:
+            return None
+        value = value.strip()
+        return value or None
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def _parse(self, name: str, default: _T, convert: Callable[[str], _T], expected: str) -> _T:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            return convert(value)
+        except ValueError:
+            raise ConfigError(name, f"must be {expected}, got {value!r}") from None
+
+    def integer(self, name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+        number = self._parse(name, default, int, "a whole number")
+        _check_range(name, number, minimum, maximum)
+        return number
+
+    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+        number = self._parse(name, default, float, "a number")
+        _check_range(name, number, minimum, None)
+        return number
+
+    def boolean(self, name: str, default: bool) -> bool:
+        def convert(value: str) -> bool:
+            lowered = value.lower()
+            if lowered in {"1", "true", "yes", "on"}:
+                return True
+            if lowered in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(value)
+
+        return self._parse(name, default, convert, "true or false")
+
+    def choice(self, name: str, allowed: tuple[str, ...], default: str, *, upper: bool = False) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        value = value.upper() if upper else value.lower()
+        if value not in allowed:
+            raise ConfigError(name, f"must be one of {', '.join(allowed)}, got {value!r}")
+        return value
+
+    def url(
+        self,
+        name: str,
+        *,
+        schemes: tuple[str, ...],
+        default: str | None,
+        aliases: Mapping[str, str] | None = None,
+    ) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        scheme, sep, rest = value.partition("://")
+        if sep and aliases and scheme in aliases:
+            value = f"{aliases[scheme]}://{rest}"
+        try:
+            parts = urlsplit(value)
+            _ = parts.port  # raises ValueError on a non-numeric port
+        except ValueError as exc:
+            raise ConfigError(name, f"is not a valid URL ({exc})") from None
+        if parts.scheme not in schemes:
+            raise ConfigError(name, f"must start with {' or '.join(s + '://' for s in schemes)}")
+        if parts.scheme.startswith("sqlite"):
+            if not parts.path or parts.path == "/":
+                raise ConfigError(name, "must name a database file, e.g. sqlite+aiosqlite:///var/parley.db")
+        elif parts.scheme != "unix" and not parts.hostname:
+            raise ConfigError(name, "has no host")
+        return value
+
+
+def _check_range(name: str, value: Any, minimum: Any, maximum: Any) -> None:
+    if minimum is not None and value < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {value}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(name, f"must be at most {maximum}, got {value}")

@@ -1,0 +1,283 @@
+"""``parley``: the admin command line.
+
+Every command loads the same settings and builds the same container as the API. Errors print
+one line to stderr and exit non-zero: 2 for bad configuration or usage, 1 for anything else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from src.infrastructure.settings import ConfigError, Settings, load_settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+
+#: Front doors are started by their entry point, as a process manager would: the CLI does not
+#: import the HTTP or worker code (the layer contracts keep the three front doors apart).
+HTTP_APP_FACTORY = "src.interfaces.http.app:create_app"
+WORKER_ENTRY = "src.interfaces.worker.main:run_worker"
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_or_exit() -> Settings:
+    """Load and validate the settings, and route every log line to stderr through structlog."""
+    from src.infrastructure.logging import configure_logging
+
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(EXIT_USAGE)
+    configure_logging(settings)
+    return settings
+
+
+def one_line_errors(func: F) -> F:
+    """Turn any unexpected failure into one readable line instead of a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
+            raise
+        except ConfigError as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(EXIT_USAGE)
+        except Exception as exc:  # noqa: BLE001 - the CLI's last line of defence
+            first_line = (str(exc).splitlines() or [""])[0]
+            fail(f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _entry(target: str) -> Callable[..., Any]:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)  # type: ignore[no-any-return]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """Parley: self-hostable AI chat & knowledge platform.
+
+    Configuration comes from the environment and an optional .env file (see .env.example).
+    """
+
+
+@cli.command()
+def version() -> None:
+    """Print Parley's version."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as package_version
+
+    try:
+        click.echo(f"parley {package_version('parley')}")
+    except PackageNotFoundError:
+        click.echo("parley 0.0.0+local")
+
+
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind (default: HOST, 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (default: PORT, 8000).")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development only).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes.")
+@one_line_errors
+def serve(host: str | None, port: int | None, reload: bool, workers: int) -> None:
+    """Serve the HTTP API (REST, SSE and WebSocket) with uvicorn."""
+    import uvicorn
+
+    settings = settings_or_exit()
+    if reload and workers > 1:
+        fail("--reload and --workers cannot be combined", EXIT_USAGE)
+    if port is not None and not 1 <= port <= 65535:
+        fail("--port must be between 1 and 65535", EXIT_USAGE)
+    uvicorn.run(
+        HTTP_APP_FACTORY,
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        reload_dirs=["src"] if reload else None,
+        workers=workers,
+        log_config=None,
+        access_log=False,
+        proxy_headers=True,
+        server_header=False,
+        timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+    )
+
+
+@cli.command()
+@one_line_errors
+def worker() -> None:
+    """Run background jobs from the Redis queue (SAQ). Needs REDIS_URL.
+
+    Without Redis there is nothing to run here: the API runs the same jobs itself.
+    """
+    settings = settings_or_exit()
+    if not settings.redis_url:
+        fail("REDIS_URL is not set; without Redis the API runs background jobs in-process", EXIT_USAGE)
+    _entry(WORKER_ENTRY)(settings)
+
+
+# --- db --------------------------------------------------------------------------------------
+
+
+@cli.group()
+def db() -> None:
+    """Database migrations (Alembic)."""
+
+
+def _migrator() -> Any:
+    from src.infrastructure.persistence.migrator import Migrator
+
+    return Migrator(settings_or_exit())
+
+
+@db.command()
+@click.argument("revision", default="head")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+@one_line_errors
+def upgrade(revision: str, sql: bool) -> None:
+    """Upgrade the database to REVISION (default: head)."""
+    _migrator().upgrade(revision, sql=sql)
+    if not sql:
+        click.echo(f"database upgraded to {revision}")
+
+
+@db.command()
+@click.argument("revision", default="-1")
+@click.option("--sql", is_flag=True, help="Print the SQL instead of running it.")
+@one_line_errors
+def downgrade(revision: str, sql: bool) -> None:
+    """Downgrade the database to REVISION (default: one step back; 'base' empties it)."""
+    _migrator().downgrade(revision, sql=sql)
+    if not sql:
+        click.echo(f"database downgraded to {revision}")
+
+
+@db.command()
+@one_line_errors
+def current() -> None:
+    """Show the revision the database is at, and whether it is up to date."""
+    state = _migrator().state()
+    current_text = ", ".join(state.current) or "none (empty database)"
+    click.echo(f"current: {current_text}")
+    click.echo(f"head:    {', '.join(state.heads)}")
+    click.echo("status:  up to date" if state.up_to_date else "status:  behind, run `parley db upgrade`")
+
+
+@db.command()
+@click.option("-m", "--message", required=True, help="What the revision changes.")
+@click.option("--empty", is_flag=True, help="Write an empty revision instead of autogenerating it.")
+@one_line_errors
+def revision(message: str, empty: bool) -> None:
+    """Write a new migration, autogenerated from the models."""
+    for path in _migrator().revision(message, autogenerate=not empty):
+        click.echo(f"wrote {path}")
+
+
+@db.command()
+@one_line_errors
+def check() -> None:
+    """Exit 1 when the models and the migrated database disagree."""
+    differences = _migrator().pending_model_changes()
+    if differences:
+        for diff in differences:
+            click.echo(f"  {diff}", err=True)
+        fail(f"{len(differences)} difference(s) between the models and the database; write a migration")
+    click.echo("models and database agree")
+
+
+# --- config ----------------------------------------------------------------------------------
+
+
+@cli.group()
+def config() -> None:
+    """Inspect the configuration."""
+
+
+@config.command("show")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def config_show(as_json: bool) -> None:
+    """Print the effective settings, with secrets masked."""
+    shown = settings_or_exit().masked()
+    if as_json:
+        click.echo(json.dumps(shown, indent=2))
+        return
+    width = max(len(k) for k in shown)
+    for key, value in shown.items():
+        click.echo(f"{key:<{width}}  {value}")
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@cli.group()
+def jobs() -> None:
+    """Background jobs."""
+
+
+@jobs.command("list")
+@one_line_errors
+def jobs_list() -> None:
+    """List the jobs Parley knows, with their schedules."""
+    from src.infrastructure.container import build_container
+
+    container = build_container(settings_or_exit(), role="cli")
+    for spec in container.jobs:
+        schedule = spec.cron or "on demand"
+        click.echo(f"{spec.name:<24} {schedule:<16} timeout {spec.timeout_seconds:g}s, {spec.retries} retries")
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option("--payload", default="{}", help="JSON object passed to the job.")
+@one_line_errors
+def jobs_run(name: str, payload: str) -> None:
+    """Run job NAME now, in this process, and print its result."""
+    from src.infrastructure.container import build_container
+
+    try:
+        data = json.loads(payload)
+    except json.JSONDecodeError as exc:
+        fail(f"--payload is not valid JSON ({exc.msg})", EXIT_USAGE)
+    if not isinstance(data, dict):
+        fail("--payload must be a JSON object", EXIT_USAGE)
+    container = build_container(settings_or_exit(), role="cli")
+    if name not in container.jobs:
+        known = ", ".join(s.name for s in container.jobs)
+        fail(f"unknown job {name!r}; known jobs: {known}", EXIT_USAGE)
+
+    async def run() -> Any:
+        await container.startup()
+        try:
+            return await container.jobs.run(name, data, None)
+        finally:
+            await container.shutdown()
+
+    result = asyncio.run(run())
+    click.echo(json.dumps({"job": name, "result": result}, default=str))
+
+
+def main() -> None:
+    cli(prog_name="parley")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""The Litestar application factory, used by uvicorn (``parley serve``) and the tests alike."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import Server
+
+from src.infrastructure.container import Container, build_container
+from src.infrastructure.logging import configure_logging, get_logger
+from src.infrastructure.settings import Settings, load_settings
+from src.interfaces.http.problems import EXCEPTION_HANDLERS
+from src.interfaces.http.request_context import RequestContextMiddleware
+from src.interfaces.http.routes.system import SystemController
+
+logger = get_logger("parley.http")
+
+DOCS_PATH = "/schema"
+
+
+def parley_version() -> str:
+    try:
+        return version("parley")
+    except PackageNotFoundError:
+        return "0.0.0+local"
+
+
+def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
+    settings = settings or load_settings()
+    configure_logging(settings)
+    container = container or build_container(settings, role="api")
+    app_version = parley_version()
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await container.startup()
+        if settings.secret_key_generated:
+            logger.warning("secret_key_generated", path=str(settings.var_dir / "secret_key"))
+        logger.info("api_started", version=app_version, env=settings.app_env)
+        try:
+            yield
+        finally:
+            await container.shutdown()
+            logger.info("api_stopped")
+
+    cors = (
+        CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+            allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-API-Key"],
+            expose_headers=["X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
+            allow_credentials="*" not in settings.cors_origins,
+            max_age=600,
+        )
+        if settings.cors_origins
+        else None
+    )
+
+    openapi = OpenAPIConfig(
+        title="Parley API",
+        version=app_version,
+        description=(
+            "Self-hostable AI chat & knowledge platform. Errors are RFC 9457 problem JSON with "
+            "`type`, `title`, `status`, `detail`, `code` and `request_id`."
+        ),
+        path=DOCS_PATH,
+        render_plugins=[SwaggerRenderPlugin(path="/swagger"), ScalarRenderPlugin(path="/scalar")],
+        servers=[Server(url="/", description="This server")],
+        use_handler_docstrings=True,
+    )
+
+    def provide_container() -> Container:
+        return container
+
+    def provide_version() -> str:
+        return app_version
+
+    dependencies: dict[str, Any] = {
+        "container": Provide(provide_container, use_cache=True, sync_to_thread=False),
+        "version": Provide(provide_version, use_cache=True, sync_to_thread=False),
+    }
+
+    app = Litestar(
+        route_handlers=[SystemController],
+        dependencies=dependencies,
+        exception_handlers=EXCEPTION_HANDLERS,
+        cors_config=cors,
+        openapi_config=openapi,
+        lifespan=[lifespan],
+        request_max_body_size=settings.max_body_bytes,
+        debug=False,
+        logging_config=None,
+    )
+    # Wrapped around everything, routing included, so that 404s and 405s get a request id and an
+    # access line too (middleware given to Litestar runs only once a route has matched).
+    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, docs_path=DOCS_PATH, hsts=settings.is_production)
+    app.state.container = container
+    app.state.settings = settings
+    return app

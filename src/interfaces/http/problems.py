@@ -1,0 +1,148 @@
+"""Errors as RFC 9457 problem JSON: the HTTP front door's one table of error codes.
+
+A ``DomainError`` maps by its ``code`` (or, when its code is not listed, by its ``kind``);
+Litestar's own exceptions (404, 405, 400, 413, validation) map by type. Anything else is a 500
+that is logged once with its traceback and tells the client nothing about the internals.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    SerializationException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from src.domain.shared.errors import DomainError
+from src.infrastructure.logging import get_logger
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
+
+logger = get_logger("parley.http")
+
+#: DomainError.code -> HTTP status, for codes whose status differs from their kind's.
+STATUS_BY_CODE: dict[str, int] = {}
+
+#: DomainError.kind -> HTTP status.
+STATUS_BY_KIND: dict[str, int] = {
+    "invalid": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+
+#: Codes for Litestar's own HTTP errors, by status.
+CODE_BY_STATUS: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("permission_denied", "Permission denied"),
+    404: ("not_found", "Not found"),
+    405: ("method_not_allowed", "Method not allowed"),
+    406: ("not_acceptable", "Not acceptable"),
+    409: ("conflict", "Conflict"),
+    413: ("body_too_large", "Request body too large"),
+    415: ("unsupported_media_type", "Unsupported media type"),
+    422: ("validation_failed", "Validation failed"),
+    429: ("rate_limited", "Too many requests"),
+    500: ("internal_error", "Internal server error"),
+    503: ("service_unavailable", "Service unavailable"),
+}
+
+
+def request_id_of(request: Request[Any, Any, Any]) -> str | None:
+    return request.scope.get("state", {}).get("request_id")
+
+
+def problem(
+    request: Request[Any, Any, Any],
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response[dict[str, Any]]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "code": code,
+        "request_id": request_id_of(request),
+        "instance": request.url.path,
+    }
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
+    status = STATUS_BY_CODE.get(exc.code) or STATUS_BY_KIND.get(exc.kind, 400)
+    return problem(request, status=status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra)
+
+
+def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
+    errors = [
+        {"field": e.get("key"), "source": e.get("source"), "message": e.get("message")}
+        for e in (exc.extra if isinstance(exc.extra, list) else [])
+        if isinstance(e, dict)
+    ]
+    return problem(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail="; ".join(f"{e['field']}: {e['message']}" if e["field"] else str(e["message"]) for e in errors)
+        or "The request does not match the expected shape",
+        errors=errors,
+    )
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[dict[str, Any]]:
+    status = exc.status_code
+    code, title = CODE_BY_STATUS.get(status, (f"http_{status}", "HTTP error"))
+    detail = exc.detail if exc.detail and exc.detail != title else title
+    if isinstance(exc, NotFoundException) and detail == "Not Found":
+        detail = f"Nothing is served at {request.url.path}"
+    if isinstance(exc, MethodNotAllowedException):
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    if status == 400 and "json" in detail.lower():
+        code, title, detail = "malformed_json", "Malformed JSON", "The request body is not valid JSON"
+    if status >= 500:
+        # Never leak what went wrong inside; the log has it.
+        detail = title
+    headers = dict(exc.headers or {})
+    return problem(request, status=status, code=code, title=title, detail=detail, headers=headers or None)
+
+
+def serialization_error_handler(
+    request: Request[Any, Any, Any], exc: SerializationException
+) -> Response[dict[str, Any]]:
+    return problem(
+        request, status=400, code="malformed_json", title="Malformed JSON", detail="The request body is not valid JSON"
+    )
+
+
+def unhandled_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    logger.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=exc)
+    code, title = CODE_BY_STATUS[HTTP_500_INTERNAL_SERVER_ERROR]
+    return problem(request, status=500, code=code, title=title, detail="An unexpected error occurred")
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    DomainError: domain_error_handler,
+    ValidationException: validation_error_handler,
+    SerializationException: serialization_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unhandled_error_handler,
+}

@@ -1,0 +1,97 @@
+"""Request id, access log and security headers: pure ASGI middleware that wraps every request.
+
+The request id comes from a well-formed incoming ``X-Request-ID`` or is generated; it is stored in
+the ASGI scope, bound to every log line of the request, and returned in the response header.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+import structlog
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from src.infrastructure.logging import get_logger
+
+REQUEST_ID_HEADER = "x-request-id"
+_WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
+access_logger = get_logger("parley.access")
+
+SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+# The API serves JSON: nothing may be loaded or framed. The documentation viewers load their
+# scripts and styles from a CDN, so their pages get a policy that allows exactly that.
+API_CSP = b"default-src 'none'; frame-ancestors 'none'"
+DOCS_CSP = (
+    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; "
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com https://fonts.googleapis.com; "
+    b"font-src 'self' data: https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    b"connect-src 'self'; frame-ancestors 'none'"
+)
+HSTS = b"max-age=31536000; includeSubDomains"
+
+
+def request_id_from(headers: Iterable[tuple[bytes, bytes]]) -> str:
+    for name, value in headers:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            if _WELL_FORMED_ID.match(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
+class RequestContextMiddleware:
+    def __init__(self, app: ASGIApp, *, docs_path: str = "/schema", hsts: bool = False) -> None:
+        self.app = app
+        self.docs_path = docs_path
+        self.hsts = hsts
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in (ScopeType.HTTP, ScopeType.WEBSOCKET):
+            await self.app(scope, receive, send)
+            return
+        request_id = request_id_from(scope["headers"])
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status = 500
+        is_docs = scope["path"].startswith(self.docs_path)
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers.extend(SECURITY_HEADERS)
+                headers.append((b"content-security-policy", DOCS_CSP if is_docs else API_CSP))
+                if self.hsts:
+                    headers.append((b"strict-transport-security", HSTS))
+                message["headers"] = headers
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            if scope["type"] == ScopeType.HTTP:
+                access_logger.info(
+                    "request",
+                    method=scope.get("method"),
+                    route=scope.get("path_template") or "<unmatched>",
+                    path=scope["path"],
+                    status=status,
+                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                )
+            structlog.contextvars.clear_contextvars()

@@ -1,0 +1,84 @@
+"""The SAQ worker front door: runs the job catalogue against Redis (``parley worker``)."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from saq import CronJob, Worker
+from saq.types import Context
+
+from src.infrastructure.container import Container, build_container
+from src.infrastructure.logging import configure_logging, get_logger
+from src.infrastructure.queue.catalog import JobCatalog, JobSpec
+from src.infrastructure.queue.saq_queue import saq_job_options
+from src.infrastructure.settings import Settings
+
+logger = get_logger("parley.worker")
+
+SaqFunction = Callable[..., Coroutine[Any, Any, Any]]
+
+
+def saq_function(catalog: JobCatalog, spec: JobSpec) -> SaqFunction:
+    async def run(_ctx: Context, *, payload: dict[str, Any] | None = None, dedupe_key: str | None = None) -> Any:
+        return await catalog.run(spec.name, payload or {}, dedupe_key)
+
+    # SAQ finds a job's function by its qualified name: give it the catalogue's name.
+    run.__qualname__ = run.__name__ = spec.name
+    return run
+
+
+def build_worker(container: Container, *, concurrency: int | None = None) -> Worker[Context]:
+    if container.saq_queue is None:
+        raise RuntimeError("the SAQ worker needs REDIS_URL")
+    functions = {spec.name: saq_function(container.jobs, spec) for spec in container.jobs}
+    cron_jobs = []
+    for spec in container.jobs.scheduled:
+        options = saq_job_options(spec)
+        cron_jobs.append(
+            CronJob(
+                function=functions[spec.name],
+                cron=spec.cron or "",
+                timeout=options["timeout"],
+                retries=options["retries"],
+                kwargs={"payload": {}},
+            )
+        )
+    return Worker(
+        container.saq_queue,
+        functions=list(functions.values()),
+        cron_jobs=cron_jobs,
+        concurrency=concurrency or container.settings.worker_concurrency,
+        shutdown_grace_period_s=int(container.settings.shutdown_timeout),
+    )
+
+
+async def serve_worker(settings: Settings, *, stop: asyncio.Event | None = None) -> None:
+    """Run until ``stop`` is set (or SIGINT/SIGTERM), then finish running jobs and close."""
+    container = build_container(settings, role="worker")
+    await container.startup()
+    worker = build_worker(container)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+            break
+    logger.info("worker_started", jobs=sorted(s.name for s in container.jobs), concurrency=worker.concurrency)
+    task = asyncio.create_task(worker.start())
+    try:
+        await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        await worker.stop()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await container.shutdown()
+        logger.info("worker_stopped")
+
+
+def run_worker(settings: Settings) -> None:
+    configure_logging(settings)
+    asyncio.run(serve_worker(settings))
