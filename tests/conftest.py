@@ -105,3 +105,11 @@ def redis_url() -> Iterator[str]:
     finally:
         client.flushdb()
         client.close()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _structured_logging() -> None:
+    """Route structlog through the standard library as the front doors do, so tests can read it."""
+    from src.infrastructure.logging import configure_logging
+
+    configure_logging(Settings(log_format="console", log_level="INFO"))

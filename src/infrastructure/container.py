@@ -7,6 +7,7 @@ and the in-process job runner when there is no Redis.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -74,15 +75,37 @@ class Container:
         )
 
     async def shutdown(self) -> None:
-        """Close everything, in reverse order, within the configured shutdown timeout."""
+        """Close everything in reverse order; one failing close never skips the others."""
         if self.in_process_runner is not None:
-            await self.in_process_runner.stop(grace_seconds=self.settings.shutdown_timeout / 2)
+            await _close_quietly("job_runner", self.in_process_runner.stop(self.settings.shutdown_timeout / 2))
         if self.saq_queue is not None:
-            await self.saq_queue.disconnect()
+            await _close_quietly("saq_queue", self.saq_queue.disconnect())
         if self.redis is not None:
-            await self.redis.aclose()
-        await self.database.get_engine().dispose()
+            await _close_quietly("redis", self.redis.aclose())
+        await _close_quietly("database", self.database.get_engine().dispose())
         self._started = False
+
+
+async def _close_quietly(name: str, closing: Awaitable[object]) -> None:
+    try:
+        await closing
+    except Exception as exc:  # noqa: BLE001 - shutting down: note it and close the rest
+        logger.warning("close_failed", resource=name, error=f"{type(exc).__name__}: {exc}")
+
+
+def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
+    """A Redis client with short timeouts, so a slow or absent Redis never hangs a request.
+
+    ``blocking`` clients (the SAQ worker's, which waits on the queue) keep a short connect timeout
+    but no read timeout.
+    """
+    assert settings.redis_url is not None
+    return Redis.from_url(
+        settings.redis_url,
+        socket_timeout=None if blocking else settings.redis_timeout,
+        socket_connect_timeout=settings.redis_timeout,
+        health_check_interval=30,
+    )
 
 
 def build_container(settings: Settings, *, role: Role = "api") -> Container:
@@ -90,15 +113,7 @@ def build_container(settings: Settings, *, role: Role = "api") -> Container:
     database = build_database_config(settings)
     uow = SqlAlchemyUnitOfWorkFactory(database.create_session_maker())
 
-    redis: Redis | None = None
-    if settings.redis_url:
-        # Short timeouts: a slow or absent Redis must never hang a request.
-        redis = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_timeout,
-            socket_connect_timeout=settings.redis_timeout,
-            health_check_interval=30,
-        )
+    redis = redis_client(settings) if settings.redis_url else None
 
     run_once = RunJobOnce(uow, clock)
     prune_expired = PruneExpiredRecords(uow, clock)
@@ -112,7 +127,7 @@ def build_container(settings: Settings, *, role: Role = "api") -> Container:
     in_process: InProcessTaskQueue | None = None
     task_queue: TaskQueue
     if settings.redis_url:
-        saq_queue = build_saq_queue(settings.redis_url)
+        saq_queue = build_saq_queue(redis_client(settings, blocking=role == "worker"))
         task_queue = SaqTaskQueue(saq_queue, catalog)
     else:
         in_process = InProcessTaskQueue(catalog, concurrency=min(settings.worker_concurrency, 4))

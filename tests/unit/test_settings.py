@@ -36,7 +36,11 @@ def test_production_logs_json_by_default(tmp_path: Path) -> None:
         ("PORT", "abc", "PORT must be a whole number, got 'abc'"),
         ("PORT", "70000", "PORT must be at most 65535, got 70000"),
         ("PORT", "0", "PORT must be at least 1, got 0"),
-        ("DATABASE_URL", "mysql://localhost/db", "DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://"),
+        (
+            "DATABASE_URL",
+            "mysql://localhost/db",
+            "DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://",
+        ),
         ("DATABASE_URL", "postgresql+asyncpg://host:notaport/db", "DATABASE_URL is not a valid URL"),
         ("DATABASE_URL", "postgresql+asyncpg:///db", "DATABASE_URL has no host"),
         ("DATABASE_URL", "sqlite+aiosqlite://", "DATABASE_URL must name a database file"),

@@ -71,6 +71,9 @@ def instrument_engine(engine: AsyncEngine, *, slow_query_ms: int) -> None:
 
         @event.listens_for(sync_engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # The sqlite3 driver's own transaction handling breaks savepoints (a RELEASE would
+            # commit); turn it off and let SQLAlchemy's "begin" event below start transactions.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             # WAL lets readers and one writer work at once; busy_timeout waits instead of failing.
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -78,6 +81,12 @@ def instrument_engine(engine: AsyncEngine, *, slow_query_ms: int) -> None:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.close()
+
+        @event.listens_for(sync_engine, "begin")
+        def _sqlite_begin(connection: Any) -> None:
+            # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
+            # waits for busy_timeout instead of failing with SQLITE_BUSY half-way.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     threshold = slow_query_ms / 1000
 

@@ -6,7 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
+from redis.asyncio import Redis
 from saq import Job, Queue
+from saq.queue.redis import RedisQueue
 
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec
 
@@ -24,8 +26,8 @@ def saq_job_options(spec: JobSpec) -> dict[str, Any]:
     }
 
 
-def build_saq_queue(redis_url: str) -> Queue:
-    return Queue.from_url(redis_url, name=QUEUE_NAME)
+def build_saq_queue(client: Redis) -> Queue:
+    return RedisQueue(client, name=QUEUE_NAME)
 
 
 class SaqTaskQueue:

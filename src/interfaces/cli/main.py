@@ -10,6 +10,7 @@ import asyncio
 import functools
 import importlib
 import json
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn, TypeVar
@@ -106,6 +107,9 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         fail("--reload and --workers cannot be combined", EXIT_USAGE)
     if port is not None and not 1 <= port <= 65535:
         fail("--port must be between 1 and 65535", EXIT_USAGE)
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises it; exit 0 when it does, as
+    # process managers expect from a clean stop.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         HTTP_APP_FACTORY,
         factory=True,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Server
+from litestar.types import ControllerRouterHandler
 
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
@@ -33,7 +34,13 @@ def parley_version() -> str:
         return "0.0.0+local"
 
 
-def create_app(settings: Settings | None = None, container: Container | None = None) -> Litestar:
+def create_app(
+    settings: Settings | None = None,
+    container: Container | None = None,
+    *,
+    extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """Build the API. ``extra_route_handlers`` mounts more routes beside Parley's own."""
     settings = settings or load_settings()
     configure_logging(settings)
     container = container or build_container(settings, role="api")
@@ -89,7 +96,7 @@ def create_app(settings: Settings | None = None, container: Container | None = N
     }
 
     app = Litestar(
-        route_handlers=[SystemController],
+        route_handlers=[SystemController, *extra_route_handlers],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,

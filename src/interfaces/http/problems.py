@@ -116,8 +116,10 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
         detail = f"Nothing is served at {request.url.path}"
     if isinstance(exc, MethodNotAllowedException):
         detail = f"{request.method} is not allowed on {request.url.path}"
-    if status == 400 and "json" in detail.lower():
-        code, title, detail = "malformed_json", "Malformed JSON", "The request body is not valid JSON"
+    if isinstance(exc.__cause__, SerializationException):
+        # Litestar re-raises body decoding errors as a plain 400; name them for what they are.
+        code, title = "malformed_json", "Malformed JSON"
+        detail = f"The request body is not valid JSON: {exc.detail}"
     if status >= 500:
         # Never leak what went wrong inside; the log has it.
         detail = title

@@ -1,0 +1,170 @@
+"""The database layer on both SQLite and PostgreSQL: migrations, the unit of work, slow queries."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect, text
+
+from src.domain.shared.jobs import JobReceipt
+from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.migrator import Migrator
+from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.settings import Settings
+from tests.conftest import SettingsFactory
+from tests.logs import capture_logs
+
+NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+async def table_names(settings: Settings) -> set[str]:
+    engine = build_database_config(settings).get_engine()
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda sync: inspect(sync).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+def test_migrations_go_up_and_down_and_match_the_models(settings: Settings) -> None:
+    migrator = Migrator(settings)
+    assert migrator.state().current == ()
+    assert not migrator.state().up_to_date
+
+    migrator.upgrade()
+    state = migrator.state()
+    assert state.up_to_date
+    assert state.current == state.heads
+    # Autogenerate finds nothing: the models and the migrations agree on this database.
+    assert migrator.pending_model_changes() == []
+
+    migrator.downgrade("base")
+    assert migrator.state().current == ()
+    import asyncio
+
+    assert asyncio.run(table_names(settings)) <= {"alembic_version"}
+
+    migrator.upgrade()  # and up again: every downgrade really undoes its upgrade
+    assert migrator.state().up_to_date
+
+
+def test_every_migration_steps_up_and_down_in_turn(settings: Settings) -> None:
+    """The stairway: upgrade one step, downgrade one step, upgrade again, for each revision."""
+    migrator = Migrator(settings)
+    from alembic.script import ScriptDirectory
+
+    script = ScriptDirectory.from_config(migrator._commands().config)
+    revisions = list(reversed(list(script.walk_revisions())))
+    assert revisions, "there is at least one migration"
+    for revision in revisions:
+        migrator.upgrade(revision.revision)
+        migrator.downgrade(revision.down_revision or "base")
+        migrator.upgrade(revision.revision)
+    assert migrator.state().up_to_date
+
+
+def test_models_differing_from_migrations_are_detected(settings: Settings) -> None:
+    migrator = Migrator(settings)
+    migrator.upgrade()
+
+    async def drop_index() -> None:
+        engine = build_database_config(settings).get_engine()
+        async with engine.begin() as connection:
+            await connection.execute(text("DROP INDEX ix_job_receipt_expires_at"))
+        await engine.dispose()
+
+    import asyncio
+
+    asyncio.run(drop_index())
+    differences = migrator.pending_model_changes()
+    assert any("ix_job_receipt_expires_at" in repr(d) for d in differences)
+
+
+async def test_unit_of_work_commits_on_success(migrated_settings: Settings) -> None:
+    config = build_database_config(migrated_settings)
+    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    try:
+        async with uow() as tx:
+            assert await tx.job_receipts.add(JobReceipt.issue("job", "k1", now=NOW))
+        async with uow() as tx:
+            assert await tx.job_receipts.exists("job", "k1")
+    finally:
+        await config.get_engine().dispose()
+
+
+async def test_unit_of_work_rolls_back_on_error(migrated_settings: Settings) -> None:
+    config = build_database_config(migrated_settings)
+    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    try:
+        with pytest.raises(RuntimeError):  # noqa: PT012 - the write and the failure belong together
+            async with uow() as tx:
+                await tx.job_receipts.add(JobReceipt.issue("job", "k1", now=NOW))
+                raise RuntimeError("something failed after the write")
+        async with uow() as tx:
+            assert not await tx.job_receipts.exists("job", "k1")
+    finally:
+        await config.get_engine().dispose()
+
+
+async def test_a_duplicate_receipt_is_refused_without_spoiling_the_transaction(migrated_settings: Settings) -> None:
+    config = build_database_config(migrated_settings)
+    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    try:
+        async with uow() as tx:
+            assert await tx.job_receipts.add(JobReceipt.issue("job", "same", now=NOW))
+            assert not await tx.job_receipts.add(JobReceipt.issue("job", "same", now=NOW))
+            # The transaction is still usable after the refused insert.
+            assert await tx.job_receipts.add(JobReceipt.issue("job", "other", now=NOW))
+        async with uow() as tx:
+            assert await tx.job_receipts.exists("job", "same")
+            assert await tx.job_receipts.exists("job", "other")
+    finally:
+        await config.get_engine().dispose()
+
+
+async def test_expired_receipts_are_deleted_in_batches(migrated_settings: Settings) -> None:
+    config = build_database_config(migrated_settings)
+    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    try:
+        async with uow() as tx:
+            for i in range(7):
+                await tx.job_receipts.add(JobReceipt.issue("job", f"old{i}", now=NOW, retention=timedelta(hours=1)))
+            await tx.job_receipts.add(JobReceipt.issue("job", "new", now=NOW, retention=timedelta(days=30)))
+        later = NOW + timedelta(days=1)
+        async with uow() as tx:
+            assert await tx.job_receipts.delete_expired(later, batch_size=5) == 5
+            assert await tx.job_receipts.delete_expired(later, batch_size=5) == 2
+            assert await tx.job_receipts.delete_expired(later, batch_size=5) == 0
+            assert await tx.job_receipts.exists("job", "new")
+    finally:
+        await config.get_engine().dispose()
+
+
+async def test_slow_statements_are_logged_without_their_parameters(
+    make_settings: SettingsFactory, database_url: str
+) -> None:
+    settings = make_settings(DATABASE_URL=database_url, SLOW_QUERY_MS=0)
+    engine = build_database_config(settings).get_engine()
+    try:
+        with capture_logs() as logs:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT :secret AS value"), {"secret": "hunter2-password"})
+    finally:
+        await engine.dispose()
+    slow = [e for e in logs.events("slow_query") if "value" in e["sql"]]
+    assert slow, logs.text()
+    assert slow[0]["duration_ms"] >= 0
+    assert "hunter2-password" not in logs.text()
+
+
+async def test_fast_statements_are_not_logged(make_settings: SettingsFactory, sqlite_url: str) -> None:
+    settings = make_settings(DATABASE_URL=sqlite_url, SLOW_QUERY_MS=60_000)
+    engine = build_database_config(settings).get_engine()
+    try:
+        with capture_logs() as logs:
+            async with engine.connect() as connection:
+                await connection.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+    assert logs.events("slow_query") == []
