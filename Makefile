@@ -25,9 +25,10 @@ run: migrate ## Install, migrate and serve on http://127.0.0.1:8000 (embedded de
 services: ## Make sure PostgreSQL and Redis are reachable for the tests (starts local ones)
 	@bash scripts/ensure-services.sh
 
-lint: install ## ruff lint and format check
+lint: install ## ruff lint, format check and the import-linter layer contracts
 	@$(UV) run --frozen ruff check src tests bench
 	@$(UV) run --frozen ruff format --check src tests bench
+	@$(UV) run --frozen lint-imports
 
 format: install ## Format the code
 	@$(UV) run --frozen ruff format src tests bench
@@ -39,7 +40,7 @@ typecheck: install ## mypy (strict on domain and application)
 contracts: install ## import-linter layer contracts
 	@$(UV) run --frozen lint-imports
 
-test: install services lint typecheck contracts ## Everything CI runs: lint, types, contracts, the whole suite with coverage
+test: install services lint typecheck ## Everything CI runs: lint, types, contracts, the whole suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term $(PYTEST_ARGS)
 
 unit: install ## Only the fast unit tests

@@ -29,7 +29,9 @@ def free_port() -> int:
 @pytest.fixture
 def cli_env(var_dir: Path) -> dict[str, str]:
     """A clean environment for the CLI: only what the test sets, no developer .env."""
-    keep = {k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV"}}
+    passed = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV"}
+    # COVERAGE_* lets coverage measure the child processes too.
+    keep = {k: v for k, v in os.environ.items() if k in passed or k.startswith("COVERAGE_")}
     return {
         **keep,
         "APP_ENV": "test",

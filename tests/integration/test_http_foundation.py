@@ -10,6 +10,7 @@ from typing import Annotated
 import msgspec
 import pytest
 from litestar import Controller, Litestar, get, post
+from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 
 from src.domain.shared.errors import Conflict, NotFound
@@ -32,7 +33,7 @@ class ProbeController(Controller):
     path = "/probe"
 
     @post("/widgets")
-    async def create_widget(self, data: Widget) -> Widget:
+    async def create_widget(self, data: JSONBody[Widget]) -> Widget:
         return data
 
     @get("/boom")

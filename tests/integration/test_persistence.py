@@ -13,6 +13,7 @@ from src.infrastructure.persistence.migrator import Migrator
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 from tests.conftest import SettingsFactory
+from tests.factories import EPOCH, JobReceiptFactory
 from tests.logs import capture_logs
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -127,16 +128,17 @@ async def test_expired_receipts_are_deleted_in_batches(migrated_settings: Settin
     config = build_database_config(migrated_settings)
     uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
     try:
+        fresh = JobReceiptFactory.build(expires_at=EPOCH + timedelta(days=30))
         async with uow() as tx:
-            for i in range(7):
-                await tx.job_receipts.add(JobReceipt.issue("job", f"old{i}", now=NOW, retention=timedelta(hours=1)))
-            await tx.job_receipts.add(JobReceipt.issue("job", "new", now=NOW, retention=timedelta(days=30)))
-        later = NOW + timedelta(days=1)
+            for receipt in JobReceiptFactory.batch(7):
+                assert await tx.job_receipts.add(receipt)
+            await tx.job_receipts.add(fresh)
+        later = EPOCH + timedelta(days=1)
         async with uow() as tx:
             assert await tx.job_receipts.delete_expired(later, batch_size=5) == 5
             assert await tx.job_receipts.delete_expired(later, batch_size=5) == 2
             assert await tx.job_receipts.delete_expired(later, batch_size=5) == 0
-            assert await tx.job_receipts.exists("job", "new")
+            assert await tx.job_receipts.exists(fresh.job_name, fresh.dedupe_key)
     finally:
         await config.get_engine().dispose()
 

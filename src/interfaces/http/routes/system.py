@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Dependency
+from litestar.params import SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from src.application.shared.check_readiness import CheckReadiness, CheckReadinessCommand
@@ -50,7 +50,7 @@ class SystemController(Controller):
         responses={503: ResponseSpec(data_container=ReadyResponse, description="A required dependency is down")},
         cache_control=None,
     )
-    async def ready(self, container: Annotated[Container, Dependency(skip_validation=True)]) -> Response[ReadyResponse]:
+    async def ready(self, container: SkipValidation[Container]) -> Response[ReadyResponse]:
         check: CheckReadiness = container.use_cases.check_readiness
         report = await check(CheckReadinessCommand(timeout_seconds=container.settings.ready_timeout))
         body = ReadyResponse(
