@@ -20,7 +20,7 @@ migrate: install ## Upgrade the database to the latest migration
 	@$(UV) run --frozen parley db upgrade
 
 run: migrate ## Install, migrate and serve on http://127.0.0.1:8000 (embedded defaults)
-	@$(UV) run --frozen parley serve
+	@$(UV) run --frozen parley serve || [ $$? -eq 130 ]  # Ctrl-C is a normal way to stop
 
 services: ## Make sure PostgreSQL and Redis are reachable for the tests (starts local ones)
 	@bash scripts/ensure-services.sh

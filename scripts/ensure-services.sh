@@ -3,10 +3,14 @@
 # Starts local servers that are installed but not running; otherwise names what is missing.
 set -uo pipefail
 
-PG_HOST=${TEST_PG_HOST:-127.0.0.1}
-PG_PORT=${TEST_PG_PORT:-5432}
-REDIS_HOST=${TEST_REDIS_HOST:-127.0.0.1}
-REDIS_PORT=${TEST_REDIS_PORT:-6379}
+# The same URLs the tests read (tests/conftest.py), with the same defaults.
+DATABASE_URL=${TEST_DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/postgres}
+REDIS_URL=${TEST_REDIS_URL:-redis://127.0.0.1:6379/15}
+host_port() { # url default_port -> "host port"
+  python3 -c 'import sys, urllib.parse as u; p = u.urlsplit(sys.argv[1]); print(p.hostname or "127.0.0.1", p.port or sys.argv[2])' "$1" "$2"
+}
+read -r PG_HOST PG_PORT < <(host_port "$DATABASE_URL" 5432)
+read -r REDIS_HOST REDIS_PORT < <(host_port "$REDIS_URL" 6379)
 
 reachable() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
 
@@ -36,7 +40,7 @@ else
   if wait_for "$PG_HOST" "$PG_PORT" 20; then
     echo "services: PostgreSQL started"
   else
-    missing+=("PostgreSQL on $PG_HOST:$PG_PORT (install it: apt-get install postgresql; or set TEST_DATABASE_URL)")
+    missing+=("PostgreSQL on $PG_HOST:$PG_PORT (install it: apt-get install postgresql, or point TEST_DATABASE_URL at a server)")
   fi
 fi
 
@@ -51,7 +55,7 @@ else
   if wait_for "$REDIS_HOST" "$REDIS_PORT" 10; then
     echo "services: Redis started"
   else
-    missing+=("Redis on $REDIS_HOST:$REDIS_PORT (install it: apt-get install redis-server; or set TEST_REDIS_URL)")
+    missing+=("Redis on $REDIS_HOST:$REDIS_PORT (install it: apt-get install redis-server, or point TEST_REDIS_URL at a server)")
   fi
 fi
 
