@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -17,6 +18,13 @@ from tests.factories import EPOCH, JobReceiptFactory
 from tests.logs import capture_logs
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
+
+
+@pytest.fixture
+async def uow(migrated_settings: Settings) -> AsyncIterator[SqlAlchemyUnitOfWorkFactory]:
+    config = build_database_config(migrated_settings)
+    yield SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    await config.get_engine().dispose()
 
 
 async def table_names(settings: Settings) -> set[str]:
@@ -82,65 +90,47 @@ def test_models_differing_from_migrations_are_detected(settings: Settings) -> No
     assert any("ix_job_receipt_expires_at" in repr(d) for d in differences)
 
 
-async def test_unit_of_work_commits_on_success(migrated_settings: Settings) -> None:
-    config = build_database_config(migrated_settings)
-    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
-    try:
-        async with uow() as tx:
-            assert await tx.job_receipts.add(JobReceipt.issue("job", "k1", now=NOW))
-        async with uow() as tx:
-            assert await tx.job_receipts.exists("job", "k1")
-    finally:
-        await config.get_engine().dispose()
+async def test_unit_of_work_commits_on_success(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    async with uow() as tx:
+        assert await tx.job_receipts.add(JobReceipt.issue("job", "k1", now=NOW))
+    async with uow() as tx:
+        assert await tx.job_receipts.exists("job", "k1")
 
 
-async def test_unit_of_work_rolls_back_on_error(migrated_settings: Settings) -> None:
-    config = build_database_config(migrated_settings)
-    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
-    try:
-        with pytest.raises(RuntimeError):  # noqa: PT012 - the write and the failure belong together
-            async with uow() as tx:
-                await tx.job_receipts.add(JobReceipt.issue("job", "k1", now=NOW))
-                raise RuntimeError("something failed after the write")
+async def test_unit_of_work_rolls_back_on_error(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    with pytest.raises(RuntimeError):  # noqa: PT012 - the write and the failure belong together
         async with uow() as tx:
-            assert not await tx.job_receipts.exists("job", "k1")
-    finally:
-        await config.get_engine().dispose()
+            await tx.job_receipts.add(JobReceipt.issue("job", "k1", now=NOW))
+            raise RuntimeError("something failed after the write")
+    async with uow() as tx:
+        assert not await tx.job_receipts.exists("job", "k1")
 
 
-async def test_a_duplicate_receipt_is_refused_without_spoiling_the_transaction(migrated_settings: Settings) -> None:
-    config = build_database_config(migrated_settings)
-    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
-    try:
-        async with uow() as tx:
-            assert await tx.job_receipts.add(JobReceipt.issue("job", "same", now=NOW))
-            assert not await tx.job_receipts.add(JobReceipt.issue("job", "same", now=NOW))
-            # The transaction is still usable after the refused insert.
-            assert await tx.job_receipts.add(JobReceipt.issue("job", "other", now=NOW))
-        async with uow() as tx:
-            assert await tx.job_receipts.exists("job", "same")
-            assert await tx.job_receipts.exists("job", "other")
-    finally:
-        await config.get_engine().dispose()
+async def test_a_duplicate_receipt_is_refused_without_spoiling_the_transaction(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    async with uow() as tx:
+        assert await tx.job_receipts.add(JobReceipt.issue("job", "same", now=NOW))
+        assert not await tx.job_receipts.add(JobReceipt.issue("job", "same", now=NOW))
+        # The transaction is still usable after the refused insert.
+        assert await tx.job_receipts.add(JobReceipt.issue("job", "other", now=NOW))
+    async with uow() as tx:
+        assert await tx.job_receipts.exists("job", "same")
+        assert await tx.job_receipts.exists("job", "other")
 
 
-async def test_expired_receipts_are_deleted_in_batches(migrated_settings: Settings) -> None:
-    config = build_database_config(migrated_settings)
-    uow = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
-    try:
-        fresh = JobReceiptFactory.build(expires_at=EPOCH + timedelta(days=30))
-        async with uow() as tx:
-            for receipt in JobReceiptFactory.batch(7):
-                assert await tx.job_receipts.add(receipt)
-            await tx.job_receipts.add(fresh)
-        later = EPOCH + timedelta(days=1)
-        async with uow() as tx:
-            assert await tx.job_receipts.delete_expired(later, batch_size=5) == 5
-            assert await tx.job_receipts.delete_expired(later, batch_size=5) == 2
-            assert await tx.job_receipts.delete_expired(later, batch_size=5) == 0
-            assert await tx.job_receipts.exists(fresh.job_name, fresh.dedupe_key)
-    finally:
-        await config.get_engine().dispose()
+async def test_expired_receipts_are_deleted_in_batches(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    fresh = JobReceiptFactory.build(expires_at=EPOCH + timedelta(days=30))
+    async with uow() as tx:
+        for receipt in JobReceiptFactory.batch(7):
+            assert await tx.job_receipts.add(receipt)
+        await tx.job_receipts.add(fresh)
+    later = EPOCH + timedelta(days=1)
+    async with uow() as tx:
+        assert await tx.job_receipts.delete_expired(later, batch_size=5) == 5
+        assert await tx.job_receipts.delete_expired(later, batch_size=5) == 2
+        assert await tx.job_receipts.delete_expired(later, batch_size=5) == 0
+        assert await tx.job_receipts.exists(fresh.job_name, fresh.dedupe_key)
 
 
 async def test_slow_statements_are_logged_without_their_parameters(
