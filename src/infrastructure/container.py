@@ -23,6 +23,7 @@ from src.infrastructure.clock import SystemClock
 from src.infrastructure.health import DatabaseProbe, RedisProbe
 from src.infrastructure.logging import get_logger
 from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.migrator import ExpectedSchema
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobCatalog, build_job_catalog
 from src.infrastructure.queue.in_process import InProcessTaskQueue
@@ -119,7 +120,7 @@ def build_container(settings: Settings, *, role: Role = "api") -> Container:
     prune_expired = PruneExpiredRecords(uow, clock)
     catalog = build_job_catalog(prune_expired=prune_expired, run_once=run_once)
 
-    probes: list[HealthProbe] = [DatabaseProbe(database.get_engine())]
+    probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:
         probes.append(RedisProbe(redis))
 

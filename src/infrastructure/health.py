@@ -8,19 +8,31 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.infrastructure.persistence.migrator import ExpectedSchema, current_revisions
+
+
+class SchemaBehind(Exception):
+    """The database misses migrations this code needs."""
+
 
 class DatabaseProbe:
     name = "database"
     required = True
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, expected: ExpectedSchema) -> None:
         self._engine = engine
+        self._expected = expected
 
     async def check(self) -> Mapping[str, str | int | float | None]:
         async with self._engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
+            current = await current_revisions(connection)
+        schema = self._expected.describe(current)
+        if schema == "behind":
+            # Serving on an old schema fails request after request: not ready until migrated.
+            raise SchemaBehind("the database schema is behind this code: run `parley db upgrade`")
         pool = self._engine.pool
-        details: dict[str, str | int | float | None] = {"backend": self._engine.dialect.name}
+        details: dict[str, str | int | float | None] = {"backend": self._engine.dialect.name, "schema": schema}
         checked_out = getattr(pool, "checkedout", None)
         if callable(checked_out):
             details["pool_in_use"] = int(checked_out())

@@ -49,16 +49,22 @@ class ProbeController(Controller):
         raise Conflict("that name is taken")
 
 
+async def migrated(settings: Settings) -> Settings:
+    from src.infrastructure.persistence.migrator import Migrator
+
+    await asyncio.to_thread(Migrator(settings).upgrade)  # Alembic runs its own event loop
+    return settings
+
+
 def build(settings: Settings) -> Litestar:
     return create_app(settings, extra_route_handlers=[ProbeController])
 
 
 @pytest.fixture
 async def client(make_settings: SettingsFactory, sqlite_url: str) -> AsyncIterator[AsyncTestClient[Litestar]]:
-    from src.infrastructure.persistence.migrator import Migrator
-
-    settings = make_settings(DATABASE_URL=sqlite_url, MAX_BODY_BYTES=1024, CORS_ORIGINS="https://app.example")
-    await asyncio.to_thread(Migrator(settings).upgrade)  # Alembic runs its own event loop
+    settings = await migrated(
+        make_settings(DATABASE_URL=sqlite_url, MAX_BODY_BYTES=1024, CORS_ORIGINS="https://app.example")
+    )
     async with AsyncTestClient(build(settings)) as test_client:
         yield test_client
 
@@ -253,7 +259,7 @@ async def test_ready_is_503_when_the_database_is_unreachable(make_settings: Sett
 async def test_ready_checks_redis_when_configured(
     make_settings: SettingsFactory, sqlite_url: str, redis_url: str
 ) -> None:
-    settings = make_settings(DATABASE_URL=sqlite_url, REDIS_URL=redis_url)
+    settings = await migrated(make_settings(DATABASE_URL=sqlite_url, REDIS_URL=redis_url))
     async with AsyncTestClient(build(settings)) as client:
         body = (await client.get("/ready")).json()
     assert body["status"] == "ready"
@@ -262,7 +268,7 @@ async def test_ready_checks_redis_when_configured(
 
 
 async def test_ready_is_degraded_not_failed_when_redis_is_down(make_settings: SettingsFactory, sqlite_url: str) -> None:
-    settings = make_settings(DATABASE_URL=sqlite_url, REDIS_URL="redis://127.0.0.1:9/0")
+    settings = await migrated(make_settings(DATABASE_URL=sqlite_url, REDIS_URL="redis://127.0.0.1:9/0"))
     async with AsyncTestClient(build(settings)) as client:
         response = await client.get("/ready")
     assert response.status_code == 200
@@ -270,3 +276,17 @@ async def test_ready_is_degraded_not_failed_when_redis_is_down(make_settings: Se
     assert body["status"] == "degraded"
     assert body["checks"]["redis"]["status"] == "down"
     assert body["checks"]["database"]["status"] == "up"
+
+
+async def test_ready_is_503_until_the_database_is_migrated(make_settings: SettingsFactory, sqlite_url: str) -> None:
+    from src.infrastructure.persistence.migrator import Migrator
+
+    settings = make_settings(DATABASE_URL=sqlite_url)
+    async with AsyncTestClient(build(settings)) as client:
+        before = await client.get("/ready")
+        await asyncio.to_thread(Migrator(settings).upgrade)
+        after = await client.get("/ready")
+    assert before.status_code == 503
+    assert "parley db upgrade" in before.json()["checks"]["database"]["error"]
+    assert after.status_code == 200
+    assert after.json()["checks"]["database"]["details"]["schema"] == "current"

@@ -18,8 +18,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from src.infrastructure.persistence.database import VERSION_TABLE, build_database_config
+from src.infrastructure.persistence.database import MIGRATIONS_DIR, VERSION_TABLE, build_database_config
 from src.infrastructure.persistence.models import metadata
 from src.infrastructure.persistence.type_comparison import compare_column_type
 from src.infrastructure.settings import Settings
@@ -92,3 +93,32 @@ def _diff_against_models(connection: Connection) -> list[Any]:
         connection, opts={"compare_type": compare_column_type, "version_table": VERSION_TABLE, "render_as_batch": True}
     )
     return list(compare_metadata(context, metadata))
+
+
+@dataclass(frozen=True, slots=True)
+class ExpectedSchema:
+    """The migrations this code ships: what a database must have reached for the code to run."""
+
+    heads: frozenset[str]
+    known: frozenset[str]
+
+    @classmethod
+    def from_migrations(cls) -> ExpectedSchema:
+        script = ScriptDirectory(str(MIGRATIONS_DIR))
+        return cls(
+            heads=frozenset(script.get_heads()),
+            known=frozenset(r.revision for r in script.walk_revisions()),
+        )
+
+    def describe(self, current: tuple[str, ...]) -> str:
+        """``current`` when at head, ``behind`` when the database misses migrations this code
+        needs, ``ahead`` when it was migrated by newer code (fine during a rolling deploy)."""
+        if set(current) == self.heads:
+            return "current"
+        if not current or all(revision in self.known for revision in current):
+            return "behind"
+        return "ahead"
+
+
+async def current_revisions(connection: AsyncConnection) -> tuple[str, ...]:
+    return await connection.run_sync(_current_revisions)
