@@ -59,6 +59,19 @@ class Settings:
     ready_timeout: float = 2.0
     worker_concurrency: int = 10
     shutdown_timeout: float = 4.0
+    # -- platform services -------------------------------------------------------------------
+    rate_limit_enabled: bool = True
+    rate_limit_anon_per_minute: int = 60
+    rate_limit_user_per_minute: int = 120
+    rate_limit_exempt_admins: bool = True
+    redis_breaker_failures: int = 3
+    redis_breaker_reset_seconds: float = 5.0
+    cache_default_ttl: int = 60
+    outbox_relay_interval: float = 1.0
+    outbox_batch_size: int = 100
+    metrics_token: str | None = field(default=None, repr=False)
+    otel_endpoint: str | None = None
+    otel_service_name: str = "parley"
     secret_key_generated: bool = False
 
     @property
@@ -76,7 +89,7 @@ class Settings:
             if f.name in _NOT_VARIABLES:
                 continue
             value = getattr(self, f.name)
-            if f.name == "secret_key":
+            if f.name in {"secret_key", "metrics_token"}:
                 text = "****" if value else ""
             elif f.name in {"database_url", "redis_url"}:
                 text = mask_url(value) if value else ""
@@ -88,7 +101,7 @@ class Settings:
         return shown
 
 
-_VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR"}
+_VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR", "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 _NOT_VARIABLES = frozenset({"secret_key_generated"})
 
 
@@ -164,6 +177,18 @@ def load_settings(
         ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
         shutdown_timeout=env.number("SHUTDOWN_TIMEOUT", 4.0, minimum=0.0),
+        rate_limit_enabled=env.boolean("RATE_LIMIT_ENABLED", True),
+        rate_limit_anon_per_minute=env.integer("RATE_LIMIT_ANON_PER_MINUTE", 60, minimum=1),
+        rate_limit_user_per_minute=env.integer("RATE_LIMIT_USER_PER_MINUTE", 120, minimum=1),
+        rate_limit_exempt_admins=env.boolean("RATE_LIMIT_EXEMPT_ADMINS", True),
+        redis_breaker_failures=env.integer("REDIS_BREAKER_FAILURES", 3, minimum=1),
+        redis_breaker_reset_seconds=env.number("REDIS_BREAKER_RESET_SECONDS", 5.0, minimum=0.1),
+        cache_default_ttl=env.integer("CACHE_DEFAULT_TTL", 60, minimum=1),
+        outbox_relay_interval=env.number("OUTBOX_RELAY_INTERVAL", 1.0, minimum=0.05),
+        outbox_batch_size=env.integer("OUTBOX_BATCH_SIZE", 100, minimum=1),
+        metrics_token=env.raw("METRICS_TOKEN"),
+        otel_endpoint=env.url("OTEL_EXPORTER_OTLP_ENDPOINT", schemes=("http", "https"), default=None),
+        otel_service_name=env.text("OTEL_SERVICE_NAME", "parley"),
         secret_key_generated=generated,
     )
 

@@ -8,9 +8,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol, Self, TypeVar
 
 from src.domain.shared.jobs import JobReceipt
+from src.domain.shared.rate_limit import RateDecision
+
+T = TypeVar("T")
 
 
 class Clock(Protocol):
@@ -94,4 +97,28 @@ class TaskQueue(Protocol):
 
     async def depth(self) -> int:
         """Jobs waiting to run."""
+        ...
+
+
+class RateLimiter(Protocol):
+    """Counts hits per key in a sliding window; shared by every instance when backed by Redis."""
+
+    async def hit(self, key: str, limit: int, window_seconds: float, *, cost: int = 1) -> RateDecision:
+        """Record ``cost`` hits for ``key`` and decide; a rejected hit is not counted."""
+        ...
+
+
+class Cache(Protocol):
+    """A key-value cache with expiry. Misses are normal: an unreachable backend is a miss."""
+
+    async def get(self, key: str, type_: type[T]) -> T | None:
+        """The value stored under ``key`` decoded as ``type_``, or ``None``."""
+        ...
+
+    async def set(self, key: str, value: Any, ttl_seconds: float) -> None: ...
+
+    async def delete(self, *keys: str) -> None: ...
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every key that starts with ``prefix``; the number deleted (best effort)."""
         ...
