@@ -7,11 +7,13 @@ and the in-process job runner when there is no Redis.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Literal
 
 from advanced_alchemy.config import SQLAlchemyAsyncConfig
+from opentelemetry.sdk.trace import TracerProvider
 from redis.asyncio import Redis
 from saq import Queue
 
@@ -22,6 +24,8 @@ from src.application.shared.run_job_once import RunJobOnce
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.health import DatabaseProbe, RedisProbe
 from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.observability.tracing import JobTracer, build_tracer_provider, instrument_database
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.migrator import ExpectedSchema
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
@@ -55,7 +59,14 @@ class Container:
     use_cases: UseCases
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
+    tracer_provider: TracerProvider | None = None
     _started: bool = field(default=False, init=False)
+
+    def refresh_gauges(self) -> None:
+        """Bring point-in-time gauges up to date just before metrics are read."""
+        checked_out = getattr(self.database.get_engine().pool, "checkedout", None)
+        if callable(checked_out):
+            METRICS.db_pool_in_use.set(checked_out())
 
     async def startup(self) -> None:
         """Open what needs opening; called by each front door's lifespan."""
@@ -84,6 +95,9 @@ class Container:
         if self.redis is not None:
             await _close_quietly("redis", self.redis.aclose())
         await _close_quietly("database", self.database.get_engine().dispose())
+        if self.tracer_provider is not None:
+            # Flush spans still buffered; the exporter has its own short timeout.
+            await _close_quietly("tracing", asyncio.to_thread(self.tracer_provider.shutdown))
         self._started = False
 
 
@@ -118,7 +132,10 @@ def build_container(settings: Settings, *, role: Role = "api") -> Container:
 
     run_once = RunJobOnce(uow, clock)
     prune_expired = PruneExpiredRecords(uow, clock)
-    catalog = build_job_catalog(prune_expired=prune_expired, run_once=run_once)
+    tracer_provider = build_tracer_provider(settings, role=role)
+    if tracer_provider is not None:
+        instrument_database(database.get_engine(), tracer_provider)
+    catalog = build_job_catalog(prune_expired=prune_expired, run_once=run_once, tracer=JobTracer(tracer_provider))
 
     probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:
@@ -150,4 +167,5 @@ def build_container(settings: Settings, *, role: Role = "api") -> Container:
         ),
         saq_queue=saq_queue,
         in_process_runner=in_process,
+        tracer_provider=tracer_provider,
     )

@@ -14,6 +14,7 @@ from typing import Any
 
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
+from src.infrastructure.observability.tracing import JobTracer
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[Any]]
 
@@ -33,12 +34,13 @@ class JobSpec:
 
 
 class JobCatalog:
-    def __init__(self, specs: list[JobSpec], run_once: RunJobOnce) -> None:
+    def __init__(self, specs: list[JobSpec], run_once: RunJobOnce, tracer: JobTracer | None = None) -> None:
         names = [s.name for s in specs]
         if len(names) != len(set(names)):
             raise ValueError("job names must be unique")
         self._specs = {s.name: s for s in specs}
         self._run_once = run_once
+        self._tracer = tracer or JobTracer(None)
 
     def __iter__(self):  # type: ignore[no-untyped-def]
         return iter(self._specs.values())
@@ -58,11 +60,14 @@ class JobCatalog:
 
     async def run(self, name: str, payload: Mapping[str, Any], dedupe_key: str | None) -> Any:
         spec = self.get(name)
-        outcome = await self._run_once(name, dedupe_key, lambda: spec.handler(payload))
+        with self._tracer.span(name, dedupe_key=dedupe_key):
+            outcome = await self._run_once(name, dedupe_key, lambda: spec.handler(payload))
         return outcome.result if outcome.ran else {"skipped": "already_done", "dedupe_key": dedupe_key}
 
 
-def build_job_catalog(*, prune_expired: PruneExpiredRecords, run_once: RunJobOnce) -> JobCatalog:
+def build_job_catalog(
+    *, prune_expired: PruneExpiredRecords, run_once: RunJobOnce, tracer: JobTracer | None = None
+) -> JobCatalog:
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
         command = PruneExpiredCommand(batch_size=int(payload.get("batch_size", 1000)))
         result = await prune_expired(command)
@@ -74,4 +79,5 @@ def build_job_catalog(*, prune_expired: PruneExpiredRecords, run_once: RunJobOnc
             JobSpec(name=PRUNE_EXPIRED, handler=prune, cron="*/10 * * * *", timeout_seconds=300, retries=2),
         ],
         run_once=run_once,
+        tracer=tracer,
     )

@@ -13,6 +13,7 @@ from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Server
+from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.types import ControllerRouterHandler
 
 from src.infrastructure.container import Container, build_container
@@ -20,6 +21,7 @@ from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
 from src.interfaces.http.request_context import RequestContextMiddleware
+from src.interfaces.http.routes.metrics import metrics
 from src.interfaces.http.routes.system import SystemController
 
 logger = get_logger("parley.http")
@@ -84,6 +86,11 @@ def create_app(
         use_handler_docstrings=True,
     )
 
+    plugins: list[Any] = []
+    if container.tracer_provider is not None:
+        # Spans for every HTTP request, named by route template, parented to incoming traceparent.
+        plugins.append(OpenTelemetryPlugin(OpenTelemetryConfig(tracer_provider=container.tracer_provider)))
+
     def provide_container() -> Container:
         return container
 
@@ -96,12 +103,13 @@ def create_app(
     }
 
     app = Litestar(
-        route_handlers=[SystemController, *extra_route_handlers],
+        route_handlers=[SystemController, metrics, *extra_route_handlers],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
         openapi_config=openapi,
         lifespan=[lifespan],
+        plugins=plugins,
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         logging_config=None,

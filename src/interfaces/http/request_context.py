@@ -16,6 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
 
 REQUEST_ID_HEADER = "x-request-id"
 _WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
@@ -82,16 +83,26 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
+        is_http = scope["type"] == ScopeType.HTTP
+        if is_http:
+            METRICS.http_in_flight.inc()
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
-            if scope["type"] == ScopeType.HTTP:
+            if is_http:
+                METRICS.http_in_flight.dec()
+                elapsed = time.perf_counter() - started
+                method = str(scope.get("method"))
+                # The route template, never the raw path: bounded label values.
+                route = scope.get("path_template") or "<unmatched>"
+                METRICS.http_requests.labels(method, route, str(status)).inc()
+                METRICS.http_latency.labels(method, route).observe(elapsed)
                 access_logger.info(
                     "request",
-                    method=scope.get("method"),
-                    route=scope.get("path_template") or "<unmatched>",
+                    method=method,
+                    route=route,
                     path=scope["path"],
                     status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                    duration_ms=round(elapsed * 1000, 2),
                 )
             structlog.contextvars.clear_contextvars()
