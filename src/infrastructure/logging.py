@@ -42,6 +42,14 @@ def _redact_secrets(_: Any, __: str, event_dict: structlog.types.EventDict) -> s
     return event_dict
 
 
+def _has_rich() -> bool:
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def configure_logging(settings: Settings) -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -50,12 +58,20 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_secrets,
     ]
+    # Tracebacks never show local variables: they can hold passwords, tokens and message bodies.
     renderer: structlog.types.Processor
     if settings.log_format == "json":
         renderer = structlog.processors.JSONRenderer()
-        shared.append(structlog.processors.dict_tracebacks)
+        shared.append(
+            structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False))
+        )
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(),
+            exception_formatter=structlog.dev.RichTracebackFormatter(show_locals=False)
+            if _has_rich()
+            else structlog.dev.plain_traceback,
+        )
 
     structlog.configure(
         processors=[
