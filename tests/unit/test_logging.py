@@ -17,7 +17,8 @@ def test_tracebacks_and_fields_never_show_secrets(log_format: str, capsys: pytes
         password = "-".join(["hunter2", "local", "variable"])  # not spelled out in the source shown
         raise ValueError("failed")
     except ValueError as exc:
-        get_logger("parley.test").error("operation_failed", exc_info=exc, refresh_token="tok-123456")
+        token = "".join(["tok", "-", "123456"])
+        get_logger("parley.test").error("operation_failed", exc_info=exc, refresh_token=token)
         logging.getLogger("uvicorn.error").exception("stdlib failure")
     err = capsys.readouterr().err
     assert "operation_failed" in err
