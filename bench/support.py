@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -28,6 +28,29 @@ def free_port() -> int:
 @contextmanager
 def parley_server(**env: str) -> Iterator[str]:
     """`parley serve` on a spare loopback port with a throwaway var dir; yields its base URL."""
+    with _served(lambda port: [PARLEY, "serve", "--port", str(port)], env) as base:
+        yield base
+
+
+@contextmanager
+def app_server(factory: str, **env: str) -> Iterator[str]:
+    """uvicorn serving the app factory ``factory`` (``module:function``, importable from the repository
+    root, e.g. one that calls ``create_app(extra_route_handlers=...)``), set up like `parley serve`."""
+    repository = str(Path(__file__).resolve().parent.parent)
+
+    def command(port: int) -> list[str]:
+        return [
+            sys.executable, "-m", "uvicorn", "--factory", factory, "--app-dir", repository,
+            "--port", str(port), "--no-access-log", "--log-level", "warning",
+        ]  # fmt: skip
+
+    with _served(command, env) as base:
+        yield base
+
+
+@contextmanager
+def _served(command: Callable[[int], list[str]], env: dict[str, str]) -> Iterator[str]:
+    """Migrate a throwaway var dir, start ``command(port)`` and wait for /health; yields the base URL."""
     with tempfile.TemporaryDirectory() as var:
         environ = {
             **{k: v for k, v in os.environ.items() if k in {"PATH", "HOME", "LANG"}},
@@ -37,15 +60,17 @@ def parley_server(**env: str) -> Iterator[str]:
             "LOG_LEVEL": "WARNING",
             **env,
         }
-        subprocess.run([PARLEY, "db", "upgrade"], env=environ, check=True, capture_output=True)
+        subprocess.run([PARLEY, "db", "upgrade"], env=environ, check=True, capture_output=True, cwd=var)
         port = free_port()
         process = subprocess.Popen(
-            [PARLEY, "serve", "--port", str(port)], env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            command(port), env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=var
         )
         base = f"http://127.0.0.1:{port}"
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
+                if process.poll() is not None:
+                    raise RuntimeError(f"the server exited with {process.returncode}")
                 try:
                     if httpx.get(f"{base}/health", timeout=1).status_code == 200:
                         break

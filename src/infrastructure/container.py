@@ -8,35 +8,55 @@ and the in-process job runner when there is no Redis.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 from advanced_alchemy.config import SQLAlchemyAsyncConfig
 from opentelemetry.sdk.trace import TracerProvider
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from saq import Queue
+from saq.queue.redis import RedisQueue
 
 from src.application.shared.check_readiness import CheckReadiness
-from src.application.shared.ports import HealthProbe, TaskQueue
+from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
+from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
+from src.infrastructure.cache.memory_cache import MemoryCache
+from src.infrastructure.cache.redis_cache import RedisCache
+from src.infrastructure.cache.stats import PrometheusCacheStats
 from src.infrastructure.clock import SystemClock
-from src.infrastructure.health import DatabaseProbe, RedisProbe
+from src.infrastructure.health import DatabaseProbe, JobsProbe, RedisProbe
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
-from src.infrastructure.observability.tracing import JobTracer, build_tracer_provider, instrument_database
+from src.infrastructure.observability.tracing import (
+    JobTracer,
+    build_tracer_provider,
+    instrument_database,
+    uninstrument_database,
+)
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.migrator import ExpectedSchema
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from src.infrastructure.queue.catalog import JobCatalog, build_job_catalog
+from src.infrastructure.queue.catalog import JobCatalog, JobSpec, build_job_catalog
 from src.infrastructure.queue.in_process import InProcessTaskQueue
+from src.infrastructure.queue.outbox_relay import OutboxRelayLoop
+from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
 from src.infrastructure.queue.saq_queue import SaqTaskQueue, build_saq_queue
+from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
+from src.infrastructure.rate_limit.policies import RateLimitPolicies, build_policies
+from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
+from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
+from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.settings import Settings
 
 logger = get_logger("parley.container")
 
 Role = Literal["api", "worker", "cli"]
+
+#: Redis connections per client and process; more concurrent calls wait briefly for one.
+REDIS_MAX_CONNECTIONS = 100
 
 
 @dataclass(slots=True)
@@ -44,6 +64,7 @@ class UseCases:
     check_readiness: CheckReadiness
     prune_expired: PruneExpiredRecords
     run_job_once: RunJobOnce
+    relay_outbox: RelayOutbox
 
 
 @dataclass(slots=True)
@@ -57,8 +78,20 @@ class Container:
     jobs: JobCatalog
     task_queue: TaskQueue
     use_cases: UseCases
+    #: One breaker for every Redis user (cache, rate limiter): when Redis fails, all fall back together.
+    redis_breaker: CircuitBreaker
+    #: Redis when configured (fail-soft, through ``redis_breaker``), else in-process memory.
+    cache: Cache
+    cache_stats: CacheStats
+    #: Redis GCRA shared by every instance (per-process while Redis is down), else in-process memory.
+    rate_limiter: RateLimiter
+    rate_limit_policies: RateLimitPolicies
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
+    #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
+    outbox_relay: OutboxRelayLoop | None = None
+    #: Failed SAQ jobs, listable and retryable (with Redis only).
+    failed_jobs: SaqFailedJobs | None = None
     tracer_provider: TracerProvider | None = None
     _started: bool = field(default=False, init=False)
 
@@ -77,6 +110,9 @@ class Container:
         # Workers run jobs through SAQ; only the API (and CLI) use the embedded runner.
         if self.in_process_runner is not None and self.role == "api":
             await self.in_process_runner.start()
+        # The API and the workers relay the outbox (a CLI command's messages go out through them).
+        if self.outbox_relay is not None and self.role in ("api", "worker"):
+            await self.outbox_relay.start()
         self._started = True
         logger.info(
             "container_started",
@@ -88,6 +124,8 @@ class Container:
 
     async def shutdown(self) -> None:
         """Close everything in reverse order; one failing close never skips the others."""
+        if self.outbox_relay is not None:
+            await _close_quietly("outbox_relay", self.outbox_relay.stop())
         if self.in_process_runner is not None:
             await _close_quietly("job_runner", self.in_process_runner.stop(self.settings.shutdown_timeout / 2))
         if self.saq_queue is not None:
@@ -97,6 +135,7 @@ class Container:
         await _close_quietly("database", self.database.get_engine().dispose())
         if self.tracer_provider is not None:
             # Flush spans still buffered; the exporter has its own short timeout.
+            uninstrument_database()
             await _close_quietly("tracing", asyncio.to_thread(self.tracer_provider.shutdown))
         self._started = False
 
@@ -115,41 +154,72 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
     but no read timeout.
     """
     assert settings.redis_url is not None
-    return Redis.from_url(
+    # A blocking pool: under a burst of more concurrent calls than connections, a call waits (up to
+    # the Redis timeout) for a free connection instead of failing, which would trip the breaker.
+    pool = BlockingConnectionPool.from_url(
         settings.redis_url,
+        max_connections=REDIS_MAX_CONNECTIONS,
+        timeout=settings.redis_timeout,
         socket_timeout=None if blocking else settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
         health_check_interval=30,
     )
+    return Redis.from_pool(pool)
 
 
-def build_container(settings: Settings, *, role: Role = "api") -> Container:
+def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Sequence[JobSpec] = ()) -> Container:
+    """``extra_jobs`` are catalogued beside Parley's own (tests register probe jobs this way)."""
     clock = SystemClock()
     database = build_database_config(settings)
-    uow = SqlAlchemyUnitOfWorkFactory(database.create_session_maker())
+    uow = SqlAlchemyUnitOfWorkFactory(database.create_session_maker(), clock)
 
     redis = redis_client(settings) if settings.redis_url else None
+    redis_breaker = CircuitBreaker(
+        "redis",
+        failure_threshold=settings.redis_breaker_failures,
+        reset_after=settings.redis_breaker_reset_seconds,
+    )
+    cache: Cache = (
+        RedisCache(redis, redis_breaker, timeout=settings.redis_timeout) if redis is not None else MemoryCache()
+    )
+    rate_limiter: RateLimiter = (
+        ResilientRateLimiter(
+            RedisRateLimiter(redis), MemoryRateLimiter(), redis_breaker, timeout=settings.redis_timeout
+        )
+        if redis is not None
+        else MemoryRateLimiter()
+    )
 
     run_once = RunJobOnce(uow, clock)
     prune_expired = PruneExpiredRecords(uow, clock)
     tracer_provider = build_tracer_provider(settings, role=role)
     if tracer_provider is not None:
         instrument_database(database.get_engine(), tracer_provider)
-    catalog = build_job_catalog(prune_expired=prune_expired, run_once=run_once, tracer=JobTracer(tracer_provider))
+    catalog = build_job_catalog(
+        prune_expired=prune_expired, run_once=run_once, tracer=JobTracer(tracer_provider), extra_jobs=extra_jobs
+    )
 
     probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:
         probes.append(RedisProbe(redis))
 
-    saq_queue: Queue | None = None
+    saq_queue: RedisQueue | None = None
     in_process: InProcessTaskQueue | None = None
     task_queue: TaskQueue
     if settings.redis_url:
         saq_queue = build_saq_queue(redis_client(settings, blocking=role == "worker"))
-        task_queue = SaqTaskQueue(saq_queue, catalog)
+        task_queue = SaqTaskQueue(saq_queue, catalog, timeout=settings.redis_timeout)
     else:
         in_process = InProcessTaskQueue(catalog, concurrency=min(settings.worker_concurrency, 4))
         task_queue = in_process
+
+    relay_outbox = RelayOutbox(uow, task_queue, clock)
+    outbox_relay = OutboxRelayLoop(
+        relay_outbox, clock, interval=settings.outbox_relay_interval, batch_size=settings.outbox_batch_size
+    )
+    # Low latency without polling hard: a commit that wrote outbox messages wakes the relay.
+    uow.on_outbox_commit(outbox_relay.wake)
+    probes.append(JobsProbe(uow, task_queue, clock, runner="saq" if saq_queue is not None else "in_process"))
 
     return Container(
         settings=settings,
@@ -160,12 +230,20 @@ def build_container(settings: Settings, *, role: Role = "api") -> Container:
         redis=redis,
         jobs=catalog,
         task_queue=task_queue,
+        redis_breaker=redis_breaker,
+        cache=cache,
+        cache_stats=PrometheusCacheStats(),
+        rate_limiter=rate_limiter,
+        rate_limit_policies=build_policies(settings),
         use_cases=UseCases(
             check_readiness=CheckReadiness(probes, clock),
             prune_expired=prune_expired,
             run_job_once=run_once,
+            relay_outbox=relay_outbox,
         ),
         saq_queue=saq_queue,
         in_process_runner=in_process,
+        outbox_relay=outbox_relay,
+        failed_jobs=SaqFailedJobs(saq_queue) if saq_queue is not None else None,
         tracer_provider=tracer_provider,
     )

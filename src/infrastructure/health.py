@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.application.shared.ports import Clock, TaskQueue, UnitOfWorkFactory
 from src.infrastructure.persistence.migrator import ExpectedSchema, current_revisions
 
 
@@ -51,3 +52,36 @@ class RedisProbe:
     async def check(self) -> Mapping[str, str | int | float | None]:
         await self._client.ping()
         return {}
+
+
+class JobsProbe:
+    """Background jobs: what waits in the queue and in the outbox.
+
+    Informational: it is down only when the outbox cannot be read (the database probe already
+    says why), and a backlog, however large, never makes Parley unready by itself.
+    """
+
+    name = "jobs"
+    required = False
+
+    def __init__(self, uow: UnitOfWorkFactory, queue: TaskQueue, clock: Clock, *, runner: str) -> None:
+        self._uow = uow
+        self._queue = queue
+        self._clock = clock
+        self._runner = runner
+
+    async def check(self) -> Mapping[str, str | int | float | None]:
+        async with self._uow() as tx:
+            backlog = await tx.outbox.backlog()
+        details: dict[str, str | int | float | None] = {
+            "runner": self._runner,
+            "outbox_backlog": backlog.pending,
+            "outbox_oldest_age_s": round(backlog.oldest_age_seconds(self._clock.now()), 3),
+        }
+        try:
+            details["queue_depth"] = await self._queue.depth()
+        except Exception as exc:  # noqa: BLE001 - the queue being out of reach is a detail here
+            # Redis has its own component; jobs wait in the outbox meanwhile.
+            details["queue_depth"] = None
+            details["queue_error"] = type(exc).__name__
+        return details

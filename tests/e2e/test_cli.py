@@ -33,6 +33,8 @@ MIGRATIONS = Path(__file__).parents[2] / "src/infrastructure/persistence/migrati
         ["jobs"],
         ["jobs", "list"],
         ["jobs", "run"],
+        ["jobs", "failed"],
+        ["jobs", "retry"],
         ["version"],
     ],
 )
@@ -153,7 +155,7 @@ def test_jobs_list_and_run(run_cli: RunCli) -> None:
 
     ran = run_cli("jobs", "run", "prune_expired")
     assert ran.code == 0, ran.stderr
-    assert json.loads(ran.stdout) == {"job": "prune_expired", "result": {"job_receipts": 0}}
+    assert json.loads(ran.stdout) == {"job": "prune_expired", "result": {"job_receipts": 0, "outbox_messages": 0}}
 
 
 def test_jobs_run_rejects_unknown_jobs_and_bad_payloads(run_cli: RunCli) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from src.domain.shared.jobs import JobReceipt
+from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
 
 
 class FakeClock:
@@ -47,11 +50,44 @@ class InMemoryJobReceiptRepository:
         return len(expired)
 
 
+class InMemoryOutboxRepository:
+    """Messages are copied in and out, so a rolled-back change to one never reaches the store."""
+
+    def __init__(self, store: dict[uuid.UUID, OutboxMessage], clock: FakeClock) -> None:
+        self._store = store
+        self._clock = clock
+
+    async def add(self, job_name: str, payload: Mapping[str, Any] | None = None) -> OutboxMessage:
+        message = OutboxMessage.create(job_name, payload or {}, id=uuid.uuid4(), now=self._clock.now())
+        self._store[message.id] = dataclasses.replace(message)
+        return message
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[OutboxMessage]:
+        due = sorted((m for m in self._store.values() if m.is_due(now)), key=lambda m: (m.available_at, m.created_at))
+        return [dataclasses.replace(m) for m in due[:limit]]
+
+    async def save(self, message: OutboxMessage) -> None:
+        if message.id not in self._store:
+            raise LookupError(f"outbox message {message.id} does not exist")
+        self._store[message.id] = dataclasses.replace(message)
+
+    async def backlog(self) -> OutboxBacklog:
+        waiting = [m.created_at for m in self._store.values() if not m.is_sent]
+        return OutboxBacklog(pending=len(waiting), oldest_created_at=min(waiting, default=None))
+
+    async def delete_sent_before(self, cutoff: datetime, *, batch_size: int) -> int:
+        old = [k for k, m in self._store.items() if m.sent_at is not None and m.sent_at < cutoff][:batch_size]
+        for key in old:
+            del self._store[key]
+        return len(old)
+
+
 class InMemoryDatabase:
     """What the fake units of work commit to."""
 
     def __init__(self) -> None:
         self.job_receipts: dict[tuple[str, str], JobReceipt] = {}
+        self.outbox: dict[uuid.UUID, OutboxMessage] = {}
         self.commits = 0
         self.rollbacks = 0
 
@@ -59,16 +95,23 @@ class InMemoryDatabase:
 class InMemoryUnitOfWork:
     """Works on a copy of the data; the copy replaces the data only on commit."""
 
-    def __init__(self, database: InMemoryDatabase) -> None:
+    def __init__(self, database: InMemoryDatabase, clock: FakeClock | None = None) -> None:
         self._database = database
+        self._clock = clock or FakeClock()
         self._receipts: dict[tuple[str, str], JobReceipt] = {}
+        self._outbox: dict[uuid.UUID, OutboxMessage] = {}
 
     @property
     def job_receipts(self) -> InMemoryJobReceiptRepository:
         return InMemoryJobReceiptRepository(self._receipts)
 
+    @property
+    def outbox(self) -> InMemoryOutboxRepository:
+        return InMemoryOutboxRepository(self._outbox, self._clock)
+
     async def __aenter__(self) -> Self:
         self._receipts = dict(self._database.job_receipts)
+        self._outbox = dict(self._database.outbox)
         return self
 
     async def __aexit__(
@@ -84,19 +127,52 @@ class InMemoryUnitOfWork:
 
     async def commit(self) -> None:
         self._database.job_receipts = dict(self._receipts)
+        self._database.outbox = dict(self._outbox)
         self._database.commits += 1
 
     async def rollback(self) -> None:
         self._receipts = dict(self._database.job_receipts)
+        self._outbox = dict(self._database.outbox)
         self._database.rollbacks += 1
 
 
 class FakeUnitOfWorkFactory:
-    def __init__(self, database: InMemoryDatabase | None = None) -> None:
+    def __init__(self, database: InMemoryDatabase | None = None, clock: FakeClock | None = None) -> None:
         self.database = database or InMemoryDatabase()
+        self.clock = clock or FakeClock()
 
     def __call__(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.database)
+        return InMemoryUnitOfWork(self.database, self.clock)
+
+
+class RecordingTaskQueue:
+    """A TaskQueue that records what it is given, refusing the first ``fail_times`` enqueues."""
+
+    def __init__(self, *, fail_times: int = 0, error: Exception | None = None) -> None:
+        self.fail_times = fail_times
+        self.error = error or ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        self.enqueued: list[tuple[str, dict[str, Any], str | None]] = []
+        self.refused = 0
+
+    async def enqueue(
+        self,
+        job_name: str,
+        payload: Mapping[str, Any] | None = None,
+        *,
+        dedupe_key: str | None = None,
+    ) -> str:
+        if self.refused < self.fail_times:
+            self.refused += 1
+            raise self.error
+        self.enqueued.append((job_name, dict(payload or {}), dedupe_key))
+        return f"{job_name}:{dedupe_key or len(self.enqueued)}"
+
+    async def depth(self) -> int:
+        return len(self.enqueued)
+
+    @property
+    def dedupe_keys(self) -> list[str | None]:
+        return [key for _, _, key in self.enqueued]
 
 
 class FakeProbe:

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
 from src.domain.shared.jobs import JobReceipt
+from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
 from src.domain.shared.rate_limit import RateDecision
 
 T = TypeVar("T")
@@ -40,6 +41,34 @@ class JobReceiptRepository(Protocol):
         ...
 
 
+class OutboxRepository(Protocol):
+    """Background work waiting to be handed to the queue, written in the caller's transaction."""
+
+    async def add(self, job_name: str, payload: Mapping[str, Any] | None = None) -> OutboxMessage:
+        """Write a message for ``job_name``: it commits with the rest of the transaction, or not at all.
+
+        ``payload`` must be plain JSON (the job receives it as it comes back from JSON).
+        """
+        ...
+
+    async def claim_due(self, now: datetime, *, limit: int) -> list[OutboxMessage]:
+        """Up to ``limit`` unsent messages available at ``now``, oldest first, held for this
+        transaction: a relay running at the same time skips them instead of sending them too."""
+        ...
+
+    async def save(self, message: OutboxMessage) -> None:
+        """Store a claimed message's attempts, last error, availability and sent time."""
+        ...
+
+    async def backlog(self) -> OutboxBacklog:
+        """How many messages wait to be sent, and since when the oldest has waited."""
+        ...
+
+    async def delete_sent_before(self, cutoff: datetime, *, batch_size: int) -> int:
+        """Delete up to ``batch_size`` messages sent before ``cutoff``; the number deleted."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """One database transaction and the repositories bound to it.
 
@@ -48,6 +77,9 @@ class UnitOfWork(Protocol):
 
     @property
     def job_receipts(self) -> JobReceiptRepository: ...
+
+    @property
+    def outbox(self) -> OutboxRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -122,3 +154,9 @@ class Cache(Protocol):
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every key that starts with ``prefix``; the number deleted (best effort)."""
         ...
+
+
+class CacheStats(Protocol):
+    """Counts cache lookups by the cache's logical name (``conversations``, ``http:articles``)."""
+
+    def record(self, cache: str, *, hit: bool) -> None: ...

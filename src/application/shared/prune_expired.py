@@ -1,20 +1,25 @@
 """PruneExpiredRecords: the maintenance job that deletes rows whose time is up.
 
-Later contexts add their own expiring rows (refresh tokens, sent outbox rows, ...) by extending
-this use case; deletion runs in bounded batches so that a large backlog never holds one long lock.
+Job receipts past their expiry and outbox messages sent longer ago than their retention go; later
+contexts add their own expiring rows (refresh tokens, ...) to the list in ``__call__``. Deletion
+runs in bounded batches, each committed, so that a large backlog never holds one long lock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.domain.shared.outbox import SENT_MESSAGE_RETENTION
 
 
 @dataclass(slots=True, frozen=True)
 class PruneExpiredCommand:
     batch_size: int = 1000
     max_batches: int = 100
+    sent_outbox_retention: timedelta = SENT_MESSAGE_RETENTION
 
 
 @dataclass(slots=True, frozen=True)
@@ -24,6 +29,9 @@ class PruneExpiredResult:
     @property
     def total(self) -> int:
         return sum(self.deleted.values())
+
+
+DeleteBatch = Callable[[UnitOfWork], Awaitable[int]]
 
 
 class PruneExpiredRecords:
@@ -36,13 +44,21 @@ class PruneExpiredRecords:
         if command.batch_size < 1 or command.max_batches < 1:
             raise ValueError("batch_size and max_batches must be positive")
         now = self._clock.now()
-        deleted = 0
+        size = command.batch_size
+        sent_cutoff = now - command.sent_outbox_retention
+        targets: dict[str, DeleteBatch] = {
+            "job_receipts": lambda tx: tx.job_receipts.delete_expired(now, batch_size=size),
+            "outbox_messages": lambda tx: tx.outbox.delete_sent_before(sent_cutoff, batch_size=size),
+        }
+        deleted: dict[str, int] = {}
         async with self._uow() as tx:
-            for _ in range(command.max_batches):
-                removed = await tx.job_receipts.delete_expired(now, batch_size=command.batch_size)
-                deleted += removed
-                # Commit each batch so locks are short and progress survives an interruption.
-                await tx.commit()
-                if removed < command.batch_size:
-                    break
-        return PruneExpiredResult(deleted={"job_receipts": deleted})
+            for name, delete_batch in targets.items():
+                deleted[name] = 0
+                for _ in range(command.max_batches):
+                    removed = await delete_batch(tx)
+                    deleted[name] += removed
+                    # Commit each batch so locks are short and progress survives an interruption.
+                    await tx.commit()
+                    if removed < size:
+                        break
+        return PruneExpiredResult(deleted=deleted)

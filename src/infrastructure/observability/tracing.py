@@ -44,6 +44,13 @@ def instrument_database(engine: AsyncEngine, provider: TracerProvider) -> None:
     instrumentor.instrument(engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True)
 
 
+def uninstrument_database() -> None:
+    """Undo ``instrument_database`` (it patches SQLAlchemy process-wide)."""
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        instrumentor.uninstrument()
+
+
 class JobTracer:
     """Wraps each job run in a span; a no-op without a provider."""
 

@@ -8,7 +8,7 @@ delivery is skipped.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +66,11 @@ class JobCatalog:
 
 
 def build_job_catalog(
-    *, prune_expired: PruneExpiredRecords, run_once: RunJobOnce, tracer: JobTracer | None = None
+    *,
+    prune_expired: PruneExpiredRecords,
+    run_once: RunJobOnce,
+    tracer: JobTracer | None = None,
+    extra_jobs: Sequence[JobSpec] = (),
 ) -> JobCatalog:
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
         command = PruneExpiredCommand(batch_size=int(payload.get("batch_size", 1000)))
@@ -77,6 +81,7 @@ def build_job_catalog(
         [
             # Every ten minutes: cheap when there is nothing to delete, bounded when there is.
             JobSpec(name=PRUNE_EXPIRED, handler=prune, cron="*/10 * * * *", timeout_seconds=300, retries=2),
+            *extra_jobs,
         ],
         run_once=run_once,
         tracer=tracer,

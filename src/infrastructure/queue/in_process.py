@@ -18,6 +18,7 @@ from typing import Any
 from croniter import croniter
 
 from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.queue.catalog import JobCatalog
 
 logger = get_logger("parley.jobs")
@@ -64,6 +65,7 @@ class InProcessTaskQueue:
         self._unfinished += 1
         self._all_done.clear()
         self._pending.put_nowait(job)
+        METRICS.jobs_enqueued.labels(job_name).inc()
         return job.id
 
     async def depth(self) -> int:
@@ -140,19 +142,24 @@ class InProcessTaskQueue:
         except asyncio.CancelledError:
             raise
         except Exception as exc:
+            METRICS.job_duration.labels(job.name).observe(asyncio.get_running_loop().time() - started)
             job.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if job.attempts <= spec.retries:
                 delay = min(spec.retry_delay_seconds * 2 ** (job.attempts - 1), spec.max_retry_delay_seconds)
                 log.warning("job_retry", error=job.error, retry_in_s=delay)
+                METRICS.jobs_finished.labels(job.name, "retried").inc()
                 self._retry_later(job, delay)
                 return False
             job.failed_at = datetime.now(UTC)
             self._failed.append(job)
+            METRICS.jobs_finished.labels(job.name, "failed").inc()
             log.error("job_failed", error=job.error, exc_info=exc)
             return True
+        elapsed = asyncio.get_running_loop().time() - started
+        METRICS.job_duration.labels(job.name).observe(elapsed)
+        METRICS.jobs_finished.labels(job.name, "succeeded").inc()
         self.completed += 1
-        duration_ms = round((asyncio.get_running_loop().time() - started) * 1000, 2)
-        log.info("job_done", duration_ms=duration_ms, result=result)
+        log.info("job_done", duration_ms=round(elapsed * 1000, 2), result=result)
         return True
 
     def _retry_later(self, job: QueuedJob, delay: float) -> None:

@@ -279,6 +279,58 @@ def jobs_run(name: str, payload: str) -> None:
     click.echo(json.dumps({"job": name, "result": result}, default=str))
 
 
+NO_REDIS_FOR_FAILED_JOBS = (
+    "REDIS_URL is not set: without Redis the API runs jobs in its own process, logs each failure "
+    "(event job_failed) and keeps no list this command could read"
+)
+
+
+def _run_with_container(work: Callable[[Any], Any]) -> Any:
+    """Build the CLI's container (Redis required), run ``work(container)`` inside it, close it."""
+    from src.infrastructure.container import build_container
+
+    settings = settings_or_exit()
+    if not settings.redis_url:
+        fail(NO_REDIS_FOR_FAILED_JOBS, EXIT_USAGE)
+    container = build_container(settings, role="cli")
+
+    async def run() -> Any:
+        await container.startup()
+        try:
+            return await work(container)
+        finally:
+            await container.shutdown()
+
+    return asyncio.run(run())
+
+
+@jobs.command("failed")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True, help="How many to show.")
+@one_line_errors
+def jobs_failed(limit: int) -> None:
+    """List jobs that failed after their last retry, most recent first. Needs REDIS_URL."""
+    failed = _run_with_container(lambda container: container.failed_jobs.list(limit))
+    if not failed:
+        click.echo("no failed jobs")
+        return
+    width = max(len("ID"), *(len(job.key) for job in failed))
+    click.echo(f"{'ID':<{width}}  {'JOB':<20}  {'ATTEMPTS':>8}  {'FAILED AT (UTC)':<19}  ERROR")
+    for job in failed:
+        when = job.failed_at.strftime("%Y-%m-%d %H:%M:%S") if job.failed_at else "-"
+        click.echo(f"{job.key:<{width}}  {job.job_name:<20}  {job.attempts:>8}  {when:<19}  {job.error}")
+
+
+@jobs.command("retry")
+@click.argument("job_id")
+@one_line_errors
+def jobs_retry(job_id: str) -> None:
+    """Queue the failed job JOB_ID (from `parley jobs failed`) again, with all its retries. Needs REDIS_URL."""
+    retried = _run_with_container(lambda container: container.failed_jobs.retry(job_id))
+    if retried is None:
+        fail(f"no failed job with id {job_id!r}; `parley jobs failed` lists them")
+    click.echo(f"re-queued {job_id} ({retried.job_name})")
+
+
 def main() -> None:
     cli(prog_name="parley")
 

@@ -20,7 +20,9 @@ from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
+from src.interfaces.http.rate_limit import check_route_policies, rate_limit_middleware
 from src.interfaces.http.request_context import RequestContextMiddleware
+from src.interfaces.http.response_cache import ResponseCacheMiddleware, check_cache_options
 from src.interfaces.http.routes.metrics import metrics
 from src.interfaces.http.routes.system import SystemController
 
@@ -65,7 +67,14 @@ def create_app(
             allow_origins=list(settings.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-API-Key"],
-            expose_headers=["X-Request-ID", "RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+                "RateLimit-Policy",
+                "Retry-After",
+            ],
             allow_credentials="*" not in settings.cors_origins,
             max_age=600,
         )
@@ -110,6 +119,27 @@ def create_app(
         openapi_config=openapi,
         lifespan=[lifespan],
         plugins=plugins,
+        # Response caching for GET routes that opt in with opt={"cache": ...} (response_cache.py). Keep it
+        # last (innermost): rate limiting and authentication must run before a cached response is served.
+        middleware=[
+            # Rate limits (rate_limit.py): after routing, so a route's opt={"rate_limit": ...} is known.
+            # Authentication middleware (added at index 0 by Litestar's security configs) runs before it.
+            *(
+                [
+                    rate_limit_middleware(
+                        container.rate_limiter,
+                        container.rate_limit_policies,
+                        exempt_admins=settings.rate_limit_exempt_admins,
+                        docs_path=DOCS_PATH,
+                    )
+                ]
+                if settings.rate_limit_enabled
+                else []
+            ),
+            ResponseCacheMiddleware(
+                container.cache, default_ttl=settings.cache_default_ttl, stats=container.cache_stats
+            ),
+        ],
         request_max_body_size=settings.max_body_bytes,
         debug=False,
         logging_config=None,
@@ -117,6 +147,8 @@ def create_app(
     # Wrapped around everything, routing included, so that 404s and 405s get a request id and an
     # access line too (middleware given to Litestar runs only once a route has matched).
     app.asgi_handler = RequestContextMiddleware(app.asgi_handler, docs_path=DOCS_PATH, hsts=settings.is_production)
+    check_cache_options(app, default_ttl=settings.cache_default_ttl)
+    check_route_policies(app, container.rate_limit_policies)
     app.state.container = container
     app.state.settings = settings
     return app

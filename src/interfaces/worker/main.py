@@ -13,6 +13,7 @@ from saq.types import Context
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec
+from src.infrastructure.queue.saq_failed_jobs import SaqJobObserver
 from src.infrastructure.queue.saq_queue import saq_job_options
 from src.infrastructure.settings import Settings
 
@@ -31,8 +32,10 @@ def saq_function(catalog: JobCatalog, spec: JobSpec) -> SaqFunction:
 
 
 def build_worker(container: Container, *, concurrency: int | None = None) -> Worker[Context]:
-    if container.saq_queue is None:
+    if container.saq_queue is None or container.failed_jobs is None:
         raise RuntimeError("the SAQ worker needs REDIS_URL")
+    # Metrics for every job, and failed jobs kept for `parley jobs failed` / `parley jobs retry`.
+    observer = SaqJobObserver(container.failed_jobs)
     functions = {spec.name: saq_function(container.jobs, spec) for spec in container.jobs}
     cron_jobs = []
     for spec in container.jobs.scheduled:
@@ -52,6 +55,8 @@ def build_worker(container: Container, *, concurrency: int | None = None) -> Wor
         cron_jobs=cron_jobs,
         concurrency=concurrency or container.settings.worker_concurrency,
         shutdown_grace_period_s=int(container.settings.shutdown_timeout),
+        before_process=observer.before_process,
+        after_process=observer.after_process,
     )
 
 

@@ -45,7 +45,11 @@ class SystemController(Controller):
         description=(
             "Checks the database and, when configured, Redis, each with its status and latency. "
             "503 when a required dependency (the database) is down; Redis being down only makes the "
-            "status `degraded`, because Parley keeps serving without it."
+            "status `degraded`, because Parley keeps serving without it. The `jobs` component reports "
+            "background work in its details: `runner` (`saq` or `in_process`), `queue_depth` (jobs "
+            "waiting in the queue; null while the queue is out of reach), `outbox_backlog` (jobs "
+            "committed but not yet handed to the queue) and `outbox_oldest_age_s` (how long the oldest "
+            "of those has waited). It is informational: a backlog never makes `/ready` fail by itself."
         ),
         responses={503: ResponseSpec(data_container=ReadyResponse, description="A required dependency is down")},
         cache_control=None,

@@ -1,0 +1,12 @@
+"""Cache hits and misses, by the cache's logical name, in the Prometheus registry."""
+
+from __future__ import annotations
+
+from src.infrastructure.observability.metrics import METRICS
+
+
+class PrometheusCacheStats:
+    """``parley_cache_requests_total{cache, result="hit"|"miss"}``."""
+
+    def record(self, cache: str, *, hit: bool) -> None:
+        METRICS.cache_requests.labels(cache, "hit" if hit else "miss").inc()

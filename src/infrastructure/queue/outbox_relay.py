@@ -1,0 +1,98 @@
+"""The outbox relay loop: runs ``RelayOutbox`` in the background of the API and of each worker.
+
+A round runs every ``interval`` seconds, at once when woken (right after a transaction that wrote
+outbox messages commits, see ``SqlAlchemyUnitOfWorkFactory.on_outbox_commit``), and again straight
+away while full batches keep going out. After a failed round (the queue or the database is down)
+it waits the whole interval, wake-ups or not, so that an outage is not hammered on every commit.
+A failing relay logs once when it starts failing and once when it recovers, not on every round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from src.application.shared.ports import Clock
+from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand, RelayOutboxResult
+from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
+
+logger = get_logger("parley.outbox")
+
+
+class OutboxRelayLoop:
+    def __init__(self, relay: RelayOutbox, clock: Clock, *, interval: float, batch_size: int) -> None:
+        self._relay = relay
+        self._clock = clock
+        self._interval = interval
+        self._command = RelayOutboxCommand(batch_size=batch_size)
+        self._task: asyncio.Task[None] | None = None
+        self._wakeup: asyncio.Event | None = None
+        self._failing = False
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def wake(self) -> None:
+        """Run a round now rather than at the next tick (a no-op while the loop is stopped)."""
+        if self._wakeup is not None:
+            self._wakeup.set()
+
+    async def start(self) -> None:
+        if self.running:
+            return
+        self._wakeup = asyncio.Event()
+        self._task = asyncio.create_task(self._run(), name="parley-outbox-relay")
+        logger.info("outbox_relay_started", interval_s=self._interval, batch_size=self._command.batch_size)
+
+    async def stop(self) -> None:
+        """Stop between rounds or cancel the round in flight (its transaction rolls back: any
+        message it had handed over is sent again later, and deduplicated by its id)."""
+        task, self._task, self._wakeup = self._task, None, None
+        if task is None:
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    async def run_once(self) -> RelayOutboxResult:
+        """One round, observed: metrics updated, failures and recoveries logged."""
+        try:
+            result = await self._relay(self._command)
+        except Exception as exc:
+            self._note_failure("database", f"{type(exc).__name__}: {exc}".splitlines()[0])
+            raise
+        METRICS.outbox_backlog.set(result.backlog.pending)
+        METRICS.outbox_oldest_age.set(result.backlog.oldest_age_seconds(self._clock.now()))
+        if result.failed:
+            self._note_failure("queue", result.error or "unknown error", pending=result.backlog.pending)
+        elif self._failing and (result.sent or not result.backlog.pending):
+            self._failing = False
+            logger.info("outbox_relay_recovered", sent=result.sent, pending=result.backlog.pending)
+        return result
+
+    async def _run(self) -> None:
+        wakeup = self._wakeup
+        assert wakeup is not None
+        while True:
+            wakeup.clear()
+            try:
+                result = await self.run_once()
+            except Exception:  # noqa: BLE001 - logged by run_once; the loop must outlive an outage
+                result = None
+            if result is not None and result.more_due:
+                await asyncio.sleep(0)  # let the rest of the process breathe between full batches
+                continue
+            if result is None or result.failed:
+                await asyncio.sleep(self._interval)
+                continue
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._interval):
+                    await wakeup.wait()
+
+    def _note_failure(self, cause: str, error: str, **details: object) -> None:
+        if self._failing:
+            return
+        self._failing = True
+        logger.warning("outbox_relay_failing", cause=cause, error=error[:300], retry_every_s=self._interval, **details)

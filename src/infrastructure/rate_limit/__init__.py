@@ -1,0 +1,1 @@
+"""Rate limiting: GCRA on Redis (shared by every instance) or in process memory, and its policies."""
