@@ -81,6 +81,13 @@ class RedisProcess:
         assert self._process is not None
         self._process.send_signal(signal.SIGCONT)
 
+    def stored_keys(self) -> list[bytes]:
+        client = redis.Redis(port=self.port)
+        try:
+            return list(client.keys("*"))
+        finally:
+            client.close()
+
     def stop(self) -> None:
         if self._process is not None and self._process.poll() is None:
             self.resume()

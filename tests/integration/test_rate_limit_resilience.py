@@ -7,22 +7,19 @@ without touching the Redis other tests use.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from src.infrastructure.rate_limit.redis_limiter import KEY_PREFIX
 from src.infrastructure.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.integration.rate_limit_apps import build_app, serving
 from tests.logs import capture_logs
+from tests.redis_process import RedisProcess
 
 pytestmark = pytest.mark.redis
 
@@ -32,75 +29,16 @@ LIMIT = 5
 HANG = 3.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class RedisServer:
-    """A throwaway redis-server: no persistence, so a restart comes back empty."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"redis://127.0.0.1:{port}/0"
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
-        deadline = time.monotonic() + 10
-        try:
-            while True:
-                try:
-                    client.ping()
-                    return
-                except redis.ConnectionError:
-                    if self.process.poll() is not None or time.monotonic() > deadline:
-                        raise AssertionError(f"redis-server did not start on port {self.port}") from None
-                    time.sleep(0.05)
-        finally:
-            client.close()
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-    def freeze(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGCONT)
-
-    def stored_keys(self) -> list[bytes]:
-        client = redis.Redis(port=self.port)
-        try:
-            return list(client.keys("*"))
-        finally:
-            client.close()
-
-
 @pytest.fixture
-def own_redis() -> Iterator[RedisServer]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(free_port())
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    server = RedisProcess(tmp_path)
     server.start()
     yield server
-    if server.process is not None and server.process.poll() is None:
-        server.thaw()
-        server.kill()
+    server.stop()
 
 
 @pytest.fixture
-def settings(make_settings: SettingsFactory, sqlite_url: str, own_redis: RedisServer) -> Settings:
+def settings(make_settings: SettingsFactory, sqlite_url: str, own_redis: RedisProcess) -> Settings:
     return make_settings(
         DATABASE_URL=sqlite_url,
         REDIS_URL=own_redis.url,
@@ -120,7 +58,7 @@ async def answers(http: httpx.AsyncClient, count: int) -> list[int]:
 
 
 async def test_limits_survive_redis_dying_and_return_to_redis_when_it_is_back(
-    settings: Settings, own_redis: RedisServer
+    settings: Settings, own_redis: RedisProcess
 ) -> None:
     app = build_app(settings)
     container = app.state.container
@@ -154,17 +92,17 @@ async def test_limits_survive_redis_dying_and_return_to_redis_when_it_is_back(
         assert key in own_redis.stored_keys()
 
 
-async def test_a_frozen_redis_does_not_hang_limited_requests(settings: Settings, own_redis: RedisServer) -> None:
+async def test_a_frozen_redis_does_not_hang_limited_requests(settings: Settings, own_redis: RedisProcess) -> None:
     app = build_app(settings)
     async with serving(app) as client:
         http = client(ip=CLIENT_IP)
         assert await answers(http, 1) == [200]
 
-        own_redis.freeze()  # accepts connections, never answers: the worst case for a client
+        own_redis.pause()  # accepts connections, never answers: the worst case for a client
         try:
             with capture_logs() as logs:
                 assert await answers(http, LIMIT + 1) == [200] * LIMIT + [429]
         finally:
-            own_redis.thaw()
+            own_redis.resume()
 
     assert len([e for e in logs.events("circuit_opened") if e.get("breaker") == "redis"]) == 1
