@@ -50,6 +50,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     slow_query_ms: int = 200
     max_body_bytes: int = 1024 * 1024
+    forwarded_allow_ips: str = "127.0.0.1"
     var_dir: Path = Path("var")
     db_pool_size: int = 10
     db_max_overflow: int = 10
@@ -168,6 +169,7 @@ def load_settings(
         cors_origins=cors,
         slow_query_ms=env.integer("SLOW_QUERY_MS", 200, minimum=0),
         max_body_bytes=env.integer("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
+        forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         var_dir=var_dir,
         db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
         db_max_overflow=env.integer("DB_MAX_OVERFLOW", 10, minimum=0),

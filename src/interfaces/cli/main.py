@@ -121,6 +121,8 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         log_config=None,
         access_log=False,
         proxy_headers=True,
+        # Only these proxies may set the client address (X-Forwarded-For), which rate limits key on.
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
     )

@@ -11,7 +11,8 @@ route's options. The policy for a request is, in order:
 - ``user`` for a signed-in user, counted per user;
 - ``anonymous`` otherwise, counted per client address.
 
-The client address is the connection's (``X-Forwarded-For`` is not trusted: anyone can send it).
+The client address is the connection's as uvicorn resolved it: ``X-Forwarded-For`` counts only from the
+proxies in ``FORWARDED_ALLOW_IPS`` (anyone else can send it).
 IPv6 clients are counted per /64 network, the block one subscriber usually gets.
 
 Every limited response carries ``RateLimit-Limit``, ``RateLimit-Remaining``, ``RateLimit-Reset``
