@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
@@ -36,7 +37,7 @@ class SystemController(Controller):
     tags = ["system"]
 
     @get("/health", summary="Liveness", description="200 while the process runs; checks nothing else.")
-    async def health(self, version: str) -> HealthResponse:
+    async def health(self, version: NamedDependency[str]) -> HealthResponse:
         return HealthResponse(status="ok", version=version)
 
     @get(
