@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.shared.ports import Clock, TaskQueue, UnitOfWorkFactory
+from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
 from src.infrastructure.persistence.migrator import ExpectedSchema, current_revisions
 
 
@@ -26,6 +27,7 @@ class DatabaseProbe:
 
     async def check(self) -> Mapping[str, str | int | float | None]:
         async with self._engine.connect() as connection:
+            connection = await connection.execution_options(**READ_ONLY_OPTIONS)
             await connection.execute(text("SELECT 1"))
             current = await current_revisions(connection)
         schema = self._expected.describe(current)
@@ -71,7 +73,7 @@ class JobsProbe:
         self._runner = runner
 
     async def check(self) -> Mapping[str, str | int | float | None]:
-        async with self._uow() as tx:
+        async with self._uow(read_only=True) as tx:
             backlog = await tx.outbox.backlog()
         details: dict[str, str | int | float | None] = {
             "runner": self._runner,

@@ -100,6 +100,7 @@ class InMemoryUnitOfWork:
         self._clock = clock or FakeClock()
         self._receipts: dict[tuple[str, str], JobReceipt] = {}
         self._outbox: dict[uuid.UUID, OutboxMessage] = {}
+        self.read_only = False
 
     @property
     def job_receipts(self) -> InMemoryJobReceiptRepository:
@@ -126,6 +127,10 @@ class InMemoryUnitOfWork:
             await self.rollback()
 
     async def commit(self) -> None:
+        if self.read_only:
+            if self._receipts != self._database.job_receipts or self._outbox != self._database.outbox:
+                raise PermissionError("a read-only unit of work cannot write")
+            return
         self._database.job_receipts = dict(self._receipts)
         self._database.outbox = dict(self._outbox)
         self._database.commits += 1
@@ -141,8 +146,10 @@ class FakeUnitOfWorkFactory:
         self.database = database or InMemoryDatabase()
         self.clock = clock or FakeClock()
 
-    def __call__(self) -> InMemoryUnitOfWork:
-        return InMemoryUnitOfWork(self.database, self.clock)
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
+        uow = InMemoryUnitOfWork(self.database, self.clock)
+        uow.read_only = read_only
+        return uow
 
 
 class RecordingTaskQueue:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -160,3 +161,34 @@ async def test_fast_statements_are_not_logged(make_settings: SettingsFactory, sq
     finally:
         await engine.dispose()
     assert logs.events("slow_query") == []
+
+
+async def test_a_read_only_unit_of_work_reads_while_a_writer_holds_the_lock(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    async with uow() as tx:
+        await tx.job_receipts.add(JobReceiptFactory.build(job_name="job", dedupe_key="seen"))
+    async with uow() as writer:
+        await writer.job_receipts.add(JobReceiptFactory.build(job_name="job", dedupe_key="pending"))
+        # A writer is mid-transaction: a reader still gets the committed state, without waiting.
+        async with asyncio.timeout(5), uow(read_only=True) as reader:
+            assert await reader.job_receipts.exists("job", "seen")
+            assert not await reader.job_receipts.exists("job", "pending")
+
+
+@pytest.mark.postgres
+async def test_a_read_only_unit_of_work_refuses_writes_on_postgres(
+    make_settings: SettingsFactory, postgres_url: str
+) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    settings = make_settings(DATABASE_URL=postgres_url)
+    await asyncio.to_thread(Migrator(settings).upgrade)
+    config = build_database_config(settings)
+    factory = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    try:
+        with pytest.raises(DBAPIError, match="read-only"):  # noqa: PT012 - the write is what fails
+            async with factory(read_only=True) as tx:
+                await tx.job_receipts.add(JobReceiptFactory.build())
+    finally:
+        await config.get_engine().dispose()

@@ -176,3 +176,53 @@ async def test_the_in_process_runner_counts_enqueued_succeeded_retried_and_faile
     assert finished("metrics_shaky", "retried") == before["retried"] + 1
     assert finished("metrics_shaky", "failed") == before["failed"] + 1
     assert calls["shaky"] == 2
+
+
+class SlowQueue(RecordingTaskQueue):
+    """Holds each enqueue until released: a round is in flight while the test stops the loop."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def enqueue(self, job_name: str, payload: Mapping[str, Any] | None = None, **kwargs: Any) -> str:
+        self.entered.set()
+        await self.release.wait()
+        return await super().enqueue(job_name, payload, **kwargs)
+
+
+async def test_stop_lets_the_round_in_flight_finish_and_mark_its_messages_sent() -> None:
+    clock = FakeClock()
+    uow = FakeUnitOfWorkFactory(clock=clock)
+    async with uow() as tx:
+        await tx.outbox.add("count", {"n": 1})
+    queue = SlowQueue()
+    loop = OutboxRelayLoop(RelayOutbox(uow, queue, clock), clock, interval=60, batch_size=10)
+    await loop.start()
+    await asyncio.wait_for(queue.entered.wait(), 2)
+
+    stopping = asyncio.create_task(loop.stop(grace_seconds=5))
+    await asyncio.sleep(0.05)
+    assert not stopping.done()  # waiting for the round, not cancelling it
+    queue.release.set()
+    await asyncio.wait_for(stopping, 5)
+
+    assert not loop.running
+    assert [m.sent_at is not None for m in uow.database.outbox.values()] == [True]
+
+
+async def test_stop_cancels_a_round_that_outlasts_the_grace_period() -> None:
+    clock = FakeClock()
+    uow = FakeUnitOfWorkFactory(clock=clock)
+    async with uow() as tx:
+        await tx.outbox.add("count", {"n": 1})
+    queue = SlowQueue()  # never released
+    loop = OutboxRelayLoop(RelayOutbox(uow, queue, clock), clock, interval=60, batch_size=10)
+    await loop.start()
+    await asyncio.wait_for(queue.entered.wait(), 2)
+
+    await asyncio.wait_for(loop.stop(grace_seconds=0.05), 2)
+
+    assert not loop.running
+    assert [m.sent_at for m in uow.database.outbox.values()] == [None]  # rolled back: sent again later

@@ -97,7 +97,14 @@ class UnitOfWork(Protocol):
     async def rollback(self) -> None: ...
 
 
-UnitOfWorkFactory = Callable[[], UnitOfWork]
+class UnitOfWorkFactory(Protocol):
+    """Opens a fresh unit of work: ``async with uow() as tx:``.
+
+    ``read_only=True`` is for queries: the transaction takes no write lock (SQLite) and refuses
+    writes (PostgreSQL), so readers never queue behind writers.
+    """
+
+    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
 
 
 class HealthProbe(Protocol):

@@ -21,6 +21,9 @@ from src.infrastructure.logging import get_logger
 from src.infrastructure.settings import Settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+#: Execution options of a read-only transaction: deferred BEGIN on SQLite (no write lock, so
+#: readers never wait for writers), READ ONLY on PostgreSQL (a write is refused).
+READ_ONLY_OPTIONS: dict[str, Any] = {"parley_read_only": True, "postgresql_readonly": True}
 VERSION_TABLE = "alembic_version"
 
 logger = get_logger("parley.db")
@@ -84,6 +87,9 @@ def instrument_engine(engine: AsyncEngine, *, slow_query_ms: int) -> None:
 
         @event.listens_for(sync_engine, "begin")
         def _sqlite_begin(connection: Any) -> None:
+            if connection.get_execution_options().get("parley_read_only"):
+                connection.exec_driver_sql("BEGIN")
+                return
             # IMMEDIATE takes the write lock up front: a transaction that reads and then writes
             # waits for busy_timeout instead of failing with SQLITE_BUSY half-way.
             connection.exec_driver_sql("BEGIN IMMEDIATE")

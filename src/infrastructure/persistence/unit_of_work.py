@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
 
 logger = get_logger("parley.db")
@@ -24,7 +25,10 @@ class SqlAlchemyUnitOfWork:
         session_factory: Callable[[], AsyncSession],
         clock: Clock | None = None,
         outbox_listeners: list[OutboxListener] | None = None,
+        *,
+        read_only: bool = False,
     ) -> None:
+        self._read_only = read_only
         self._session_factory = session_factory
         self._clock = clock or SystemClock()
         self._outbox_listeners = outbox_listeners if outbox_listeners is not None else []
@@ -53,6 +57,9 @@ class SqlAlchemyUnitOfWork:
         self._session = self._session_factory()
         self._job_receipts = SqlJobReceiptRepository(self._session)
         self._outbox = SqlOutboxRepository(self._session, self._clock, on_add=self._note_outbox_write)
+        if self._read_only:
+            # Options set before the transaction begins; see persistence/database.py.
+            await self._session.connection(execution_options=READ_ONLY_OPTIONS)
         return self
 
     async def __aexit__(
@@ -109,5 +116,5 @@ class SqlAlchemyUnitOfWorkFactory:
     def on_outbox_commit(self, listener: OutboxListener) -> None:
         self._outbox_listeners.append(listener)
 
-    def __call__(self) -> SqlAlchemyUnitOfWork:
-        return SqlAlchemyUnitOfWork(self._session_factory, self._clock, self._outbox_listeners)
+    def __call__(self, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
+        return SqlAlchemyUnitOfWork(self._session_factory, self._clock, self._outbox_listeners, read_only=read_only)

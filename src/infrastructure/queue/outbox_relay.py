@@ -28,6 +28,7 @@ class OutboxRelayLoop:
         self._command = RelayOutboxCommand(batch_size=batch_size)
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
+        self._stopping: asyncio.Event | None = None
         self._failing = False
 
     @property
@@ -43,18 +44,25 @@ class OutboxRelayLoop:
         if self.running:
             return
         self._wakeup = asyncio.Event()
+        self._stopping = asyncio.Event()
         self._task = asyncio.create_task(self._run(), name="parley-outbox-relay")
         logger.info("outbox_relay_started", interval_s=self._interval, batch_size=self._command.batch_size)
 
-    async def stop(self) -> None:
-        """Stop between rounds or cancel the round in flight (its transaction rolls back: any
-        message it had handed over is sent again later, and deduplicated by its id)."""
-        task, self._task, self._wakeup = self._task, None, None
-        if task is None:
+    async def stop(self, grace_seconds: float = 2.0) -> None:
+        """Let the round in flight finish (up to ``grace_seconds``), then stop. A round still
+        running after that is cancelled: its transaction rolls back, and any message it had
+        handed over is sent again later and deduplicated by its id."""
+        task, stopping = self._task, self._stopping
+        self._task = self._wakeup = self._stopping = None
+        if task is None or stopping is None:
             return
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        stopping.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(task), grace_seconds)
+        except TimeoutError:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
     async def run_once(self) -> RelayOutboxResult:
         """One round, observed: metrics updated, failures and recoveries logged."""
@@ -73,9 +81,10 @@ class OutboxRelayLoop:
         return result
 
     async def _run(self) -> None:
-        wakeup = self._wakeup
+        wakeup, stopping = self._wakeup, self._stopping
         assert wakeup is not None
-        while True:
+        assert stopping is not None
+        while not stopping.is_set():
             wakeup.clear()
             try:
                 result = await self.run_once()
@@ -85,14 +94,22 @@ class OutboxRelayLoop:
                 await asyncio.sleep(0)  # let the rest of the process breathe between full batches
                 continue
             if result is None or result.failed:
-                await asyncio.sleep(self._interval)
+                await _first_of(stopping, timeout=self._interval)
                 continue
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self._interval):
-                    await wakeup.wait()
+            await _first_of(stopping, wakeup, timeout=self._interval)
 
     def _note_failure(self, cause: str, error: str, **details: object) -> None:
         if self._failing:
             return
         self._failing = True
         logger.warning("outbox_relay_failing", cause=cause, error=error[:300], retry_every_s=self._interval, **details)
+
+
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Wait until one of ``events`` is set, or ``timeout`` seconds."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
