@@ -19,6 +19,9 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from src.infrastructure.logging import configure_logging
+from src.infrastructure.settings import Settings
+
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
 
@@ -31,6 +34,8 @@ def main(argv: list[str]) -> int:
         print("no benchmarks to run")
         return 0
     RESULTS.mkdir(exist_ok=True)
+    # Benchmarks that run Parley in this process log only warnings: the figures are the output.
+    configure_logging(Settings(log_level="WARNING"))
     for name in modules:
         module = importlib.import_module(f"bench.{name}")
         print(f"== {name}: {(module.__doc__ or '').strip().splitlines()[0]}")

@@ -41,7 +41,7 @@ class ReceiptPage(msgspec.Struct):
 
 
 async def newest_receipts(container: Container, limit: int) -> ReceiptPage:
-    async with container.uow() as tx:
+    async with container.uow(read_only=True) as tx:
         total = await tx.session.scalar(select(func.count()).select_from(JobReceiptModel))
         rows = await tx.session.scalars(
             select(JobReceiptModel).order_by(JobReceiptModel.completed_at.desc()).limit(limit)

@@ -171,7 +171,7 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
     """``extra_jobs`` are catalogued beside Parley's own (tests register probe jobs this way)."""
     clock = SystemClock()
     database = build_database_config(settings)
-    uow = SqlAlchemyUnitOfWorkFactory(database.create_session_maker(), clock)
+    uow = SqlAlchemyUnitOfWorkFactory.for_database(database, clock)
 
     redis = redis_client(settings) if settings.redis_url else None
     redis_breaker = CircuitBreaker(

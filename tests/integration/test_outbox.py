@@ -35,7 +35,7 @@ def clock() -> FakeClock:
 @pytest.fixture
 async def uow(migrated_settings: Settings, clock: FakeClock) -> AsyncIterator[SqlAlchemyUnitOfWorkFactory]:
     config = build_database_config(migrated_settings)
-    yield SqlAlchemyUnitOfWorkFactory(config.create_session_maker(), clock)
+    yield SqlAlchemyUnitOfWorkFactory.for_database(config, clock)
     await config.get_engine().dispose()
 
 

@@ -24,7 +24,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 @pytest.fixture
 async def uow(migrated_settings: Settings) -> AsyncIterator[SqlAlchemyUnitOfWorkFactory]:
     config = build_database_config(migrated_settings)
-    yield SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    yield SqlAlchemyUnitOfWorkFactory.for_database(config)
     await config.get_engine().dispose()
 
 
@@ -185,10 +185,22 @@ async def test_a_read_only_unit_of_work_refuses_writes_on_postgres(
     settings = make_settings(DATABASE_URL=postgres_url)
     await asyncio.to_thread(Migrator(settings).upgrade)
     config = build_database_config(settings)
-    factory = SqlAlchemyUnitOfWorkFactory(config.create_session_maker())
+    factory = SqlAlchemyUnitOfWorkFactory.for_database(config)
     try:
         with pytest.raises(DBAPIError, match="read-only"):  # noqa: PT012 - the write is what fails
             async with factory(read_only=True) as tx:
                 await tx.job_receipts.add(JobReceiptFactory.build())
     finally:
         await config.get_engine().dispose()
+
+
+async def test_concurrent_writers_all_commit(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    """Many writers at once (SQLite has one writer at a time): none fails, every write lands."""
+
+    async def write(n: int) -> None:
+        async with uow() as tx:
+            assert await tx.job_receipts.add(JobReceiptFactory.build(job_name="burst", dedupe_key=f"k{n}"))
+
+    await asyncio.gather(*(write(n) for n in range(40)))
+    async with uow(read_only=True) as tx:
+        assert all([await tx.job_receipts.exists("burst", f"k{n}") for n in range(40)])
