@@ -10,6 +10,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
+from src.application.identity.ports import ApiKeyRepository, RefreshTokenRepository, UserRepository
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
 from src.domain.shared.rate_limit import RateDecision
@@ -80,6 +81,15 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

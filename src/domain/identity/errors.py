@@ -1,0 +1,82 @@
+"""Identity errors, each with a stable code the front doors translate."""
+
+from __future__ import annotations
+
+from src.domain.shared.errors import Conflict, DomainError, InvalidInput, NotFound, PermissionDenied, Unauthenticated
+
+
+class InvalidEmail(InvalidInput):
+    code = "invalid_email"
+    title = "Invalid email address"
+
+
+class InvalidDisplayName(InvalidInput):
+    code = "invalid_display_name"
+    title = "Invalid display name"
+
+
+class WeakPassword(InvalidInput):
+    code = "weak_password"
+    title = "Password too weak"
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+    title = "Email already registered"
+
+
+class UserNotFound(NotFound):
+    code = "user_not_found"
+    title = "User not found"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+    title = "API key not found"
+
+
+class InvalidCredentials(Unauthenticated):
+    """Unknown email or wrong password: one answer for both."""
+
+    code = "invalid_credentials"
+    title = "Invalid email or password"
+
+
+class InvalidToken(Unauthenticated):
+    code = "invalid_token"
+    title = "Invalid or expired token"
+
+
+class AccountInactive(Unauthenticated):
+    code = "account_inactive"
+    title = "This account is deactivated"
+
+
+class SessionRevoked(Unauthenticated):
+    code = "session_revoked"
+    title = "This session was signed out"
+
+
+class SessionExpired(Unauthenticated):
+    code = "session_expired"
+    title = "This session has expired"
+
+
+class RefreshTokenReused(Unauthenticated):
+    """A rotated refresh token came back: it was copied. The whole session is revoked."""
+
+    code = "refresh_token_reused"
+    title = "Refresh token already used"
+
+
+class Forbidden(PermissionDenied):
+    code = "forbidden"
+    title = "You do not have permission to do this"
+
+
+class CannotChangeOwnAccess(DomainError):
+    """An admin demoting or deactivating themselves could lock everyone out."""
+
+    code = "cannot_change_own_access"
+    kind = "conflict"
+    title = "Admins cannot demote or deactivate themselves"
