@@ -84,8 +84,15 @@ def _served(command: Callable[[int], list[str]], env: dict[str, str]) -> Iterato
             process.wait(timeout=10)
 
 
-async def load(url: str, *, seconds: float, concurrency: int, max_requests: int = 200_000) -> dict[str, float]:
-    """GET ``url`` from ``concurrency`` clients for ``seconds`` (bounded); throughput and latency."""
+async def load(
+    url: str,
+    *,
+    seconds: float,
+    concurrency: int,
+    max_requests: int = 200_000,
+    headers: dict[str, str] | None = None,
+) -> dict[str, float]:
+    """GET ``url`` (with ``headers``) from ``concurrency`` clients for ``seconds`` (bounded); throughput and latency."""
     latencies: list[float] = []
     errors = 0
     stop_at = time.perf_counter() + seconds
@@ -100,7 +107,7 @@ async def load(url: str, *, seconds: float, concurrency: int, max_requests: int 
                 errors += 1
 
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=10) as http:
+    async with httpx.AsyncClient(limits=limits, timeout=10, headers=headers) as http:
         await http.get(url)  # warm up
         started = time.perf_counter()
         await asyncio.gather(*(client(http) for _ in range(concurrency)))

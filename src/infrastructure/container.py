@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 
 from advanced_alchemy.config import SQLAlchemyAsyncConfig
@@ -18,11 +19,21 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from saq import Queue
 from saq.queue.redis import RedisQueue
 
+from src.application.identity.access_state import UserAccessStates
+from src.application.identity.admin_users import GetUser, ListUsers, ResetPassword, UpdateUser
+from src.application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
+from src.application.identity.authenticate import Authenticate
+from src.application.identity.profile import ChangePassword, DeactivateAccount, GetProfile, UpdateProfile
+from src.application.identity.refresh_session import RefreshSession
+from src.application.identity.register_user import RegisterUser
+from src.application.identity.sign_in import SignIn
+from src.application.identity.sign_out import SignOut, SignOutEverywhere
 from src.application.shared.check_readiness import CheckReadiness
 from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
+from src.infrastructure.admin_bootstrap import bootstrap_admin
 from src.infrastructure.cache.memory_cache import MemoryCache
 from src.infrastructure.cache.redis_cache import RedisCache
 from src.infrastructure.cache.stats import PrometheusCacheStats
@@ -45,10 +56,14 @@ from src.infrastructure.queue.outbox_relay import OutboxRelayLoop
 from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
 from src.infrastructure.queue.saq_queue import SaqTaskQueue, build_saq_queue
 from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
-from src.infrastructure.rate_limit.policies import RateLimitPolicies, build_policies
+from src.infrastructure.rate_limit.policies import LOGIN, RateLimitPolicies, build_policies
 from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
 from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.security.common_passwords import CommonPasswordList
+from src.infrastructure.security.passwords import Argon2PasswordHasher
+from src.infrastructure.security.secrets import HmacSecretGenerator
+from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import Settings
 
 logger = get_logger("parley.container")
@@ -65,6 +80,24 @@ class UseCases:
     prune_expired: PruneExpiredRecords
     run_job_once: RunJobOnce
     relay_outbox: RelayOutbox
+    # -- identity ------------------------------------------------------------------------------
+    register_user: RegisterUser
+    sign_in: SignIn
+    refresh_session: RefreshSession
+    sign_out: SignOut
+    sign_out_everywhere: SignOutEverywhere
+    authenticate: Authenticate
+    get_profile: GetProfile
+    update_profile: UpdateProfile
+    change_password: ChangePassword
+    deactivate_account: DeactivateAccount
+    list_users: ListUsers
+    get_user: GetUser
+    update_user: UpdateUser
+    reset_password: ResetPassword
+    create_api_key: CreateApiKey
+    list_api_keys: ListApiKeys
+    revoke_api_key: RevokeApiKey
 
 
 @dataclass(slots=True)
@@ -86,6 +119,12 @@ class Container:
     #: Redis GCRA shared by every instance (per-process while Redis is down), else in-process memory.
     rate_limiter: RateLimiter
     rate_limit_policies: RateLimitPolicies
+    #: Whether each user is active, their token version, role and tier, read through ``cache``.
+    access_states: UserAccessStates
+    password_hasher: Argon2PasswordHasher
+    access_tokens: JwtAccessTokenIssuer
+    secrets: HmacSecretGenerator
+    common_passwords: CommonPasswordList
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -113,6 +152,9 @@ class Container:
         # The API and the workers relay the outbox (a CLI command's messages go out through them).
         if self.outbox_relay is not None and self.role in ("api", "worker"):
             await self.outbox_relay.start()
+        if self.role == "api":
+            # ADMIN_EMAIL/ADMIN_PASSWORD: the first admin, created once (nothing when the email exists).
+            await bootstrap_admin(self.settings, self.uow, self.use_cases.register_user)
         self._started = True
         logger.info(
             "container_started",
@@ -199,6 +241,20 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
         prune_expired=prune_expired, run_once=run_once, tracer=JobTracer(tracer_provider), extra_jobs=extra_jobs
     )
 
+    rate_limit_policies = build_policies(settings)
+    cache_stats = PrometheusCacheStats()
+    password_hasher = Argon2PasswordHasher()
+    access_tokens = JwtAccessTokenIssuer(
+        settings.secret_key,
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+    )
+    secrets = HmacSecretGenerator(settings.secret_key)
+    common_passwords = CommonPasswordList()
+    refresh_ttl = timedelta(days=settings.refresh_token_ttl_days)
+    access_states = UserAccessStates(uow, cache, stats=cache_stats)
+
     probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:
         probes.append(RedisProbe(redis))
@@ -232,14 +288,45 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
         task_queue=task_queue,
         redis_breaker=redis_breaker,
         cache=cache,
-        cache_stats=PrometheusCacheStats(),
+        cache_stats=cache_stats,
         rate_limiter=rate_limiter,
-        rate_limit_policies=build_policies(settings),
+        rate_limit_policies=rate_limit_policies,
+        access_states=access_states,
+        password_hasher=password_hasher,
+        access_tokens=access_tokens,
+        secrets=secrets,
+        common_passwords=common_passwords,
         use_cases=UseCases(
             check_readiness=CheckReadiness(probes, clock),
             prune_expired=prune_expired,
             run_job_once=run_once,
             relay_outbox=relay_outbox,
+            register_user=RegisterUser(uow, password_hasher, clock, common_passwords),
+            sign_in=SignIn(
+                uow,
+                password_hasher,
+                access_tokens,
+                secrets,
+                clock,
+                rate_limiter,
+                rate_limit_policies[LOGIN],
+                refresh_ttl,
+            ),
+            refresh_session=RefreshSession(uow, access_tokens, secrets, clock, refresh_ttl),
+            sign_out=SignOut(uow, secrets, clock),
+            sign_out_everywhere=SignOutEverywhere(uow, clock, access_states),
+            authenticate=Authenticate(uow, access_tokens, secrets, clock, access_states),
+            get_profile=GetProfile(uow),
+            update_profile=UpdateProfile(uow, clock),
+            change_password=ChangePassword(uow, password_hasher, clock, common_passwords, access_states),
+            deactivate_account=DeactivateAccount(uow, clock, access_states),
+            list_users=ListUsers(uow),
+            get_user=GetUser(uow),
+            update_user=UpdateUser(uow, clock, access_states),
+            reset_password=ResetPassword(uow, password_hasher, clock, common_passwords, access_states),
+            create_api_key=CreateApiKey(uow, secrets, clock),
+            list_api_keys=ListApiKeys(uow),
+            revoke_api_key=RevokeApiKey(uow, clock),
         ),
         saq_queue=saq_queue,
         in_process_runner=in_process,

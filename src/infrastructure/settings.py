@@ -16,6 +16,9 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from src.domain.identity.errors import InvalidEmail
+from src.domain.identity.model import normalise_email
+
 AppEnv = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
 
@@ -73,6 +76,13 @@ class Settings:
     metrics_token: str | None = field(default=None, repr=False)
     otel_endpoint: str | None = None
     otel_service_name: str = "parley"
+    # -- identity ----------------------------------------------------------------------------
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_days: int = 30
+    jwt_issuer: str = "parley"
+    jwt_audience: str = "parley-api"
+    admin_email: str | None = None
+    admin_password: str | None = field(default=None, repr=False)
     secret_key_generated: bool = False
 
     @property
@@ -90,7 +100,7 @@ class Settings:
             if f.name in _NOT_VARIABLES:
                 continue
             value = getattr(self, f.name)
-            if f.name in {"secret_key", "metrics_token"}:
+            if f.name in {"secret_key", "metrics_token", "admin_password"}:
                 text = "****" if value else ""
             elif f.name in {"database_url", "redis_url"}:
                 text = mask_url(value) if value else ""
@@ -157,6 +167,17 @@ def load_settings(
         if origin != "*" and not _is_http_url(origin):
             raise ConfigError("CORS_ORIGINS", f"has {origin!r}, which is not '*' or an http(s) origin")
 
+    admin_email = env.raw("ADMIN_EMAIL")
+    admin_password = env.raw("ADMIN_PASSWORD")
+    if (admin_email is None) != (admin_password is None):
+        missing = "ADMIN_PASSWORD" if admin_password is None else "ADMIN_EMAIL"
+        raise ConfigError(missing, "must be set too when ADMIN_EMAIL or ADMIN_PASSWORD is set (both or neither)")
+    if admin_email is not None:
+        try:
+            admin_email = normalise_email(admin_email)
+        except InvalidEmail:
+            raise ConfigError("ADMIN_EMAIL", f"is not an email address, got {admin_email!r}") from None
+
     return Settings(
         app_env=app_env,  # type: ignore[arg-type]
         host=env.text("HOST", "127.0.0.1"),
@@ -191,6 +212,12 @@ def load_settings(
         metrics_token=env.raw("METRICS_TOKEN"),
         otel_endpoint=env.url("OTEL_EXPORTER_OTLP_ENDPOINT", schemes=("http", "https"), default=None),
         otel_service_name=env.text("OTEL_SERVICE_NAME", "parley"),
+        access_token_ttl_seconds=env.integer("ACCESS_TOKEN_TTL_SECONDS", 900, minimum=30, maximum=86_400),
+        refresh_token_ttl_days=env.integer("REFRESH_TOKEN_TTL_DAYS", 30, minimum=1, maximum=365),
+        jwt_issuer=env.text("JWT_ISSUER", "parley"),
+        jwt_audience=env.text("JWT_AUDIENCE", "parley-api"),
+        admin_email=admin_email,
+        admin_password=admin_password,
         secret_key_generated=generated,
     )
 

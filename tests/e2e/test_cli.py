@@ -155,7 +155,10 @@ def test_jobs_list_and_run(run_cli: RunCli) -> None:
 
     ran = run_cli("jobs", "run", "prune_expired")
     assert ran.code == 0, ran.stderr
-    assert json.loads(ran.stdout) == {"job": "prune_expired", "result": {"job_receipts": 0, "outbox_messages": 0}}
+    assert json.loads(ran.stdout) == {
+        "job": "prune_expired",
+        "result": {"job_receipts": 0, "outbox_messages": 0, "refresh_tokens": 0},
+    }
 
 
 def test_jobs_run_rejects_unknown_jobs_and_bad_payloads(run_cli: RunCli) -> None:

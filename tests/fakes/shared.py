@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
+from src.domain.identity.model import ApiKey, RefreshToken, User
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
+from tests.fakes.identity import InMemoryApiKeyRepository, InMemoryRefreshTokenRepository, InMemoryUserRepository
 
 
 class FakeClock:
@@ -88,8 +90,13 @@ class InMemoryDatabase:
     def __init__(self) -> None:
         self.job_receipts: dict[tuple[str, str], JobReceipt] = {}
         self.outbox: dict[uuid.UUID, OutboxMessage] = {}
+        self.users: dict[uuid.UUID, User] = {}
+        self.refresh_tokens: dict[uuid.UUID, RefreshToken] = {}
+        self.api_keys: dict[uuid.UUID, ApiKey] = {}
         self.commits = 0
         self.rollbacks = 0
+        #: "read" or "write" for every unit of work opened, in order.
+        self.opened: list[str] = []
 
 
 class InMemoryUnitOfWork:
@@ -100,6 +107,9 @@ class InMemoryUnitOfWork:
         self._clock = clock or FakeClock()
         self._receipts: dict[tuple[str, str], JobReceipt] = {}
         self._outbox: dict[uuid.UUID, OutboxMessage] = {}
+        self._users: dict[uuid.UUID, User] = {}
+        self._refresh_tokens: dict[uuid.UUID, RefreshToken] = {}
+        self._api_keys: dict[uuid.UUID, ApiKey] = {}
         self.read_only = False
 
     @property
@@ -110,10 +120,30 @@ class InMemoryUnitOfWork:
     def outbox(self) -> InMemoryOutboxRepository:
         return InMemoryOutboxRepository(self._outbox, self._clock)
 
+    @property
+    def users(self) -> InMemoryUserRepository:
+        return InMemoryUserRepository(self._users)
+
+    @property
+    def refresh_tokens(self) -> InMemoryRefreshTokenRepository:
+        return InMemoryRefreshTokenRepository(self._refresh_tokens)
+
+    @property
+    def api_keys(self) -> InMemoryApiKeyRepository:
+        return InMemoryApiKeyRepository(self._api_keys)
+
     async def __aenter__(self) -> Self:
+        self._load()
+        self._database.opened.append("read" if self.read_only else "write")
+        return self
+
+    def _load(self) -> None:
+        # Entities are mutable: each unit of work gets its own copies.
         self._receipts = dict(self._database.job_receipts)
         self._outbox = dict(self._database.outbox)
-        return self
+        self._users = {k: dataclasses.replace(v) for k, v in self._database.users.items()}
+        self._refresh_tokens = {k: dataclasses.replace(v) for k, v in self._database.refresh_tokens.items()}
+        self._api_keys = {k: dataclasses.replace(v) for k, v in self._database.api_keys.items()}
 
     async def __aexit__(
         self,
@@ -128,16 +158,24 @@ class InMemoryUnitOfWork:
 
     async def commit(self) -> None:
         if self.read_only:
-            if self._receipts != self._database.job_receipts or self._outbox != self._database.outbox:
+            if (
+                self._receipts != self._database.job_receipts
+                or self._outbox != self._database.outbox
+                or self._users != self._database.users
+                or self._refresh_tokens != self._database.refresh_tokens
+                or self._api_keys != self._database.api_keys
+            ):
                 raise PermissionError("a read-only unit of work cannot write")
             return
         self._database.job_receipts = dict(self._receipts)
         self._database.outbox = dict(self._outbox)
+        self._database.users = {k: dataclasses.replace(v) for k, v in self._users.items()}
+        self._database.refresh_tokens = {k: dataclasses.replace(v) for k, v in self._refresh_tokens.items()}
+        self._database.api_keys = {k: dataclasses.replace(v) for k, v in self._api_keys.items()}
         self._database.commits += 1
 
     async def rollback(self) -> None:
-        self._receipts = dict(self._database.job_receipts)
-        self._outbox = dict(self._database.outbox)
+        self._load()
         self._database.rollbacks += 1
 
 

@@ -108,3 +108,18 @@ async def test_the_script_is_loaded_again_when_redis_has_forgotten_it(redis: Red
 
     second, third = await limiter.hit("k", 2, HOUR), await limiter.hit("k", 2, HOUR)
     assert (second.allowed, third.allowed) == (True, False)
+
+
+async def test_peek_answers_like_the_next_hit_and_writes_nothing(redis: Redis) -> None:
+    limiter = RedisRateLimiter(redis)
+
+    assert (await limiter.peek("login:ip:ada", 3, HOUR)).allowed
+    assert await redis.exists(KEY_PREFIX + "login:ip:ada") == 0
+    assert [(await limiter.hit("login:ip:ada", 3, HOUR)).allowed for _ in range(3)] == [True] * 3
+
+    peeked = await limiter.peek("login:ip:ada", 3, HOUR)
+    stored = await redis.get(KEY_PREFIX + "login:ip:ada")
+    assert not peeked.allowed
+    assert 0 < peeked.retry_after <= HOUR / 3
+    assert not (await limiter.peek("login:ip:ada", 3, HOUR)).allowed
+    assert await redis.get(KEY_PREFIX + "login:ip:ada") == stored

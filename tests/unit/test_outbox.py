@@ -247,5 +247,5 @@ async def test_prune_deletes_messages_sent_before_their_retention_and_keeps_the_
 
     result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=5))
 
-    assert result.deleted == {"job_receipts": 0, "outbox_messages": len(old)}
+    assert result.deleted == {"job_receipts": 0, "outbox_messages": len(old), "refresh_tokens": 0}
     assert set(uow.database.outbox) == {waiting.id, recent.id}

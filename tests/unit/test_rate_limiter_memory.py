@@ -197,3 +197,33 @@ def test_policies_must_include_the_defaults_and_be_filed_under_their_names() -> 
         RateLimitPolicies({"anonymous": anonymous})
     with pytest.raises(ValueError, match="registered as"):
         RateLimitPolicies({"anonymous": anonymous, "user": anonymous})
+
+
+async def test_peek_answers_like_the_next_hit_and_records_nothing(limiter: MemoryRateLimiter, clock: FakeClock) -> None:
+    assert (await limiter.peek("k", LIMIT, WINDOW)).allowed
+    assert await hits(limiter, LIMIT) == [True] * LIMIT  # peeking spent none of the allowance
+
+    peeked = await limiter.peek("k", LIMIT, WINDOW)
+    assert not peeked.allowed
+    assert peeked.retry_after == INTERVAL
+    assert await hits(limiter, 1) == [False]
+
+    clock.advance(INTERVAL)
+    assert (await limiter.peek("k", LIMIT, WINDOW)).allowed
+    assert await hits(limiter, 2) == [True, False]
+
+
+async def test_the_resilient_limiter_peeks_locally_when_the_shared_one_fails(clock: FakeClock) -> None:
+    class Down:
+        async def peek(self, key: str, limit: int, window_seconds: float) -> object:
+            raise ConnectionError("redis is down")
+
+        async def hit(self, key: str, limit: int, window_seconds: float, *, cost: int = 1) -> object:
+            raise ConnectionError("redis is down")
+
+    fallback = MemoryRateLimiter(clock=clock.monotonic)
+    breaker = CircuitBreaker("unit-test-redis-peek", failure_threshold=5, reset_after=60)
+    limiter = ResilientRateLimiter(Down(), fallback, breaker, timeout=1)  # type: ignore[arg-type]
+
+    assert [(await limiter.hit("k", 2, WINDOW)).allowed for _ in range(2)] == [True, True]
+    assert not (await limiter.peek("k", 2, WINDOW)).allowed

@@ -61,7 +61,7 @@ async def test_prune_deletes_only_expired_receipts_in_batches() -> None:
 
     result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=10))
 
-    assert result.deleted == {"job_receipts": 25, "outbox_messages": 0}
+    assert result.deleted == {"job_receipts": 25, "outbox_messages": 0, "refresh_tokens": 0}
     assert result.total == 25
     assert list(uow.database.job_receipts) == [("job", "fresh")]
     assert uow.database.commits >= 3  # one commit per batch

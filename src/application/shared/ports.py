@@ -156,6 +156,11 @@ class RateLimiter(Protocol):
         """Record ``cost`` hits for ``key`` and decide; a rejected hit is not counted."""
         ...
 
+    async def peek(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        """Decide as ``hit`` would for one more hit, recording nothing (sign-in checks whether its
+        failure allowance is spent before it checks the password, and counts failures only)."""
+        ...
+
 
 class Cache(Protocol):
     """A key-value cache with expiry. Misses are normal: an unreachable backend is a miss."""

@@ -1,7 +1,7 @@
 """PruneExpiredRecords: the maintenance job that deletes rows whose time is up.
 
-Job receipts past their expiry and outbox messages sent longer ago than their retention go; later
-contexts add their own expiring rows (refresh tokens, ...) to the list in ``__call__``. Deletion
+Job receipts past their expiry, outbox messages sent longer ago than their retention and expired
+refresh tokens go; later contexts add their own expiring rows to the list in ``__call__``. Deletion
 runs in bounded batches, each committed, so that a large backlog never holds one long lock.
 """
 
@@ -49,6 +49,8 @@ class PruneExpiredRecords:
         targets: dict[str, DeleteBatch] = {
             "job_receipts": lambda tx: tx.job_receipts.delete_expired(now, batch_size=size),
             "outbox_messages": lambda tx: tx.outbox.delete_sent_before(sent_cutoff, batch_size=size),
+            # A refresh token past its expiry can never be exchanged again, used or not.
+            "refresh_tokens": lambda tx: tx.refresh_tokens.delete_expired(now, batch_size=size),
         }
         deleted: dict[str, int] = {}
         async with self._uow() as tx:

@@ -74,6 +74,29 @@ class Forbidden(PermissionDenied):
     title = "You do not have permission to do this"
 
 
+class SignInThrottled(DomainError):
+    """Too many failed sign-ins for one email from one address; ``extra["retry_after"]`` is in seconds."""
+
+    code = "too_many_attempts"
+    kind = "rate_limited"
+    title = "Too many failed sign-in attempts"
+
+
+class InvalidApiKeyName(InvalidInput):
+    code = "invalid_api_key_name"
+    title = "Invalid API key name"
+
+
+class InvalidApiKeyExpiry(InvalidInput):
+    code = "invalid_api_key_expiry"
+    title = "Invalid API key expiry"
+
+
+class TooManyApiKeys(Conflict):
+    code = "too_many_api_keys"
+    title = "Too many active API keys"
+
+
 class CannotChangeOwnAccess(DomainError):
     """An admin demoting or deactivating themselves could lock everyone out."""
 

@@ -125,6 +125,11 @@ class User:
         self.tier = tier
         self.updated_at = now
 
+    def end_access_tokens(self, *, now: datetime) -> None:
+        """Every access token issued so far stops working (sign-out everywhere)."""
+        self.token_version += 1
+        self.updated_at = now
+
     def deactivate(self, *, now: datetime) -> None:
         if self.is_active:
             self.is_active = False
@@ -246,9 +251,21 @@ class Principal:
     role: Role
     tier: Tier
     permissions: frozenset[Permission] = field(default_factory=frozenset)
-    #: ``access_token`` or ``api_key``.
+    #: ``access_token``, ``api_key`` or ``system`` (the CLI).
     via: str = "access_token"
     api_key_id: uuid.UUID | None = None
+
+    @classmethod
+    def system(cls) -> Principal:
+        """An operator at the CLI: every permission, and the nil UUID (it is no user's account)."""
+        return cls(
+            user_id=uuid.UUID(int=0),
+            email="system@parley.invalid",
+            role=Role.ADMIN,
+            tier=Tier.PRO,
+            permissions=frozenset(Permission),
+            via="system",
+        )
 
     @property
     def id(self) -> uuid.UUID:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Container
 
 from src.domain.identity.errors import WeakPassword
 
@@ -10,7 +10,7 @@ MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_LENGTH = 1024  # argon2 takes anything, but a megabyte "password" is an attack
 
 
-def check_password_policy(password: str, *, email: str, common_passwords: Collection[str]) -> None:
+def check_password_policy(password: str, *, email: str, common_passwords: Container[str]) -> None:
     """Raise ``WeakPassword`` naming the first rule the password breaks."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise WeakPassword(f"the password must be at least {MIN_PASSWORD_LENGTH} characters", extra={"rule": "length"})

@@ -15,6 +15,11 @@ from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
+from src.infrastructure.persistence.identity_repositories import (
+    SqlApiKeyRepository,
+    SqlRefreshTokenRepository,
+    SqlUserRepository,
+)
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
 
 logger = get_logger("parley.db")
@@ -77,6 +82,18 @@ class SqlAlchemyUnitOfWork:
     def outbox(self) -> SqlOutboxRepository:
         self.session  # noqa: B018 - raises when the unit of work is not open
         return self._outbox
+
+    @property
+    def users(self) -> SqlUserRepository:
+        return SqlUserRepository(self.session)
+
+    @property
+    def refresh_tokens(self) -> SqlRefreshTokenRepository:
+        return SqlRefreshTokenRepository(self.session, lock_rows=not self._read_only)
+
+    @property
+    def api_keys(self) -> SqlApiKeyRepository:
+        return SqlApiKeyRepository(self.session)
 
     async def __aenter__(self) -> Self:
         if self._session is not None:

@@ -51,6 +51,10 @@ class MemoryRateLimiter:
         self._maybe_sweep(now)
         return outcome.decision(limit)
 
+    async def peek(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        params = parameters(limit, window_seconds)
+        return decide(self._tats.get(key), round(self._clock() * MICROS), params).decision(limit)
+
     def _maybe_sweep(self, now: int) -> None:
         if self._next_sweep_us is None:
             self._next_sweep_us = now + self._sweep_interval_us

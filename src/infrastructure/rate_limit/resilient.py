@@ -36,3 +36,15 @@ class ResilientRateLimiter:
             return await self._fallback.hit(key, limit, window_seconds, cost=cost)
 
         return await self._breaker.call(shared, local)
+
+    async def peek(self, key: str, limit: int, window_seconds: float) -> RateDecision:
+        parameters(limit, window_seconds)
+
+        async def shared() -> RateDecision:
+            async with asyncio.timeout(self._timeout):
+                return await self._primary.peek(key, limit, window_seconds)
+
+        async def local() -> RateDecision:
+            return await self._fallback.peek(key, limit, window_seconds)
+
+        return await self._breaker.call(shared, local)

@@ -333,6 +333,207 @@ def jobs_retry(job_id: str) -> None:
     click.echo(f"re-queued {job_id} ({retried.job_name})")
 
 
+# --- users -----------------------------------------------------------------------------------
+
+#: The CLI's table of domain errors: bad input is a usage error (2), anything else (unknown user,
+#: conflict) a failure (1).
+EXIT_BY_ERROR_KIND: dict[str, int] = {"invalid": EXIT_USAGE}
+ROLES = ("member", "admin")
+TIERS = ("free", "pro")
+
+
+def _identity(work: Callable[[Any], Any]) -> Any:
+    """Build the container, run ``work(container)`` with it, close it; a domain error is one line."""
+    from src.domain.shared.errors import DomainError
+    from src.infrastructure.container import build_container
+
+    container = build_container(settings_or_exit(), role="cli")
+
+    async def run() -> Any:
+        await container.startup()
+        try:
+            return await work(container)
+        finally:
+            await container.shutdown()
+
+    try:
+        return asyncio.run(run())
+    except DomainError as exc:
+        fail(exc.detail, EXIT_BY_ERROR_KIND.get(exc.kind, EXIT_FAILURE))
+
+
+def _read_password(from_stdin: bool) -> str:
+    """One line from stdin (``--password-stdin``, for scripts), or a prompt without echo, asked twice."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            fail("--password-stdin: nothing was read from stdin", EXIT_USAGE)
+        return line
+    prompted: str = click.prompt("Password", hide_input=True, confirmation_prompt=True, err=True)
+    return prompted
+
+
+async def _find_user(container: Any, who: str) -> Any:
+    """The user named by an id or an email (an unknown one is one line and exit 1)."""
+    import uuid
+
+    from src.domain.identity.errors import UserNotFound
+    from src.domain.identity.model import Principal
+
+    system = Principal.system()
+    try:
+        user_id = uuid.UUID(who)
+    except ValueError:
+        user_id = None
+    if user_id is not None:
+        try:
+            return await container.use_cases.get_user(system, user_id)
+        except UserNotFound:
+            raise UserNotFound(f"no user with id {who}") from None
+    email = who.strip().lower()
+    offset = 0
+    while True:  # the search matches parts of emails: walk its pages for the exact one
+        page = await container.use_cases.list_users(system, email, 100, offset)
+        for user in page.items:
+            if user.email == email:
+                return user
+        offset += len(page.items)
+        if not page.items or offset >= page.total:
+            raise UserNotFound(f"no user with email or id {who!r}")
+
+
+def _user_line(user: Any) -> str:
+    status = "active" if user.is_active else "deactivated"
+    return f"{user.email} ({user.id}): {user.role.value}, {user.tier.value}, {status}"
+
+
+@cli.group()
+def users() -> None:
+    """Accounts: create, list, change role or tier, deactivate, reset passwords.
+
+    USER is an email address or a user id.
+    """
+
+
+@users.command("create")
+@click.option("--email", required=True, help="The new user's email (their sign-in name).")
+@click.option("--display-name", default=None, help="Shown to others (default: the part of the email before @).")
+@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--tier", type=click.Choice(TIERS), default="free", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
+@one_line_errors
+def users_create(email: str, display_name: str | None, role: str, tier: str, password_stdin: bool) -> None:
+    """Create an account (the first admin: --role admin)."""
+    from src.application.identity.views import RegisterUserCommand
+    from src.domain.identity.model import Role, Tier
+
+    password = _read_password(password_stdin)
+    command = RegisterUserCommand(
+        email=email,
+        password=password,
+        display_name=display_name or email.strip().partition("@")[0] or email,
+        role=Role(role),
+        tier=Tier(tier),
+    )
+    user = _identity(lambda container: container.use_cases.register_user(command))
+    click.echo(f"created {_user_line(user)}")
+
+
+@users.command("list")
+@click.option("--q", "query", default=None, help="Part of an email or display name.")
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@one_line_errors
+def users_list(query: str | None, limit: int, offset: int) -> None:
+    """List users, newest first, as a table."""
+    from src.domain.identity.model import Principal
+
+    page = _identity(lambda container: container.use_cases.list_users(Principal.system(), query, limit, offset))
+    if not page.items:
+        click.echo("no users" + (f" matching {query!r}" if query else ""))
+        return
+    email_width = max(len("EMAIL"), *(len(u.email) for u in page.items))
+    name_width = min(30, max(len("NAME"), *(len(u.display_name) for u in page.items)))
+    click.echo(
+        f"{'ID':<36}  {'EMAIL':<{email_width}}  {'NAME':<{name_width}}  ROLE    TIER  STATUS       CREATED (UTC)"
+    )
+    for u in page.items:
+        status = "active" if u.is_active else "deactivated"
+        created = u.created_at.strftime("%Y-%m-%d %H:%M")
+        name = u.display_name[:name_width]
+        click.echo(
+            f"{u.id!s:<36}  {u.email:<{email_width}}  {name:<{name_width}}  {u.role.value:<6}  {u.tier.value:<4}  "
+            f"{status:<11}  {created}"
+        )
+    click.echo(f"{page.offset + 1}-{page.offset + len(page.items)} of {page.total} users")
+
+
+def _update_user(who: str, **changes: Any) -> Any:
+    from src.domain.identity.model import Principal
+
+    async def work(container: Any) -> Any:
+        user = await _find_user(container, who)
+        return await container.use_cases.update_user(Principal.system(), user.id, **changes)
+
+    return _identity(work)
+
+
+@users.command("set-role")
+@click.argument("user")
+@click.argument("role", type=click.Choice(ROLES))
+@one_line_errors
+def users_set_role(user: str, role: str) -> None:
+    """Make USER an admin or a member (their access tokens end: they sign in again)."""
+    from src.domain.identity.model import Role
+
+    click.echo(f"updated {_user_line(_update_user(user, role=Role(role)))}")
+
+
+@users.command("set-tier")
+@click.argument("user")
+@click.argument("tier", type=click.Choice(TIERS))
+@one_line_errors
+def users_set_tier(user: str, tier: str) -> None:
+    """Put USER on the free or pro tier."""
+    from src.domain.identity.model import Tier
+
+    click.echo(f"updated {_user_line(_update_user(user, tier=Tier(tier)))}")
+
+
+@users.command("deactivate")
+@click.argument("user")
+@one_line_errors
+def users_deactivate(user: str) -> None:
+    """Deactivate USER: they cannot sign in, and their sessions and tokens end at once."""
+    click.echo(f"updated {_user_line(_update_user(user, is_active=False))}")
+
+
+@users.command("activate")
+@click.argument("user")
+@one_line_errors
+def users_activate(user: str) -> None:
+    """Reactivate USER."""
+    click.echo(f"updated {_user_line(_update_user(user, is_active=True))}")
+
+
+@users.command("reset-password")
+@click.argument("user")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of prompting.")
+@one_line_errors
+def users_reset_password(user: str, password_stdin: bool) -> None:
+    """Set a new password for USER; every session of theirs ends."""
+    from src.domain.identity.model import Principal
+
+    password = _read_password(password_stdin)
+
+    async def work(container: Any) -> Any:
+        found = await _find_user(container, user)
+        await container.use_cases.reset_password(Principal.system(), found.id, password)
+        return found
+
+    click.echo(f"password reset for {_identity(work).email}")
+
+
 def main() -> None:
     cli(prog_name="parley")
 

@@ -12,17 +12,19 @@ from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
-from litestar.openapi.spec import Server
+from litestar.openapi.spec import Components, Server
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.types import ControllerRouterHandler
 
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
+from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
 from src.interfaces.http.rate_limit import check_route_policies, rate_limit_middleware
 from src.interfaces.http.request_context import RequestContextMiddleware
 from src.interfaces.http.response_cache import ResponseCacheMiddleware, check_cache_options
+from src.interfaces.http.routes.api import api_v1_router
 from src.interfaces.http.routes.metrics import metrics
 from src.interfaces.http.routes.system import SystemController
 
@@ -93,6 +95,8 @@ def create_app(
         render_plugins=[SwaggerRenderPlugin(path="/swagger"), ScalarRenderPlugin(path="/scalar")],
         servers=[Server(url="/", description="This server")],
         use_handler_docstrings=True,
+        # The OAuth2 password flow: Swagger UI's Authorize button signs in at /api/v1/auth/token.
+        components=Components(security_schemes=SECURITY_SCHEMES),
     )
 
     plugins: list[Any] = []
@@ -112,7 +116,7 @@ def create_app(
     }
 
     app = Litestar(
-        route_handlers=[SystemController, metrics, *extra_route_handlers],
+        route_handlers=[SystemController, metrics, api_v1_router(), *extra_route_handlers],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,
@@ -122,8 +126,9 @@ def create_app(
         # Response caching for GET routes that opt in with opt={"cache": ...} (response_cache.py). Keep it
         # last (innermost): rate limiting and authentication must run before a cached response is served.
         middleware=[
+            # Authentication first (auth.py): the rate limits and the response cache key on scope["user"].
+            AuthenticationMiddleware(container.use_cases.authenticate),
             # Rate limits (rate_limit.py): after routing, so a route's opt={"rate_limit": ...} is known.
-            # Authentication middleware (added at index 0 by Litestar's security configs) runs before it.
             *(
                 [
                     rate_limit_middleware(

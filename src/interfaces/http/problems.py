@@ -7,6 +7,7 @@ that is logged once with its traceback and tells the client nothing about the in
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from litestar import Request, Response
@@ -28,7 +29,11 @@ PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
 logger = get_logger("parley.http")
 
 #: DomainError.code -> HTTP status, for codes whose status differs from their kind's.
-STATUS_BY_CODE: dict[str, int] = {}
+STATUS_BY_CODE: dict[str, int] = {
+    # A wrong *current* password (changing it): the session itself is fine, and a 401 would make
+    # clients throw their valid tokens away.
+    "invalid_credentials": 403,
+}
 
 #: DomainError.kind -> HTTP status.
 STATUS_BY_KIND: dict[str, int] = {
@@ -86,9 +91,28 @@ def problem(
     return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
 
 
+def challenge_headers(request: Request[Any, Any, Any], status: int, extra: dict[str, Any]) -> dict[str, str] | None:
+    """``WWW-Authenticate`` on a 401 (RFC 6750: ``error="invalid_token"`` when a bearer token was sent
+    and refused), ``Retry-After`` on a 429 that says when to retry."""
+    if status == 401:
+        sent_token = request.headers.get("authorization", "").lower().startswith("bearer ")
+        return {"WWW-Authenticate": 'Bearer error="invalid_token"' if sent_token else "Bearer"}
+    if status == 429 and isinstance(extra.get("retry_after"), int | float):
+        return {"Retry-After": str(max(1, math.ceil(extra["retry_after"])))}
+    return None
+
+
 def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> Response[dict[str, Any]]:
     status = STATUS_BY_CODE.get(exc.code) or STATUS_BY_KIND.get(exc.kind, 400)
-    return problem(request, status=status, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra)
+    return problem(
+        request,
+        status=status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        headers=challenge_headers(request, status, exc.extra),
+        **exc.extra,
+    )
 
 
 def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
@@ -123,7 +147,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     if status >= 500:
         # Never leak what went wrong inside; the log has it.
         detail = title
-    headers = dict(exc.headers or {})
+    headers = {**(challenge_headers(request, status, {}) or {}), **(exc.headers or {})}
     return problem(request, status=status, code=code, title=title, detail=detail, headers=headers or None)
 
 

@@ -1,0 +1,91 @@
+"""Authenticate: the bearer credential of a request in, the ``Principal`` out.
+
+``pk_...`` is an API key (looked up by digest); anything else must be a valid access token. The
+account's state (active, token version, role, tier) comes from ``UserAccessStates``, cached, so an
+access-token request reads no database while a deactivation or sign-out-everywhere still ends it on
+the next request. The role and tier are the current ones, not those the token was issued with.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+
+from src.application.identity.access_state import UserAccessStates
+from src.application.identity.ports import AccessTokenIssuer, SecretGenerator, UserAccessState
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.identity.errors import AccountInactive, InvalidToken
+from src.domain.identity.model import API_KEY_PREFIX, ApiKey, Principal, permissions_of
+
+#: ``last_used_at`` is a hint for people reviewing their keys; writing it on every request is waste.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Authenticate:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        tokens: AccessTokenIssuer,
+        secrets: SecretGenerator,
+        clock: Clock,
+        access_state: UserAccessStates,
+    ) -> None:
+        self._uow = uow
+        self._tokens = tokens
+        self._secrets = secrets
+        self._clock = clock
+        self._access_state = access_state
+
+    async def __call__(self, bearer: str) -> Principal:
+        bearer = bearer.strip()
+        if not bearer:
+            raise InvalidToken()
+        if bearer.startswith(API_KEY_PREFIX):
+            return await self._by_api_key(bearer)
+        claims = self._tokens.verify(bearer, now=self._clock.now())
+        state = await self._usable_state(claims.user_id)
+        if claims.token_version != state.token_version:
+            raise InvalidToken("this token was signed out")
+        return _principal(claims.user_id, state, via="access_token")
+
+    async def _by_api_key(self, secret: str) -> Principal:
+        now = self._clock.now()
+        # Read-only: API-key requests must not queue behind writers.
+        async with self._uow(read_only=True) as tx:
+            key = await tx.api_keys.get_by_hash(self._secrets.digest(secret))
+        if key is None or not key.is_usable(now):
+            raise InvalidToken()
+        state = await self._usable_state(key.user_id)
+        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+            await self._touch(key, now)
+        return _principal(key.user_id, state, via="api_key", api_key_id=key.id)
+
+    async def _usable_state(self, user_id: uuid.UUID) -> UserAccessState:
+        state = await self._access_state.get(user_id)
+        if state is None:
+            raise InvalidToken()
+        if not state.is_active:
+            raise AccountInactive()
+        return state
+
+    async def _touch(self, key: ApiKey, now: datetime) -> None:
+        # A separate short write, about once a minute per key, so the lookup itself stays read-only.
+        async with self._uow() as tx:
+            current = await tx.api_keys.get(key.id)
+            if current is not None:
+                current.last_used_at = now
+                await tx.api_keys.save(current)
+
+
+def _principal(
+    user_id: uuid.UUID, state: UserAccessState, *, via: str, api_key_id: uuid.UUID | None = None
+) -> Principal:
+    return Principal(
+        user_id=user_id,
+        email=state.email,
+        role=state.role,
+        tier=state.tier,
+        permissions=permissions_of(state.role),
+        via=via,
+        api_key_id=api_key_id,
+    )

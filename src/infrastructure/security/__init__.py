@@ -1,0 +1,1 @@
+"""Security adapters: password hashing, access tokens, opaque secrets, the common-password list."""

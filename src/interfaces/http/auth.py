@@ -1,0 +1,127 @@
+"""Authentication and permission guards for the HTTP front door.
+
+``AuthenticationMiddleware`` turns ``Authorization: Bearer <access token | pk_ API key>`` into a
+``Principal`` in ``scope["user"]`` through the ``Authenticate`` use case. It is the first middleware
+given to Litestar, so the rate limiter and the response cache (which key on ``scope["user"].id`` and
+read ``.permissions``) see who is calling. Anonymous requests get ``scope["user"] = None``.
+
+A token that does not authenticate does not fail the request by itself: public routes (sign-in,
+registration) must still answer a client holding a stale token. The failure is kept in the scope and
+``require_principal`` (the guard on every ``/api/v1`` route not marked ``opt={"public": True}``)
+raises it: 401 problem JSON with ``WWW-Authenticate: Bearer error="invalid_token"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.enums import ScopeType
+from litestar.handlers.base import BaseRouteHandler
+from litestar.middleware import ASGIMiddleware
+from litestar.openapi.spec import OAuthFlow, OAuthFlows, Reference, SecurityRequirement, SecurityScheme
+from litestar.types import ASGIApp, Receive, Scope, Send
+
+from src.application.identity.authenticate import Authenticate
+from src.domain.identity.errors import Forbidden
+from src.domain.identity.model import Permission, Principal
+from src.domain.shared.errors import DomainError, Unauthenticated
+
+#: Only the API authenticates; health, readiness, metrics (its own token) and the docs never do.
+API_PREFIX = "/api/"
+#: Where a failed authentication waits for a guard to raise it.
+AUTH_ERROR_STATE = "auth_error"
+#: The route option that lets anonymous callers through the router's guard.
+PUBLIC_OPT = "public"
+TOKEN_URL = "/api/v1/auth/token"  # noqa: S105 - a path, not a secret
+
+OAUTH2_SCHEME = "OAuth2PasswordBearer"
+API_KEY_SCHEME = "ApiKeyBearer"
+SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
+    OAUTH2_SCHEME: SecurityScheme(
+        type="oauth2",
+        description=(
+            "OAuth2 password flow (RFC 6749): the email as `username` and the password. Swagger UI's "
+            "Authorize button signs in with it; the access token is then sent as `Authorization: Bearer <jwt>`."
+        ),
+        flows=OAuthFlows(password=OAuthFlow(token_url=TOKEN_URL, scopes={})),
+    ),
+    API_KEY_SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="pk_...",
+        description="An API key from `POST /api/v1/api-keys`, sent as `Authorization: Bearer pk_...`.",
+    ),
+}
+#: Either scheme opens every protected route.
+SECURITY: list[SecurityRequirement] = [{OAUTH2_SCHEME: []}, {API_KEY_SCHEME: []}]
+
+
+class AuthenticationRequired(Unauthenticated):
+    code = "authentication_required"
+    title = "Authentication required"
+
+
+def bearer_token(scope: Scope) -> str | None:
+    """The credentials of an ``Authorization: Bearer ...`` header; ``None`` without one (or another scheme)."""
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() != "bearer":
+                return None
+            return credentials.strip() or None
+    return None
+
+
+class AuthenticationMiddleware(ASGIMiddleware):
+    scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
+
+    def __init__(self, authenticate: Authenticate) -> None:
+        self.authenticate = authenticate
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        token = bearer_token(scope) if scope["path"].startswith(API_PREFIX) else None
+        if token is None:
+            scope.setdefault("user", None)  # anonymous (``request.user`` is None, not an error)
+        else:
+            scope["user"] = None
+            try:
+                scope["user"] = await self.authenticate(token)
+            except Unauthenticated as exc:
+                scope.setdefault("state", {})[AUTH_ERROR_STATE] = exc
+        await next_app(scope, receive, send)
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The caller, or the reason there is none (a rejected token, or no token at all)."""
+    user = connection.scope.get("user")
+    if isinstance(user, Principal):
+        return user
+    failure = connection.scope.get("state", {}).get(AUTH_ERROR_STATE)
+    if isinstance(failure, DomainError):
+        raise failure
+    raise AuthenticationRequired("Sign in and send `Authorization: Bearer <token>`")
+
+
+def require_principal(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """Router guard: every route needs a signed-in caller unless it is marked ``opt={"public": True}``."""
+    if not handler.opt.get(PUBLIC_OPT):
+        principal_of(connection)
+
+
+def requires(permission: Permission) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+    """A guard that lets through only callers holding ``permission`` (never a role name)."""
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        if not principal_of(connection).can(permission):
+            raise Forbidden(f"This needs the {permission.value} permission")
+
+    guard.__name__ = f"requires_{permission.name.lower()}"
+    return guard
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
+    """The ``principal`` dependency of every ``/api/v1`` handler."""
+    return principal_of(request)

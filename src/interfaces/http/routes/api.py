@@ -1,0 +1,21 @@
+"""``/api/v1``: every product route, behind the authentication guard unless marked public."""
+
+from __future__ import annotations
+
+from litestar import Router
+from litestar.di import Provide
+
+from src.interfaces.http.auth import provide_principal, require_principal
+from src.interfaces.http.routes.identity import IDENTITY_CONTROLLERS
+
+API_V1 = "/api/v1"
+
+
+def api_v1_router() -> Router:
+    """Secure by default: a route added here needs a signed-in caller unless it says ``opt={"public": True}``."""
+    return Router(
+        path=API_V1,
+        route_handlers=[*IDENTITY_CONTROLLERS],
+        guards=[require_principal],
+        dependencies={"principal": Provide(provide_principal)},
+    )

@@ -1,0 +1,146 @@
+"""No user can read or change another's data through any route, including routes added later.
+
+The routes come from the application itself (``app.routes``), so a new route is walked as soon as it
+exists. It must then be public (listed in ``PUBLIC_ROUTES``, a decision made on purpose), and say what
+its path parameters name and what body a real client sends: the test fails until it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from litestar.routes import HTTPRoute
+
+from tests.conftest import SettingsFactory
+from tests.e2e.conftest import RunCli
+from tests.e2e.identity_client import NEW_PASSWORD, PASSWORD, bearer, me, refresh, register, serve, sign_in
+
+pytestmark = pytest.mark.e2e
+
+#: Routes anyone may call without signing in. Everything else under /api must answer 401 to them.
+PUBLIC_ROUTES = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token")}
+#: Run last: they end the intruder's own access.
+LAST = [("POST", "/api/v1/users/me/password"), ("DELETE", "/api/v1/users/me")]
+
+
+def api_routes(make_settings: SettingsFactory) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(method, path, path parameter names) of every API route, from the app as it is built."""
+    from src.interfaces.http.app import create_app
+
+    app = create_app(make_settings())
+    found: list[tuple[str, str, tuple[str, ...]]] = []
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith("/api/"):
+            continue
+        for method in sorted(set(route.methods) - {"HEAD", "OPTIONS"}):
+            found.append((method, route.path_format, tuple(route.path_parameters)))
+    found.sort(key=lambda r: (LAST.index(r[:2]) + 1 if r[:2] in LAST else 0, r[1], r[0]))
+    return found
+
+
+@pytest.fixture
+def owner_and_routes(
+    run_cli: RunCli, start_server: Any, make_settings: SettingsFactory
+) -> Iterator[tuple[httpx.Client, dict[str, Any], list[tuple[str, str, tuple[str, ...]]]]]:
+    routes = api_routes(make_settings)
+    assert ("GET", "/api/v1/users/me", ()) in routes, routes
+    assert len(routes) >= 14, routes
+    with httpx.Client(base_url=serve(run_cli, start_server).base_url, timeout=10) as client:
+        user = register(client, "owner@example.com", name="Owner-Unique-Name")
+        session = sign_in(client, "owner@example.com")
+        key = client.post("/api/v1/api-keys", json={"name": "owner-key"}, headers=bearer(session["access_token"]))
+        assert key.status_code == 201
+        owner = {**user, "session": session, "api_key": key.json()}
+        yield client, owner, routes
+
+
+def test_anonymous_callers_reach_only_the_public_routes(
+    owner_and_routes: tuple[httpx.Client, dict[str, Any], list[tuple[str, str, tuple[str, ...]]]],
+) -> None:
+    client, owner, routes = owner_and_routes
+    values = {"user_id": owner["id"], "key_id": owner["api_key"]["id"]}
+    for method, path, params in routes:
+        if (method, path) in PUBLIC_ROUTES:
+            continue
+        url = path.format(**{p: values.get(p, "00000000-0000-0000-0000-000000000000") for p in params})
+        response = client.request(method, url, json={})
+        assert response.status_code == 401, f"{method} {path} answered {response.status_code} to no token"
+        assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize("credential", ["access_token", "api_key"])
+def test_a_second_user_can_never_read_or_change_the_first_users_data(
+    owner_and_routes: tuple[httpx.Client, dict[str, Any], list[tuple[str, str, tuple[str, ...]]]], credential: str
+) -> None:
+    client, owner, routes = owner_and_routes
+    intruder_email = f"intruder-{credential.replace('_', '-')}@example.com"
+    register(client, intruder_email, name="Intruder")
+    passwords = [PASSWORD]
+    key = client.post(
+        "/api/v1/api-keys", json={"name": "intruder"}, headers=bearer(sign_in(client, intruder_email)["access_token"])
+    ).json()["key"]
+
+    def intruder_token() -> str:
+        token = key if credential == "api_key" else sign_in(client, intruder_email, passwords[-1])["access_token"]
+        assert me(client, token).status_code == 200, "the intruder must be signed in, or the test proves nothing"
+        return token
+
+    #: What each path parameter names among the first user's things.
+    path_values: dict[str, str] = {"user_id": owner["id"], "key_id": owner["api_key"]["id"]}
+    #: The body a real client sends; the first user's secrets where a route takes one.
+    bodies: dict[tuple[str, str], Callable[[], Any]] = {
+        ("POST", "/api/v1/auth/logout"): lambda: {"refresh_token": owner["session"]["refresh_token"]},
+        ("POST", "/api/v1/auth/logout-all"): lambda: None,
+        ("PATCH", "/api/v1/users/me"): lambda: {"display_name": "Intruder Renamed"},
+        ("POST", "/api/v1/users/me/password"): lambda: {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+        ("PATCH", "/api/v1/admin/users/{user_id}"): lambda: {"role": "admin", "tier": "pro", "is_active": False},
+        ("POST", "/api/v1/api-keys"): lambda: {"name": "intruder-key"},
+    }
+    secrets_of_owner = [
+        owner["email"],
+        owner["id"],
+        "Owner-Unique-Name",
+        owner["api_key"]["id"],
+        owner["api_key"]["prefix"],
+        owner["session"]["refresh_token"],
+    ]
+
+    walked = 0
+    for method, path, params in routes:
+        if (method, path) in PUBLIC_ROUTES:
+            continue
+        unknown = [p for p in params if p not in path_values]
+        assert not unknown, f"{method} {path}: add to path_values what {unknown} names among the first user's data"
+        if method in {"POST", "PUT", "PATCH"}:
+            assert (method, path) in bodies, f"{method} {path}: add the body a client sends to `bodies`"
+        body = bodies[(method, path)]() if (method, path) in bodies else None
+        url = path.format(**path_values)
+        response = client.request(method, url, json=body, headers=bearer(intruder_token()))
+        walked += 1
+        if params:
+            # A path naming the first user's things: refused, or not found (never "yes, it exists").
+            assert response.status_code in (403, 404), f"{method} {path}: {response.status_code} {response.text}"
+        assert response.status_code < 500, f"{method} {path}: {response.text}"
+        shown = response.text.replace(url, "")  # a problem's `instance` echoes the path the intruder sent
+        for secret in secrets_of_owner:
+            assert secret not in shown, f"{method} {path} showed the first user's {secret!r}"
+        if (method, path) == ("POST", "/api/v1/users/me/password") and response.status_code == 204:
+            passwords.append(NEW_PASSWORD)
+    assert walked >= 12
+
+    # The first user's account, session and key are exactly as they were.
+    session = sign_in(client, "owner@example.com")
+    profile = me(client, session["access_token"]).json()
+    assert (profile["display_name"], profile["role"], profile["tier"], profile["is_active"]) == (
+        "Owner-Unique-Name",
+        "member",
+        "free",
+        True,
+    )
+    assert refresh(client, owner["session"]["refresh_token"]).status_code == 200
+    assert me(client, owner["api_key"]["key"]).status_code == 200
+    keys = client.get("/api/v1/api-keys", headers=bearer(session["access_token"])).json()["items"]
+    assert [k["id"] for k in keys] == [owner["api_key"]["id"]]

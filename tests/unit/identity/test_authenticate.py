@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import pytest
+
+from src.application.identity.access_state import ACCESS_STATE_TTL_SECONDS
+from src.domain.identity.errors import AccountInactive, InvalidToken
+from src.domain.identity.model import Permission, Principal, Role, Tier
+from tests.unit.identity.conftest import World
+
+
+async def test_an_access_token_authenticates_with_the_users_permissions(world: World) -> None:
+    principal, _ = await world.session()
+    assert principal.via == "access_token"
+    assert principal.email == "ada@example.com"
+    assert (principal.role, principal.tier) == (Role.MEMBER, Tier.FREE)
+    assert principal.can(Permission.CHAT_USE)
+    assert not principal.can(Permission.USERS_MANAGE)
+    assert principal.api_key_id is None
+
+
+@pytest.mark.parametrize("bearer", ["", "   ", "garbage", "at.{not json", "pk_unknownkey"])
+async def test_anything_else_is_an_invalid_token(world: World, bearer: str) -> None:
+    await world.session()
+    with pytest.raises(InvalidToken):
+        await world.authenticate(bearer)
+
+
+async def test_an_expired_access_token_is_refused(world: World) -> None:
+    _, pair = await world.session()
+    world.clock.advance(15 * 60)
+    with pytest.raises(InvalidToken):
+        await world.authenticate(pair.access_token)
+
+
+async def test_a_token_of_a_user_that_no_longer_exists_is_refused(world: World) -> None:
+    principal, pair = await world.session()
+    del world.db.users[principal.user_id]
+    await world.access.forget(principal.user_id)
+    with pytest.raises(InvalidToken):
+        await world.authenticate(pair.access_token)
+
+
+async def test_access_state_is_cached_so_requests_read_no_database(world: World) -> None:
+    principal, pair = await world.session()
+    world.db.opened.clear()
+
+    for _ in range(5):
+        await world.authenticate(pair.access_token)
+
+    assert world.db.opened == []
+    assert world.cache.ttls[f"identity:access:{principal.user_id}"] == ACCESS_STATE_TTL_SECONDS
+
+
+async def test_a_stale_cache_entry_is_read_until_it_is_forgotten(world: World) -> None:
+    principal, pair = await world.session()
+    world.db.users[principal.user_id].is_active = False  # behind the use cases' back: no forget()
+    await world.authenticate(pair.access_token)
+
+    await world.access.forget(principal.user_id)
+
+    with pytest.raises(AccountInactive):
+        await world.authenticate(pair.access_token)
+
+
+async def test_deactivation_cuts_access_on_the_next_request(world: World) -> None:
+    principal, pair = await world.session()
+    await world.authenticate(pair.access_token)  # the state is now cached
+
+    await world.update_user(Principal.system(), principal.user_id, is_active=False)
+
+    with pytest.raises(AccountInactive):
+        await world.authenticate(pair.access_token)
+
+
+async def test_an_inactive_users_api_key_is_refused(world: World) -> None:
+    principal, _ = await world.session()
+    created = await world.create_key(principal, "ci")
+    await world.authenticate(created.secret)
+
+    world.db.users[principal.user_id].is_active = False
+    await world.access.forget(principal.user_id)
+
+    with pytest.raises(AccountInactive):
+        await world.authenticate(created.secret)
+
+
+async def test_a_token_issued_before_a_role_change_is_stale(world: World) -> None:
+    principal, pair = await world.session()
+    await world.update_user(Principal.system(), principal.user_id, role=Role.ADMIN)
+
+    with pytest.raises(InvalidToken):
+        await world.authenticate(pair.access_token)
+    fresh = await world.authenticate((await world.refresh(pair.refresh_token)).access_token)
+    assert fresh.can(Permission.USERS_MANAGE)
+
+
+async def test_a_tier_change_shows_on_the_next_request_without_ending_the_token(world: World) -> None:
+    principal, pair = await world.session()
+    await world.update_user(Principal.system(), principal.user_id, tier=Tier.PRO)
+    assert (await world.authenticate(pair.access_token)).tier == Tier.PRO
+
+
+async def test_an_api_key_authenticates_as_its_owner(world: World) -> None:
+    principal, _ = await world.session()
+    created = await world.create_key(principal, "ci")
+
+    by_key = await world.authenticate(created.secret)
+
+    assert by_key.user_id == principal.user_id
+    assert by_key.via == "api_key"
+    assert by_key.api_key_id == created.key.id
+    assert by_key.permissions == principal.permissions
+
+
+async def test_api_keys_survive_sign_out_everywhere(world: World) -> None:
+    principal, _ = await world.session()
+    created = await world.create_key(principal, "ci")
+    await world.sign_out_everywhere(principal)
+    await world.authenticate(created.secret)
+
+
+async def test_api_key_last_used_is_written_at_most_once_a_minute(world: World) -> None:
+    principal, _ = await world.session()
+    created = await world.create_key(principal, "ci")
+    start = world.clock.now()
+
+    await world.authenticate(created.secret)
+    world.clock.advance(30)
+    world.db.opened.clear()
+    await world.authenticate(created.secret)
+    assert world.db.opened == ["read"]
+    assert world.db.api_keys[created.key.id].last_used_at == start
+
+    world.clock.advance(30)
+    await world.authenticate(created.secret)
+    assert world.db.api_keys[created.key.id].last_used_at == world.clock.now()
+
+
+async def test_a_revoked_or_expired_api_key_is_refused(world: World) -> None:
+    principal, _ = await world.session()
+    revoked = await world.create_key(principal, "old")
+    expiring = await world.create_key(principal, "short", expires_in_days=1)
+    await world.revoke_key(principal, revoked.key.id)
+
+    with pytest.raises(InvalidToken):
+        await world.authenticate(revoked.secret)
+    await world.authenticate(expiring.secret)
+    world.clock.advance(86400)
+    with pytest.raises(InvalidToken):
+        await world.authenticate(expiring.secret)

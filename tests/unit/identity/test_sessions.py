@@ -1,0 +1,142 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from src.domain.identity.errors import (
+    AccountInactive,
+    InvalidToken,
+    RefreshTokenReused,
+    SessionExpired,
+    SessionRevoked,
+)
+from src.domain.identity.model import Permission, Principal
+from tests.unit.identity.conftest import World
+
+
+async def test_refresh_rotates_the_token_within_the_family(world: World) -> None:
+    principal, first = await world.session()
+    world.clock.advance(60)
+
+    second = await world.refresh(first.refresh_token)
+
+    assert second.refresh_token != first.refresh_token
+    assert (await world.authenticate(second.access_token)).user_id == principal.user_id
+    old, new = sorted(world.db.refresh_tokens.values(), key=lambda t: t.issued_at)
+    assert old.family_id == new.family_id
+    assert old.used_at == world.clock.now()
+    assert new.used_at is None
+    assert new.revoked_at is None
+    assert new.expires_at == world.clock.now() + timedelta(days=30)
+    third = await world.refresh(second.refresh_token)
+    assert third.refresh_token not in {first.refresh_token, second.refresh_token}
+
+
+async def test_reusing_a_rotated_token_revokes_the_whole_family(world: World) -> None:
+    principal, _ = await world.session()
+    stolen = await world.login()
+    other_session = await world.login()
+    current = await world.refresh(stolen.refresh_token)
+
+    with pytest.raises(RefreshTokenReused) as caught:
+        await world.refresh(stolen.refresh_token)
+
+    assert caught.value.extra["user_id"] == str(principal.user_id)
+    # The revocation was committed although the call failed: the legitimate holder is out too.
+    with pytest.raises(SessionRevoked):
+        await world.refresh(current.refresh_token)
+    with pytest.raises(SessionRevoked):
+        await world.refresh(stolen.refresh_token)
+    # Other sessions of the same user are untouched.
+    await world.refresh(other_session.refresh_token)
+
+
+async def test_an_unknown_refresh_token_is_invalid(world: World) -> None:
+    await world.session()
+    with pytest.raises(InvalidToken):
+        await world.refresh("rt-never-issued")
+
+
+async def test_an_access_token_is_not_a_refresh_token(world: World) -> None:
+    _, pair = await world.session()
+    with pytest.raises(InvalidToken):
+        await world.refresh(pair.access_token)
+
+
+async def test_a_refresh_token_expires_after_its_lifetime(world: World) -> None:
+    _, pair = await world.session()
+    world.clock.advance(timedelta(days=30).total_seconds() - 1)
+    pair = await world.refresh(pair.refresh_token)  # still valid, and the successor gets 30 more days
+    world.clock.advance(timedelta(days=30).total_seconds())
+
+    with pytest.raises(SessionExpired):
+        await world.refresh(pair.refresh_token)
+
+
+async def test_refresh_for_a_deactivated_account_is_refused_and_rotates_nothing(world: World) -> None:
+    principal, pair = await world.session()
+    (token,) = world.db.refresh_tokens.values()
+    world.db.users[principal.user_id].is_active = False  # e.g. flipped directly in the database
+
+    with pytest.raises(AccountInactive):
+        await world.refresh(pair.refresh_token)
+    assert world.db.refresh_tokens[token.id].used_at is None
+    assert len(world.db.refresh_tokens) == 1
+
+
+async def test_sign_out_revokes_that_session_only(world: World) -> None:
+    principal, pair = await world.session()
+    other = await world.login()
+    rotated = await world.refresh(pair.refresh_token)
+
+    await world.sign_out(principal, pair.refresh_token)  # an older link of the chain names the session too
+
+    with pytest.raises(SessionRevoked):
+        await world.refresh(rotated.refresh_token)
+    await world.refresh(other.refresh_token)
+
+
+async def test_sign_out_with_another_users_token_is_invalid_and_revokes_nothing(world: World) -> None:
+    alice, _ = await world.session("alice@example.com")
+    _, bobs = await world.session("bob@example.com")
+
+    with pytest.raises(InvalidToken):
+        await world.sign_out(alice, bobs.refresh_token)
+
+    assert all(t.revoked_at is None for t in world.db.refresh_tokens.values())
+    await world.refresh(bobs.refresh_token)
+
+
+async def test_sign_out_with_an_unknown_token_is_invalid(world: World) -> None:
+    principal, _ = await world.session()
+    with pytest.raises(InvalidToken):
+        await world.sign_out(principal, "rt-never-issued")
+
+
+async def test_sign_out_everywhere_ends_every_session_and_access_token(world: World) -> None:
+    principal, first = await world.session()
+    second = await world.login()
+    rotated = await world.refresh(second.refresh_token)
+    _, bobs = await world.session("bob@example.com")
+
+    revoked = await world.sign_out_everywhere(principal)
+
+    assert revoked == 2  # sessions, not token rows
+    for refresh_token in (first.refresh_token, rotated.refresh_token):
+        with pytest.raises(SessionRevoked):
+            await world.refresh(refresh_token)
+    for access_token in (first.access_token, rotated.access_token):
+        with pytest.raises(InvalidToken):
+            await world.authenticate(access_token)
+    # Signing in again works, and another user is untouched.
+    await world.authenticate((await world.login()).access_token)
+    await world.authenticate(bobs.access_token)
+    await world.refresh(bobs.refresh_token)
+
+
+async def test_the_system_principal_has_every_permission_and_no_account(world: World) -> None:
+    system = Principal.system()
+    assert system.user_id.int == 0
+    assert system.via == "system"
+    assert all(system.can(p) for p in Permission)
