@@ -253,7 +253,9 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
     secrets = HmacSecretGenerator(settings.secret_key)
     common_passwords = CommonPasswordList()
     refresh_ttl = timedelta(days=settings.refresh_token_ttl_days)
-    access_states = UserAccessStates(uow, cache, stats=cache_stats)
+    # A shared (Redis) cache hears every invalidation, so entries can live long. A per-process cache
+    # cannot hear a change made by another process (the CLI, a second instance): keep it to a second.
+    access_states = UserAccessStates(uow, cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats)
 
     probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:

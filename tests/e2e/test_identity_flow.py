@@ -165,9 +165,10 @@ def test_logout_ends_one_session_and_logout_all_ends_every_one(run_cli: RunCli, 
         assert me(client, sign_in(client, "ada@example.com")["access_token"]).status_code == 200
 
 
-def test_changing_the_password_ends_every_session(run_cli: RunCli, start_server: Any) -> None:
+def test_changing_the_password_ends_every_other_session(run_cli: RunCli, start_server: Any) -> None:
     with client_for(serve(run_cli, start_server)) as client:
         register(client, "ada@example.com")
+        other_device = sign_in(client, "ada@example.com")
         session = sign_in(client, "ada@example.com")
         headers = bearer(session["access_token"])
 
@@ -189,8 +190,14 @@ def test_changing_the_password_ends_every_session(run_cli: RunCli, start_server:
             headers=headers,
         )
         assert changed.status_code == 204, changed.text
+        # The other device is signed out: its access token ends now and its refresh token is revoked.
+        assert_unauthorized(me(client, other_device["access_token"]))
+        assert refresh(client, other_device["refresh_token"]).json()["error"] == "invalid_grant"
+        # This device stays signed in: access tokens all end, but its own refresh token renews it.
         assert_unauthorized(me(client, session["access_token"]))
-        assert refresh(client, session["refresh_token"]).json()["error"] == "invalid_grant"
+        renewed = refresh(client, session["refresh_token"])
+        assert renewed.status_code == 200, renewed.text
+        assert me(client, renewed.json()["access_token"]).status_code == 200
         old = client.post(
             "/api/v1/auth/token", data={"grant_type": "password", "username": "ada@example.com", "password": PASSWORD}
         )

@@ -153,8 +153,9 @@ class FakeAccessTokenIssuer:
         self.ttl = ttl
         self._jti = itertools.count(1)
 
-    def issue(self, user: User, *, now: datetime) -> IssuedAccessToken:
+    def issue(self, user: User, *, now: datetime, session_id: uuid.UUID | None = None) -> IssuedAccessToken:
         claims = {
+            "sid": str(session_id) if session_id else None,
             "sub": str(user.id),
             "role": user.role.value,
             "ver": user.token_version,
@@ -176,6 +177,7 @@ class FakeAccessTokenIssuer:
                 jti=raw["jti"],
                 issued_at=datetime.fromisoformat(raw["iat"]),
                 expires_at=datetime.fromisoformat(raw["exp"]),
+                session_id=uuid.UUID(raw["sid"]) if raw.get("sid") else None,
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidToken() from exc

@@ -19,10 +19,17 @@ ACCESS_STATE_TTL_SECONDS = 300.0
 
 
 class UserAccessStates:
-    def __init__(self, uow: UnitOfWorkFactory, cache: Cache, *, stats: CacheStats | None = None) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        cache: Cache,
+        *,
+        ttl_seconds: float = ACCESS_STATE_TTL_SECONDS,
+        stats: CacheStats | None = None,
+    ) -> None:
         self._uow = uow
         # Keys are "identity:access:<user id>".
-        self._reads = ReadThrough(cache, name="identity", default_ttl=ACCESS_STATE_TTL_SECONDS, stats=stats)
+        self._reads = ReadThrough(cache, name="identity", default_ttl=ttl_seconds, stats=stats)
 
     async def get(self, user_id: uuid.UUID) -> UserAccessState | None:
         """The user's access state, or ``None`` when there is no such user."""

@@ -46,7 +46,7 @@ class Authenticate:
         state = await self._usable_state(claims.user_id)
         if claims.token_version != state.token_version:
             raise InvalidToken("this token was signed out")
-        return _principal(claims.user_id, state, via="access_token")
+        return _principal(claims.user_id, state, via="access_token", session_id=claims.session_id)
 
     async def _by_api_key(self, secret: str) -> Principal:
         now = self._clock.now()
@@ -78,7 +78,12 @@ class Authenticate:
 
 
 def _principal(
-    user_id: uuid.UUID, state: UserAccessState, *, via: str, api_key_id: uuid.UUID | None = None
+    user_id: uuid.UUID,
+    state: UserAccessState,
+    *,
+    via: str,
+    api_key_id: uuid.UUID | None = None,
+    session_id: uuid.UUID | None = None,
 ) -> Principal:
     return Principal(
         user_id=user_id,
@@ -88,4 +93,5 @@ def _principal(
         permissions=permissions_of(state.role),
         via=via,
         api_key_id=api_key_id,
+        session_id=session_id,
     )

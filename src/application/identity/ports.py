@@ -91,6 +91,8 @@ class AccessClaims:
     jti: str
     issued_at: datetime
     expires_at: datetime
+    #: The sign-in (refresh-token family) the token was issued for.
+    session_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +104,7 @@ class IssuedAccessToken:
 class AccessTokenIssuer(Protocol):
     """Signed, short-lived access tokens (JWT in production)."""
 
-    def issue(self, user: User, *, now: datetime) -> IssuedAccessToken: ...
+    def issue(self, user: User, *, now: datetime, session_id: uuid.UUID | None = None) -> IssuedAccessToken: ...
 
     def verify(self, token: str, *, now: datetime) -> AccessClaims:
         """The claims of a valid token; raises ``InvalidToken`` for anything else."""

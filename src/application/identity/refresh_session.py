@@ -62,5 +62,5 @@ class RefreshSession:
         if reuse is not None:
             raise reuse
         assert user is not None
-        access = self._tokens.issue(user, now=now)
+        access = self._tokens.issue(user, now=now, session_id=successor.family_id)
         return TokenPair(access_token=access.token, expires_in=access.expires_in, refresh_token=successor_secret)

@@ -77,6 +77,7 @@ class SignIn:
             if new_hash is not None:
                 current.rehash(new_hash, now=now)
                 await tx.users.save(current)
+            family_id = new_id(now)
             await tx.refresh_tokens.add(
                 RefreshToken.start_family(
                     user_id=current.id,
@@ -84,10 +85,10 @@ class SignIn:
                     now=now,
                     lifetime=self._refresh_ttl,
                     id=new_id(now),
-                    family_id=new_id(now),
+                    family_id=family_id,
                 )
             )
-        access = self._tokens.issue(current, now=now)
+        access = self._tokens.issue(current, now=now, session_id=family_id)
         return TokenPair(access_token=access.token, expires_in=access.expires_in, refresh_token=refresh_token)
 
 

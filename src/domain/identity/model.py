@@ -254,6 +254,8 @@ class Principal:
     #: ``access_token``, ``api_key`` or ``system`` (the CLI).
     via: str = "access_token"
     api_key_id: uuid.UUID | None = None
+    #: The sign-in (refresh-token family) behind an access token; ``None`` for API keys.
+    session_id: uuid.UUID | None = None
 
     @classmethod
     def system(cls) -> Principal:

@@ -44,7 +44,7 @@ class JwtAccessTokenIssuer:
         self._ttl = ttl
         self._leeway = leeway
 
-    def issue(self, user: User, *, now: datetime) -> IssuedAccessToken:
+    def issue(self, user: User, *, now: datetime, session_id: uuid.UUID | None = None) -> IssuedAccessToken:
         issued = int(now.timestamp())
         expires_in = int(self._ttl.total_seconds())
         claims = {
@@ -58,6 +58,8 @@ class JwtAccessTokenIssuer:
             "role": user.role.value,
             "ver": user.token_version,
         }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": "JWT"})
         return IssuedAccessToken(token=token, expires_in=expires_in)
 
@@ -94,6 +96,7 @@ class JwtAccessTokenIssuer:
                 jti=str(claims["jti"]),
                 issued_at=issued_at,
                 expires_at=expires_at,
+                session_id=uuid.UUID(str(claims["sid"])) if "sid" in claims else None,
             )
         except InvalidToken:
             raise

@@ -48,8 +48,8 @@ class MeController(Controller):
         summary="Change your password",
         description=(
             "Needs the current password (403 `invalid_credentials` when it is wrong); the new one follows the "
-            "registration policy (422 `weak_password`). Every session and access token ends, this one included: "
-            "sign in again with the new password."
+            "registration policy (422 `weak_password`). Every other session is signed out. Access tokens all "
+            "end at once; this session renews with its refresh token (`grant_type=refresh_token`)."
         ),
         responses={403: ResponseSpec(None, description="`invalid_credentials`: the current password is wrong")},
     )
@@ -59,4 +59,6 @@ class MeController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.use_cases.change_password(principal, data.current_password, data.new_password, None)
+        await container.use_cases.change_password(
+            principal, data.current_password, data.new_password, principal.session_id
+        )
