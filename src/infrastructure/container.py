@@ -156,7 +156,9 @@ class Container:
             # ADMIN_EMAIL/ADMIN_PASSWORD: the first admin, created once (nothing when the email exists).
             await bootstrap_admin(self.settings, self.uow, self.use_cases.register_user)
         self._started = True
-        logger.info(
+        # A CLI command's output is its own lines; its start-up is only worth a debug line.
+        log = logger.debug if self.role == "cli" else logger.info
+        log(
             "container_started",
             role=self.role,
             database=self.settings.database_backend,
