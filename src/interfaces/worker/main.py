@@ -70,7 +70,9 @@ async def serve_worker(settings: Settings, *, stop: asyncio.Event | None = None)
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):  # not the main thread, or no signals here
+        except RuntimeError:
+            # The loop runs outside the main thread (embedded in another program): the host
+            # owns the signals and stops us through `stop`.
             break
     logger.info("worker_started", jobs=sorted(s.name for s in container.jobs), concurrency=worker.concurrency)
     task = asyncio.create_task(worker.start())
