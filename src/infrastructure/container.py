@@ -28,6 +28,7 @@ from src.application.identity.refresh_session import RefreshSession
 from src.application.identity.register_user import RegisterUser
 from src.application.identity.sign_in import SignIn
 from src.application.identity.sign_out import SignOut, SignOutEverywhere
+from src.application.llm.ports import ChatModel
 from src.application.shared.check_readiness import CheckReadiness
 from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
@@ -39,6 +40,8 @@ from src.infrastructure.cache.redis_cache import RedisCache
 from src.infrastructure.cache.stats import PrometheusCacheStats
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.health import DatabaseProbe, JobsProbe, RedisProbe
+from src.infrastructure.llm.catalog import CatalogError, FileModelCatalog
+from src.infrastructure.llm.offline import OfflineChatModel
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.observability.tracing import (
@@ -64,7 +67,7 @@ from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import JwtAccessTokenIssuer
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import ConfigError, Settings
 
 logger = get_logger("parley.container")
 
@@ -125,6 +128,10 @@ class Container:
     access_tokens: JwtAccessTokenIssuer
     secrets: HmacSecretGenerator
     common_passwords: CommonPasswordList
+    #: The models Parley knows, their prices and limits, and which of them are available.
+    model_catalog: FileModelCatalog
+    #: Every model of every provider behind one port.
+    chat_model: ChatModel
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -211,6 +218,22 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
     return Redis.from_pool(pool)
 
 
+def build_model_catalog(settings: Settings, configured_providers: Sequence[str] = ()) -> FileModelCatalog:
+    try:
+        catalog = FileModelCatalog.load(
+            settings.model_catalog_path, configured_providers=configured_providers, default_model=settings.default_model
+        )
+    except CatalogError as exc:
+        raise ConfigError("MODEL_CATALOG_PATH", f"is not a usable model catalog: {exc}") from None
+    if settings.default_model is not None and not catalog.is_available(settings.default_model):
+        raise ConfigError(
+            "DEFAULT_MODEL",
+            f"is {settings.default_model!r}, which is not an available catalog model "
+            f"(available: {', '.join(catalog.available_ids())})",
+        )
+    return catalog
+
+
 def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Sequence[JobSpec] = ()) -> Container:
     """``extra_jobs`` are catalogued beside Parley's own (tests register probe jobs this way)."""
     clock = SystemClock()
@@ -259,6 +282,9 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
     # cannot hear a change made by another process (the CLI, a second instance): keep it to a second.
     access_states = UserAccessStates(uow, cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats)
 
+    model_catalog = build_model_catalog(settings)
+    chat_model = OfflineChatModel(clock, token_delay_ms=settings.offline_token_delay_ms)
+
     probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:
         probes.append(RedisProbe(redis))
@@ -300,6 +326,8 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
         access_tokens=access_tokens,
         secrets=secrets,
         common_passwords=common_passwords,
+        model_catalog=model_catalog,
+        chat_model=chat_model,
         use_cases=UseCases(
             check_readiness=CheckReadiness(probes, clock),
             prune_expired=prune_expired,

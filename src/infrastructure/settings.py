@@ -84,6 +84,10 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     secret_key_generated: bool = False
+    # -- language models ---------------------------------------------------------------------
+    default_model: str | None = None
+    model_catalog_path: Path | None = None
+    offline_token_delay_ms: int = 15
 
     @property
     def is_production(self) -> bool:
@@ -219,7 +223,20 @@ def load_settings(
         admin_email=admin_email,
         admin_password=admin_password,
         secret_key_generated=generated,
+        default_model=env.raw("DEFAULT_MODEL"),
+        model_catalog_path=_existing_file(env, "MODEL_CATALOG_PATH"),
+        offline_token_delay_ms=env.integer("OFFLINE_TOKEN_DELAY_MS", 15, minimum=0, maximum=10_000),
     )
+
+
+def _existing_file(env: _Reader, name: str) -> Path | None:
+    value = env.raw(name)
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise ConfigError(name, f"names {value!r}, which is not a readable file")
+    return path
 
 
 # Common spellings of the two database URLs, mapped to the async drivers Parley uses.
