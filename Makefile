@@ -5,7 +5,7 @@ SHELL := /bin/bash
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
 
-.PHONY: help install run migrate test services lint format typecheck contracts unit bench clean
+.PHONY: help install run migrate test test-live services lint format typecheck contracts unit bench clean
 
 help: ## Show the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ contracts: install ## import-linter layer contracts
 
 test: install services lint typecheck ## Everything CI runs: lint, types, contracts, the whole suite with coverage
 	@$(UV) run --frozen pytest --cov --cov-report=term $(PYTEST_ARGS)
+
+test-live: install ## Opt-in: tiny calls to the real providers whose keys are set (not part of `make test`)
+	@PARLEY_LIVE_TESTS=1 $(UV) run --frozen pytest tests/live -m live $(PYTEST_ARGS)
 
 unit: install ## Only the fast unit tests
 	@$(UV) run --frozen pytest tests/unit $(PYTEST_ARGS)

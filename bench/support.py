@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 
 PARLEY = str(Path(sys.executable).with_name("parley"))
+#: The process id of each server started here, by its base URL (to read its memory, say).
+SERVER_PIDS: dict[str, int] = {}
 
 
 def free_port() -> int:
@@ -66,6 +68,7 @@ def _served(command: Callable[[int], list[str]], env: dict[str, str]) -> Iterato
             command(port), env=environ, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=var
         )
         base = f"http://127.0.0.1:{port}"
+        SERVER_PIDS[base] = process.pid
         try:
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline:
@@ -80,6 +83,7 @@ def _served(command: Callable[[int], list[str]], env: dict[str, str]) -> Iterato
                 raise RuntimeError("the server did not start")
             yield base
         finally:
+            SERVER_PIDS.pop(base, None)
             process.terminate()
             process.wait(timeout=10)
 

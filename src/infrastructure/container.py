@@ -19,6 +19,23 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from saq import Queue
 from saq.queue.redis import RedisQueue
 
+from src.application.chat.create_conversation import CreateConversation
+from src.application.chat.delete_conversation import DeleteConversation
+from src.application.chat.export_conversation import ExportConversation
+from src.application.chat.generation import ReplyGenerator
+from src.application.chat.get_conversation import GetConversation
+from src.application.chat.limits import AiRequestLimiter
+from src.application.chat.list_conversations import ListConversations
+from src.application.chat.list_messages import ListMessages
+from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.regenerate_reply import RegenerateReply
+from src.application.chat.replies import ReplyLauncher
+from src.application.chat.resume_reply_stream import ResumeReplyStream
+from src.application.chat.send_message import SendMessage
+from src.application.chat.settings import ReplySettings
+from src.application.chat.stop_reply import StopReply
+from src.application.chat.title_conversation import TitleConversation
+from src.application.chat.update_conversation import UpdateConversation
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.admin_users import GetUser, ListUsers, ResetPassword, UpdateUser
 from src.application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
@@ -28,20 +45,43 @@ from src.application.identity.refresh_session import RefreshSession
 from src.application.identity.register_user import RegisterUser
 from src.application.identity.sign_in import SignIn
 from src.application.identity.sign_out import SignOut, SignOutEverywhere
+from src.application.knowledge.articles import CreateArticle, DeleteArticle, GetArticle, ListArticles, UpdateArticle
+from src.application.knowledge.dictionary import GetDictionary, RefreshDictionary, TopWordsDefinitions
+from src.application.knowledge.fetch_paragraph import FetchParagraph
+from src.application.knowledge.search_everything import SearchEverything
+from src.application.knowledge.search_paragraphs import SearchParagraphs
+from src.application.knowledge.search_scopes import ArticleSearchScope, ParagraphSearchScope
+from src.application.knowledge.summarize_article import SummarizeArticle
+from src.application.llm.check_providers import CheckProviders
+from src.application.llm.list_models import ListModels
 from src.application.llm.ports import ChatModel
+from src.application.llm.router import ModelRouter
 from src.application.shared.check_readiness import CheckReadiness
 from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
+from src.application.usage.get_usage import GetUsage
+from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+from src.domain.identity.model import Tier
+from src.domain.usage.model import TierBudgets, dollars_to_micros
 from src.infrastructure.admin_bootstrap import bootstrap_admin
 from src.infrastructure.cache.memory_cache import MemoryCache
 from src.infrastructure.cache.redis_cache import RedisCache
 from src.infrastructure.cache.stats import PrometheusCacheStats
 from src.infrastructure.clock import SystemClock
+from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
+from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
 from src.infrastructure.health import DatabaseProbe, JobsProbe, RedisProbe
 from src.infrastructure.llm.catalog import CatalogError, FileModelCatalog
-from src.infrastructure.llm.offline import OfflineChatModel
+from src.infrastructure.llm.metrics import PrometheusLlmMetrics
+from src.infrastructure.llm.providers import (
+    ProviderModel,
+    build_llm_providers,
+    build_provider_breakers,
+    check_fallbacks,
+    retry_policy,
+)
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.observability.tracing import (
@@ -59,9 +99,15 @@ from src.infrastructure.queue.outbox_relay import OutboxRelayLoop
 from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
 from src.infrastructure.queue.saq_queue import SaqTaskQueue, build_saq_queue
 from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
-from src.infrastructure.rate_limit.policies import LOGIN, RateLimitPolicies, build_policies
+from src.infrastructure.rate_limit.policies import AI_FREE, AI_PRO, LOGIN, RateLimitPolicies, build_policies
 from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
+from src.infrastructure.realtime.connection_slots import ConnectionSlots
+from src.infrastructure.realtime.pubsub import PubSubHub
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
+from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
+from src.infrastructure.realtime.stop_signals import StopSignalBus
+from src.infrastructure.realtime.user_events import UserEventBus
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
@@ -101,6 +147,38 @@ class UseCases:
     create_api_key: CreateApiKey
     list_api_keys: ListApiKeys
     revoke_api_key: RevokeApiKey
+    # -- knowledge -----------------------------------------------------------------------------
+    create_article: CreateArticle
+    get_article: GetArticle
+    list_articles: ListArticles
+    update_article: UpdateArticle
+    delete_article: DeleteArticle
+    summarize_article: SummarizeArticle
+    fetch_paragraph: FetchParagraph
+    search_paragraphs: SearchParagraphs
+    get_dictionary: GetDictionary
+    refresh_dictionary: RefreshDictionary
+    search_everything: SearchEverything
+    # -- chat and usage (the WebSocket and `parley chat` use these too) -------------------------
+    create_conversation: CreateConversation
+    list_conversations: ListConversations
+    get_conversation: GetConversation
+    update_conversation: UpdateConversation
+    delete_conversation: DeleteConversation
+    export_conversation: ExportConversation
+    list_messages: ListMessages
+    send_message: SendMessage
+    regenerate_reply: RegenerateReply
+    stop_reply: StopReply
+    resume_reply_stream: ResumeReplyStream
+    title_conversation: TitleConversation
+    recover_stale_replies: RecoverStaleReplies
+    get_usage: GetUsage
+    get_user_budget: GetUserBudget
+    set_user_budget: SetUserBudget
+    # -- llm -----------------------------------------------------------------------------------
+    list_models: ListModels
+    check_providers: CheckProviders
 
 
 @dataclass(slots=True)
@@ -130,8 +208,23 @@ class Container:
     common_passwords: CommonPasswordList
     #: The models Parley knows, their prices and limits, and which of them are available.
     model_catalog: FileModelCatalog
-    #: Every model of every provider behind one port.
+    #: Every model of every provider behind one port: the router (retries, fallbacks, breakers).
     chat_model: ChatModel
+    #: Each configured provider's own adapter (offline always), by provider name; the router's.
+    llm_providers: dict[str, ProviderModel]
+    #: Chat realtime ports (see src/application/chat/ports.py): every reply's events, readable from
+    #: any event id on any instance (``ReplyStreamStore``) ...
+    reply_streams: ReplyStreams
+    #: ... per-user events fanned out to every instance (``UserEvents``) ...
+    user_events: UserEventBus
+    #: ... "stop this reply" delivered to the instance generating it (``StopSignals``) ...
+    stop_signals: StopSignalBus
+    #: ... and the process-owned tasks generating replies (``ReplyTasks``), drained at shutdown.
+    reply_tasks: ReplyTaskRegistry
+    #: The process's one Redis pub/sub connection (``None`` without Redis).
+    pubsub: PubSubHub | None
+    #: Open WebSockets per user, counted across instances (``WS_MAX_CONNECTIONS_PER_USER``).
+    connection_slots: ConnectionSlots
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -139,6 +232,9 @@ class Container:
     #: Failed SAQ jobs, listable and retryable (with Redis only).
     failed_jobs: SaqFailedJobs | None = None
     tracer_provider: TracerProvider | None = None
+    #: Where paragraphs come from, and the dictionary service (offline stand-ins when not configured).
+    paragraph_source: HttpParagraphSource | OfflineParagraphSource | None = None
+    dictionary: HttpDictionary | OfflineDictionary | None = None
     _started: bool = field(default=False, init=False)
 
     def refresh_gauges(self) -> None:
@@ -162,6 +258,11 @@ class Container:
         if self.role == "api":
             # ADMIN_EMAIL/ADMIN_PASSWORD: the first admin, created once (nothing when the email exists).
             await bootstrap_admin(self.settings, self.uow, self.use_cases.register_user)
+        if self.role in ("api", "cli"):
+            # Replies are generated here: hear stops requested on other instances.
+            await self.stop_signals.start()
+        if self.role == "api":
+            await _recover_stale_replies(self.use_cases.recover_stale_replies)
         self._started = True
         # A CLI command's output is its own lines; its start-up is only worth a debug line.
         log = logger.debug if self.role == "cli" else logger.info
@@ -175,8 +276,19 @@ class Container:
 
     async def shutdown(self) -> None:
         """Close everything in reverse order; one failing close never skips the others."""
+        # Replies under way finish (or are stored as interrupted) while the database is still open.
+        await _close_quietly("replies", self.reply_tasks.drain(self.settings.shutdown_timeout / 2))
+        await _close_quietly("reply_streams", self.reply_streams.stop())
+        self.stop_signals.stop()
+        if self.pubsub is not None:
+            await _close_quietly("pubsub", self.pubsub.stop())
         if self.outbox_relay is not None:
             await _close_quietly("outbox_relay", self.outbox_relay.stop())
+        for name, client in (("paragraph_source", self.paragraph_source), ("dictionary", self.dictionary)):
+            if client is not None:
+                await _close_quietly(name, client.aclose())
+        for name, provider in self.llm_providers.items():
+            await _close_quietly(f"llm_{name}", provider.aclose())
         if self.in_process_runner is not None:
             await _close_quietly("job_runner", self.in_process_runner.stop(self.settings.shutdown_timeout / 2))
         if self.saq_queue is not None:
@@ -189,6 +301,17 @@ class Container:
             uninstrument_database()
             await _close_quietly("tracing", asyncio.to_thread(self.tracer_provider.shutdown))
         self._started = False
+
+
+async def _recover_stale_replies(recover: RecoverStaleReplies) -> None:
+    """Finish the replies an instance left behind when it stopped (never fails the start)."""
+    try:
+        recovered = (await recover()).recovered
+    except Exception as exc:  # noqa: BLE001 - e.g. a database not migrated yet: the job retries later
+        logger.warning("stale_reply_recovery_failed", error=f"{type(exc).__name__}: {exc}")
+        return
+    if recovered:
+        logger.info("stale_replies_recovered", replies=recovered)
 
 
 async def _close_quietly(name: str, closing: Awaitable[object]) -> None:
@@ -231,11 +354,33 @@ def build_model_catalog(settings: Settings, configured_providers: Sequence[str] 
             f"is {settings.default_model!r}, which is not an available catalog model "
             f"(available: {', '.join(catalog.available_ids())})",
         )
+    check_fallbacks(settings, catalog)
     return catalog
 
 
-def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Sequence[JobSpec] = ()) -> Container:
-    """``extra_jobs`` are catalogued beside Parley's own (tests register probe jobs this way)."""
+def build_paragraph_source(settings: Settings) -> HttpParagraphSource | OfflineParagraphSource:
+    """PARAGRAPH_SOURCE_URL's service, or paragraphs made up offline when it is unset."""
+    if settings.paragraph_source_url:
+        return HttpParagraphSource(settings.paragraph_source_url, timeout=settings.paragraph_source_timeout)
+    return OfflineParagraphSource()
+
+
+def build_dictionary(settings: Settings) -> HttpDictionary | OfflineDictionary:
+    """DICTIONARY_API_URL's service, or no definitions when it is unset."""
+    if settings.dictionary_api_url:
+        return HttpDictionary(settings.dictionary_api_url, timeout=settings.dictionary_timeout)
+    return OfflineDictionary()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    role: Role = "api",
+    extra_jobs: Sequence[JobSpec] = (),
+    chat_model: ChatModel | None = None,
+) -> Container:
+    """``extra_jobs`` are catalogued beside Parley's own (tests register probe jobs this way);
+    ``chat_model`` replaces the model router (tests script model failures this way)."""
     clock = SystemClock()
     database = build_database_config(settings)
     uow = SqlAlchemyUnitOfWorkFactory.for_database(database, clock)
@@ -257,14 +402,20 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
         else MemoryRateLimiter()
     )
 
+    # Knowledge: the sources of paragraphs and definitions, and the dictionary's cache levels (the
+    # job that refreshes them after each fetch is catalogued below).
+    paragraph_source = build_paragraph_source(settings)
+    dictionary = build_dictionary(settings)
+    dictionary_levels = TopWordsDefinitions(
+        uow, cache, dictionary, concurrency=settings.dictionary_concurrency, stats=PrometheusCacheStats()
+    )
+    refresh_dictionary = RefreshDictionary(dictionary_levels)
+
     run_once = RunJobOnce(uow, clock)
     prune_expired = PruneExpiredRecords(uow, clock)
     tracer_provider = build_tracer_provider(settings, role=role)
     if tracer_provider is not None:
         instrument_database(database.get_engine(), tracer_provider)
-    catalog = build_job_catalog(
-        prune_expired=prune_expired, run_once=run_once, tracer=JobTracer(tracer_provider), extra_jobs=extra_jobs
-    )
 
     rate_limit_policies = build_policies(settings)
     cache_stats = PrometheusCacheStats()
@@ -282,8 +433,82 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
     # cannot hear a change made by another process (the CLI, a second instance): keep it to a second.
     access_states = UserAccessStates(uow, cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats)
 
-    model_catalog = build_model_catalog(settings)
-    chat_model = OfflineChatModel(clock, token_delay_ms=settings.offline_token_delay_ms)
+    llm_providers = build_llm_providers(settings, clock)
+    model_catalog = build_model_catalog(settings, [name for name in llm_providers if name != "offline"])
+    chat_model = chat_model or ModelRouter(
+        llm_providers,
+        model_catalog,
+        clock,
+        breakers=build_provider_breakers(settings, redis, redis_breaker),
+        metrics=PrometheusLlmMetrics(),
+        retry=retry_policy(settings),
+        fallbacks=settings.llm_fallbacks,
+        total_timeout=settings.llm_total_timeout,
+        unbreakable=("offline",),
+    )
+
+    # Chat: realtime ports (Redis pub/sub and streams when configured, else in-process) and the use
+    # cases every front door shares.
+    pubsub = (
+        PubSubHub(redis_client(settings, blocking=True), redis_breaker, timeout=settings.redis_timeout)
+        if settings.redis_url
+        else None
+    )
+    reply_streams = ReplyStreams(
+        MemoryReplyStreams(
+            ttl=settings.reply_stream_ttl_seconds,
+            max_age=settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60,
+        ),
+        redis=redis,
+        hub=pubsub,
+        breaker=redis_breaker,
+        ttl=settings.reply_stream_ttl_seconds,
+        max_age=settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60,
+        timeout=settings.redis_timeout,
+    )
+    user_events = UserEventBus(pubsub)
+    stop_signals = StopSignalBus(pubsub)
+    reply_tasks = ReplyTaskRegistry()
+    reply_settings = ReplySettings(
+        max_message_chars=settings.max_message_chars,
+        lease_seconds=settings.reply_lease_seconds,
+        flush_interval_seconds=settings.reply_flush_interval_ms / 1000,
+        timeout_seconds=settings.reply_timeout_seconds,
+    )
+    tier_budgets = TierBudgets(
+        free_micros=dollars_to_micros(settings.budget_free_monthly_usd),
+        pro_micros=dollars_to_micros(settings.budget_pro_monthly_usd),
+    )
+    launcher = ReplyLauncher(
+        uow=uow,
+        generator=ReplyGenerator(
+            uow, chat_model, model_catalog, reply_streams, stop_signals, user_events, clock, reply_settings
+        ),
+        catalog=model_catalog,
+        streams=reply_streams,
+        events=user_events,
+        tasks=reply_tasks,
+        limiter=AiRequestLimiter(
+            rate_limiter if settings.rate_limit_enabled else None,
+            {Tier.FREE: rate_limit_policies[AI_FREE], Tier.PRO: rate_limit_policies[AI_PRO]},
+            exempt_permission_holders=settings.rate_limit_exempt_admins,
+        ),
+        budgets=tier_budgets,
+        clock=clock,
+        settings=reply_settings,
+    )
+    title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
+    recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
+
+    catalog = build_job_catalog(
+        prune_expired=prune_expired,
+        run_once=run_once,
+        tracer=JobTracer(tracer_provider),
+        extra_jobs=extra_jobs,
+        refresh_dictionary=refresh_dictionary,
+        title_conversation=title_conversation,
+        recover_stale_replies=recover_stale_replies,
+    )
 
     probes: list[HealthProbe] = [DatabaseProbe(database.get_engine(), ExpectedSchema.from_migrations())]
     if redis is not None:
@@ -328,6 +553,15 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
         common_passwords=common_passwords,
         model_catalog=model_catalog,
         chat_model=chat_model,
+        llm_providers=llm_providers,
+        reply_streams=reply_streams,
+        user_events=user_events,
+        stop_signals=stop_signals,
+        reply_tasks=reply_tasks,
+        pubsub=pubsub,
+        connection_slots=ConnectionSlots(
+            redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+        ),
         use_cases=UseCases(
             check_readiness=CheckReadiness(probes, clock),
             prune_expired=prune_expired,
@@ -359,10 +593,41 @@ def build_container(settings: Settings, *, role: Role = "api", extra_jobs: Seque
             create_api_key=CreateApiKey(uow, secrets, clock),
             list_api_keys=ListApiKeys(uow),
             revoke_api_key=RevokeApiKey(uow, clock),
+            create_article=CreateArticle(uow, clock),
+            get_article=GetArticle(uow),
+            list_articles=ListArticles(uow),
+            update_article=UpdateArticle(uow, clock),
+            delete_article=DeleteArticle(uow),
+            summarize_article=SummarizeArticle(uow, chat_model, model_catalog, cache),
+            fetch_paragraph=FetchParagraph(uow, paragraph_source, clock),
+            search_paragraphs=SearchParagraphs(uow),
+            get_dictionary=GetDictionary(dictionary_levels),
+            refresh_dictionary=refresh_dictionary,
+            search_everything=SearchEverything(uow, [ArticleSearchScope(), ParagraphSearchScope()]),
+            create_conversation=CreateConversation(uow, model_catalog, clock),
+            list_conversations=ListConversations(uow, clock),
+            get_conversation=GetConversation(uow, clock),
+            update_conversation=UpdateConversation(uow, model_catalog, clock),
+            delete_conversation=DeleteConversation(uow, stop_signals, clock),
+            export_conversation=ExportConversation(uow, clock),
+            list_messages=ListMessages(uow),
+            send_message=SendMessage(launcher),
+            regenerate_reply=RegenerateReply(launcher),
+            stop_reply=StopReply(uow, stop_signals, model_catalog, clock),
+            resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings),
+            title_conversation=title_conversation,
+            recover_stale_replies=recover_stale_replies,
+            get_usage=GetUsage(uow, tier_budgets, clock),
+            get_user_budget=GetUserBudget(uow, tier_budgets, clock),
+            set_user_budget=SetUserBudget(uow, tier_budgets, clock),
+            list_models=ListModels(model_catalog),
+            check_providers=CheckProviders(llm_providers, model_catalog, clock),
         ),
         saq_queue=saq_queue,
         in_process_runner=in_process,
         outbox_relay=outbox_relay,
         failed_jobs=SaqFailedJobs(saq_queue) if saq_queue is not None else None,
         tracer_provider=tracer_provider,
+        paragraph_source=paragraph_source,
+        dictionary=dictionary,
     )

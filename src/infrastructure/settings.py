@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from dotenv import dotenv_values
 
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
+from src.domain.llm.routing import FallbackChains
 
 AppEnv = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -26,6 +28,7 @@ APP_ENVS: tuple[str, ...] = ("development", "test", "production")
 LOG_FORMATS: tuple[str, ...] = ("json", "console")
 LOG_LEVELS: tuple[str, ...] = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 MIN_SECRET_KEY_LENGTH = 32
+MAX_MONTHLY_BUDGET_USD = 1_000_000
 SECRET_KEY_FILE = "secret_key"  # noqa: S105 - a file name, not a secret
 
 _T = TypeVar("_T")
@@ -88,6 +91,55 @@ class Settings:
     default_model: str | None = None
     model_catalog_path: Path | None = None
     offline_token_delay_ms: int = 15
+    # -- knowledge (see README, "Knowledge") ----------------------------------------------------
+    paragraph_source_url: str | None = None
+    paragraph_source_timeout: float = 5.0
+    dictionary_api_url: str | None = None
+    dictionary_timeout: float = 5.0
+    dictionary_concurrency: int = 5
+    # -- model providers (see README, "Language models") ---------------------------------------
+    openai_api_key: str | None = field(default=None, repr=False)
+    openai_base_url: str | None = field(default=None, repr=False)  # may hold a password
+    gemini_api_key: str | None = field(default=None, repr=False)
+    gemini_base_url: str | None = field(default=None, repr=False)  # may hold a password
+    groq_api_key: str | None = field(default=None, repr=False)
+    groq_base_url: str | None = field(default=None, repr=False)  # may hold a password
+    llm_connect_timeout: float = 5.0
+    llm_read_timeout: float = 60.0
+    llm_total_timeout: float = 300.0
+    llm_stream_idle_timeout: float = 30.0
+    llm_retries: int = 2
+    llm_retry_base_delay: float = 0.5
+    llm_retry_max_delay: float = 8.0
+    llm_fallbacks: FallbackChains = field(default_factory=FallbackChains)
+    llm_breaker_failures: int = 5
+    llm_breaker_reset_seconds: float = 30.0
+    # -- chat and budgets (see README, "Chat" and "Usage and budgets") ----------------------
+    max_message_chars: int = 32_000
+    reply_stream_ttl_seconds: float = 120.0
+    reply_flush_interval_ms: int = 500
+    reply_lease_seconds: float = 30.0
+    reply_timeout_seconds: float = 600.0
+    sse_heartbeat_seconds: float = 15.0
+    budget_free_monthly_usd: Decimal = Decimal("5")
+    budget_pro_monthly_usd: Decimal = Decimal("50")
+    # -- websocket chat ----------------------------------------------------------------------
+    ws_max_connections_per_user: int = 10
+    ws_auth_timeout_seconds: float = 5.0
+    ws_send_queue_frames: int = 512
+
+    @property
+    def configured_llm_providers(self) -> tuple[str, ...]:
+        """The providers Parley may call: OpenAI with a key or a base URL (an OpenAI-compatible server
+        such as Ollama may need no key), Gemini and Groq with a key. The offline one always is."""
+        configured = []
+        if self.openai_api_key or self.openai_base_url:
+            configured.append("openai")
+        if self.gemini_api_key:
+            configured.append("gemini")
+        if self.groq_api_key:
+            configured.append("groq")
+        return tuple(configured)
 
     @property
     def is_production(self) -> bool:
@@ -104,9 +156,9 @@ class Settings:
             if f.name in _NOT_VARIABLES:
                 continue
             value = getattr(self, f.name)
-            if f.name in {"secret_key", "metrics_token", "admin_password"}:
+            if f.name in _SECRETS:
                 text = "****" if value else ""
-            elif f.name in {"database_url", "redis_url"}:
+            elif f.name in {"database_url", "redis_url", "openai_base_url", "gemini_base_url", "groq_base_url"}:
                 text = mask_url(value) if value else ""
             elif isinstance(value, tuple):
                 text = ",".join(value)
@@ -118,6 +170,9 @@ class Settings:
 
 _VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR", "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 _NOT_VARIABLES = frozenset({"secret_key_generated"})
+_SECRETS = frozenset(
+    {"secret_key", "metrics_token", "admin_password", "openai_api_key", "gemini_api_key", "groq_api_key"}
+)
 
 
 def mask_url(url: str) -> str:
@@ -226,7 +281,78 @@ def load_settings(
         default_model=env.raw("DEFAULT_MODEL"),
         model_catalog_path=_existing_file(env, "MODEL_CATALOG_PATH"),
         offline_token_delay_ms=env.integer("OFFLINE_TOKEN_DELAY_MS", 15, minimum=0, maximum=10_000),
+        **_knowledge_settings(env),
+        **_llm_settings(env),
+        max_message_chars=env.integer("MAX_MESSAGE_CHARS", 32_000, minimum=1, maximum=1_000_000),
+        reply_stream_ttl_seconds=env.number("REPLY_STREAM_TTL_SECONDS", 120.0, minimum=1.0),
+        reply_flush_interval_ms=env.integer("REPLY_FLUSH_INTERVAL_MS", 500, minimum=10, maximum=60_000),
+        reply_lease_seconds=env.number("REPLY_LEASE_SECONDS", 30.0, minimum=2.0),
+        reply_timeout_seconds=env.number("REPLY_TIMEOUT_SECONDS", 600.0, minimum=1.0),
+        sse_heartbeat_seconds=env.number("SSE_HEARTBEAT_SECONDS", 15.0, minimum=0.1),
+        budget_free_monthly_usd=_dollars(env, "BUDGET_FREE_MONTHLY_USD", "5"),
+        budget_pro_monthly_usd=_dollars(env, "BUDGET_PRO_MONTHLY_USD", "50"),
+        ws_max_connections_per_user=env.integer("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1),
+        ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
+        ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
     )
+
+
+def _llm_settings(env: _Reader) -> dict[str, Any]:
+    """The model providers' variables (the ids in LLM_FALLBACKS are checked against the catalog
+    when the container is built)."""
+    base_delay = env.number("LLM_RETRY_BASE_DELAY", 0.5, minimum=0.0)
+    max_delay = env.number("LLM_RETRY_MAX_DELAY", max(8.0, base_delay), minimum=0.0)
+    if max_delay < base_delay:
+        raise ConfigError(
+            "LLM_RETRY_MAX_DELAY", f"must be at least LLM_RETRY_BASE_DELAY ({base_delay:g}), got {max_delay:g}"
+        )
+    fallbacks = env.raw("LLM_FALLBACKS")
+    try:
+        chains = FallbackChains.parse(fallbacks) if fallbacks else FallbackChains()
+    except ValueError as exc:
+        example = "openai/gpt-4.1-mini -> groq/llama-3.3-70b-versatile"
+        raise ConfigError("LLM_FALLBACKS", f"{exc} (write e.g. '{example}')") from None
+    return {
+        "openai_api_key": env.raw("OPENAI_API_KEY"),
+        "openai_base_url": env.url("OPENAI_BASE_URL", schemes=("http", "https"), default=None),
+        "gemini_api_key": env.raw("GEMINI_API_KEY"),
+        "gemini_base_url": env.url("GEMINI_BASE_URL", schemes=("http", "https"), default=None),
+        "groq_api_key": env.raw("GROQ_API_KEY"),
+        "groq_base_url": env.url("GROQ_BASE_URL", schemes=("http", "https"), default=None),
+        "llm_connect_timeout": env.number("LLM_CONNECT_TIMEOUT", 5.0, minimum=0.1),
+        "llm_read_timeout": env.number("LLM_READ_TIMEOUT", 60.0, minimum=0.1),
+        "llm_total_timeout": env.number("LLM_TOTAL_TIMEOUT", 300.0, minimum=1.0),
+        "llm_stream_idle_timeout": env.number("LLM_STREAM_IDLE_TIMEOUT", 30.0, minimum=0.1),
+        "llm_retries": env.integer("LLM_RETRIES", 2, minimum=0, maximum=10),
+        "llm_retry_base_delay": base_delay,
+        "llm_retry_max_delay": max_delay,
+        "llm_fallbacks": chains,
+        "llm_breaker_failures": env.integer("LLM_BREAKER_FAILURES", 5, minimum=1),
+        "llm_breaker_reset_seconds": env.number("LLM_BREAKER_RESET_SECONDS", 30.0, minimum=0.1),
+    }
+
+
+def _knowledge_settings(env: _Reader) -> dict[str, Any]:
+    """Where paragraphs and definitions come from (unset: the offline generator, no definitions)."""
+    return {
+        "paragraph_source_url": env.url("PARAGRAPH_SOURCE_URL", schemes=("http", "https"), default=None),
+        "paragraph_source_timeout": env.number("PARAGRAPH_SOURCE_TIMEOUT", 5.0, minimum=0.1),
+        "dictionary_api_url": env.url("DICTIONARY_API_URL", schemes=("http", "https"), default=None),
+        "dictionary_timeout": env.number("DICTIONARY_TIMEOUT", 5.0, minimum=0.1),
+        "dictionary_concurrency": env.integer("DICTIONARY_CONCURRENCY", 5, minimum=1, maximum=50),
+    }
+
+
+def _dollars(env: _Reader, name: str, default: str) -> Decimal:
+    """A monthly amount in US dollars (``12.50``), zero or more."""
+    value = env.raw(name) or default
+    try:
+        amount = Decimal(value)
+    except InvalidOperation:
+        raise ConfigError(name, f"must be an amount in dollars such as 12.50, got {value!r}") from None
+    if not amount.is_finite() or amount < 0 or amount > MAX_MONTHLY_BUDGET_USD:
+        raise ConfigError(name, f"must be between 0 and {MAX_MONTHLY_BUDGET_USD} dollars, got {value!r}")
+    return amount
 
 
 def _existing_file(env: _Reader, name: str) -> Path | None:

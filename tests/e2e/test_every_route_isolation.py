@@ -21,7 +21,12 @@ from tests.e2e.identity_client import NEW_PASSWORD, PASSWORD, bearer, me, refres
 pytestmark = pytest.mark.e2e
 
 #: Routes anyone may call without signing in. Everything else under /api must answer 401 to them.
-PUBLIC_ROUTES = {("POST", "/api/v1/auth/register"), ("POST", "/api/v1/auth/token")}
+PUBLIC_ROUTES = {
+    ("POST", "/api/v1/auth/register"),
+    ("POST", "/api/v1/auth/token"),
+    # The model catalog: the same for everyone, and nothing about any user.
+    ("GET", "/api/v1/models"),
+}
 #: Run last: they end the intruder's own access.
 LAST = [("POST", "/api/v1/users/me/password"), ("DELETE", "/api/v1/users/me")]
 
@@ -53,7 +58,34 @@ def owner_and_routes(
         session = sign_in(client, "owner@example.com")
         key = client.post("/api/v1/api-keys", json={"name": "owner-key"}, headers=bearer(session["access_token"]))
         assert key.status_code == 201
-        owner = {**user, "session": session, "api_key": key.json()}
+        # A private draft article: no one else may read, change, delete or summarize it.
+        article = client.post(
+            "/api/v1/articles",
+            json={"title": "Owner-Secret-Article", "body": "Owner-Secret-Body", "tags": ["owner-secret-tag"]},
+            headers=bearer(session["access_token"]),
+        )
+        assert article.status_code == 201
+        # A conversation with one exchange: no one else may read, change, continue, stop or export it.
+        conversation = client.post(
+            "/api/v1/conversations",
+            json={"title": "Owner-Secret-Conversation"},
+            headers=bearer(session["access_token"]),
+        )
+        assert conversation.status_code == 201
+        exchange = client.post(
+            f"/api/v1/conversations/{conversation.json()['id']}/messages",
+            json={"content": "Owner-Secret-Message"},
+            headers=bearer(session["access_token"]),
+        )
+        assert exchange.status_code == 201, exchange.text
+        owner = {
+            **user,
+            "session": session,
+            "api_key": key.json(),
+            "article": article.json(),
+            "conversation": conversation.json(),
+            "exchange": exchange.json(),
+        }
         yield client, owner, routes
 
 
@@ -89,7 +121,13 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         return token
 
     #: What each path parameter names among the first user's things.
-    path_values: dict[str, str] = {"user_id": owner["id"], "key_id": owner["api_key"]["id"]}
+    path_values: dict[str, str] = {
+        "user_id": owner["id"],
+        "key_id": owner["api_key"]["id"],
+        "article_id": owner["article"]["id"],
+        "conversation_id": owner["conversation"]["id"],
+        "message_id": owner["exchange"]["assistant_message"]["id"],
+    }
     #: The body a real client sends; the first user's secrets where a route takes one.
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
         ("POST", "/api/v1/auth/logout"): lambda: {"refresh_token": owner["session"]["refresh_token"]},
@@ -98,6 +136,21 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         ("POST", "/api/v1/users/me/password"): lambda: {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         ("PATCH", "/api/v1/admin/users/{user_id}"): lambda: {"role": "admin", "tier": "pro", "is_active": False},
         ("POST", "/api/v1/api-keys"): lambda: {"name": "intruder-key"},
+        ("POST", "/api/v1/articles"): lambda: {"title": "Intruder article", "body": "mine"},
+        ("PATCH", "/api/v1/articles/{article_id}"): lambda: {
+            "title": "Stolen",
+            "status": "published",
+            "visibility": "public",
+        },
+        ("POST", "/api/v1/articles/{article_id}/summarize"): lambda: None,
+        ("POST", "/api/v1/paragraphs/fetch"): lambda: None,
+        ("POST", "/api/v1/paragraphs/search"): lambda: {"words": ["owner"], "operator": "or"},
+        ("POST", "/api/v1/conversations"): lambda: {"title": "Intruder conversation"},
+        ("PATCH", "/api/v1/conversations/{conversation_id}"): lambda: {"title": "Stolen", "archived": True},
+        ("POST", "/api/v1/conversations/{conversation_id}/messages"): lambda: {"content": "Intruder message"},
+        ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/regenerate"): lambda: None,
+        ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/stop"): lambda: None,
+        ("PUT", "/api/v1/admin/users/{user_id}/budget"): lambda: {"monthly_usd": "0"},
     }
     secrets_of_owner = [
         owner["email"],
@@ -106,6 +159,14 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         owner["api_key"]["id"],
         owner["api_key"]["prefix"],
         owner["session"]["refresh_token"],
+        owner["article"]["id"],
+        "Owner-Secret-Article",
+        "owner-secret-tag",
+        owner["conversation"]["id"],
+        "Owner-Secret-Conversation",
+        "Owner-Secret-Message",
+        owner["exchange"]["user_message"]["id"],
+        owner["exchange"]["assistant_message"]["id"],
     ]
 
     walked = 0
@@ -144,3 +205,15 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
     assert me(client, owner["api_key"]["key"]).status_code == 200
     keys = client.get("/api/v1/api-keys", headers=bearer(session["access_token"])).json()["items"]
     assert [k["id"] for k in keys] == [owner["api_key"]["id"]]
+    article = client.get(f"/api/v1/articles/{owner['article']['id']}", headers=bearer(session["access_token"])).json()
+    assert (article["title"], article["status"], article["visibility"]) == ("Owner-Secret-Article", "draft", "private")
+    conversation_url = f"/api/v1/conversations/{owner['conversation']['id']}"
+    conversation = client.get(conversation_url, headers=bearer(session["access_token"])).json()
+    assert (conversation["title"], conversation["archived"]) == ("Owner-Secret-Conversation", False)
+    messages = client.get(f"{conversation_url}/messages", headers=bearer(session["access_token"])).json()
+    assert [m["id"] for m in messages["items"]] == [
+        owner["exchange"]["assistant_message"]["id"],
+        owner["exchange"]["user_message"]["id"],
+    ]
+    budget = client.get("/api/v1/usage", headers=bearer(session["access_token"])).json()["budget"]
+    assert not budget["custom"]

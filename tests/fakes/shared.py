@@ -12,7 +12,20 @@ from typing import Any, Self
 from src.domain.identity.model import ApiKey, RefreshToken, User
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
+from tests.fakes.chat import (
+    ChatTables,
+    InMemoryBudgetRepository,
+    InMemoryConversationRepository,
+    InMemoryMessageRepository,
+    InMemoryUsageRepository,
+)
 from tests.fakes.identity import InMemoryApiKeyRepository, InMemoryRefreshTokenRepository, InMemoryUserRepository
+from tests.fakes.knowledge import (
+    InMemoryArticleRepository,
+    InMemoryParagraphRepository,
+    InMemoryWordCountRepository,
+    KnowledgeTables,
+)
 
 
 class FakeClock:
@@ -93,6 +106,8 @@ class InMemoryDatabase:
         self.users: dict[uuid.UUID, User] = {}
         self.refresh_tokens: dict[uuid.UUID, RefreshToken] = {}
         self.api_keys: dict[uuid.UUID, ApiKey] = {}
+        self.knowledge = KnowledgeTables()
+        self.chat = ChatTables()
         self.commits = 0
         self.rollbacks = 0
         #: "read" or "write" for every unit of work opened, in order.
@@ -110,6 +125,8 @@ class InMemoryUnitOfWork:
         self._users: dict[uuid.UUID, User] = {}
         self._refresh_tokens: dict[uuid.UUID, RefreshToken] = {}
         self._api_keys: dict[uuid.UUID, ApiKey] = {}
+        self._knowledge = KnowledgeTables()
+        self._chat = ChatTables()
         self.read_only = False
 
     @property
@@ -132,6 +149,34 @@ class InMemoryUnitOfWork:
     def api_keys(self) -> InMemoryApiKeyRepository:
         return InMemoryApiKeyRepository(self._api_keys)
 
+    @property
+    def conversations(self) -> InMemoryConversationRepository:
+        return InMemoryConversationRepository(self._chat)
+
+    @property
+    def messages(self) -> InMemoryMessageRepository:
+        return InMemoryMessageRepository(self._chat)
+
+    @property
+    def usage(self) -> InMemoryUsageRepository:
+        return InMemoryUsageRepository(self._chat)
+
+    @property
+    def budgets(self) -> InMemoryBudgetRepository:
+        return InMemoryBudgetRepository(self._chat)
+
+    @property
+    def articles(self) -> InMemoryArticleRepository:
+        return InMemoryArticleRepository(self._knowledge)
+
+    @property
+    def paragraphs(self) -> InMemoryParagraphRepository:
+        return InMemoryParagraphRepository(self._knowledge)
+
+    @property
+    def word_counts(self) -> InMemoryWordCountRepository:
+        return InMemoryWordCountRepository(self._knowledge)
+
     async def __aenter__(self) -> Self:
         self._load()
         self._database.opened.append("read" if self.read_only else "write")
@@ -144,6 +189,8 @@ class InMemoryUnitOfWork:
         self._users = {k: dataclasses.replace(v) for k, v in self._database.users.items()}
         self._refresh_tokens = {k: dataclasses.replace(v) for k, v in self._database.refresh_tokens.items()}
         self._api_keys = {k: dataclasses.replace(v) for k, v in self._database.api_keys.items()}
+        self._knowledge = self._database.knowledge.copy()
+        self._chat = self._database.chat.copy()
 
     async def __aexit__(
         self,
@@ -164,6 +211,8 @@ class InMemoryUnitOfWork:
                 or self._users != self._database.users
                 or self._refresh_tokens != self._database.refresh_tokens
                 or self._api_keys != self._database.api_keys
+                or self._knowledge != self._database.knowledge
+                or self._chat != self._database.chat
             ):
                 raise PermissionError("a read-only unit of work cannot write")
             return
@@ -172,6 +221,8 @@ class InMemoryUnitOfWork:
         self._database.users = {k: dataclasses.replace(v) for k, v in self._users.items()}
         self._database.refresh_tokens = {k: dataclasses.replace(v) for k, v in self._refresh_tokens.items()}
         self._database.api_keys = {k: dataclasses.replace(v) for k, v in self._api_keys.items()}
+        self._database.knowledge = self._knowledge.copy()
+        self._database.chat = self._chat.copy()
         self._database.commits += 1
 
     async def rollback(self) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 from typing import Protocol
 
-from src.domain.llm.model import ChatRequest, Chunk, Completion, ModelInfo
+from src.domain.llm.model import ChatRequest, Chunk, Completion, ModelInfo, Usage
 
 
 class ChatModel(Protocol):
@@ -47,4 +47,44 @@ class ModelCatalog(Protocol):
         """The catalog entry for ``model_id`` (the default model when ``None``); raises
         ``UnknownModel`` (listing the available models in ``extra["available"]``) when it is
         unknown or its provider is not configured."""
+        ...
+
+
+class ProviderBreakers(Protocol):
+    """A circuit breaker per provider, shared by every instance when it can be.
+
+    The router asks ``allow`` before each call, and reports how the call went: ``record_success``
+    (the provider answered, even with a refusal of the request), ``record_failure`` (the provider
+    failed: ``ProviderError.provider_fault``), or ``release`` (the call ended with no verdict, e.g.
+    its caller went away). No method raises: a breaker that cannot reach its shared state decides
+    for this process alone.
+    """
+
+    async def allow(self, provider: str) -> bool: ...
+
+    async def record_success(self, provider: str) -> None: ...
+
+    async def record_failure(self, provider: str) -> None: ...
+
+    async def release(self, provider: str) -> None: ...
+
+
+class LlmMetrics(Protocol):
+    """What the router reports about model calls (exported as metrics; never message text)."""
+
+    def attempt_finished(
+        self,
+        provider: str,
+        model: str,
+        outcome: str,
+        *,
+        duration_s: float | None = None,
+        ttft_s: float | None = None,
+    ) -> None:
+        """One upstream attempt ended: ``outcome`` is ``ok``, ``cancelled``, ``interrupted`` (failed
+        after its first delta), ``breaker_open`` (not attempted), or the ``ProviderError`` code."""
+        ...
+
+    def tokens_used(self, provider: str, model: str, usage: Usage, cost_micros: int) -> None:
+        """Tokens an answer used (estimated ones too) and what they cost, in micro-dollars."""
         ...

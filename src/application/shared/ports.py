@@ -10,7 +10,10 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 
+from src.application.chat.ports import ConversationRepository, MessageRepository
 from src.application.identity.ports import ApiKeyRepository, RefreshTokenRepository, UserRepository
+from src.application.knowledge.ports import ArticleRepository, ParagraphRepository, WordCountRepository
+from src.application.usage.ports import BudgetRepository, UsageRepository
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
 from src.domain.shared.rate_limit import RateDecision
@@ -90,6 +93,27 @@ class UnitOfWork(Protocol):
 
     @property
     def api_keys(self) -> ApiKeyRepository: ...
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
+
+    @property
+    def usage(self) -> UsageRepository: ...
+
+    @property
+    def budgets(self) -> BudgetRepository: ...
+
+    @property
+    def articles(self) -> ArticleRepository: ...
+
+    @property
+    def paragraphs(self) -> ParagraphRepository: ...
+
+    @property
+    def word_counts(self) -> WordCountRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

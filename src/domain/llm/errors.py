@@ -2,6 +2,7 @@
 
 ``retryable`` errors (rate limits, outages, timeouts) are retried and fall back to the next model
 before the first delta reaches the client; the others are the caller's or the operator's to fix.
+A refused key is not retried but does fall back (``provider_fault``): another provider may answer.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ class ProviderError(DomainError):
     kind: ClassVar[ErrorKind] = "unavailable"
     title = "The language model provider failed"
     retryable: ClassVar[bool] = False
+    #: The provider, not the request, is at fault: it counts against the provider's circuit breaker,
+    #: and the next model of a fallback chain is tried. A request a provider rejects (too long,
+    #: blocked) would fare no better elsewhere.
+    provider_fault: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -25,7 +30,10 @@ class ProviderError(DomainError):
         provider: str | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail, extra=extra)
+        merged = dict(extra or {})
+        if provider is not None:
+            merged.setdefault("provider", provider)
+        super().__init__(detail, extra=merged)
         self.provider = provider
 
 
@@ -49,7 +57,11 @@ class ProviderRateLimited(ProviderError):
         retry_after: float | None = None,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail, provider=provider, extra=extra)
+        merged = dict(extra or {})
+        if retry_after is not None:
+            # In ``extra`` too, so front doors can say when to come back (HTTP: ``Retry-After``).
+            merged.setdefault("retry_after", retry_after)
+        super().__init__(detail, provider=provider, extra=merged)
         self.retry_after = retry_after
 
 
@@ -75,6 +87,7 @@ class ProviderBadRequest(ProviderError):
     code = "provider_bad_request"
     kind = "invalid"
     title = "The language model provider rejected the request"
+    provider_fault = False
 
     def __init__(
         self,
@@ -84,7 +97,10 @@ class ProviderBadRequest(ProviderError):
         context_too_long: bool = False,
         extra: Mapping[str, Any] | None = None,
     ) -> None:
-        super().__init__(detail, provider=provider, extra=extra)
+        merged = dict(extra or {})
+        if context_too_long:
+            merged.setdefault("context_too_long", True)
+        super().__init__(detail, provider=provider, extra=merged)
         self.context_too_long = context_too_long
 
 
@@ -94,6 +110,7 @@ class ContentBlocked(ProviderError):
     code = "content_blocked"
     kind = "invalid"
     title = "The provider's content filter blocked this request"
+    provider_fault = False
 
 
 class UnknownModel(InvalidInput):

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from src.infrastructure.persistence.database import MIGRATIONS_DIR, VERSION_TABLE, build_database_config
 from src.infrastructure.persistence.models import metadata
+from src.infrastructure.persistence.schema_filter import include_name
 from src.infrastructure.persistence.type_comparison import compare_column_type
 from src.infrastructure.settings import Settings
 
@@ -90,7 +91,13 @@ def _current_revisions(connection: Connection) -> tuple[str, ...]:
 
 def _diff_against_models(connection: Connection) -> list[Any]:
     context = MigrationContext.configure(
-        connection, opts={"compare_type": compare_column_type, "version_table": VERSION_TABLE, "render_as_batch": True}
+        connection,
+        opts={
+            "compare_type": compare_column_type,
+            "version_table": VERSION_TABLE,
+            "render_as_batch": True,
+            "include_name": include_name,
+        },
     )
     return list(compare_metadata(context, metadata))
 

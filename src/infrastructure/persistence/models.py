@@ -16,6 +16,23 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+# Every context's models, so that autogenerate sees their tables.
+from src.infrastructure.persistence.chat_models import (  # noqa: F401
+    ChatMessageModel,
+    ConversationModel,
+    UsageMonthModel,
+    UsageRecordModel,
+    UserBudgetModel,
+)
+from src.infrastructure.persistence.knowledge_models import (  # noqa: F401
+    ArticleModel,
+    ArticleTagModel,
+    ParagraphModel,
+    ParagraphTermBitmapModel,
+    TagModel,
+    WordCountModel,
+)
+
 
 class JobReceiptModel(UUIDv7AuditBase):
     __tablename__ = "job_receipt"

@@ -14,11 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.chat_repositories import (
+    SqlBudgetRepository,
+    SqlConversationRepository,
+    SqlMessageRepository,
+    SqlUsageRepository,
+)
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
 from src.infrastructure.persistence.identity_repositories import (
     SqlApiKeyRepository,
     SqlRefreshTokenRepository,
     SqlUserRepository,
+)
+from src.infrastructure.persistence.knowledge_repositories import (
+    SqlArticleRepository,
+    SqlParagraphRepository,
+    SqlWordCountRepository,
 )
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
 
@@ -94,6 +105,34 @@ class SqlAlchemyUnitOfWork:
     @property
     def api_keys(self) -> SqlApiKeyRepository:
         return SqlApiKeyRepository(self.session)
+
+    @property
+    def conversations(self) -> SqlConversationRepository:
+        return SqlConversationRepository(self.session)
+
+    @property
+    def messages(self) -> SqlMessageRepository:
+        return SqlMessageRepository(self.session)
+
+    @property
+    def usage(self) -> SqlUsageRepository:
+        return SqlUsageRepository(self.session)
+
+    @property
+    def budgets(self) -> SqlBudgetRepository:
+        return SqlBudgetRepository(self.session)
+
+    @property
+    def articles(self) -> SqlArticleRepository:
+        return SqlArticleRepository(self.session)
+
+    @property
+    def paragraphs(self) -> SqlParagraphRepository:
+        return SqlParagraphRepository(self.session)
+
+    @property
+    def word_counts(self) -> SqlWordCountRepository:
+        return SqlWordCountRepository(self.session)
 
     async def __aenter__(self) -> Self:
         if self._session is not None:

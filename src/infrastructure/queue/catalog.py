@@ -8,10 +8,16 @@ delivery is skipped.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from src.application.chat.generation import TITLE_JOB
+from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.title_conversation import TitleConversation, TitleConversationCommand
+from src.application.knowledge.dictionary import RefreshDictionary
+from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
 from src.infrastructure.observability.tracing import JobTracer
@@ -71,6 +77,9 @@ def build_job_catalog(
     run_once: RunJobOnce,
     tracer: JobTracer | None = None,
     extra_jobs: Sequence[JobSpec] = (),
+    refresh_dictionary: RefreshDictionary | None = None,
+    title_conversation: TitleConversation | None = None,
+    recover_stale_replies: RecoverStaleReplies | None = None,
 ) -> JobCatalog:
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
         command = PruneExpiredCommand(batch_size=int(payload.get("batch_size", 1000)))
@@ -81,8 +90,47 @@ def build_job_catalog(
         [
             # Every ten minutes: cheap when there is nothing to delete, bounded when there is.
             JobSpec(name=PRUNE_EXPIRED, handler=prune, cron="*/10 * * * *", timeout_seconds=300, retries=2),
+            *_knowledge_jobs(refresh_dictionary),
+            *_chat_jobs(title_conversation, recover_stale_replies),
             *extra_jobs,
         ],
         run_once=run_once,
         tracer=tracer,
     )
+
+
+def _knowledge_jobs(refresh_dictionary: RefreshDictionary | None) -> list[JobSpec]:
+    if refresh_dictionary is None:
+        return []
+
+    async def refresh(_payload: Mapping[str, Any]) -> dict[str, list[str]]:
+        return await refresh_dictionary()
+
+    # After each fetched paragraph (through the outbox): the dictionary's cached levels, fresh.
+    return [JobSpec(name=REFRESH_DICTIONARY_JOB, handler=refresh, timeout_seconds=120, retries=2)]
+
+
+TITLE_CONVERSATION = TITLE_JOB
+RECOVER_STALE_REPLIES = "recover_stale_replies"
+
+
+def _chat_jobs(title: TitleConversation | None, recover: RecoverStaleReplies | None) -> list[JobSpec]:
+    jobs: list[JobSpec] = []
+    if title is not None:
+
+        async def title_conversation(payload: Mapping[str, Any]) -> dict[str, str | None]:
+            result = await title(TitleConversationCommand(conversation_id=uuid.UUID(str(payload["conversation_id"]))))
+            return {"title": result.title, "source": result.source}
+
+        # After the first reply of an untitled conversation (through the outbox, by SendMessage).
+        jobs.append(JobSpec(name=TITLE_CONVERSATION, handler=title_conversation, timeout_seconds=60, retries=2))
+    if recover is not None:
+
+        async def recover_stale(_payload: Mapping[str, Any]) -> dict[str, int]:
+            return {"recovered": (await recover()).recovered}
+
+        # Every minute: replies whose instance died mid-way are stored as interrupted.
+        jobs.append(
+            JobSpec(name=RECOVER_STALE_REPLIES, handler=recover_stale, cron="* * * * *", timeout_seconds=50, retries=0)
+        )
+    return jobs

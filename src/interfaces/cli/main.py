@@ -18,6 +18,9 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from src.infrastructure.settings import ConfigError, Settings, load_settings
+from src.interfaces.cli.chat import CHAT_COMMANDS, USERS_COMMANDS
+from src.interfaces.cli.knowledge import KNOWLEDGE_COMMANDS
+from src.interfaces.cli.terminal_chat import chat_command
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -124,6 +127,9 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         # Only these proxies may set the client address (X-Forwarded-For), which rate limits key on.
         forwarded_allow_ips=settings.forwarded_allow_ips,
         server_header=False,
+        # WebSocket chat frames are at most 64 KiB (interfaces/http/ws/frames.py): a bigger one is
+        # refused by the protocol layer with close code 1009 before it is ever buffered whole.
+        ws_max_size=64 * 1024,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
     )
 
@@ -402,6 +408,26 @@ async def _find_user(container: Any, who: str) -> Any:
             raise UserNotFound(f"no user with email or id {who!r}")
 
 
+async def _act_as(container: Any, who: str) -> Any:
+    """A ``Principal`` for the user named by ``who``, to run use cases as them: their permissions,
+    limits, budget and only their own conversations (``via`` ``cli``, not ``system``, which is the
+    operator reading anyone's). An unknown or deactivated user is one line and exit 1."""
+    from src.domain.identity.errors import AccountInactive
+    from src.domain.identity.model import Principal, permissions_of
+
+    user = await _find_user(container, who)
+    if not user.is_active:
+        raise AccountInactive(f"{user.email} is deactivated")
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        role=user.role,
+        tier=user.tier,
+        permissions=permissions_of(user.role),
+        via="cli",
+    )
+
+
 def _user_line(user: Any) -> str:
     status = "active" if user.is_active else "deactivated"
     return f"{user.email} ({user.id}): {user.role.value}, {user.tier.value}, {status}"
@@ -532,6 +558,101 @@ def users_reset_password(user: str, password_stdin: bool) -> None:
         return found
 
     click.echo(f"password reset for {_identity(work).email}")
+
+
+# --- models and providers --------------------------------------------------------------------
+
+
+def _with_container(work: Callable[[Any], Any]) -> Any:
+    """Build the container, run ``work(container)`` inside it, close it."""
+    from src.infrastructure.container import build_container
+
+    container = build_container(settings_or_exit(), role="cli")
+
+    async def run() -> Any:
+        await container.startup()
+        try:
+            return await work(container)
+        finally:
+            await container.shutdown()
+
+    return asyncio.run(run())
+
+
+def _price(micros: int | None) -> str:
+    return "-" if micros is None else f"{micros / 1_000_000:.3f}"
+
+
+@cli.command("models")
+@click.option("--available", is_flag=True, help="Only the models whose provider is configured.")
+@one_line_errors
+def models_command(available: bool) -> None:
+    """List the model catalog: availability, limits and prices (US dollars per million tokens)."""
+    from src.application.llm.list_models import ListModelsQuery
+
+    page = _with_container(
+        lambda container: container.use_cases.list_models(ListModelsQuery(available_only=available, limit=10_000))
+    )
+    if not page.items:
+        click.echo("no available models" if available else "the model catalog is empty")
+        return
+    width = max(len("MODEL"), *(len(v.info.id) + 2 for v in page.items))
+    click.echo(
+        f"{'MODEL':<{width}}  AVAILABLE  {'CONTEXT':>9}  {'MAX OUT':>7}  {'$IN/M':>7}  {'$OUT/M':>7}  CAPABILITIES"
+    )
+    for view in page.items:
+        info = view.info
+        name = f"{info.id} *" if view.is_default else info.id
+        click.echo(
+            f"{name:<{width}}  {'yes' if view.available else 'no':<9}  {info.context_window:>9}  "
+            f"{info.max_output_tokens:>7}  {_price(info.pricing.input_per_million):>7}  "
+            f"{_price(info.pricing.output_per_million):>7}  {', '.join(sorted(info.capabilities))}"
+        )
+    click.echo(f"* default model ({page.default_model}); a model is available when its provider is configured")
+
+
+@cli.group()
+def providers() -> None:
+    """Model providers (OpenAI, Gemini, Groq, offline)."""
+
+
+@providers.command("check")
+@click.option("--provider", "only", multiple=True, help="Only this provider (repeatable).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=30, show_default=True, help="Seconds per provider.")
+@one_line_errors
+def providers_check(only: tuple[str, ...], timeout: float) -> None:
+    """Make a tiny call to each configured provider; exit 1 when one fails."""
+    from src.application.llm.check_providers import CheckProvidersCommand
+
+    command = CheckProvidersCommand(providers=tuple(p.lower() for p in only), timeout_seconds=timeout)
+    checks = _with_container(lambda container: container.use_cases.check_providers(command))
+    model_width = max(len("MODEL"), *(len(c.model or "-") for c in checks))
+    click.echo(f"{'PROVIDER':<9}  {'MODEL':<{model_width}}  {'STATUS':<22}  {'LATENCY':>8}  DETAIL")
+    for check in checks:
+        status = "ok" if check.ok else (check.error_code or "failed")
+        latency = f"{check.latency_ms} ms"
+        model = check.model or "-"
+        click.echo(f"{check.provider:<9}  {model:<{model_width}}  {status:<22}  {latency:>8}  {check.detail or ''}")
+    failed = [c.provider for c in checks if not c.ok]
+    if failed:
+        fail(f"{len(failed)} of {len(checks)} provider(s) failed: {', '.join(failed)}")
+
+
+# --- knowledge: paragraphs, dictionary, articles (src/interfaces/cli/knowledge.py) ------------
+
+for _command in KNOWLEDGE_COMMANDS:
+    cli.add_command(_command)
+
+# --- chat and usage: conversations export, users set-budget (src/interfaces/cli/chat.py) ------
+
+for _command in CHAT_COMMANDS:
+    cli.add_command(_command)
+for _command in USERS_COMMANDS:
+    users.add_command(_command)
+
+# --- parley chat: the terminal chat (src/interfaces/cli/terminal_chat.py) -------------------
+
+cli.add_command(chat_command)
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 
 # Importing the models registers every table on the metadata autogenerate compares against.
 from src.infrastructure.persistence.models import metadata
+from src.infrastructure.persistence.schema_filter import include_name
 from src.infrastructure.persistence.type_comparison import compare_column_type
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def _options() -> dict[str, Any]:
         "version_table_schema": config.version_table_schema,
         "user_module_prefix": config.user_module_prefix,
         "render_as_batch": config.render_as_batch,
+        "include_name": include_name,
     }
 
 

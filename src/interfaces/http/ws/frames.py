@@ -19,7 +19,7 @@ ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=4096)]
 
 
-class ClientFrame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True):
+class ClientFrame(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
     pass
 
 
@@ -73,7 +73,7 @@ class FrameError(Exception):
 
 def decode_client_frame(data: str | bytes) -> AnyClientFrame:
     try:
-        return _decoder.decode(data)
+        frame: AnyClientFrame = _decoder.decode(data)
     except msgspec.ValidationError as exc:
         message = str(exc)
         client_id = _client_id_of(data)
@@ -84,6 +84,7 @@ def decode_client_frame(data: str | bytes) -> AnyClientFrame:
         raise FrameError("invalid_frame", message, client_id) from None
     except msgspec.DecodeError:
         raise FrameError("invalid_frame", "frames are JSON objects with a `type` field") from None
+    return frame
 
 
 def _client_id_of(data: str | bytes) -> str | None:

@@ -1,0 +1,1 @@
+"""Use cases of the ``chat`` context: conversations, messages and streamed replies."""

@@ -1,0 +1,30 @@
+"""DeleteConversation: the conversation and all its messages go (their usage stays on record).
+
+A reply being generated is stopped; its tokens are charged when its task ends.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from src.application.chat.access import owned_conversation
+from src.application.chat.ports import StopSignals
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.identity.model import Principal
+
+
+class DeleteConversation:
+    def __init__(self, uow: UnitOfWorkFactory, stops: StopSignals, clock: Clock) -> None:
+        self._uow = uow
+        self._stops = stops
+        self._clock = clock
+
+    async def __call__(self, principal: Principal, conversation_id: uuid.UUID) -> None:
+        async with self._uow() as tx:
+            conversation = await owned_conversation(tx, principal, conversation_id)
+            generating = (
+                conversation.generating_message_id if conversation.reply_in_progress(self._clock.now()) else None
+            )
+            await tx.conversations.delete(conversation.id)
+        if generating is not None:
+            await self._stops.request_stop(generating)

@@ -1,0 +1,361 @@
+"""ReplyGenerator: the body of the task that writes one assistant reply.
+
+It reads the model's stream and, for every piece of text, appends a ``delta`` event to the reply
+stream (which every reader follows). Apart from that, every ``flush_interval_seconds`` it writes the
+text so far to the assistant message row and renews the conversation's reply lock. When the model
+ends (or fails, or a stop is requested, or the process shuts down) it stores the reply in full,
+charges its usage once, frees the conversation, and appends the terminal ``done`` or ``error`` event.
+
+It runs in a task the process owns (``ReplyTasks``), never in a request: a client that disconnects
+changes nothing here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from src.application.chat.ports import ReplyEvent, ReplyEventKind, ReplyStreamStore, StopSignals, UserEvent, UserEvents
+from src.application.chat.recovery import reply_cost, usage_record_for
+from src.application.chat.settings import ReplySettings
+from src.application.chat.views import MessageView, ReplyOutcome
+from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.chat.context import message_tokens
+from src.domain.chat.model import Message, MessageStatus
+from src.domain.llm.errors import ProviderError
+from src.domain.llm.model import ChatRequest, FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
+from src.domain.shared.errors import DomainError, ServiceUnavailable
+
+TITLE_JOB = "title_conversation"
+
+
+class ReplyTimedOut(ProviderError):
+    code = "reply_timeout"
+    title = "The reply took too long"
+
+
+class ReplyInterrupted(ProviderError):
+    """The server stopped (shutdown) while the reply was being written; the text so far is kept."""
+
+    code = "interrupted"
+    title = "The reply was interrupted"
+
+
+class IncompleteStream(ProviderError):
+    code = "incomplete_stream"
+    title = "The model's stream ended without finishing"
+
+
+class LockLost(ProviderError):
+    """The conversation's reply lock lease ran out and someone else took it over."""
+
+    code = "interrupted"
+    title = "The reply was interrupted"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyJob:
+    """Everything the task needs; built by the use case that started the reply."""
+
+    user_id: uuid.UUID
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    #: The assistant message's place in the conversation and creation time (its row exists already).
+    reply_seq: int
+    reply_created_at: datetime
+    user_message: MessageView
+    request: ChatRequest
+    #: The model asked for (``provider/model``), for the row until the answering one is known.
+    model: str
+    #: ``token_start`` of the reply: every complete message before it.
+    token_start: int
+    #: The id of the first event this task appends (the ``message`` event came before).
+    first_event_id: int
+    #: Ask for an automatic title once this reply is stored (the conversation has none yet).
+    request_title: bool
+    #: ``Clock.monotonic()`` when the request arrived: latency and time to first token count from it.
+    started_at: float
+
+
+@dataclass(slots=True)
+class _Progress:
+    next_event_id: int
+    parts: list[str] = field(default_factory=list)
+    end: StreamEnd | None = None
+    failure: DomainError | None = None
+    stop_requested: bool = False
+    stopped: bool = False
+    lock_lost: bool = False
+    first_delta_at: float | None = None
+    #: Text length already written to the row.
+    stored_chars: int = 0
+    chars: int = 0
+    #: Set when the model is done: the progress writer finishes its write under way and stops.
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+class ReplyGenerator:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        model: ChatModel,
+        catalog: ModelCatalog,
+        streams: ReplyStreamStore,
+        stops: StopSignals,
+        events: UserEvents,
+        clock: Clock,
+        settings: ReplySettings,
+    ) -> None:
+        self._uow = uow
+        self._model = model
+        self._catalog = catalog
+        self._streams = streams
+        self._stops = stops
+        self._events = events
+        self._clock = clock
+        self._settings = settings
+
+    async def run(self, job: ReplyJob) -> ReplyOutcome:
+        state = _Progress(next_event_id=job.first_event_id)
+        consumer = asyncio.ensure_future(self._consume(job, state))
+        flusher = asyncio.ensure_future(self._flush_periodically(job, state, consumer))
+        interrupted = False
+
+        def stop() -> None:
+            state.stop_requested = True
+            consumer.cancel()
+
+        try:
+            with self._stops.watch(job.message_id, stop):
+                await consumer
+        except asyncio.CancelledError:
+            # The process is shutting down (a stop cancels only the consumer, which returns normally).
+            interrupted = True
+            consumer.cancel()
+            with contextlib.suppress(BaseException):
+                await consumer
+        finally:
+            # Not cancelled: a progress write under way completes (its transaction ends cleanly).
+            state.ended.set()
+            with contextlib.suppress(BaseException):
+                await flusher
+        if interrupted and state.failure is None and state.end is None:
+            state.failure = ReplyInterrupted("the server stopped while writing this reply")
+        # Stored even when the process is going down: the shield lets the write finish.
+        outcome = await asyncio.shield(self._finish(job, state))
+        if interrupted:
+            raise asyncio.CancelledError
+        return outcome
+
+    # -- reading the model ------------------------------------------------------------------------
+
+    async def _consume(self, job: ReplyJob, state: _Progress) -> None:
+        stream = self._model.stream(job.request)
+        try:
+            async with asyncio.timeout(self._settings.timeout_seconds):
+                async for chunk in stream:
+                    if isinstance(chunk, TextDelta):
+                        if not chunk.text:
+                            continue
+                        if state.first_delta_at is None:
+                            state.first_delta_at = self._clock.monotonic()
+                        state.parts.append(chunk.text)
+                        state.chars += len(chunk.text)
+                        await self._emit(job, state, "delta", {"text": chunk.text})
+                    elif isinstance(chunk, StreamEnd):
+                        state.end = chunk
+                        break
+        except asyncio.CancelledError:
+            if state.stop_requested or state.lock_lost:
+                state.stopped = state.stop_requested
+                return
+            raise
+        except TimeoutError:
+            state.failure = ReplyTimedOut(f"no complete answer within {self._settings.timeout_seconds:g} s")
+        except DomainError as exc:
+            state.failure = exc
+        except Exception as exc:  # noqa: BLE001 - an adapter bug must still end the reply cleanly
+            state.failure = ProviderError(f"the model failed unexpectedly ({type(exc).__name__})")
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                with contextlib.suppress(Exception):
+                    await aclose()
+
+    async def _emit(self, job: ReplyJob, state: _Progress, kind: ReplyEventKind, data: Mapping[str, Any]) -> None:
+        event = ReplyEvent(id=state.next_event_id, kind=kind, data=data)
+        state.next_event_id += 1
+        with contextlib.suppress(Exception):  # the stores are best effort; the row keeps the text
+            await self._streams.append(job.message_id, event)
+
+    # -- progress ---------------------------------------------------------------------------------
+
+    async def _flush_periodically(self, job: ReplyJob, state: _Progress, consumer: asyncio.Future[None]) -> None:
+        interval = self._settings.flush_interval_seconds
+        renew_every = max(interval, self._settings.lease_seconds / 3)
+        last_renewal = self._clock.monotonic()
+        while not state.ended.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(state.ended.wait(), interval)
+            if state.ended.is_set():
+                return
+            try:
+                if state.chars != state.stored_chars:
+                    chars = state.chars
+                    async with self._uow() as tx:
+                        await tx.messages.save_progress(
+                            job.message_id,
+                            content=state.text,
+                            last_event_id=state.next_event_id - 1,
+                            now=self._clock.now(),
+                        )
+                    state.stored_chars = chars
+                if self._clock.monotonic() - last_renewal >= renew_every:
+                    async with self._uow() as tx:
+                        held = await tx.conversations.renew_reply(
+                            job.conversation_id, job.message_id, lease_until=self._lease_until()
+                        )
+                    last_renewal = self._clock.monotonic()
+                    if not held:
+                        state.lock_lost = True
+                        consumer.cancel()
+                        return
+            except Exception:  # noqa: BLE001, S112 - a failed flush is retried at the next tick
+                continue
+
+    def _lease_until(self) -> datetime:
+        return self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
+
+    # -- the end ----------------------------------------------------------------------------------
+
+    async def _finish(self, job: ReplyJob, state: _Progress) -> ReplyOutcome:
+        now = self._clock.now()
+        text = state.text
+        if state.lock_lost:
+            state.failure = LockLost("the conversation was taken over after this reply's lease ran out")
+        if not text and state.end is None and not state.stopped:
+            # The model failed before writing anything: there is no reply to keep.
+            error = state.failure or IncompleteStream()
+            with contextlib.suppress(Exception):
+                async with self._uow() as tx:
+                    message = await tx.messages.get(job.message_id)
+                    if message is not None and message.status is MessageStatus.GENERATING:
+                        await tx.messages.delete(job.message_id)
+                    await tx.conversations.release_reply(job.conversation_id, job.message_id, token_total=None, now=now)
+            await self._emit(job, state, "error", {"code": error.code, "detail": error.detail, "message": None})
+            await self._close(job, FinishReason.ERROR)
+            return ReplyOutcome(message=None, error=error)
+
+        finish_reason, usage, error_code = self._ending(job, state, text)
+        end = state.end
+        provider, model = (end.provider, end.model_id) if end is not None else (job.model.partition("/")[0], job.model)
+        elapsed_ms = round((self._clock.monotonic() - job.started_at) * 1000)
+        ttft_ms = round((state.first_delta_at - job.started_at) * 1000) if state.first_delta_at is not None else None
+        message = Message(
+            id=job.message_id,
+            conversation_id=job.conversation_id,
+            user_id=job.user_id,
+            seq=job.reply_seq,
+            role=MessageRole.ASSISTANT,
+            content=text,
+            status=MessageStatus.COMPLETE,
+            created_at=job.reply_created_at,
+            updated_at=now,
+            model=model,
+            provider=provider,
+            finish_reason=finish_reason,
+            usage=usage,
+            cost_micros=reply_cost(self._catalog, model, usage),
+            latency_ms=elapsed_ms,
+            ttft_ms=ttft_ms,
+            error_code=error_code,
+            token_start=job.token_start,
+            token_count=message_tokens(text),
+            # The terminal event's id: a reader arriving after the stream expired gets it from the row.
+            last_event_id=state.next_event_id,
+        )
+        try:
+            stored = await self._store(job, message, finish_reason)
+        except Exception:  # noqa: BLE001 - the database failed: readers must still see the end
+            # The row stays "generating" with the text last written; once the lease runs out the
+            # stale-reply recovery stores it as interrupted (and charges it), so nothing is stuck.
+            unstored = ServiceUnavailable("the reply could not be stored; it will be kept as interrupted")
+            await self._emit(job, state, "error", {"code": unstored.code, "detail": unstored.detail, "message": None})
+            await self._close(job, FinishReason.ERROR)
+            return ReplyOutcome(message=None, error=unstored)
+        view = MessageView.of(stored)
+        if finish_reason is FinishReason.ERROR:
+            failure = state.failure
+            code = error_code or "provider_error"
+            detail = failure.detail if failure is not None else (end.error_detail if end else None) or code
+            await self._emit(job, state, "error", {"code": code, "detail": detail, "message": view.to_json()})
+        else:
+            await self._emit(job, state, "done", view.to_json())
+        await self._close(job, finish_reason)
+        return ReplyOutcome(message=view, error=None)
+
+    def _ending(self, job: ReplyJob, state: _Progress, text: str) -> tuple[FinishReason, Usage, str | None]:
+        end = state.end
+        estimated = estimate_usage(job.request.messages, text)
+        if state.stopped:
+            return FinishReason.CANCELLED, estimated, None
+        if state.failure is not None:
+            return FinishReason.ERROR, estimated, state.failure.code
+        if end is None:
+            state.failure = IncompleteStream()
+            return FinishReason.ERROR, estimated, IncompleteStream.code
+        usage = end.usage
+        if usage.input_tokens == 0 and usage.output_tokens == 0 and text:
+            usage = estimated  # the provider reported no usage: count it ourselves, and say so
+        error_code = end.error_code if end.finish_reason is FinishReason.ERROR else None
+        if end.finish_reason is FinishReason.ERROR and error_code is None:
+            error_code = "provider_error"
+        return end.finish_reason, usage, error_code
+
+    async def _store(self, job: ReplyJob, message: Message, finish_reason: FinishReason) -> Message:
+        """Store the reply and charge it, in one transaction, exactly once."""
+        now = message.updated_at
+        async with self._uow() as tx:
+            won = await tx.messages.finish(message)
+            existing = None if won else await tx.messages.get(message.id)
+            if won or existing is None:
+                # Won, or the conversation was deleted meanwhile: the tokens were spent either way.
+                await tx.usage.record(usage_record_for(message, now=now))
+            if won:
+                await tx.conversations.release_reply(
+                    job.conversation_id,
+                    job.message_id,
+                    token_total=job.token_start + message.token_count,
+                    now=now,
+                )
+                wants_title = job.request_title and message.content and finish_reason is not FinishReason.ERROR
+                if wants_title and await tx.conversations.mark_title_requested(job.conversation_id, now=now):
+                    await tx.outbox.add(TITLE_JOB, {"conversation_id": str(job.conversation_id)})
+        if existing is not None:
+            return existing  # another finisher (stale-reply recovery) stored it first
+        return message
+
+    async def _close(self, job: ReplyJob, finish_reason: FinishReason) -> None:
+        with contextlib.suppress(Exception):
+            await self._streams.close(job.message_id)
+        await self._events.publish(
+            UserEvent(
+                type="reply_finished",
+                user_id=job.user_id,
+                data={
+                    "conversation_id": str(job.conversation_id),
+                    "message_id": str(job.message_id),
+                    "finish_reason": finish_reason.value,
+                },
+            )
+        )

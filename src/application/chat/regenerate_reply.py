@@ -1,0 +1,92 @@
+"""RegenerateReply: answer the latest user message again, replacing the reply it had.
+
+``message_id`` names the latest message of the conversation: its last reply (deleted and written
+anew; its usage stays charged) or a user message left without one (the model failed before writing
+anything). Refused like ``SendMessage`` (rate limit, budget, reply in progress), and with 409
+``not_latest_message`` for anything but the latest message.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from src.application.chat.access import message_in, owned_conversation, require_chat
+from src.application.chat.replies import ReplyLauncher, ReplyPlan
+from src.application.chat.views import ReplyHandle
+from src.application.shared.ids import new_id
+from src.domain.chat.errors import NotLatestMessage
+from src.domain.chat.model import Message
+from src.domain.identity.model import Principal
+from src.domain.llm.model import MessageRole
+
+
+@dataclass(frozen=True, slots=True)
+class RegenerateReplyCommand:
+    principal: Principal
+    conversation_id: uuid.UUID
+    message_id: uuid.UUID
+    #: Another model for the new reply; the conversation's when left out.
+    model: str | None = None
+
+
+class RegenerateReply:
+    def __init__(self, launcher: ReplyLauncher) -> None:
+        self._launcher = launcher
+
+    async def __call__(self, command: RegenerateReplyCommand) -> ReplyHandle:
+        launcher = self._launcher
+        started_at = launcher.clock.monotonic()
+        principal = command.principal
+        require_chat(principal)
+        await launcher.limiter.check(principal)
+        now = launcher.clock.now()
+        async with launcher.uow() as tx:
+            conversation = await owned_conversation(tx, principal, command.conversation_id)
+            target = await message_in(tx, conversation, command.message_id)
+            if conversation.reply_in_progress(now) or target.is_generating:
+                raise launcher.in_progress(conversation)
+            latest = await tx.messages.latest(conversation.id)
+            if latest is None or latest.id != target.id:
+                raise NotLatestMessage("only the latest message of the conversation can be answered again")
+            model = launcher.catalog.resolve(command.model or conversation.model)
+            if target.role is MessageRole.USER:
+                user_message, old_reply = target, None
+            else:
+                earlier = await tx.messages.page(conversation.id, before_seq=target.seq, limit=1)
+                if not earlier or earlier[0].role is not MessageRole.USER:
+                    raise NotLatestMessage("this reply does not answer a user message")
+                user_message, old_reply = earlier[0], target
+            await launcher.prepare(tx, principal, conversation, now)
+            reply_id = new_id(now)
+            claim = await tx.conversations.claim_reply(
+                conversation.id,
+                reply_id,
+                seqs=1,
+                token_delta=-old_reply.token_count if old_reply is not None else 0,
+                now=now,
+                lease_until=launcher.lease_until(now),
+            )
+            if claim is None:
+                raise launcher.in_progress(conversation)
+            if old_reply is not None:
+                await tx.messages.delete(old_reply.id)
+            reply = Message.placeholder_reply(
+                id=reply_id, conversation=conversation, seq=claim.first_seq, model=model.id, now=now
+            )
+            await tx.messages.add(reply)
+            history = await launcher.context(
+                tx, conversation, model, token_total=claim.token_total, up_to_seq=user_message.seq
+            )
+        conversation.last_activity_at = now
+        plan = ReplyPlan(
+            conversation=conversation,
+            user_message=user_message,
+            reply=reply,
+            model=model,
+            history=history,
+            token_start=claim.token_total,
+            request_title=conversation.title is None and conversation.title_requested_at is None,
+            created_conversation=False,
+        )
+        return await launcher.launch(plan, started_at)

@@ -1,0 +1,157 @@
+"""What starting a reply takes, shared by ``SendMessage`` and ``RegenerateReply``.
+
+Both check the caller's AI rate limit and budget before any model is called, take the
+conversation's reply lock (one reply at a time, across instances), load only the messages that fit
+the model's context window, then hand the reply to a process-owned task and return a
+``ReplyHandle`` at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from src.application.chat.generation import ReplyGenerator, ReplyJob
+from src.application.chat.limits import AiRequestLimiter
+from src.application.chat.ports import ReplyEvent, ReplyStreamStore, ReplyTasks, UserEvent, UserEvents
+from src.application.chat.recovery import interrupt_stale_reply
+from src.application.chat.settings import ReplySettings
+from src.application.chat.views import ConversationView, MessageView, ReplyHandle
+from src.application.llm.ports import ModelCatalog
+from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.usage.budget import ensure_within_budget
+from src.domain.chat.context import context_threshold, history_budget, trim_to_context_window
+from src.domain.chat.errors import ReplyInProgress
+from src.domain.chat.model import Conversation, Message
+from src.domain.identity.model import Principal
+from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage
+from src.domain.usage.model import TierBudgets
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyPlan:
+    """What the use case decided inside its transaction, for ``ReplyLauncher.launch``."""
+
+    conversation: Conversation
+    user_message: Message
+    reply: Message
+    model: ModelInfo
+    history: Sequence[Message]
+    token_start: int
+    request_title: bool
+    created_conversation: bool
+
+
+class ReplyLauncher:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory,
+        generator: ReplyGenerator,
+        catalog: ModelCatalog,
+        streams: ReplyStreamStore,
+        events: UserEvents,
+        tasks: ReplyTasks,
+        limiter: AiRequestLimiter,
+        budgets: TierBudgets,
+        clock: Clock,
+        settings: ReplySettings,
+    ) -> None:
+        self.uow = uow
+        self.catalog = catalog
+        self.clock = clock
+        self.settings = settings
+        self.limiter = limiter
+        self._generator = generator
+        self._streams = streams
+        self._events = events
+        self._tasks = tasks
+        self._budgets = budgets
+
+    def lease_until(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.settings.lease_seconds)
+
+    async def prepare(self, tx: UnitOfWork, principal: Principal, conversation: Conversation, now: datetime) -> None:
+        """Before claiming: the budget, and a lock left behind by a dead instance."""
+        await ensure_within_budget(tx, principal, self._budgets, now)
+        stale = conversation.generating_message_id
+        if stale is not None and not conversation.reply_in_progress(now):
+            await interrupt_stale_reply(tx, conversation, stale, now=now, catalog=self.catalog)
+
+    def in_progress(self, conversation: Conversation) -> ReplyInProgress:
+        extra = {"message_id": str(conversation.generating_message_id)} if conversation.generating_message_id else {}
+        return ReplyInProgress("wait for the reply being generated to end, or stop it", extra=extra)
+
+    async def context(
+        self, tx: UnitOfWork, conversation: Conversation, model: ModelInfo, *, token_total: int, up_to_seq: int
+    ) -> list[Message]:
+        """The conversation's latest messages that fit ``model``'s window: an index range, not the history."""
+        budget = history_budget(
+            context_window=model.context_window,
+            max_output_tokens=model.max_output_tokens,
+            system_prompt=conversation.system_prompt,
+        )
+        threshold = context_threshold(token_total=token_total, budget=budget)
+        return await tx.messages.context(conversation.id, min_token_start=threshold, up_to_seq=up_to_seq)
+
+    async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
+        conversation, model = plan.conversation, plan.model
+        prompt = trim_to_context_window(
+            conversation.system_prompt,
+            [PromptMessage(m.role, m.content) for m in plan.history if m.content],
+            context_window=model.context_window,
+            max_output_tokens=model.max_output_tokens,
+        )
+        request = ChatRequest(
+            messages=prompt,
+            model=model.id,
+            temperature=conversation.temperature,
+            max_output_tokens=model.max_output_tokens,
+            deadline=self.clock.monotonic() + self.settings.timeout_seconds,
+        )
+        reply_id = plan.reply.id
+        user_view = MessageView.of(plan.user_message)
+        now = self.clock.now()
+        shown = replace(conversation, generating_message_id=reply_id, generating_until=self.lease_until(now))
+        # The stream starts with the user message, before the task can append anything.
+        await self._streams.append(reply_id, ReplyEvent(id=1, kind="message", data=user_view.to_json()))
+        await self._events.publish(
+            UserEvent(
+                type="reply_started",
+                user_id=conversation.user_id,
+                data={
+                    "conversation_id": str(conversation.id),
+                    "message_id": str(reply_id),
+                    "user_message": user_view.to_json(),
+                    "model": model.id,
+                },
+            )
+        )
+        job = ReplyJob(
+            user_id=conversation.user_id,
+            conversation_id=conversation.id,
+            message_id=reply_id,
+            reply_seq=plan.reply.seq,
+            reply_created_at=plan.reply.created_at,
+            user_message=user_view,
+            request=request,
+            model=model.id,
+            token_start=plan.token_start,
+            first_event_id=2,
+            request_title=plan.request_title,
+            started_at=started_at,
+        )
+        outcome = self._tasks.spawn(reply_id, self._generator.run(job))
+        return ReplyHandle(
+            conversation=ConversationView.of(shown, now),
+            user_message=user_view,
+            message_id=reply_id,
+            created_conversation=plan.created_conversation,
+            _outcome=outcome,
+            _follow=lambda after: self.follow(reply_id, after),
+        )
+
+    def follow(self, reply_id: uuid.UUID, after: int) -> AsyncIterator[ReplyEvent]:
+        return self._streams.follow(reply_id, after=after, idle_timeout=self.settings.stream_idle_timeout_seconds)

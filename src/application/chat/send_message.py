@@ -1,0 +1,110 @@
+"""SendMessage: store the user's message and start the model's reply.
+
+The REST route, the WebSocket ``send`` frame and ``parley chat`` all call this. It returns as soon as
+the reply has started; the reply is written by a task the process owns (see ``generation.py``) and
+shown by reading ``ReplyHandle.events()`` or awaited with ``ReplyHandle.result()``.
+
+Refused before anything is stored or any model is called: blank or oversized content (422), an
+unknown or unavailable model (422 ``model_unavailable``), a message the model's context window cannot
+hold (422), too many AI requests for the tier (429 ``rate_limited``), a spent monthly budget (429
+``budget_exceeded``), a reply already generating in the conversation (409 ``reply_in_progress``).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from src.application.chat.access import owned_conversation, require_chat
+from src.application.chat.replies import ReplyLauncher, ReplyPlan
+from src.application.chat.views import ReplyHandle
+from src.application.shared.ids import new_id
+from src.domain.chat.context import check_fits, history_budget, message_tokens
+from src.domain.chat.model import Conversation, Message, check_message_content
+from src.domain.identity.model import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessageCommand:
+    principal: Principal
+    content: str
+    #: ``None`` starts a new conversation (with ``model``, or the default model).
+    conversation_id: uuid.UUID | None = None
+    #: The model for this reply; the conversation's model when left out.
+    model: str | None = None
+
+
+class SendMessage:
+    def __init__(self, launcher: ReplyLauncher) -> None:
+        self._launcher = launcher
+
+    async def __call__(self, command: SendMessageCommand) -> ReplyHandle:
+        launcher = self._launcher
+        started_at = launcher.clock.monotonic()
+        principal = command.principal
+        require_chat(principal)
+        content = check_message_content(command.content, max_chars=launcher.settings.max_message_chars)
+        if command.conversation_id is None:
+            launcher.catalog.resolve(command.model)  # 422 before anything is counted or stored
+        await launcher.limiter.check(principal)
+        now = launcher.clock.now()
+        async with launcher.uow() as tx:
+            created = command.conversation_id is None
+            if command.conversation_id is None:
+                model = launcher.catalog.resolve(command.model)
+                conversation = Conversation.start(id=new_id(now), user_id=principal.user_id, model=model.id, now=now)
+                await tx.conversations.add(conversation)
+            else:
+                conversation = await owned_conversation(tx, principal, command.conversation_id)
+                model = launcher.catalog.resolve(command.model or conversation.model)
+            tokens = message_tokens(content)
+            check_fits(
+                tokens,
+                budget=history_budget(
+                    context_window=model.context_window,
+                    max_output_tokens=model.max_output_tokens,
+                    system_prompt=conversation.system_prompt,
+                ),
+            )
+            await launcher.prepare(tx, principal, conversation, now)
+            reply_id = new_id(now)
+            claim = await tx.conversations.claim_reply(
+                conversation.id,
+                reply_id,
+                seqs=2,
+                token_delta=tokens,
+                now=now,
+                lease_until=launcher.lease_until(now),
+            )
+            if claim is None:
+                raise launcher.in_progress(conversation)
+            user_message = Message.from_user(
+                id=new_id(now),
+                conversation=conversation,
+                seq=claim.first_seq,
+                content=content,
+                token_count=tokens,
+                model=model.id,
+                now=now,
+            )
+            user_message.token_start = claim.token_total - tokens
+            reply = Message.placeholder_reply(
+                id=reply_id, conversation=conversation, seq=claim.first_seq + 1, model=model.id, now=now
+            )
+            await tx.messages.add(user_message)
+            await tx.messages.add(reply)
+            history = await launcher.context(
+                tx, conversation, model, token_total=claim.token_total, up_to_seq=user_message.seq
+            )
+        conversation.last_activity_at = now
+        plan = ReplyPlan(
+            conversation=conversation,
+            user_message=user_message,
+            reply=reply,
+            model=model,
+            history=history,
+            token_start=claim.token_total,
+            request_title=conversation.title is None and conversation.title_requested_at is None,
+            created_conversation=created,
+        )
+        return await launcher.launch(plan, started_at)

@@ -1,0 +1,22 @@
+"""The knobs of chat replies, taken from settings by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySettings:
+    #: ``MAX_MESSAGE_CHARS``: longer user messages are refused (422).
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS
+    #: ``REPLY_LEASE_SECONDS``: how long a conversation's reply lock lasts without renewal; an
+    #: instance that died mid-reply frees the conversation after this.
+    lease_seconds: float = 30.0
+    #: ``REPLY_FLUSH_INTERVAL_MS`` / 1000: how often a reply's text so far is written to its row.
+    flush_interval_seconds: float = 0.5
+    #: ``REPLY_TIMEOUT_SECONDS``: a reply still going after this ends with ``error`` (``reply_timeout``).
+    timeout_seconds: float = 600.0
+    #: How long a reader waits for a reply stream it cannot see yet before it looks at the database.
+    stream_idle_timeout_seconds: float = 5.0

@@ -1,0 +1,45 @@
+"""Fetch one paragraph from the paragraph source, store it, count its words, refresh the dictionary.
+
+The paragraph, its search-index terms, its word counts and the job that refreshes the dictionary
+caches are written in one transaction: all of them, or (the source failed, the text is garbage, the
+database refused) none.
+"""
+
+from __future__ import annotations
+
+from src.application.knowledge.articles import require
+from src.application.knowledge.ports import ParagraphSource
+from src.application.knowledge.views import ParagraphView
+from src.application.shared.ids import new_id
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.identity.model import Permission, Principal
+from src.domain.knowledge.errors import InvalidParagraph, ParagraphSourceFailed
+from src.domain.knowledge.model import Paragraph, clean_paragraph
+from src.domain.knowledge.words import count_words
+
+#: The background job that recomputes the dictionary's cached levels after a fetch.
+REFRESH_DICTIONARY_JOB = "refresh_dictionary"
+
+
+class FetchParagraph:
+    def __init__(self, uow: UnitOfWorkFactory, source: ParagraphSource, clock: Clock) -> None:
+        self._uow = uow
+        self._source = source
+        self._clock = clock
+
+    async def __call__(self, principal: Principal) -> ParagraphView:
+        require(principal, Permission.KNOWLEDGE_WRITE)
+        text = await self._source.fetch()
+        try:
+            content = clean_paragraph(text)
+        except InvalidParagraph as exc:
+            raise ParagraphSourceFailed(
+                f"The paragraph source answered something that is not a paragraph: {exc}"
+            ) from exc
+        now = self._clock.now()
+        paragraph = Paragraph(id=new_id(now), content=content, created_at=now)
+        async with self._uow() as tx:
+            await tx.paragraphs.add(paragraph)
+            await tx.word_counts.add(count_words(content))
+            await tx.outbox.add(REFRESH_DICTIONARY_JOB, {"paragraph_id": str(paragraph.id)})
+        return ParagraphView.of(paragraph)

@@ -1,0 +1,73 @@
+"""Summarize an article with the default model, cached by the hash of what was summarized.
+
+The cache key is the SHA-256 of the model and the article's title and body: editing the article
+(or changing the default model) asks the model again; summarizing it again does not. Anyone who may
+read the article may summarize it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from src.application.knowledge.articles import readable_article, require
+from src.application.knowledge.views import SummaryView
+from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.shared.ports import Cache, UnitOfWorkFactory
+from src.domain.identity.model import Permission, Principal
+from src.domain.llm.model import ChatRequest, MessageRole, PromptMessage
+
+SUMMARY_TTL = 30 * 24 * 60 * 60
+SUMMARY_MAX_TOKENS = 300
+#: Articles longer than this are summarized from their beginning (the prompt must fit any model).
+MAX_SUMMARIZED_CHARACTERS = 24_000
+SYSTEM_PROMPT = (
+    "You summarize articles. Answer with a faithful summary of the article in at most five sentences, "
+    "in the article's language, without a preamble."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CachedSummary:
+    summary: str
+    model: str
+
+
+def summary_hash(model: str, title: str, body: str) -> str:
+    return hashlib.sha256("\x1f".join((model, title, body)).encode()).hexdigest()
+
+
+class SummarizeArticle:
+    def __init__(self, uow: UnitOfWorkFactory, chat_model: ChatModel, catalog: ModelCatalog, cache: Cache) -> None:
+        self._uow = uow
+        self._chat_model = chat_model
+        self._catalog = catalog
+        self._cache = cache
+
+    async def __call__(self, principal: Principal, article_id: uuid.UUID) -> SummaryView:
+        require(principal, Permission.KNOWLEDGE_READ)
+        async with self._uow(read_only=True) as tx:
+            article = await readable_article(tx, principal, article_id)
+        model = self._catalog.resolve(None).id
+        digest = summary_hash(model, article.title, article.body)
+        key = f"knowledge:summary:{digest}"
+        cached = await self._cache.get(key, CachedSummary)
+        if cached is not None:
+            return SummaryView(article.id, cached.summary, cached.model, digest, cached=True)
+        text = f"# {article.title}\n\n{article.body}"[:MAX_SUMMARIZED_CHARACTERS]
+        completion = await self._chat_model.complete(
+            ChatRequest(
+                messages=(
+                    PromptMessage(MessageRole.SYSTEM, SYSTEM_PROMPT),
+                    PromptMessage(MessageRole.USER, text),
+                ),
+                model=model,
+                temperature=0.2,
+                max_output_tokens=SUMMARY_MAX_TOKENS,
+            )
+        )
+        summary = completion.text.strip()
+        if summary:
+            await self._cache.set(key, CachedSummary(summary, completion.model_id), SUMMARY_TTL)
+        return SummaryView(article.id, summary, completion.model_id, digest, cached=False)

@@ -1,0 +1,1 @@
+"""Use cases of the ``usage`` context: usage totals and budgets."""

@@ -1,0 +1,54 @@
+"""Ports of the ``usage`` context. Adapters: ``src/infrastructure/persistence/chat_repositories.py``;
+fakes: ``tests/fakes/chat.py``."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal, Protocol
+
+from src.domain.usage.model import UsageRecord
+
+UsageGrouping = Literal["day", "model"]
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBucket:
+    """The totals of one day (``key`` is ``YYYY-MM-DD``) or one model (``provider/model``)."""
+
+    key: str
+    requests: int
+    input_tokens: int
+    output_tokens: int
+    cached_tokens: int
+    reasoning_tokens: int
+    cost_micros: int
+
+
+class UsageRepository(Protocol):
+    async def record(self, record: UsageRecord) -> None:
+        """Store ``record`` and add its cost to the user's monthly total, in the caller's transaction
+        (so the total is read in O(1) when checking a budget)."""
+        ...
+
+    async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
+        """Micro-dollars the user spent in the month starting at ``month_start``."""
+        ...
+
+    async def summarize(
+        self, user_id: uuid.UUID, *, start: date, end: date, group_by: UsageGrouping
+    ) -> list[UsageBucket]:
+        """Totals of the user's records from ``start`` to ``end`` (both included, UTC days), ordered
+        by day, or by cost (highest first) per model."""
+        ...
+
+
+class BudgetRepository(Protocol):
+    async def get(self, user_id: uuid.UUID) -> int | None:
+        """The user's own monthly budget in micro-dollars, or ``None`` (their tier's applies)."""
+        ...
+
+    async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
+        """Set the user's own budget; ``None`` removes it (back to the tier's)."""
+        ...

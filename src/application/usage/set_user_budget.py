@@ -1,0 +1,60 @@
+"""SetUserBudget and GetUserBudget: an admin gives one user a monthly budget of their own (or takes
+it away: the tier's applies again). Both require ``users:manage``."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.views import UserBudgetView
+from src.domain.identity.errors import Forbidden, UserNotFound
+from src.domain.identity.model import Permission, Principal
+from src.domain.usage.model import TierBudgets, budget_status, dollars_to_micros, month_start
+
+
+def _require_manager(principal: Principal) -> None:
+    if not principal.can(Permission.USERS_MANAGE):
+        raise Forbidden()
+
+
+class GetUserBudget:
+    def __init__(self, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> None:
+        self._uow = uow
+        self._budgets = budgets
+        self._clock = clock
+
+    async def __call__(self, principal: Principal, user_id: uuid.UUID) -> UserBudgetView:
+        _require_manager(principal)
+        now = self._clock.now()
+        async with self._uow(read_only=True) as tx:
+            user = await tx.users.get(user_id)
+            if user is None:
+                raise UserNotFound()
+            custom = await tx.budgets.get(user_id)
+            spent = await tx.usage.spent_in_month(user_id, month_start(now))
+        status = budget_status(tier=user.tier, custom_micros=custom, spent_micros=spent, budgets=self._budgets, now=now)
+        return UserBudgetView(user_id=user_id, status=status)
+
+
+class SetUserBudget:
+    def __init__(self, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> None:
+        self._uow = uow
+        self._budgets = budgets
+        self._clock = clock
+
+    async def __call__(
+        self, principal: Principal, user_id: uuid.UUID, monthly_usd: str | Decimal | None
+    ) -> UserBudgetView:
+        """``monthly_usd``: dollars a month (``"12.50"``; ``"0"`` allows nothing), or ``None`` for the tier's."""
+        _require_manager(principal)
+        micros = dollars_to_micros(monthly_usd) if monthly_usd is not None else None
+        now = self._clock.now()
+        async with self._uow() as tx:
+            user = await tx.users.get(user_id)
+            if user is None:
+                raise UserNotFound()
+            await tx.budgets.set(user_id, micros, now=now)
+            spent = await tx.usage.spent_in_month(user_id, month_start(now))
+        status = budget_status(tier=user.tier, custom_micros=micros, spent_micros=spent, budgets=self._budgets, now=now)
+        return UserBudgetView(user_id=user_id, status=status)

@@ -1,0 +1,1 @@
+"""Chat: conversations, messages, context windows and titles."""

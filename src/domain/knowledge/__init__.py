@@ -1,0 +1,1 @@
+"""Knowledge: articles with tags, fetched paragraphs, word counts, word search and snippets."""

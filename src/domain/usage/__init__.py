@@ -1,0 +1,1 @@
+"""Usage: what each reply cost, monthly totals and budgets."""

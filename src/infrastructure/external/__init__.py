@@ -1,0 +1,1 @@
+"""Clients of services outside Parley: the paragraph source and the dictionary service."""

@@ -1,0 +1,272 @@
+"""Circuit breakers for model providers (``ProviderBreakers``): per process, or shared through Redis.
+
+The rules are ``ProviderCircuit``'s (src/domain/llm/routing.py): ``failure_threshold`` consecutive
+failures open a provider's circuit for ``reset_after`` seconds, then one probe goes through.
+
+- ``LocalProviderBreakers`` keeps the state in this process (no Redis, or Redis unreachable).
+- ``RedisProviderBreakers`` keeps it in Redis (hash ``parley:llm:breaker:<provider>``), every change
+  one atomic Lua script on the Redis server's clock, so all instances see one state: a provider that
+  failed for one instance is skipped by all, and only one probe goes out across them.
+- ``SharedProviderBreakers`` asks Redis through the process's Redis circuit breaker, under the Redis
+  timeout, and decides with its per-process breakers when Redis cannot answer: Redis being down never
+  takes model calls down. Verdicts are recorded in both, so the local state is warm when needed.
+
+Each breaker's state is exported as ``parley_circuit_breaker_state{breaker="llm:<provider>"}`` and its
+opening and closing are logged once (``circuit_opened``, ``circuit_closed``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from redis.asyncio import Redis
+
+from src.domain.llm.routing import CircuitPosition, ProviderCircuit
+from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.resilience import CircuitBreaker
+
+KEY_PREFIX = "parley:llm:breaker:"
+_POSITION_VALUE = {CircuitPosition.CLOSED: 0, CircuitPosition.HALF_OPEN: 1, CircuitPosition.OPEN: 2}
+_POSITIONS = {value: position for position, value in _POSITION_VALUE.items()}
+
+_T = TypeVar("_T")
+logger = get_logger("parley.llm")
+
+
+def breaker_name(provider: str) -> str:
+    return f"llm:{provider}"
+
+
+class BreakerReporter:
+    """Exports each provider's breaker state and logs when one opens or closes."""
+
+    def __init__(self, reset_after: float) -> None:
+        self._reset_after = reset_after
+        self._last: dict[str, CircuitPosition] = {}
+
+    def observe(self, provider: str, position: CircuitPosition) -> None:
+        METRICS.breaker_state.labels(breaker_name(provider)).set(_POSITION_VALUE[position])
+        last = self._last.get(provider, CircuitPosition.CLOSED)
+        self._last[provider] = position
+        if position is last or position is CircuitPosition.HALF_OPEN:
+            return
+        if position is CircuitPosition.OPEN:
+            logger.warning("circuit_opened", breaker=breaker_name(provider), retry_in_s=self._reset_after)
+        elif last is not CircuitPosition.CLOSED:
+            logger.info("circuit_closed", breaker=breaker_name(provider))
+
+
+class LocalProviderBreakers:
+    def __init__(
+        self,
+        *,
+        failure_threshold: int,
+        reset_after: float,
+        clock: Callable[[], float] = time.monotonic,
+        reporter: BreakerReporter | None = None,
+    ) -> None:
+        self._threshold = failure_threshold
+        self._reset_after = reset_after
+        self._clock = clock
+        self._reporter = reporter
+        self._circuits: dict[str, ProviderCircuit] = {}
+
+    def _circuit(self, provider: str) -> ProviderCircuit:
+        circuit = self._circuits.get(provider)
+        if circuit is None:
+            circuit = self._circuits[provider] = ProviderCircuit(self._threshold, self._reset_after)
+        return circuit
+
+    def position(self, provider: str) -> CircuitPosition:
+        return self._circuit(provider).position(self._clock())
+
+    def _report(self, provider: str) -> None:
+        if self._reporter is not None:
+            self._reporter.observe(provider, self.position(provider))
+
+    async def allow(self, provider: str) -> bool:
+        allowed = self._circuit(provider).allow(self._clock())
+        self._report(provider)
+        return allowed
+
+    async def record_success(self, provider: str) -> None:
+        self._circuit(provider).record_success()
+        self._report(provider)
+
+    async def record_failure(self, provider: str) -> None:
+        self._circuit(provider).record_failure(self._clock())
+        self._report(provider)
+
+    async def release(self, provider: str) -> None:
+        self._circuit(provider).release()
+
+
+# KEYS[1]: the provider's hash. ARGV: op (allow | success | failure | release), failure threshold,
+# reset_after in microseconds, key TTL in milliseconds. -1 stands for "not set".
+# Returns {allowed (0|1), position (0 closed, 1 half-open, 2 open), consecutive failures}.
+BREAKER_SCRIPT = """
+if redis.replicate_commands then redis.replicate_commands() end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+local op = ARGV[1]
+local threshold = tonumber(ARGV[2])
+local reset = tonumber(ARGV[3])
+local state = redis.call('HMGET', KEYS[1], 'failures', 'opened_at', 'probe_at')
+local failures = tonumber(state[1]) or 0
+local opened = tonumber(state[2]) or -1
+local probe = tonumber(state[3]) or -1
+local allowed = 1
+local changed = false
+local function position()
+  if opened < 0 then return 0 end
+  if now - opened >= reset then return 1 end
+  return 2
+end
+if op == 'allow' then
+  local p = position()
+  if p == 2 then
+    allowed = 0
+  elseif p == 1 then
+    if probe >= 0 and now - probe < reset then
+      allowed = 0
+    else
+      probe = now
+      changed = true
+    end
+  end
+elseif op == 'success' then
+  if failures ~= 0 or opened >= 0 or probe >= 0 then
+    failures = 0
+    opened = -1
+    probe = -1
+    changed = true
+  end
+elseif op == 'failure' then
+  failures = failures + 1
+  probe = -1
+  changed = true
+  if opened >= 0 or failures >= threshold then
+    opened = now
+  end
+elseif op == 'release' then
+  if probe >= 0 then
+    probe = -1
+    changed = true
+  end
+end
+if changed then
+  redis.call('HSET', KEYS[1], 'failures', string.format('%d', failures),
+    'opened_at', string.format('%d', opened), 'probe_at', string.format('%d', probe))
+  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+end
+return {allowed, position(), failures}
+"""
+
+
+class RedisProviderBreakers:
+    """The breakers' state in Redis; raises whatever the Redis client raises."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        failure_threshold: int,
+        reset_after: float,
+        reporter: BreakerReporter | None = None,
+        prefix: str = KEY_PREFIX,
+    ) -> None:
+        self._script = client.register_script(BREAKER_SCRIPT)
+        self._threshold = failure_threshold
+        self._reset_us = round(reset_after * 1_000_000)
+        # Long enough to outlive an open circuit; a forgotten closed one starts again from zero.
+        self._ttl_ms = round(max(reset_after * 4, 600.0) * 1000)
+        self._reporter = reporter
+        self._prefix = prefix
+        #: Providers whose last ``allow`` found them closed with no failures: a success changes nothing.
+        self._clean: set[str] = set()
+
+    async def _run(self, provider: str, op: str) -> tuple[bool, CircuitPosition, int]:
+        allowed, position, failures = await self._script(
+            keys=[self._prefix + provider], args=[op, self._threshold, self._reset_us, self._ttl_ms]
+        )
+        where = _POSITIONS[int(position)]
+        if self._reporter is not None:
+            self._reporter.observe(provider, where)
+        return bool(allowed), where, int(failures)
+
+    async def allow(self, provider: str) -> bool:
+        allowed, position, failures = await self._run(provider, "allow")
+        if position is CircuitPosition.CLOSED and failures == 0:
+            self._clean.add(provider)
+        else:
+            self._clean.discard(provider)
+        return allowed
+
+    async def record_success(self, provider: str) -> None:
+        # The common case costs no round trip. (Should another instance record a failure between this
+        # allow and this success, its count stays: the breaker is then one failure more eager.)
+        if provider in self._clean:
+            return
+        await self._run(provider, "success")
+
+    async def record_failure(self, provider: str) -> None:
+        self._clean.discard(provider)
+        await self._run(provider, "failure")
+
+    async def release(self, provider: str) -> None:
+        await self._run(provider, "release")
+
+
+class SharedProviderBreakers:
+    """Redis first; this process's breakers when Redis cannot answer within ``timeout``."""
+
+    def __init__(
+        self,
+        shared: RedisProviderBreakers,
+        local: LocalProviderBreakers,
+        redis_breaker: CircuitBreaker,
+        *,
+        timeout: float,
+        reporter: BreakerReporter | None = None,
+    ) -> None:
+        self._shared = shared
+        self._local = local
+        self._redis_breaker = redis_breaker
+        self._timeout = timeout
+        self._reporter = reporter
+
+    async def _either(self, shared: Callable[[], Awaitable[_T]], local: Callable[[], Awaitable[_T]]) -> _T:
+        async def remote() -> _T:
+            async with asyncio.timeout(self._timeout):
+                return await shared()
+
+        return await self._redis_breaker.call(remote, local)
+
+    async def allow(self, provider: str) -> bool:
+        async def local() -> bool:
+            allowed = await self._local.allow(provider)
+            if self._reporter is not None:
+                self._reporter.observe(provider, self._local.position(provider))
+            return allowed
+
+        return await self._either(lambda: self._shared.allow(provider), local)
+
+    async def record_success(self, provider: str) -> None:
+        await self._local.record_success(provider)
+        await self._either(lambda: self._shared.record_success(provider), _nothing)
+
+    async def record_failure(self, provider: str) -> None:
+        await self._local.record_failure(provider)
+        await self._either(lambda: self._shared.record_failure(provider), _nothing)
+
+    async def release(self, provider: str) -> None:
+        await self._local.release(provider)
+        await self._either(lambda: self._shared.release(provider), _nothing)
+
+
+async def _nothing() -> None:
+    return None

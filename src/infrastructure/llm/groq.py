@@ -1,0 +1,81 @@
+"""Groq through the official ``groq`` SDK (``/openai/v1/chat/completions``, the OpenAI wire format).
+
+One ``AsyncGroq`` client per process, SDK retries off, connect/read timeouts from settings. Groq
+reports a stream's usage in ``x_groq.usage`` on its last chunk, and in a usage chunk when asked with
+``stream_options`` (which the SDK does not know: it goes in ``extra_body``); whichever arrives is
+used, the last one winning. The groq SDK does not close a stream's response when its reader stops
+early, so ``_events`` always closes it itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from typing import Any
+
+import groq
+
+from src.application.shared.ports import Clock
+from src.domain.llm.errors import ProviderError
+from src.domain.llm.model import ChatRequest
+from src.infrastructure.llm.base import (
+    ProviderAdapter,
+    ProviderAnswer,
+    ProviderEvent,
+    ProviderTimeouts,
+    close_quietly,
+)
+from src.infrastructure.llm.openai import chunk_event, completion_answer, map_openai_style_error, usage_of
+
+PROVIDER = "groq"
+#: The SDK adds ``/openai/v1/...`` to this.
+DEFAULT_BASE_URL = "https://api.groq.com"
+
+
+class GroqChatModel(ProviderAdapter):
+    provider = PROVIDER
+
+    def __init__(self, clock: Clock, timeouts: ProviderTimeouts, *, api_key: str, base_url: str | None) -> None:
+        super().__init__(clock, timeouts)
+        self._client = groq.AsyncGroq(
+            api_key=api_key,
+            base_url=base_url or DEFAULT_BASE_URL,
+            timeout=groq.Timeout(timeouts.read, connect=timeouts.connect),
+            max_retries=0,
+        )
+
+    async def aclose(self) -> None:
+        await self._client.close()
+
+    def _arguments(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        arguments: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+        }
+        if request.temperature is not None:
+            arguments["temperature"] = request.temperature
+        if request.max_output_tokens is not None:
+            arguments["max_completion_tokens"] = request.max_output_tokens
+        if request.stop:
+            arguments["stop"] = list(request.stop)
+        return arguments
+
+    async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
+        stream = await self._client.chat.completions.create(
+            **self._arguments(request, model), stream=True, extra_body={"stream_options": {"include_usage": True}}
+        )
+        try:
+            async for chunk in stream:
+                event = chunk_event(chunk)
+                x_groq = getattr(chunk, "x_groq", None)
+                if event.usage is None and x_groq is not None:
+                    event.usage = usage_of(getattr(x_groq, "usage", None))
+                yield event
+        finally:
+            await close_quietly(stream.close())
+
+    async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:
+        completion = await self._client.chat.completions.create(**self._arguments(request, model))
+        return completion_answer(completion)
+
+    def _map_error(self, exc: Exception) -> ProviderError:
+        return map_openai_style_error(exc, self.provider, groq)

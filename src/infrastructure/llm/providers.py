@@ -1,0 +1,124 @@
+"""Building the model providers from settings (called by the composition root, ``container.py``).
+
+A provider is configured when Parley may call it: OpenAI with ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL``
+(an OpenAI-compatible server such as Ollama may need no key), Gemini with ``GEMINI_API_KEY``, Groq
+with ``GROQ_API_KEY``. The offline provider always is. Each configured provider gets one adapter, and
+so one long-lived HTTP client, for the life of the process.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from redis.asyncio import Redis
+
+from src.application.llm.ports import ChatModel, ModelCatalog, ProviderBreakers
+from src.application.shared.ports import Clock
+from src.domain.llm.model import ModelId
+from src.domain.llm.routing import RetryPolicy
+from src.infrastructure.llm.base import ProviderTimeouts
+from src.infrastructure.llm.breakers import (
+    BreakerReporter,
+    LocalProviderBreakers,
+    RedisProviderBreakers,
+    SharedProviderBreakers,
+)
+from src.infrastructure.llm.catalog import OFFLINE_PROVIDER
+from src.infrastructure.llm.offline import OfflineChatModel
+from src.infrastructure.logging import get_logger
+from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.settings import ConfigError, Settings
+
+logger = get_logger("parley.llm")
+
+
+class ProviderModel(ChatModel, Protocol):
+    """A provider's adapter: a ``ChatModel`` that holds a client to close at shutdown."""
+
+    async def aclose(self) -> None: ...
+
+
+def provider_timeouts(settings: Settings) -> ProviderTimeouts:
+    return ProviderTimeouts(
+        connect=settings.llm_connect_timeout,
+        read=settings.llm_read_timeout,
+        total=settings.llm_total_timeout,
+        stream_idle=settings.llm_stream_idle_timeout,
+    )
+
+
+def retry_policy(settings: Settings) -> RetryPolicy:
+    return RetryPolicy(
+        max_retries=settings.llm_retries,
+        base_delay=settings.llm_retry_base_delay,
+        max_delay=settings.llm_retry_max_delay,
+    )
+
+
+def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderModel]:
+    """One adapter per configured provider, the offline one first."""
+    timeouts = provider_timeouts(settings)
+    providers: dict[str, ProviderModel] = {
+        OFFLINE_PROVIDER: OfflineChatModel(clock, token_delay_ms=settings.offline_token_delay_ms)
+    }
+    configured = settings.configured_llm_providers
+    if "openai" in configured:
+        from src.infrastructure.llm.openai import OpenAIChatModel
+
+        providers["openai"] = OpenAIChatModel(
+            clock, timeouts, api_key=settings.openai_api_key, base_url=settings.openai_base_url
+        )
+    if "gemini" in configured and settings.gemini_api_key:
+        from src.infrastructure.llm.gemini import GeminiChatModel
+
+        providers["gemini"] = GeminiChatModel(
+            clock, timeouts, api_key=settings.gemini_api_key, base_url=settings.gemini_base_url
+        )
+    if "groq" in configured and settings.groq_api_key:
+        from src.infrastructure.llm.groq import GroqChatModel
+
+        providers["groq"] = GroqChatModel(
+            clock, timeouts, api_key=settings.groq_api_key, base_url=settings.groq_base_url
+        )
+    return providers
+
+
+def build_provider_breakers(settings: Settings, redis: Redis | None, redis_breaker: CircuitBreaker) -> ProviderBreakers:
+    """Shared through Redis when it is configured (per process while it is unreachable), else per process."""
+    reporter = BreakerReporter(settings.llm_breaker_reset_seconds)
+    if redis is None:
+        return LocalProviderBreakers(
+            failure_threshold=settings.llm_breaker_failures,
+            reset_after=settings.llm_breaker_reset_seconds,
+            reporter=reporter,
+        )
+    return SharedProviderBreakers(
+        RedisProviderBreakers(
+            redis,
+            failure_threshold=settings.llm_breaker_failures,
+            reset_after=settings.llm_breaker_reset_seconds,
+            reporter=reporter,
+        ),
+        LocalProviderBreakers(
+            failure_threshold=settings.llm_breaker_failures, reset_after=settings.llm_breaker_reset_seconds
+        ),
+        redis_breaker,
+        timeout=settings.redis_timeout,
+        reporter=reporter,
+    )
+
+
+def check_fallbacks(settings: Settings, catalog: ModelCatalog) -> None:
+    """Every model of ``LLM_FALLBACKS`` must be in the catalog; one whose provider is not configured
+    is skipped when calls are made (and said so now, once)."""
+    for model_id in settings.llm_fallbacks.model_ids():
+        if catalog.get(model_id) is None:
+            raise ConfigError(
+                "LLM_FALLBACKS", f"names {model_id!r}, which is not in the model catalog (see `parley models`)"
+            )
+        if not catalog.is_available(model_id):
+            logger.warning(
+                "llm_fallback_unavailable",
+                model=model_id,
+                reason=f"the {ModelId.parse(model_id).provider} provider is not configured; it is skipped",
+            )

@@ -1,0 +1,528 @@
+"""Chat and usage repositories: conversations, messages, usage records, budgets, on one ``AsyncSession``.
+
+Rows are mapped to and from the domain's entities here. The reply lock, the lease renewals and the
+"finish only if still generating" writes are single conditional ``UPDATE`` statements, so that
+several instances racing on one conversation agree on one winner on PostgreSQL and SQLite alike.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
+
+from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
+from src.application.usage.ports import UsageBucket, UsageGrouping
+from src.domain.chat.model import Conversation, Grounding, Message, MessageStatus
+from src.domain.llm.model import FinishReason, MessageRole, Usage
+from src.domain.usage.model import UsageRecord, month_start
+from src.infrastructure.persistence.chat_models import (
+    ChatMessageModel,
+    ConversationModel,
+    UsageMonthModel,
+    UsageRecordModel,
+    UserBudgetModel,
+)
+from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
+from src.infrastructure.persistence.message_search import search_messages
+
+_GENERATING = MessageStatus.GENERATING.value
+_COMPLETE = MessageStatus.COMPLETE.value
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class SqlConversationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, conversation: Conversation) -> None:
+        self._session.add(
+            ConversationModel(
+                id=conversation.id,
+                user_id=conversation.user_id,
+                title=conversation.title,
+                model=conversation.model,
+                system_prompt=conversation.system_prompt,
+                temperature=conversation.temperature,
+                archived=conversation.archived,
+                grounding=conversation.grounding.to_json() if conversation.grounding else None,
+                last_activity_at=conversation.last_activity_at,
+                generating_message_id=conversation.generating_message_id,
+                generating_until=conversation.generating_until,
+                token_total=conversation.token_total,
+                next_seq=conversation.next_seq,
+                title_requested_at=conversation.title_requested_at,
+                created_at=conversation.created_at,
+                updated_at=conversation.updated_at,
+            )
+        )
+        await self._session.flush()
+
+    async def get(self, conversation_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> Conversation | None:
+        query = select(ConversationModel).where(ConversationModel.id == conversation_id)
+        if user_id is not None:
+            query = query.where(ConversationModel.user_id == user_id)
+        # Read the row as it is now, not as this session first saw it (the lock columns move).
+        row = await self._session.scalar(query.execution_options(populate_existing=True))
+        return _to_conversation(row) if row is not None else None
+
+    async def list_for_user(
+        self, user_id: uuid.UUID, *, query: str | None, archived: bool | None, limit: int, offset: int
+    ) -> tuple[list[Conversation], int]:
+        conditions: list[Any] = [ConversationModel.user_id == user_id]
+        if archived is not None:
+            conditions.append(ConversationModel.archived == archived)
+        if query:
+            conditions.append(ConversationModel.title.ilike(like_pattern(query), escape=LIKE_ESCAPE))
+        total = await self._session.scalar(select(func.count()).select_from(ConversationModel).where(*conditions))
+        rows = await self._session.scalars(
+            select(ConversationModel)
+            .where(*conditions)
+            .order_by(ConversationModel.last_activity_at.desc(), ConversationModel.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_to_conversation(r) for r in rows], int(total or 0)
+
+    async def save(self, conversation: Conversation) -> None:
+        await self._session.execute(
+            update(ConversationModel)
+            .where(ConversationModel.id == conversation.id)
+            .values(
+                title=conversation.title,
+                model=conversation.model,
+                system_prompt=conversation.system_prompt,
+                temperature=conversation.temperature,
+                archived=conversation.archived,
+                grounding=conversation.grounding.to_json() if conversation.grounding else None,
+                updated_at=conversation.updated_at,
+            )
+        )
+
+    async def delete(self, conversation_id: uuid.UUID) -> None:
+        # The messages first: SQLite cascades only with foreign keys on, and this needs no such luck.
+        await self._session.execute(
+            delete(ChatMessageModel).where(ChatMessageModel.conversation_id == conversation_id),
+            execution_options={"synchronize_session": False},
+        )
+        await self._session.execute(
+            delete(ConversationModel).where(ConversationModel.id == conversation_id),
+            execution_options={"synchronize_session": False},
+        )
+
+    async def claim_reply(
+        self,
+        conversation_id: uuid.UUID,
+        message_id: uuid.UUID,
+        *,
+        seqs: int,
+        token_delta: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> ReplyClaim | None:
+        statement = (
+            update(ConversationModel)
+            .where(
+                ConversationModel.id == conversation_id,
+                or_(ConversationModel.generating_message_id.is_(None), ConversationModel.generating_until <= now),
+            )
+            .values(
+                generating_message_id=message_id,
+                generating_until=lease_until,
+                next_seq=ConversationModel.next_seq + seqs,
+                token_total=ConversationModel.token_total + token_delta,
+                last_activity_at=now,
+            )
+            .returning(ConversationModel.next_seq, ConversationModel.token_total)
+            .execution_options(synchronize_session=False)
+        )
+        row = (await self._session.execute(statement)).first()
+        if row is None:
+            return None
+        next_seq, token_total = row
+        return ReplyClaim(first_seq=int(next_seq) - seqs, token_total=int(token_total))
+
+    async def renew_reply(self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, lease_until: datetime) -> bool:
+        result = await self._session.execute(
+            update(ConversationModel)
+            .where(ConversationModel.id == conversation_id, ConversationModel.generating_message_id == message_id)
+            .values(generating_until=lease_until)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def release_reply(
+        self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, token_total: int | None, now: datetime
+    ) -> bool:
+        values: dict[str, Any] = {"generating_message_id": None, "generating_until": None, "last_activity_at": now}
+        if token_total is not None:
+            values["token_total"] = token_total
+        result = await self._session.execute(
+            update(ConversationModel)
+            .where(ConversationModel.id == conversation_id, ConversationModel.generating_message_id == message_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def set_title_if_untitled(self, conversation_id: uuid.UUID, title: str, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(ConversationModel)
+            .where(ConversationModel.id == conversation_id, ConversationModel.title.is_(None))
+            .values(title=title, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def mark_title_requested(self, conversation_id: uuid.UUID, *, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(ConversationModel)
+            .where(ConversationModel.id == conversation_id, ConversationModel.title_requested_at.is_(None))
+            .values(title_requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def stale_replies(self, now: datetime, *, limit: int) -> list[StaleReply]:
+        rows = await self._session.execute(
+            select(ConversationModel.id, ConversationModel.generating_message_id)
+            .where(ConversationModel.generating_until <= now, ConversationModel.generating_message_id.is_not(None))
+            .order_by(ConversationModel.generating_until)
+            .limit(limit)
+        )
+        return [StaleReply(conversation_id=cid, message_id=mid) for cid, mid in rows if mid is not None]
+
+
+class SqlMessageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, message: Message) -> None:
+        row = ChatMessageModel(id=message.id, created_at=message.created_at)
+        _write_message(row, message)
+        self._session.add(row)
+        await self._session.flush()
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        row = await self._session.scalar(
+            select(ChatMessageModel).where(ChatMessageModel.id == message_id).execution_options(populate_existing=True)
+        )
+        return _to_message(row) if row is not None else None
+
+    async def latest(self, conversation_id: uuid.UUID) -> Message | None:
+        row = await self._session.scalar(
+            select(ChatMessageModel)
+            .where(ChatMessageModel.conversation_id == conversation_id)
+            .order_by(ChatMessageModel.seq.desc())
+            .limit(1)
+        )
+        return _to_message(row) if row is not None else None
+
+    async def head(self, conversation_id: uuid.UUID, *, after_seq: int = 0, limit: int) -> list[Message]:
+        rows = await self._session.scalars(
+            select(ChatMessageModel)
+            .where(ChatMessageModel.conversation_id == conversation_id, ChatMessageModel.seq > after_seq)
+            .order_by(ChatMessageModel.seq)
+            .limit(limit)
+        )
+        return [_to_message(r) for r in rows]
+
+    async def page(self, conversation_id: uuid.UUID, *, before_seq: int | None, limit: int) -> list[Message]:
+        query = select(ChatMessageModel).where(ChatMessageModel.conversation_id == conversation_id)
+        if before_seq is not None:
+            query = query.where(ChatMessageModel.seq < before_seq)
+        rows = await self._session.scalars(query.order_by(ChatMessageModel.seq.desc()).limit(limit))
+        return [_to_message(r) for r in rows]
+
+    async def count(self, conversation_id: uuid.UUID, *, after_seq: int | None = None) -> int:
+        query = (
+            select(func.count())
+            .select_from(ChatMessageModel)
+            .where(ChatMessageModel.conversation_id == conversation_id)
+        )
+        if after_seq is not None:
+            query = query.where(ChatMessageModel.seq > after_seq)
+        return int(await self._session.scalar(query) or 0)
+
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[Message]:
+        # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
+        rows = await self._session.scalars(
+            select(ChatMessageModel)
+            .where(
+                ChatMessageModel.conversation_id == conversation_id,
+                ChatMessageModel.token_start >= min_token_start,
+                ChatMessageModel.status == _COMPLETE,
+                ChatMessageModel.seq <= up_to_seq,
+            )
+            .order_by(ChatMessageModel.token_start, ChatMessageModel.seq)
+        )
+        return [_to_message(r) for r in rows]
+
+    async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
+        result = await self._session.execute(
+            update(ChatMessageModel)
+            .where(ChatMessageModel.id == message_id, ChatMessageModel.status == _GENERATING)
+            .values(content=content, last_event_id=last_event_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def finish(self, message: Message) -> bool:
+        usage = message.usage or Usage()
+        result = await self._session.execute(
+            update(ChatMessageModel)
+            .where(ChatMessageModel.id == message.id, ChatMessageModel.status == _GENERATING)
+            .values(
+                content=message.content,
+                status=_COMPLETE,
+                model=message.model,
+                provider=message.provider,
+                finish_reason=message.finish_reason.value if message.finish_reason else None,
+                error_code=message.error_code,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                usage_estimated=usage.estimated,
+                cost_micros=message.cost_micros,
+                latency_ms=message.latency_ms,
+                ttft_ms=message.ttft_ms,
+                token_start=message.token_start,
+                token_count=message.token_count,
+                last_event_id=message.last_event_id,
+                updated_at=message.updated_at,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        await self._session.execute(
+            delete(ChatMessageModel).where(ChatMessageModel.id == message_id),
+            execution_options={"synchronize_session": False},
+        )
+
+    async def search(
+        self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
+    ) -> tuple[list[MessageSearchHit], int]:
+        return await search_messages(self._session, user_id, query, limit=limit, offset=offset, any_word=any_word)
+
+
+class SqlUsageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def record(self, record: UsageRecord) -> None:
+        usage = record.usage
+        self._session.add(
+            UsageRecordModel(
+                id=record.id,
+                user_id=record.user_id,
+                conversation_id=record.conversation_id,
+                message_id=record.message_id,
+                kind=record.kind.value,
+                provider=record.provider,
+                model=record.model,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
+                cached_tokens=usage.cached_tokens,
+                reasoning_tokens=usage.reasoning_tokens,
+                estimated=usage.estimated,
+                cost_micros=record.cost_micros,
+                usage_date=record.day,
+                created_at=record.created_at,
+                updated_at=record.created_at,
+            )
+        )
+        await self._session.flush()
+        month = month_start(record.created_at).date()
+        dialect = self._session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        statement = insert(UsageMonthModel).values(
+            id=uuid7(),
+            user_id=record.user_id,
+            month=month,
+            cost_micros=record.cost_micros,
+            requests=1,
+            created_at=record.created_at,
+            updated_at=record.created_at,
+        )
+        # One atomic add per record: concurrent replies of one user never lose each other's cost.
+        statement = statement.on_conflict_do_update(
+            index_elements=[UsageMonthModel.user_id, UsageMonthModel.month],
+            set_={
+                "cost_micros": UsageMonthModel.cost_micros + statement.excluded.cost_micros,
+                "requests": UsageMonthModel.requests + 1,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        await self._session.execute(statement)
+
+    async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
+        spent = await self._session.scalar(
+            select(UsageMonthModel.cost_micros).where(
+                UsageMonthModel.user_id == user_id, UsageMonthModel.month == month_start.date()
+            )
+        )
+        return int(spent or 0)
+
+    async def summarize(
+        self, user_id: uuid.UUID, *, start: date, end: date, group_by: UsageGrouping
+    ) -> list[UsageBucket]:
+        key: Any = UsageRecordModel.usage_date if group_by == "day" else UsageRecordModel.model
+        cost = func.sum(UsageRecordModel.cost_micros)
+        query = (
+            select(
+                key,
+                func.count(),
+                func.sum(UsageRecordModel.input_tokens),
+                func.sum(UsageRecordModel.output_tokens),
+                func.sum(UsageRecordModel.cached_tokens),
+                func.sum(UsageRecordModel.reasoning_tokens),
+                cost,
+            )
+            .where(
+                and_(
+                    UsageRecordModel.user_id == user_id,
+                    UsageRecordModel.usage_date >= start,
+                    UsageRecordModel.usage_date <= end,
+                )
+            )
+            .group_by(key)
+            .order_by(key if group_by == "day" else cost.desc(), key)
+        )
+        rows = await self._session.execute(query)
+        return [
+            UsageBucket(
+                key=k.isoformat() if isinstance(k, date) else str(k),
+                requests=int(n),
+                input_tokens=int(i or 0),
+                output_tokens=int(o or 0),
+                cached_tokens=int(c or 0),
+                reasoning_tokens=int(r or 0),
+                cost_micros=int(m or 0),
+            )
+            for k, n, i, o, c, r, m in rows
+        ]
+
+
+class SqlBudgetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, user_id: uuid.UUID) -> int | None:
+        value = await self._session.scalar(
+            select(UserBudgetModel.monthly_budget_micros).where(UserBudgetModel.user_id == user_id)
+        )
+        return int(value) if value is not None else None
+
+    async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
+        if budget_micros is None:
+            await self._session.execute(
+                delete(UserBudgetModel).where(UserBudgetModel.user_id == user_id),
+                execution_options={"synchronize_session": False},
+            )
+            return
+        row = await self._session.scalar(select(UserBudgetModel).where(UserBudgetModel.user_id == user_id))
+        if row is None:
+            self._session.add(
+                UserBudgetModel(user_id=user_id, monthly_budget_micros=budget_micros, created_at=now, updated_at=now)
+            )
+        else:
+            row.monthly_budget_micros = budget_micros
+            row.updated_at = now
+        await self._session.flush()
+
+
+def _write_message(row: ChatMessageModel, message: Message) -> None:
+    usage = message.usage
+    row.conversation_id = message.conversation_id
+    row.user_id = message.user_id
+    row.seq = message.seq
+    row.role = message.role.value
+    row.content = message.content
+    row.status = message.status.value
+    row.model = message.model
+    row.provider = message.provider
+    row.finish_reason = message.finish_reason.value if message.finish_reason else None
+    row.error_code = message.error_code
+    row.input_tokens = usage.input_tokens if usage else None
+    row.output_tokens = usage.output_tokens if usage else None
+    row.cached_tokens = usage.cached_tokens if usage else None
+    row.reasoning_tokens = usage.reasoning_tokens if usage else None
+    row.usage_estimated = usage.estimated if usage else None
+    row.cost_micros = message.cost_micros
+    row.latency_ms = message.latency_ms
+    row.ttft_ms = message.ttft_ms
+    row.citations = [dict(c) for c in message.citations]
+    row.token_start = message.token_start
+    row.token_count = message.token_count
+    row.last_event_id = message.last_event_id
+    row.updated_at = message.updated_at
+
+
+def _to_conversation(row: ConversationModel) -> Conversation:
+    return Conversation(
+        id=row.id,
+        user_id=row.user_id,
+        title=row.title,
+        model=row.model,
+        system_prompt=row.system_prompt,
+        temperature=row.temperature,
+        archived=row.archived,
+        grounding=Grounding.from_json(row.grounding),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        last_activity_at=row.last_activity_at,
+        generating_message_id=row.generating_message_id,
+        generating_until=row.generating_until,
+        token_total=int(row.token_total),
+        next_seq=row.next_seq,
+        title_requested_at=row.title_requested_at,
+    )
+
+
+def _to_message(row: ChatMessageModel) -> Message:
+    usage = (
+        Usage(
+            input_tokens=row.input_tokens or 0,
+            output_tokens=row.output_tokens or 0,
+            cached_tokens=row.cached_tokens or 0,
+            reasoning_tokens=row.reasoning_tokens or 0,
+            estimated=bool(row.usage_estimated),
+        )
+        if row.input_tokens is not None
+        else None
+    )
+    return Message(
+        id=row.id,
+        conversation_id=row.conversation_id,
+        user_id=row.user_id,
+        seq=row.seq,
+        role=MessageRole(row.role),
+        content=row.content,
+        status=MessageStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        model=row.model,
+        provider=row.provider,
+        finish_reason=FinishReason(row.finish_reason) if row.finish_reason else None,
+        usage=usage,
+        cost_micros=int(row.cost_micros),
+        latency_ms=row.latency_ms,
+        ttft_ms=row.ttft_ms,
+        error_code=row.error_code,
+        citations=tuple(dict(c) for c in row.citations or ()),
+        token_start=int(row.token_start) if row.token_start is not None else None,
+        token_count=row.token_count,
+        last_event_id=row.last_event_id,
+    )

@@ -1,0 +1,376 @@
+"""Reply streams: the events of each reply, replayable from any event id, followed live.
+
+``MemoryReplyStreams`` keeps the streams of the replies this process generates (and, without Redis,
+is all there is). ``ReplyStreams`` is the ``ReplyStreamStore`` adapter:
+
+- ``append`` writes to memory at once (local readers see it immediately, the writer never waits)
+  and, with Redis, queues the event for a mirror task that writes batches of events to Redis Streams
+  (``parley:reply:<id>``, entry ids ``0-<event id>``) and publishes each on the channel of the same
+  name, in one pipeline round trip per batch.
+- ``follow`` reads memory when this process has the stream; otherwise Redis: it subscribes to the
+  reply's channel, reads what it missed with ``XRANGE``, then takes live events from the channel,
+  skipping duplicates and re-reading the stream when it sees a gap (or hears nothing for a while,
+  in case messages were lost while pub/sub reconnected). So a reader on another instance gets every
+  event exactly once, in order.
+- A stream lives ``REPLY_STREAM_TTL_SECONDS`` after ``close`` (Redis ``EXPIRE``; memory timers);
+  one whose writer died expires after ``max_age`` from its first event.
+
+While Redis is unreachable, replies still stream on the instance generating them; readers elsewhere
+see them again once Redis answers (events the mirror could not write are dropped and counted in
+``parley_reply_stream_events_dropped_total``; the stored message always has the full text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from src.application.chat.ports import ReplyEvent
+from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.realtime.pubsub import PubSubHub
+from src.infrastructure.resilience import CircuitBreaker
+
+logger = get_logger("parley.realtime")
+
+KEY_PREFIX = "parley:reply:"
+#: Events written to Redis per pipeline round trip, at most.
+MIRROR_BATCH = 500
+#: Events waiting for the mirror, at most; past it (Redis far behind) new ones are dropped.
+MIRROR_QUEUE = 100_000
+#: A reader on another instance re-reads the stream after this long without a live event.
+POLL_SECONDS = 1.0
+XRANGE_COUNT = 500
+DEFAULT_IDLE_TIMEOUT = 5.0
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder()
+
+
+def stream_key(reply_id: uuid.UUID) -> str:
+    return f"{KEY_PREFIX}{reply_id}"
+
+
+def encode_event(event: ReplyEvent) -> bytes:
+    return _encoder.encode({"i": event.id, "k": event.kind, "d": dict(event.data)})
+
+
+def decode_event(data: bytes) -> ReplyEvent:
+    raw = _decoder.decode(data)
+    return ReplyEvent(id=int(raw["i"]), kind=raw["k"], data=raw["d"])
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Stream:
+    events: list[ReplyEvent] = field(default_factory=list)
+    ids: list[int] = field(default_factory=list)
+    closed: bool = False
+    waiters: list[asyncio.Future[None]] = field(default_factory=list)
+    expiry: asyncio.TimerHandle | None = None
+
+    def wake(self) -> None:
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters.clear()
+
+
+class MemoryReplyStreams:
+    """The streams of this process, in memory. Each is bounded by its reply's size and removed
+    ``ttl`` seconds after it closes (``max_age`` after it began if it never does)."""
+
+    def __init__(self, *, ttl: float, max_age: float) -> None:
+        self._ttl = ttl
+        self._max_age = max_age
+        self._streams: dict[uuid.UUID, _Stream] = {}
+
+    def __contains__(self, reply_id: object) -> bool:
+        return reply_id in self._streams
+
+    def __len__(self) -> int:
+        return len(self._streams)
+
+    def append(self, reply_id: uuid.UUID, event: ReplyEvent) -> None:
+        stream = self._streams.get(reply_id)
+        if stream is None:
+            stream = self._streams[reply_id] = _Stream()
+            stream.expiry = self._expire_later(reply_id, self._max_age)
+        if stream.closed or (stream.ids and event.id <= stream.ids[-1]):
+            return
+        stream.events.append(event)
+        stream.ids.append(event.id)
+        stream.wake()
+
+    def close(self, reply_id: uuid.UUID) -> None:
+        stream = self._streams.get(reply_id)
+        if stream is None or stream.closed:
+            return
+        stream.closed = True
+        if stream.expiry is not None:
+            stream.expiry.cancel()
+        stream.expiry = self._expire_later(reply_id, self._ttl)
+        stream.wake()
+
+    def _expire_later(self, reply_id: uuid.UUID, delay: float) -> asyncio.TimerHandle:
+        return asyncio.get_running_loop().call_later(delay, self._expire, reply_id)
+
+    def _expire(self, reply_id: uuid.UUID) -> None:
+        stream = self._streams.pop(reply_id, None)
+        if stream is not None:
+            stream.closed = True
+            stream.wake()
+
+    async def follow(self, reply_id: uuid.UUID, *, after: int = 0) -> AsyncIterator[ReplyEvent]:
+        stream = self._streams.get(reply_id)
+        if stream is None:
+            return
+        position = bisect.bisect_right(stream.ids, after)
+        while True:
+            while position < len(stream.events):
+                event = stream.events[position]
+                position += 1
+                yield event
+                if event.terminal:
+                    return
+            if stream.closed:
+                return
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            stream.waiters.append(waiter)
+            try:
+                await waiter
+            finally:
+                if waiter in stream.waiters:
+                    stream.waiters.remove(waiter)
+
+
+# -- the store --------------------------------------------------------------------------------------
+
+
+_CLOSE = object()
+
+
+class ReplyStreams:
+    """The ``ReplyStreamStore``: memory alone (embedded mode), or memory mirrored to Redis."""
+
+    def __init__(
+        self,
+        memory: MemoryReplyStreams,
+        *,
+        redis: Redis | None = None,
+        hub: PubSubHub | None = None,
+        breaker: CircuitBreaker | None = None,
+        ttl: float,
+        max_age: float,
+        timeout: float = 0.5,
+    ) -> None:
+        self.memory = memory
+        self._redis = redis
+        self._hub = hub
+        self._breaker = breaker
+        self._ttl = max(1, round(ttl))
+        self._max_age = max(1, round(max_age))
+        self._timeout = timeout
+        self._queue: asyncio.Queue[tuple[uuid.UUID, Any]] | None = None
+        self._mirror: asyncio.Task[None] | None = None
+        self._started_keys: set[uuid.UUID] = set()
+
+    @property
+    def shared(self) -> bool:
+        return self._redis is not None
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    async def append(self, reply_id: uuid.UUID, event: ReplyEvent) -> None:
+        self.memory.append(reply_id, event)
+        self._mirror_later(reply_id, event)
+
+    async def close(self, reply_id: uuid.UUID) -> None:
+        self.memory.close(reply_id)
+        self._mirror_later(reply_id, _CLOSE)
+
+    def _mirror_later(self, reply_id: uuid.UUID, item: Any) -> None:
+        if self._redis is None:
+            return
+        if self._queue is None:
+            self._queue = asyncio.Queue(maxsize=MIRROR_QUEUE)
+        if self._mirror is None or self._mirror.done():
+            self._mirror = asyncio.create_task(self._mirror_loop(self._queue), name="reply-stream-mirror")
+        try:
+            self._queue.put_nowait((reply_id, item))
+        except asyncio.QueueFull:
+            METRICS.reply_stream_dropped.inc()
+
+    async def _mirror_loop(self, queue: asyncio.Queue[tuple[uuid.UUID, Any]]) -> None:
+        while True:
+            batch = [await queue.get()]
+            while len(batch) < MIRROR_BATCH and not queue.empty():
+                batch.append(queue.get_nowait())
+            try:
+                await self._write(batch)
+            finally:
+                for _ in batch:
+                    queue.task_done()
+
+    async def _write(self, batch: list[tuple[uuid.UUID, Any]]) -> None:
+        assert self._redis is not None
+        redis = self._redis
+        hub = self._hub
+
+        async def write() -> bool:
+            pipe = redis.pipeline(transaction=False)
+            for reply_id, item in batch:
+                key = stream_key(reply_id)
+                if item is _CLOSE:
+                    pipe.expire(key, self._ttl)
+                    self._started_keys.discard(reply_id)
+                    continue
+                payload = encode_event(item)
+                pipe.xadd(key, {"e": payload}, id=f"0-{item.id}")
+                if reply_id not in self._started_keys:
+                    # A stream whose writer dies mid-reply still goes away.
+                    pipe.expire(key, self._max_age)
+                    self._started_keys.add(reply_id)
+                if hub is not None:
+                    pipe.publish(key, hub.frame(payload))
+            async with asyncio.timeout(self._timeout * 4):
+                await pipe.execute(raise_on_error=False)
+            return True
+
+        async def dropped() -> bool:
+            METRICS.reply_stream_dropped.inc(sum(1 for _, item in batch if item is not _CLOSE))
+            return False
+
+        if self._breaker is None:
+            try:
+                await write()
+            except Exception:  # noqa: BLE001 - Redis away: the stream stays local
+                await dropped()
+            return
+        await self._breaker.call(write, dropped)
+
+    async def flush(self) -> None:
+        """Wait until every queued event was written (tests, shutdown)."""
+        if self._queue is not None and self._mirror is not None and not self._mirror.done():
+            await self._queue.join()
+
+    async def stop(self) -> None:
+        if self._mirror is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self._timeout * 4):
+                    await self.flush()
+            self._mirror.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._mirror
+            self._mirror = None
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def follow(
+        self, reply_id: uuid.UUID, *, after: int = 0, idle_timeout: float | None = None
+    ) -> AsyncIterator[ReplyEvent]:
+        if reply_id in self.memory or self._redis is None:
+            return self.memory.follow(reply_id, after=after)
+        return self._follow_shared(reply_id, after, DEFAULT_IDLE_TIMEOUT if idle_timeout is None else idle_timeout)
+
+    async def _follow_shared(self, reply_id: uuid.UUID, after: int, idle_timeout: float) -> AsyncIterator[ReplyEvent]:
+        assert self._redis is not None
+        key = stream_key(reply_id)
+        live: asyncio.Queue[bytes] = asyncio.Queue(maxsize=XRANGE_COUNT)
+        gap = asyncio.Event()
+
+        def heard(payload: bytes) -> None:
+            try:
+                live.put_nowait(payload)
+            except asyncio.QueueFull:
+                gap.set()  # too many at once: the stream has them, re-read it
+
+        token = await self._hub.subscribe(key, heard) if self._hub is not None else None
+        last = after
+        waited = 0.0
+        try:
+            while True:
+                # Catch up from the stream itself.
+                gap.clear()
+                entries = await self._range(key, last)
+                if entries is None:
+                    return  # Redis is unreachable: the caller falls back to the database
+                for event in entries:
+                    if event.id <= last:
+                        continue
+                    last = event.id
+                    waited = 0.0
+                    yield event
+                    if event.terminal:
+                        return
+                if len(entries) >= XRANGE_COUNT:
+                    continue
+                # Then live, until a gap or a quiet spell sends us back to the stream.
+                while not gap.is_set():
+                    try:
+                        payload = await asyncio.wait_for(live.get(), timeout=POLL_SECONDS)
+                    except TimeoutError:
+                        waited += POLL_SECONDS
+                        if waited >= idle_timeout and not await self._exists(key):
+                            return  # never started, or expired: nothing will come
+                        break
+                    event = decode_event(payload)
+                    if event.id <= last:
+                        continue
+                    if event.id > last + 1:
+                        break  # missed some: read them from the stream
+                    last = event.id
+                    waited = 0.0
+                    yield event
+                    if event.terminal:
+                        return
+        finally:
+            if token is not None and self._hub is not None:
+                self._hub.unsubscribe(key, token)
+
+    async def _range(self, key: str, after: int) -> list[ReplyEvent] | None:
+        assert self._redis is not None
+        redis = self._redis
+
+        async def read() -> list[ReplyEvent] | None:
+            async with asyncio.timeout(self._timeout * 4):
+                rows: Any = await redis.xrange(key, min=f"(0-{after}", max="+", count=XRANGE_COUNT)
+            return [decode_event(fields[b"e"]) for _, fields in rows or ()]
+
+        async def unavailable() -> list[ReplyEvent] | None:
+            return None
+
+        if self._breaker is None:
+            try:
+                return await read()
+            except Exception:  # noqa: BLE001
+                return None
+        return await self._breaker.call(read, unavailable)
+
+    async def _exists(self, key: str) -> bool:
+        assert self._redis is not None
+        redis = self._redis
+
+        async def check() -> bool:
+            async with asyncio.timeout(self._timeout * 4):
+                return bool(await redis.exists(key))
+
+        async def unknown() -> bool:
+            return False
+
+        if self._breaker is None:
+            try:
+                return await check()
+            except Exception:  # noqa: BLE001
+                return False
+        return await self._breaker.call(check, unknown)

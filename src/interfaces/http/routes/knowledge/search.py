@@ -1,0 +1,45 @@
+"""One search over everything you may read: articles, paragraphs (and, with the chat, messages)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.params import Parameter, QueryParameter, SkipValidation
+
+from src.application.knowledge.views import SearchCommand
+from src.domain.identity.model import Principal
+from src.infrastructure.container import Container
+from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.routes.knowledge.schemas import SearchResponse
+
+
+class SearchController(Controller):
+    path = "/search"
+    tags = ["search"]
+    security = SECURITY
+
+    @get(
+        "/",
+        summary="Search everything",
+        description=(
+            "`q`: whitespace-separated words under the paragraph search's rules, combined with `operator` "
+            "(`and`, the default, or `or`). `scope`: comma-separated scopes (`articles`: yours and everyone's "
+            "published public ones; `paragraphs`: all), every scope when left out; an unknown one is 422 "
+            "`unknown_search_scope`. Ranked best first, with highlighted snippets."
+        ),
+    )
+    async def search(
+        self,
+        principal: SkipValidation[Principal],
+        container: SkipValidation[Container],
+        q: Annotated[str, Parameter(max_length=2000, description="Words to find")],
+        scopes: Annotated[
+            str | None, QueryParameter(name="scope", max_length=200, description="e.g. `articles,paragraphs`")
+        ] = None,
+        operator: Annotated[str, Parameter(max_length=3, description="`and` or `or`")] = "and",
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
+        offset: Annotated[int, Parameter(ge=0, le=1000)] = 0,
+    ) -> SearchResponse:
+        command = SearchCommand(q, (scopes or "").split(","), operator, limit, offset)
+        return SearchResponse.of(await container.use_cases.search_everything(principal, command))

@@ -1,0 +1,390 @@
+"""In-memory fakes of the chat and usage ports, and a scriptable ``ChatModel``.
+
+The repositories work on ``ChatTables`` that the fake unit of work copies in and out, so a change
+reaches the "database" only on commit, like the real thing. ``ScriptedChatModel`` answers each call
+with the next ``Reply`` of its script: text, a failure before or after the first delta, no usage,
+or a pause (to stop or disconnect mid-reply).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import itertools
+import uuid
+from collections import deque
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
+from src.application.usage.ports import UsageBucket, UsageGrouping
+from src.domain.chat.model import Conversation, Message, MessageStatus
+from src.domain.llm.errors import ProviderError
+from src.domain.llm.model import (
+    ChatRequest,
+    Chunk,
+    Completion,
+    FinishReason,
+    StreamEnd,
+    TextDelta,
+    Usage,
+)
+from src.domain.usage.model import UsageRecord, month_start
+
+
+@dataclass
+class ChatTables:
+    conversations: dict[uuid.UUID, Conversation] = field(default_factory=dict)
+    messages: dict[uuid.UUID, Message] = field(default_factory=dict)
+    usage: list[UsageRecord] = field(default_factory=list)
+    months: dict[tuple[uuid.UUID, date], int] = field(default_factory=dict)
+    budgets: dict[uuid.UUID, int] = field(default_factory=dict)
+
+    def copy(self) -> ChatTables:
+        return ChatTables(
+            conversations={k: dataclasses.replace(v) for k, v in self.conversations.items()},
+            messages={k: dataclasses.replace(v) for k, v in self.messages.items()},
+            usage=list(self.usage),
+            months=dict(self.months),
+            budgets=dict(self.budgets),
+        )
+
+
+class InMemoryConversationRepository:
+    def __init__(self, tables: ChatTables) -> None:
+        self._t = tables
+
+    async def add(self, conversation: Conversation) -> None:
+        self._t.conversations[conversation.id] = dataclasses.replace(conversation)
+
+    async def get(self, conversation_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> Conversation | None:
+        found = self._t.conversations.get(conversation_id)
+        if found is None or (user_id is not None and found.user_id != user_id):
+            return None
+        return dataclasses.replace(found)
+
+    async def list_for_user(
+        self, user_id: uuid.UUID, *, query: str | None, archived: bool | None, limit: int, offset: int
+    ) -> tuple[list[Conversation], int]:
+        found = [
+            c
+            for c in self._t.conversations.values()
+            if c.user_id == user_id
+            and (archived is None or c.archived == archived)
+            and (not query or query.lower() in (c.title or "").lower())
+        ]
+        found.sort(key=lambda c: (c.last_activity_at, c.id), reverse=True)
+        return [dataclasses.replace(c) for c in found[offset : offset + limit]], len(found)
+
+    async def save(self, conversation: Conversation) -> None:
+        stored = self._t.conversations[conversation.id]
+        for name in ("title", "model", "system_prompt", "temperature", "archived", "grounding", "updated_at"):
+            setattr(stored, name, getattr(conversation, name))
+
+    async def delete(self, conversation_id: uuid.UUID) -> None:
+        self._t.conversations.pop(conversation_id, None)
+        for key in [k for k, m in self._t.messages.items() if m.conversation_id == conversation_id]:
+            del self._t.messages[key]
+
+    async def claim_reply(
+        self,
+        conversation_id: uuid.UUID,
+        message_id: uuid.UUID,
+        *,
+        seqs: int,
+        token_delta: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> ReplyClaim | None:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or (c.generating_message_id is not None and c.generating_until and c.generating_until > now):
+            return None
+        c.generating_message_id, c.generating_until = message_id, lease_until
+        c.next_seq += seqs
+        c.token_total += token_delta
+        c.last_activity_at = now
+        return ReplyClaim(first_seq=c.next_seq - seqs, token_total=c.token_total)
+
+    async def renew_reply(self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, lease_until: datetime) -> bool:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or c.generating_message_id != message_id:
+            return False
+        c.generating_until = lease_until
+        return True
+
+    async def release_reply(
+        self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, token_total: int | None, now: datetime
+    ) -> bool:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or c.generating_message_id != message_id:
+            return False
+        c.generating_message_id = c.generating_until = None
+        c.last_activity_at = now
+        if token_total is not None:
+            c.token_total = token_total
+        return True
+
+    async def set_title_if_untitled(self, conversation_id: uuid.UUID, title: str, *, now: datetime) -> bool:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or c.title is not None:
+            return False
+        c.title, c.updated_at = title, now
+        return True
+
+    async def mark_title_requested(self, conversation_id: uuid.UUID, *, now: datetime) -> bool:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or c.title_requested_at is not None:
+            return False
+        c.title_requested_at = now
+        return True
+
+    async def stale_replies(self, now: datetime, *, limit: int) -> list[StaleReply]:
+        stale = [
+            StaleReply(c.id, c.generating_message_id)
+            for c in self._t.conversations.values()
+            if c.generating_message_id is not None and c.generating_until is not None and c.generating_until <= now
+        ]
+        return stale[:limit]
+
+
+class InMemoryMessageRepository:
+    def __init__(self, tables: ChatTables) -> None:
+        self._t = tables
+        #: How many messages the context query returned (the fake's stand-in for rows read).
+        self.context_reads = 0
+
+    def _of(self, conversation_id: uuid.UUID) -> list[Message]:
+        return sorted(
+            (m for m in self._t.messages.values() if m.conversation_id == conversation_id), key=lambda m: m.seq
+        )
+
+    async def add(self, message: Message) -> None:
+        if any(
+            m.conversation_id == message.conversation_id and m.seq == message.seq for m in self._t.messages.values()
+        ):
+            raise ValueError("duplicate seq")
+        self._t.messages[message.id] = dataclasses.replace(message)
+
+    async def get(self, message_id: uuid.UUID) -> Message | None:
+        found = self._t.messages.get(message_id)
+        return dataclasses.replace(found) if found is not None else None
+
+    async def latest(self, conversation_id: uuid.UUID) -> Message | None:
+        found = self._of(conversation_id)
+        return dataclasses.replace(found[-1]) if found else None
+
+    async def head(self, conversation_id: uuid.UUID, *, after_seq: int = 0, limit: int) -> list[Message]:
+        return [dataclasses.replace(m) for m in self._of(conversation_id) if m.seq > after_seq][:limit]
+
+    async def page(self, conversation_id: uuid.UUID, *, before_seq: int | None, limit: int) -> list[Message]:
+        found = [m for m in reversed(self._of(conversation_id)) if before_seq is None or m.seq < before_seq]
+        return [dataclasses.replace(m) for m in found[:limit]]
+
+    async def count(self, conversation_id: uuid.UUID, *, after_seq: int | None = None) -> int:
+        return sum(1 for m in self._of(conversation_id) if after_seq is None or m.seq > after_seq)
+
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[Message]:
+        found = [
+            dataclasses.replace(m)
+            for m in self._of(conversation_id)
+            if m.status is MessageStatus.COMPLETE
+            and m.token_start is not None
+            and m.token_start >= min_token_start
+            and m.seq <= up_to_seq
+        ]
+        self.context_reads += len(found)
+        return found
+
+    async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
+        m = self._t.messages.get(message_id)
+        if m is None or m.status is not MessageStatus.GENERATING:
+            return False
+        m.content, m.last_event_id, m.updated_at = content, last_event_id, now
+        return True
+
+    async def finish(self, message: Message) -> bool:
+        m = self._t.messages.get(message.id)
+        if m is None or m.status is not MessageStatus.GENERATING:
+            return False
+        self._t.messages[message.id] = dataclasses.replace(message, seq=m.seq, created_at=m.created_at)
+        return True
+
+    async def delete(self, message_id: uuid.UUID) -> None:
+        self._t.messages.pop(message_id, None)
+
+    async def search(
+        self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
+    ) -> tuple[list[MessageSearchHit], int]:
+        words = [w.lower() for w in query.split()]
+        combine = any if any_word else all
+        found = [
+            m
+            for m in self._t.messages.values()
+            if m.user_id == user_id
+            and m.status is MessageStatus.COMPLETE
+            and combine(w in m.content.lower().replace(".", " ").replace(",", " ").split() for w in words)
+        ]
+        found.sort(key=lambda m: m.created_at, reverse=True)
+        hits = [
+            MessageSearchHit(message=m, conversation_title=self._t.conversations[m.conversation_id].title, rank=1.0)
+            for m in found[offset : offset + limit]
+        ]
+        return hits, len(found)
+
+
+class InMemoryUsageRepository:
+    def __init__(self, tables: ChatTables) -> None:
+        self._t = tables
+
+    async def record(self, record: UsageRecord) -> None:
+        self._t.usage.append(record)
+        key = (record.user_id, month_start(record.created_at).date())
+        self._t.months[key] = self._t.months.get(key, 0) + record.cost_micros
+
+    async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
+        return self._t.months.get((user_id, month_start.date()), 0)
+
+    async def summarize(
+        self, user_id: uuid.UUID, *, start: date, end: date, group_by: UsageGrouping
+    ) -> list[UsageBucket]:
+        buckets: dict[str, list[UsageRecord]] = {}
+        for r in self._t.usage:
+            if r.user_id == user_id and start <= r.day <= end:
+                buckets.setdefault(r.day.isoformat() if group_by == "day" else r.model, []).append(r)
+        result = [
+            UsageBucket(
+                key=k,
+                requests=len(rs),
+                input_tokens=sum(r.usage.input_tokens for r in rs),
+                output_tokens=sum(r.usage.output_tokens for r in rs),
+                cached_tokens=sum(r.usage.cached_tokens for r in rs),
+                reasoning_tokens=sum(r.usage.reasoning_tokens for r in rs),
+                cost_micros=sum(r.cost_micros for r in rs),
+            )
+            for k, rs in buckets.items()
+        ]
+        return (
+            sorted(result, key=lambda b: b.key) if group_by == "day" else sorted(result, key=lambda b: -b.cost_micros)
+        )
+
+
+class InMemoryBudgetRepository:
+    def __init__(self, tables: ChatTables) -> None:
+        self._t = tables
+
+    async def get(self, user_id: uuid.UUID) -> int | None:
+        return self._t.budgets.get(user_id)
+
+    async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
+        if budget_micros is None:
+            self._t.budgets.pop(user_id, None)
+        else:
+            self._t.budgets[user_id] = budget_micros
+
+
+# -- a scriptable model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One scripted answer."""
+
+    tokens: tuple[str, ...] = ("Hello", " there", ",", " friend", ".")
+    #: Raised before the first delta (nothing is yielded).
+    error_before: ProviderError | None = None
+    #: After this many deltas, the stream ends with ``finish_reason`` ``error`` (``error_code`` from
+    #: ``error``), as the ``ChatModel`` contract says a failure after the first delta does.
+    fail_after: int | None = None
+    error: ProviderError = field(default_factory=lambda: ProviderError("the provider dropped the connection"))
+    #: After this many deltas the adapter raises instead (a buggy adapter).
+    raise_after: int | None = None
+    #: ``False``: the provider reports no usage (zeros), so Parley must estimate it.
+    report_usage: bool = True
+    #: After this many deltas, wait for ``ScriptedChatModel.release()`` before going on.
+    pause_after: int | None = None
+    finish: FinishReason = FinishReason.STOP
+    provider: str = "offline"
+    model: str = "echo"
+
+
+class ScriptedChatModel:
+    """A ``ChatModel`` that answers each call with the next scripted ``Reply`` (the last one repeats)."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self._script: deque[Reply] = deque(replies or (Reply(),))
+        self.requests: list[ChatRequest] = []
+        self.closed = 0
+        self.completed = 0
+        self.paused = asyncio.Event()
+        self._gate = asyncio.Event()
+        self._ids = itertools.count(1)
+
+    def script(self, *replies: Reply) -> None:
+        self._script = deque(replies)
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def _next(self) -> Reply:
+        return self._script.popleft() if len(self._script) > 1 else self._script[0]
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        reply = self._next()
+        self.requests.append(request)
+        try:
+            await asyncio.sleep(0)
+            if reply.error_before is not None:
+                raise reply.error_before
+            sent = 0
+            for token in reply.tokens:
+                if reply.pause_after is not None and sent == reply.pause_after:
+                    self.paused.set()
+                    await self._gate.wait()
+                if reply.raise_after is not None and sent == reply.raise_after:
+                    raise RuntimeError("adapter bug")
+                if reply.fail_after is not None and sent == reply.fail_after:
+                    yield self._end(reply, request, sent, FinishReason.ERROR, reply.error.code, reply.error.detail)
+                    return
+                yield TextDelta(token)
+                sent += 1
+                await asyncio.sleep(0)
+            yield self._end(reply, request, sent, reply.finish, None, None)
+        finally:
+            self.closed += 1
+
+    def _end(
+        self, reply: Reply, request: ChatRequest, sent: int, finish: FinishReason, code: str | None, detail: str | None
+    ) -> StreamEnd:
+        usage = (
+            Usage(input_tokens=sum(len(m.content.split()) for m in request.messages), output_tokens=sent)
+            if reply.report_usage
+            else Usage()
+        )
+        return StreamEnd(
+            finish_reason=finish,
+            usage=usage,
+            provider=reply.provider,
+            model=reply.model,
+            latency_ms=1,
+            ttft_ms=1,
+            error_code=code,
+            error_detail=detail,
+        )
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        self.completed += 1
+        parts: list[str] = []
+        async for chunk in self.stream(request):
+            if isinstance(chunk, TextDelta):
+                parts.append(chunk.text)
+            else:
+                return Completion(
+                    text="".join(parts),
+                    finish_reason=chunk.finish_reason,
+                    usage=chunk.usage,
+                    provider=chunk.provider,
+                    model=chunk.model,
+                    latency_ms=chunk.latency_ms,
+                )
+        raise AssertionError("a scripted stream always ends")

@@ -1,0 +1,478 @@
+"""Each provider adapter, through its real SDK, against the fake server speaking that provider's wire format."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator
+
+import pytest
+
+from src.domain.llm.errors import (
+    ContentBlocked,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+    UnknownModel,
+)
+from src.domain.llm.model import (
+    ChatRequest,
+    Chunk,
+    FinishReason,
+    MessageRole,
+    PromptMessage,
+    StreamEnd,
+    TextDelta,
+    Usage,
+    estimate_usage,
+)
+from src.infrastructure.clock import SystemClock
+from src.infrastructure.llm.openai import OpenAIChatModel
+from tests.fakes.llm_server import FakeProviderServer, Reply
+from tests.fakes.network_guard import NonLoopbackConnection
+from tests.integration.llm.conftest import KEYS, MODELS, TIMEOUTS, AdapterFactory
+
+PROVIDERS = ["openai", "groq", "gemini"]
+SYSTEM = "You are terse."
+QUESTION = "What is the capital of France?"
+
+
+def request(provider: str, **kwargs: object) -> ChatRequest:
+    messages = (
+        PromptMessage(MessageRole.SYSTEM, SYSTEM),
+        PromptMessage(MessageRole.USER, QUESTION),
+        PromptMessage(MessageRole.ASSISTANT, "Paris."),
+        PromptMessage(MessageRole.USER, "And of Italy?"),
+    )
+    return ChatRequest(messages=messages, model=MODELS[provider], **kwargs)  # type: ignore[arg-type]
+
+
+async def collect(chunks: AsyncIterator[Chunk]) -> tuple[list[str], StreamEnd]:
+    deltas: list[str] = []
+    async for chunk in chunks:
+        if isinstance(chunk, TextDelta):
+            deltas.append(chunk.text)
+        else:
+            return deltas, chunk
+    raise AssertionError("no StreamEnd")
+
+
+# -- answers and usage ---------------------------------------------------------------------------------
+
+#: (prompt, completion, cached, reasoning) the fake reports -> the Usage each provider's adapter must read.
+EXACT_USAGE = {
+    # OpenAI and Groq count reasoning tokens inside completion_tokens.
+    "openai": Usage(input_tokens=21, output_tokens=7, cached_tokens=3, reasoning_tokens=2),
+    "groq": Usage(input_tokens=21, output_tokens=7, cached_tokens=3, reasoning_tokens=2),
+    # Gemini reports thoughts apart from candidates: both are output.
+    "gemini": Usage(input_tokens=21, output_tokens=9, cached_tokens=3, reasoning_tokens=2),
+}
+
+
+def usage_reply(text: str = "Rome is the capital of Italy.") -> Reply:
+    return Reply(text=text, prompt_tokens=21, completion_tokens=7, cached_tokens=3, reasoning_tokens=2)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_stream_brings_the_text_word_by_word_and_the_exact_usage(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, usage_reply())
+    deltas, end = await collect(make_adapter(provider).stream(request(provider)))
+    assert deltas == ["Rome", " is", " the", " capital", " of", " Italy."]
+    assert end.finish_reason is FinishReason.STOP
+    assert end.usage == EXACT_USAGE[provider]
+    assert not end.usage.estimated
+    assert (end.provider, end.model_id) == (provider, MODELS[provider])
+    assert end.ttft_ms is not None
+    assert end.latency_ms >= end.ttft_ms
+    assert len(fake.requests_for(provider)) == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_complete_brings_the_whole_answer_and_the_exact_usage(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, usage_reply())
+    completion = await make_adapter(provider).complete(request(provider))
+    assert completion.text == "Rome is the capital of Italy."
+    assert completion.finish_reason is FinishReason.STOP
+    assert completion.usage == EXACT_USAGE[provider]
+    assert completion.model_id == MODELS[provider]
+    assert not fake.requests_for(provider)[0].stream
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_stream_without_usage_is_estimated_and_flagged_never_zero(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text="Rome, of course.", send_usage=False))
+    req = request(provider)
+    deltas, end = await collect(make_adapter(provider).stream(req))
+    assert "".join(deltas) == "Rome, of course."
+    assert end.finish_reason is FinishReason.STOP
+    assert end.usage == estimate_usage(req.messages, "Rome, of course.")
+    assert end.usage.estimated
+    assert end.usage.input_tokens > 0
+    assert end.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_complete_without_usage_is_estimated_and_flagged(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text="Rome.", send_usage=False))
+    completion = await make_adapter(provider).complete(request(provider))
+    assert completion.usage.estimated
+    assert completion.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("where", ["x_groq", "chunk"])
+async def test_groq_usage_comes_from_x_groq_or_the_usage_chunk_whichever_arrives(
+    where: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script("groq", Reply(text="Rome.", prompt_tokens=40, completion_tokens=2, groq_usage=where))  # type: ignore[arg-type]
+    _, end = await collect(make_adapter("groq").stream(request("groq")))
+    assert (end.usage.input_tokens, end.usage.output_tokens, end.usage.estimated) == (40, 2, False)
+
+
+async def test_gemini_streamed_usage_is_cumulative_and_never_summed(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    # Ten chunks, each carrying the running totals (prompt 50 every time, candidates growing to 30).
+    fake.script("gemini", Reply(text=" ".join(["word"] * 10), prompt_tokens=50, completion_tokens=30))
+    deltas, end = await collect(make_adapter("gemini").stream(request("gemini")))
+    assert len(deltas) == 10
+    assert (end.usage.input_tokens, end.usage.output_tokens) == (50, 30)
+
+
+async def test_each_sdk_sends_its_providers_wire_details(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    tuned = {"temperature": 0.3, "max_output_tokens": 64, "stop": ("END",)}
+    for provider in PROVIDERS:
+        await collect(make_adapter(provider).stream(request(provider, **tuned)))
+    openai, groq, gemini = (fake.requests_for(p)[0] for p in PROVIDERS)
+
+    assert openai.path == "/v1/chat/completions"
+    assert openai.headers["authorization"] == f"Bearer {KEYS['openai']}"
+    assert openai.body["stream"] is True
+    assert openai.body["stream_options"] == {"include_usage": True}
+    assert openai.body["messages"][0] == {"role": "system", "content": SYSTEM}
+    assert [m["role"] for m in openai.body["messages"]] == ["system", "user", "assistant", "user"]
+    # A custom base URL (an OpenAI-compatible server) gets the widely known max_tokens.
+    assert (openai.body["temperature"], openai.body["max_tokens"], openai.body["stop"]) == (0.3, 64, ["END"])
+
+    assert groq.path == "/openai/v1/chat/completions"
+    assert groq.headers["authorization"] == f"Bearer {KEYS['groq']}"
+    assert groq.body["stream_options"] == {"include_usage": True}
+    assert groq.body["max_completion_tokens"] == 64
+
+    assert gemini.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert gemini.headers["x-goog-api-key"] == KEYS["gemini"]
+    assert "authorization" not in gemini.headers
+    assert gemini.body["systemInstruction"]["parts"] == [{"text": SYSTEM}]
+    assert [c["role"] for c in gemini.body["contents"]] == ["user", "model", "user"]
+    assert gemini.body["contents"][1]["parts"] == [{"text": "Paris."}]
+    config = gemini.body["generationConfig"]
+    assert (config["temperature"], config["maxOutputTokens"], config["stopSequences"]) == (0.3, 64, ["END"])
+
+
+async def test_the_official_openai_endpoint_gets_max_completion_tokens(
+    fake: FakeProviderServer, network_guard: list[str]
+) -> None:
+    adapter = OpenAIChatModel(SystemClock(), TIMEOUTS, api_key="sk", base_url=None)
+    assert adapter._arguments(request("openai", max_output_tokens=5), "gpt-4.1-mini")["max_completion_tokens"] == 5
+    await adapter.aclose()
+
+
+@pytest.mark.parametrize(
+    ("provider", "finish", "expected"),
+    [
+        (p, f, e)
+        for p in PROVIDERS
+        for f, e in (("length", FinishReason.LENGTH), ("content_filter", FinishReason.CONTENT_FILTER))
+    ],
+)
+async def test_finish_reasons_are_translated(
+    provider: str, finish: str, expected: FinishReason, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text="Partial answer", finish_reason=finish), Reply(finish_reason=finish))
+    _, end = await collect(make_adapter(provider).stream(request(provider)))
+    assert end.finish_reason is expected
+    assert (await make_adapter(provider).complete(request(provider))).finish_reason is expected
+
+
+async def test_a_prompt_gemini_blocks_is_content_blocked(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script("gemini", Reply(prompt_blocked="SAFETY"), Reply(prompt_blocked="PROHIBITED_CONTENT"))
+    with pytest.raises(ContentBlocked, match="SAFETY"):
+        await collect(make_adapter("gemini").stream(request("gemini")))
+    with pytest.raises(ContentBlocked, match="PROHIBITED_CONTENT"):
+        await make_adapter("gemini").complete(request("gemini"))
+
+
+# -- failures in the middle of a stream -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_stream_cut_midway_ends_with_an_error_and_keeps_the_text(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text="one two three four five six", cut_after=3))
+    req = request(provider)
+    deltas, end = await collect(make_adapter(provider).stream(req))
+    assert deltas == ["one", " two", " three"]
+    assert end.finish_reason is FinishReason.ERROR
+    assert end.error_code == "provider_unavailable"
+    if provider == "gemini":
+        # Gemini's running totals came with every chunk: what was generated is known.
+        assert end.usage == Usage(input_tokens=17, output_tokens=3)
+    else:
+        assert end.usage == estimate_usage(req.messages, "one two three")
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_stream_cut_before_any_text_raises_so_it_can_be_retried(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(cut_after=0))
+    with pytest.raises(ProviderUnavailable):
+        await collect(make_adapter(provider).stream(request(provider)))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_stream_that_stalls_ends_as_a_timeout_and_the_connection_is_closed(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text="one two three four", stall_after=2))
+    deltas, end = await collect(make_adapter(provider).stream(request(provider)))
+    assert deltas == ["one", " two"]
+    assert (end.finish_reason, end.error_code) == (FinishReason.ERROR, "provider_timeout")
+    assert "sent nothing for 0.4 s" in (end.error_detail or "")
+    assert fake.requests_for(provider)[0].disconnected.wait(5), "the provider must see the connection close"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_stream_that_stalls_before_any_text_raises_a_timeout(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(stall_after=0))
+    with pytest.raises(ProviderTimeout):
+        await collect(make_adapter(provider).stream(request(provider)))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_error_event_inside_the_stream_is_mapped(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text="one two three", error_event_after=2), Reply(error_event_after=0))
+    deltas, end = await collect(make_adapter(provider).stream(request(provider)))
+    assert deltas == ["one", " two"]
+    assert (end.finish_reason, end.error_code) == (FinishReason.ERROR, "provider_unavailable")
+    with pytest.raises(ProviderUnavailable):
+        await collect(make_adapter(provider).stream(request(provider)))
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+async def test_a_rate_limit_error_event_is_a_rate_limit(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(error_event_after=0, error_event_type="rate_limit_error"))
+    with pytest.raises(ProviderRateLimited):
+        await collect(make_adapter(provider).stream(request(provider)))
+
+
+# -- HTTP errors --------------------------------------------------------------------------------------------
+
+
+def context_too_long(provider: str) -> Reply:
+    if provider == "gemini":
+        return Reply(
+            status=400,
+            error_message="The input token count (1200000) exceeds the maximum number of tokens allowed (1048576).",
+        )
+    return Reply(
+        status=400,
+        error_code="context_length_exceeded",
+        error_message="This model's maximum context length is 128000 tokens.",
+    )
+
+
+ERRORS = [
+    (401, ProviderAuthError),
+    (403, ProviderAuthError),
+    (404, ProviderBadRequest),
+    (500, ProviderUnavailable),
+    (503, ProviderUnavailable),
+]
+
+
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "complete"])
+@pytest.mark.parametrize(("status", "error"), ERRORS)
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_http_errors_map_into_the_domain_and_the_sdk_never_retries(
+    provider: str,
+    status: int,
+    error: type[ProviderError],
+    streamed: bool,
+    fake: FakeProviderServer,
+    make_adapter: AdapterFactory,
+) -> None:
+    fake.script(provider, Reply(status=status))
+    adapter = make_adapter(provider)
+
+    async def call() -> object:
+        if streamed:
+            return await collect(adapter.stream(request(provider)))
+        return await adapter.complete(request(provider))
+
+    with pytest.raises(error) as caught:
+        await call()
+    assert caught.value.provider == provider
+    assert str(status) in caught.value.detail
+    assert len(fake.requests_for(provider)) == 1, "SDK-level retries must be off"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_429_is_rate_limited_with_the_providers_retry_after(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(status=429, retry_after="7"), Reply(status=429, retry_after="2"))
+    with pytest.raises(ProviderRateLimited) as caught:
+        await collect(make_adapter(provider).stream(request(provider)))
+    assert caught.value.retry_after == 7.0
+    assert caught.value.extra["retry_after"] == 7.0
+    with pytest.raises(ProviderRateLimited) as again:
+        await make_adapter(provider).complete(request(provider))
+    assert again.value.retry_after == 2.0
+    assert len(fake.requests_for(provider)) == 2
+
+
+async def test_gemini_says_when_to_retry_in_its_retry_info_too(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script("gemini", Reply(status=429, retry_delay="13s"))
+    with pytest.raises(ProviderRateLimited) as caught:
+        await make_adapter("gemini").complete(request("gemini"))
+    assert caught.value.retry_after == 13.0
+
+
+async def test_a_bad_gemini_key_arrives_as_400_api_key_invalid_and_is_an_auth_error(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script("gemini", Reply.gemini_bad_key(), Reply.gemini_bad_key())
+    with pytest.raises(ProviderAuthError):
+        await collect(make_adapter("gemini").stream(request("gemini")))
+    with pytest.raises(ProviderAuthError):
+        await make_adapter("gemini").complete(request("gemini"))
+    # Another 400 is the request's fault, not the key's.
+    fake.script("gemini", Reply(status=400, error_message="Invalid value at 'generation_config.temperature'"))
+    with pytest.raises(ProviderBadRequest):
+        await make_adapter("gemini").complete(request("gemini"))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_a_conversation_too_long_for_the_model_says_so(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, context_too_long(provider))
+    with pytest.raises(ProviderBadRequest) as caught:
+        await collect(make_adapter(provider).stream(request(provider)))
+    assert caught.value.context_too_long
+    assert caught.value.extra["context_too_long"] is True
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_an_unreachable_provider_is_unavailable(provider: str, make_adapter: AdapterFactory) -> None:
+    with socket.socket() as sock:  # a port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    base = f"http://127.0.0.1:{port}" + ("/v1" if provider == "openai" else "")
+    with pytest.raises(ProviderUnavailable):
+        await make_adapter(provider, base=base).complete(request(provider))
+    with pytest.raises(ProviderUnavailable):
+        await collect(make_adapter(provider, base=base).stream(request(provider)))
+
+
+async def test_an_adapter_refuses_another_providers_model(make_adapter: AdapterFactory) -> None:
+    with pytest.raises(UnknownModel):
+        await collect(make_adapter("openai").stream(request("gemini")))
+
+
+# -- cancellation ---------------------------------------------------------------------------------------------
+
+LONG_ANSWER = " ".join(f"word{n}" for n in range(200))
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_closing_the_stream_closes_the_connection_at_once_and_the_provider_stops(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text=LONG_ANSWER, chunk_delay=0.02))
+    stream = make_adapter(provider).stream(request(provider))
+    assert await anext(stream) == TextDelta("word0")
+    assert await anext(stream) == TextDelta(" word1")
+    await stream.aclose()  # type: ignore[attr-defined]
+    recorded = fake.requests_for(provider)[0]
+    assert recorded.disconnected.wait(5), "the provider must see the connection close"
+    assert not recorded.completed.is_set()
+    sent = recorded.chunks_sent
+    await asyncio.sleep(0.1)
+    assert recorded.chunks_sent == sent < 200, "no tokens may keep flowing once Parley stopped reading"
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+async def test_cancelling_the_reader_closes_the_connection_at_once(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    fake.script(provider, Reply(text=LONG_ANSWER, chunk_delay=0.02))
+    adapter = make_adapter(provider)
+    got_two = asyncio.Event()
+    seen: list[str] = []
+
+    async def read() -> None:
+        async for chunk in adapter.stream(request(provider)):
+            if isinstance(chunk, TextDelta):
+                seen.append(chunk.text)
+                if len(seen) == 2:
+                    got_two.set()
+
+    task = asyncio.create_task(read())
+    await asyncio.wait_for(got_two.wait(), 5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    recorded = fake.requests_for(provider)[0]
+    assert recorded.disconnected.wait(5), "the provider must see the connection close"
+    assert not recorded.completed.is_set()
+
+
+async def test_the_adapters_reuse_one_connection_across_calls(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    adapter = make_adapter("openai")
+    for _ in range(3):
+        await collect(adapter.stream(request("openai")))
+        await adapter.complete(request("openai"))
+    assert len(fake.requests_for("openai")) == 6
+
+
+# -- the network guard ------------------------------------------------------------------------------------
+
+
+async def test_no_test_here_can_reach_the_internet(network_guard: list[str]) -> None:
+    # An adapter left on its default base URL fails at once instead of calling the real provider.
+    adapter = OpenAIChatModel(SystemClock(), TIMEOUTS, api_key="sk-real-looking", base_url=None)
+    try:
+        with pytest.raises(ProviderUnavailable):
+            await adapter.complete(request("openai"))
+    finally:
+        await adapter.aclose()
+    assert "api.openai.com" in network_guard
+    with socket.socket() as sock, pytest.raises(NonLoopbackConnection):
+        sock.connect(("203.0.113.7", 443))

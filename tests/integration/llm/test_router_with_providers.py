@@ -1,0 +1,305 @@
+"""The router over the real adapters and the fake server: retries, fallbacks, breakers (shared on Redis),
+metrics, and the container that wires it all."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from src.application.llm.ports import ProviderBreakers
+from src.application.llm.router import ModelRouter
+from src.domain.llm.errors import ProviderRateLimited, ProviderUnavailable
+from src.domain.llm.model import ChatRequest, Chunk, FinishReason, MessageRole, PromptMessage, StreamEnd, TextDelta
+from src.domain.llm.routing import CircuitPosition, FallbackChains, RetryPolicy
+from src.infrastructure.clock import SystemClock
+from src.infrastructure.container import build_container
+from src.infrastructure.llm.breakers import (
+    KEY_PREFIX,
+    LocalProviderBreakers,
+    RedisProviderBreakers,
+    SharedProviderBreakers,
+)
+from src.infrastructure.llm.catalog import FileModelCatalog
+from src.infrastructure.llm.metrics import PrometheusLlmMetrics
+from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.resilience import CircuitBreaker
+from tests.conftest import TEST_REDIS_URL, SettingsFactory
+from tests.fakes.llm_server import FakeProviderServer, Reply
+from tests.integration.llm.conftest import KEYS, MODELS, AdapterFactory
+
+CHAIN = f"{MODELS['openai']} -> {MODELS['groq']} -> {MODELS['gemini']}"
+
+
+def request(model: str = MODELS["openai"]) -> ChatRequest:
+    return ChatRequest(messages=(PromptMessage(MessageRole.USER, "Hello?"),), model=model)
+
+
+async def collect(chunks: AsyncIterator[Chunk]) -> tuple[str, StreamEnd]:
+    text: list[str] = []
+    async for chunk in chunks:
+        if isinstance(chunk, TextDelta):
+            text.append(chunk.text)
+        else:
+            return "".join(text), chunk
+    raise AssertionError("no StreamEnd")
+
+
+@dataclass
+class Routing:
+    make: Callable[..., ModelRouter]
+
+
+@pytest.fixture
+def routing(make_adapter: AdapterFactory) -> Routing:
+    def make(
+        *,
+        breakers: ProviderBreakers | None = None,
+        retries: int = 2,
+        fallbacks: str = CHAIN,
+        threshold: int = 3,
+    ) -> ModelRouter:
+        providers = {p: make_adapter(p) for p in ("openai", "groq", "gemini")}
+        catalog = FileModelCatalog.load(None, configured_providers=providers, default_model=None)
+        return ModelRouter(
+            providers,
+            catalog,
+            SystemClock(),
+            breakers=breakers or LocalProviderBreakers(failure_threshold=threshold, reset_after=30),
+            metrics=PrometheusLlmMetrics(),
+            retry=RetryPolicy(max_retries=retries, base_delay=0.01, max_delay=0.02),
+            fallbacks=FallbackChains.parse(fallbacks) if fallbacks else FallbackChains(),
+        )
+
+    return Routing(make)
+
+
+def providers_called(fake: FakeProviderServer) -> list[str]:
+    return [r.provider for r in fake.requests]
+
+
+async def test_retries_reach_an_answer_after_transient_failures(fake: FakeProviderServer, routing: Routing) -> None:
+    fake.script("openai", Reply(status=503), Reply(status=429, retry_after="0"), Reply(text="Third time lucky"))
+    text, end = await collect(routing.make().stream(request()))
+    assert text == "Third time lucky"
+    assert end.model_id == MODELS["openai"]
+    assert providers_called(fake) == ["openai"] * 3
+
+
+async def test_retries_stop_at_the_first_delta(fake: FakeProviderServer, routing: Routing) -> None:
+    fake.script("openai", Reply(text="one two three four", cut_after=2))
+    text, end = await collect(routing.make().stream(request()))
+    assert text == "one two"
+    assert (end.finish_reason, end.error_code) == (FinishReason.ERROR, "provider_unavailable")
+    assert providers_called(fake) == ["openai"], "no retry and no fallback once text was sent"
+
+
+async def test_fallbacks_answer_in_chain_order_and_the_final_item_names_who_answered(
+    fake: FakeProviderServer, routing: Routing
+) -> None:
+    fake.script("openai", *[Reply(status=503)] * 3)
+    fake.script("groq", *[Reply(status=429, retry_after="0")] * 3)
+    fake.script("gemini", Reply(text="Gemini to the rescue"))
+    text, end = await collect(routing.make(threshold=10).stream(request()))
+    assert text == "Gemini to the rescue"
+    assert end.model_id == MODELS["gemini"]
+    assert providers_called(fake) == ["openai"] * 3 + ["groq"] * 3 + ["gemini"]
+    assert fake.requests_for("gemini")[0].path.startswith("/v1beta/models/gemini-2.5-flash:")
+
+
+async def test_complete_falls_back_too(fake: FakeProviderServer, routing: Routing) -> None:
+    fake.script("openai", Reply(status=401))
+    completion = await routing.make().complete(request())
+    assert completion.model_id == MODELS["groq"]
+    assert providers_called(fake) == ["openai", "groq"], "a refused key is not retried"
+
+
+async def test_a_breaker_opens_after_repeated_failures_and_closes_after_a_good_probe(
+    fake: FakeProviderServer, routing: Routing
+) -> None:
+    now = [0.0]
+    breakers = LocalProviderBreakers(failure_threshold=2, reset_after=30, clock=lambda: now[0])
+    router = routing.make(breakers=breakers, retries=1, fallbacks="")
+    fake.script("openai", Reply(status=500), Reply(status=500))
+    with pytest.raises(ProviderUnavailable):
+        await router.complete(request())
+    assert breakers.position("openai") is CircuitPosition.OPEN
+    with pytest.raises(ProviderUnavailable, match="circuit breaker open"):
+        await router.complete(request())
+    assert len(fake.requests_for("openai")) == 2, "an open breaker makes no call"
+    now[0] += 30
+    assert (await router.complete(request())).model_id == MODELS["openai"]
+    assert breakers.position("openai") is CircuitPosition.CLOSED
+    assert len(fake.requests_for("openai")) == 3
+
+
+async def test_the_metrics_count_attempts_tokens_and_cost(fake: FakeProviderServer, routing: Routing) -> None:
+    labels = {"provider": "groq", "model": "llama-3.3-70b-versatile"}
+
+    def sample(name: str, **extra: str) -> float:
+        return METRICS.registry.get_sample_value(name, {**labels, **extra}) or 0.0
+
+    before_ok = sample("parley_llm_requests_total", outcome="ok")
+    before_failed = sample("parley_llm_requests_total", outcome="provider_unavailable")
+    before_in = sample("parley_llm_tokens_total", direction="input", estimated="false")
+    before_out = sample("parley_llm_tokens_total", direction="output", estimated="false")
+    before_cost = sample("parley_llm_cost_micro_dollars_total")
+    before_latency = sample("parley_llm_request_duration_seconds_count")
+    before_ttft = sample("parley_llm_time_to_first_token_seconds_count")
+
+    fake.script("groq", Reply(status=503), Reply(text="Hi", prompt_tokens=1_000_000, completion_tokens=1_000_000))
+    await collect(routing.make().stream(request(MODELS["groq"])))
+
+    assert sample("parley_llm_requests_total", outcome="provider_unavailable") == before_failed + 1
+    assert sample("parley_llm_requests_total", outcome="ok") == before_ok + 1
+    assert sample("parley_llm_tokens_total", direction="input", estimated="false") == before_in + 1_000_000
+    assert sample("parley_llm_tokens_total", direction="output", estimated="false") == before_out + 1_000_000
+    # The catalog's Groq prices: $0.59 in and $0.79 out per million tokens.
+    assert sample("parley_llm_cost_micro_dollars_total") == before_cost + 590_000 + 790_000
+    assert sample("parley_llm_request_duration_seconds_count") == before_latency + 1
+    assert sample("parley_llm_time_to_first_token_seconds_count") == before_ttft + 1
+
+
+async def test_stopping_the_routers_stream_cancels_the_upstream_request(
+    fake: FakeProviderServer, routing: Routing
+) -> None:
+    fake.script("gemini", Reply(text=" ".join(["tok"] * 300), chunk_delay=0.02))
+    stream = routing.make().stream(request(MODELS["gemini"]))
+    await anext(stream)
+    await anext(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    recorded = fake.requests_for("gemini")[0]
+    assert recorded.disconnected.wait(5)
+    assert not recorded.completed.is_set()
+
+
+# -- breakers shared through Redis --------------------------------------------------------------------
+
+
+@pytest.fixture
+async def redis_client() -> AsyncIterator[Redis]:
+    client = Redis.from_url(TEST_REDIS_URL)
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+def breaker_prefix() -> str:
+    """Keys of this test only (each test deletes its own)."""
+    return f"{KEY_PREFIX}test-{uuid.uuid4().hex[:8]}:"
+
+
+@pytest.mark.redis
+async def test_a_breaker_opened_by_one_instance_is_open_for_every_instance(
+    fake: FakeProviderServer, routing: Routing, redis_client: Redis, breaker_prefix: str
+) -> None:
+    def shared() -> RedisProviderBreakers:
+        return RedisProviderBreakers(redis_client, failure_threshold=2, reset_after=0.5, prefix=breaker_prefix)
+
+    first, second = routing.make(breakers=shared(), retries=1), routing.make(breakers=shared(), retries=1)
+    fake.script("openai", Reply(status=503), Reply(status=503))
+    _, end = await collect(first.stream(request()))
+    assert end.model_id == MODELS["groq"]
+    assert providers_called(fake) == ["openai", "openai", "groq"]
+
+    # The second instance never saw OpenAI fail, yet skips it.
+    fake.clear()
+    _, end = await collect(second.stream(request()))
+    assert end.model_id == MODELS["groq"]
+    assert providers_called(fake) == ["groq"]
+
+    # Once reset_after has passed (on the Redis server's clock), one probe goes out; it closes the
+    # breaker for both.
+    await asyncio.sleep(0.6)
+    fake.clear()
+    _, end = await collect(second.stream(request()))
+    assert end.model_id == MODELS["openai"]
+    _, end = await collect(first.stream(request()))
+    assert end.model_id == MODELS["openai"]
+    assert providers_called(fake) == ["openai", "openai"]
+    await redis_client.delete(breaker_prefix + "openai")
+
+
+@pytest.mark.redis
+async def test_only_one_probe_goes_out_across_instances(redis_client: Redis, breaker_prefix: str) -> None:
+    one = RedisProviderBreakers(redis_client, failure_threshold=1, reset_after=0.2, prefix=breaker_prefix)
+    two = RedisProviderBreakers(redis_client, failure_threshold=1, reset_after=0.2, prefix=breaker_prefix)
+    await one.record_failure("p")
+    assert not await two.allow("p")
+    await asyncio.sleep(0.25)
+    assert [await one.allow("p"), await two.allow("p")] == [True, False]
+    await one.release("p")  # the probe's caller went away
+    assert await two.allow("p")
+    await two.record_success("p")
+    assert await one.allow("p")
+    assert await two.allow("p")
+    assert await redis_client.ttl(breaker_prefix + "p") > 0, "breaker keys expire"
+    await redis_client.delete(breaker_prefix + "p")
+
+
+async def test_redis_being_down_does_not_take_model_calls_down(fake: FakeProviderServer, routing: Routing) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    client = Redis.from_url(dead, socket_connect_timeout=0.2, socket_timeout=0.2)
+    local = LocalProviderBreakers(failure_threshold=2, reset_after=30)
+    breakers = SharedProviderBreakers(
+        RedisProviderBreakers(client, failure_threshold=2, reset_after=30),
+        local,
+        CircuitBreaker("redis-test-llm", failure_threshold=1, reset_after=30),
+        timeout=0.5,
+    )
+    router = routing.make(breakers=breakers, retries=1, fallbacks="")
+    text, _ = await collect(router.stream(request()))
+    assert text
+    # Failures are still counted, per process: the breaker still protects this instance.
+    fake.script("openai", Reply(status=503), Reply(status=503))
+    with pytest.raises(ProviderUnavailable):
+        await router.complete(request())
+    assert local.position("openai") is CircuitPosition.OPEN
+    with pytest.raises(ProviderUnavailable, match="circuit breaker open"):
+        await router.complete(request())
+    await client.aclose()
+
+
+# -- the container ---------------------------------------------------------------------------------------
+
+
+async def test_the_container_routes_every_configured_provider_and_closes_them(
+    fake: FakeProviderServer, make_settings: SettingsFactory, sqlite_url: str
+) -> None:
+    settings = make_settings(
+        DATABASE_URL=sqlite_url,
+        OPENAI_API_KEY=KEYS["openai"],
+        OPENAI_BASE_URL=fake.openai_base_url,
+        GROQ_API_KEY=KEYS["groq"],
+        GROQ_BASE_URL=fake.base_url,
+        GEMINI_API_KEY=KEYS["gemini"],
+        GEMINI_BASE_URL=fake.base_url,
+        LLM_FALLBACKS=CHAIN,
+        LLM_RETRIES=0,
+        OFFLINE_TOKEN_DELAY_MS=0,
+    )
+    container = build_container(settings, role="cli")
+    assert isinstance(container.chat_model, ModelRouter)
+    assert set(container.llm_providers) == {"offline", "openai", "groq", "gemini"}
+    assert container.model_catalog.is_available(MODELS["gemini"])
+    await container.startup()
+    try:
+        fake.script("openai", Reply(status=503))
+        _, end = await collect(container.chat_model.stream(request()))
+        assert end.model_id == MODELS["groq"]
+        _, offline = await collect(container.chat_model.stream(request("offline/echo")))
+        assert offline.model_id == "offline/echo"
+        fake.script("gemini", Reply(status=429))
+        with pytest.raises(ProviderRateLimited):
+            await container.chat_model.complete(request(MODELS["gemini"]))
+    finally:
+        await container.shutdown()
+    openai = container.llm_providers["openai"]
+    assert openai._client.is_closed()  # type: ignore[attr-defined]

@@ -1,0 +1,346 @@
+"""Chat and usage repositories on SQLite and PostgreSQL: the reply lock, exactly-once finishing, the
+context-window query, usage totals, budgets and message search."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy import event
+
+from src.domain.chat.context import context_threshold, message_tokens
+from src.domain.chat.model import Conversation, Message, MessageStatus
+from src.domain.identity.model import Role, Tier, User
+from src.domain.llm.model import FinishReason, Usage
+from src.domain.usage.model import UsageKind, UsageRecord
+from src.infrastructure.persistence.chat_models import ChatMessageModel
+from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.settings import Settings
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def uow(migrated_settings: Settings) -> AsyncIterator[SqlAlchemyUnitOfWorkFactory]:
+    config = build_database_config(migrated_settings)
+    yield SqlAlchemyUnitOfWorkFactory.for_database(config)
+    await config.get_engine().dispose()
+
+
+async def a_user(uow: SqlAlchemyUnitOfWorkFactory) -> uuid.UUID:
+    user_id = uuid.uuid4()
+    async with uow() as tx:
+        await tx.users.add(
+            User(
+                id=user_id,
+                email=f"{user_id.hex[:12]}@example.com",
+                display_name="User",
+                password_hash="x",
+                role=Role.MEMBER,
+                tier=Tier.FREE,
+                is_active=True,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+    return user_id
+
+
+async def a_conversation(uow: SqlAlchemyUnitOfWorkFactory, user_id: uuid.UUID, **kwargs: object) -> Conversation:
+    conversation = Conversation.start(id=uuid.uuid4(), user_id=user_id, model="offline/echo", now=NOW, **kwargs)  # type: ignore[arg-type]
+    async with uow() as tx:
+        await tx.conversations.add(conversation)
+    return conversation
+
+
+async def append(uow: SqlAlchemyUnitOfWorkFactory, conversation: Conversation, contents: list[str]) -> list[Message]:
+    """Store complete user messages the way SendMessage does (claim, insert, release)."""
+    stored = []
+    async with uow() as tx:
+        for content in contents:
+            tokens = message_tokens(content)
+            marker = uuid.uuid4()
+            claim = await tx.conversations.claim_reply(
+                conversation.id, marker, seqs=1, token_delta=tokens, now=NOW, lease_until=NOW + timedelta(seconds=30)
+            )
+            assert claim is not None
+            message = Message.from_user(
+                id=uuid.uuid4(),
+                conversation=conversation,
+                seq=claim.first_seq,
+                content=content,
+                token_count=tokens,
+                model="offline/echo",
+                now=NOW,
+            )
+            message.token_start = claim.token_total - tokens
+            await tx.messages.add(message)
+            await tx.conversations.release_reply(conversation.id, marker, token_total=None, now=NOW)
+            stored.append(message)
+    return stored
+
+
+async def test_a_conversation_round_trips_and_lists_by_activity(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    owner = await a_user(uow)
+    first = await a_conversation(uow, owner, title="100% _literal_ title", system_prompt="Be brief.")
+    second = await a_conversation(uow, owner, title="Other")
+    async with uow() as tx:
+        second.last_activity_at = NOW + timedelta(minutes=1)
+        await tx.conversations.claim_reply(
+            second.id, uuid.uuid4(), seqs=1, token_delta=0, now=NOW + timedelta(minutes=1), lease_until=NOW
+        )
+    async with uow(read_only=True) as tx:
+        assert await tx.conversations.get(first.id, user_id=owner) == first
+        assert await tx.conversations.get(first.id, user_id=uuid.uuid4()) is None
+        found, total = await tx.conversations.list_for_user(owner, query=None, archived=False, limit=10, offset=0)
+        assert [c.id for c in found] == [second.id, first.id]
+        assert total == 2
+        # LIKE wildcards in the search text match themselves only.
+        found, total = await tx.conversations.list_for_user(owner, query="0% _l", archived=None, limit=10, offset=0)
+        assert [c.id for c in found] == [first.id]
+        assert total == 1
+        found, _ = await tx.conversations.list_for_user(owner, query="_x", archived=None, limit=10, offset=0)
+        assert found == []
+
+
+async def test_one_claim_wins_and_an_expired_lease_can_be_taken_over(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    lease = NOW + timedelta(seconds=30)
+
+    async def claim(message_id: uuid.UUID, now: datetime) -> object:
+        async with uow() as tx:
+            return await tx.conversations.claim_reply(
+                conversation.id, message_id, seqs=2, token_delta=5, now=now, lease_until=now + timedelta(seconds=30)
+            )
+
+    results = await asyncio.gather(*(claim(uuid.uuid4(), NOW) for _ in range(5)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert await claim(uuid.uuid4(), lease - timedelta(seconds=1)) is None
+    taken = await claim(uuid.uuid4(), lease)
+    assert taken is not None
+    assert (taken.first_seq, taken.token_total) == (3, 10)  # type: ignore[attr-defined]
+
+
+async def test_only_the_holder_renews_or_releases_the_lock(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    holder, stranger = uuid.uuid4(), uuid.uuid4()
+    async with uow() as tx:
+        await tx.conversations.claim_reply(
+            conversation.id, holder, seqs=1, token_delta=0, now=NOW, lease_until=NOW + timedelta(seconds=30)
+        )
+        assert not await tx.conversations.renew_reply(conversation.id, stranger, lease_until=NOW)
+        assert await tx.conversations.renew_reply(conversation.id, holder, lease_until=NOW + timedelta(minutes=5))
+        assert not await tx.conversations.release_reply(conversation.id, stranger, token_total=1, now=NOW)
+        assert await tx.conversations.release_reply(conversation.id, holder, token_total=42, now=NOW)
+    async with uow(read_only=True) as tx:
+        stored = await tx.conversations.get(conversation.id)
+    assert stored is not None
+    assert stored.generating_message_id is None
+    assert stored.token_total == 42
+
+
+async def test_a_reply_is_finished_once_and_its_progress_only_while_generating(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    reply = Message.placeholder_reply(id=uuid.uuid4(), conversation=conversation, seq=1, model="offline/echo", now=NOW)
+    async with uow() as tx:
+        await tx.messages.add(reply)
+        assert await tx.messages.save_progress(reply.id, content="so far", last_event_id=3, now=NOW)
+    done = Message(
+        id=reply.id,
+        conversation_id=conversation.id,
+        user_id=conversation.user_id,
+        seq=1,
+        role=reply.role,
+        content="so far and the rest",
+        status=MessageStatus.COMPLETE,
+        created_at=NOW,
+        updated_at=NOW,
+        model="offline/echo",
+        provider="offline",
+        finish_reason=FinishReason.STOP,
+        usage=Usage(input_tokens=3, output_tokens=5),
+        cost_micros=7,
+        latency_ms=10,
+        ttft_ms=2,
+        token_start=0,
+        token_count=9,
+        last_event_id=8,
+    )
+
+    async def finish() -> bool:
+        async with uow() as tx:
+            return await tx.messages.finish(done)
+
+    assert sorted(await asyncio.gather(finish(), finish(), finish())) == [False, False, True]
+    async with uow() as tx:
+        assert not await tx.messages.save_progress(reply.id, content="late", last_event_id=9, now=NOW)
+        stored = await tx.messages.get(reply.id)
+    assert stored is not None
+    assert (stored.content, stored.status, stored.usage, stored.cost_micros, stored.last_event_id) == (
+        "so far and the rest",
+        MessageStatus.COMPLETE,
+        Usage(input_tokens=3, output_tokens=5),
+        7,
+        8,
+    )
+
+
+@pytest.fixture
+def loaded_messages(uow: SqlAlchemyUnitOfWorkFactory) -> Iterator[list[int]]:
+    """How many message rows the ORM loaded (one per row a query returned)."""
+    loads: list[int] = []
+
+    def count(_target: object, _context: object) -> None:
+        loads.append(1)
+
+    event.listen(ChatMessageModel, "load", count)
+    yield loads
+    event.remove(ChatMessageModel, "load", count)
+
+
+async def test_the_context_query_reads_only_the_messages_that_fit(
+    uow: SqlAlchemyUnitOfWorkFactory, loaded_messages: list[int]
+) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    contents = [f"message {i}: " + "word " * (i % 5 + 3) for i in range(1500)]
+    await append(uow, conversation, contents)
+    async with uow(read_only=True) as tx:
+        current = await tx.conversations.get(conversation.id)
+        assert current is not None
+        budget = 200
+        loaded_messages.clear()
+        context = await tx.messages.context(
+            conversation.id,
+            min_token_start=context_threshold(token_total=current.token_total, budget=budget),
+            up_to_seq=current.next_seq,
+        )
+    expected, used = [], 0
+    for content in reversed(contents):
+        if used + message_tokens(content) > budget:
+            break
+        expected.insert(0, content)
+        used += message_tokens(content)
+    assert [m.content for m in context] == expected
+    assert len(loaded_messages) == len(expected) < 30  # of 1,500 in the conversation
+
+
+async def test_pages_run_newest_first_by_seq(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    await append(uow, conversation, [f"m{i}" for i in range(5)])
+    async with uow(read_only=True) as tx:
+        first = await tx.messages.page(conversation.id, before_seq=None, limit=2)
+        older = await tx.messages.page(conversation.id, before_seq=first[-1].seq, limit=10)
+        assert [m.content for m in first] == ["m4", "m3"]
+        assert [m.content for m in older] == ["m2", "m1", "m0"]
+        assert [m.content for m in await tx.messages.head(conversation.id, after_seq=3, limit=10)] == ["m3", "m4"]
+        assert (await tx.messages.latest(conversation.id)).content == "m4"  # type: ignore[union-attr]
+        assert await tx.messages.count(conversation.id) == 5
+        assert await tx.messages.count(conversation.id, after_seq=3) == 2
+
+
+async def test_deleting_a_conversation_deletes_its_messages(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    stored = await append(uow, conversation, ["a", "b"])
+    async with uow() as tx:
+        await tx.conversations.delete(conversation.id)
+    async with uow(read_only=True) as tx:
+        assert await tx.conversations.get(conversation.id) is None
+        assert await tx.messages.get(stored[0].id) is None
+
+
+def record(user_id: uuid.UUID, *, cost: int, model: str, at: datetime) -> UsageRecord:
+    return UsageRecord(
+        id=uuid.uuid4(),
+        user_id=user_id,
+        kind=UsageKind.REPLY,
+        model=model,
+        provider=model.split("/")[0],
+        usage=Usage(input_tokens=10, output_tokens=20, cached_tokens=1, reasoning_tokens=2),
+        cost_micros=cost,
+        created_at=at,
+        conversation_id=uuid.uuid4(),
+        message_id=uuid.uuid4(),
+    )
+
+
+async def test_usage_adds_up_per_month_and_groups_by_day_or_model(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    owner, other = await a_user(uow), await a_user(uow)
+
+    async def add(r: UsageRecord) -> None:
+        async with uow() as tx:
+            await tx.usage.record(r)
+
+    await asyncio.gather(
+        add(record(owner, cost=100, model="openai/a", at=NOW)),
+        add(record(owner, cost=250, model="openai/b", at=NOW + timedelta(days=1))),
+        add(record(owner, cost=50, model="openai/a", at=NOW + timedelta(days=1))),
+    )
+    await add(record(owner, cost=999, model="openai/a", at=NOW + timedelta(days=30)))  # next month
+    await add(record(other, cost=7, model="openai/a", at=NOW))
+    async with uow(read_only=True) as tx:
+        month = datetime(2026, 6, 1, tzinfo=UTC)
+        assert await tx.usage.spent_in_month(owner, month) == 400
+        assert await tx.usage.spent_in_month(owner, datetime(2026, 7, 1, tzinfo=UTC)) == 999
+        by_day = await tx.usage.summarize(owner, start=date(2026, 6, 1), end=date(2026, 6, 30), group_by="day")
+        assert [(b.key, b.requests, b.cost_micros, b.output_tokens) for b in by_day] == [
+            ("2026-06-15", 1, 100, 20),
+            ("2026-06-16", 2, 300, 40),
+        ]
+        by_model = await tx.usage.summarize(owner, start=date(2026, 6, 1), end=date(2026, 7, 31), group_by="model")
+        assert [(b.key, b.cost_micros) for b in by_model] == [("openai/a", 1149), ("openai/b", 250)]
+
+
+async def test_a_users_own_budget_is_set_changed_and_removed(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    owner = await a_user(uow)
+    async with uow() as tx:
+        assert await tx.budgets.get(owner) is None
+        await tx.budgets.set(owner, 5_000, now=NOW)
+        await tx.budgets.set(owner, 7_000, now=NOW)
+    async with uow() as tx:
+        assert await tx.budgets.get(owner) == 7_000
+        await tx.budgets.set(owner, None, now=NOW)
+    async with uow(read_only=True) as tx:
+        assert await tx.budgets.get(owner) is None
+
+
+async def test_search_finds_a_users_own_complete_messages_only(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    owner, other = await a_user(uow), await a_user(uow)
+    mine = await a_conversation(uow, owner, title="Baking")
+    theirs = await a_conversation(uow, other)
+    stored = await append(uow, mine, ["How long does sourdough proof?", "Tell me about rye bread", "Unrelated"])
+    await append(uow, theirs, ["sourdough secrets of another user"])
+    generating = Message.placeholder_reply(id=uuid.uuid4(), conversation=mine, seq=99, model="offline/echo", now=NOW)
+    async with uow() as tx:
+        await tx.messages.add(generating)
+        await tx.messages.save_progress(generating.id, content="sourdough in progress", last_event_id=1, now=NOW)
+    async with uow(read_only=True) as tx:
+        hits, total = await tx.messages.search(owner, "SOURDOUGH", limit=10, offset=0)
+        assert [h.message.id for h in hits] == [stored[0].id]
+        assert total == 1
+        assert hits[0].conversation_title == "Baking"
+        hits, total = await tx.messages.search(owner, "rye bread", limit=10, offset=0)
+        assert [h.message.id for h in hits] == [stored[1].id]
+        assert (await tx.messages.search(owner, 'sourdough" OR "unrelated', limit=10, offset=0))[1] == 0
+        assert await tx.messages.search(owner, "!!!", limit=10, offset=0) == ([], 0)
+    async with uow() as tx:
+        await tx.messages.delete(stored[0].id)
+    async with uow(read_only=True) as tx:
+        assert (await tx.messages.search(owner, "sourdough", limit=10, offset=0))[1] == 0
+
+
+async def test_search_can_match_any_of_the_words(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    owner = await a_user(uow)
+    conversation = await a_conversation(uow, owner)
+    stored = await append(uow, conversation, ["apples are red", "bananas are yellow", "cherries too"])
+    async with uow(read_only=True) as tx:
+        hits, total = await tx.messages.search(owner, "apples bananas", limit=10, offset=0, any_word=True)
+        assert {h.message.id for h in hits} == {stored[0].id, stored[1].id}
+        assert total == 2
+        assert (await tx.messages.search(owner, "apples bananas", limit=10, offset=0))[1] == 0

@@ -1,0 +1,179 @@
+"""The realtime adapters across instances on a real Redis: reply streams (Redis Streams + pub/sub),
+user events and stop signals. Each "instance" has its own pub/sub hub and memory, as two API
+processes would; only Redis is shared."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from redis.asyncio import Redis
+
+from src.application.chat.ports import ReplyEvent, UserEvent
+from src.infrastructure.realtime.pubsub import PubSubHub
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams, stream_key
+from src.infrastructure.realtime.stop_signals import StopSignalBus
+from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.resilience import CircuitBreaker
+
+pytestmark = pytest.mark.redis
+
+
+@dataclass
+class Instance:
+    redis: Redis
+    hub: PubSubHub
+    streams: ReplyStreams
+    events: UserEventBus
+    stops: StopSignalBus
+
+    async def close(self) -> None:
+        await self.streams.stop()
+        await self.hub.stop()
+        await self.redis.aclose()
+
+
+@pytest.fixture
+async def instances(redis_url: str) -> AsyncIterator[tuple[Instance, Instance]]:
+    made = []
+    for _ in range(2):
+        redis = Redis.from_url(redis_url)
+        hub = PubSubHub(Redis.from_url(redis_url), CircuitBreaker("redis-test"))
+        streams = ReplyStreams(
+            MemoryReplyStreams(ttl=5, max_age=60),
+            redis=redis,
+            hub=hub,
+            breaker=CircuitBreaker("redis-test"),
+            ttl=5,
+            max_age=60,
+        )
+        made.append(Instance(redis, hub, streams, UserEventBus(hub), StopSignalBus(hub)))
+    yield made[0], made[1]
+    for instance in made:
+        await instance.close()
+
+
+def delta(event_id: int) -> ReplyEvent:
+    return ReplyEvent(id=event_id, kind="delta", data={"text": f" t{event_id}"})
+
+
+async def test_a_reader_on_another_instance_gets_every_event_once_in_order(
+    instances: tuple[Instance, Instance],
+) -> None:
+    writer, reader = instances
+    reply = uuid.uuid4()
+    for event_id in range(1, 21):
+        await writer.streams.append(reply, delta(event_id))
+    await writer.streams.flush()
+    received: list[ReplyEvent] = []
+
+    async def follow() -> None:
+        async for event in reader.streams.follow(reply, after=7):
+            received.append(event)
+
+    following = asyncio.create_task(follow())
+    # Live events while the reader catches up and after: none missing, none twice.
+    for event_id in range(21, 200):
+        await writer.streams.append(reply, delta(event_id))
+        if event_id % 17 == 0:
+            await asyncio.sleep(0.01)
+    await writer.streams.append(reply, ReplyEvent(id=200, kind="done", data={"content": "all"}))
+    await writer.streams.close(reply)
+    await asyncio.wait_for(following, 10)
+    assert [e.id for e in received] == list(range(8, 201))
+    assert received[-1].kind == "done"
+    assert received[0].data == {"text": " t8"}
+
+
+async def test_the_writer_reads_its_own_streams_from_memory(instances: tuple[Instance, Instance]) -> None:
+    writer, _ = instances
+    reply = uuid.uuid4()
+    await writer.streams.append(reply, delta(1))
+    await writer.streams.append(reply, ReplyEvent(id=2, kind="done", data={}))
+    assert [e.id async for e in writer.streams.follow(reply)] == [1, 2]
+
+
+async def test_a_closed_stream_expires_in_redis(instances: tuple[Instance, Instance]) -> None:
+    writer, _ = instances
+    reply = uuid.uuid4()
+    await writer.streams.append(reply, delta(1))
+    await writer.streams.flush()
+    assert 55 <= await writer.redis.ttl(stream_key(reply)) <= 60  # max_age while it runs
+    await writer.streams.close(reply)
+    await writer.streams.flush()
+    assert 0 < await writer.redis.ttl(stream_key(reply)) <= 5
+
+
+async def test_a_stream_nobody_writes_ends_after_the_idle_timeout(instances: tuple[Instance, Instance]) -> None:
+    _, reader = instances
+    events = [e async for e in reader.streams.follow(uuid.uuid4(), idle_timeout=1.0)]
+    assert events == []
+
+
+async def test_user_events_reach_every_instance_once(instances: tuple[Instance, Instance]) -> None:
+    first, second = instances
+    user = uuid.uuid4()
+    async with first.events.subscribe(user) as here, second.events.subscribe(user) as there:
+        await first.events.publish(UserEvent(type="title", user_id=user, data={"title": "Hi"}))
+        await second.events.publish(UserEvent(type="reply_finished", user_id=user, data={}))
+        got_here = [await asyncio.wait_for(anext(here), 2) for _ in range(2)]
+        got_there = [await asyncio.wait_for(anext(there), 2) for _ in range(2)]
+        assert sorted(e.type for e in got_here) == sorted(e.type for e in got_there) == ["reply_finished", "title"]
+        # Nothing more: an instance never hears its own message a second time from Redis.
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(here), 0.3)
+    other_user_events = UserEventBus(first.hub)
+    async with other_user_events.subscribe(uuid.uuid4()) as elsewhere:
+        await second.events.publish(UserEvent(type="title", user_id=user, data={}))
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(elsewhere), 0.3)
+
+
+async def test_a_stop_requested_on_one_instance_reaches_the_other(instances: tuple[Instance, Instance]) -> None:
+    generating, asking = instances
+    await generating.stops.start()
+    reply = uuid.uuid4()
+    stopped = asyncio.Event()
+    with generating.stops.watch(reply, stopped.set):
+        await asking.stops.request_stop(uuid.uuid4())  # someone else's reply: nothing happens here
+        await asking.stops.request_stop(reply)
+        await asyncio.wait_for(stopped.wait(), 2)
+
+
+async def test_without_redis_events_stay_on_the_instance() -> None:
+    local = UserEventBus()
+    user = uuid.uuid4()
+    async with local.subscribe(user) as events:
+        await local.publish(UserEvent(type="title", user_id=user, data={"title": "x"}))
+        assert (await asyncio.wait_for(anext(events), 1)).data == {"title": "x"}
+
+
+async def test_while_redis_is_unreachable_everything_stays_on_the_instance() -> None:
+    unreachable = "redis://127.0.0.1:1/0"
+    breaker = CircuitBreaker("redis-down", failure_threshold=1, reset_after=60)
+    hub = PubSubHub(Redis.from_url(unreachable, socket_connect_timeout=0.1), breaker, timeout=0.1)
+    redis = Redis.from_url(unreachable, socket_connect_timeout=0.1)
+    streams = ReplyStreams(
+        MemoryReplyStreams(ttl=5, max_age=60), redis=redis, hub=hub, breaker=breaker, ttl=5, max_age=60, timeout=0.1
+    )
+    events, stops = UserEventBus(hub), StopSignalBus(hub)
+    user, reply = uuid.uuid4(), uuid.uuid4()
+    try:
+        async with events.subscribe(user) as heard:
+            await events.publish(UserEvent(type="title", user_id=user, data={"title": "local"}))
+            assert (await asyncio.wait_for(anext(heard), 1)).data == {"title": "local"}
+        stopped = asyncio.Event()
+        with stops.watch(reply, stopped.set):
+            await stops.request_stop(reply)
+        assert stopped.is_set()
+        await streams.append(reply, delta(1))
+        await streams.append(reply, ReplyEvent(id=2, kind="done", data={}))
+        assert [e.id async for e in streams.follow(reply)] == [1, 2]  # the writer's own readers see it all
+        assert [e async for e in streams.follow(uuid.uuid4(), idle_timeout=0.2)] == []  # others: nothing, at once
+    finally:
+        await streams.stop()
+        await hub.stop()
+        await redis.aclose()

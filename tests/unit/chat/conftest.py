@@ -1,0 +1,173 @@
+"""One chat "world" per test: every chat and usage use case wired to the in-memory fakes, the
+in-process realtime adapters (memory reply streams, local events and stops), a scripted model and
+one fake clock."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from src.application.chat.create_conversation import CreateConversation, CreateConversationCommand
+from src.application.chat.delete_conversation import DeleteConversation
+from src.application.chat.export_conversation import ExportConversation
+from src.application.chat.generation import ReplyGenerator
+from src.application.chat.get_conversation import GetConversation
+from src.application.chat.limits import AiRequestLimiter
+from src.application.chat.list_conversations import ListConversations
+from src.application.chat.list_messages import ListMessages
+from src.application.chat.ports import ReplyEvent
+from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.regenerate_reply import RegenerateReply
+from src.application.chat.replies import ReplyLauncher
+from src.application.chat.resume_reply_stream import ResumeReplyStream
+from src.application.chat.send_message import SendMessage, SendMessageCommand
+from src.application.chat.settings import ReplySettings
+from src.application.chat.stop_reply import StopReply
+from src.application.chat.title_conversation import TitleConversation
+from src.application.chat.update_conversation import UpdateConversation
+from src.application.chat.views import ConversationView, ReplyHandle
+from src.application.usage.get_usage import GetUsage
+from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+from src.domain.identity.model import Principal, Role, Tier, User, permissions_of
+from src.domain.llm.model import ModelInfo, ModelPricing
+from src.domain.shared.rate_limit import RateLimitPolicy
+from src.domain.usage.model import TierBudgets
+from src.infrastructure.llm.catalog import FileModelCatalog
+from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
+from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
+from src.infrastructure.realtime.stop_signals import StopSignalBus
+from src.infrastructure.realtime.user_events import UserEventBus
+from tests.fakes.chat import ScriptedChatModel
+from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
+
+#: $1,000 per million tokens both ways: 1,000 micro-dollars a token, so costs are easy to read.
+PRICED = ModelPricing(input_per_million=1_000_000_000, output_per_million=1_000_000_000)
+MODELS = [
+    ModelInfo("offline/echo", "Echo", context_window=8192, max_output_tokens=2048),
+    ModelInfo("offline/priced", "Priced", context_window=8192, max_output_tokens=2048, pricing=PRICED),
+    # Room for 200 - 50 = 150 tokens of history: a handful of short messages.
+    ModelInfo("offline/tiny", "Tiny window", context_window=200, max_output_tokens=50),
+    ModelInfo(
+        "openai/nano", "Cheap", context_window=100_000, max_output_tokens=1000, capabilities=frozenset({"cheap"})
+    ),
+]
+BUDGETS = TierBudgets(free_micros=5_000_000, pro_micros=50_000_000)
+AI_FREE = RateLimitPolicy("ai_free", limit=20, window_seconds=60)
+AI_PRO = RateLimitPolicy("ai_pro", limit=120, window_seconds=60)
+
+
+def principal(*, role: Role = Role.MEMBER, tier: Tier = Tier.FREE, user_id: uuid.UUID | None = None) -> Principal:
+    return Principal(
+        user_id=user_id or uuid.uuid4(),
+        email="someone@example.com",
+        role=role,
+        tier=tier,
+        permissions=permissions_of(role),
+    )
+
+
+@dataclass
+class ChatWorld:
+    clock: FakeClock = field(default_factory=FakeClock)
+    model: ScriptedChatModel = field(default_factory=ScriptedChatModel)
+    providers: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        clock = self.clock
+        self.uow = FakeUnitOfWorkFactory(clock=clock)
+        self.db = self.uow.database
+        self.catalog = FileModelCatalog(MODELS, configured_providers=self.providers, default_model="offline/echo")
+        self.streams = ReplyStreams(MemoryReplyStreams(ttl=60, max_age=600), ttl=60, max_age=600)
+        self.events = UserEventBus()
+        self.stops = StopSignalBus()
+        self.tasks = ReplyTaskRegistry()
+        self.limiter = MemoryRateLimiter(clock=clock.monotonic)
+        self.settings = ReplySettings(flush_interval_seconds=0.01, lease_seconds=30, stream_idle_timeout_seconds=0.1)
+        generator = ReplyGenerator(
+            self.uow, self.model, self.catalog, self.streams, self.stops, self.events, clock, self.settings
+        )
+        launcher = ReplyLauncher(
+            uow=self.uow,
+            generator=generator,
+            catalog=self.catalog,
+            streams=self.streams,
+            events=self.events,
+            tasks=self.tasks,
+            limiter=AiRequestLimiter(self.limiter, {Tier.FREE: AI_FREE, Tier.PRO: AI_PRO}),
+            budgets=BUDGETS,
+            clock=clock,
+            settings=self.settings,
+        )
+        self.send = SendMessage(launcher)
+        self.regenerate = RegenerateReply(launcher)
+        self.stop = StopReply(self.uow, self.stops, self.catalog, clock)
+        self.resume = ResumeReplyStream(self.uow, self.streams, self.settings)
+        self.create = CreateConversation(self.uow, self.catalog, clock)
+        self.list = ListConversations(self.uow, clock)
+        self.get = GetConversation(self.uow, clock)
+        self.update = UpdateConversation(self.uow, self.catalog, clock)
+        self.delete = DeleteConversation(self.uow, self.stops, clock)
+        self.export = ExportConversation(self.uow, clock)
+        self.list_messages = ListMessages(self.uow)
+        self.title = TitleConversation(self.uow, self.model, self.catalog, self.events, clock)
+        self.recover = RecoverStaleReplies(self.uow, self.catalog, clock)
+        self.usage = GetUsage(self.uow, BUDGETS, clock)
+        self.get_budget = GetUserBudget(self.uow, BUDGETS, clock)
+        self.set_budget = SetUserBudget(self.uow, BUDGETS, clock)
+        self.me = principal()
+
+    def add_user(self, who: Principal) -> None:
+        now = self.clock.now()
+        self.db.users[who.user_id] = User(
+            id=who.user_id,
+            email=f"{who.user_id}@example.com",
+            display_name="User",
+            password_hash="x",
+            role=who.role,
+            tier=who.tier,
+            is_active=True,
+            created_at=now,
+            updated_at=now,
+        )
+
+    async def conversation(self, who: Principal | None = None, **settings: object) -> ConversationView:
+        return await self.create(CreateConversationCommand(who or self.me, **settings))  # type: ignore[arg-type]
+
+    async def say(
+        self,
+        content: str = "Hello there",
+        *,
+        conversation_id: uuid.UUID | None = None,
+        who: Principal | None = None,
+        model: str | None = None,
+    ) -> ReplyHandle:
+        return await self.send(
+            SendMessageCommand(who or self.me, content, conversation_id=conversation_id, model=model)
+        )
+
+    async def exchange(self, content: str, conversation_id: uuid.UUID, **kwargs: object) -> ReplyHandle:
+        handle = await self.say(content, conversation_id=conversation_id, **kwargs)  # type: ignore[arg-type]
+        await handle.outcome()
+        self.clock.advance(3)  # one AI request every 3 s stays within the free tier's 20 a minute
+        return handle
+
+    @property
+    def messages(self) -> list:  # type: ignore[type-arg]
+        return sorted(self.db.chat.messages.values(), key=lambda m: (m.conversation_id, m.seq))
+
+
+async def collect(events: AsyncIterator[ReplyEvent], timeout: float = 5) -> list[ReplyEvent]:
+    async def run() -> list[ReplyEvent]:
+        return [event async for event in events]
+
+    return await asyncio.wait_for(run(), timeout)
+
+
+@pytest.fixture
+def world() -> ChatWorld:
+    return ChatWorld()

@@ -1,0 +1,443 @@
+"""SendMessage and the reply it starts: streaming, storing, charging, failing, stopping."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+import pytest
+
+from src.application.chat.resume_reply_stream import ResumeReplyStreamCommand
+from src.application.chat.send_message import SendMessageCommand
+from src.application.chat.stop_reply import StopReplyCommand
+from src.domain.chat.context import message_tokens
+from src.domain.chat.errors import (
+    AiRequestsRateLimited,
+    ContextWindowExceeded,
+    ConversationNotFound,
+    EmptyMessage,
+    MessageNotFound,
+    MessageTooLong,
+    ReplyInProgress,
+    ReplyNotInProgress,
+)
+from src.domain.chat.model import Message, MessageStatus
+from src.domain.identity.errors import Forbidden
+from src.domain.identity.model import Permission, Principal, Role, Tier
+from src.domain.llm.errors import ProviderUnavailable, UnknownModel
+from src.domain.llm.model import FinishReason, MessageRole
+from src.domain.shared.errors import ServiceUnavailable
+from src.domain.usage.errors import BudgetExceeded
+from tests.fakes.chat import Reply
+from tests.unit.chat.conftest import ChatWorld, collect, principal
+
+
+async def test_a_reply_streams_its_events_and_is_stored_with_usage_and_cost(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("Bonjour", " le", " monde"), model="priced"))
+    handle = await world.say("Say hello in French", model="offline/priced")
+    events = await collect(handle.events())
+
+    assert [e.kind for e in events] == ["message", "delta", "delta", "delta", "done"]
+    assert [e.id for e in events] == [1, 2, 3, 4, 5]
+    assert events[0].data["content"] == "Say hello in French"
+    assert "".join(e.data["text"] for e in events if e.kind == "delta") == "Bonjour le monde"
+    done = events[-1].data
+    assert done["content"] == "Bonjour le monde"
+    assert done["finish_reason"] == "stop"
+    assert done["status"] == "complete"
+    assert done["usage"]["output_tokens"] == 3
+    assert not done["usage"]["estimated"]
+    # $1,000 a million tokens: 1,000 micro-dollars each, input and output.
+    tokens = done["usage"]["input_tokens"] + done["usage"]["output_tokens"]
+    assert done["cost_micros"] == tokens * 1000
+
+    stored = await handle.result()
+    assert stored.content == "Bonjour le monde"
+    assert stored.id == handle.message_id
+    user_message, reply = world.messages
+    assert (user_message.role, reply.role) == (MessageRole.USER, MessageRole.ASSISTANT)
+    assert reply.status is MessageStatus.COMPLETE
+    assert reply.last_event_id == 5
+    # Charged once, in the ledger the budget reads.
+    assert [r.cost_micros for r in world.db.chat.usage] == [tokens * 1000]
+    assert sum(world.db.chat.months.values()) == tokens * 1000
+    conversation = world.db.chat.conversations[handle.conversation_id]
+    assert conversation.generating_message_id is None
+    assert conversation.token_total == user_message.token_count + reply.token_count
+
+
+async def test_a_send_without_a_conversation_starts_one(world: ChatWorld) -> None:
+    handle = await world.say("New topic", model="offline/echo")
+    await handle.result()
+    assert handle.created_conversation
+    assert world.db.chat.conversations[handle.conversation_id].user_id == world.me.user_id
+
+
+async def test_the_reply_row_exists_from_the_start_and_fills_while_it_streams(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("one", " two", " three", " four"), pause_after=2))
+    conversation = await world.conversation()
+    handle = await world.say("count", conversation_id=conversation.id)
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    for _ in range(100):  # the flusher writes every 10 ms here
+        row = world.db.chat.messages.get(handle.message_id)
+        if row is not None and row.content == "one two":
+            break
+        await asyncio.sleep(0.01)
+    assert row is not None
+    assert row.status is MessageStatus.GENERATING
+    assert row.content == "one two"
+    world.model.release()
+    assert (await handle.result()).content == "one two three four"
+
+
+async def test_a_reader_that_goes_away_changes_nothing(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=tuple(f" w{i}" for i in range(20)), pause_after=3))
+    conversation = await world.conversation()
+    handle = await world.say("long answer please", conversation_id=conversation.id)
+    events = handle.events()
+    seen = [await anext(events) for _ in range(3)]
+    await events.aclose()  # the client disconnected
+    assert [e.kind for e in seen] == ["message", "delta", "delta"]
+    world.model.release()
+    stored = await handle.result()
+    assert stored.content == "".join(f" w{i}" for i in range(20))
+    assert len(world.db.chat.usage) == 1
+
+
+async def test_a_second_send_while_a_reply_is_generating_is_refused(world: ChatWorld) -> None:
+    world.model.script(Reply(pause_after=1))
+    conversation = await world.conversation()
+    first = await world.say("first", conversation_id=conversation.id)
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    with pytest.raises(ReplyInProgress) as caught:
+        await world.say("second", conversation_id=conversation.id)
+    assert caught.value.extra["message_id"] == str(first.message_id)
+    world.model.release()
+    await first.result()
+    await (await world.say("third", conversation_id=conversation.id)).result()
+    assert [m.content for m in world.messages if m.role is MessageRole.USER] == ["first", "third"]
+
+
+async def test_a_failure_before_the_first_delta_stores_no_reply_and_frees_the_conversation(world: ChatWorld) -> None:
+    world.model.script(Reply(error_before=ProviderUnavailable("every provider is down")), Reply())
+    conversation = await world.conversation()
+    handle = await world.say("hello?", conversation_id=conversation.id)
+    events = await collect(handle.events())
+    assert [e.kind for e in events] == ["message", "error"]
+    assert events[-1].data == {"code": "provider_unavailable", "detail": "every provider is down", "message": None}
+    with pytest.raises(ProviderUnavailable):
+        await handle.result()
+    assert [m.role for m in world.messages] == [MessageRole.USER]
+    assert world.db.chat.usage == []
+    # The conversation is free: the next send is answered.
+    assert (await (await world.say("again?", conversation_id=conversation.id)).result()).content
+
+
+async def test_a_failure_after_the_first_delta_keeps_the_text_and_charges_what_was_used(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("partial", " answer", " lost"), fail_after=2, model="priced"))
+    conversation = await world.conversation(model="offline/priced")
+    handle = await world.say("explain", conversation_id=conversation.id)
+    events = await collect(handle.events())
+    assert [e.kind for e in events] == ["message", "delta", "delta", "error"]
+    error = events[-1].data
+    assert error["code"] == "provider_error"
+    assert error["message"]["content"] == "partial answer"
+    assert error["message"]["finish_reason"] == "error"
+    stored = await handle.result()
+    assert (stored.content, stored.finish_reason, stored.error_code) == (
+        "partial answer",
+        FinishReason.ERROR,
+        "provider_error",
+    )
+    assert len(world.db.chat.usage) == 1
+    assert world.db.chat.usage[0].cost_micros == stored.cost_micros > 0
+
+
+async def test_an_adapter_that_raises_mid_stream_still_ends_the_reply(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("a", " b", " c"), raise_after=1))
+    handle = await world.say("go")
+    events = await collect(handle.events())
+    assert events[-1].kind == "error"
+    stored = await handle.result()
+    assert stored.content == "a"
+    assert stored.finish_reason is FinishReason.ERROR
+    assert stored.usage is not None
+    assert stored.usage.estimated
+
+
+async def test_usage_the_provider_did_not_report_is_estimated_and_says_so(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("no", " usage", " here"), report_usage=False))
+    stored = await (await world.say("count for me")).result()
+    assert stored.usage is not None
+    assert stored.usage.estimated
+    assert stored.usage.output_tokens >= 3
+    assert stored.usage.input_tokens > 0
+    assert world.db.chat.usage[0].usage.estimated
+
+
+async def test_stop_cancels_the_model_call_and_keeps_the_text_as_cancelled(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("one", " two", " three", " four"), pause_after=2))
+    conversation = await world.conversation()
+    handle = await world.say("count", conversation_id=conversation.id)
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    await world.stop(StopReplyCommand(world.me, handle.message_id, conversation_id=conversation.id))
+    events = await collect(handle.events())
+    assert events[-1].kind == "done"
+    assert events[-1].data["finish_reason"] == "cancelled"
+    assert events[-1].data["content"] == "one two"
+    assert world.model.closed == 1  # the upstream stream was closed, not left running
+    assert len(world.db.chat.usage) == 1
+    with pytest.raises(ReplyNotInProgress):
+        await world.stop(StopReplyCommand(world.me, handle.message_id, conversation_id=conversation.id))
+    # Only the owner may stop or read a reply, with or without naming its conversation.
+    with pytest.raises(MessageNotFound):
+        await world.stop(StopReplyCommand(principal(), handle.message_id))
+    with pytest.raises(ConversationNotFound):
+        await world.stop(StopReplyCommand(principal(), handle.message_id, conversation_id=conversation.id))
+    with pytest.raises(MessageNotFound):
+        await world.resume(ResumeReplyStreamCommand(principal(), handle.message_id))
+
+
+async def test_a_stop_before_any_text_ends_the_reply_empty_and_cancelled(world: ChatWorld) -> None:
+    world.model.script(Reply(pause_after=0))
+    handle = await world.say("wait")
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    await world.stop(StopReplyCommand(world.me, handle.message_id))
+    stored = await handle.result()
+    assert (stored.content, stored.finish_reason) == ("", FinishReason.CANCELLED)
+
+
+async def test_someone_elses_conversation_does_not_exist(world: ChatWorld) -> None:
+    conversation = await world.conversation()
+    with pytest.raises(ConversationNotFound):
+        await world.say("hi", conversation_id=conversation.id, who=principal())
+    assert world.messages == []
+
+
+@pytest.mark.parametrize(
+    ("content", "model", "error"),
+    [
+        ("", None, EmptyMessage),
+        ("x" * 32_001, None, MessageTooLong),
+        ("hi", "nope/model", UnknownModel),
+        ("hi", "openai/nano", UnknownModel),  # in the catalog, but its provider is not configured
+        ("word " * 200, "offline/tiny", ContextWindowExceeded),
+    ],
+)
+async def test_bad_sends_are_refused_before_anything_is_stored_or_asked(
+    world: ChatWorld, content: str, model: str | None, error: type[Exception]
+) -> None:
+    conversation = await world.conversation()
+    with pytest.raises(error) as caught:
+        await world.say(content, conversation_id=conversation.id, model=model)
+    assert world.messages == []
+    assert world.model.requests == []
+    if error is UnknownModel:
+        assert caught.value.extra["available"] == ["offline/echo", "offline/priced", "offline/tiny"]  # type: ignore[attr-defined]
+
+
+async def test_a_spent_budget_is_refused_before_any_model_call(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=tuple(" x" for _ in range(10)), model="priced"))
+    conversation = await world.conversation(model="offline/priced")
+    world.db.chat.budgets[world.me.user_id] = 10_000  # one cent: the first reply spends it
+    await (await world.say("first", conversation_id=conversation.id)).result()
+    asked = len(world.model.requests)
+    with pytest.raises(BudgetExceeded) as caught:
+        await world.say("second", conversation_id=conversation.id)
+    assert caught.value.extra["spent_micros"] >= 10_000
+    assert len(world.model.requests) == asked
+    assert [m.content for m in world.messages if m.role is MessageRole.USER] == ["first"]
+
+
+async def test_ai_requests_are_limited_per_user_by_tier(world: ChatWorld) -> None:
+    for _ in range(20):
+        await (await world.say("hi")).result()
+    with pytest.raises(AiRequestsRateLimited) as caught:
+        await world.say("one more")
+    assert caught.value.extra["retry_after"] >= 1
+    # Another user has their own allowance; a pro user a larger one.
+    await (await world.say("hi", who=principal())).result()
+    pro = principal(tier=Tier.PRO)
+    for _ in range(25):
+        await (await world.say("hi", who=pro)).result()
+
+
+async def test_holders_of_the_exemption_are_not_limited(world: ChatWorld) -> None:
+    admin = principal(role=Role.ADMIN)
+    assert admin.can(Permission.RATE_LIMIT_EXEMPT)
+    for _ in range(25):
+        await (await world.say("hi", who=admin)).result()
+
+
+async def test_chat_needs_the_chat_permission(world: ChatWorld) -> None:
+    nobody = Principal(user_id=world.me.user_id, email="x@example.com", role=Role.MEMBER, tier=Tier.FREE)
+    with pytest.raises(Forbidden):
+        await world.send(SendMessageCommand(nobody, "hi"))
+
+
+async def test_only_what_fits_the_window_is_read_and_sent(world: ChatWorld) -> None:
+    conversation = await world.conversation(model="offline/tiny")
+    for i in range(40):
+        await world.exchange(f"message number {i} with a few words", conversation.id)
+    world.model.requests.clear()
+    reads_before = sum(1 for _ in world.messages)
+    handle = await world.say("the last question", conversation_id=conversation.id)
+    await handle.result()
+    prompt = world.model.requests[-1].messages
+    assert prompt[-1].content == "the last question"
+    assert len(prompt) < 20 < reads_before
+    # The prompt is the newest messages, in order, within 200 - 50 tokens.
+    assert sum(message_tokens(m.content) for m in prompt) <= 150
+    contents = [m.content for m in world.messages if m.conversation_id == conversation.id]
+    assert [m.content for m in prompt] == contents[-len(prompt) - 1 : -1]
+
+
+async def test_a_title_is_asked_for_once_after_the_first_reply(world: ChatWorld) -> None:
+    conversation = await world.conversation()
+    await world.exchange("first question", conversation.id)
+    await world.exchange("second question", conversation.id)
+    jobs = [m for m in world.db.outbox.values() if m.job_name == "title_conversation"]
+    assert [j.payload for j in jobs] == [{"conversation_id": str(conversation.id)}]
+
+
+async def test_a_titled_conversation_gets_no_title_job(world: ChatWorld) -> None:
+    conversation = await world.conversation(title="Mine")
+    await world.exchange("question", conversation.id)
+    assert not [m for m in world.db.outbox.values() if m.job_name == "title_conversation"]
+
+
+async def test_reply_events_reach_the_users_other_clients(world: ChatWorld) -> None:
+    async with world.events.subscribe(world.me.user_id) as events:
+        handle = await world.say("hello")
+        await handle.result()
+        started = await asyncio.wait_for(anext(events), 1)
+        finished = await asyncio.wait_for(anext(events), 1)
+    assert started.type == "reply_started"
+    assert started.data["message_id"] == str(handle.message_id)
+    assert started.data["user_message"]["content"] == "hello"
+    assert finished.type == "reply_finished"
+    assert finished.data["finish_reason"] == "stop"
+
+
+async def test_a_reply_is_resumed_from_the_last_event_seen(world: ChatWorld) -> None:
+    handle = await world.say("resume me")
+    everything = await collect(handle.events())
+    command = ResumeReplyStreamCommand(world.me, handle.message_id, "3", conversation_id=handle.conversation_id)
+    rest = await collect(await world.resume(command))
+    assert rest == everything[3:]
+
+
+async def test_an_expired_stream_is_answered_from_the_stored_message(world: ChatWorld) -> None:
+    handle = await world.say("old reply")
+    everything = await collect(handle.events())
+    world.streams.memory._expire(handle.message_id)
+    command = ResumeReplyStreamCommand(world.me, handle.message_id, "2")
+    rest = await collect(await world.resume(command))
+    assert [e.kind for e in rest] == ["done"]
+    assert rest[0].id == everything[-1].id
+    assert rest[0].data == everything[-1].data
+    up_to_date = ResumeReplyStreamCommand(world.me, handle.message_id, str(everything[-1].id))
+    assert await collect(await world.resume(up_to_date)) == []
+
+
+async def test_shutdown_stores_replies_under_way_as_interrupted(world: ChatWorld) -> None:
+    world.model.script(Reply(tokens=("kept", " text", " lost"), pause_after=2))
+    handle = await world.say("a long one")
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    await world.tasks.drain(timeout=0)
+    stored = world.db.chat.messages[handle.message_id]
+    assert (stored.content, stored.finish_reason, stored.error_code) == ("kept text", FinishReason.ERROR, "interrupted")
+    assert stored.status is MessageStatus.COMPLETE
+    assert world.db.chat.conversations[handle.conversation_id].generating_message_id is None
+    assert len(world.db.chat.usage) == 1
+
+
+async def abandoned_reply(world: ChatWorld, conversation_id: uuid.UUID) -> uuid.UUID:
+    """What an instance that died mid-reply leaves: a claimed conversation and a half-written reply."""
+    now = world.clock.now()
+    reply_id = uuid.uuid4()
+    async with world.uow() as tx:
+        conversation = await tx.conversations.get(conversation_id)
+        assert conversation is not None
+        tokens = message_tokens("crash during this")
+        claim = await tx.conversations.claim_reply(
+            conversation_id, reply_id, seqs=2, token_delta=tokens, now=now, lease_until=now + timedelta(seconds=30)
+        )
+        assert claim is not None
+        user_message = Message.from_user(
+            id=uuid.uuid4(),
+            conversation=conversation,
+            seq=claim.first_seq,
+            content="crash during this",
+            token_count=tokens,
+            model="offline/priced",
+            now=now,
+        )
+        await tx.messages.add(user_message)
+        await tx.messages.add(
+            Message.placeholder_reply(
+                id=reply_id, conversation=conversation, seq=claim.first_seq + 1, model="offline/priced", now=now
+            )
+        )
+        await tx.messages.save_progress(reply_id, content="half done", last_event_id=3, now=now)
+    return reply_id
+
+
+async def test_a_reply_left_behind_by_a_dead_instance_is_recovered_once(world: ChatWorld) -> None:
+    conversation = await world.conversation(model="offline/priced")
+    reply_id = await abandoned_reply(world, conversation.id)
+    assert (await world.recover()).recovered == 0  # its lease still runs: maybe it is only slow
+    world.clock.advance(31)
+    assert (await world.recover()).recovered == 1
+    stored = world.db.chat.messages[reply_id]
+    assert (stored.content, stored.finish_reason, stored.error_code) == ("half done", FinishReason.ERROR, "interrupted")
+    assert stored.usage is not None
+    assert stored.usage.estimated
+    assert stored.cost_micros > 0
+    assert stored.last_event_id == 4
+    assert (await world.recover()).recovered == 0
+    assert len(world.db.chat.usage) == 1
+    await (await world.say("still there?", conversation_id=conversation.id)).result()
+
+
+async def test_a_send_after_the_lease_ran_out_finishes_the_abandoned_reply_first(world: ChatWorld) -> None:
+    conversation = await world.conversation(model="offline/priced")
+    reply_id = await abandoned_reply(world, conversation.id)
+    with pytest.raises(ReplyInProgress):
+        await world.say("too soon", conversation_id=conversation.id)
+    world.clock.advance(31)
+    await (await world.say("now", conversation_id=conversation.id)).result()
+    assert world.db.chat.messages[reply_id].error_code == "interrupted"
+    assert [m.content for m in world.messages] == ["crash during this", "half done", "now", "Hello there, friend."]
+
+
+async def test_a_reply_the_database_cannot_store_still_ends_and_is_recovered_later(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.fakes.chat import InMemoryMessageRepository
+
+    async def broken(self: object, message: object) -> bool:
+        raise ConnectionError("the database went away")
+
+    world.model.script(Reply(tokens=("kept", " so", " far"), pause_after=2))
+    monkeypatch.setattr(InMemoryMessageRepository, "finish", broken)
+    handle = await world.say("store me")
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    for _ in range(100):  # the text so far reaches the row
+        if world.db.chat.messages[handle.message_id].content == "kept so":
+            break
+        await asyncio.sleep(0.01)
+    world.model.release()
+    events = await collect(handle.events())
+    assert events[-1].kind == "error"
+    assert events[-1].data["code"] == "service_unavailable"
+    with pytest.raises(ServiceUnavailable):
+        await handle.result()
+    monkeypatch.undo()
+    assert world.db.chat.messages[handle.message_id].status is MessageStatus.GENERATING
+    world.clock.advance(31)
+    assert (await world.recover()).recovered == 1
+    stored = world.db.chat.messages[handle.message_id]
+    # What was last written survives: the end never reached the database.
+    assert (stored.content, stored.error_code) == ("kept so", "interrupted")

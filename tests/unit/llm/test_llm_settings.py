@@ -1,0 +1,81 @@
+"""The model providers' settings: defaults, what makes a provider configured, bad values, masking."""
+
+from __future__ import annotations
+
+import pytest
+
+from src.domain.llm.routing import FallbackChains
+from src.infrastructure.settings import ConfigError
+from tests.conftest import SettingsFactory
+
+
+def test_nothing_configured_means_only_the_offline_model_and_sensible_timeouts(make_settings: SettingsFactory) -> None:
+    settings = make_settings()
+    assert settings.configured_llm_providers == ()
+    assert (settings.llm_connect_timeout, settings.llm_read_timeout) == (5.0, 60.0)
+    assert (settings.llm_total_timeout, settings.llm_stream_idle_timeout) == (300.0, 30.0)
+    assert (settings.llm_retries, settings.llm_retry_base_delay, settings.llm_retry_max_delay) == (2, 0.5, 8.0)
+    assert settings.llm_fallbacks == FallbackChains()
+    assert (settings.llm_breaker_failures, settings.llm_breaker_reset_seconds) == (5, 30.0)
+
+
+def test_a_provider_is_configured_by_its_key_and_openai_also_by_a_base_url(make_settings: SettingsFactory) -> None:
+    assert make_settings(GEMINI_API_KEY="g", GROQ_API_KEY="q").configured_llm_providers == ("gemini", "groq")
+    assert make_settings(OPENAI_API_KEY="sk-x").configured_llm_providers == ("openai",)
+    # An OpenAI-compatible server that needs no key (Ollama): the base URL alone configures it.
+    ollama = make_settings(OPENAI_BASE_URL="http://localhost:11434/v1")
+    assert ollama.configured_llm_providers == ("openai",)
+    assert ollama.openai_base_url == "http://localhost:11434/v1"
+    # Gemini and Groq always need a key: a base URL alone does not make them callable.
+    assert make_settings(GROQ_BASE_URL="http://localhost:9000").configured_llm_providers == ()
+
+
+def test_fallback_chains_are_parsed(make_settings: SettingsFactory) -> None:
+    settings = make_settings(LLM_FALLBACKS="openai/gpt-4.1-mini -> groq/llama-3.3-70b-versatile; gemini/a -> openai/b")
+    assert settings.llm_fallbacks.fallbacks_for("openai/gpt-4.1-mini") == ("groq/llama-3.3-70b-versatile",)
+    assert settings.llm_fallbacks.fallbacks_for("gemini/a") == ("openai/b",)
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("OPENAI_BASE_URL", "ftp://example.com", "OPENAI_BASE_URL must start with http:// or https://"),
+        ("GEMINI_BASE_URL", "http://", "GEMINI_BASE_URL has no host"),
+        ("LLM_CONNECT_TIMEOUT", "soon", "LLM_CONNECT_TIMEOUT must be a number, got 'soon'"),
+        ("LLM_READ_TIMEOUT", "0", "LLM_READ_TIMEOUT must be at least 0.1, got 0.0"),
+        ("LLM_RETRIES", "11", "LLM_RETRIES must be at most 10, got 11"),
+        ("LLM_BREAKER_FAILURES", "0", "LLM_BREAKER_FAILURES must be at least 1, got 0"),
+        ("LLM_FALLBACKS", "openai/a -> ", "LLM_FALLBACKS has an empty model name"),
+        ("LLM_FALLBACKS", "openai/a", "LLM_FALLBACKS has a chain with one model (openai/a)"),
+    ],
+)
+def test_bad_values_are_one_readable_line(
+    make_settings: SettingsFactory, variable: str, value: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        make_settings(**{variable: value})
+    assert message in str(caught.value)
+    assert caught.value.variable == variable
+
+
+def test_a_max_delay_below_the_base_delay_is_refused(make_settings: SettingsFactory) -> None:
+    with pytest.raises(ConfigError, match="LLM_RETRY_MAX_DELAY must be at least LLM_RETRY_BASE_DELAY"):
+        make_settings(LLM_RETRY_BASE_DELAY="2", LLM_RETRY_MAX_DELAY="1")
+    assert make_settings(LLM_RETRY_BASE_DELAY="10").llm_retry_max_delay == 10.0
+
+
+def test_keys_are_masked_and_never_in_the_repr(make_settings: SettingsFactory) -> None:
+    settings = make_settings(
+        OPENAI_API_KEY="sk-secret-openai",
+        GEMINI_API_KEY="secret-gemini",
+        GROQ_API_KEY="gsk-secret-groq",
+        OPENAI_BASE_URL="https://user:hunter2@proxy.example/v1",
+        LLM_FALLBACKS="openai/a -> groq/b",
+    )
+    shown = settings.masked()
+    assert shown["OPENAI_API_KEY"] == shown["GEMINI_API_KEY"] == shown["GROQ_API_KEY"] == "****"
+    assert shown["OPENAI_BASE_URL"] == "https://user:****@proxy.example/v1"
+    assert shown["LLM_FALLBACKS"] == "openai/a -> groq/b"
+    text = repr(settings) + str(shown)
+    for secret in ("sk-secret-openai", "secret-gemini", "gsk-secret-groq", "hunter2"):
+        assert secret not in text
