@@ -52,6 +52,9 @@ def test_production_logs_json_by_default(tmp_path: Path) -> None:
         ("SLOW_QUERY_MS", "fast", "SLOW_QUERY_MS must be a whole number"),
         ("MAX_BODY_BYTES", "-1", "MAX_BODY_BYTES must be at least 1"),
         ("CORS_ORIGINS", "example.com", "CORS_ORIGINS has 'example.com', which is not '*' or an http(s) origin"),
+        ("WS_MAX_CONNECTIONS_PER_USER", "0", "WS_MAX_CONNECTIONS_PER_USER must be at least 1"),
+        ("WS_AUTH_TIMEOUT_SECONDS", "soon", "WS_AUTH_TIMEOUT_SECONDS must be a number"),
+        ("WS_SEND_QUEUE_FRAMES", "4", "WS_SEND_QUEUE_FRAMES must be at least 16"),
     ],
 )
 def test_bad_configuration_names_the_variable_and_the_problem(

@@ -64,3 +64,23 @@ def test_server_frames_leave_out_empty_fields() -> None:
         "code": "x",
         "detail": "y",
     }
+
+
+def test_a_client_too_slow_to_read_is_closed_instead_of_queueing_without_bound() -> None:
+    from typing import Any, cast
+
+    from src.infrastructure.realtime.connection_slots import ConnectionSlots
+    from src.interfaces.http.ws.session import CLOSE_TRY_AGAIN_LATER, SocketSession
+
+    session = SocketSession(
+        cast(Any, object()),  # never written to: the writer task is not running
+        authenticate=cast(Any, None),
+        slots=ConnectionSlots(None, None, limit=1),
+        auth_timeout=1,
+        queue_frames=16,
+    )
+    accepted = [session.push(encode("delta", text=str(i))) for i in range(40)]
+    assert accepted == [True] * 16 + [False] * 24
+    assert session.closing
+    assert session._close_code == CLOSE_TRY_AGAIN_LATER
+    assert session._outbox.qsize() == 1  # what waited was dropped: only the close remains
