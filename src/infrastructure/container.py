@@ -24,6 +24,7 @@ from src.application.chat.delete_conversation import DeleteConversation
 from src.application.chat.export_conversation import ExportConversation
 from src.application.chat.generation import ReplyGenerator
 from src.application.chat.get_conversation import GetConversation
+from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.application.chat.limits import AiRequestLimiter
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
@@ -31,6 +32,7 @@ from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.regenerate_reply import RegenerateReply
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.resume_reply_stream import ResumeReplyStream
+from src.application.chat.search_scope import MessageSearchScope
 from src.application.chat.send_message import SendMessage
 from src.application.chat.settings import ReplySettings
 from src.application.chat.stop_reply import StopReply
@@ -474,10 +476,17 @@ def build_container(
         lease_seconds=settings.reply_lease_seconds,
         flush_interval_seconds=settings.reply_flush_interval_ms / 1000,
         timeout_seconds=settings.reply_timeout_seconds,
+        grounding_passages=settings.grounding_passages,
     )
     tier_budgets = TierBudgets(
         free_micros=dollars_to_micros(settings.budget_free_monthly_usd),
         pro_micros=dollars_to_micros(settings.budget_pro_monthly_usd),
+    )
+    # One allowance of AI requests per user and minute, whatever asks: replies, summaries.
+    ai_requests = AiRequestLimiter(
+        rate_limiter if settings.rate_limit_enabled else None,
+        {Tier.FREE: rate_limit_policies[AI_FREE], Tier.PRO: rate_limit_policies[AI_PRO]},
+        exempt_permission_holders=settings.rate_limit_exempt_admins,
     )
     launcher = ReplyLauncher(
         uow=uow,
@@ -488,14 +497,11 @@ def build_container(
         streams=reply_streams,
         events=user_events,
         tasks=reply_tasks,
-        limiter=AiRequestLimiter(
-            rate_limiter if settings.rate_limit_enabled else None,
-            {Tier.FREE: rate_limit_policies[AI_FREE], Tier.PRO: rate_limit_policies[AI_PRO]},
-            exempt_permission_holders=settings.rate_limit_exempt_admins,
-        ),
+        limiter=ai_requests,
         budgets=tier_budgets,
         clock=clock,
         settings=reply_settings,
+        retriever=KnowledgeBaseRetriever(excerpt_chars=settings.grounding_excerpt_chars),
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
@@ -598,12 +604,16 @@ def build_container(
             list_articles=ListArticles(uow),
             update_article=UpdateArticle(uow, clock),
             delete_article=DeleteArticle(uow),
-            summarize_article=SummarizeArticle(uow, chat_model, model_catalog, cache),
+            summarize_article=SummarizeArticle(
+                uow, chat_model, model_catalog, cache, limiter=ai_requests, budgets=tier_budgets, clock=clock
+            ),
             fetch_paragraph=FetchParagraph(uow, paragraph_source, clock),
             search_paragraphs=SearchParagraphs(uow),
             get_dictionary=GetDictionary(dictionary_levels),
             refresh_dictionary=refresh_dictionary,
-            search_everything=SearchEverything(uow, [ArticleSearchScope(), ParagraphSearchScope()]),
+            search_everything=SearchEverything(
+                uow, [ArticleSearchScope(), ParagraphSearchScope(), MessageSearchScope()]
+            ),
             create_conversation=CreateConversation(uow, model_catalog, clock),
             list_conversations=ListConversations(uow, clock),
             get_conversation=GetConversation(uow, clock),

@@ -17,6 +17,13 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from src.domain.chat.grounding import (
+    DEFAULT_EXCERPT_CHARS,
+    DEFAULT_PASSAGES,
+    MAX_EXCERPT_CHARS,
+    MAX_PASSAGES,
+    MIN_EXCERPT_CHARS,
+)
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
 from src.domain.llm.routing import FallbackChains
@@ -121,6 +128,8 @@ class Settings:
     reply_lease_seconds: float = 30.0
     reply_timeout_seconds: float = 600.0
     sse_heartbeat_seconds: float = 15.0
+    grounding_passages: int = 5
+    grounding_excerpt_chars: int = 600
     budget_free_monthly_usd: Decimal = Decimal("5")
     budget_pro_monthly_usd: Decimal = Decimal("50")
     # -- websocket chat ----------------------------------------------------------------------
@@ -289,6 +298,10 @@ def load_settings(
         reply_lease_seconds=env.number("REPLY_LEASE_SECONDS", 30.0, minimum=2.0),
         reply_timeout_seconds=env.number("REPLY_TIMEOUT_SECONDS", 600.0, minimum=1.0),
         sse_heartbeat_seconds=env.number("SSE_HEARTBEAT_SECONDS", 15.0, minimum=0.1),
+        grounding_passages=env.integer("GROUNDING_PASSAGES", DEFAULT_PASSAGES, minimum=1, maximum=MAX_PASSAGES),
+        grounding_excerpt_chars=env.integer(
+            "GROUNDING_EXCERPT_CHARS", DEFAULT_EXCERPT_CHARS, minimum=MIN_EXCERPT_CHARS, maximum=MAX_EXCERPT_CHARS
+        ),
         budget_free_monthly_usd=_dollars(env, "BUDGET_FREE_MONTHLY_USD", "5"),
         budget_pro_monthly_usd=_dollars(env, "BUDGET_PRO_MONTHLY_USD", "50"),
         ws_max_connections_per_user=env.integer("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1),

@@ -152,6 +152,10 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         ("POST", "/api/v1/conversations/{conversation_id}/messages/{message_id}/stop"): lambda: None,
         ("PUT", "/api/v1/admin/users/{user_id}/budget"): lambda: {"monthly_usd": "0"},
     }
+    #: The query a real client sends to a GET route that needs one; the first user's words where it searches.
+    queries: dict[tuple[str, str], dict[str, str]] = {
+        ("GET", "/api/v1/search"): {"q": "owner secret message conversation article body", "operator": "or"},
+    }
     secrets_of_owner = [
         owner["email"],
         owner["id"],
@@ -179,7 +183,9 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
             assert (method, path) in bodies, f"{method} {path}: add the body a client sends to `bodies`"
         body = bodies[(method, path)]() if (method, path) in bodies else None
         url = path.format(**path_values)
-        response = client.request(method, url, json=body, headers=bearer(intruder_token()))
+        response = client.request(
+            method, url, json=body, params=queries.get((method, path)), headers=bearer(intruder_token())
+        )
         walked += 1
         if params:
             # A path naming the first user's things: refused, or not found (never "yes, it exists").

@@ -78,11 +78,21 @@ class InMemoryArticleRepository:
         found = sorted(filter(wanted, self._tables.articles.values()), key=lambda a: (a.created_at, a.id), reverse=True)
         return [dataclasses.replace(a) for a in found[offset : offset + limit]], len(found)
 
-    async def rank(self, query: SearchQuery, *, reader_id: uuid.UUID, limit: int) -> Ranking:
+    async def rank(
+        self,
+        query: SearchQuery,
+        *,
+        reader_id: uuid.UUID,
+        limit: int,
+        author_id: uuid.UUID | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Ranking:
         hits = [
             RankedHit(a.id, _score(query, a.title, a.body), a.created_at)
             for a in self._tables.articles.values()
             if a.is_readable_by(reader_id)
+            and (author_id is None or a.author_id == author_id)
+            and (tags is None or any(t in a.tags for t in tags))
             and query.matches_terms(t.text for x in (a.title, a.body) for t in index_terms(x))
         ]
         hits.sort(key=lambda h: (-h.score, -h.created_at.timestamp()))
@@ -128,6 +138,9 @@ class InMemoryWordCountRepository:
             key=lambda item: (-item[1], item[0]),
         )
         return [WordFrequency(w, c) for w, c in ranked[:limit]]
+
+    async def counts(self, words: Sequence[str]) -> dict[str, int]:
+        return {w: self._tables.word_counts[w] for w in words if self._tables.word_counts[w] > 0}
 
 
 class FakeParagraphSource:

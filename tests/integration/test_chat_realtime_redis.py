@@ -132,6 +132,43 @@ async def test_user_events_reach_every_instance_once(instances: tuple[Instance, 
             await asyncio.wait_for(anext(elsewhere), 0.3)
 
 
+async def test_publishes_at_once_share_round_trips_and_arrive_in_order(instances: tuple[Instance, Instance]) -> None:
+    sender, receiver = instances
+    channel = f"parley:test:{uuid.uuid4()}"
+    heard: list[bytes] = []
+    all_heard = asyncio.Event()
+
+    def hear(payload: bytes) -> None:
+        heard.append(payload)
+        if len(heard) == 50:
+            all_heard.set()
+
+    token = await receiver.hub.subscribe(channel, hear)
+    round_trips = 0
+    execute = type(sender.hub._redis.pipeline()).execute
+    single = sender.hub._redis.publish
+
+    async def counted_execute(pipe: object, *args: object, **kwargs: object) -> object:
+        nonlocal round_trips
+        round_trips += 1
+        return await execute(pipe, *args, **kwargs)  # type: ignore[arg-type]
+
+    async def counted_publish(*args: object, **kwargs: object) -> object:
+        nonlocal round_trips
+        round_trips += 1
+        return await single(*args, **kwargs)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(type(sender.hub._redis.pipeline()), "execute", counted_execute)
+        patch.setattr(sender.hub._redis, "publish", counted_publish)
+        sent = await asyncio.gather(*(sender.hub.publish(channel, b"m%d" % n) for n in range(50)))
+    assert sent == [True] * 50
+    assert round_trips < 50  # the first goes alone, the rest wait for it and go together
+    await asyncio.wait_for(all_heard.wait(), 5)
+    assert heard == [b"m%d" % n for n in range(50)]
+    receiver.hub.unsubscribe(channel, token)
+
+
 async def test_a_stop_requested_on_one_instance_reaches_the_other(instances: tuple[Instance, Instance]) -> None:
     generating, asking = instances
     await generating.stops.start()

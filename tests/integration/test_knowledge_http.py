@@ -83,7 +83,7 @@ async def api(make_settings: SettingsFactory, database_url: str, server: FakeHtt
         DATABASE_URL=database_url,
         RATE_LIMIT_ENABLED="false",
         PARAGRAPH_SOURCE_URL=server.url + SOURCE_PATH,
-        PARAGRAPH_SOURCE_TIMEOUT="0.5",
+        PARAGRAPH_SOURCE_TIMEOUT="1",
         DICTIONARY_API_URL=server.url + "/en",
         DICTIONARY_TIMEOUT="5",
         OUTBOX_RELAY_INTERVAL="0.05",
@@ -98,7 +98,7 @@ async def sqlite_api(make_settings: SettingsFactory, sqlite_url: str, server: Fa
         DATABASE_URL=sqlite_url,
         RATE_LIMIT_ENABLED="false",
         PARAGRAPH_SOURCE_URL=server.url + SOURCE_PATH,
-        PARAGRAPH_SOURCE_TIMEOUT="0.5",
+        PARAGRAPH_SOURCE_TIMEOUT="1",
         DICTIONARY_API_URL=server.url + "/en",
         DICTIONARY_TIMEOUT="5",
     )
@@ -160,7 +160,7 @@ async def test_after_each_fetch_the_job_refreshes_the_cached_answer(api: Api) ->
 
 FAILING_SOURCES = [
     (Answer(503, b"down for maintenance"), "HTTP 503"),
-    (Answer(body=b"late", delay=1.5), "did not answer within 0.5 s"),
+    (Answer(body=b"late", delay=3), "did not answer within 1 s"),
     (Answer(body=b"<html>oops</html>", content_type="text/html"), "text/html"),
     (Answer(body=b"   \n  "), "not a paragraph"),
     (Answer(body=b"!!! ??? ..."), "not a paragraph"),
@@ -298,7 +298,7 @@ async def test_one_search_over_articles_and_paragraphs(sqlite_api: Api) -> None:
     api.server.answer(SOURCE_PATH, Answer(body=b"A pasta paragraph."))
     await api.post("/api/v1/paragraphs/fetch")
     found = (await api.get("/api/v1/search", q="pasta")).json()
-    assert found["totals"] == {"articles": 1, "paragraphs": 1}
+    assert found["totals"] == {"articles": 1, "paragraphs": 1, "messages": 0}
     assert found["total"] == 2
     assert {h["scope"] for h in found["items"]} == {"articles", "paragraphs"}
     article_hit = next(h for h in found["items"] if h["scope"] == "articles")
@@ -306,7 +306,7 @@ async def test_one_search_over_articles_and_paragraphs(sqlite_api: Api) -> None:
     assert article_hit["snippet"] == "All about &lt;<mark>pasta</mark>&gt; &amp; sauce."
     only = (await api.get("/api/v1/search", q="pasta", scope="paragraphs")).json()
     assert only["totals"] == {"paragraphs": 1}
-    unknown = await api.get("/api/v1/search", q="pasta", scope="articles,messages")
+    unknown = await api.get("/api/v1/search", q="pasta", scope="articles,emails")
     assert unknown.status_code == 422
     assert unknown.json()["code"] == "unknown_search_scope"
     assert (await api.get("/api/v1/search", q="pasta*")).json()["code"] == "invalid_search_word"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from src.application.chat.access import owned_conversation
 from src.application.chat.views import ConversationExport, ConversationView, MessageView, iso
@@ -19,8 +20,6 @@ ExportFormat = Literal["json", "markdown"]
 EXPORT_FORMATS: tuple[str, ...] = ("json", "markdown")
 #: Messages are read in pages of this many, in one read-only transaction.
 EXPORT_BATCH = 500
-#: ``Principal.via`` of the operator at the CLI.
-SYSTEM = "system"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +43,7 @@ class ExportConversation:
         now = self._clock.now()
         messages: list[MessageView] = []
         async with self._uow(read_only=True) as tx:
-            if principal.via == SYSTEM:
+            if principal.is_system:
                 # The operator at the CLI exports any conversation (over HTTP, only one's own).
                 found = await tx.conversations.get(conversation_id)
                 if found is None:
@@ -88,6 +87,9 @@ def render_markdown(export: ConversationExport) -> str:
         speaker = "You" if message.role is MessageRole.USER else "Assistant"
         lines += ["", f"## {speaker}", ""]
         lines.append(message.content if message.content else "_(no text)_")
+        if message.citations:
+            lines += ["", "Sources:", ""]
+            lines += [_source_line(citation) for citation in message.citations]
         if message.role is MessageRole.ASSISTANT:
             details = [f"`{message.model}`"] if message.model else []
             if message.finish_reason is not None and message.finish_reason.value != "stop":
@@ -100,3 +102,11 @@ def render_markdown(export: ConversationExport) -> str:
                 lines += ["", f"<sub>{' · '.join(details)}</sub>"]
     lines += ["", "---", f"{len(export.messages)} messages, ${micros_to_dollars(total_cost)} in total.", ""]
     return "\n".join(lines)
+
+
+def _source_line(citation: Mapping[str, Any]) -> str:
+    """``- [1] Pasta (article)``: a passage the reply was given, and whether its text cites it."""
+    kind = str(citation.get("kind") or "passage")
+    title = citation.get("title")
+    name = f"{title} ({kind})" if title else kind
+    return f"- [{citation.get('n')}] {name}" + ("" if citation.get("cited") else " (not cited)")

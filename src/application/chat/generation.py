@@ -27,6 +27,7 @@ from src.application.chat.views import MessageView, ReplyOutcome
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.chat.context import message_tokens
+from src.domain.chat.grounding import mark_cited
 from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import ChatRequest, FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
@@ -81,6 +82,8 @@ class ReplyJob:
     request_title: bool
     #: ``Clock.monotonic()`` when the request arrived: latency and time to first token count from it.
     started_at: float
+    #: The passages the model was given (a grounded conversation); ``cited`` is set from the final text.
+    citations: tuple[dict[str, Any], ...] = ()
 
 
 @dataclass(slots=True)
@@ -279,6 +282,7 @@ class ReplyGenerator:
             latency_ms=elapsed_ms,
             ttft_ms=ttft_ms,
             error_code=error_code,
+            citations=mark_cited(job.citations, text),
             token_start=job.token_start,
             token_count=message_tokens(text),
             # The terminal event's id: a reader arriving after the stream expired gets it from the row.

@@ -22,9 +22,14 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
-from src.domain.chat.model import Conversation, Message
+from src.domain.chat.grounding import Passage
+from src.domain.chat.model import Conversation, Grounding, Message
+from src.domain.identity.model import Principal
+
+if TYPE_CHECKING:
+    from src.application.shared.ports import UnitOfWork
 
 T = TypeVar("T")
 
@@ -158,6 +163,24 @@ class MessageRepository(Protocol):
     ) -> tuple[list[MessageSearchHit], int]:
         """The user's complete messages holding every word of ``query`` (any of them with
         ``any_word``), from the full-text index, best first, and how many match."""
+        ...
+
+
+# -- grounding ----------------------------------------------------------------------------------
+
+
+class KnowledgeRetriever(Protocol):
+    """Passages of a user's knowledge for a grounded reply (``src/application/chat/knowledge_retriever.py``).
+
+    Answered from the knowledge context's search indexes, inside the caller's unit of work (the
+    ``SendMessage``/``RegenerateReply`` transaction), never by reading every text.
+    """
+
+    async def retrieve(
+        self, tx: UnitOfWork, principal: Principal, text: str, grounding: Grounding, limit: int
+    ) -> list[Passage]:
+        """The best (at most ``limit``) passages of ``principal``'s knowledge for ``text``, best
+        first, as ``grounding`` narrows it; none when nothing matches."""
         ...
 
 

@@ -15,6 +15,7 @@ from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import UnitOfWork
 from src.domain.chat.context import message_tokens
+from src.domain.chat.grounding import mark_cited
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.llm.model import FinishReason, Usage, estimate_tokens
 from src.domain.usage.model import UsageKind, UsageRecord
@@ -61,6 +62,7 @@ async def interrupt_stale_reply(
     message.status = MessageStatus.COMPLETE
     message.finish_reason = FinishReason.ERROR
     message.error_code = INTERRUPTED
+    message.citations = mark_cited(message.citations, message.content)
     message.usage = usage
     message.cost_micros = reply_cost(catalog, message.model, usage)
     message.token_start = conversation.token_total

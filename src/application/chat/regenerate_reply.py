@@ -71,20 +71,28 @@ class RegenerateReply:
                 raise launcher.in_progress(conversation)
             if old_reply is not None:
                 await tx.messages.delete(old_reply.id)
-            reply = Message.placeholder_reply(
-                id=reply_id, conversation=conversation, seq=claim.first_seq, model=model.id, now=now
-            )
-            await tx.messages.add(reply)
             history = await launcher.context(
                 tx, conversation, model, token_total=claim.token_total, up_to_seq=user_message.seq
             )
+            # Retrieved anew: the knowledge (or the conversation's grounding) may have changed since.
+            passages = await launcher.passages(tx, principal, conversation, user_message.content)
+            prompt = launcher.prompt(conversation, model, history, passages)
+            reply = Message.placeholder_reply(
+                id=reply_id,
+                conversation=conversation,
+                seq=claim.first_seq,
+                model=model.id,
+                now=now,
+                citations=prompt.citations,
+            )
+            await tx.messages.add(reply)
         conversation.last_activity_at = now
         plan = ReplyPlan(
             conversation=conversation,
             user_message=user_message,
             reply=reply,
             model=model,
-            history=history,
+            prompt=prompt,
             token_start=claim.token_total,
             request_title=conversation.title is None and conversation.title_requested_at is None,
             created_conversation=False,

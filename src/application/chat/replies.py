@@ -2,7 +2,8 @@
 
 Both check the caller's AI rate limit and budget before any model is called, take the
 conversation's reply lock (one reply at a time, across instances), load only the messages that fit
-the model's context window, then hand the reply to a process-owned task and return a
+the model's context window, retrieve the passages of a grounded conversation (``passages``) and
+build the prompt (``prompt``), then hand the reply to a process-owned task and return a
 ``ReplyHandle`` at once.
 """
 
@@ -15,15 +16,23 @@ from datetime import datetime, timedelta
 
 from src.application.chat.generation import ReplyGenerator, ReplyJob
 from src.application.chat.limits import AiRequestLimiter
-from src.application.chat.ports import ReplyEvent, ReplyStreamStore, ReplyTasks, UserEvent, UserEvents
+from src.application.chat.ports import (
+    KnowledgeRetriever,
+    ReplyEvent,
+    ReplyStreamStore,
+    ReplyTasks,
+    UserEvent,
+    UserEvents,
+)
 from src.application.chat.recovery import interrupt_stale_reply
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.budget import ensure_within_budget
-from src.domain.chat.context import context_threshold, history_budget, trim_to_context_window
+from src.domain.chat.context import context_threshold, history_budget
 from src.domain.chat.errors import ReplyInProgress
+from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage
@@ -38,7 +47,8 @@ class ReplyPlan:
     user_message: Message
     reply: Message
     model: ModelInfo
-    history: Sequence[Message]
+    #: What the model is sent (``ReplyLauncher.prompt``); ``reply.citations`` lists its passages.
+    prompt: GroundedPrompt
     token_start: int
     request_title: bool
     created_conversation: bool
@@ -58,6 +68,7 @@ class ReplyLauncher:
         budgets: TierBudgets,
         clock: Clock,
         settings: ReplySettings,
+        retriever: KnowledgeRetriever | None = None,
     ) -> None:
         self.uow = uow
         self.catalog = catalog
@@ -69,6 +80,7 @@ class ReplyLauncher:
         self._events = events
         self._tasks = tasks
         self._budgets = budgets
+        self._retriever = retriever
 
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.lease_seconds)
@@ -96,16 +108,33 @@ class ReplyLauncher:
         threshold = context_threshold(token_total=token_total, budget=budget)
         return await tx.messages.context(conversation.id, min_token_start=threshold, up_to_seq=up_to_seq)
 
-    async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
-        conversation, model = plan.conversation, plan.model
-        prompt = trim_to_context_window(
+    async def passages(
+        self, tx: UnitOfWork, principal: Principal, conversation: Conversation, text: str
+    ) -> list[Passage]:
+        """The passages of the user's knowledge for ``text`` when the conversation is grounded (none
+        otherwise), from the knowledge indexes, in the use case's transaction."""
+        if conversation.grounding is None or self._retriever is None:
+            return []
+        return await self._retriever.retrieve(
+            tx, principal, text, conversation.grounding, self.settings.grounding_passages
+        )
+
+    def prompt(
+        self, conversation: Conversation, model: ModelInfo, history: Sequence[Message], passages: Sequence[Passage]
+    ) -> GroundedPrompt:
+        """The system prompt, the passages that fit, and the latest of ``history`` that fit the window."""
+        return ground_prompt(
             conversation.system_prompt,
-            [PromptMessage(m.role, m.content) for m in plan.history if m.content],
+            [PromptMessage(m.role, m.content) for m in history if m.content],
+            passages,
             context_window=model.context_window,
             max_output_tokens=model.max_output_tokens,
         )
+
+    async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
+        conversation, model = plan.conversation, plan.model
         request = ChatRequest(
-            messages=prompt,
+            messages=plan.prompt.messages,
             model=model.id,
             temperature=conversation.temperature,
             max_output_tokens=model.max_output_tokens,
@@ -139,6 +168,7 @@ class ReplyLauncher:
             request=request,
             model=model.id,
             token_start=plan.token_start,
+            citations=plan.reply.citations,
             first_event_id=2,
             request_title=plan.request_title,
             started_at=started_at,

@@ -1,8 +1,9 @@
 """The ``messages`` scope of the unified search (``GET /api/v1/search``): the caller's own messages.
 
 A ``SearchScope`` (``src/application/knowledge/ports.py``) over the chat messages' full-text index
-(``MessageRepository.search``: PostgreSQL GIN / SQLite FTS5). Register it beside the knowledge
-scopes in the container to make ``scope=messages`` searchable.
+(``MessageRepository.search``: PostgreSQL GIN / SQLite FTS5), registered beside the knowledge scopes
+in the container. A hit's title is its conversation's, and it names the conversation
+(``conversation_id``) so that a client can open it.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class MessageSearchScope:
                     title=titles[message.conversation_id],
                     text=message.content,
                     created_at=message.created_at,
+                    conversation_id=message.conversation_id,
                 )
             )
         return documents

@@ -8,6 +8,9 @@ Refused before anything is stored or any model is called: blank or oversized con
 unknown or unavailable model (422 ``model_unavailable``), a message the model's context window cannot
 hold (422), too many AI requests for the tier (429 ``rate_limited``), a spent monthly budget (429
 ``budget_exceeded``), a reply already generating in the conversation (409 ``reply_in_progress``).
+
+In a grounded conversation the passages of the user's knowledge for the message are retrieved in the
+same transaction, before the model is called (``ReplyLauncher.passages``).
 """
 
 from __future__ import annotations
@@ -88,21 +91,28 @@ class SendMessage:
                 now=now,
             )
             user_message.token_start = claim.token_total - tokens
-            reply = Message.placeholder_reply(
-                id=reply_id, conversation=conversation, seq=claim.first_seq + 1, model=model.id, now=now
-            )
             await tx.messages.add(user_message)
-            await tx.messages.add(reply)
             history = await launcher.context(
                 tx, conversation, model, token_total=claim.token_total, up_to_seq=user_message.seq
             )
+            passages = await launcher.passages(tx, principal, conversation, content)
+            prompt = launcher.prompt(conversation, model, history, passages)
+            reply = Message.placeholder_reply(
+                id=reply_id,
+                conversation=conversation,
+                seq=claim.first_seq + 1,
+                model=model.id,
+                now=now,
+                citations=prompt.citations,
+            )
+            await tx.messages.add(reply)
         conversation.last_activity_at = now
         plan = ReplyPlan(
             conversation=conversation,
             user_message=user_message,
             reply=reply,
             model=model,
-            history=history,
+            prompt=prompt,
             token_start=claim.token_total,
             request_title=conversation.title is None and conversation.title_requested_at is None,
             created_conversation=created,

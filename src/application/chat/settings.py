@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from src.domain.chat.grounding import DEFAULT_PASSAGES
 from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS
 
 
@@ -20,3 +21,5 @@ class ReplySettings:
     timeout_seconds: float = 600.0
     #: How long a reader waits for a reply stream it cannot see yet before it looks at the database.
     stream_idle_timeout_seconds: float = 5.0
+    #: ``GROUNDING_PASSAGES``: the most passages a grounded reply is given (top K of the retrieval).
+    grounding_passages: int = DEFAULT_PASSAGES

@@ -69,8 +69,17 @@ class ArticleRepository(Protocol):
         """Matching articles, newest first, and how many match in all."""
         ...
 
-    async def rank(self, query: SearchQuery, *, reader_id: uuid.UUID, limit: int) -> Ranking:
-        """Articles ``reader_id`` may read that match ``query``, best first (at most ``limit``)."""
+    async def rank(
+        self,
+        query: SearchQuery,
+        *,
+        reader_id: uuid.UUID,
+        limit: int,
+        author_id: uuid.UUID | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Ranking:
+        """Articles ``reader_id`` may read that match ``query``, best first (at most ``limit``);
+        only ``author_id``'s with it, only those carrying one of ``tags`` with them."""
         ...
 
 
@@ -99,6 +108,10 @@ class WordCountRepository(Protocol):
 
     async def top(self, limit: int, *, excluding: frozenset[str] = frozenset()) -> list[WordFrequency]:
         """The ``limit`` most frequent words not in ``excluding``: most frequent first, ties by word."""
+        ...
+
+    async def counts(self, words: Sequence[str]) -> dict[str, int]:
+        """How often each of ``words`` occurs (words that never do are left out): one indexed read."""
         ...
 
 
@@ -133,6 +146,8 @@ class SearchDocument:
     title: str | None
     text: str
     created_at: datetime
+    #: Where a message hit lives (the ``messages`` scope); ``None`` for the other scopes.
+    conversation_id: uuid.UUID | None = None
 
 
 class SearchScope(Protocol):

@@ -69,6 +69,7 @@ class SearchEverything:
                     snippet=make_snippet(document.text, query.words),
                     score=hit.score,
                     created_at=document.created_at,
+                    conversation_id=document.conversation_id,
                 )
             )
         return SearchResults(

@@ -3,6 +3,11 @@
 The cache key is the SHA-256 of the model and the article's title and body: editing the article
 (or changing the default model) asks the model again; summarizing it again does not. Anyone who may
 read the article may summarize it.
+
+A summary that calls a model is an AI request like a chat reply: it counts against the caller's AI
+requests per minute, is refused when the month's budget is spent (before the model is called), and
+its tokens and cost are recorded in the caller's usage (``kind`` ``summary``). A cached summary costs
+nothing and is never refused.
 """
 
 from __future__ import annotations
@@ -11,12 +16,16 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
+from src.application.chat.limits import AiRequestLimiter
 from src.application.knowledge.articles import readable_article, require
 from src.application.knowledge.views import SummaryView
 from src.application.llm.ports import ChatModel, ModelCatalog
-from src.application.shared.ports import Cache, UnitOfWorkFactory
+from src.application.shared.ids import new_id
+from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
+from src.application.usage.budget import ensure_within_budget
 from src.domain.identity.model import Permission, Principal
-from src.domain.llm.model import ChatRequest, MessageRole, PromptMessage
+from src.domain.llm.model import ChatRequest, Completion, MessageRole, PromptMessage
+from src.domain.usage.model import TierBudgets, UsageKind, UsageRecord
 
 SUMMARY_TTL = 30 * 24 * 60 * 60
 SUMMARY_MAX_TOKENS = 300
@@ -39,11 +48,24 @@ def summary_hash(model: str, title: str, body: str) -> str:
 
 
 class SummarizeArticle:
-    def __init__(self, uow: UnitOfWorkFactory, chat_model: ChatModel, catalog: ModelCatalog, cache: Cache) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        chat_model: ChatModel,
+        catalog: ModelCatalog,
+        cache: Cache,
+        *,
+        limiter: AiRequestLimiter,
+        budgets: TierBudgets,
+        clock: Clock,
+    ) -> None:
         self._uow = uow
         self._chat_model = chat_model
         self._catalog = catalog
         self._cache = cache
+        self._limiter = limiter
+        self._budgets = budgets
+        self._clock = clock
 
     async def __call__(self, principal: Principal, article_id: uuid.UUID) -> SummaryView:
         require(principal, Permission.KNOWLEDGE_READ)
@@ -55,6 +77,9 @@ class SummarizeArticle:
         cached = await self._cache.get(key, CachedSummary)
         if cached is not None:
             return SummaryView(article.id, cached.summary, cached.model, digest, cached=True)
+        await self._limiter.check(principal)
+        async with self._uow(read_only=True) as tx:
+            await ensure_within_budget(tx, principal, self._budgets, self._clock.now())
         text = f"# {article.title}\n\n{article.body}"[:MAX_SUMMARIZED_CHARACTERS]
         completion = await self._chat_model.complete(
             ChatRequest(
@@ -67,7 +92,25 @@ class SummarizeArticle:
                 max_output_tokens=SUMMARY_MAX_TOKENS,
             )
         )
+        await self._record(principal, completion)
         summary = completion.text.strip()
         if summary:
             await self._cache.set(key, CachedSummary(summary, completion.model_id), SUMMARY_TTL)
         return SummaryView(article.id, summary, completion.model_id, digest, cached=False)
+
+    async def _record(self, principal: Principal, completion: Completion) -> None:
+        info = self._catalog.get(completion.model_id)
+        now = self._clock.now()
+        async with self._uow() as tx:
+            await tx.usage.record(
+                UsageRecord(
+                    id=new_id(now),
+                    user_id=principal.user_id,
+                    kind=UsageKind.SUMMARY,
+                    model=completion.model_id,
+                    provider=completion.provider,
+                    usage=completion.usage,
+                    cost_micros=info.pricing.cost_micros(completion.usage) if info is not None else 0,
+                    created_at=now,
+                )
+            )

@@ -144,6 +144,8 @@ class SearchHitView:
     snippet: str
     score: float
     created_at: datetime
+    #: The conversation of a ``messages`` hit; ``None`` for the other scopes.
+    conversation_id: uuid.UUID | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -263,9 +263,17 @@ class Message:
 
     @classmethod
     def placeholder_reply(
-        cls, *, id: uuid.UUID, conversation: Conversation, seq: int, model: str, now: datetime
+        cls,
+        *,
+        id: uuid.UUID,
+        conversation: Conversation,
+        seq: int,
+        model: str,
+        now: datetime,
+        citations: tuple[dict[str, Any], ...] = (),
     ) -> Message:
-        """The assistant's row, there from the start of the reply and filled as it streams."""
+        """The assistant's row, there from the start of the reply and filled as it streams (with the
+        passages its model is given, when the conversation is grounded)."""
         return cls(
             id=id,
             conversation_id=conversation.id,
@@ -278,4 +286,5 @@ class Message:
             updated_at=now,
             model=model,
             provider=model.partition("/")[0] or None,
+            citations=citations,
         )

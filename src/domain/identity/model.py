@@ -274,5 +274,10 @@ class Principal:
         """The user id (front doors key per-user rate limits and caches on ``id``)."""
         return self.user_id
 
+    @property
+    def is_system(self) -> bool:
+        """The operator at the CLI (``Principal.system()``), who may act on anyone's data; never a user."""
+        return self.via == "system" and self.user_id.int == 0
+
     def can(self, permission: Permission) -> bool:
         return permission in self.permissions

@@ -24,6 +24,7 @@ MAX_BUDGET_MICROS = 1_000_000 * MICROS_PER_DOLLAR
 class UsageKind(enum.StrEnum):
     REPLY = "reply"
     TITLE = "title"
+    SUMMARY = "summary"
 
 
 @dataclass(frozen=True, slots=True)

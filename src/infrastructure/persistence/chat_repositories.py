@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import Insert, Select, Table, Update, and_, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -38,6 +38,101 @@ _COMPLETE = MessageStatus.COMPLETE.value
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# The statements every reply runs, built once on the tables (Core, not ORM-enabled) with bound
+# parameters: executing one with a parameter dict skips building, coercing and cache-keying a new
+# statement per call, which was most of a reply's database CPU. Bound parameter names must differ
+# from column names in INSERT and UPDATE statements, hence ``p_``.
+_MESSAGES = cast(Table, ChatMessageModel.__table__)
+_CONVERSATIONS = cast(Table, ConversationModel.__table__)
+_USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)
+_USAGE_MONTHS = cast(Table, UsageMonthModel.__table__)
+_BUDGETS = cast(Table, UserBudgetModel.__table__)
+
+_FINISHED_COLUMNS = (
+    "content", "status", "model", "provider", "finish_reason", "error_code", "input_tokens", "output_tokens",
+    "cached_tokens", "reasoning_tokens", "usage_estimated", "cost_micros", "latency_ms", "ttft_ms", "citations",
+    "token_start", "token_count", "last_event_id", "updated_at",
+)  # fmt: skip
+_FINISH_MESSAGE: Update = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == _GENERATING)
+    .values({name: bindparam(f"p_{name}") for name in _FINISHED_COLUMNS})
+)
+_INSERT_MESSAGE: Insert = insert(_MESSAGES)
+_INSERT_USAGE_RECORD: Insert = insert(_USAGE_RECORDS)
+_RELEASE_REPLY = {
+    keeps_total: update(_CONVERSATIONS)
+    .where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.generating_message_id == bindparam("p_message"))
+    .values(
+        generating_message_id=None,
+        generating_until=None,
+        last_activity_at=bindparam("p_now"),
+        **({} if keeps_total else {"token_total": bindparam("p_token_total")}),
+    )
+    for keeps_total in (True, False)
+}
+_CLAIM_REPLY: Update = (
+    update(_CONVERSATIONS)
+    .where(
+        _CONVERSATIONS.c.id == bindparam("p_id"),
+        or_(_CONVERSATIONS.c.generating_message_id.is_(None), _CONVERSATIONS.c.generating_until <= bindparam("p_now")),
+    )
+    .values(
+        generating_message_id=bindparam("p_message"),
+        generating_until=bindparam("p_lease_until"),
+        next_seq=_CONVERSATIONS.c.next_seq + bindparam("p_seqs"),
+        token_total=_CONVERSATIONS.c.token_total + bindparam("p_token_delta"),
+        last_activity_at=bindparam("p_now"),
+    )
+    .returning(_CONVERSATIONS.c.next_seq, _CONVERSATIONS.c.token_total)
+)
+_SAVE_PROGRESS: Update = (
+    update(_MESSAGES)
+    .where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == _GENERATING)
+    .values(content=bindparam("p_content"), last_event_id=bindparam("p_last_event_id"), updated_at=bindparam("p_now"))
+)
+
+
+def _add_to_usage_month(dialect: str) -> Insert:
+    """One atomic add per record (an upsert): concurrent replies of one user never lose each other's cost."""
+    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = build(_USAGE_MONTHS)
+    return statement.on_conflict_do_update(
+        index_elements=[_USAGE_MONTHS.c.user_id, _USAGE_MONTHS.c.month],
+        set_={
+            "cost_micros": _USAGE_MONTHS.c.cost_micros + statement.excluded.cost_micros,
+            "requests": _USAGE_MONTHS.c.requests + 1,
+            "updated_at": statement.excluded.updated_at,
+        },
+    )
+
+
+_GET_CONVERSATION: Select[Any] = select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
+_GET_OWNED_CONVERSATION: Select[Any] = _GET_CONVERSATION.where(_CONVERSATIONS.c.user_id == bindparam("p_user"))
+# ORM entities (built once all the same): a range of ix_chat_message_conversation_id_token_start.
+_CONTEXT: Select[Any] = (
+    select(ChatMessageModel)
+    .where(
+        ChatMessageModel.conversation_id == bindparam("p_conversation"),
+        ChatMessageModel.token_start >= bindparam("p_min_token_start"),
+        ChatMessageModel.status == _COMPLETE,
+        ChatMessageModel.seq <= bindparam("p_up_to_seq"),
+    )
+    .order_by(ChatMessageModel.token_start, ChatMessageModel.seq)
+)
+_SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
+    _USAGE_MONTHS.c.user_id == bindparam("p_user"), _USAGE_MONTHS.c.month == bindparam("p_month")
+)
+_BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c.user_id == bindparam("p_user"))
+_ADD_TO_USAGE_MONTH = {dialect: _add_to_usage_month(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+async def _flush_pending(session: AsyncSession) -> None:
+    """Core statements do not autoflush: write pending ORM objects first (rows they refer to)."""
+    if session.new or session.dirty or session.deleted:
+        await session.flush()
 
 
 class SqlConversationRepository:
@@ -68,11 +163,13 @@ class SqlConversationRepository:
         await self._session.flush()
 
     async def get(self, conversation_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> Conversation | None:
-        query = select(ConversationModel).where(ConversationModel.id == conversation_id)
-        if user_id is not None:
-            query = query.where(ConversationModel.user_id == user_id)
-        # Read the row as it is now, not as this session first saw it (the lock columns move).
-        row = await self._session.scalar(query.execution_options(populate_existing=True))
+        # A Core row: read as it is now, never an ORM object this session saw before (the lock columns move).
+        await _flush_pending(self._session)
+        if user_id is None:
+            result = await self._session.execute(_GET_CONVERSATION, {"p_id": conversation_id})
+        else:
+            result = await self._session.execute(_GET_OWNED_CONVERSATION, {"p_id": conversation_id, "p_user": user_id})
+        row = result.first()
         return _to_conversation(row) if row is not None else None
 
     async def list_for_user(
@@ -129,23 +226,16 @@ class SqlConversationRepository:
         now: datetime,
         lease_until: datetime,
     ) -> ReplyClaim | None:
-        statement = (
-            update(ConversationModel)
-            .where(
-                ConversationModel.id == conversation_id,
-                or_(ConversationModel.generating_message_id.is_(None), ConversationModel.generating_until <= now),
-            )
-            .values(
-                generating_message_id=message_id,
-                generating_until=lease_until,
-                next_seq=ConversationModel.next_seq + seqs,
-                token_total=ConversationModel.token_total + token_delta,
-                last_activity_at=now,
-            )
-            .returning(ConversationModel.next_seq, ConversationModel.token_total)
-            .execution_options(synchronize_session=False)
-        )
-        row = (await self._session.execute(statement)).first()
+        await _flush_pending(self._session)
+        parameters = {
+            "p_id": conversation_id,
+            "p_message": message_id,
+            "p_lease_until": lease_until,
+            "p_seqs": seqs,
+            "p_token_delta": token_delta,
+            "p_now": now,
+        }
+        row = (await self._session.execute(_CLAIM_REPLY, parameters)).first()
         if row is None:
             return None
         next_seq, token_total = row
@@ -163,15 +253,11 @@ class SqlConversationRepository:
     async def release_reply(
         self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, token_total: int | None, now: datetime
     ) -> bool:
-        values: dict[str, Any] = {"generating_message_id": None, "generating_until": None, "last_activity_at": now}
+        await _flush_pending(self._session)
+        parameters: dict[str, Any] = {"p_id": conversation_id, "p_message": message_id, "p_now": now}
         if token_total is not None:
-            values["token_total"] = token_total
-        result = await self._session.execute(
-            update(ConversationModel)
-            .where(ConversationModel.id == conversation_id, ConversationModel.generating_message_id == message_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+            parameters["p_token_total"] = token_total
+        result = await self._session.execute(_RELEASE_REPLY[token_total is None], parameters)
         return _rowcount(result) == 1
 
     async def set_title_if_untitled(self, conversation_id: uuid.UUID, title: str, *, now: datetime) -> bool:
@@ -207,10 +293,10 @@ class SqlMessageRepository:
         self._session = session
 
     async def add(self, message: Message) -> None:
-        row = ChatMessageModel(id=message.id, created_at=message.created_at)
-        _write_message(row, message)
-        self._session.add(row)
-        await self._session.flush()
+        await _flush_pending(self._session)
+        row = _message_columns(message)
+        row["id"], row["created_at"] = message.id, message.created_at
+        await self._session.execute(_INSERT_MESSAGE, row)
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         row = await self._session.scalar(
@@ -255,55 +341,30 @@ class SqlMessageRepository:
 
     async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[Message]:
         # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
-        rows = await self._session.scalars(
-            select(ChatMessageModel)
-            .where(
-                ChatMessageModel.conversation_id == conversation_id,
-                ChatMessageModel.token_start >= min_token_start,
-                ChatMessageModel.status == _COMPLETE,
-                ChatMessageModel.seq <= up_to_seq,
-            )
-            .order_by(ChatMessageModel.token_start, ChatMessageModel.seq)
-        )
-        return [_to_message(r) for r in rows]
+        # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
+        parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
+        return [_to_message(row) for row in await self._session.scalars(_CONTEXT, parameters)]
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
-        result = await self._session.execute(
-            update(ChatMessageModel)
-            .where(ChatMessageModel.id == message_id, ChatMessageModel.status == _GENERATING)
-            .values(content=content, last_event_id=last_event_id, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
+        parameters = {"p_id": message_id, "p_content": content, "p_last_event_id": last_event_id, "p_now": now}
+        result = await self._session.execute(_SAVE_PROGRESS, parameters)
         return _rowcount(result) == 1
 
     async def finish(self, message: Message) -> bool:
+        await _flush_pending(self._session)
+        row = _message_columns(message)
         usage = message.usage or Usage()
-        result = await self._session.execute(
-            update(ChatMessageModel)
-            .where(ChatMessageModel.id == message.id, ChatMessageModel.status == _GENERATING)
-            .values(
-                content=message.content,
-                status=_COMPLETE,
-                model=message.model,
-                provider=message.provider,
-                finish_reason=message.finish_reason.value if message.finish_reason else None,
-                error_code=message.error_code,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cached_tokens=usage.cached_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                usage_estimated=usage.estimated,
-                cost_micros=message.cost_micros,
-                latency_ms=message.latency_ms,
-                ttft_ms=message.ttft_ms,
-                token_start=message.token_start,
-                token_count=message.token_count,
-                last_event_id=message.last_event_id,
-                updated_at=message.updated_at,
-            )
-            .execution_options(synchronize_session=False)
+        row.update(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            usage_estimated=usage.estimated,
+            status=_COMPLETE,
         )
-        return _rowcount(result) == 1
+        parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
+        parameters["p_id"] = message.id
+        return _rowcount(await self._session.execute(_FINISH_MESSAGE, parameters)) == 1
 
     async def delete(self, message_id: uuid.UUID) -> None:
         await self._session.execute(
@@ -323,56 +384,45 @@ class SqlUsageRepository:
 
     async def record(self, record: UsageRecord) -> None:
         usage = record.usage
-        self._session.add(
-            UsageRecordModel(
-                id=record.id,
-                user_id=record.user_id,
-                conversation_id=record.conversation_id,
-                message_id=record.message_id,
-                kind=record.kind.value,
-                provider=record.provider,
-                model=record.model,
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cached_tokens=usage.cached_tokens,
-                reasoning_tokens=usage.reasoning_tokens,
-                estimated=usage.estimated,
-                cost_micros=record.cost_micros,
-                usage_date=record.day,
-                created_at=record.created_at,
-                updated_at=record.created_at,
-            )
-        )
-        await self._session.flush()
-        month = month_start(record.created_at).date()
-        dialect = self._session.get_bind().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        statement = insert(UsageMonthModel).values(
-            id=uuid7(),
-            user_id=record.user_id,
-            month=month,
-            cost_micros=record.cost_micros,
-            requests=1,
-            created_at=record.created_at,
-            updated_at=record.created_at,
-        )
-        # One atomic add per record: concurrent replies of one user never lose each other's cost.
-        statement = statement.on_conflict_do_update(
-            index_elements=[UsageMonthModel.user_id, UsageMonthModel.month],
-            set_={
-                "cost_micros": UsageMonthModel.cost_micros + statement.excluded.cost_micros,
-                "requests": UsageMonthModel.requests + 1,
-                "updated_at": statement.excluded.updated_at,
+        await _flush_pending(self._session)
+        await self._session.execute(
+            _INSERT_USAGE_RECORD,
+            {
+                "id": record.id,
+                "user_id": record.user_id,
+                "conversation_id": record.conversation_id,
+                "message_id": record.message_id,
+                "kind": record.kind.value,
+                "provider": record.provider,
+                "model": record.model,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "estimated": usage.estimated,
+                "cost_micros": record.cost_micros,
+                "usage_date": record.day,
+                "created_at": record.created_at,
+                "updated_at": record.created_at,
             },
         )
-        await self._session.execute(statement)
+        dialect = self._session.get_bind().dialect.name
+        await self._session.execute(
+            _ADD_TO_USAGE_MONTH["postgresql" if dialect == "postgresql" else "sqlite"],
+            {
+                "id": uuid7(),
+                "user_id": record.user_id,
+                "month": month_start(record.created_at).date(),
+                "cost_micros": record.cost_micros,
+                "requests": 1,
+                "created_at": record.created_at,
+                "updated_at": record.created_at,
+            },
+        )
 
     async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
-        spent = await self._session.scalar(
-            select(UsageMonthModel.cost_micros).where(
-                UsageMonthModel.user_id == user_id, UsageMonthModel.month == month_start.date()
-            )
-        )
+        await _flush_pending(self._session)
+        spent = await self._session.scalar(_SPENT_IN_MONTH, {"p_user": user_id, "p_month": month_start.date()})
         return int(spent or 0)
 
     async def summarize(
@@ -420,9 +470,8 @@ class SqlBudgetRepository:
         self._session = session
 
     async def get(self, user_id: uuid.UUID) -> int | None:
-        value = await self._session.scalar(
-            select(UserBudgetModel.monthly_budget_micros).where(UserBudgetModel.user_id == user_id)
-        )
+        await _flush_pending(self._session)
+        value = await self._session.scalar(_BUDGET, {"p_user": user_id})
         return int(value) if value is not None else None
 
     async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
@@ -443,34 +492,38 @@ class SqlBudgetRepository:
         await self._session.flush()
 
 
-def _write_message(row: ChatMessageModel, message: Message) -> None:
+def _message_columns(message: Message) -> dict[str, Any]:
+    """The columns of ``message``'s row, but ``id`` and ``created_at``."""
     usage = message.usage
-    row.conversation_id = message.conversation_id
-    row.user_id = message.user_id
-    row.seq = message.seq
-    row.role = message.role.value
-    row.content = message.content
-    row.status = message.status.value
-    row.model = message.model
-    row.provider = message.provider
-    row.finish_reason = message.finish_reason.value if message.finish_reason else None
-    row.error_code = message.error_code
-    row.input_tokens = usage.input_tokens if usage else None
-    row.output_tokens = usage.output_tokens if usage else None
-    row.cached_tokens = usage.cached_tokens if usage else None
-    row.reasoning_tokens = usage.reasoning_tokens if usage else None
-    row.usage_estimated = usage.estimated if usage else None
-    row.cost_micros = message.cost_micros
-    row.latency_ms = message.latency_ms
-    row.ttft_ms = message.ttft_ms
-    row.citations = [dict(c) for c in message.citations]
-    row.token_start = message.token_start
-    row.token_count = message.token_count
-    row.last_event_id = message.last_event_id
-    row.updated_at = message.updated_at
+    return {
+        "conversation_id": message.conversation_id,
+        "user_id": message.user_id,
+        "seq": message.seq,
+        "role": message.role.value,
+        "content": message.content,
+        "status": message.status.value,
+        "model": message.model,
+        "provider": message.provider,
+        "finish_reason": message.finish_reason.value if message.finish_reason else None,
+        "error_code": message.error_code,
+        "input_tokens": usage.input_tokens if usage else None,
+        "output_tokens": usage.output_tokens if usage else None,
+        "cached_tokens": usage.cached_tokens if usage else None,
+        "reasoning_tokens": usage.reasoning_tokens if usage else None,
+        "usage_estimated": usage.estimated if usage else None,
+        "cost_micros": message.cost_micros,
+        "latency_ms": message.latency_ms,
+        "ttft_ms": message.ttft_ms,
+        "citations": [dict(c) for c in message.citations],
+        "token_start": message.token_start,
+        "token_count": message.token_count,
+        "last_event_id": message.last_event_id,
+        "updated_at": message.updated_at,
+    }
 
 
-def _to_conversation(row: ConversationModel) -> Conversation:
+def _to_conversation(row: Any) -> Conversation:
+    """``row``: a ``ConversationModel`` or a Core row of its table (same names)."""
     return Conversation(
         id=row.id,
         user_id=row.user_id,
@@ -491,7 +544,8 @@ def _to_conversation(row: ConversationModel) -> Conversation:
     )
 
 
-def _to_message(row: ChatMessageModel) -> Message:
+def _to_message(row: Any) -> Message:
+    """``row``: a ``ChatMessageModel`` or a Core row of its table (same names)."""
     usage = (
         Usage(
             input_tokens=row.input_tokens or 0,

@@ -144,6 +144,14 @@ class SqlWordCountRepository:
         query = query.order_by(WordCountModel.count.desc(), WordCountModel.word).limit(limit)
         return [WordFrequency(word, int(count)) for word, count in await self._session.execute(query)]
 
+    async def counts(self, words: Sequence[str]) -> dict[str, int]:
+        if not words:
+            return {}
+        rows = await self._session.execute(
+            sa.select(WordCountModel.word, WordCountModel.count).where(WordCountModel.word.in_(sorted(set(words))))
+        )
+        return {word: int(count) for word, count in rows if count > 0}
+
 
 def _readable_by(reader_id: uuid.UUID) -> sa.ColumnElement[bool]:
     return sa.or_(
@@ -241,10 +249,27 @@ class SqlArticleRepository:
         tags = await self._tags_of([r.id for r in rows])
         return [_to_article(row, tags.get(row.id, ())) for row in rows], total
 
-    async def rank(self, query: SearchQuery, *, reader_id: uuid.UUID, limit: int) -> Ranking:
+    async def rank(
+        self,
+        query: SearchQuery,
+        *,
+        reader_id: uuid.UUID,
+        limit: int,
+        author_id: uuid.UUID | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> Ranking:
         index = self._index
         matching = index.table.join(ArticleModel, ArticleModel.id == index.owner_id)
         conditions = [index.matches(query), _readable_by(reader_id)]
+        if author_id is not None:
+            conditions.append(ArticleModel.author_id == author_id)
+        if tags is not None:
+            conditions.append(
+                sa.exists()
+                .where(ArticleTagModel.article_id == ArticleModel.id)
+                .where(ArticleTagModel.tag_id == TagModel.id)
+                .where(TagModel.name.in_(list(tags)))
+            )
         total = int(
             await self._session.scalar(sa.select(sa.func.count()).select_from(matching).where(*conditions)) or 0
         )

@@ -55,6 +55,10 @@ class PubSubHub:
         self._pending: set[str] = set()
         self._confirmations: defaultdict[str, list[asyncio.Future[None]]] = defaultdict(list)
         self._listener: asyncio.Task[None] | None = None
+        #: Messages waiting for the next publishing round trip, and its outcome.
+        self._outgoing: list[tuple[str, bytes]] | None = None
+        self._sent: asyncio.Future[bool] | None = None
+        self._sender: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.connected = False
         #: Set while the listener cannot reach Redis: subscribers then do not wait for a confirmation.
@@ -72,6 +76,14 @@ class PubSubHub:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._listener
             self._listener = None
+        if self._sender is not None:
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._sender
+            self._sender = None
+        if self._sent is not None and not self._sent.done():
+            self._sent.set_result(False)
+        self._outgoing, self._sent = None, None
         for waiters in self._confirmations.values():
             for waiter in waiters:
                 if not waiter.done():
@@ -83,11 +95,49 @@ class PubSubHub:
     # -- publishing ---------------------------------------------------------------------------------
 
     async def publish(self, channel: str, payload: bytes) -> bool:
-        """Send ``payload`` to the other instances; ``False`` when Redis could not take it."""
+        """Send ``payload`` to the other instances; ``False`` when Redis could not take it.
 
+        Messages published while a round trip is under way go together in the next one (one
+        pipeline), in the order they were published.
+        """
+        loop = asyncio.get_running_loop()
+        sender = self._sender
+        if sender is None or sender.done() or sender.get_loop() is not loop:
+            self._outgoing, self._sent = [], loop.create_future()
+            self._sender = asyncio.create_task(self._send_outgoing(), name="pubsub-publisher")
+        elif self._outgoing is None:
+            self._outgoing, self._sent = [], loop.create_future()
+        assert self._outgoing is not None
+        self._outgoing.append((channel, self._origin + payload))
+        sent = self._sent
+        assert sent is not None
+        # Shielded: a caller that goes away never cancels the others' round trip.
+        return await asyncio.shield(sent)
+
+    async def _send_outgoing(self) -> None:
+        while self._outgoing is not None:
+            batch, sent = self._outgoing, self._sent
+            self._outgoing, self._sent = None, None
+            assert sent is not None
+            try:
+                result = await self._send(batch)
+            except BaseException:
+                if not sent.done():
+                    sent.set_result(False)
+                raise
+            if not sent.done():
+                sent.set_result(result)
+
+    async def _send(self, batch: list[tuple[str, bytes]]) -> bool:
         async def send() -> bool:
             async with asyncio.timeout(self._timeout):
-                await self._redis.publish(channel, self._origin + payload)
+                if len(batch) == 1:
+                    await self._redis.publish(*batch[0])
+                else:
+                    pipe = self._redis.pipeline(transaction=False)
+                    for channel, message in batch:
+                        pipe.publish(channel, message)
+                    await pipe.execute()
             return True
 
         async def skip() -> bool:

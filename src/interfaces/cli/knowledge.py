@@ -139,28 +139,17 @@ def articles_import(directory: Path, who: str, status: str, visibility: str, tag
     cannot be imported is named on stderr and the others go on; the exit code is then 1.
     """
     from src.application.knowledge.views import CreateArticleCommand
-    from src.domain.identity.errors import AccountInactive
-    from src.domain.identity.model import Principal, permissions_of
     from src.domain.knowledge.model import article_from_markdown
     from src.domain.shared.errors import DomainError
-    from src.interfaces.cli.main import EXIT_FAILURE, EXIT_USAGE, _find_user, fail
+    from src.interfaces.cli.main import EXIT_FAILURE, EXIT_USAGE, _act_as, fail
 
     files = sorted(p for p in directory.rglob("*.md") if p.is_file())
     if not files:
         fail(f"no Markdown files (*.md) under {directory}", EXIT_USAGE)
 
     async def work(container: Any) -> tuple[int, list[tuple[Path, str]]]:
-        user = await _find_user(container, who)
-        if not user.is_active:
-            raise AccountInactive(f"{user.email} is deactivated")
-        principal = Principal(
-            user_id=user.id,
-            email=user.email,
-            role=user.role,
-            tier=user.tier,
-            permissions=permissions_of(user.role),
-            via="system",
-        )
+        # As that user: their permissions, and articles that are theirs.
+        principal = await _act_as(container, who)
         imported, failed = 0, []
         with _progress(len(files), "importing articles") as bar:
             for path in files:

@@ -16,6 +16,7 @@ from src.application.chat.delete_conversation import DeleteConversation
 from src.application.chat.export_conversation import ExportConversation
 from src.application.chat.generation import ReplyGenerator
 from src.application.chat.get_conversation import GetConversation
+from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.application.chat.limits import AiRequestLimiter
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
@@ -102,6 +103,7 @@ class ChatWorld:
             budgets=BUDGETS,
             clock=clock,
             settings=self.settings,
+            retriever=KnowledgeBaseRetriever(excerpt_chars=300),
         )
         self.send = SendMessage(launcher)
         self.regenerate = RegenerateReply(launcher)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 import pytest
@@ -15,7 +16,7 @@ from src.application.chat.update_conversation import UpdateConversationCommand
 from src.application.usage.get_usage import GetUsageCommand
 from src.domain.chat.errors import ConversationNotFound, InvalidExportFormat, NotLatestMessage
 from src.domain.identity.errors import Forbidden, UserNotFound
-from src.domain.identity.model import Role
+from src.domain.identity.model import Principal, Role
 from src.domain.llm.errors import ProviderUnavailable
 from src.domain.llm.model import FinishReason, MessageRole
 from src.domain.usage.errors import InvalidBudget, InvalidUsageQuery
@@ -88,6 +89,15 @@ async def test_someone_elses_conversation_cannot_be_read_changed_or_deleted(worl
     with pytest.raises(ConversationNotFound):
         await world.list_messages(ListMessagesCommand(intruder, created.id))
     assert (await world.get(world.me, created.id)).title == "Mine"
+
+
+async def test_only_the_operator_exports_anyones_conversation(world: ChatWorld) -> None:
+    created = await world.conversation(title="Mine")
+    assert (await world.export(Principal.system(), created.id, "json")).content
+    # A user's principal that merely claims to come from the system is still only that user.
+    posing = dataclasses.replace(principal(), via="system")
+    with pytest.raises(ConversationNotFound):
+        await world.export(posing, created.id, "json")
 
 
 async def test_deleting_removes_the_messages_but_not_what_they_cost(world: ChatWorld) -> None:

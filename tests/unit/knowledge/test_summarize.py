@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from src.application.chat.limits import AiRequestLimiter
 from src.application.knowledge.summarize_article import SummarizeArticle
 from src.application.knowledge.views import UpdateArticleCommand
-from src.domain.identity.model import Principal
+from src.domain.chat.errors import AiRequestsRateLimited
+from src.domain.identity.model import Principal, Tier
 from src.domain.knowledge.errors import ArticleNotFound
-from src.domain.llm.model import ChatRequest, Completion, FinishReason, ModelInfo, Usage
+from src.domain.llm.model import ChatRequest, Completion, FinishReason, ModelInfo, ModelPricing, Usage
+from src.domain.shared.rate_limit import RateLimitPolicy
+from src.domain.usage.errors import BudgetExceeded
+from src.domain.usage.model import TierBudgets, UsageKind
+from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
 from tests.unit.knowledge.conftest import World
 
 
@@ -31,13 +37,23 @@ class FakeChatModel:
         raise NotImplementedError
 
 
+PRICED = ModelInfo(
+    id="offline/lorem",
+    display_name="x",
+    context_window=8192,
+    max_output_tokens=2048,
+    pricing=ModelPricing(input_per_million=1_000_000, output_per_million=2_000_000),
+)
+
+
 class FakeCatalog:
     default_model = "offline/lorem"
 
     def resolve(self, model_id: str | None) -> ModelInfo:
-        return ModelInfo(
-            id=model_id or self.default_model, display_name="x", context_window=8192, max_output_tokens=2048
-        )
+        return PRICED
+
+    def get(self, model_id: str) -> ModelInfo | None:
+        return PRICED if model_id == PRICED.id else None
 
 
 @pytest.fixture
@@ -45,9 +61,26 @@ def model() -> FakeChatModel:
     return FakeChatModel()
 
 
+BUDGETS = TierBudgets(free_micros=100, pro_micros=1_000_000)
+
+
 @pytest.fixture
-def summarize(world: World, model: FakeChatModel) -> SummarizeArticle:
-    return SummarizeArticle(world.uow, model, FakeCatalog(), world.cache)  # type: ignore[arg-type]
+def limiter(world: World) -> AiRequestLimiter:
+    policy = RateLimitPolicy("ai_free", limit=3, window_seconds=60)
+    return AiRequestLimiter(MemoryRateLimiter(clock=world.clock.monotonic), {Tier.FREE: policy, Tier.PRO: policy})
+
+
+@pytest.fixture
+def summarize(world: World, model: FakeChatModel, limiter: AiRequestLimiter) -> SummarizeArticle:
+    return SummarizeArticle(
+        world.uow,
+        model,  # type: ignore[arg-type]
+        FakeCatalog(),  # type: ignore[arg-type]
+        world.cache,
+        limiter=limiter,
+        budgets=BUDGETS,
+        clock=world.clock,
+    )
 
 
 async def test_a_summary_is_cached_until_the_article_changes(
@@ -76,3 +109,38 @@ async def test_only_readable_articles_are_summarized(
         await summarize(bob, private.id)
     assert model.requests == []
     assert (await summarize(bob, public.id)).summary == "summary #1"
+
+
+async def test_a_summary_is_charged_to_its_reader_and_a_cached_one_is_free(
+    world: World, ada: Principal, summarize: SummarizeArticle
+) -> None:
+    article = await world.write(ada, "Title", "Body text.")
+    await summarize(ada, article.id)
+    await summarize(ada, article.id)  # cached: no model call, nothing charged
+    (record,) = world.db.chat.usage
+    assert (record.user_id, record.kind, record.model) == (ada.user_id, UsageKind.SUMMARY, "offline/lorem")
+    # 10 input tokens at $1/M and 5 output tokens at $2/M: 20 micro-dollars.
+    assert (record.usage.input_tokens, record.usage.output_tokens, record.cost_micros) == (10, 5, 20)
+
+
+async def test_a_spent_budget_refuses_a_summary_before_the_model_is_asked(
+    world: World, ada: Principal, model: FakeChatModel, summarize: SummarizeArticle
+) -> None:
+    article = await world.write(ada, "Title", "Body text.")
+    world.db.chat.budgets[ada.user_id] = 20
+    await summarize(ada, article.id)  # spends the 20 micro-dollars
+    await world.update_article(ada, UpdateArticleCommand(article.id, body="Changed."))
+    with pytest.raises(BudgetExceeded):
+        await summarize(ada, article.id)
+    assert len(model.requests) == 1
+
+
+async def test_summaries_count_against_the_ai_requests_per_minute(
+    world: World, ada: Principal, model: FakeChatModel, summarize: SummarizeArticle
+) -> None:
+    articles = [await world.write(ada, f"Title {i}", f"Body {i}.") for i in range(4)]
+    for article in articles[:3]:
+        await summarize(ada, article.id)
+    with pytest.raises(AiRequestsRateLimited):
+        await summarize(ada, articles[3].id)
+    assert len(model.requests) == 3

@@ -42,7 +42,9 @@ class ConversationsController(Controller):
         summary="Start a conversation",
         description=(
             "All fields are optional: the default model, no title (one is given after the first reply), no "
-            "system prompt. An unknown or unavailable model is 422 `model_unavailable` with the `available` ones."
+            "system prompt, not grounded. `knowledge` (or `grounding: {knowledge}`): `true` or a list of tags grounds "
+            "every reply in your knowledge, with citations. An unknown or unavailable model is 422 "
+            "`model_unavailable` with the `available` ones."
         ),
     )
     async def create_conversation(
@@ -57,7 +59,7 @@ class ConversationsController(Controller):
             model=data.model,
             system_prompt=data.system_prompt,
             temperature=data.temperature,
-            knowledge=data.grounding.knowledge if data.grounding is not None else None,
+            knowledge=data.chosen_knowledge(),
         )
         return ConversationResponse.of(await container.use_cases.create_conversation(command))
 
@@ -92,9 +94,9 @@ class ConversationsController(Controller):
 
     @patch(
         "/{conversation_id:uuid}",
-        summary="Rename, change the model or system prompt, archive",
-        description="Only the fields sent change; `null` clears a title, system prompt, temperature or grounding. "
-        + NOT_YOURS,
+        summary="Rename, change the model, system prompt or grounding, archive",
+        description="Only the fields sent change; `null` clears a title, system prompt, temperature or grounding "
+        "(`knowledge: false` too). " + NOT_YOURS,
     )
     async def update_conversation(
         self,
@@ -103,7 +105,6 @@ class ConversationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ConversationResponse:
-        grounding = data.grounding
         command = UpdateConversationCommand(
             principal,
             conversation_id,
@@ -111,7 +112,7 @@ class ConversationsController(Controller):
             model=_given(data.model),
             system_prompt=_given(data.system_prompt),
             temperature=_given(data.temperature),
-            knowledge=UNCHANGED if grounding is msgspec.UNSET else (grounding.knowledge if grounding else None),
+            knowledge=_given(data.chosen_knowledge()),
             archived=_given(data.archived),
         )
         return ConversationResponse.of(await container.use_cases.update_conversation(command))

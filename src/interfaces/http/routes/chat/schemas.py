@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 import msgspec
 
@@ -19,6 +19,7 @@ from src.application.chat.views import (
     MessagePage,
     MessageView,
 )
+from src.domain.chat.errors import InvalidConversation
 from src.domain.chat.model import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_LENGTH, Grounding
 
 ModelId = Annotated[
@@ -29,14 +30,28 @@ SystemPrompt = Annotated[str, msgspec.Meta(max_length=MAX_SYSTEM_PROMPT_CHARS + 
 Temperature = Annotated[float, msgspec.Meta(ge=0.0, le=2.0, description="0 (focused) to 2 (varied).")]
 
 
+Knowledge = Annotated[
+    bool | list[Annotated[str, msgspec.Meta(max_length=100)]] | None,
+    msgspec.Meta(
+        description=(
+            "Ground the replies in your knowledge: `true` (your articles and the paragraphs), a list of tags "
+            "(your articles carrying one of them), or `false`/`null` (not grounded)."
+        )
+    ),
+]
+
+
 class GroundingBody(msgspec.Struct):
     """Which of your knowledge grounds the replies: `true` for all of it, or a list of tags."""
 
-    knowledge: bool | list[Annotated[str, msgspec.Meta(max_length=100)]] | None = None
+    knowledge: Knowledge = None
 
     @classmethod
     def of(cls, grounding: Grounding | None) -> GroundingBody | None:
         return cls(knowledge=grounding.knowledge) if grounding is not None else None
+
+
+BOTH_GROUNDINGS = "send either knowledge or grounding (two spellings of one setting), not both"
 
 
 class CreateConversationRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -44,7 +59,14 @@ class CreateConversationRequest(msgspec.Struct, forbid_unknown_fields=True):
     model: ModelId | None = None
     system_prompt: SystemPrompt | None = None
     temperature: Temperature | None = None
+    #: The issue's spelling, ``knowledge: true | [tags]``; ``grounding: {knowledge}`` is the same.
+    knowledge: Knowledge = None
     grounding: GroundingBody | None = None
+
+    def chosen_knowledge(self) -> bool | list[str] | None:
+        if self.grounding is not None and self.knowledge is not None:
+            raise InvalidConversation(BOTH_GROUNDINGS)
+        return self.grounding.knowledge if self.grounding is not None else self.knowledge
 
 
 class UpdateConversationRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -54,8 +76,17 @@ class UpdateConversationRequest(msgspec.Struct, forbid_unknown_fields=True, omit
     model: ModelId | msgspec.UnsetType = msgspec.UNSET
     system_prompt: SystemPrompt | msgspec.UnsetType | None = msgspec.UNSET
     temperature: Temperature | msgspec.UnsetType | None = msgspec.UNSET
+    knowledge: Knowledge | msgspec.UnsetType = msgspec.UNSET
     grounding: GroundingBody | msgspec.UnsetType | None = msgspec.UNSET
     archived: bool | msgspec.UnsetType = msgspec.UNSET
+
+    def chosen_knowledge(self) -> bool | list[str] | msgspec.UnsetType | None:
+        """The grounding sent (as ``knowledge`` or ``grounding``), ``UNSET`` when neither was."""
+        if self.grounding is not msgspec.UNSET and self.knowledge is not msgspec.UNSET:
+            raise InvalidConversation(BOTH_GROUNDINGS)
+        if self.grounding is not msgspec.UNSET:
+            return self.grounding.knowledge if self.grounding is not None else None
+        return self.knowledge
 
 
 class ConversationResponse(msgspec.Struct):
@@ -115,6 +146,17 @@ class UsageBody(msgspec.Struct):
     estimated: Annotated[bool, msgspec.Meta(description="True when the provider reported none and Parley counted.")]
 
 
+class CitationBody(msgspec.Struct):
+    """A passage of your knowledge the model was given for a grounded reply."""
+
+    n: Annotated[int, msgspec.Meta(description="Its number in the prompt: the reply cites it as `[n]`.")]
+    kind: Annotated[str, msgspec.Meta(description="`article` or `paragraph`.")]
+    id: uuid.UUID
+    title: Annotated[str | None, msgspec.Meta(description="The article's title; null for a paragraph.")]
+    snippet: Annotated[str, msgspec.Meta(description="About 200 characters, HTML-escaped, matches in `<mark>`.")]
+    cited: Annotated[bool, msgspec.Meta(description="Whether the reply's text cites `[n]`.")]
+
+
 class MessageResponse(msgspec.Struct):
     id: uuid.UUID
     conversation_id: uuid.UUID
@@ -131,7 +173,10 @@ class MessageResponse(msgspec.Struct):
     latency_ms: int | None
     ttft_ms: Annotated[int | None, msgspec.Meta(description="Milliseconds from the request to the first text.")]
     error_code: Annotated[str | None, msgspec.Meta(description="Why a reply ended with `error`.")]
-    citations: list[dict[str, Any]]
+    citations: Annotated[
+        list[CitationBody],
+        msgspec.Meta(description="The passages a grounded reply was given, in prompt order; empty otherwise."),
+    ]
     created_at: datetime
 
     @classmethod
@@ -159,7 +204,7 @@ class MessageResponse(msgspec.Struct):
             latency_ms=view.latency_ms,
             ttft_ms=view.ttft_ms,
             error_code=view.error_code,
-            citations=[dict(c) for c in view.citations],
+            citations=[msgspec.convert(c, CitationBody) for c in view.citations],
             created_at=view.created_at,
         )
 

@@ -35,33 +35,85 @@ def sse_response(events: AsyncIterator[ReplyEvent], *, heartbeat_seconds: float)
 
 
 async def _frames(events: AsyncIterator[ReplyEvent], heartbeat_seconds: float) -> AsyncIterator[bytes]:
-    iterator = aiter(events)
-    pending: asyncio.Future[ReplyEvent] = asyncio.ensure_future(anext(iterator))
+    reader = _Reader(events)
     last_id = 0
     try:
         while True:
-            # Wait for the next event without cancelling the read when a heartbeat is due.
-            done, _ = await asyncio.wait({pending}, timeout=heartbeat_seconds)
-            if not done:
+            # Wait for events without cancelling the read when a heartbeat is due.
+            if not await reader.wait(heartbeat_seconds):
                 yield HEARTBEAT
                 continue
-            try:
-                event = pending.result()
-            except StopAsyncIteration:
+            # Every event already there goes out as one chunk: one socket write, not one per event.
+            batch, terminal = reader.take()
+            if batch:
+                last_id = batch[-1].id
+                yield b"".join(encode_event(event) for event in batch)
+            if terminal:
                 return
-            except DomainError as exc:
-                yield encode_event(ReplyEvent(last_id + 1, "error", {"code": exc.code, "detail": exc.detail}))
+            if reader.done:
+                if isinstance(reader.failure, DomainError):
+                    exc = reader.failure
+                    yield encode_event(ReplyEvent(last_id + 1, "error", {"code": exc.code, "detail": exc.detail}))
+                elif reader.failure is not None:
+                    raise reader.failure
                 return
-            last_id = event.id
-            yield encode_event(event)
-            if event.terminal:
-                return
-            pending = asyncio.ensure_future(anext(iterator))
     finally:
-        pending.cancel()
+        await reader.stop()
+
+
+class _Reader:
+    """Reads ``events`` in a task of its own into a list: the response takes whatever has arrived
+    at once, and a heartbeat timeout never cancels a read under way."""
+
+    def __init__(self, events: AsyncIterator[ReplyEvent]) -> None:
+        self._events = events
+        self._ready: list[ReplyEvent] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self.done = False
+        self.failure: Exception | None = None
+        self._task = asyncio.ensure_future(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for event in self._events:
+                self._ready.append(event)
+                self._wake()
+                if event.terminal:
+                    return
+        except Exception as exc:  # noqa: BLE001 - handed to the response, which raises it
+            self.failure = exc
+        finally:
+            self.done = True
+            self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+    async def wait(self, timeout: float) -> bool:
+        """``True`` once there is something to take (events, or the end); ``False`` after ``timeout``."""
+        if self._ready or self.done:
+            return True
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            async with asyncio.timeout(timeout):
+                await self._waiter
+        except TimeoutError:
+            return bool(self._ready or self.done)
+        finally:
+            self._waiter = None
+        return True
+
+    def take(self) -> tuple[list[ReplyEvent], bool]:
+        """The events read so far (up to and including a terminal one), and whether one was terminal."""
+        batch, self._ready = self._ready, []
+        return batch, bool(batch) and batch[-1].terminal
+
+    async def stop(self) -> None:
+        self._task.cancel()
         with contextlib.suppress(BaseException):
-            await pending
-        aclose = getattr(iterator, "aclose", None)
+            await self._task
+        aclose = getattr(self._events, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):
                 await aclose()

@@ -12,7 +12,6 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 from src.application.knowledge.views import CreateArticleCommand, ListArticlesCommand, UpdateArticleCommand
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
-from src.infrastructure.rate_limit.policies import AI_FREE
 from src.interfaces.http.auth import SECURITY
 from src.interfaces.http.routes.knowledge.schemas import (
     ArticleList,
@@ -108,9 +107,10 @@ class ArticlesController(Controller):
         summary="Summarize an article",
         description=(
             "A summary by the default model, cached by the hash of the model, title and body (`cached` says "
-            "whether it came from the cache). Any article you may read. Rate limited like other AI calls."
+            "whether it came from the cache). Any article you may read. A summary that asks the model counts "
+            "against your AI requests per minute and your monthly budget (429 `rate_limited` / "
+            "`budget_exceeded`) and is recorded in your usage; a cached one is free."
         ),
-        opt={"rate_limit": AI_FREE},
     )
     async def summarize_article(
         self,

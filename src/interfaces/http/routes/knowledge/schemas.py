@@ -171,7 +171,7 @@ class DictionaryResponse(msgspec.Struct):
 
 
 class SearchHit(msgspec.Struct):
-    scope: Annotated[str, msgspec.Meta(description="`articles`, `paragraphs`, ...")]
+    scope: Annotated[str, msgspec.Meta(description="`articles`, `paragraphs` or `messages`.")]
     id: uuid.UUID
     title: str | None
     snippet: Annotated[
@@ -179,6 +179,9 @@ class SearchHit(msgspec.Struct):
     ]
     score: Annotated[float, msgspec.Meta(description="Relevance; higher is better (compare within one answer).")]
     created_at: datetime
+    conversation_id: Annotated[
+        uuid.UUID | None, msgspec.Meta(description="The conversation of a `messages` hit; null for the others.")
+    ] = None
 
 
 class SearchResponse(msgspec.Struct):
@@ -191,7 +194,10 @@ class SearchResponse(msgspec.Struct):
     @classmethod
     def of(cls, results: SearchResults) -> SearchResponse:
         return cls(
-            [SearchHit(h.scope, h.id, h.title, h.snippet, h.score, h.created_at) for h in results.items],
+            [
+                SearchHit(h.scope, h.id, h.title, h.snippet, h.score, h.created_at, h.conversation_id)
+                for h in results.items
+            ],
             results.total,
             results.limit,
             results.offset,

@@ -1,4 +1,4 @@
-"""One search over everything you may read: articles, paragraphs (and, with the chat, messages)."""
+"""One search over everything you may read: articles, paragraphs and your own chat messages."""
 
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ class SearchController(Controller):
         description=(
             "`q`: whitespace-separated words under the paragraph search's rules, combined with `operator` "
             "(`and`, the default, or `or`). `scope`: comma-separated scopes (`articles`: yours and everyone's "
-            "published public ones; `paragraphs`: all), every scope when left out; an unknown one is 422 "
+            "published public ones; `paragraphs`: all; `messages`: your own conversations' messages), every "
+            "scope when left out; an unknown one is 422 "
             "`unknown_search_scope`. Ranked best first, with highlighted snippets."
         ),
     )
@@ -35,7 +36,7 @@ class SearchController(Controller):
         container: SkipValidation[Container],
         q: Annotated[str, Parameter(max_length=2000, description="Words to find")],
         scopes: Annotated[
-            str | None, QueryParameter(name="scope", max_length=200, description="e.g. `articles,paragraphs`")
+            str | None, QueryParameter(name="scope", max_length=200, description="e.g. `articles,messages`")
         ] = None,
         operator: Annotated[str, Parameter(max_length=3, description="`and` or `or`")] = "and",
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,

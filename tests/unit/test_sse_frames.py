@@ -1,0 +1,93 @@
+"""The SSE body of a reply stream: frames, coalescing, heartbeats, errors, cleanup."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from src.application.chat.ports import ReplyEvent
+from src.domain.chat.errors import MessageNotFound
+from src.interfaces.http.routes.chat.sse import HEARTBEAT, _frames, encode_event
+
+
+def delta(event_id: int) -> ReplyEvent:
+    return ReplyEvent(id=event_id, kind="delta", data={"text": f" t{event_id}"})
+
+
+async def collect(events: AsyncIterator[ReplyEvent], heartbeat: float = 15) -> list[bytes]:
+    return [chunk async for chunk in _frames(events, heartbeat)]
+
+
+async def test_events_already_there_go_out_as_one_chunk_byte_for_byte() -> None:
+    events = [delta(1), delta(2), delta(3), ReplyEvent(id=4, kind="done", data={"id": "m"})]
+
+    async def at_once() -> AsyncIterator[ReplyEvent]:
+        for event in events:
+            yield event
+
+    chunks = await collect(at_once())
+    assert chunks == [b"".join(encode_event(e) for e in events)]
+    assert chunks[0].startswith(b'id: 1\nevent: delta\ndata: {"text":" t1"}\n\n')
+
+
+async def test_events_arriving_apart_go_out_apart_and_nothing_after_the_terminal_event() -> None:
+    async def apart() -> AsyncIterator[ReplyEvent]:
+        yield delta(1)
+        await asyncio.sleep(0.01)
+        yield ReplyEvent(id=2, kind="done", data={})
+        yield delta(3)  # never read
+
+    assert await collect(apart()) == [encode_event(delta(1)), encode_event(ReplyEvent(id=2, kind="done", data={}))]
+
+
+async def test_a_heartbeat_comes_while_waiting_and_the_read_is_not_lost() -> None:
+    async def slow() -> AsyncIterator[ReplyEvent]:
+        await asyncio.sleep(0.12)
+        yield ReplyEvent(id=1, kind="done", data={})
+
+    chunks = await collect(slow(), heartbeat=0.05)
+    assert chunks[-1] == encode_event(ReplyEvent(id=1, kind="done", data={}))
+    assert chunks[:-1]
+    assert set(chunks[:-1]) == {HEARTBEAT}
+
+
+async def test_a_domain_error_ends_the_stream_with_an_error_event_after_what_came_before() -> None:
+    async def failing() -> AsyncIterator[ReplyEvent]:
+        yield delta(1)
+        yield delta(2)
+        raise MessageNotFound("gone")
+
+    chunks = await collect(failing())
+    body = b"".join(chunks)
+    assert body.startswith(encode_event(delta(1)) + encode_event(delta(2)))
+    assert body.endswith(b'id: 3\nevent: error\ndata: {"code":"message_not_found","detail":"gone"}\n\n')
+
+
+async def test_an_unexpected_error_is_raised_to_the_response() -> None:
+    async def broken() -> AsyncIterator[ReplyEvent]:
+        yield delta(1)
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError, match="bug"):
+        await collect(broken())
+
+
+async def test_a_client_that_goes_away_closes_the_event_iterator() -> None:
+    closed = asyncio.Event()
+
+    async def endless() -> AsyncIterator[ReplyEvent]:
+        try:
+            n = 0
+            while True:
+                n += 1
+                yield delta(n)
+                await asyncio.sleep(0.001)
+        finally:
+            closed.set()
+
+    frames = _frames(endless(), 15)
+    assert (await anext(frames)).startswith(b"id: 1\n")
+    await frames.aclose()  # what the server does when the client disconnects
+    assert closed.is_set()
