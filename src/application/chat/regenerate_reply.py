@@ -12,11 +12,10 @@ import uuid
 from dataclasses import dataclass
 
 from src.application.chat.access import message_in, owned_conversation, require_chat
-from src.application.chat.replies import ReplyLauncher, ReplyPlan
+from src.application.chat.replies import ReplyLauncher
 from src.application.chat.views import ReplyHandle
 from src.application.shared.ids import new_id
 from src.domain.chat.errors import NotLatestMessage
-from src.domain.chat.model import Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import MessageRole
 
@@ -71,30 +70,17 @@ class RegenerateReply:
                 raise launcher.in_progress(conversation)
             if old_reply is not None:
                 await tx.messages.delete(old_reply.id)
-            history = await launcher.context(
-                tx, conversation, model, token_total=claim.token_total, up_to_seq=user_message.seq
-            )
-            # Retrieved anew: the knowledge (or the conversation's grounding) may have changed since.
-            passages = await launcher.passages(tx, principal, conversation, user_message.content)
-            prompt = launcher.prompt(conversation, model, history, passages)
-            reply = Message.placeholder_reply(
-                id=reply_id,
-                conversation=conversation,
-                seq=claim.first_seq,
-                model=model.id,
+            plan = await launcher.plan(
+                tx,
+                principal,
+                conversation,
+                model,
+                user_message,
+                reply_id=reply_id,
+                reply_seq=claim.first_seq,
+                token_total=claim.token_total,
                 now=now,
-                citations=prompt.citations,
+                created_conversation=False,
             )
-            await tx.messages.add(reply)
         conversation.last_activity_at = now
-        plan = ReplyPlan(
-            conversation=conversation,
-            user_message=user_message,
-            reply=reply,
-            model=model,
-            prompt=prompt,
-            token_start=claim.token_total,
-            request_title=conversation.title is None and conversation.title_requested_at is None,
-            created_conversation=False,
-        )
         return await launcher.launch(plan, started_at)

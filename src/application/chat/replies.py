@@ -131,6 +131,41 @@ class ReplyLauncher:
             max_output_tokens=model.max_output_tokens,
         )
 
+    async def plan(
+        self,
+        tx: UnitOfWork,
+        principal: Principal,
+        conversation: Conversation,
+        model: ModelInfo,
+        user_message: Message,
+        *,
+        reply_id: uuid.UUID,
+        reply_seq: int,
+        token_total: int,
+        now: datetime,
+        created_conversation: bool,
+    ) -> ReplyPlan:
+        """Inside the use case's transaction, once the reply lock is held: read the history that fits,
+        retrieve the grounding passages (anew on every reply: the knowledge or the conversation's
+        grounding may have changed), build the prompt and store the reply's placeholder row."""
+        history = await self.context(tx, conversation, model, token_total=token_total, up_to_seq=user_message.seq)
+        passages = await self.passages(tx, principal, conversation, user_message.content)
+        prompt = self.prompt(conversation, model, history, passages)
+        reply = Message.placeholder_reply(
+            id=reply_id, conversation=conversation, seq=reply_seq, model=model.id, now=now, citations=prompt.citations
+        )
+        await tx.messages.add(reply)
+        return ReplyPlan(
+            conversation=conversation,
+            user_message=user_message,
+            reply=reply,
+            model=model,
+            prompt=prompt,
+            token_start=token_total,
+            request_title=conversation.title is None and conversation.title_requested_at is None,
+            created_conversation=created_conversation,
+        )
+
     async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
         conversation, model = plan.conversation, plan.model
         request = ChatRequest(

@@ -19,7 +19,7 @@ import uuid
 from dataclasses import dataclass
 
 from src.application.chat.access import owned_conversation, require_chat
-from src.application.chat.replies import ReplyLauncher, ReplyPlan
+from src.application.chat.replies import ReplyLauncher
 from src.application.chat.views import ReplyHandle
 from src.application.shared.ids import new_id
 from src.domain.chat.context import check_fits, history_budget, message_tokens
@@ -92,29 +92,17 @@ class SendMessage:
             )
             user_message.token_start = claim.token_total - tokens
             await tx.messages.add(user_message)
-            history = await launcher.context(
-                tx, conversation, model, token_total=claim.token_total, up_to_seq=user_message.seq
-            )
-            passages = await launcher.passages(tx, principal, conversation, content)
-            prompt = launcher.prompt(conversation, model, history, passages)
-            reply = Message.placeholder_reply(
-                id=reply_id,
-                conversation=conversation,
-                seq=claim.first_seq + 1,
-                model=model.id,
+            plan = await launcher.plan(
+                tx,
+                principal,
+                conversation,
+                model,
+                user_message,
+                reply_id=reply_id,
+                reply_seq=claim.first_seq + 1,
+                token_total=claim.token_total,
                 now=now,
-                citations=prompt.citations,
+                created_conversation=created,
             )
-            await tx.messages.add(reply)
         conversation.last_activity_at = now
-        plan = ReplyPlan(
-            conversation=conversation,
-            user_message=user_message,
-            reply=reply,
-            model=model,
-            prompt=prompt,
-            token_start=claim.token_total,
-            request_title=conversation.title is None and conversation.title_requested_at is None,
-            created_conversation=created,
-        )
         return await launcher.launch(plan, started_at)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -93,8 +94,9 @@ PARAGRAPH_INDEX = IndexSpec("paragraph_search", "paragraph_id", ("terms",), (1.0
 ARTICLE_INDEX = IndexSpec("article_search", "article_id", ("title_terms", "body_terms"), (10.0, 1.0))
 
 
-class SearchIndex:
-    """Reads and writes one index; ``for_session`` picks the database's implementation."""
+class SearchIndex(ABC):
+    """Reads and writes one index; ``for_session`` picks the database's implementation (PostgreSQL
+    tsvector + GIN, or SQLite FTS5), each of which implements the abstract methods."""
 
     def __init__(self, spec: IndexSpec) -> None:
         self.spec = spec
@@ -106,21 +108,23 @@ class SearchIndex:
         dialect = session.get_bind().dialect.name
         return PostgresSearchIndex(spec) if dialect == "postgresql" else SqliteSearchIndex(spec)
 
-    def _table(self) -> sa.TableClause:
-        raise NotImplementedError
+    @abstractmethod
+    def _table(self) -> sa.TableClause: ...
 
     @property
     def owner_id(self) -> sa.ColumnClause[uuid.UUID]:
         column: sa.ColumnClause[uuid.UUID] = self.table.c[self.spec.id_column]
         return column
 
+    @abstractmethod
     def matches(self, query: SearchQuery) -> ColumnElement[bool]:
         """The condition on ``table`` that a row matches ``query``."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def score(self, query: SearchQuery) -> ColumnElement[float]:
         """How well a matching row matches (higher is better)."""
-        raise NotImplementedError
+        ...
 
     async def put(self, session: AsyncSession, owner_id: uuid.UUID, texts: Sequence[str]) -> None:
         """Index ``texts`` (one per field) for a new owner row."""
@@ -130,11 +134,12 @@ class SearchIndex:
         """Index the texts (one per field) of many new owner rows."""
         await self.put_terms(session, [(owner_id, [index_terms(t) for t in texts]) for owner_id, texts in rows])
 
+    @abstractmethod
     async def put_terms(
         self, session: AsyncSession, rows: Sequence[tuple[uuid.UUID, Sequence[Sequence[Term]]]]
     ) -> None:
         """``put_many`` with the terms already computed (one list per field)."""
-        raise NotImplementedError
+        ...
 
     async def replace(self, session: AsyncSession, owner_id: uuid.UUID, texts: Sequence[str]) -> None:
         await self.remove(session, owner_id)
