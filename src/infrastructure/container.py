@@ -69,6 +69,7 @@ from src.domain.identity.model import Tier
 from src.domain.usage.model import TierBudgets, dollars_to_micros
 from src.infrastructure.admin_bootstrap import bootstrap_admin
 from src.infrastructure.cache.memory_cache import MemoryCache
+from src.infrastructure.cache.near_cache import NearCache
 from src.infrastructure.cache.redis_cache import RedisCache
 from src.infrastructure.cache.stats import PrometheusCacheStats
 from src.infrastructure.clock import SystemClock
@@ -123,6 +124,9 @@ Role = Literal["api", "worker", "cli"]
 
 #: Redis connections per client and process; more concurrent calls wait briefly for one.
 REDIS_MAX_CONNECTIONS = 100
+#: How long an API process serves an access state from its own memory (near_cache.py). Changes
+#: reach every process at once through pub/sub; this bounds only what a lost message could cost.
+ACCESS_STATE_NEAR_TTL_SECONDS = 2.0
 
 
 @dataclass(slots=True)
@@ -237,6 +241,8 @@ class Container:
     #: Where paragraphs come from, and the dictionary service (offline stand-ins when not configured).
     paragraph_source: HttpParagraphSource | OfflineParagraphSource | None = None
     dictionary: HttpDictionary | OfflineDictionary | None = None
+    #: Access states kept in each API process for a moment, dropped everywhere on change (with Redis).
+    access_cache: NearCache | None = None
     _started: bool = field(default=False, init=False)
 
     def refresh_gauges(self) -> None:
@@ -260,6 +266,9 @@ class Container:
         if self.role == "api":
             # ADMIN_EMAIL/ADMIN_PASSWORD: the first admin, created once (nothing when the email exists).
             await bootstrap_admin(self.settings, self.uow, self.use_cases.register_user)
+        if self.access_cache is not None and self.role == "api":
+            # Every authenticated request reads an access state: keep it here, hear changes at once.
+            await self.access_cache.start()
         if self.role in ("api", "cli"):
             # Replies are generated here: hear stops requested on other instances.
             await self.stop_signals.start()
@@ -282,6 +291,8 @@ class Container:
         await _close_quietly("replies", self.reply_tasks.drain(self.settings.shutdown_timeout / 2))
         await _close_quietly("reply_streams", self.reply_streams.stop())
         self.stop_signals.stop()
+        if self.access_cache is not None:
+            self.access_cache.stop()
         if self.pubsub is not None:
             await _close_quietly("pubsub", self.pubsub.stop())
         if self.outbox_relay is not None:
@@ -431,9 +442,6 @@ def build_container(
     secrets = HmacSecretGenerator(settings.secret_key)
     common_passwords = CommonPasswordList()
     refresh_ttl = timedelta(days=settings.refresh_token_ttl_days)
-    # A shared (Redis) cache hears every invalidation, so entries can live long. A per-process cache
-    # cannot hear a change made by another process (the CLI, a second instance): keep it to a second.
-    access_states = UserAccessStates(uow, cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats)
 
     llm_providers = build_llm_providers(settings, clock)
     model_catalog = build_model_catalog(settings, [name for name in llm_providers if name != "offline"])
@@ -455,6 +463,14 @@ def build_container(
         PubSubHub(redis_client(settings, blocking=True), redis_breaker, timeout=settings.redis_timeout)
         if settings.redis_url
         else None
+    )
+    # A shared (Redis) cache hears every invalidation, so entries can live long; each API process also
+    # keeps them for a moment, dropped at once when any process forgets one (near_cache.py). A
+    # per-process cache cannot hear a change made by another process (the CLI, a second instance):
+    # keep it to a second.
+    access_cache = NearCache(cache, pubsub, local_ttl=ACCESS_STATE_NEAR_TTL_SECONDS) if pubsub is not None else None
+    access_states = UserAccessStates(
+        uow, access_cache or cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats
     )
     reply_streams = ReplyStreams(
         MemoryReplyStreams(
@@ -553,6 +569,7 @@ def build_container(
         rate_limiter=rate_limiter,
         rate_limit_policies=rate_limit_policies,
         access_states=access_states,
+        access_cache=access_cache,
         password_hasher=password_hasher,
         access_tokens=access_tokens,
         secrets=secrets,

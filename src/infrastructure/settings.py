@@ -68,6 +68,7 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_pool_timeout: float = 10.0
+    db_pool_ping_after: float = 1.0
     db_echo: bool = False
     redis_timeout: float = 0.5
     ready_timeout: float = 2.0
@@ -263,6 +264,7 @@ def load_settings(
         db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
         db_max_overflow=env.integer("DB_MAX_OVERFLOW", 10, minimum=0),
         db_pool_timeout=env.number("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
+        db_pool_ping_after=env.number("DB_POOL_PING_AFTER_SECONDS", 1.0, minimum=0.0),
         db_echo=env.boolean("DB_ECHO", False),
         redis_timeout=env.number("REDIS_TIMEOUT", 0.5, minimum=0.01),
         ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),

@@ -131,6 +131,34 @@ def test_a_token_from_the_future_is_refused_beyond_the_leeway() -> None:
         issuer().verify(token, now=NOW - timedelta(minutes=2))
 
 
+def test_a_verified_token_is_remembered_but_its_times_are_checked_on_every_use() -> None:
+    tokens = issuer()
+    token = tokens.issue(a_user(), now=NOW).token
+    first = tokens.verify(token, now=NOW)
+    assert tokens.verify(token, now=NOW + timedelta(minutes=5)) is first  # no second signature check
+    expiry = NOW + timedelta(minutes=15)
+    with pytest.raises(InvalidToken):
+        tokens.verify(token, now=expiry + timedelta(seconds=31))
+    with pytest.raises(InvalidToken):
+        tokens.verify(token, now=NOW - timedelta(minutes=2))
+    # A remembered token does not vouch for a tampered copy of itself.
+    header, _, signature = _segments(token)
+    promoted = {**claims_of(token), "role": "admin"}
+    with pytest.raises(InvalidToken):
+        tokens.verify(f"{header}.{_b64(promoted)}.{signature}", now=NOW)
+
+
+def test_the_remembered_tokens_are_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("src.infrastructure.security.tokens.VERIFIED_CACHE_SIZE", 3)
+    tokens = issuer()
+    issued = [tokens.issue(a_user(), now=NOW).token for _ in range(5)]
+    for token in issued:
+        tokens.verify(token, now=NOW)
+    assert list(tokens._verified) == issued[-3:]  # the least recently used went first
+    tokens.verify(issued[0], now=NOW)  # verified again from scratch, still valid
+    assert list(tokens._verified) == [*issued[-2:], issued[0]]
+
+
 def _segments(token: str) -> list[str]:
     return token.split(".")
 

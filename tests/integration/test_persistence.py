@@ -204,3 +204,54 @@ async def test_concurrent_writers_all_commit(uow: SqlAlchemyUnitOfWorkFactory) -
     await asyncio.gather(*(write(n) for n in range(40)))
     async with uow(read_only=True) as tx:
         assert all([await tx.job_receipts.exists("burst", f"k{n}") for n in range(40)])
+
+
+@pytest.mark.postgres
+async def test_a_connection_idle_past_the_threshold_is_pinged_and_a_dead_one_replaced(
+    make_settings: SettingsFactory, postgres_url: str
+) -> None:
+    from tests.conftest import _admin
+
+    settings = make_settings(DATABASE_URL=postgres_url, DB_POOL_SIZE="1", DB_POOL_PING_AFTER_SECONDS="0.2")
+    engine = build_database_config(settings).get_engine()
+    pings: list[object] = []
+    ping = engine.sync_engine.dialect.do_ping
+
+    def counting_ping(dbapi_connection: object) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    engine.sync_engine.dialect.do_ping = counting_ping  # type: ignore[method-assign]
+
+    async def backend_pid() -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
+
+    try:
+        first = await backend_pid()
+        assert await backend_pid() == first  # handed back a moment ago: reused without a ping
+        assert pings == []
+
+        await asyncio.sleep(0.3)
+        assert await backend_pid() == first  # idle past the threshold: pinged, alive, reused
+        assert len(pings) == 1
+
+        # The server ends the idle connection (a restart, a proxy's idle timeout): the ping fails,
+        # the pool replaces the connection and the caller never sees an error.
+        await _admin(f"SELECT pg_terminate_backend({first})")
+        await asyncio.sleep(0.3)
+        replacement = await backend_pid()
+        assert replacement != first
+        assert len(pings) == 2
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_ping_after_zero_pings_before_every_use(make_settings: SettingsFactory, postgres_url: str) -> None:
+    settings = make_settings(DATABASE_URL=postgres_url, DB_POOL_PING_AFTER_SECONDS="0")
+    engine = build_database_config(settings).get_engine()
+    try:
+        assert engine.pool._pre_ping  # type: ignore[attr-defined]
+    finally:
+        await engine.dispose()

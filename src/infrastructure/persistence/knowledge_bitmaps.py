@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
@@ -26,6 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.domain.knowledge.words import SearchOperator, SearchQuery
+from src.infrastructure.persistence.database import fetch_on_driver
 from src.infrastructure.persistence.knowledge_models import ParagraphTermBitmapModel
 
 CHUNK_BITS = 8192
@@ -36,6 +38,15 @@ _SPARSE, _DENSE = b"\x00", b"\x01"
 KEYS_PER_STATEMENT = 1000
 
 Key = tuple[str, int]
+
+_BITMAPS = ParagraphTermBitmapModel.__table__
+_BITMAPS_NAME = ParagraphTermBitmapModel.__tablename__
+#: The rows of a search's words. On PostgreSQL straight on the driver (see
+#: ``database.fetch_on_driver``), the words as one array parameter; on SQLite a prebuilt statement.
+_ROWS_OF_TERMS_POSTGRES = f"SELECT chunk, bits FROM {_BITMAPS_NAME} WHERE term = ANY($1::text[])"
+_ROWS_OF_TERMS_SQLITE = sa.select(_BITMAPS.c.chunk, _BITMAPS.c.bits).where(
+    _BITMAPS.c.term.in_(sa.bindparam("p_terms", expanding=True))
+)
 
 
 def encode_chunk(members: int) -> bytes:
@@ -85,6 +96,7 @@ class PostingBitmaps:
         self._session = session
         postgres = session.get_bind().dialect.name == "postgresql"
         self._insert = postgres_insert if postgres else sqlite_insert
+        self._postgres = postgres
 
     async def add(self, new_members: Mapping[Key, int]) -> None:
         """Add members to their (term, chunk) rows; concurrent writers never lose one."""
@@ -117,12 +129,13 @@ class PostingBitmaps:
 
     async def matches(self, query: SearchQuery) -> dict[int, int]:
         """Each chunk's paragraphs that match ``query`` (chunks with none left out)."""
-        table = ParagraphTermBitmapModel
-        rows = await self._session.execute(
-            sa.select(table.term, table.chunk, table.bits).where(table.term.in_(query.words))
-        )
+        rows: Iterable[Any]
+        if self._postgres:
+            rows = await fetch_on_driver(self._session, _ROWS_OF_TERMS_POSTGRES, list(query.words))
+        else:
+            rows = await self._session.execute(_ROWS_OF_TERMS_SQLITE, {"p_terms": list(query.words)})
         by_chunk: dict[int, list[int]] = {}
-        for _term, chunk, bits in rows:
+        for chunk, bits in rows:
             by_chunk.setdefault(chunk, []).append(decode_chunk(bits))
         combined: dict[int, int] = {}
         for chunk, sets in by_chunk.items():

@@ -20,6 +20,7 @@ from uuid_utils.compat import uuid7
 from src.application.knowledge.ports import ArticleFilter, RankedHit, Ranking
 from src.domain.knowledge.model import Article, ArticleStatus, Paragraph, Visibility, WordFrequency
 from src.domain.knowledge.words import SearchQuery, index_terms
+from src.infrastructure.persistence.database import fetch_on_driver
 from src.infrastructure.persistence.knowledge_bitmaps import PostingBitmaps, postings
 from src.infrastructure.persistence.knowledge_models import (
     ArticleModel,
@@ -32,6 +33,19 @@ from src.infrastructure.persistence.knowledge_search_index import ARTICLE_INDEX,
 
 #: Rows per multi-row INSERT (SQLite allows at most 32766 bound values in one statement).
 INSERT_BATCH = 1000
+
+
+_PARAGRAPHS = ParagraphModel.__table__
+#: A search's page of paragraphs by sequence number: on PostgreSQL straight on the driver (see
+#: ``database.fetch_on_driver``), on SQLite a prebuilt statement.
+_PARAGRAPHS_BY_SEQ_POSTGRES = (
+    f"SELECT id, content, created_at FROM {ParagraphModel.__tablename__} WHERE seq = ANY($1::bigint[]) ORDER BY seq"
+)
+_PARAGRAPHS_BY_SEQ_SQLITE = (
+    sa.select(_PARAGRAPHS.c.id, _PARAGRAPHS.c.content, _PARAGRAPHS.c.created_at)
+    .where(_PARAGRAPHS.c.seq.in_(sa.bindparam("p_seqs", expanding=True)))
+    .order_by(_PARAGRAPHS.c.seq)
+)
 
 
 def _upsert(session: AsyncSession) -> Any:
@@ -91,11 +105,10 @@ class SqlParagraphRepository:
         seqs, total = await self._bitmaps.search(query, limit=limit, offset=offset)
         if not seqs:
             return [], total
-        rows = await self._session.execute(
-            sa.select(ParagraphModel.id, ParagraphModel.content, ParagraphModel.created_at)
-            .where(ParagraphModel.seq.in_(seqs))
-            .order_by(ParagraphModel.seq)
-        )
+        if self._session.get_bind().dialect.name == "postgresql":
+            records = await fetch_on_driver(self._session, _PARAGRAPHS_BY_SEQ_POSTGRES, seqs)
+            return [Paragraph(id=r["id"], content=r["content"], created_at=r["created_at"]) for r in records], total
+        rows = await self._session.execute(_PARAGRAPHS_BY_SEQ_SQLITE, {"p_seqs": seqs})
         return [Paragraph(id=row.id, content=row.content, created_at=row.created_at) for row in rows], total
 
     async def rank(self, query: SearchQuery, *, limit: int) -> Ranking:

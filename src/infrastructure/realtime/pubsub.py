@@ -61,6 +61,9 @@ class PubSubHub:
         self._sender: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.connected = False
+        #: Counts the connections made: bumped each time the listener has (re)subscribed every
+        #: channel, so a reader can tell whether messages could have been missed since a moment.
+        self.sessions = 0
         #: Set while the listener cannot reach Redis: subscribers then do not wait for a confirmation.
         self._failing = False
 
@@ -202,6 +205,7 @@ class PubSubHub:
                 # Something to subscribe to first: redis-py reads nothing before a subscription.
                 await self._sync(pubsub, subscribed, force=True)
                 self._failing = False
+                self.sessions += 1
                 if not self.connected:
                     self.connected = True
                     if backoff > 0.2:
