@@ -75,6 +75,9 @@ def configure_logging(settings: Settings) -> None:
 
     structlog.configure(
         processors=[
+            # A line below the level is dropped before any work is done on it (an access line per
+            # request at LOG_LEVEL=WARNING, debug lines at INFO).
+            structlog.stdlib.filter_by_level,
             *shared,
             structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
         ],

@@ -13,7 +13,7 @@ raises it: 401 problem JSON with ``WWW-Authenticate: Bearer error="invalid_token
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from litestar import Request
@@ -105,16 +105,22 @@ def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
     raise AuthenticationRequired("Sign in and send `Authorization: Bearer <token>`")
 
 
-def require_principal(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+# Guards are coroutine functions on purpose: Litestar runs a plain function guard in a worker thread
+# (anyio.to_thread), a thread hop per guard per request for what is a dictionary lookup.
+
+
+async def require_principal(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
     """Router guard: every route needs a signed-in caller unless it is marked ``opt={"public": True}``."""
     if not handler.opt.get(PUBLIC_OPT):
         principal_of(connection)
 
 
-def requires(permission: Permission) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]:
+def requires(
+    permission: Permission,
+) -> Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]:
     """A guard that lets through only callers holding ``permission`` (never a role name)."""
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         if not principal_of(connection).can(permission):
             raise Forbidden(f"This needs the {permission.value} permission")
 
