@@ -245,3 +245,72 @@ def test_export_as_markdown_or_json_to_a_file_as_the_operator_or_the_owner(chat:
     bad_format = chat("conversations", "export", conversation_id, "--format", "pdf")
     assert bad_format.code == 2
     assert "'pdf' is not one of 'json', 'markdown'" in bad_format.stderr
+
+
+def test_sigterm_stops_the_reply_stores_it_and_leaves(cli_env: dict[str, str], chat: Chat) -> None:
+    long_message = " ".join(f"word{i}" for i in range(300))
+    process = subprocess.Popen(
+        [PARLEY, "chat", "--user", ADA],
+        env={**cli_env, "OFFLINE_TOKEN_DELAY_MS": "40"},  # 300 words: 12 s, unless stopped
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(cli_env["PARLEY_VAR_DIR"]).parent,
+    )
+    try:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        process.stdin.write(long_message + "\nnever sent\n")
+        process.stdin.flush()
+        started = process.stdout.readline()
+        assert NEW_CONVERSATION.match(started.strip()), started
+        assert process.stdout.read(5) == "word0"  # the reply is streaming
+        process.send_signal(signal.SIGTERM)
+        rest = process.stdout.read()
+        stderr = process.stderr.read() if process.stderr else ""
+        assert process.wait(timeout=30) == 0, stderr
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+    assert "never sent" not in rest
+    assert not said(stderr), stderr
+    (conversation_id,) = NEW_CONVERSATION.findall(started)
+    messages = export_json(chat, conversation_id)["messages"]
+    assert len(messages) == 2, "the chat left after storing the stopped reply"
+    assert messages[1]["finish_reason"] == "cancelled"
+    assert 0 < len(messages[1]["content"]) < len(long_message)
+
+
+def test_a_reader_that_goes_away_ends_the_chat_quietly(cli_env: dict[str, str], chat: Chat) -> None:
+    """`parley chat < questions | head -c 5`: no traceback or error line when the pipe closes."""
+    process = subprocess.Popen(
+        [PARLEY, "chat", "--user", ADA],
+        env={**cli_env, "OFFLINE_TOKEN_DELAY_MS": "20"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(cli_env["PARLEY_VAR_DIR"]).parent,
+    )
+    try:
+        assert process.stdin is not None
+        assert process.stdout is not None
+        words = " ".join(f"word{i}" for i in range(200))
+        process.stdin.write(f"{words}\n{words}\n")
+        process.stdin.close()
+        assert NEW_CONVERSATION.match(process.stdout.readline().strip())
+        process.stdout.read(5)
+        process.stdout.close()  # the reader is gone: the next write hits a closed pipe
+        stderr = process.stderr.read() if process.stderr else ""
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert "BrokenPipe" not in stderr, stderr
+    assert "Traceback" not in stderr, stderr
+    assert not said(stderr), stderr
+    assert code == 0

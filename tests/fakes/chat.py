@@ -26,6 +26,7 @@ from src.domain.llm.model import (
     Chunk,
     Completion,
     FinishReason,
+    PromptMessage,
     StreamEnd,
     TextDelta,
     Usage,
@@ -184,9 +185,9 @@ class InMemoryMessageRepository:
     async def count(self, conversation_id: uuid.UUID, *, after_seq: int | None = None) -> int:
         return sum(1 for m in self._of(conversation_id) if after_seq is None or m.seq > after_seq)
 
-    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[Message]:
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         found = [
-            dataclasses.replace(m)
+            PromptMessage(m.role, m.content, tokens=m.token_count or None)
             for m in self._of(conversation_id)
             if m.status is MessageStatus.COMPLETE
             and m.token_start is not None

@@ -5,18 +5,16 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from src.domain.chat.context import context_threshold, message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Role, Tier, User
 from src.domain.llm.model import FinishReason, Usage
 from src.domain.usage.model import UsageKind, UsageRecord
-from src.infrastructure.persistence.chat_models import ChatMessageModel
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
@@ -193,16 +191,21 @@ async def test_a_reply_is_finished_once_and_its_progress_only_while_generating(
 
 
 @pytest.fixture
-def loaded_messages(uow: SqlAlchemyUnitOfWorkFactory) -> Iterator[list[int]]:
-    """How many message rows the ORM loaded (one per row a query returned)."""
+def loaded_messages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many message rows the repository turned into messages (one per row a query returned),
+    whether ORM entities or Core rows."""
+    from src.infrastructure.persistence import chat_repositories
+
     loads: list[int] = []
+    for name in ("_to_message", "_to_prompt_message"):
+        mapping = getattr(chat_repositories, name)
 
-    def count(_target: object, _context: object) -> None:
-        loads.append(1)
+        def counting(row: object, mapping: Callable[[object], object] = mapping) -> object:
+            loads.append(1)
+            return mapping(row)
 
-    event.listen(ChatMessageModel, "load", count)
-    yield loads
-    event.remove(ChatMessageModel, "load", count)
+        monkeypatch.setattr(chat_repositories, name, counting)
+    return loads
 
 
 async def test_the_context_query_reads_only_the_messages_that_fit(

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from src.domain.chat.grounding import Passage
 from src.domain.chat.model import Conversation, Grounding, Message
 from src.domain.identity.model import Principal
+from src.domain.llm.model import PromptMessage
 
 if TYPE_CHECKING:
     from src.application.shared.ports import UnitOfWork
@@ -142,9 +143,10 @@ class MessageRepository(Protocol):
 
     async def count(self, conversation_id: uuid.UUID, *, after_seq: int | None = None) -> int: ...
 
-    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[Message]:
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         """The complete messages with ``token_start >= min_token_start`` and ``seq <= up_to_seq``,
-        oldest first: an index range, so only what fits the context window is read."""
+        oldest first, as a prompt's messages (role, content, stored token count): an index range, so
+        only what fits the context window is read, and only what a prompt needs of it."""
         ...
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:

@@ -98,7 +98,7 @@ class ReplyLauncher:
 
     async def context(
         self, tx: UnitOfWork, conversation: Conversation, model: ModelInfo, *, token_total: int, up_to_seq: int
-    ) -> list[Message]:
+    ) -> list[PromptMessage]:
         """The conversation's latest messages that fit ``model``'s window: an index range, not the history."""
         budget = history_budget(
             context_window=model.context_window,
@@ -120,12 +120,16 @@ class ReplyLauncher:
         )
 
     def prompt(
-        self, conversation: Conversation, model: ModelInfo, history: Sequence[Message], passages: Sequence[Passage]
+        self,
+        conversation: Conversation,
+        model: ModelInfo,
+        history: Sequence[PromptMessage],
+        passages: Sequence[Passage],
     ) -> GroundedPrompt:
         """The system prompt, the passages that fit, and the latest of ``history`` that fit the window."""
         return ground_prompt(
             conversation.system_prompt,
-            [PromptMessage(m.role, m.content) for m in history if m.content],
+            [m for m in history if m.content],
             passages,
             context_window=model.context_window,
             max_output_tokens=model.max_output_tokens,

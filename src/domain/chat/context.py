@@ -63,7 +63,7 @@ def trim_to_context_window(
     kept: list[PromptMessage] = []
     used = 0
     for message in reversed(history):
-        cost = message_tokens(message.content)
+        cost = message.estimated_tokens
         if used + cost > budget:
             break
         kept.append(message)

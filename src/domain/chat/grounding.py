@@ -198,7 +198,7 @@ def ground_prompt(
     prompt = trim_to_context_window(
         system_prompt, history, context_window=context_window, max_output_tokens=max_output_tokens
     )
-    room = context_window - max_output_tokens - sum(message_tokens(m.content) for m in prompt)
+    room = context_window - max_output_tokens - sum(m.estimated_tokens for m in prompt)
     kept = list(passages)
     while kept and message_tokens(grounding_message(kept)) > room:
         kept.pop()

@@ -50,6 +50,14 @@ class ModelId:
 class PromptMessage:
     role: MessageRole
     content: str
+    #: Its estimated cost in a prompt (``estimate_tokens`` plus the role markers) when already known,
+    #: e.g. stored with the message; ``None``: estimated from ``content`` when needed.
+    tokens: int | None = field(default=None, compare=False)
+
+    @property
+    def estimated_tokens(self) -> int:
+        """The estimated cost of this message in a prompt, role markers included."""
+        return self.tokens if self.tokens is not None else estimate_tokens(self.content) + MESSAGE_OVERHEAD_TOKENS
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +213,7 @@ def estimate_tokens(text: str) -> int:
 
 
 def estimate_prompt_tokens(messages: Iterable[PromptMessage]) -> int:
-    return sum(estimate_tokens(m.content) + MESSAGE_OVERHEAD_TOKENS for m in messages)
+    return sum(m.estimated_tokens for m in messages)
 
 
 def estimate_usage(messages: Sequence[PromptMessage], output_text: str) -> Usage:

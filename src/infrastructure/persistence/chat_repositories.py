@@ -20,7 +20,7 @@ from uuid_utils.compat import uuid7
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
 from src.application.usage.ports import UsageBucket, UsageGrouping
 from src.domain.chat.model import Conversation, Grounding, Message, MessageStatus
-from src.domain.llm.model import FinishReason, MessageRole, Usage
+from src.domain.llm.model import FinishReason, MessageRole, PromptMessage, Usage
 from src.domain.usage.model import UsageRecord, month_start
 from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
@@ -111,16 +111,18 @@ def _add_to_usage_month(dialect: str) -> Insert:
 
 _GET_CONVERSATION: Select[Any] = select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
 _GET_OWNED_CONVERSATION: Select[Any] = _GET_CONVERSATION.where(_CONVERSATIONS.c.user_id == bindparam("p_user"))
-# ORM entities (built once all the same): a range of ix_chat_message_conversation_id_token_start.
+# Core rows of the three columns a prompt needs, not ORM entities (a long context is hundreds of rows,
+# and an entity costs many times such a row to build): a range of
+# ix_chat_message_conversation_id_token_start.
 _CONTEXT: Select[Any] = (
-    select(ChatMessageModel)
+    select(_MESSAGES.c.role, _MESSAGES.c.content, _MESSAGES.c.token_count)
     .where(
-        ChatMessageModel.conversation_id == bindparam("p_conversation"),
-        ChatMessageModel.token_start >= bindparam("p_min_token_start"),
-        ChatMessageModel.status == _COMPLETE,
-        ChatMessageModel.seq <= bindparam("p_up_to_seq"),
+        _MESSAGES.c.conversation_id == bindparam("p_conversation"),
+        _MESSAGES.c.token_start >= bindparam("p_min_token_start"),
+        _MESSAGES.c.status == _COMPLETE,
+        _MESSAGES.c.seq <= bindparam("p_up_to_seq"),
     )
-    .order_by(ChatMessageModel.token_start, ChatMessageModel.seq)
+    .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
 )
 _SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
     _USAGE_MONTHS.c.user_id == bindparam("p_user"), _USAGE_MONTHS.c.month == bindparam("p_month")
@@ -339,11 +341,10 @@ class SqlMessageRepository:
             query = query.where(ChatMessageModel.seq > after_seq)
         return int(await self._session.scalar(query) or 0)
 
-    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[Message]:
-        # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
-        return [_to_message(row) for row in await self._session.scalars(_CONTEXT, parameters)]
+        return [_to_prompt_message(row) for row in await self._session.execute(_CONTEXT, parameters)]
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
         parameters = {"p_id": message_id, "p_content": content, "p_last_event_id": last_event_id, "p_now": now}
@@ -542,6 +543,10 @@ def _to_conversation(row: Any) -> Conversation:
         next_seq=row.next_seq,
         title_requested_at=row.title_requested_at,
     )
+
+
+def _to_prompt_message(row: Any) -> PromptMessage:
+    return PromptMessage(MessageRole(row.role), row.content, tokens=row.token_count or None)
 
 
 def _to_message(row: Any) -> Message:

@@ -18,6 +18,8 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import os
+import signal
 import sys
 import threading
 import uuid
@@ -309,6 +311,10 @@ class ChatSession:
         self.screen.note(f"title: {view.title or '(none yet)'}")
 
 
+class Terminated(Exception):
+    """SIGTERM: the reply being written was stopped and stored; leave."""
+
+
 class TerminalChat:
     """The main thread's loop: read a line, run it on the portal, wait; Ctrl-C and Ctrl-D handling."""
 
@@ -320,6 +326,15 @@ class TerminalChat:
         self.interactive = sys.stdin.isatty()
         #: Messages refused or replies that failed.
         self.failures = 0
+        #: Set by ``terminate`` (SIGTERM): stop the reply being written, then leave.
+        self.terminating = False
+
+    def terminate(self, *_: object) -> None:
+        """The SIGTERM handler (main thread): like Ctrl-C, then leave once the reply is stored."""
+        if self.terminating:
+            return  # already on the way out
+        self.terminating = True
+        raise KeyboardInterrupt
 
     def run(self, resume_reply: uuid.UUID | None) -> None:
         if self.interactive:
@@ -330,7 +345,7 @@ class TerminalChat:
             self._screen.note(f"chatting as {email}{model} · /help for commands · Ctrl-D leaves")
         if resume_reply is not None:
             self._reply(self._session.follow(resume_reply))
-        while True:
+        while not self.terminating:
             line = self._read()
             if line is None:
                 return
@@ -355,13 +370,16 @@ class TerminalChat:
             return None
 
     def _reply(self, work: Coroutine[Any, Any, bool]) -> None:
-        """Wait for a reply to be shown; the first Ctrl-C stops it, a second one leaves."""
+        """Wait for a reply to be shown; the first Ctrl-C stops it, a second one leaves. SIGTERM stops
+        it and leaves once it is stored."""
         future = self._portal.submit(work)
         stopping = False
         while True:
             try:
                 if not future.result():
                     self.failures += 1
+                if self.terminating:
+                    raise Terminated
                 return
             except KeyboardInterrupt:
                 if stopping:
@@ -403,6 +421,14 @@ class TerminalChat:
         return True
 
 
+def _silence_stdout() -> None:
+    """Point standard output at /dev/null: the interpreter's last flush must not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+
+
 def run_terminal_chat(who: str, conversation_id: uuid.UUID | None, model: str | None) -> int:
     """The whole command: start the container, chat, shut down. Returns the exit code."""
     from src.domain.shared.errors import DomainError
@@ -421,9 +447,14 @@ def run_terminal_chat(who: str, conversation_id: uuid.UUID | None, model: str | 
             except DomainError as exc:
                 fail(describe_error(exc), EXIT_BY_ERROR_KIND.get(exc.kind, EXIT_FAILURE))
             terminal = TerminalChat(portal, session, screen)
+            signal.signal(signal.SIGTERM, terminal.terminate)
             terminal.run(generating)
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, Terminated):
             screen.end_line()
+        except BrokenPipeError:
+            # Whatever read the output went away (`parley chat ... | head`): nobody is left to show
+            # anything to, so stop writing and leave as at the end of input.
+            _silence_stdout()
         finally:
             # Replies still being written (after a second Ctrl-C) finish, or are stored as
             # interrupted, while the database is open; then everything closes.
