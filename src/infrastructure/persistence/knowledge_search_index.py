@@ -105,8 +105,14 @@ class SearchIndex(ABC):
 
     @staticmethod
     def for_session(session: AsyncSession, spec: IndexSpec) -> SearchIndex:
-        dialect = session.get_bind().dialect.name
-        return PostgresSearchIndex(spec) if dialect == "postgresql" else SqliteSearchIndex(spec)
+        """The index for ``session``'s database: built once per database kind and index (it holds no
+        state but its table's description, which every repository would otherwise build again)."""
+        postgres = session.get_bind().dialect.name == "postgresql"
+        index = _INDEXES.get((postgres, spec))
+        if index is None:
+            index = PostgresSearchIndex(spec) if postgres else SqliteSearchIndex(spec)
+            _INDEXES[(postgres, spec)] = index
+        return index
 
     @abstractmethod
     def _table(self) -> sa.TableClause: ...
@@ -147,6 +153,9 @@ class SearchIndex(ABC):
 
     async def remove(self, session: AsyncSession, owner_id: uuid.UUID) -> None:
         await session.execute(sa.delete(self.table).where(self.owner_id == owner_id))
+
+
+_INDEXES: dict[tuple[bool, IndexSpec], SearchIndex] = {}
 
 
 class PostgresSearchIndex(SearchIndex):
