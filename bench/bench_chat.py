@@ -51,7 +51,7 @@ import websockets
 from httpx_sse import aconnect_sse
 from sqlalchemy.engine import make_url
 
-from bench.support import SERVER_PIDS, parley_server
+from bench.support import DATABASE_URL, SERVER_PIDS, admin, parley_server
 from src.application.shared.ids import new_id
 from src.domain.chat.context import message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
@@ -71,7 +71,6 @@ SOCKETS_PER_USER = 5
 SEND_SAMPLES = 40
 SHORT_HISTORY = 10
 LONG_HISTORY = 10_000
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_CHAT_REDIS_URL", "redis://127.0.0.1:6379/9")
 #: The key ``bench.support`` starts servers with: tokens issued here verify there.
 SECRET_KEY = "benchmark-secret-key-0123456789-abcdef"
@@ -474,17 +473,6 @@ async def send_cost(base: str, seeded: Seeded) -> dict[str, Any]:
 
 
 # -- the run ---------------------------------------------------------------------------------------
-
-
-async def admin(statement: str) -> None:
-    url = make_url(DATABASE_URL)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def run() -> dict[str, Any]:

@@ -27,6 +27,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy.engine import make_url
 
+from bench.support import DATABASE_URL, admin
 from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.domain.chat.grounding import retrieval_query, selective_query
 from src.domain.chat.model import Grounding
@@ -43,7 +44,6 @@ PARAGRAPHS = int(os.environ.get("BENCH_GROUNDING_PARAGRAPHS", "100000"))
 ARTICLES = 1000
 BATCH = 2000
 ROUNDS = 15
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TAGS = ("food", "travel", "work", "home", "music")
 #: (name, message): what a user might type.
 MESSAGES = [
@@ -63,17 +63,6 @@ MESSAGES = [
 
 def median_ms(samples: list[float]) -> float:
     return round(statistics.median(samples) * 1000, 2)
-
-
-async def admin(statement: str) -> None:
-    url = make_url(DATABASE_URL)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 def _id(at: datetime, n: int) -> uuid.UUID:

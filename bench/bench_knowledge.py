@@ -47,7 +47,7 @@ import httpx
 import redis
 from sqlalchemy.engine import make_url
 
-from bench.support import LeanClient, parley_server
+from bench.support import DATABASE_URL, LeanClient, admin, parley_server
 from src.application.knowledge.views import SearchParagraphsCommand
 from src.domain.identity.model import Principal
 from src.domain.knowledge.model import Paragraph
@@ -62,7 +62,6 @@ from src.infrastructure.settings import load_settings
 PARAGRAPHS = int(os.environ.get("BENCH_KNOWLEDGE_PARAGRAPHS", "100000"))
 SENTENCES = 5
 BATCH = 2000
-DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 EMAIL = "bench@example.com"
 PASSWORD = "benchmark-password-heron-58"
@@ -121,17 +120,6 @@ def fake_dictionary() -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-async def admin(statement: str) -> None:
-    url = make_url(DATABASE_URL)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
-    )
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
 
 
 async def bulk_load(database_url: str) -> dict[str, float]:

@@ -17,11 +17,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+from sqlalchemy.engine import make_url
 
 PARLEY = str(Path(sys.executable).with_name("parley"))
+#: The PostgreSQL server the benchmarks make their throwaway databases on.
+DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 #: The process id of each server started here, by its base URL (to read its memory, say).
 SERVER_PIDS: dict[str, int] = {}
+
+
+async def admin(statement: str) -> None:
+    """Run ``statement`` (``CREATE DATABASE``, ``DROP DATABASE``) on ``DATABASE_URL``'s database."""
+    url = make_url(DATABASE_URL)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
 
 
 def free_port() -> int:

@@ -50,6 +50,20 @@ def chat(cli_env: dict[str, str], tmp_path: Path, run_cli: RunCli) -> Chat:
     return run
 
 
+def start_chat(cli_env: dict[str, str], *, token_delay_ms: int) -> subprocess.Popen[str]:
+    """`parley chat --user ADA` running, its standard streams piped, the offline model writing a word
+    every ``token_delay_ms``."""
+    return subprocess.Popen(
+        [PARLEY, "chat", "--user", ADA],
+        env={**cli_env, "OFFLINE_TOKEN_DELAY_MS": str(token_delay_ms)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=Path(cli_env["PARLEY_VAR_DIR"]).parent,
+    )
+
+
 def said(stderr: str) -> list[str]:
     """What the command told the person on stderr (log lines are JSON)."""
     return [line for line in stderr.splitlines() if line and not line.startswith("{")]
@@ -168,15 +182,7 @@ def test_refusals_are_one_clear_line(chat: Chat) -> None:
 
 def test_ctrl_c_stops_the_reply_being_written_and_the_chat_goes_on(cli_env: dict[str, str], chat: Chat) -> None:
     long_message = " ".join(f"word{i}" for i in range(300))
-    process = subprocess.Popen(
-        [PARLEY, "chat", "--user", ADA],
-        env={**cli_env, "OFFLINE_TOKEN_DELAY_MS": "40"},  # 300 words: 12 s, unless stopped
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(cli_env["PARLEY_VAR_DIR"]).parent,
-    )
+    process = start_chat(cli_env, token_delay_ms=40)  # 300 words: 12 s, unless stopped
     try:
         assert process.stdin is not None
         assert process.stdout is not None
@@ -249,15 +255,7 @@ def test_export_as_markdown_or_json_to_a_file_as_the_operator_or_the_owner(chat:
 
 def test_sigterm_stops_the_reply_stores_it_and_leaves(cli_env: dict[str, str], chat: Chat) -> None:
     long_message = " ".join(f"word{i}" for i in range(300))
-    process = subprocess.Popen(
-        [PARLEY, "chat", "--user", ADA],
-        env={**cli_env, "OFFLINE_TOKEN_DELAY_MS": "40"},  # 300 words: 12 s, unless stopped
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(cli_env["PARLEY_VAR_DIR"]).parent,
-    )
+    process = start_chat(cli_env, token_delay_ms=40)  # 300 words: 12 s, unless stopped
     try:
         assert process.stdin is not None
         assert process.stdout is not None
@@ -286,15 +284,7 @@ def test_sigterm_stops_the_reply_stores_it_and_leaves(cli_env: dict[str, str], c
 
 def test_a_reader_that_goes_away_ends_the_chat_quietly(cli_env: dict[str, str], chat: Chat) -> None:
     """`parley chat < questions | head -c 5`: no traceback or error line when the pipe closes."""
-    process = subprocess.Popen(
-        [PARLEY, "chat", "--user", ADA],
-        env={**cli_env, "OFFLINE_TOKEN_DELAY_MS": "20"},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=Path(cli_env["PARLEY_VAR_DIR"]).parent,
-    )
+    process = start_chat(cli_env, token_delay_ms=20)
     try:
         assert process.stdin is not None
         assert process.stdout is not None

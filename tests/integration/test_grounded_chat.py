@@ -19,6 +19,7 @@ from src.domain.llm.model import ChatRequest
 from src.infrastructure.container import build_container
 from src.infrastructure.persistence.migrator import Migrator
 from src.interfaces.http.app import create_app
+from tests.accounts import sign_up
 from tests.conftest import SettingsFactory
 from tests.fake_http_server import Answer, FakeHttpServer, fake_http_server
 from tests.fakes.chat import Reply, ScriptedChatModel
@@ -91,17 +92,7 @@ async def api(make_settings: SettingsFactory, database_url: str, source: FakeHtt
     model = ScriptedChatModel()
     app = create_app(settings, build_container(settings, role="api", chat_model=model))
     async with AsyncTestClient(app) as client:
-        tokens = {}
-        for name in ("ada", "bob"):
-            email = f"{name}@example.com"
-            registered = await client.post(
-                "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name}
-            )
-            assert registered.status_code == 201, registered.text
-            signed_in = await client.post(
-                "/api/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD}
-            )
-            tokens[name] = signed_in.json()["access_token"]
+        tokens = await sign_up(client, ("ada", "bob"), PASSWORD)
         yield Api(client, model, tokens)
 
 

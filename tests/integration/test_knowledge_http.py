@@ -17,6 +17,7 @@ from src.infrastructure.persistence.knowledge_models import ParagraphModel, Word
 from src.infrastructure.persistence.migrator import Migrator
 from src.infrastructure.persistence.models import OutboxMessageModel
 from src.interfaces.http.app import create_app
+from tests.accounts import sign_up
 from tests.conftest import SettingsFactory
 from tests.fake_http_server import Answer, FakeHttpServer, dictionary_entry, fake_http_server
 from tests.integration.jobs_support import wait_until
@@ -61,17 +62,7 @@ async def start_api(settings: Any, server: FakeHttpServer) -> AsyncIterator[Api]
     transport = httpx.ASGITransport(app=create_app(settings, container=container))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as client:
-            tokens = {}
-            for name in ("ada", "bob"):
-                email = f"{name}@example.com"
-                registered = await client.post(
-                    "/api/v1/auth/register", json={"email": email, "password": PASSWORD, "display_name": name}
-                )
-                assert registered.status_code == 201, registered.text
-                signed_in = await client.post(
-                    "/api/v1/auth/token", data={"grant_type": "password", "username": email, "password": PASSWORD}
-                )
-                tokens[name] = signed_in.json()["access_token"]
+            tokens = await sign_up(client, ("ada", "bob"), PASSWORD)
             yield Api(client, container, server, tokens)
     finally:
         await container.shutdown()
