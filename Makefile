@@ -4,6 +4,8 @@ SHELL := /bin/bash
 # Recursively expanded on purpose: after `install` bootstraps uv, later recipes find it.
 UV = $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 PYTEST_ARGS ?=
+# pytest-xdist workers for `make test` (each has its own Redis database; PostgreSQL databases are per test).
+TEST_WORKERS ?= 3
 
 .PHONY: help install run migrate test test-live services lint format typecheck contracts unit bench clean
 
@@ -41,7 +43,7 @@ contracts: install ## import-linter layer contracts
 	@$(UV) run --frozen lint-imports
 
 test: install services lint typecheck ## Everything CI runs: lint, types, contracts, the whole suite with coverage
-	@$(UV) run --frozen pytest --cov --cov-report=term $(PYTEST_ARGS)
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
 
 test-live: install ## Opt-in: tiny calls to the real providers whose keys are set (not part of `make test`)
 	@PARLEY_LIVE_TESTS=1 $(UV) run --frozen pytest tests/live -m live $(PYTEST_ARGS)

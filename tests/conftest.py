@@ -14,9 +14,21 @@ from sqlalchemy.engine import make_url
 
 from src.infrastructure.settings import Settings, load_settings
 
+def _redis_url_for_this_worker(base: str) -> str:
+    """Each pytest-xdist worker flushes its own Redis database: gw0 uses the base one, gw1 the one below, ..."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker.startswith("gw"):
+        return base
+    head, _, database = base.rpartition("/")
+    number = int(database or 0) - int(worker[2:])
+    if number < 0:
+        raise RuntimeError(f"TEST_REDIS_URL {base} leaves no Redis database for xdist worker {worker}")
+    return f"{head}/{number}"
+
+
 #: Where the test suite finds its servers; `make test` makes sure they are up.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_REDIS_URL = _redis_url_for_this_worker(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
 TEST_SECRET_KEY = "test-secret-key-that-is-long-enough-0123456789"
 
 SettingsFactory = Callable[..., Settings]
