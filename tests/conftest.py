@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from src.infrastructure.settings import Settings, load_settings
 
+
 def _redis_url_for_this_worker(base: str) -> str:
     """Each pytest-xdist worker flushes its own Redis database: gw0 uses the base one, gw1 the one below, ..."""
     worker = os.environ.get("PYTEST_XDIST_WORKER", "")

@@ -25,7 +25,6 @@ from src.application.chat.export_conversation import ExportConversation
 from src.application.chat.generation import ReplyGenerator
 from src.application.chat.get_conversation import GetConversation
 from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
-from src.application.chat.limits import AiRequestLimiter
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
@@ -63,6 +62,7 @@ from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLim
 from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
 from src.domain.identity.model import Tier

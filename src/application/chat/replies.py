@@ -15,7 +15,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from src.application.chat.generation import ReplyGenerator, ReplyJob
-from src.application.chat.limits import AiRequestLimiter
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
@@ -29,6 +28,7 @@ from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
 from src.domain.chat.context import context_threshold, history_budget
 from src.domain.chat.errors import ReplyInProgress

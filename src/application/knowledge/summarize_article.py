@@ -16,12 +16,12 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from src.application.chat.limits import AiRequestLimiter
 from src.application.knowledge.articles import readable_article, require
 from src.application.knowledge.views import SummaryView
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
 from src.domain.identity.model import Permission, Principal
 from src.domain.llm.model import ChatRequest, Completion, MessageRole, PromptMessage

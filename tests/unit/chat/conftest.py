@@ -17,7 +17,6 @@ from src.application.chat.export_conversation import ExportConversation
 from src.application.chat.generation import ReplyGenerator
 from src.application.chat.get_conversation import GetConversation
 from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
-from src.application.chat.limits import AiRequestLimiter
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
 from src.application.chat.ports import ReplyEvent
@@ -31,6 +30,7 @@ from src.application.chat.stop_reply import StopReply
 from src.application.chat.title_conversation import TitleConversation
 from src.application.chat.update_conversation import UpdateConversation
 from src.application.chat.views import ConversationView, ReplyHandle
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
 from src.domain.identity.model import Principal, Role, Tier, User, permissions_of

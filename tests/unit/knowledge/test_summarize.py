@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from src.application.chat.limits import AiRequestLimiter
 from src.application.knowledge.summarize_article import SummarizeArticle
 from src.application.knowledge.views import UpdateArticleCommand
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.chat.errors import AiRequestsRateLimited
 from src.domain.identity.model import Principal, Tier
 from src.domain.knowledge.errors import ArticleNotFound

@@ -1,0 +1,1 @@
+"""Knowledge use cases: articles, paragraphs, the dictionary, search."""
