@@ -39,7 +39,7 @@ BY_CODE: dict[str, OpenAIError] = {
     # The month's budget is spent: OpenAI's "You exceeded your current quota".
     "budget_exceeded": OpenAIError(429, "insufficient_quota", "insufficient_quota"),
     "context_length_exceeded": OpenAIError(400, "invalid_request_error", "context_length_exceeded"),
-    "invalid_completion_request": OpenAIError(400, "invalid_request_error", None),
+    "invalid_completion_request": OpenAIError(400, "invalid_request_error", "invalid_value"),
     "permission_denied": OpenAIError(403, "permission_error", None),
     "forbidden": OpenAIError(403, "permission_error", None),
     # The provider rejected the request itself: the caller's to fix, as OpenAI would say it.
