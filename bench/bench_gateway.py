@@ -19,9 +19,11 @@ and are driven by the same client (httpx streaming POSTs with ``stream: true``, 
       /tmp/litellm-venv/bin/pip install -c <(echo 'certifi<=2026.10.18') 'litellm[proxy]==1.100.0'
 
 Figures per system: streamed requests per second with 20 and 50 concurrent clients
-(``BENCH_GATEWAY_SECONDS`` each, default 10), and at 1 client the time to the first content chunk
-(p50 of ``BENCH_GATEWAY_SEQUENTIAL`` calls, default 60) minus that of calling the fake directly with
-the same client, in the same round. The client, the upstream and the server share the machine's cores.
+(``BENCH_GATEWAY_SECONDS`` each, default 10), the server's CPU time per stream at that load (its
+process and children, from ``/proc``: the figure a busy shared machine disturbs least), and at 1
+client the time to the first content chunk (p50 of ``BENCH_GATEWAY_SEQUENTIAL`` calls, default 60)
+minus that of calling the fake directly with the same client, in the same round. The client, the
+upstream and the server share the machine's cores.
 
     uv run python -m bench gateway
 """
@@ -47,7 +49,7 @@ import msgspec
 import redis
 from sqlalchemy.engine import make_url
 
-from bench.support import DATABASE_URL, admin, free_port, parley_server
+from bench.support import DATABASE_URL, SERVER_PIDS, admin, free_port, parley_server
 
 ROUNDS = int(os.environ.get("BENCH_GATEWAY_ROUNDS", "3"))
 SECONDS = float(os.environ.get("BENCH_GATEWAY_SECONDS", "10"))
@@ -121,6 +123,7 @@ def litellm_proxy(upstream: str) -> Iterator[str | None]:
             cwd=directory,
         )
         base = f"http://127.0.0.1:{port}"
+        SERVER_PIDS[base] = process.pid
         try:
             deadline = time.monotonic() + 120
             while time.monotonic() < deadline:
@@ -194,7 +197,32 @@ async def first_chunk_p50(url: str, headers: dict[str, str], calls: int) -> floa
     return statistics.median(firsts) * 1000
 
 
-async def throughput(url: str, headers: dict[str, str], clients: int, seconds: float) -> dict[str, float]:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its descendants so far (Linux ``/proc``)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [p for p, pp in parents.items() if pp == parent and p not in tree]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(p, 0.0) for p in tree)
+
+
+async def throughput(
+    url: str, headers: dict[str, str], clients: int, seconds: float, pid: int | None = None
+) -> dict[str, float]:
     done = 0
     errors = 0
     firsts: list[float] = []
@@ -214,10 +242,13 @@ async def throughput(url: str, headers: dict[str, str], clients: int, seconds: f
                 done += 1
                 firsts.append(first)
 
+        cpu_before = cpu_seconds(pid) if pid is not None else 0.0
         started = time.perf_counter()
         await asyncio.gather(*(client() for _ in range(clients)))
         elapsed = time.perf_counter() - started
+        cpu = cpu_seconds(pid) - cpu_before if pid is not None else 0.0
     return {
+        "server_cpu_ms_per_stream": round(cpu * 1000 / done, 2) if done else 0.0,
         "streams_per_s": round(done / elapsed, 1),
         "first_chunk_p50_ms": round(statistics.median(firsts) * 1000, 1) if firsts else 0.0,
         "errors": errors,
@@ -270,6 +301,7 @@ def _measure(upstream: str, parley: str, key: str, litellm: str | None, database
     systems: dict[str, tuple[str, dict[str, str]]] = {
         "parley": (f"{parley}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
     }
+    pids = {"parley": SERVER_PIDS.get(parley), "litellm": SERVER_PIDS.get(litellm or "")}
     if litellm is None:
         print(f"   LiteLLM skipped: no {LITELLM_VENV}/bin/litellm (see this module's docstring to install it)")
     else:
@@ -288,8 +320,9 @@ def _measure(upstream: str, parley: str, key: str, litellm: str | None, database
             first = asyncio.run(first_chunk_p50(*systems[name], SEQUENTIAL))
             note(f"{name}_added_first_chunk_ms_1_client", first - base_first)
             for clients in (20, 50):
-                figures = asyncio.run(throughput(*systems[name], clients, SECONDS))
+                figures = asyncio.run(throughput(*systems[name], clients, SECONDS, pids[name]))
                 note(f"{name}_streams_per_s_{clients}_clients", figures["streams_per_s"])
+                note(f"{name}_server_cpu_ms_per_stream_{clients}_clients", figures["server_cpu_ms_per_stream"])
                 note(f"{name}_first_chunk_p50_ms_{clients}_clients", figures["first_chunk_p50_ms"])
                 note(f"{name}_errors", figures["errors"])
                 print(f"   round {round_ + 1} {name:<8} {clients} clients: {figures}")

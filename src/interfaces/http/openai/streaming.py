@@ -56,7 +56,12 @@ async def relay_stream(
     if gone:
         logger.info("gateway_client_disconnected", model=stream.model, charged=result is not None)
         return
-    if relay.cancelled() or relay.exception() is not None:
+    if relay.cancelled():
+        return
+    failure = relay.exception()
+    if failure is not None:
+        # The head or a chunk could not be sent (the connection broke), or a bug: the call is charged.
+        logger.warning("gateway_stream_failed", error=type(failure).__name__, model=stream.model)
         return
     ending = relay.result()
     if ending:
