@@ -4,7 +4,8 @@ The caller sends the whole prompt (no conversation is read). Like a chat reply, 
 against the caller's AI requests per minute and is refused when the month's budget is spent, both
 before any model is called; the model router answers (retries, fallbacks and circuit breakers before
 the first chunk); and what the call used is charged once, with the user and the API key, in one
-write after the answer. ``store`` saves the exchange as a new conversation in that same write.
+write after the answer (the ``UsageLedger``'s group commit when it is given). ``store`` saves the
+exchange as a new conversation, in the same transaction as its usage record.
 
 Streams: ``stream`` returns once the first chunk is there (a failure of every model of the chain is
 raised before anything was sent, so the front door can still answer with an error status). The front
@@ -30,6 +31,7 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.budget import ensure_within_budget
+from src.application.usage.ledger import UsageLedger
 from src.domain.chat.context import message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Principal
@@ -113,8 +115,12 @@ class CompleteChat:
         budgets: TierBudgets,
         clock: Clock,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
+        ledger: UsageLedger | None = None,
     ) -> None:
+        """``ledger`` writes the usage of calls that store nothing else (group commit); without it,
+        each call writes its own transaction."""
         self._uow = uow
+        self._ledger = ledger
         self._model = model
         self._catalog = catalog
         self._limiter = limiter
@@ -224,13 +230,16 @@ class CompleteChat:
             api_key_id=command.principal.api_key_id,
         )
         conversation_id: uuid.UUID | None = None
-        async with self._uow() as tx:
-            if command.store:
-                conversation_id, message_id = await _store_exchange(
-                    tx, command, request, text, finish_reason, usage, model, cost, error_code, now
-                )
-                record = dataclasses.replace(record, conversation_id=conversation_id, message_id=message_id)
-            await tx.usage.record(record)
+        if self._ledger is not None and not command.store:
+            await self._ledger.record(record)
+        else:
+            async with self._uow() as tx:
+                if command.store:
+                    conversation_id, message_id = await _store_exchange(
+                        tx, command, request, text, finish_reason, usage, model, cost, error_code, now
+                    )
+                    record = dataclasses.replace(record, conversation_id=conversation_id, message_id=message_id)
+                await tx.usage.record(record)
         return CompletionResult(
             text=text,
             finish_reason=finish_reason,

@@ -8,6 +8,7 @@ from src.application.chat.complete_chat import CompleteChat
 from src.application.chat.limits import AiRequestLimiter
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ledger import UsageLedger
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.settings import Settings
 
@@ -39,6 +40,7 @@ def build_gateway(
             budgets=budgets,
             clock=clock,
             timeout_seconds=settings.reply_timeout_seconds,
+            ledger=UsageLedger(uow),
         ),
         catalog=catalog,
     )

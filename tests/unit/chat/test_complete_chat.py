@@ -3,6 +3,7 @@ one charge per call (with the API key), streams left early or failing, and ``sto
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import uuid
 
@@ -16,6 +17,7 @@ from src.application.chat.complete_chat import (
 )
 from src.application.chat.limits import AiRequestLimiter
 from src.application.usage.get_usage import GetUsageCommand
+from src.application.usage.ledger import UsageLedger
 from src.domain.chat.errors import AiRequestsRateLimited
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Principal, Role, Tier
@@ -260,3 +262,23 @@ async def test_a_pro_caller_gets_the_pro_allowance(gateway: Gateway) -> None:
     pro = principal(tier=Tier.PRO, role=Role.MEMBER)
     for _ in range(AI_FREE.limit + 1):
         await gateway.use_case.complete(gateway.command(principal=pro))
+
+
+async def test_with_a_ledger_the_usage_goes_through_its_group_commit_unless_stored(gateway: Gateway) -> None:
+    world = gateway.world
+    ledger = UsageLedger(world.uow)
+    use_case = CompleteChat(
+        world.uow,
+        world.model,
+        world.catalog,
+        limiter=AiRequestLimiter(None, {}),
+        budgets=BUDGETS,
+        clock=world.clock,
+        ledger=ledger,
+    )
+    await asyncio.gather(*(use_case.complete(gateway.command()) for _ in range(5)))
+    assert len(gateway.usage) == 5
+    assert 1 <= ledger.commits <= 2
+    stored = await use_case.complete(gateway.command(store=True))
+    assert ledger.commits <= 2  # the conversation and its usage record: one transaction of their own
+    assert gateway.usage[-1].conversation_id == stored.conversation_id is not None
