@@ -337,6 +337,11 @@ def _measure(upstream: str, parley: str, key: str, litellm: str | None, database
                 result[f"litellm_streams_per_s_{clients}_clients"],
             )
             result[f"ratio_streams_per_s_{clients}_clients"] = round(ours / theirs, 2) if theirs else None
+            cpu_ours = result[f"parley_server_cpu_ms_per_stream_{clients}_clients"]
+            cpu_theirs = result[f"litellm_server_cpu_ms_per_stream_{clients}_clients"]
+            result[f"ratio_server_cpu_per_stream_{clients}_clients"] = (
+                round(cpu_ours / cpu_theirs, 2) if cpu_theirs else None
+            )
         theirs_added = result["litellm_added_first_chunk_ms_1_client"]
         result["ratio_added_first_chunk"] = (
             round(result["parley_added_first_chunk_ms_1_client"] / theirs_added, 2) if theirs_added > 0 else None
