@@ -42,6 +42,7 @@ async def relay_stream(
     writer = ChunkWriter(model=stream.model, include_usage=include_usage)
     relay = asyncio.ensure_future(_relay(stream, writer, send, parley_seconds))
     hang_up = asyncio.ensure_future(_disconnected(receive))
+    gone = False
     try:
         await asyncio.wait((relay, hang_up), return_when=asyncio.FIRST_COMPLETED)
     finally:
@@ -51,8 +52,9 @@ async def relay_stream(
                 task.cancel()
         with contextlib.suppress(BaseException):
             await relay
-    # Charged whatever happened (normally ``_relay`` did it already; ``settle`` charges once).
-    result = await _settle(stream)
+        # Charged whatever happened, the server shutting down included (normally ``_relay`` did it
+        # already: ``settle`` charges once).
+        result = await _settle(stream)
     if gone:
         logger.info("gateway_client_disconnected", model=stream.model, charged=result is not None)
         return
