@@ -181,7 +181,10 @@ class CompleteChat:
         if not command.messages:
             raise InvalidCompletionRequest("messages must hold at least one message", extra={"param": "messages"})
         prompt_tokens = estimate_prompt_tokens(command.messages)
-        if prompt_tokens + max_output > info.context_window:
+        if command.max_output_tokens is None:
+            # As OpenAI: without a limit the answer gets what the window leaves (the model's most at most).
+            max_output = min(max_output, info.context_window - prompt_tokens)
+        if max_output < 1 or prompt_tokens + max_output > info.context_window:
             raise PromptTooLong(
                 f"This model's maximum context length is {info.context_window} tokens; the messages take about "
                 f"{prompt_tokens} and {max_output} are reserved for the answer",

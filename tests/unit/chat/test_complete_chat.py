@@ -28,6 +28,7 @@ from src.domain.llm.model import (
     ModelInfo,
     PromptMessage,
     Usage,
+    estimate_prompt_tokens,
     estimate_tokens,
     short_aliases,
 )
@@ -205,6 +206,14 @@ async def test_a_prompt_longer_than_the_window_is_refused(gateway: Gateway) -> N
     long = (PromptMessage(MessageRole.USER, "word " * 300),)
     with pytest.raises(PromptTooLong):
         await gateway.use_case.complete(gateway.command(model="offline/tiny", messages=long))
+    # About 167 of the 200 tokens: without max_tokens the answer gets what is left; asking for 50 is refused.
+    fits = (PromptMessage(MessageRole.USER, " ".join(["word"] * 130)),)
+    left = 200 - estimate_prompt_tokens(fits)
+    assert 0 < left < 50
+    await gateway.use_case.complete(gateway.command(model="offline/tiny", messages=fits))
+    assert gateway.model.requests[-1].max_output_tokens == left
+    with pytest.raises(PromptTooLong):
+        await gateway.use_case.complete(gateway.command(model="offline/tiny", messages=fits, max_output_tokens=50))
 
 
 async def test_models_are_named_by_id_or_by_an_unambiguous_short_name(gateway: Gateway) -> None:
