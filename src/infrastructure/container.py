@@ -117,6 +117,7 @@ from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
+from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
 
 logger = get_logger("parley.container")
 
@@ -231,6 +232,8 @@ class Container:
     pubsub: PubSubHub | None
     #: Open WebSockets per user, counted across instances (``WS_MAX_CONNECTIONS_PER_USER``).
     connection_slots: ConnectionSlots
+    #: The OpenAI-compatible ``/v1`` front door's use cases (src/infrastructure/wiring/gateway.py).
+    gateway: GatewayUseCases
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -584,6 +587,15 @@ def build_container(
         pubsub=pubsub,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+        ),
+        gateway=build_gateway(
+            settings,
+            uow=uow,
+            chat_model=chat_model,
+            catalog=model_catalog,
+            limiter=ai_requests,
+            budgets=tier_budgets,
+            clock=clock,
         ),
         use_cases=UseCases(
             check_readiness=CheckReadiness(probes, clock),

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
-from src.application.usage.ports import UsageBucket, UsageGrouping
+from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import (
@@ -252,7 +252,7 @@ class InMemoryUsageRepository:
         buckets: dict[str, list[UsageRecord]] = {}
         for r in self._t.usage:
             if r.user_id == user_id and start <= r.day <= end:
-                buckets.setdefault(r.day.isoformat() if group_by == "day" else r.model, []).append(r)
+                buckets.setdefault(_bucket_key(r, group_by), []).append(r)
         result = [
             UsageBucket(
                 key=k,
@@ -268,6 +268,14 @@ class InMemoryUsageRepository:
         return (
             sorted(result, key=lambda b: b.key) if group_by == "day" else sorted(result, key=lambda b: -b.cost_micros)
         )
+
+
+def _bucket_key(record: UsageRecord, group_by: UsageGrouping) -> str:
+    if group_by == "day":
+        return record.day.isoformat()
+    if group_by == "api_key":
+        return str(record.api_key_id) if record.api_key_id is not None else NO_API_KEY
+    return record.model
 
 
 class InMemoryBudgetRepository:

@@ -4,12 +4,14 @@ context-window query, usage totals, budgets and message search."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from src.application.usage.ports import NO_API_KEY
 from src.domain.chat.context import context_threshold, message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Role, Tier, User
@@ -298,6 +300,23 @@ async def test_usage_adds_up_per_month_and_groups_by_day_or_model(uow: SqlAlchem
         ]
         by_model = await tx.usage.summarize(owner, start=date(2026, 6, 1), end=date(2026, 7, 31), group_by="model")
         assert [(b.key, b.cost_micros) for b in by_model] == [("openai/a", 1149), ("openai/b", 250)]
+
+
+async def test_usage_groups_by_the_api_key_it_was_made_with(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    owner = await a_user(uow)
+    first_key, second_key = uuid.uuid4(), uuid.uuid4()
+    async with uow() as tx:
+        for cost, key in ((100, first_key), (30, first_key), (250, second_key), (5, None)):
+            made = dataclasses.replace(record(owner, cost=cost, model="openai/a", at=NOW), api_key_id=key)
+            await tx.usage.record(dataclasses.replace(made, kind=UsageKind.COMPLETION))
+    async with uow(read_only=True) as tx:
+        by_key = await tx.usage.summarize(owner, start=date(2026, 6, 1), end=date(2026, 6, 30), group_by="api_key")
+        assert await tx.usage.spent_in_month(owner, datetime(2026, 6, 1, tzinfo=UTC)) == 385
+    assert [(b.key, b.requests, b.cost_micros) for b in by_key] == [
+        (str(second_key), 1, 250),
+        (str(first_key), 2, 130),
+        (NO_API_KEY, 1, 5),
+    ]
 
 
 async def test_a_users_own_budget_is_set_changed_and_removed(uow: SqlAlchemyUnitOfWorkFactory) -> None:

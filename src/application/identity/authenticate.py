@@ -19,6 +19,7 @@ from src.domain.identity.model import API_KEY_PREFIX, ApiKey, Principal, permiss
 
 #: ``last_used_at`` is a hint for people reviewing their keys; writing it on every request is waste.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+MAX_TOUCHED_KEYS = 10_000
 
 
 class Authenticate:
@@ -35,6 +36,9 @@ class Authenticate:
         self._secrets = secrets
         self._clock = clock
         self._access_state = access_state
+        #: When this process last wrote each key's ``last_used_at``: concurrent requests with a key whose
+        #: stored time is stale would all write it, queueing on its row lock.
+        self._touched: dict[uuid.UUID, datetime] = {}
 
     async def __call__(self, bearer: str) -> Principal:
         bearer = bearer.strip()
@@ -56,7 +60,9 @@ class Authenticate:
         if key is None or not key.is_usable(now):
             raise InvalidToken()
         state = await self._usable_state(key.user_id)
-        if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        if (key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION) and self._first_toucher(
+            key.id, now
+        ):
             await self._touch(key, now)
         return _principal(key.user_id, state, via="api_key", api_key_id=key.id)
 
@@ -67,6 +73,16 @@ class Authenticate:
         if not state.is_active:
             raise AccountInactive()
         return state
+
+    def _first_toucher(self, key_id: uuid.UUID, now: datetime) -> bool:
+        """Whether this request writes ``last_used_at`` (no other one of this process did lately)."""
+        last = self._touched.get(key_id)
+        if last is not None and now - last < LAST_USED_RESOLUTION:
+            return False
+        if len(self._touched) >= MAX_TOUCHED_KEYS:
+            self._touched.clear()
+        self._touched[key_id] = now
+        return True
 
     async def _touch(self, key: ApiKey, now: datetime) -> None:
         # A separate short write, about once a minute per key, so the lookup itself stays read-only.

@@ -14,7 +14,7 @@ from src.domain.usage.errors import InvalidUsageQuery
 from src.domain.usage.model import TierBudgets, month_start
 
 MAX_RANGE_DAYS = 366
-GROUPINGS: tuple[str, ...] = ("day", "model")
+GROUPINGS: tuple[UsageGrouping, ...] = ("day", "model", "api_key")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +37,7 @@ class GetUsage:
         now = self._clock.now()
         if command.group_by not in GROUPINGS:
             raise InvalidUsageQuery(f"group_by must be one of {', '.join(GROUPINGS)}")
-        group_by: UsageGrouping = "day" if command.group_by == "day" else "model"
+        group_by = next(g for g in GROUPINGS if g == command.group_by)
         end = command.end or now.date()
         start = command.start or month_start(now).date()
         if start > end:

@@ -10,12 +10,15 @@ from typing import Literal, Protocol
 
 from src.domain.usage.model import UsageRecord
 
-UsageGrouping = Literal["day", "model"]
+UsageGrouping = Literal["day", "model", "api_key"]
+#: The ``api_key`` bucket of calls made without one (an access token, the chat, Parley's own jobs).
+NO_API_KEY = "no_api_key"
 
 
 @dataclass(frozen=True, slots=True)
 class UsageBucket:
-    """The totals of one day (``key`` is ``YYYY-MM-DD``) or one model (``provider/model``)."""
+    """The totals of one day (``key`` is ``YYYY-MM-DD``), one model (``provider/model``) or one API key
+    (its id, or ``NO_API_KEY``)."""
 
     key: str
     requests: int

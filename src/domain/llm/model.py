@@ -9,8 +9,9 @@ from __future__ import annotations
 import enum
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from src.domain.llm.errors import UnknownModel
 
@@ -74,6 +75,11 @@ class ChatRequest:
     max_output_tokens: int | None = None
     stop: tuple[str, ...] = ()
     deadline: float | None = None
+    #: Sampling and output options passed through to providers that take them (the OpenAI-compatible
+    #: gateway forwards them); ``response_format`` is OpenAI's object (``{"type": "json_object"}``).
+    top_p: float | None = None
+    seed: int | None = None
+    response_format: Mapping[str, Any] | None = field(default=None, hash=False)
 
     @property
     def model_id(self) -> ModelId:
@@ -223,3 +229,15 @@ def estimate_usage(messages: Sequence[PromptMessage], output_text: str) -> Usage
         output_tokens=estimate_tokens(output_text),
         estimated=True,
     )
+
+
+# -- names -------------------------------------------------------------------------------------
+
+
+def short_aliases(model_ids: Iterable[str]) -> dict[str, str]:
+    """``{"gpt-4.1-mini": "openai/gpt-4.1-mini", ...}``: each model's name without its provider,
+    for the names only one provider's model carries (an ambiguous short name is no alias)."""
+    owners: dict[str, list[str]] = {}
+    for model_id in model_ids:
+        owners.setdefault(ModelId.parse(model_id).name, []).append(model_id)
+    return {name: ids[0] for name, ids in owners.items() if len(ids) == 1}

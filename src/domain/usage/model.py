@@ -25,6 +25,8 @@ class UsageKind(enum.StrEnum):
     REPLY = "reply"
     TITLE = "title"
     SUMMARY = "summary"
+    #: A call through the OpenAI-compatible gateway (``/v1/chat/completions``).
+    COMPLETION = "completion"
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +43,8 @@ class UsageRecord:
     created_at: datetime
     conversation_id: uuid.UUID | None = None
     message_id: uuid.UUID | None = None
+    #: The API key the call was made with (``None``: an access token, or Parley itself).
+    api_key_id: uuid.UUID | None = None
 
     @property
     def day(self) -> date:

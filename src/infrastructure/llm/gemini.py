@@ -137,6 +137,12 @@ class GeminiChatModel(ProviderAdapter):
         return genai_types.GenerateContentConfig(
             system_instruction=request.system_prompt,
             temperature=request.temperature,
+            top_p=request.top_p,
+            seed=request.seed,
+            # OpenAI's JSON mode is Gemini's JSON response type.
+            response_mime_type="application/json"
+            if (request.response_format or {}).get("type") in ("json_object", "json_schema")
+            else None,
             max_output_tokens=request.max_output_tokens,
             stop_sequences=list(request.stop) or None,
             automatic_function_calling=genai_types.AutomaticFunctionCallingConfig(disable=True),

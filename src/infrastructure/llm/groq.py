@@ -24,7 +24,13 @@ from src.infrastructure.llm.base import (
     ProviderTimeouts,
     close_quietly,
 )
-from src.infrastructure.llm.openai import chunk_event, completion_answer, map_openai_style_error, usage_of
+from src.infrastructure.llm.openai import (
+    chunk_event,
+    completion_answer,
+    map_openai_style_error,
+    sampling_options,
+    usage_of,
+)
 
 PROVIDER = "groq"
 #: The SDK adds ``/openai/v1/...`` to this.
@@ -57,6 +63,7 @@ class GroqChatModel(ProviderAdapter):
             arguments["max_completion_tokens"] = request.max_output_tokens
         if request.stop:
             arguments["stop"] = list(request.stop)
+        arguments.update(sampling_options(request))
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:

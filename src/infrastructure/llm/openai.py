@@ -84,6 +84,7 @@ class OpenAIChatModel(ProviderAdapter):
             arguments[self._max_tokens_field] = request.max_output_tokens
         if request.stop:
             arguments["stop"] = list(request.stop)
+        arguments.update(sampling_options(request))
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
@@ -105,6 +106,18 @@ class OpenAIChatModel(ProviderAdapter):
 
 
 # -- the OpenAI wire format (shared with Groq) -------------------------------------------------------
+
+
+def sampling_options(request: ChatRequest) -> dict[str, Any]:
+    """``top_p``, ``seed`` and ``response_format`` when the request sets them (the gateway passes them on)."""
+    options: dict[str, Any] = {}
+    if request.top_p is not None:
+        options["top_p"] = request.top_p
+    if request.seed is not None:
+        options["seed"] = request.seed
+    if request.response_format is not None:
+        options["response_format"] = dict(request.response_format)
+    return options
 
 
 def finish_reason(value: str | None) -> FinishReason | None:

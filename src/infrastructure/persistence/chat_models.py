@@ -99,6 +99,8 @@ class UsageRecordModel(UUIDv7AuditBase):
     user_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("user_account.id", ondelete="CASCADE"))
     conversation_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)
     message_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)
+    #: The API key of a call made with one (the gateway); no foreign key: a key's usage stays counted.
+    api_key_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)
     kind: Mapped[str] = mapped_column(String(20))
     provider: Mapped[str] = mapped_column(String(50))
     model: Mapped[str] = mapped_column(String(200))

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
-from src.application.usage.ports import UsageBucket, UsageGrouping
+from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
 from src.domain.chat.model import Conversation, Grounding, Message, MessageStatus
 from src.domain.llm.model import FinishReason, MessageRole, PromptMessage, Usage
 from src.domain.usage.model import UsageRecord, month_start
@@ -393,6 +393,7 @@ class SqlUsageRepository:
                 "user_id": record.user_id,
                 "conversation_id": record.conversation_id,
                 "message_id": record.message_id,
+                "api_key_id": record.api_key_id,
                 "kind": record.kind.value,
                 "provider": record.provider,
                 "model": record.model,
@@ -429,7 +430,11 @@ class SqlUsageRepository:
     async def summarize(
         self, user_id: uuid.UUID, *, start: date, end: date, group_by: UsageGrouping
     ) -> list[UsageBucket]:
-        key: Any = UsageRecordModel.usage_date if group_by == "day" else UsageRecordModel.model
+        key: Any = {
+            "day": UsageRecordModel.usage_date,
+            "model": UsageRecordModel.model,
+            "api_key": UsageRecordModel.api_key_id,
+        }[group_by]
         cost = func.sum(UsageRecordModel.cost_micros)
         query = (
             select(
@@ -454,7 +459,7 @@ class SqlUsageRepository:
         rows = await self._session.execute(query)
         return [
             UsageBucket(
-                key=k.isoformat() if isinstance(k, date) else str(k),
+                key=k.isoformat() if isinstance(k, date) else NO_API_KEY if k is None else str(k),
                 requests=int(n),
                 input_tokens=int(i or 0),
                 output_tokens=int(o or 0),

@@ -21,6 +21,7 @@ from src.infrastructure.settings import ConfigError, Settings, load_settings
 from src.interfaces.cli.chat import CHAT_COMMANDS, USERS_COMMANDS
 from src.interfaces.cli.knowledge import KNOWLEDGE_COMMANDS
 from src.interfaces.cli.terminal_chat import chat_command
+from src.interfaces.cli.usage import USAGE_COMMANDS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -649,6 +650,8 @@ for _command in CHAT_COMMANDS:
     cli.add_command(_command)
 for _command in USERS_COMMANDS:
     users.add_command(_command)
+for _command in USAGE_COMMANDS:  # parley usage (src/interfaces/cli/usage.py)
+    cli.add_command(_command)
 
 # --- parley chat: the terminal chat (src/interfaces/cli/terminal_chat.py) -------------------
 

@@ -20,6 +20,8 @@ from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
 from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
+from src.interfaces.http.openai.gateway import OpenAIGateway
+from src.interfaces.http.openai.gateway import mount as mount_gateway
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
 from src.interfaces.http.rate_limit import check_route_policies, rate_limit_middleware
 from src.interfaces.http.request_context import RequestContextMiddleware
@@ -151,7 +153,11 @@ def create_app(
     )
     # Wrapped around everything, routing included, so that 404s and 405s get a request id and an
     # access line too (middleware given to Litestar runs only once a route has matched).
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, docs_path=DOCS_PATH, hsts=settings.is_production)
+    # The OpenAI-compatible /v1 surface (docs/GATEWAY.md) is served beside the router, inside the context.
+    gateway = OpenAIGateway(container.gateway, container.use_cases.authenticate, max_body_bytes=settings.max_body_bytes)
+    app.asgi_handler = RequestContextMiddleware(
+        mount_gateway(app.asgi_handler, gateway), docs_path=DOCS_PATH, hsts=settings.is_production
+    )
     check_cache_options(app, default_ttl=settings.cache_default_ttl)
     check_route_policies(app, container.rate_limit_policies)
     app.state.container = container

@@ -181,6 +181,29 @@ async def test_each_sdk_sends_its_providers_wire_details(
     assert (config["temperature"], config["maxOutputTokens"], config["stopSequences"]) == (0.3, 64, ["END"])
 
 
+async def test_sampling_options_reach_each_provider_in_its_own_words(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """``top_p``, ``seed`` and ``response_format`` (what the OpenAI-compatible gateway passes on)."""
+    options = {"top_p": 0.5, "seed": 11, "response_format": {"type": "json_object"}}
+    for provider in PROVIDERS:
+        await collect(make_adapter(provider).stream(request(provider, **options)))
+    openai, groq, gemini = (fake.requests_for(p)[0] for p in PROVIDERS)
+    for sent in (openai, groq):
+        assert (sent.body["top_p"], sent.body["seed"], sent.body["response_format"]) == (
+            0.5, 11, {"type": "json_object"}
+        )  # fmt: skip
+    config = gemini.body["generationConfig"]
+    assert (config["topP"], config["seed"], config["responseMimeType"]) == (0.5, 11, "application/json")
+    # Left out, they are not sent at all (each provider's own default applies).
+    fake.clear()
+    for provider in PROVIDERS:
+        await collect(make_adapter(provider).stream(request(provider)))
+    openai, groq, gemini = (fake.requests_for(p)[0] for p in PROVIDERS)
+    assert not {"top_p", "seed", "response_format"} & (set(openai.body) | set(groq.body))
+    assert not {"topP", "seed", "responseMimeType"} & set(gemini.body.get("generationConfig", {}))
+
+
 async def test_the_official_openai_endpoint_gets_max_completion_tokens(
     fake: FakeProviderServer, network_guard: list[str]
 ) -> None:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from src.application.identity.access_state import ACCESS_STATE_TTL_SECONDS
@@ -133,6 +135,17 @@ async def test_api_key_last_used_is_written_at_most_once_a_minute(world: World) 
 
     world.clock.advance(30)
     await world.authenticate(created.secret)
+    assert world.db.api_keys[created.key.id].last_used_at == world.clock.now()
+
+
+async def test_concurrent_requests_with_a_stale_last_used_write_it_once(world: World) -> None:
+    principal, _ = await world.session()
+    created = await world.create_key(principal, "service")
+    await world.authenticate(created.secret)
+    world.clock.advance(61)
+    world.db.opened.clear()
+    await asyncio.gather(*(world.authenticate(created.secret) for _ in range(10)))
+    assert world.db.opened.count("write") == 1
     assert world.db.api_keys[created.key.id].last_used_at == world.clock.now()
 
 

@@ -26,7 +26,8 @@ class UsageController(Controller):
         summary="Your usage and budget",
         description=(
             "Totals of your model calls (replies and automatic titles) from `from` to `to` (UTC days, both "
-            "included; this month so far by default, at most 366 days), by `day` or by `model`, and this month's "
+            "included; this month so far by default, at most 366 days), by `day`, `model` or `api_key` "
+            "(the key a call was made with; `no_api_key` for the others), and this month's "
             "budget and spending. Deleting a conversation does not remove what it cost."
         ),
     )
@@ -36,7 +37,7 @@ class UsageController(Controller):
         container: SkipValidation[Container],
         start: Annotated[date | None, QueryParameter(name="from", description="First day, YYYY-MM-DD")] = None,
         end: Annotated[date | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD")] = None,
-        group_by: Annotated[str, Parameter(max_length=10, description="`day` or `model`")] = "day",
+        group_by: Annotated[str, Parameter(max_length=10, description="`day`, `model` or `api_key`")] = "day",
     ) -> UsageResponse:
         command = GetUsageCommand(principal, start=start, end=end, group_by=group_by)
         return UsageResponse.of(await container.use_cases.get_usage(command))

@@ -1,0 +1,46 @@
+"""The OpenAI-compatible gateway's use cases (``/v1``), built from the container's adapters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src.application.chat.complete_chat import CompleteChat
+from src.application.chat.limits import AiRequestLimiter
+from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ledger import UsageLedger
+from src.domain.usage.model import TierBudgets
+from src.infrastructure.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class GatewayUseCases:
+    complete_chat: CompleteChat
+    catalog: ModelCatalog
+
+
+def build_gateway(
+    settings: Settings,
+    *,
+    uow: UnitOfWorkFactory,
+    chat_model: ChatModel,
+    catalog: ModelCatalog,
+    limiter: AiRequestLimiter,
+    budgets: TierBudgets,
+    clock: Clock,
+) -> GatewayUseCases:
+    """Calls share the chat's AI allowance (``limiter``), budgets and model router; a call may take
+    as long as a chat reply (``REPLY_TIMEOUT_SECONDS``)."""
+    return GatewayUseCases(
+        complete_chat=CompleteChat(
+            uow,
+            chat_model,
+            catalog,
+            limiter=limiter,
+            budgets=budgets,
+            clock=clock,
+            timeout_seconds=settings.reply_timeout_seconds,
+            ledger=UsageLedger(uow),
+        ),
+        catalog=catalog,
+    )
