@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from src.application.chat.complete_chat import ChatCompletionCommand, CompleteChat
-from src.application.chat.limits import AiRequestLimiter
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.llm.errors import ProviderUnavailable
 from src.domain.llm.model import MessageRole, PromptMessage
 from src.interfaces.http.openai.streaming import relay_stream

@@ -25,11 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from src.application.chat.access import require_chat
-from src.application.chat.limits import AiRequestLimiter
 from src.application.chat.recovery import reply_cost
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
 from src.application.usage.ledger import UsageLedger
 from src.domain.chat.context import message_tokens

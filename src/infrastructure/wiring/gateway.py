@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from src.application.chat.complete_chat import CompleteChat
-from src.application.chat.limits import AiRequestLimiter
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.ledger import UsageLedger
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.settings import Settings

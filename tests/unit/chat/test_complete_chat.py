@@ -15,7 +15,7 @@ from src.application.chat.complete_chat import (
     InvalidCompletionRequest,
     PromptTooLong,
 )
-from src.application.chat.limits import AiRequestLimiter
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsageCommand
 from src.application.usage.ledger import UsageLedger
 from src.domain.chat.errors import AiRequestsRateLimited
