@@ -117,6 +117,7 @@ from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
+from src.infrastructure.wiring.ai import AiUseCases, build_ai
 
 logger = get_logger("parley.container")
 
@@ -231,6 +232,8 @@ class Container:
     pubsub: PubSubHub | None
     #: Open WebSockets per user, counted across instances (``WS_MAX_CONNECTIONS_PER_USER``).
     connection_slots: ConnectionSlots
+    #: AI tools and safety scanners (src/infrastructure/wiring/ai.py).
+    ai: AiUseCases
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -582,6 +585,7 @@ def build_container(
         stop_signals=stop_signals,
         reply_tasks=reply_tasks,
         pubsub=pubsub,
+        ai=build_ai(),
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
