@@ -585,7 +585,16 @@ def build_container(
         stop_signals=stop_signals,
         reply_tasks=reply_tasks,
         pubsub=pubsub,
-        ai=build_ai(),
+        ai=build_ai(
+            settings,
+            uow=uow,
+            chat_model=chat_model,
+            catalog=model_catalog,
+            cache=cache,
+            limiter=ai_requests,
+            budgets=tier_budgets,
+            clock=clock,
+        ),
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),

@@ -25,6 +25,8 @@ class UsageKind(enum.StrEnum):
     REPLY = "reply"
     TITLE = "title"
     SUMMARY = "summary"
+    #: An AI tool (summarize, classify, moderate, generate: src/application/ai/tools.py).
+    AI_TOOL = "ai_tool"
 
 
 @dataclass(frozen=True, slots=True)

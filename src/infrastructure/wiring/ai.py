@@ -4,16 +4,90 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from src.application.ai.ports import ModerationService
+from src.application.ai.runner import ToolRunner, ToolSettings
 from src.application.ai.safety import PiiScanner, ScanText
+from src.application.ai.tools import (
+    Classify,
+    Generate,
+    GetToolStats,
+    ListTemplates,
+    Moderate,
+    Summarize,
+)
+from src.application.chat.limits import AiRequestLimiter
+from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
+from src.domain.usage.model import TierBudgets
+from src.infrastructure.ai.decoder import MsgspecAnswerDecoder
+from src.infrastructure.ai.metrics import PrometheusToolMetrics
 from src.infrastructure.ai.pii_recognizers import NationalIdRecognizer, PhoneNumberRecognizer
+from src.infrastructure.ai.templates import FileTemplateCatalog
+from src.infrastructure.settings import Settings
 
 
 @dataclass(slots=True)
 class AiUseCases:
     pii: PiiScanner
     scan_text: ScanText
+    summarize: Summarize
+    classify: Classify
+    moderate: Moderate
+    generate: Generate
+    list_templates: ListTemplates
+    tool_stats: GetToolStats
 
 
-def build_ai() -> AiUseCases:
+def build_moderation_service(settings: Settings) -> ModerationService | None:
+    """OpenAI's moderation endpoint when an OpenAI key is set (it is free), else none."""
+    if not settings.openai_api_key:
+        return None
+    from src.infrastructure.ai.moderation import OpenAIModeration
+
+    return OpenAIModeration(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_read_timeout,
+        connect_timeout=settings.llm_connect_timeout,
+    )
+
+
+def build_ai(
+    settings: Settings,
+    *,
+    uow: UnitOfWorkFactory,
+    chat_model: ChatModel,
+    catalog: ModelCatalog,
+    cache: Cache,
+    limiter: AiRequestLimiter,
+    budgets: TierBudgets,
+    clock: Clock,
+) -> AiUseCases:
     pii = PiiScanner([PhoneNumberRecognizer(), NationalIdRecognizer()])
-    return AiUseCases(pii=pii, scan_text=ScanText(pii))
+    templates = FileTemplateCatalog()
+    runner = ToolRunner(
+        uow,
+        chat_model,
+        catalog,
+        cache,
+        MsgspecAnswerDecoder(),
+        PrometheusToolMetrics(),
+        limiter=limiter,
+        budgets=budgets,
+        clock=clock,
+        settings=ToolSettings(
+            cache_ttl_seconds=settings.ai_tools_cache_ttl_seconds,
+            shared_cache=settings.ai_tools_cache_shared,
+            max_input_chars=settings.ai_tools_max_input_chars,
+        ),
+    )
+    return AiUseCases(
+        pii=pii,
+        scan_text=ScanText(pii),
+        summarize=Summarize(runner),
+        classify=Classify(runner),
+        moderate=Moderate(runner, build_moderation_service(settings)),
+        generate=Generate(runner, templates),
+        list_templates=ListTemplates(templates),
+        tool_stats=GetToolStats(runner),
+    )

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from src.interfaces.http.routes.ai.safety import SafetyController
+from src.interfaces.http.routes.ai.tools import AiToolsController, AiToolStatsController
 
-AI_CONTROLLERS = [SafetyController]
+AI_CONTROLLERS = [SafetyController, AiToolsController, AiToolStatsController]
