@@ -557,6 +557,16 @@ def build_container(
     uow.on_outbox_commit(outbox_relay.wake)
     probes.append(JobsProbe(uow, task_queue, clock, runner="saq" if saq_queue is not None else "in_process"))
 
+    ai = build_ai(
+        settings,
+        uow=uow,
+        chat_model=chat_model,
+        catalog=model_catalog,
+        cache=cache,
+        limiter=ai_requests,
+        budgets=tier_budgets,
+        clock=clock,
+    )
     return Container(
         settings=settings,
         role=role,
@@ -585,16 +595,7 @@ def build_container(
         stop_signals=stop_signals,
         reply_tasks=reply_tasks,
         pubsub=pubsub,
-        ai=build_ai(
-            settings,
-            uow=uow,
-            chat_model=chat_model,
-            catalog=model_catalog,
-            cache=cache,
-            limiter=ai_requests,
-            budgets=tier_budgets,
-            clock=clock,
-        ),
+        ai=ai,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
@@ -651,7 +652,7 @@ def build_container(
             delete_conversation=DeleteConversation(uow, stop_signals, clock),
             export_conversation=ExportConversation(uow, clock),
             list_messages=ListMessages(uow),
-            send_message=SendMessage(launcher),
+            send_message=SendMessage(launcher, ai.chat_guard),
             regenerate_reply=RegenerateReply(launcher),
             stop_reply=StopReply(uow, stop_signals, model_catalog, clock),
             resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings),

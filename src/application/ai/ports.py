@@ -6,6 +6,7 @@ from collections.abc import Iterable, Sequence
 from typing import Protocol
 
 from src.domain.ai.model import ModerationVerdict, ToolTemplate
+from src.domain.ai.moderation_queue import ModerationItem
 from src.domain.ai.pii import PiiMatch
 
 
@@ -37,3 +38,11 @@ class ToolMetrics(Protocol):
     def snapshot(self) -> dict[str, dict[str, int]]:
         """tool -> outcome -> count, since this process started."""
         ...
+
+
+class ModerationQueue(Protocol):
+    """Where flagged items wait for review (one short transaction of its own per item)."""
+
+    async def enqueue(self, item: ModerationItem) -> None: ...
+
+    async def list_open(self, limit: int = 50) -> Sequence[ModerationItem]: ...

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.application.ai.ports import ModerationService
+from src.application.ai.chat_guard import ChatSafetyGuard
+from src.application.ai.ports import ModerationQueue, ModerationService
 from src.application.ai.runner import ToolRunner, ToolSettings
 from src.application.ai.safety import PiiScanner, ScanText
 from src.application.ai.tools import (
@@ -17,12 +18,14 @@ from src.application.ai.tools import (
 )
 from src.application.chat.limits import AiRequestLimiter
 from src.application.llm.ports import ChatModel, ModelCatalog
-from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
+from src.application.shared.ports import Cache, Clock
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.ai.decoder import MsgspecAnswerDecoder
 from src.infrastructure.ai.metrics import PrometheusToolMetrics
+from src.infrastructure.ai.moderation_queue import SqlModerationQueue
 from src.infrastructure.ai.pii_recognizers import NationalIdRecognizer, PhoneNumberRecognizer
 from src.infrastructure.ai.templates import FileTemplateCatalog
+from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 
 
@@ -36,6 +39,9 @@ class AiUseCases:
     generate: Generate
     list_templates: ListTemplates
     tool_stats: GetToolStats
+    moderation_queue: ModerationQueue
+    #: Prompt-injection policy on chat messages and the moderation queue (SendMessage uses it).
+    chat_guard: ChatSafetyGuard
 
 
 def build_moderation_service(settings: Settings) -> ModerationService | None:
@@ -55,7 +61,7 @@ def build_moderation_service(settings: Settings) -> ModerationService | None:
 def build_ai(
     settings: Settings,
     *,
-    uow: UnitOfWorkFactory,
+    uow: SqlAlchemyUnitOfWorkFactory,
     chat_model: ChatModel,
     catalog: ModelCatalog,
     cache: Cache,
@@ -65,6 +71,7 @@ def build_ai(
 ) -> AiUseCases:
     pii = PiiScanner([PhoneNumberRecognizer(), NationalIdRecognizer()])
     templates = FileTemplateCatalog()
+    queue = SqlModerationQueue(uow)
     runner = ToolRunner(
         uow,
         chat_model,
@@ -90,4 +97,6 @@ def build_ai(
         generate=Generate(runner, templates),
         list_templates=ListTemplates(templates),
         tool_stats=GetToolStats(runner),
+        moderation_queue=queue,
+        chat_guard=ChatSafetyGuard(settings.prompt_injection_policy, queue, pii, clock),
     )
