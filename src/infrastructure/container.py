@@ -507,6 +507,16 @@ def build_container(
         {Tier.FREE: rate_limit_policies[AI_FREE], Tier.PRO: rate_limit_policies[AI_PRO]},
         exempt_permission_holders=settings.rate_limit_exempt_admins,
     )
+    ai = build_ai(
+        settings,
+        uow=uow,
+        chat_model=chat_model,
+        catalog=model_catalog,
+        cache=cache,
+        limiter=ai_requests,
+        budgets=tier_budgets,
+        clock=clock,
+    )
     launcher = ReplyLauncher(
         uow=uow,
         generator=ReplyGenerator(
@@ -521,6 +531,7 @@ def build_container(
         clock=clock,
         settings=reply_settings,
         retriever=KnowledgeBaseRetriever(excerpt_chars=settings.grounding_excerpt_chars),
+        pii=ai.chat_pii,
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
@@ -557,16 +568,6 @@ def build_container(
     uow.on_outbox_commit(outbox_relay.wake)
     probes.append(JobsProbe(uow, task_queue, clock, runner="saq" if saq_queue is not None else "in_process"))
 
-    ai = build_ai(
-        settings,
-        uow=uow,
-        chat_model=chat_model,
-        catalog=model_catalog,
-        cache=cache,
-        limiter=ai_requests,
-        budgets=tier_budgets,
-        clock=clock,
-    )
     return Container(
         settings=settings,
         role=role,

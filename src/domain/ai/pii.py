@@ -218,28 +218,52 @@ class Redaction:
     found: tuple[PiiMatch, ...] = ()
 
 
+class Redactor:
+    """Numbers placeholders across several texts (a whole prompt): the same value, the same placeholder."""
+
+    def __init__(self) -> None:
+        self._counters: dict[PiiType, int] = {}
+        self._by_value: dict[tuple[PiiType, str], str] = {}
+        self.originals: dict[str, str] = {}
+
+    def redact(self, text: str, matches: Sequence[PiiMatch]) -> str:
+        """Replace ``matches`` (non-overlapping, in text order) by numbered placeholders per type."""
+        parts: list[str] = []
+        cursor = 0
+        for match in matches:
+            key = (match.type, match.value)
+            placeholder = self._by_value.get(key)
+            if placeholder is None:
+                self._counters[match.type] = self._counters.get(match.type, 0) + 1
+                placeholder = f"[{match.type.placeholder_name}_{self._counters[match.type]}]"
+                self._by_value[key] = placeholder
+                self.originals[placeholder] = match.value
+            parts.append(text[cursor : match.start])
+            parts.append(placeholder)
+            cursor = match.end
+        parts.append(text[cursor:])
+        return "".join(parts)
+
+
 def redact(text: str, matches: Sequence[PiiMatch]) -> Redaction:
     """Replace ``matches`` (non-overlapping, in text order) by numbered placeholders per type."""
     if not matches:
         return Redaction(text)
-    counters: dict[PiiType, int] = {}
-    by_value: dict[tuple[PiiType, str], str] = {}
-    originals: dict[str, str] = {}
+    redactor = Redactor()
+    return Redaction(redactor.redact(text, matches), redactor.originals, tuple(matches))
+
+
+def mask_by_type(text: str, matches: Sequence[PiiMatch]) -> str:
+    """Each finding replaced by its type alone (``[EMAIL]``): nothing to restore, nothing to confuse
+    with the numbered placeholders of a redacted prompt."""
     parts: list[str] = []
     cursor = 0
     for match in matches:
-        key = (match.type, match.value)
-        placeholder = by_value.get(key)
-        if placeholder is None:
-            counters[match.type] = counters.get(match.type, 0) + 1
-            placeholder = f"[{match.type.placeholder_name}_{counters[match.type]}]"
-            by_value[key] = placeholder
-            originals[placeholder] = match.value
         parts.append(text[cursor : match.start])
-        parts.append(placeholder)
+        parts.append(f"[{match.type.placeholder_name}]")
         cursor = match.end
     parts.append(text[cursor:])
-    return Redaction("".join(parts), originals, tuple(matches))
+    return "".join(parts)
 
 
 def restore(text: str, originals: Mapping[str, str]) -> str:

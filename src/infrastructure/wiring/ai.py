@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from src.application.ai.chat_guard import ChatSafetyGuard
+from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.ai.ports import ModerationQueue, ModerationService
 from src.application.ai.runner import ToolRunner, ToolSettings
 from src.application.ai.safety import PiiScanner, ScanText
@@ -42,6 +43,8 @@ class AiUseCases:
     moderation_queue: ModerationQueue
     #: Prompt-injection policy on chat messages and the moderation queue (SendMessage uses it).
     chat_guard: ChatSafetyGuard
+    #: ``PII_REDACTION`` on chat prompts and replies (the reply launcher uses it).
+    chat_pii: ChatPiiPolicy
 
 
 def build_moderation_service(settings: Settings) -> ModerationService | None:
@@ -99,4 +102,5 @@ def build_ai(
         tool_stats=GetToolStats(runner),
         moderation_queue=queue,
         chat_guard=ChatSafetyGuard(settings.prompt_injection_policy, queue, pii, clock),
+        chat_pii=ChatPiiPolicy(pii, settings.pii_redaction),
     )
