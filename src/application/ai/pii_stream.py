@@ -1,8 +1,9 @@
 """``PII_REDACTION`` on chat: personal data kept from the provider, or kept out of replies.
 
 - ``input``: every message of the prompt (system prompt and grounding passages included) has its
-  personal data replaced by numbered placeholders (``[EMAIL_1]``, the same value the same placeholder) before the provider
-  sees it; the placeholders the model writes back are restored in the reply the user gets.
+  personal data replaced by numbered placeholders (``[EMAIL_1]``, the same value the same
+  placeholder) before the provider sees it; the placeholders the model writes back are restored in
+  the reply the user gets.
 - ``output``: personal data the model writes is masked in the reply (``[EMAIL]``).
 - ``both``: the two together (the user's own values come back; anything else is masked).
 
