@@ -3,30 +3,97 @@
 ``PROMPT_INJECTION_POLICY``: ``off`` (no scan), ``flag`` (the default: the message is stored and
 answered, carries ``safety`` in its JSON and joins the moderation queue), ``block`` (refused with 422
 ``prompt_injection_suspected`` before anything is stored, counted or sent to a model).
+
+``MODERATE_CHAT=true``: once a reply has ended, the user's message and the reply are moderated after
+the fact (OpenAI's moderation endpoint when a key is set, else Parley's rules: free, and no model is
+asked); a flagged one joins the moderation queue with reasons ``moderation:<category>``. Nothing is
+refused or changed: the user has already seen the reply.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Literal
 
-from src.application.ai.ports import ModerationQueue
+from src.application.ai.ports import ModerationQueue, ModerationService
 from src.application.ai.safety import PiiScanner
+from src.application.chat.views import ReplyHandle
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock
 from src.domain.ai.errors import PromptInjectionSuspected
 from src.domain.ai.injection import InjectionVerdict, scan_prompt_injection
+from src.domain.ai.model import ModerationVerdict
 from src.domain.ai.moderation_queue import ModerationItem, ModerationItemKind, ModerationItemStatus, excerpt_of
+from src.domain.ai.offline_tools import rule_moderation
+from src.domain.llm.errors import ProviderError
 
 InjectionPolicy = Literal["off", "flag", "block"]
 
 
+class ChatModerator:
+    """The moderation endpoint when there is one, falling back to the rules when it fails."""
+
+    def __init__(self, service: ModerationService | None) -> None:
+        self._service = service
+
+    async def verdict(self, text: str) -> ModerationVerdict:
+        if self._service is not None:
+            try:
+                return await self._service.moderate(text)
+            except ProviderError:
+                pass
+        return rule_moderation(text)
+
+
 class ChatSafetyGuard:
-    def __init__(self, policy: InjectionPolicy, queue: ModerationQueue, pii: PiiScanner, clock: Clock) -> None:
+    def __init__(
+        self,
+        policy: InjectionPolicy,
+        queue: ModerationQueue,
+        pii: PiiScanner,
+        clock: Clock,
+        *,
+        moderator: ChatModerator | None = None,
+    ) -> None:
+        """``moderator`` ``None``: chat is not moderated after the fact (``MODERATE_CHAT=false``)."""
         self.policy = policy
         self._queue = queue
         self._pii = pii
         self._clock = clock
+        self._moderator = moderator
+        self._pending: set[asyncio.Task[None]] = set()
+
+    def after_reply(self, user_id: uuid.UUID, message_id: uuid.UUID, content: str, handle: ReplyHandle) -> None:
+        """Moderate the message now and the reply once it ends, in the background (``MODERATE_CHAT``)."""
+        if self._moderator is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._moderate(user_id, message_id, content, handle))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for the moderation under way (shutdown, tests)."""
+        while self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)
+
+    async def _moderate(self, user_id: uuid.UUID, message_id: uuid.UUID, content: str, handle: ReplyHandle) -> None:
+        assert self._moderator is not None
+        await self._report_if_flagged(ModerationItemKind.MESSAGE, message_id, user_id, content)
+        outcome = await handle.outcome()
+        if outcome.message is not None and outcome.message.content:
+            await self._report_if_flagged(
+                ModerationItemKind.REPLY, outcome.message.id, user_id, outcome.message.content
+            )
+
+    async def _report_if_flagged(
+        self, kind: ModerationItemKind, target_id: uuid.UUID, user_id: uuid.UUID, text: str
+    ) -> None:
+        assert self._moderator is not None
+        verdict = await self._moderator.verdict(text)
+        if verdict.flagged:
+            reasons = tuple(f"moderation:{name}" for name, hit in verdict.categories.items() if hit)
+            await self.report(kind, target_id, user_id, text, reasons)
 
     def verdict(self, content: str) -> InjectionVerdict | None:
         """The scanner's verdict when it flags ``content`` (and the policy scans), else ``None``."""

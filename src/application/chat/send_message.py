@@ -113,8 +113,10 @@ class SendMessage:
             )
         conversation.last_activity_at = now
         handle = await launcher.launch(plan, started_at)
-        if verdict is not None and self._guard is not None:
-            await self._guard.report(
-                ModerationItemKind.MESSAGE, user_message.id, principal.user_id, content, verdict.reasons
-            )
+        if self._guard is not None:
+            if verdict is not None:
+                await self._guard.report(
+                    ModerationItemKind.MESSAGE, user_message.id, principal.user_id, content, verdict.reasons
+                )
+            self._guard.after_reply(principal.user_id, user_message.id, content, handle)
         return handle

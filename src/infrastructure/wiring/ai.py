@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.application.ai.chat_guard import ChatSafetyGuard
+from src.application.ai.chat_guard import ChatModerator, ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.ai.ports import ModerationQueue, ModerationService
 from src.application.ai.runner import ToolRunner, ToolSettings
@@ -75,6 +75,7 @@ def build_ai(
     pii = PiiScanner([PhoneNumberRecognizer(), NationalIdRecognizer()])
     templates = FileTemplateCatalog()
     queue = SqlModerationQueue(uow)
+    moderation_service = build_moderation_service(settings)
     runner = ToolRunner(
         uow,
         chat_model,
@@ -96,11 +97,17 @@ def build_ai(
         scan_text=ScanText(pii),
         summarize=Summarize(runner),
         classify=Classify(runner),
-        moderate=Moderate(runner, build_moderation_service(settings)),
+        moderate=Moderate(runner, moderation_service),
         generate=Generate(runner, templates),
         list_templates=ListTemplates(templates),
         tool_stats=GetToolStats(runner),
         moderation_queue=queue,
-        chat_guard=ChatSafetyGuard(settings.prompt_injection_policy, queue, pii, clock),
+        chat_guard=ChatSafetyGuard(
+            settings.prompt_injection_policy,
+            queue,
+            pii,
+            clock,
+            moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
+        ),
         chat_pii=ChatPiiPolicy(pii, settings.pii_redaction),
     )

@@ -103,3 +103,31 @@ def test_the_policy_setting_is_validated(make_settings: SettingsFactory) -> None
 
     with pytest.raises(ConfigError, match="PROMPT_INJECTION_POLICY"):
         make_settings(PROMPT_INJECTION_POLICY="sometimes")
+
+
+async def test_moderate_chat_queues_flagged_messages_and_replies(
+    make_settings: SettingsFactory, sqlite_url: str
+) -> None:
+    settings = make_settings(
+        DATABASE_URL=sqlite_url, RATE_LIMIT_ENABLED="false", MODERATE_CHAT="true", DEFAULT_MODEL="offline/echo"
+    )
+    async with chat_api(settings) as (client, container):
+        _, sent = await send(client, "I will kill you all, I swear")
+        assert sent.status_code == 201  # nothing is refused: moderation is after the fact
+        _, calm = await send(client, "What a lovely morning")
+        assert calm.status_code == 201
+        await container.ai.chat_guard.drain()
+        items = await container.ai.moderation_queue.list_open()
+        by_kind = {item.kind.value: item for item in items}
+        assert set(by_kind) == {"message", "reply"}  # the echo model repeats the threat
+        assert str(by_kind["message"].target_id) == sent.json()["user_message"]["id"]
+        assert str(by_kind["reply"].target_id) == sent.json()["assistant_message"]["id"]
+        assert by_kind["message"].reasons == ("moderation:violence",)
+
+
+async def test_chat_is_not_moderated_by_default(make_settings: SettingsFactory, sqlite_url: str) -> None:
+    settings = make_settings(DATABASE_URL=sqlite_url, RATE_LIMIT_ENABLED="false", DEFAULT_MODEL="offline/echo")
+    async with chat_api(settings) as (client, container):
+        await send(client, "I will kill you all, I swear")
+        await container.ai.chat_guard.drain()
+        assert await container.ai.moderation_queue.list_open() == []
