@@ -49,9 +49,12 @@ class Rule:
     before: int
     after: int
 
-    def matches(self, text: str) -> bool:
+    def matches(self, text: str, present: frozenset[str] | None = None) -> bool:
+        """``present``: the anchors known to occur in ``text`` (the others are not looked for)."""
         windows: list[tuple[int, int]] = []
         for anchor in self.anchors:
+            if present is not None and anchor not in present:
+                continue
             # Scripts written without spaces between words (CJK) have no word starts to check.
             wordlike = anchor[0].isalpha() and anchor[0] < "\u3000"
             index = text.find(anchor)
@@ -294,8 +297,15 @@ WEIGHT_SPACED = 0.3
 WEIGHT_ENCODED = 0.5
 
 
+#: Every rule's anchors once: looked for once per text, not once per rule.
+ANCHORS: tuple[str, ...] = tuple(dict.fromkeys(anchor for rule in RULES for anchor in rule.anchors))
+
+
 def _rule_hits(text: str) -> set[str]:
-    return {rule.reason for rule in RULES if rule.matches(text)}
+    present = frozenset(anchor for anchor in ANCHORS if anchor in text)
+    if not present:
+        return set()
+    return {rule.reason for rule in RULES if rule.matches(text, present)}
 
 
 def _weight(reason: str) -> float:
