@@ -117,6 +117,7 @@ from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
+from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
 
 logger = get_logger("parley.container")
@@ -234,6 +235,8 @@ class Container:
     connection_slots: ConnectionSlots
     #: The OpenAI-compatible ``/v1`` front door's use cases (src/infrastructure/wiring/gateway.py).
     gateway: GatewayUseCases
+    #: AI tools and safety scanners (src/infrastructure/wiring/ai.py).
+    ai: AiUseCases
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -292,6 +295,7 @@ class Container:
         """Close everything in reverse order; one failing close never skips the others."""
         # Replies under way finish (or are stored as interrupted) while the database is still open.
         await _close_quietly("replies", self.reply_tasks.drain(self.settings.shutdown_timeout / 2))
+        await _close_quietly("chat_moderation", self.ai.chat_guard.drain())
         await _close_quietly("reply_streams", self.reply_streams.stop())
         self.stop_signals.stop()
         if self.access_cache is not None:
@@ -507,6 +511,16 @@ def build_container(
         {Tier.FREE: rate_limit_policies[AI_FREE], Tier.PRO: rate_limit_policies[AI_PRO]},
         exempt_permission_holders=settings.rate_limit_exempt_admins,
     )
+    ai = build_ai(
+        settings,
+        uow=uow,
+        chat_model=chat_model,
+        catalog=model_catalog,
+        cache=cache,
+        limiter=ai_requests,
+        budgets=tier_budgets,
+        clock=clock,
+    )
     launcher = ReplyLauncher(
         uow=uow,
         generator=ReplyGenerator(
@@ -521,6 +535,7 @@ def build_container(
         clock=clock,
         settings=reply_settings,
         retriever=KnowledgeBaseRetriever(excerpt_chars=settings.grounding_excerpt_chars),
+        pii=ai.chat_pii,
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
@@ -585,6 +600,7 @@ def build_container(
         stop_signals=stop_signals,
         reply_tasks=reply_tasks,
         pubsub=pubsub,
+        ai=ai,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
@@ -650,7 +666,7 @@ def build_container(
             delete_conversation=DeleteConversation(uow, stop_signals, clock),
             export_conversation=ExportConversation(uow, clock),
             list_messages=ListMessages(uow),
-            send_message=SendMessage(launcher),
+            send_message=SendMessage(launcher, ai.chat_guard),
             regenerate_reply=RegenerateReply(launcher),
             stop_reply=StopReply(uow, stop_signals, model_catalog, clock),
             resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings),

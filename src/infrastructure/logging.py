@@ -14,6 +14,7 @@ from typing import Any
 
 import structlog
 
+from src.infrastructure.ai.log_masking import mask_pii
 from src.infrastructure.settings import Settings
 
 #: Keys whose values are never written, wherever they appear in an event.
@@ -57,6 +58,7 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _redact_secrets,
+        mask_pii,  # personal data never reaches a log line (src/infrastructure/ai/log_masking.py)
     ]
     # Tracebacks never show local variables: they can hold passwords, tokens and message bodies.
     renderer: structlog.types.Processor

@@ -133,6 +133,13 @@ class Settings:
     grounding_excerpt_chars: int = 600
     budget_free_monthly_usd: Decimal = Decimal("5")
     budget_pro_monthly_usd: Decimal = Decimal("50")
+    # -- AI tools and safety (docs/AI.md) ----------------------------------------------------
+    ai_tools_cache_ttl_seconds: float = 86_400.0
+    ai_tools_cache_shared: bool = False
+    ai_tools_max_input_chars: int = 32_000
+    prompt_injection_policy: Literal["off", "flag", "block"] = "flag"
+    pii_redaction: Literal["off", "output", "input", "both"] = "off"
+    moderate_chat: bool = False
     # -- websocket chat ----------------------------------------------------------------------
     ws_max_connections_per_user: int = 10
     ws_auth_timeout_seconds: float = 5.0
@@ -306,6 +313,7 @@ def load_settings(
         ),
         budget_free_monthly_usd=_dollars(env, "BUDGET_FREE_MONTHLY_USD", "5"),
         budget_pro_monthly_usd=_dollars(env, "BUDGET_PRO_MONTHLY_USD", "50"),
+        **_ai_settings(env),
         ws_max_connections_per_user=env.integer("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1),
         ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
@@ -405,6 +413,17 @@ def _development_secret(var_dir: Path) -> tuple[str, bool]:
     except OSError as exc:
         raise ConfigError("SECRET_KEY", f"is not set and {path} cannot be written ({exc.strerror})") from exc
     return key, True
+
+
+def _ai_settings(env: _Reader) -> dict[str, Any]:
+    return {
+        "ai_tools_cache_ttl_seconds": env.number("AI_TOOLS_CACHE_TTL_SECONDS", 86_400.0, minimum=1.0),
+        "ai_tools_cache_shared": env.boolean("AI_TOOLS_CACHE_SHARED", False),
+        "ai_tools_max_input_chars": env.integer("AI_TOOLS_MAX_INPUT_CHARS", 32_000, minimum=100, maximum=1_000_000),
+        "prompt_injection_policy": env.choice("PROMPT_INJECTION_POLICY", ("off", "flag", "block"), "flag"),
+        "pii_redaction": env.choice("PII_REDACTION", ("off", "output", "input", "both"), "off"),
+        "moderate_chat": env.boolean("MODERATE_CHAT", False),
+    }
 
 
 def _is_http_url(value: str) -> bool:

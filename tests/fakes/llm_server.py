@@ -7,6 +7,8 @@ loopback port, running in its own thread, so the real SDKs talk to it through th
   with ``choices: []`` only when the request asks for it with ``stream_options.include_usage``);
 - Groq: ``POST /openai/v1/chat/completions``, the same with ``x_groq`` (its id on the first chunk, its
   usage on the last one);
+- OpenAI moderation: ``POST /v1/moderations`` (``results[0]`` with ``categories`` and
+  ``category_scores`` from ``Reply.moderation``; all zero by default);
 - Gemini: ``POST /v1beta/models/{model}:generateContent`` and ``:streamGenerateContent?alt=sse`` (no
   ``[DONE]``; ``usageMetadata`` on every chunk, cumulative).
 
@@ -89,6 +91,8 @@ class Reply:
     chunk_delay: float = 0.0
     #: Gemini: a prompt blocked by the safety filters (no candidates).
     prompt_blocked: str | None = None
+    #: OpenAI moderation: category_scores by OpenAI's category names (``self-harm/intent``, ...).
+    moderation: dict[str, float] = field(default_factory=dict)
 
     @classmethod
     def failing(cls, status: int, **kwargs: Any) -> Reply:
@@ -269,6 +273,10 @@ class FakeProviderServer:
             await _send_json(writer, reply.status, _error_body(provider, reply), headers)
             recorded.completed.set()
             return True
+        if path == "/v1/moderations":
+            await _send_json(writer, 200, _moderation_answer(reply), reply.headers)
+            recorded.completed.set()
+            return True
         if not stream:
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
@@ -393,7 +401,33 @@ def _sse(data: dict[str, Any] | str) -> bytes:
     return f"data: {text}\n\n".encode()
 
 
+OPENAI_MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit", "illicit/violent",
+    "self-harm", "self-harm/instructions", "self-harm/intent", "sexual", "sexual/minors", "violence",
+    "violence/graphic",
+)  # fmt: skip
+
+
+def _moderation_answer(reply: Reply) -> dict[str, Any]:
+    scores = {name: float(reply.moderation.get(name, 0.0)) for name in OPENAI_MODERATION_CATEGORIES}
+    categories = {name: score >= 0.5 for name, score in scores.items()}
+    return {
+        "id": "modr-fake",
+        "model": "omni-moderation-latest",
+        "results": [
+            {
+                "flagged": any(categories.values()),
+                "categories": categories,
+                "category_scores": scores,
+                "category_applied_input_types": {name: ["text"] for name in scores},
+            }
+        ],
+    }
+
+
 def _route(path: str, query: str) -> tuple[Provider | None, str, bool]:
+    if path == "/v1/moderations":
+        return "openai", "", False
     if path == "/v1/chat/completions":
         return "openai", "", False
     if path == "/openai/v1/chat/completions":

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from src.application.ai.pii_stream import PiiReplyFilter
 from src.application.chat.ports import ReplyEvent, ReplyEventKind, ReplyStreamStore, StopSignals, UserEvent, UserEvents
 from src.application.chat.recovery import reply_cost, usage_record_for
 from src.application.chat.settings import ReplySettings
@@ -84,6 +85,8 @@ class ReplyJob:
     started_at: float
     #: The passages the model was given (a grounded conversation); ``cited`` is set from the final text.
     citations: tuple[dict[str, Any], ...] = ()
+    #: ``PII_REDACTION``: what the user is sent of the model's text (placeholders restored, data masked).
+    text_filter: PiiReplyFilter | None = None
 
 
 @dataclass(slots=True)
@@ -172,9 +175,11 @@ class ReplyGenerator:
                             continue
                         if state.first_delta_at is None:
                             state.first_delta_at = self._clock.monotonic()
-                        state.parts.append(chunk.text)
-                        state.chars += len(chunk.text)
-                        await self._emit(job, state, "delta", {"text": chunk.text})
+                        text = chunk.text if job.text_filter is None else job.text_filter.feed(chunk.text)
+                        if text:
+                            state.parts.append(text)
+                            state.chars += len(text)
+                            await self._emit(job, state, "delta", {"text": text})
                     elif isinstance(chunk, StreamEnd):
                         state.end = chunk
                         break
@@ -243,6 +248,12 @@ class ReplyGenerator:
 
     async def _finish(self, job: ReplyJob, state: _Progress) -> ReplyOutcome:
         now = self._clock.now()
+        if job.text_filter is not None:
+            tail = job.text_filter.finish()  # the held-back end of the text
+            if tail:
+                state.parts.append(tail)
+                state.chars += len(tail)
+                await self._emit(job, state, "delta", {"text": tail})
         text = state.text
         if state.lock_lost:
             state.failure = LockLost("the conversation was taken over after this reply's lease ran out")

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.chat.generation import ReplyGenerator, ReplyJob
 from src.application.chat.ports import (
     KnowledgeRetriever,
@@ -69,6 +70,7 @@ class ReplyLauncher:
         clock: Clock,
         settings: ReplySettings,
         retriever: KnowledgeRetriever | None = None,
+        pii: ChatPiiPolicy | None = None,
     ) -> None:
         self.uow = uow
         self.catalog = catalog
@@ -81,6 +83,8 @@ class ReplyLauncher:
         self._tasks = tasks
         self._budgets = budgets
         self._retriever = retriever
+        #: ``PII_REDACTION``: what of the prompt the provider sees, and the filter replies go through.
+        self._pii = pii
 
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.lease_seconds)
@@ -172,8 +176,11 @@ class ReplyLauncher:
 
     async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
         conversation, model = plan.conversation, plan.model
+        messages, text_filter = (
+            self._pii.prepare(plan.prompt.messages) if self._pii is not None else (plan.prompt.messages, None)
+        )
         request = ChatRequest(
-            messages=plan.prompt.messages,
+            messages=messages,
             model=model.id,
             temperature=conversation.temperature,
             max_output_tokens=model.max_output_tokens,
@@ -211,6 +218,7 @@ class ReplyLauncher:
             first_event_id=2,
             request_title=plan.request_title,
             started_at=started_at,
+            text_filter=text_filter,
         )
         outcome = self._tasks.spawn(reply_id, self._generator.run(job))
         return ReplyHandle(

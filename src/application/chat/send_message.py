@@ -9,6 +9,9 @@ unknown or unavailable model (422 ``model_unavailable``), a message the model's 
 hold (422), too many AI requests for the tier (429 ``rate_limited``), a spent monthly budget (429
 ``budget_exceeded``), a reply already generating in the conversation (409 ``reply_in_progress``).
 
+With a ``guard`` (``ChatSafetyGuard``), the message is scanned for prompt injection first: refused
+with 422 ``prompt_injection_suspected`` under the ``block`` policy, queued for review under ``flag``.
+
 In a grounded conversation the passages of the user's knowledge for the message are retrieved in the
 same transaction, before the model is called (``ReplyLauncher.passages``).
 """
@@ -18,10 +21,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.chat.access import owned_conversation, require_chat
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.views import ReplyHandle
 from src.application.shared.ids import new_id
+from src.domain.ai.moderation_queue import ModerationItemKind
 from src.domain.chat.context import check_fits, history_budget, message_tokens
 from src.domain.chat.model import Conversation, Message, check_message_content
 from src.domain.identity.model import Principal
@@ -38,8 +43,9 @@ class SendMessageCommand:
 
 
 class SendMessage:
-    def __init__(self, launcher: ReplyLauncher) -> None:
+    def __init__(self, launcher: ReplyLauncher, guard: ChatSafetyGuard | None = None) -> None:
         self._launcher = launcher
+        self._guard = guard
 
     async def __call__(self, command: SendMessageCommand) -> ReplyHandle:
         launcher = self._launcher
@@ -47,6 +53,7 @@ class SendMessage:
         principal = command.principal
         require_chat(principal)
         content = check_message_content(command.content, max_chars=launcher.settings.max_message_chars)
+        verdict = self._guard.check_message(content) if self._guard is not None else None
         if command.conversation_id is None:
             launcher.catalog.resolve(command.model)  # 422 before anything is counted or stored
         await launcher.limiter.check(principal)
@@ -105,4 +112,11 @@ class SendMessage:
                 created_conversation=created,
             )
         conversation.last_activity_at = now
-        return await launcher.launch(plan, started_at)
+        handle = await launcher.launch(plan, started_at)
+        if self._guard is not None:
+            if verdict is not None:
+                await self._guard.report(
+                    ModerationItemKind.MESSAGE, user_message.id, principal.user_id, content, verdict.reasons
+                )
+            self._guard.after_reply(principal.user_id, user_message.id, content, handle)
+        return handle

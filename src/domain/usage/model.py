@@ -27,6 +27,8 @@ class UsageKind(enum.StrEnum):
     SUMMARY = "summary"
     #: A call through the OpenAI-compatible gateway (``/v1/chat/completions``).
     COMPLETION = "completion"
+    #: An AI tool (summarize, classify, moderate, generate: src/application/ai/tools.py).
+    AI_TOOL = "ai_tool"
 
 
 @dataclass(frozen=True, slots=True)

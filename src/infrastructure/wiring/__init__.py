@@ -1,1 +1,1 @@
-"""Wiring of one front door's or feature's use cases, called from ``container.py`` in one line."""
+"""Wiring of each bounded context or front door, called from ``container.py`` (one module each)."""

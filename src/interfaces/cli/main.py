@@ -18,6 +18,7 @@ from typing import Any, NoReturn, TypeVar
 import click
 
 from src.infrastructure.settings import ConfigError, Settings, load_settings
+from src.interfaces.cli.ai import AI_COMMANDS
 from src.interfaces.cli.chat import CHAT_COMMANDS, USERS_COMMANDS
 from src.interfaces.cli.knowledge import KNOWLEDGE_COMMANDS
 from src.interfaces.cli.terminal_chat import chat_command
@@ -656,6 +657,8 @@ for _command in USAGE_COMMANDS:  # parley usage (src/interfaces/cli/usage.py)
 # --- parley chat: the terminal chat (src/interfaces/cli/terminal_chat.py) -------------------
 
 cli.add_command(chat_command)
+for _command in AI_COMMANDS:
+    cli.add_command(_command)
 
 
 def main() -> None:

@@ -54,6 +54,9 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_latest_message": 409,
     "budget_exceeded": 429,
     "model_unavailable": 422,
+    # AI tools (src/domain/ai/errors.py): a model that twice answered unreadable JSON is a bad gateway;
+    # prompt_injection_suspected, invalid_template_parameters and invalid_tool_input are 422 by kind.
+    "invalid_model_output": 502,
 }
 
 #: DomainError.kind -> HTTP status.

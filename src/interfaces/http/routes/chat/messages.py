@@ -55,7 +55,8 @@ async def reply_response(request: Request[Any, Any, Any], handle: ReplyHandle, c
     if wants_event_stream(request):
         return sse_response(handle.events(), heartbeat_seconds=container.settings.sse_heartbeat_seconds)
     assistant = await handle.result()
-    body = SentMessagesResponse(MessageResponse.of(handle.user_message), MessageResponse.of(assistant))
+    scan = container.settings.prompt_injection_policy == "flag"
+    body = SentMessagesResponse(MessageResponse.of(handle.user_message, scan=scan), MessageResponse.of(assistant))
     return Response(body, status_code=HTTP_201_CREATED)
 
 
@@ -79,7 +80,8 @@ class MessagesController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
     ) -> MessagePageResponse:
         command = ListMessagesCommand(principal, conversation_id, before=before, limit=limit)
-        return MessagePageResponse.of(await container.use_cases.list_messages(command))
+        scan = container.settings.prompt_injection_policy == "flag"
+        return MessagePageResponse.of(await container.use_cases.list_messages(command), scan=scan)
 
     @post(
         "/",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -19,8 +19,10 @@ from src.application.chat.views import (
     MessagePage,
     MessageView,
 )
+from src.domain.ai.injection import scan_prompt_injection
 from src.domain.chat.errors import InvalidConversation
 from src.domain.chat.model import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_LENGTH, Grounding
+from src.domain.llm.model import MessageRole
 
 ModelId = Annotated[
     str, msgspec.Meta(min_length=3, max_length=200, description="`provider/model`, e.g. `offline/echo`.")
@@ -157,7 +159,24 @@ class CitationBody(msgspec.Struct):
     cited: Annotated[bool, msgspec.Meta(description="Whether the reply's text cites `[n]`.")]
 
 
-class MessageResponse(msgspec.Struct):
+class SafetyBody(msgspec.Struct):
+    """Why a user message was flagged (``PROMPT_INJECTION_POLICY=flag``); left out when it was not."""
+
+    prompt_injection: Annotated[
+        dict[str, Any], msgspec.Meta(description="`{flagged, score, reasons}`, as `POST /safety/scan` says.")
+    ]
+
+
+def safety_of(view: MessageView, scan: bool) -> SafetyBody | None:
+    if not scan or view.role is not MessageRole.USER:
+        return None
+    verdict = scan_prompt_injection(view.content)
+    if not verdict.flagged:
+        return None
+    return SafetyBody({"flagged": True, "score": verdict.score, "reasons": list(verdict.reasons)})
+
+
+class MessageResponse(msgspec.Struct, omit_defaults=True):
     id: uuid.UUID
     conversation_id: uuid.UUID
     role: Annotated[str, msgspec.Meta(description="`user` or `assistant`.")]
@@ -178,9 +197,14 @@ class MessageResponse(msgspec.Struct):
         msgspec.Meta(description="The passages a grounded reply was given, in prompt order; empty otherwise."),
     ]
     created_at: datetime
+    safety: Annotated[
+        SafetyBody | None,
+        msgspec.Meta(description="Present on a user message the prompt-injection scanner flagged."),
+    ] = None
 
     @classmethod
-    def of(cls, view: MessageView) -> MessageResponse:
+    def of(cls, view: MessageView, *, scan: bool = False) -> MessageResponse:
+        """``scan``: say whether the prompt-injection scanner flags a user message (policy ``flag``)."""
         usage = view.usage
         return cls(
             id=view.id,
@@ -206,6 +230,7 @@ class MessageResponse(msgspec.Struct):
             error_code=view.error_code,
             citations=[msgspec.convert(c, CitationBody) for c in view.citations],
             created_at=view.created_at,
+            safety=safety_of(view, scan),
         )
 
 
@@ -219,9 +244,9 @@ class MessagePageResponse(msgspec.Struct):
     ]
 
     @classmethod
-    def of(cls, page: MessagePage) -> MessagePageResponse:
+    def of(cls, page: MessagePage, *, scan: bool = False) -> MessagePageResponse:
         return cls(
-            items=[MessageResponse.of(m) for m in page.items],
+            items=[MessageResponse.of(m, scan=scan) for m in page.items],
             total=page.total,
             limit=page.limit,
             offset=page.offset,

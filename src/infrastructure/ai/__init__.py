@@ -1,0 +1,1 @@
+"""Adapters of the ``ai`` context: PII validators, tool templates, moderation clients, metrics."""

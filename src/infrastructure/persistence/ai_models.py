@@ -1,0 +1,34 @@
+"""SQLAlchemy models of the ``ai`` context (imported by ``models.py`` for Alembic)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import GUID
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+_JSON = JSON().with_variant(JSONB(), "postgresql")
+
+
+class ModerationItemModel(UUIDv7AuditBase):
+    """A flagged message, reply or passage waiting for review; ``created_at`` from the audit base."""
+
+    __tablename__ = "moderation_items"
+    __table_args__ = (
+        CheckConstraint("status in ('open', 'resolved')", name="status_known"),
+        # The review queue: open items, oldest first.
+        Index("ix_moderation_items_status_created_at", "status", "created_at"),
+        Index("ix_moderation_items_kind_target_id", "kind", "target_id"),
+    )
+
+    kind: Mapped[str] = mapped_column(String(20))
+    target_id: Mapped[UUID] = mapped_column(GUID)
+    user_id: Mapped[UUID | None] = mapped_column(
+        GUID, ForeignKey("user_account.id", ondelete="SET NULL"), nullable=True
+    )
+    reasons: Mapped[list[str]] = mapped_column(_JSON)
+    excerpt: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="open")

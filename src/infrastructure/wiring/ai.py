@@ -1,0 +1,113 @@
+"""The ``ai`` context's adapters and use cases, built once by the composition root."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src.application.ai.chat_guard import ChatModerator, ChatSafetyGuard
+from src.application.ai.pii_stream import ChatPiiPolicy
+from src.application.ai.ports import ModerationQueue, ModerationService
+from src.application.ai.runner import ToolRunner, ToolSettings
+from src.application.ai.safety import PiiScanner, ScanText
+from src.application.ai.tools import (
+    Classify,
+    Generate,
+    GetToolStats,
+    ListTemplates,
+    Moderate,
+    Summarize,
+)
+from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.shared.ports import Cache, Clock
+from src.application.usage.ai_requests import AiRequestLimiter
+from src.domain.usage.model import TierBudgets
+from src.infrastructure.ai.decoder import MsgspecAnswerDecoder
+from src.infrastructure.ai.metrics import PrometheusToolMetrics
+from src.infrastructure.ai.moderation_queue import SqlModerationQueue
+from src.infrastructure.ai.pii_recognizers import NationalIdRecognizer, PhoneNumberRecognizer
+from src.infrastructure.ai.templates import FileTemplateCatalog
+from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.settings import Settings
+
+
+@dataclass(slots=True)
+class AiUseCases:
+    pii: PiiScanner
+    scan_text: ScanText
+    summarize: Summarize
+    classify: Classify
+    moderate: Moderate
+    generate: Generate
+    list_templates: ListTemplates
+    tool_stats: GetToolStats
+    moderation_queue: ModerationQueue
+    #: Prompt-injection policy on chat messages and the moderation queue (SendMessage uses it).
+    chat_guard: ChatSafetyGuard
+    #: ``PII_REDACTION`` on chat prompts and replies (the reply launcher uses it).
+    chat_pii: ChatPiiPolicy
+
+
+def build_moderation_service(settings: Settings) -> ModerationService | None:
+    """OpenAI's moderation endpoint when an OpenAI key is set (it is free), else none."""
+    if not settings.openai_api_key:
+        return None
+    from src.infrastructure.ai.moderation import OpenAIModeration
+
+    return OpenAIModeration(
+        api_key=settings.openai_api_key,
+        base_url=settings.openai_base_url,
+        timeout=settings.llm_read_timeout,
+        connect_timeout=settings.llm_connect_timeout,
+    )
+
+
+def build_ai(
+    settings: Settings,
+    *,
+    uow: SqlAlchemyUnitOfWorkFactory,
+    chat_model: ChatModel,
+    catalog: ModelCatalog,
+    cache: Cache,
+    limiter: AiRequestLimiter,
+    budgets: TierBudgets,
+    clock: Clock,
+) -> AiUseCases:
+    pii = PiiScanner([PhoneNumberRecognizer(), NationalIdRecognizer()])
+    templates = FileTemplateCatalog()
+    queue = SqlModerationQueue(uow)
+    moderation_service = build_moderation_service(settings)
+    runner = ToolRunner(
+        uow,
+        chat_model,
+        catalog,
+        cache,
+        MsgspecAnswerDecoder(),
+        PrometheusToolMetrics(),
+        limiter=limiter,
+        budgets=budgets,
+        clock=clock,
+        settings=ToolSettings(
+            cache_ttl_seconds=settings.ai_tools_cache_ttl_seconds,
+            shared_cache=settings.ai_tools_cache_shared,
+            max_input_chars=settings.ai_tools_max_input_chars,
+        ),
+    )
+    return AiUseCases(
+        pii=pii,
+        scan_text=ScanText(pii),
+        summarize=Summarize(runner),
+        classify=Classify(runner),
+        moderate=Moderate(runner, moderation_service),
+        generate=Generate(runner, templates),
+        list_templates=ListTemplates(templates),
+        tool_stats=GetToolStats(runner),
+        moderation_queue=queue,
+        chat_guard=ChatSafetyGuard(
+            settings.prompt_injection_policy,
+            queue,
+            pii,
+            clock,
+            moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
+        ),
+        chat_pii=ChatPiiPolicy(pii, settings.pii_redaction),
+    )
