@@ -70,6 +70,8 @@ class Settings:
     db_pool_timeout: float = 10.0
     db_pool_ping_after: float = 1.0
     db_echo: bool = False
+    #: DATABASE_URL points at PgBouncer in transaction pooling mode: no server-side prepared statement caches.
+    db_pgbouncer: bool = False
     redis_timeout: float = 0.5
     ready_timeout: float = 2.0
     worker_concurrency: int = 10
@@ -266,6 +268,7 @@ def load_settings(
         db_pool_timeout=env.number("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
         db_pool_ping_after=env.number("DB_POOL_PING_AFTER_SECONDS", 1.0, minimum=0.0),
         db_echo=env.boolean("DB_ECHO", False),
+        db_pgbouncer=env.boolean("DB_PGBOUNCER", False),
         redis_timeout=env.number("REDIS_TIMEOUT", 0.5, minimum=0.01),
         ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
