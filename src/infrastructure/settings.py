@@ -27,6 +27,7 @@ from src.domain.chat.grounding import (
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
 from src.domain.llm.routing import FallbackChains
+from src.infrastructure.redis_sentinel import SENTINEL_SCHEMES, SentinelUrlError, is_sentinel_url, parse_sentinel_url
 
 AppEnv = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -221,7 +222,7 @@ def load_settings(
         schemes=("postgresql+asyncpg", "sqlite+aiosqlite"),
         default=f"sqlite+aiosqlite:///{(var_dir / 'parley.db').as_posix()}",
     )
-    redis_url = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"), default=None)
+    redis_url = _redis_url(env)
 
     secret_key = env.text("SECRET_KEY", "")
     generated = False
@@ -495,6 +496,18 @@ class _Reader:
         elif parts.scheme != "unix" and not parts.hostname:
             raise ConfigError(name, "has no host")
         return value
+
+
+def _redis_url(env: _Reader) -> str | None:
+    """REDIS_URL: one server (redis://, rediss://, unix://) or a Sentinel-watched service."""
+    value = env.raw("REDIS_URL")
+    if value is not None and is_sentinel_url(value):
+        try:
+            parse_sentinel_url(value)
+        except SentinelUrlError as exc:
+            raise ConfigError("REDIS_URL", str(exc)) from None
+        return value
+    return env.url("REDIS_URL", schemes=("redis", "rediss", "unix", *SENTINEL_SCHEMES), default=None)
 
 
 def _check_range(name: str, value: Any, minimum: Any, maximum: Any) -> None:
