@@ -302,7 +302,8 @@ async def _resume_sse(client: httpx.AsyncClient, headers: dict[str, str], reply:
                     continue
                 assert source.response.status_code == 200, await source.response.aread()
                 async for event in source.aiter_sse():
-                    reply.take(int(event.id), event.event, json.loads(event.data))
+                    if event.data:  # not a heartbeat comment
+                        reply.take(int(event.id), event.event, json.loads(event.data))
         except (httpx.TransportError, httpx.StreamError):
             await asyncio.sleep(0.1)
 
@@ -322,7 +323,8 @@ async def sse_reply(client: httpx.AsyncClient, headers: dict[str, str], reply: R
                     continue
                 assert source.response.status_code == 200, await source.response.aread()
                 async for event in source.aiter_sse():
-                    reply.take(int(event.id), event.event, json.loads(event.data))
+                    if event.data:  # not a heartbeat comment
+                        reply.take(int(event.id), event.event, json.loads(event.data))
             if reply.done is not None:
                 reply.message_id = reply.done["id"]
                 return
