@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,7 +49,7 @@ def cluster(postgres_url: str, redis_url: str) -> Iterator[Cluster]:
         shutil.rmtree(running.workdir, ignore_errors=True)
 
 
-async def check_ai_limit_across_instances(client: httpx.AsyncClient) -> tuple[int, int]:
+async def check_ai_limit_across_instances(client: httpx.AsyncClient) -> tuple[int, int, float]:
     """One user asks for more replies at once than the free tier allows in a minute, spread over the
     three instances by the balancer: the limit is one, shared through Redis."""
     (headers,) = await sign_up_users(client, "limited", 1)
@@ -67,8 +68,9 @@ async def check_ai_limit_across_instances(client: httpx.AsyncClient) -> tuple[in
         assert sent.status_code in (201, 429), sent.text
         return sent.status_code
 
+    started = time.monotonic()
     statuses = await asyncio.gather(*(send(c) for c in conversations))
-    return statuses.count(201), statuses.count(429)
+    return statuses.count(201), statuses.count(429), time.monotonic() - started
 
 
 async def run_load(cluster: Cluster) -> tuple[LoadStats, int]:
@@ -134,16 +136,17 @@ async def stored_facts(database_url: str) -> dict[str, Any]:
 
 
 def test_three_instances_behind_haproxy_lose_nothing_when_one_leaves(cluster: Cluster, postgres_url: str) -> None:
-    async def scenario() -> tuple[tuple[int, int], LoadStats, int]:
+    async def scenario() -> tuple[tuple[int, int, float], LoadStats, int]:
         async with httpx.AsyncClient(base_url=cluster.base_url, timeout=60) as client:
             limits = await check_ai_limit_across_instances(client)
         stats, exit_code = await run_load(cluster)
         return limits, stats, exit_code
 
-    (accepted, limited), stats, exit_code = asyncio.run(scenario())
+    (accepted, limited, burst_seconds), stats, exit_code = asyncio.run(scenario())
 
-    # One limit for the three instances: per-process limits would have let every request through.
-    assert AI_FREE_PER_MINUTE <= accepted <= AI_FREE_PER_MINUTE + 1
+    # One limit for the three instances (per-process limits would have let all 30 through): the
+    # allowance, plus what refilled (one request per 3 s) while the burst was being served.
+    assert AI_FREE_PER_MINUTE <= accepted <= AI_FREE_PER_MINUTE + 1 + burst_seconds // 3, burst_seconds
     assert limited == AI_FREE_PER_MINUTE + 10 - accepted
 
     # The instance left cleanly, after telling its WebSocket clients to go elsewhere.
