@@ -111,6 +111,7 @@ from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyS
 from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
 from src.infrastructure.realtime.stop_signals import StopSignalBus
 from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.redis_sentinel import is_sentinel_url, sentinel_client
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
@@ -348,6 +349,10 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
     but no read timeout.
     """
     assert settings.redis_url is not None
+    if is_sentinel_url(settings.redis_url):
+        return sentinel_client(
+            settings.redis_url, timeout=settings.redis_timeout, blocking=blocking, max_connections=REDIS_MAX_CONNECTIONS
+        )
     # A blocking pool: under a burst of more concurrent calls than connections, a call waits (up to
     # the Redis timeout) for a free connection instead of failing, which would trip the breaker.
     pool = BlockingConnectionPool.from_url(

@@ -27,6 +27,7 @@ from src.domain.chat.grounding import (
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
 from src.domain.llm.routing import FallbackChains
+from src.infrastructure.redis_sentinel import SENTINEL_SCHEMES, SentinelUrlError, is_sentinel_url, parse_sentinel_url
 
 AppEnv = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -70,6 +71,8 @@ class Settings:
     db_pool_timeout: float = 10.0
     db_pool_ping_after: float = 1.0
     db_echo: bool = False
+    #: DATABASE_URL points at PgBouncer in transaction pooling mode: no server-side prepared statement caches.
+    db_pgbouncer: bool = False
     redis_timeout: float = 0.5
     ready_timeout: float = 2.0
     worker_concurrency: int = 10
@@ -226,7 +229,7 @@ def load_settings(
         schemes=("postgresql+asyncpg", "sqlite+aiosqlite"),
         default=f"sqlite+aiosqlite:///{(var_dir / 'parley.db').as_posix()}",
     )
-    redis_url = env.url("REDIS_URL", schemes=("redis", "rediss", "unix"), default=None)
+    redis_url = _redis_url(env)
 
     secret_key = env.text("SECRET_KEY", "")
     generated = False
@@ -273,6 +276,7 @@ def load_settings(
         db_pool_timeout=env.number("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
         db_pool_ping_after=env.number("DB_POOL_PING_AFTER_SECONDS", 1.0, minimum=0.0),
         db_echo=env.boolean("DB_ECHO", False),
+        db_pgbouncer=env.boolean("DB_PGBOUNCER", False),
         redis_timeout=env.number("REDIS_TIMEOUT", 0.5, minimum=0.01),
         ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
@@ -511,6 +515,18 @@ class _Reader:
         elif parts.scheme != "unix" and not parts.hostname:
             raise ConfigError(name, "has no host")
         return value
+
+
+def _redis_url(env: _Reader) -> str | None:
+    """REDIS_URL: one server (redis://, rediss://, unix://) or a Sentinel-watched service."""
+    value = env.raw("REDIS_URL")
+    if value is not None and is_sentinel_url(value):
+        try:
+            parse_sentinel_url(value)
+        except SentinelUrlError as exc:
+            raise ConfigError("REDIS_URL", str(exc)) from None
+        return value
+    return env.url("REDIS_URL", schemes=("redis", "rediss", "unix", *SENTINEL_SCHEMES), default=None)
 
 
 def _check_range(name: str, value: Any, minimum: Any, maximum: Any) -> None:

@@ -16,6 +16,7 @@ their SQL text and duration, never their parameters.
 from __future__ import annotations
 
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,25 @@ VERSION_TABLE = "alembic_version"
 logger = get_logger("parley.db")
 
 
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg behind PgBouncer in transaction pooling mode (``DB_PGBOUNCER=true``).
+
+    Each transaction may run on a different server connection, so a statement prepared (and cached)
+    on one is unknown on the next: asyncpg's statement cache and SQLAlchemy's prepared statement cache
+    are turned off, and every statement asyncpg still prepares gets a unique name, so two clients
+    sharing a server connection never collide on ``__asyncpg_stmt_1__``.
+    """
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": _unique_statement_name,
+    }
+
+
+def _unique_statement_name() -> str:
+    return f"__parley_{uuid.uuid4().hex}__"
+
+
 def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     url = make_url(settings.database_url)
     engine: dict[str, Any] = {"echo": False}
@@ -47,7 +67,11 @@ def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
             pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=settings.db_pool_ping_after <= 0,
             pool_recycle=1800,
-            connect_args={"timeout": settings.db_pool_timeout, "server_settings": {"application_name": "parley"}},
+            connect_args={
+                "timeout": settings.db_pool_timeout,
+                "server_settings": {"application_name": "parley"},
+                **(pgbouncer_connect_args() if settings.db_pgbouncer else {}),
+            },
         )
     else:
         if url.database and url.database != ":memory:":

@@ -20,6 +20,7 @@ from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
 from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
+from src.interfaces.http.drain import Drain, DrainGate
 from src.interfaces.http.openai.gateway import OpenAIGateway
 from src.interfaces.http.openai.gateway import mount as mount_gateway
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
@@ -53,16 +54,21 @@ def create_app(
     configure_logging(settings)
     container = container or build_container(settings, role="api")
     app_version = parley_version()
+    # SIGTERM: stop taking new work and send WebSocket clients elsewhere first (drain.py).
+    drain = Drain()
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await container.startup()
+        drain.install()
         if settings.secret_key_generated:
             logger.warning("secret_key_generated", path=str(settings.var_dir / "secret_key"))
         logger.info("api_started", version=app_version, env=settings.app_env)
         try:
             yield
         finally:
+            drain.uninstall()
+            await drain.finish_replies(container.reply_tasks, settings.shutdown_timeout)
             await container.shutdown()
             logger.info("api_stopped")
 
@@ -112,9 +118,13 @@ def create_app(
     def provide_version() -> str:
         return app_version
 
+    def provide_drain() -> Drain:
+        return drain
+
     dependencies: dict[str, Any] = {
         "container": Provide(provide_container, use_cache=True, sync_to_thread=False),
         "version": Provide(provide_version, use_cache=True, sync_to_thread=False),
+        "drain": Provide(provide_drain, use_cache=True, sync_to_thread=False),
     }
 
     app = Litestar(
@@ -156,10 +166,11 @@ def create_app(
     # The OpenAI-compatible /v1 surface (docs/GATEWAY.md) is served beside the router, inside the context.
     gateway = OpenAIGateway(container.gateway, container.use_cases.authenticate, max_body_bytes=settings.max_body_bytes)
     app.asgi_handler = RequestContextMiddleware(
-        mount_gateway(app.asgi_handler, gateway), docs_path=DOCS_PATH, hsts=settings.is_production
+        DrainGate(mount_gateway(app.asgi_handler, gateway), drain), docs_path=DOCS_PATH, hsts=settings.is_production
     )
     check_cache_options(app, default_ttl=settings.cache_default_ttl)
     check_route_policies(app, container.rate_limit_policies)
     app.state.container = container
     app.state.settings = settings
+    app.state.drain = drain
     return app

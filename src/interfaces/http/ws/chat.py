@@ -1,7 +1,9 @@
 """``/api/v1/ws/chat``: the chat over one WebSocket, through the same use cases as REST.
 
 Frames in: ``auth``, ``send``, ``stop``, ``resume``, ``ping`` (see ``frames.py``). Frames out:
-``ready``, ``ack``, ``message``, ``delta``, ``done``, ``error``, ``title``, ``pong``.
+``ready``, ``ack``, ``message``, ``delta``, ``done``, ``error``, ``title``, ``pong``, and
+``reconnect`` (the instance is shutting down: the socket closes with 1012; connect again and
+``resume`` the replies under way from their last event ids).
 
 Every socket of a user follows that user's replies, wherever they were started: a ``send`` on this
 socket, another tab, ``parley chat``, or a REST call, on any instance (user events fan out through
@@ -29,6 +31,7 @@ from src.application.chat.stop_reply import StopReplyCommand
 from src.domain.shared.errors import DomainError, Unauthenticated
 from src.infrastructure.container import Container
 from src.infrastructure.logging import get_logger
+from src.interfaces.http.drain import Drain
 from src.interfaces.http.ws.frames import ResumeFrame, SendFrame, StopFrame, encode
 from src.interfaces.http.ws.session import CLOSE_UNAUTHENTICATED, FrameHandler, SocketSession
 
@@ -215,7 +218,9 @@ def _reply_frame(message_id: str, event: ReplyEvent) -> bytes:
     name="chat_socket",
     description="The WebSocket chat; see the README section 'WebSocket chat' for its frames.",
 )
-async def chat_socket(socket: WebSocket[Any, Any, Any], container: SkipValidation[Container]) -> None:
+async def chat_socket(
+    socket: WebSocket[Any, Any, Any], container: SkipValidation[Container], drain: SkipValidation[Drain]
+) -> None:
     settings = container.settings
     session = SocketSession(
         socket,
@@ -225,4 +230,8 @@ async def chat_socket(socket: WebSocket[Any, Any, Any], container: SkipValidatio
         queue_frames=settings.ws_send_queue_frames,
     )
     chat = ChatSocket(session, container)
-    await session.run(chat.handlers, on_open=chat.start)
+    drain.track(session)
+    try:
+        await session.run(chat.handlers, on_open=chat.start)
+    finally:
+        drain.untrack(session)

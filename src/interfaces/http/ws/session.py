@@ -41,6 +41,7 @@ logger = get_logger("parley.ws")
 CLOSE_NORMAL = 1000
 CLOSE_TOO_BIG = 1009
 CLOSE_SERVER_ERROR = 1011
+CLOSE_SERVICE_RESTART = 1012
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -98,8 +99,9 @@ class SocketSession:
     def error(self, code: str, detail: str, *, client_id: str | None = None, **fields: Any) -> None:
         self.push(encode("error", code=code, detail=detail, client_id=client_id, **fields))
 
-    def close(self, code: int, reason: str = "") -> None:
-        """Close after what is already queued has been written (the writer closes the socket)."""
+    def close(self, code: int, reason: str = "", *, last_frame: bytes | None = None) -> None:
+        """Close now: what waits is dropped, ``last_frame`` (if any) goes out, then the close frame
+        (the writer closes the socket)."""
         if self._closing:
             return
         self._closing = True
@@ -107,7 +109,15 @@ class SocketSession:
         # Drop what waits so the close goes out now: a closing client gets no more frames anyway.
         while not self._outbox.empty():
             self._outbox.get_nowait()
+        if last_frame is not None:
+            self._outbox.put_nowait(last_frame)
         self._outbox.put_nowait(None)
+
+    def reconnect(self, reason: str) -> None:
+        """This instance is shutting down: a ``reconnect`` frame, then close 1012 (service restart).
+        The client connects again (to another instance) and resumes its replies from the last event
+        id it saw."""
+        self.close(CLOSE_SERVICE_RESTART, reason, last_frame=encode("reconnect", reason=reason))
 
     def spawn(self, work: Awaitable[Any], *, name: str) -> asyncio.Task[Any]:
         """Run ``work`` for as long as the socket is open; cancelled when it closes."""
