@@ -117,6 +117,8 @@ from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
+from src.infrastructure.wiring.events import build_event_dispatch
+from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
 
 logger = get_logger("parley.container")
 
@@ -231,6 +233,8 @@ class Container:
     pubsub: PubSubHub | None
     #: Open WebSockets per user, counted across instances (``WS_MAX_CONNECTIONS_PER_USER``).
     connection_slots: ConnectionSlots
+    #: The notifications context: inbox, preferences, mail, announcements (wiring/notifications.py).
+    notifications: NotificationServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -521,12 +525,14 @@ def build_container(
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
+    notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
+    dispatch_event = build_event_dispatch(uow, clock, notifications)
 
     catalog = build_job_catalog(
         prune_expired=prune_expired,
         run_once=run_once,
         tracer=JobTracer(tracer_provider),
-        extra_jobs=extra_jobs,
+        extra_jobs=[*notification_jobs(notifications, dispatch_event), *extra_jobs],
         refresh_dictionary=refresh_dictionary,
         title_conversation=title_conversation,
         recover_stale_replies=recover_stale_replies,
@@ -582,6 +588,7 @@ def build_container(
         stop_signals=stop_signals,
         reply_tasks=reply_tasks,
         pubsub=pubsub,
+        notifications=notifications,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
