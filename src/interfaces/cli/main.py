@@ -20,6 +20,7 @@ import click
 from src.infrastructure.settings import ConfigError, Settings, load_settings
 from src.interfaces.cli.chat import CHAT_COMMANDS, USERS_COMMANDS
 from src.interfaces.cli.knowledge import KNOWLEDGE_COMMANDS
+from src.interfaces.cli.notifications import NOTIFICATION_COMMANDS
 from src.interfaces.cli.terminal_chat import chat_command
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -649,6 +650,11 @@ for _command in CHAT_COMMANDS:
     cli.add_command(_command)
 for _command in USERS_COMMANDS:
     users.add_command(_command)
+
+# --- notifications: broadcast, mail list|show (src/interfaces/cli/notifications.py) ----------
+
+for _command in NOTIFICATION_COMMANDS:
+    cli.add_command(_command)
 
 # --- parley chat: the terminal chat (src/interfaces/cli/terminal_chat.py) -------------------
 
