@@ -7,6 +7,7 @@ receipt, so a retried job resumes where it failed and never writes a batch twice
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -112,8 +113,8 @@ class FanOutAnnouncement:
             after = users[-1]
             recipients += len(users)
             batches += 1
-            for user_id, view in views:
-                await self._push.push(user_id, view.to_json())
+            # All at once: the pub/sub adapter sends what is published together in one round trip.
+            await asyncio.gather(*(self._push.push(user_id, view.to_json()) for user_id, view in views))
             if len(users) < self._batch_size:
                 break
         return FanOutResult(recipients, stored, batches)
