@@ -7,6 +7,7 @@ import asyncio
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import aiosmtplib
@@ -34,7 +35,7 @@ from tests.conftest import SettingsFactory
 from tests.fakes.notifications import RecordingLivePush
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
 from tests.redis_process import free_port
-from tests.smtp_server import smtp_server
+from tests.smtp_server import self_signed, smtp_server
 
 SENDER = "Parley <parley@example.com>"
 NOW = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
@@ -48,8 +49,8 @@ def user() -> User:
     return User(uuid.uuid4(), "ada@example.com", "Ada <b>", "x", Role.MEMBER, Tier.FREE, True, NOW, NOW)
 
 
-def mailer_for(port: int, **options: Any) -> SmtpMailer:
-    return SmtpMailer(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}?starttls=false", timeout=2, **options), SENDER)
+def mailer_for(port: int) -> SmtpMailer:
+    return SmtpMailer(SmtpConfig.from_url(f"smtp://127.0.0.1:{port}?starttls=false", timeout=2), SENDER)
 
 
 async def test_a_digest_arrives_with_both_bodies_and_the_unsubscribe_headers() -> None:
@@ -79,6 +80,23 @@ async def test_a_digest_arrives_with_both_bodies_and_the_unsubscribe_headers() -
     # The HTML body escapes what users wrote.
     assert "Hello Ada &lt;b&gt;," in html.get_content()
     assert "Summary ready: &lt;Cats&gt;" in html.get_content()
+
+
+async def test_starttls_when_the_url_asks_for_it(tmp_path: Path) -> None:
+    server_tls, client_tls = self_signed(tmp_path)
+    email = OutgoingEmail("ada@example.com", "over TLS", "t", "<p>t</p>")
+    with smtp_server(tls=server_tls) as server:
+        secure = SmtpMailer(
+            SmtpConfig.from_url(f"smtp://127.0.0.1:{server.port}?starttls=true", timeout=5),
+            SENDER,
+            tls_context=client_tls,
+        )
+        await secure.send(email)
+        # Without STARTTLS this server refuses the mail (it requires TLS first).
+        with pytest.raises(aiosmtplib.SMTPException):
+            await mailer_for(server.port).send(email)
+    assert server.handler.tls == [True]
+    assert server.handler.received[0][2]["Subject"] == "over TLS"
 
 
 async def test_a_refusing_server_and_a_server_that_is_down_raise() -> None:

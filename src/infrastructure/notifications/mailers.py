@@ -7,6 +7,7 @@ the rendered mail to the log; either way the use case records it in ``sent_email
 
 from __future__ import annotations
 
+import ssl
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -100,9 +101,11 @@ class SmtpMailer:
 
     name = "smtp"
 
-    def __init__(self, config: SmtpConfig, sender: str) -> None:
+    def __init__(self, config: SmtpConfig, sender: str, *, tls_context: ssl.SSLContext | None = None) -> None:
+        """``tls_context``: whom to trust for (START)TLS; the system's certificate authorities by default."""
         self._config = config
         self._sender = sender
+        self._tls_context = tls_context
 
     async def send(self, email: OutgoingEmail) -> None:
         c = self._config
@@ -115,5 +118,6 @@ class SmtpMailer:
             use_tls=c.implicit_tls,
             start_tls=c.starttls,
             timeout=c.timeout,
+            tls_context=self._tls_context,
         )
         logger.info("email_sent", transport=self.name, to=email.to, subject=email.subject)
