@@ -24,6 +24,7 @@ from src.domain.notifications.model import Category
 from src.domain.usage.events import UsageCharged
 from src.domain.usage.model import UsageKind, UsageRecord
 from src.infrastructure.container import Container, build_container
+from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.persistence.migrator import Migrator
 from src.infrastructure.persistence.models import OutboxMessageModel
 from src.infrastructure.persistence.notification_models import NotificationModel, ProcessedEventModel
@@ -31,6 +32,7 @@ from src.interfaces.http.app import create_app
 from tests.accounts import sign_up
 from tests.conftest import SettingsFactory
 from tests.integration.jobs_support import wait_until
+from tests.logs import capture_logs
 
 PASSWORD = "violet-harbour-lantern-93"
 NEW_PASSWORD = "amber-quarry-window-41"
@@ -158,6 +160,25 @@ async def test_preferences_are_validated_and_security_email_stays_on(api: Api) -
 
 
 async def test_a_password_change_notifies_and_mails_at_once(api: Api) -> None:
+    def counted(outcome: str) -> float:
+        value = METRICS.registry.get_sample_value(
+            "parley_domain_events_total", {"type": "PasswordChanged", "outcome": outcome}
+        )
+        return value or 0.0
+
+    handled_before = counted("handled")
+    with capture_logs() as logs:
+        await _change_password(api)
+        await wait_until(lambda: _has(api, "ada", "password_changed"), timeout=15)
+        await wait_until(lambda: bool(logs.events("domain_event")), timeout=5)
+    (line,) = [e for e in logs.events("domain_event") if e["event_type"] == "PasswordChanged"]
+    assert line["outcome"] == "handled"
+    assert line["handled"] == ["notifications.password_changed"]
+    assert counted("handled") == handled_before + 1
+    await _check_password_mail(api)
+
+
+async def _change_password(api: Api) -> None:
     changed = await api.call(
         "POST", "/api/v1/users/me/password", json={"current_password": PASSWORD, "new_password": NEW_PASSWORD}
     )
@@ -166,7 +187,9 @@ async def test_a_password_change_notifies_and_mails_at_once(api: Api) -> None:
         "/api/v1/auth/token", data={"grant_type": "password", "username": "ada@example.com", "password": NEW_PASSWORD}
     )
     api.tokens["ada"] = signed_in.json()["access_token"]
-    await wait_until(lambda: _has(api, "ada", "password_changed"), timeout=15)
+
+
+async def _check_password_mail(api: Api) -> None:
     mails = await api.container.notifications.list_sent_emails()
     (mail,) = [m for m in mails if m.to == "ada@example.com"]
     assert mail.category == "security"
