@@ -130,6 +130,10 @@ async def test_pages_go_back_in_time_with_the_cursor(api: Api) -> None:
             NotificationDraft(user_id, Category.CONTENT, "test", f"n{n}", "body", f"test-{n}")
         )
         await asyncio.sleep(0.002)  # ids are time-ordered to the millisecond
+    again = await api.container.notifications.notify(
+        NotificationDraft(user_id, Category.CONTENT, "test", "n0 again", "body", "test-0")
+    )
+    assert again.stored is None  # one per user and dedupe key, on either database
     first = await api.inbox(limit=3)
     assert [i["title"] for i in first["items"]] == ["n4", "n3", "n2"]
     second = await api.inbox(limit=3, before=first["next_cursor"])
