@@ -73,7 +73,11 @@ def _row(n: Notification) -> dict[str, Any]:
     }
 
 
-def _notification(row: NotificationModel) -> Notification:
+_NOTIFICATION = NotificationModel.__table__
+
+
+def _notification(row: Any) -> Notification:
+    """A notification from its ORM entity or from a plain row of its table (same attribute names)."""
     return Notification(
         id=row.id,
         user_id=row.user_id,
@@ -116,22 +120,23 @@ class SqlNotificationRepository:
     async def list_for_user(
         self, user_id: uuid.UUID, *, unread_only: bool, before: uuid.UUID | None, limit: int
     ) -> list[Notification]:
-        query = select(NotificationModel).where(NotificationModel.user_id == user_id)
+        # Plain rows (Core), not ORM entities: the inbox is read often and its rows are never changed.
+        query = select(_NOTIFICATION).where(_NOTIFICATION.c.user_id == user_id)
         if unread_only:
-            query = query.where(NotificationModel.read_at.is_(None))
+            query = query.where(_NOTIFICATION.c.read_at.is_(None))
         if before is not None:
-            query = query.where(NotificationModel.id < before)
-        rows = await self._session.scalars(query.order_by(NotificationModel.id.desc()).limit(limit))
+            query = query.where(_NOTIFICATION.c.id < before)
+        rows = await self._session.execute(query.order_by(_NOTIFICATION.c.id.desc()).limit(limit))
         return [_notification(r) for r in rows]
 
     async def list_after(self, user_id: uuid.UUID, after: uuid.UUID, *, limit: int) -> list[Notification]:
         query = (
-            select(NotificationModel)
-            .where(NotificationModel.user_id == user_id, NotificationModel.id > after)
-            .order_by(NotificationModel.id)
+            select(_NOTIFICATION)
+            .where(_NOTIFICATION.c.user_id == user_id, _NOTIFICATION.c.id > after)
+            .order_by(_NOTIFICATION.c.id)
             .limit(limit)
         )
-        return [_notification(r) for r in await self._session.scalars(query)]
+        return [_notification(r) for r in await self._session.execute(query)]
 
     async def unread_count(self, user_id: uuid.UUID) -> int:
         query = select(func.count()).where(NotificationModel.user_id == user_id, NotificationModel.read_at.is_(None))
