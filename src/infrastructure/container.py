@@ -119,7 +119,9 @@ from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
+from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
+from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
 
 logger = get_logger("parley.container")
 
@@ -238,6 +240,8 @@ class Container:
     gateway: GatewayUseCases
     #: AI tools and safety scanners (src/infrastructure/wiring/ai.py).
     ai: AiUseCases
+    #: The notifications context: inbox, preferences, mail, announcements (wiring/notifications.py).
+    notifications: NotificationServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -544,12 +548,14 @@ def build_container(
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
+    notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
+    dispatch_event = build_event_dispatch(uow, clock, notifications)
 
     catalog = build_job_catalog(
         prune_expired=prune_expired,
         run_once=run_once,
         tracer=JobTracer(tracer_provider),
-        extra_jobs=extra_jobs,
+        extra_jobs=[*notification_jobs(notifications, dispatch_event), *extra_jobs],
         refresh_dictionary=refresh_dictionary,
         title_conversation=title_conversation,
         recover_stale_replies=recover_stale_replies,
@@ -606,6 +612,7 @@ def build_container(
         reply_tasks=reply_tasks,
         pubsub=pubsub,
         ai=ai,
+        notifications=notifications,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),

@@ -147,6 +147,13 @@ class Settings:
     ws_max_connections_per_user: int = 10
     ws_auth_timeout_seconds: float = 5.0
     ws_send_queue_frames: int = 512
+    # -- notifications and e-mail (see docs/NOTIFICATIONS.md) -----------------------------------
+    notification_retention_days: int = 90
+    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    mail_from: str = "Parley <parley@localhost>"
+    email_digest_minutes: int = 15
+    smtp_timeout: float = 10.0
+    public_url: str = "http://127.0.0.1:8000"
 
     @property
     def configured_llm_providers(self) -> tuple[str, ...]:
@@ -178,7 +185,14 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in _SECRETS:
                 text = "****" if value else ""
-            elif f.name in {"database_url", "redis_url", "openai_base_url", "gemini_base_url", "groq_base_url"}:
+            elif f.name in {
+                "database_url",
+                "redis_url",
+                "openai_base_url",
+                "gemini_base_url",
+                "groq_base_url",
+                "smtp_url",
+            }:
                 text = mask_url(value) if value else ""
             elif isinstance(value, tuple):
                 text = ",".join(value)
@@ -321,7 +335,29 @@ def load_settings(
         ws_max_connections_per_user=env.integer("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1),
         ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
+        **_notification_settings(env),
     )
+
+
+def _notification_settings(env: _Reader) -> dict[str, Any]:
+    """Retention of read notifications, the e-mail transport (unset SMTP_URL: the console) and digests."""
+    smtp_url = env.url("SMTP_URL", schemes=("smtp", "smtps"), default=None)
+    mail_from = env.text("MAIL_FROM", "Parley <parley@localhost>")
+    if "@" not in mail_from:
+        raise ConfigError(
+            "MAIL_FROM", f"must hold an e-mail address such as 'Parley <parley@example.com>', got {mail_from!r}"
+        )
+    public_url = env.url("PUBLIC_URL", schemes=("http", "https"), default=None)
+    if public_url is None:
+        public_url = f"http://{env.text('HOST', '127.0.0.1')}:{env.text('PORT', '8000')}"
+    return {
+        "notification_retention_days": env.integer("NOTIFICATION_RETENTION_DAYS", 90, minimum=1, maximum=3650),
+        "smtp_url": smtp_url,
+        "mail_from": mail_from,
+        "email_digest_minutes": env.integer("EMAIL_DIGEST_MINUTES", 15, minimum=1, maximum=1440),
+        "smtp_timeout": env.number("SMTP_TIMEOUT", 10.0, minimum=0.1),
+        "public_url": public_url.rstrip("/"),
+    }
 
 
 def _llm_settings(env: _Reader) -> dict[str, Any]:

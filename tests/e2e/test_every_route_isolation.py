@@ -7,6 +7,7 @@ its path parameters name and what body a real client sends: the test fails until
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -26,7 +27,12 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/token"),
     # The model catalog: the same for everyone, and nothing about any user.
     ("GET", "/api/v1/models"),
+    # One-click unsubscribe from an e-mail (RFC 8058): the signed token in the link is the proof.
+    ("GET", "/api/v1/notifications/unsubscribe"),
+    ("POST", "/api/v1/notifications/unsubscribe"),
 }
+#: Routes that stream until the client goes away: what they send in their first moments is checked.
+STREAMS = {("GET", "/api/v1/notifications/stream")}
 #: Run last: they end the intruder's own access.
 LAST = [("POST", "/api/v1/users/me/password"), ("DELETE", "/api/v1/users/me")]
 
@@ -78,8 +84,18 @@ def owner_and_routes(
             headers=bearer(session["access_token"]),
         )
         assert exchange.status_code == 201, exchange.text
+        # The welcome notification (the event bus delivers it a moment after the sign-up).
+        notification = None
+        for _ in range(200):
+            items = client.get("/api/v1/notifications", headers=bearer(session["access_token"])).json()["items"]
+            if items:
+                notification = items[0]
+                break
+            time.sleep(0.05)
+        assert notification is not None, "the owner's welcome notification never arrived"
         owner = {
             **user,
+            "notification": notification,
             "session": session,
             "api_key": key.json(),
             "article": article.json(),
@@ -127,6 +143,7 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         "article_id": owner["article"]["id"],
         "conversation_id": owner["conversation"]["id"],
         "message_id": owner["exchange"]["assistant_message"]["id"],
+        "notification_id": owner["notification"]["id"],
     }
     #: The body a real client sends; the first user's secrets where a route takes one.
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
@@ -159,10 +176,16 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
             "template": "social_post",
             "params": {"topic": "intruders", "platform": "mastodon"},
         },
+        ("POST", "/api/v1/notifications/{notification_id}/read"): lambda: None,
+        ("POST", "/api/v1/notifications/read-all"): lambda: None,
+        ("PUT", "/api/v1/notifications/preferences"): lambda: {"categories": {"content": {"email": True}}},
+        ("POST", "/api/v1/admin/announcements"): lambda: {"title": "Intruder", "body": "says hi", "audience": "all"},
     }
     #: The query a real client sends to a GET route that needs one; the first user's words where it searches.
     queries: dict[tuple[str, str], dict[str, str]] = {
         ("GET", "/api/v1/search"): {"q": "owner secret message conversation article body", "operator": "or"},
+        # From the very first notification on: the intruder's catch-up must hold only the intruder's.
+        ("GET", "/api/v1/notifications/stream"): {"after": "00000000-0000-7000-8000-000000000000"},
     }
     secrets_of_owner = [
         owner["email"],
@@ -179,6 +202,7 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         "Owner-Secret-Message",
         owner["exchange"]["user_message"]["id"],
         owner["exchange"]["assistant_message"]["id"],
+        owner["notification"]["id"],
     ]
 
     walked = 0
@@ -191,6 +215,12 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
             assert (method, path) in bodies, f"{method} {path}: add the body a client sends to `bodies`"
         body = bodies[(method, path)]() if (method, path) in bodies else None
         url = path.format(**path_values)
+        if (method, path) in STREAMS:
+            shown = streamed(client, url, queries.get((method, path)), bearer(intruder_token()))
+            for secret in secrets_of_owner:
+                assert secret not in shown, f"{method} {path} streamed the first user's {secret!r}"
+            walked += 1
+            continue
         response = client.request(
             method, url, json=body, params=queries.get((method, path)), headers=bearer(intruder_token())
         )
@@ -231,3 +261,24 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
     ]
     budget = client.get("/api/v1/usage", headers=bearer(session["access_token"])).json()["budget"]
     assert not budget["custom"]
+    mine = client.get("/api/v1/notifications", headers=bearer(session["access_token"])).json()
+    assert owner["notification"]["id"] in [n["id"] for n in mine["items"]]
+    assert next(n for n in mine["items"] if n["id"] == owner["notification"]["id"])["read_at"] is None
+    prefs = client.get("/api/v1/notifications/preferences", headers=bearer(session["access_token"])).json()
+    assert prefs["categories"]["content"] == {"in_app": True, "email": False}
+
+
+def streamed(client: httpx.Client, url: str, params: dict[str, str] | None, headers: dict[str, str]) -> str:
+    """What a stream sends in its first second (it would go on until the client leaves)."""
+    received = ""
+    deadline = time.monotonic() + 1.0
+    with client.stream("GET", url, params=params, headers=headers, timeout=httpx.Timeout(10, read=1.0)) as response:
+        assert response.status_code == 200, response.read()
+        try:
+            for chunk in response.iter_text():
+                received += chunk
+                if time.monotonic() > deadline:
+                    break
+        except httpx.ReadTimeout:
+            pass
+    return received

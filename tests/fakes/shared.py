@@ -26,6 +26,13 @@ from tests.fakes.knowledge import (
     InMemoryWordCountRepository,
     KnowledgeTables,
 )
+from tests.fakes.notifications import (
+    InMemoryEmailRepository,
+    InMemoryNotificationRepository,
+    InMemoryPreferenceRepository,
+    InMemoryProcessedEventRepository,
+    NotificationTables,
+)
 
 
 class FakeClock:
@@ -108,6 +115,7 @@ class InMemoryDatabase:
         self.api_keys: dict[uuid.UUID, ApiKey] = {}
         self.knowledge = KnowledgeTables()
         self.chat = ChatTables()
+        self.notifications = NotificationTables()
         self.commits = 0
         self.rollbacks = 0
         #: "read" or "write" for every unit of work opened, in order.
@@ -127,6 +135,7 @@ class InMemoryUnitOfWork:
         self._api_keys: dict[uuid.UUID, ApiKey] = {}
         self._knowledge = KnowledgeTables()
         self._chat = ChatTables()
+        self._notifications = NotificationTables()
         self.read_only = False
 
     @property
@@ -136,6 +145,22 @@ class InMemoryUnitOfWork:
     @property
     def outbox(self) -> InMemoryOutboxRepository:
         return InMemoryOutboxRepository(self._outbox, self._clock)
+
+    @property
+    def processed_events(self) -> InMemoryProcessedEventRepository:
+        return InMemoryProcessedEventRepository(self._notifications)
+
+    @property
+    def notifications(self) -> InMemoryNotificationRepository:
+        return InMemoryNotificationRepository(self._notifications, self._users)
+
+    @property
+    def notification_preferences(self) -> InMemoryPreferenceRepository:
+        return InMemoryPreferenceRepository(self._notifications)
+
+    @property
+    def emails(self) -> InMemoryEmailRepository:
+        return InMemoryEmailRepository(self._notifications)
 
     @property
     def users(self) -> InMemoryUserRepository:
@@ -191,6 +216,7 @@ class InMemoryUnitOfWork:
         self._api_keys = {k: dataclasses.replace(v) for k, v in self._database.api_keys.items()}
         self._knowledge = self._database.knowledge.copy()
         self._chat = self._database.chat.copy()
+        self._notifications = self._database.notifications.copy()
 
     async def __aexit__(
         self,
@@ -213,6 +239,7 @@ class InMemoryUnitOfWork:
                 or self._api_keys != self._database.api_keys
                 or self._knowledge != self._database.knowledge
                 or self._chat != self._database.chat
+                or self._notifications != self._database.notifications
             ):
                 raise PermissionError("a read-only unit of work cannot write")
             return
@@ -223,6 +250,7 @@ class InMemoryUnitOfWork:
         self._database.api_keys = {k: dataclasses.replace(v) for k, v in self._api_keys.items()}
         self._database.knowledge = self._knowledge.copy()
         self._database.chat = self._chat.copy()
+        self._database.notifications = self._notifications.copy()
         self._database.commits += 1
 
     async def rollback(self) -> None:

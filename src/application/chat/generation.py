@@ -26,13 +26,17 @@ from src.application.chat.recovery import reply_cost, usage_record_for
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import MessageView, ReplyOutcome
 from src.application.llm.ports import ChatModel, ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.events import record_event
+from src.application.shared.ids import new_id
+from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.domain.chat.context import message_tokens
+from src.domain.chat.events import ReplyFailed
 from src.domain.chat.grounding import mark_cited
 from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import ChatRequest, FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
 from src.domain.shared.errors import DomainError, ServiceUnavailable
+from src.domain.usage.events import UsageCharged
 
 TITLE_JOB = "title_conversation"
 
@@ -266,6 +270,17 @@ class ReplyGenerator:
                     if message is not None and message.status is MessageStatus.GENERATING:
                         await tx.messages.delete(job.message_id)
                     await tx.conversations.release_reply(job.conversation_id, job.message_id, token_total=None, now=now)
+                    await record_event(
+                        tx,
+                        ReplyFailed(
+                            event_id=new_id(now),
+                            occurred_at=now,
+                            user_id=job.user_id,
+                            conversation_id=job.conversation_id,
+                            message_id=job.message_id,
+                            error_code=error.code,
+                        ),
+                    )
             await self._emit(job, state, "error", {"code": error.code, "detail": error.detail, "message": None})
             await self._close(job, FinishReason.ERROR)
             return ReplyOutcome(message=None, error=error)
@@ -346,6 +361,7 @@ class ReplyGenerator:
             if won or existing is None:
                 # Won, or the conversation was deleted meanwhile: the tokens were spent either way.
                 await tx.usage.record(usage_record_for(message, now=now))
+                await _record_reply_events(tx, message, finish_reason, now)
             if won:
                 await tx.conversations.release_reply(
                     job.conversation_id,
@@ -373,4 +389,27 @@ class ReplyGenerator:
                     "finish_reason": finish_reason.value,
                 },
             )
+        )
+
+
+async def _record_reply_events(tx: UnitOfWork, message: Message, finish_reason: FinishReason, now: datetime) -> None:
+    """The charge (budget alerts follow from it) and, for a failed reply, the failure the user hears of."""
+    if message.cost_micros:
+        await record_event(
+            tx,
+            UsageCharged(
+                event_id=new_id(now), occurred_at=now, user_id=message.user_id, cost_micros=message.cost_micros
+            ),
+        )
+    if finish_reason is FinishReason.ERROR:
+        await record_event(
+            tx,
+            ReplyFailed(
+                event_id=new_id(now),
+                occurred_at=now,
+                user_id=message.user_id,
+                conversation_id=message.conversation_id,
+                message_id=message.id,
+                error_code=message.error_code or "provider_error",
+            ),
         )

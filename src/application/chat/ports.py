@@ -245,7 +245,7 @@ class ReplyStreamStore(Protocol):
 
 # -- user events ----------------------------------------------------------------------------------
 
-UserEventType = Literal["reply_started", "reply_finished", "title"]
+UserEventType = Literal["reply_started", "reply_finished", "title", "notification"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,6 +257,7 @@ class UserEvent:
       for a regeneration);
     - ``reply_finished``: ``{"conversation_id", "message_id", "finish_reason"}``;
     - ``title``: ``{"conversation_id", "title"}``: the automatic title was stored.
+    - ``notification``: a ``NotificationView.to_json()`` (the notifications context's live push).
     """
 
     type: UserEventType

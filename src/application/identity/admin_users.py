@@ -8,8 +8,11 @@ import uuid
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import CommonPasswords, PasswordHasher
 from src.application.identity.views import Page, UserView
+from src.application.shared.events import record_event
+from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
+from src.domain.identity.events import PasswordChanged
 from src.domain.identity.model import Permission, Principal, Role, Tier, permissions_of
 from src.domain.identity.passwords import check_password_policy
 from src.domain.shared.errors import InvalidInput
@@ -130,4 +133,7 @@ class ResetPassword:
             current.change_password_hash(new_hash, now=now)
             await tx.users.save(current)
             await tx.refresh_tokens.revoke_all_for_user(current.id, now)
+            await record_event(
+                tx, PasswordChanged(event_id=new_id(now), occurred_at=now, user_id=current.id, by="admin")
+            )
         await self._access_state.forget(user_id)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from src.application.identity.ports import SecretGenerator
 from src.application.identity.views import ApiKeyView, CreatedApiKey
+from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import (
@@ -20,6 +21,7 @@ from src.domain.identity.errors import (
     InvalidApiKeyName,
     TooManyApiKeys,
 )
+from src.domain.identity.events import ApiKeyCreated
 from src.domain.identity.model import API_KEY_PREFIX, ApiKey, Permission, Principal
 
 MAX_API_KEY_NAME_LENGTH = 100
@@ -63,6 +65,17 @@ class CreateApiKey:
             if len(active) >= MAX_ACTIVE_API_KEYS:
                 raise TooManyApiKeys(f"at most {MAX_ACTIVE_API_KEYS} active keys; revoke one first")
             await tx.api_keys.add(key)
+            await record_event(
+                tx,
+                ApiKeyCreated(
+                    event_id=new_id(now),
+                    occurred_at=now,
+                    user_id=key.user_id,
+                    key_id=key.id,
+                    name=key.name,
+                    prefix=key.prefix,
+                ),
+            )
         return CreatedApiKey(key=ApiKeyView.of(key), secret=secret)
 
 

@@ -7,8 +7,11 @@ import uuid
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import CommonPasswords, PasswordHasher
 from src.application.identity.views import UserView
+from src.application.shared.events import record_event
+from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import InvalidCredentials, UserNotFound
+from src.domain.identity.events import PasswordChanged
 from src.domain.identity.model import Principal
 from src.domain.identity.passwords import check_password_policy
 
@@ -84,6 +87,7 @@ class ChangePassword:
             current.change_password_hash(new_hash, now=now)
             await tx.users.save(current)
             await tx.refresh_tokens.revoke_all_for_user(current.id, now, except_family=keep_family)
+            await record_event(tx, PasswordChanged(event_id=new_id(now), occurred_at=now, user_id=current.id))
         await self._access_state.forget(user.id)
 
 

@@ -11,9 +11,11 @@ from datetime import timedelta
 
 from src.application.identity.ports import AccessTokenIssuer, SecretGenerator
 from src.application.identity.views import TokenPair
+from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import AccountInactive, InvalidToken, RefreshTokenReused
+from src.domain.identity.events import RefreshTokenReuseDetected
 from src.domain.identity.model import User
 
 
@@ -50,6 +52,12 @@ class RefreshSession:
                 )
             except RefreshTokenReused as error:
                 await tx.refresh_tokens.revoke_family(token.family_id, now)
+                await record_event(
+                    tx,
+                    RefreshTokenReuseDetected(
+                        event_id=new_id(now), occurred_at=now, user_id=token.user_id, family_id=token.family_id
+                    ),
+                )
                 reuse = RefreshTokenReused(extra={"user_id": str(token.user_id), "family_id": str(token.family_id)})
                 reuse.__cause__ = error
             else:

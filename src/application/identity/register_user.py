@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from src.application.identity.ports import CommonPasswords, PasswordHasher
 from src.application.identity.views import RegisterUserCommand, UserView
+from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import EmailTaken
+from src.domain.identity.events import UserRegistered
 from src.domain.identity.model import User, clean_display_name, normalise_email
 from src.domain.identity.passwords import check_password_policy
 
@@ -44,4 +46,7 @@ class RegisterUser:
             if await tx.users.get_by_email(email) is not None:
                 raise EmailTaken(f"{email} is already registered")
             await tx.users.add(user)  # raises EmailTaken too when a concurrent sign-up won the race
+            await record_event(
+                tx, UserRegistered(event_id=new_id(now), occurred_at=now, user_id=user.id, display_name=display_name)
+            )
         return UserView.of(user)

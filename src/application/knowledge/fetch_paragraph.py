@@ -10,10 +10,12 @@ from __future__ import annotations
 from src.application.knowledge.articles import require
 from src.application.knowledge.ports import ParagraphSource
 from src.application.knowledge.views import ParagraphView
+from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import InvalidParagraph, ParagraphSourceFailed
+from src.domain.knowledge.events import ParagraphsFetched
 from src.domain.knowledge.model import Paragraph, clean_paragraph
 from src.domain.knowledge.words import count_words
 
@@ -42,4 +44,10 @@ class FetchParagraph:
             await tx.paragraphs.add(paragraph)
             await tx.word_counts.add(count_words(content))
             await tx.outbox.add(REFRESH_DICTIONARY_JOB, {"paragraph_id": str(paragraph.id)})
+            await record_event(
+                tx,
+                ParagraphsFetched(
+                    event_id=new_id(now), occurred_at=now, user_id=principal.user_id, paragraph_ids=(str(paragraph.id),)
+                ),
+            )
         return ParagraphView.of(paragraph)

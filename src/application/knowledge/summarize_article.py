@@ -19,12 +19,16 @@ from dataclasses import dataclass
 from src.application.knowledge.articles import readable_article, require
 from src.application.knowledge.views import SummaryView
 from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
 from src.domain.identity.model import Permission, Principal
+from src.domain.knowledge.events import ArticleSummarized
+from src.domain.knowledge.model import Article
 from src.domain.llm.model import ChatRequest, Completion, MessageRole, PromptMessage
+from src.domain.usage.events import UsageCharged
 from src.domain.usage.model import TierBudgets, UsageKind, UsageRecord
 
 SUMMARY_TTL = 30 * 24 * 60 * 60
@@ -92,16 +96,31 @@ class SummarizeArticle:
                 max_output_tokens=SUMMARY_MAX_TOKENS,
             )
         )
-        await self._record(principal, completion)
+        await self._record(principal, completion, article)
         summary = completion.text.strip()
         if summary:
             await self._cache.set(key, CachedSummary(summary, completion.model_id), SUMMARY_TTL)
         return SummaryView(article.id, summary, completion.model_id, digest, cached=False)
 
-    async def _record(self, principal: Principal, completion: Completion) -> None:
+    async def _record(self, principal: Principal, completion: Completion, article: Article) -> None:
         info = self._catalog.get(completion.model_id)
         now = self._clock.now()
+        cost = info.pricing.cost_micros(completion.usage) if info is not None else 0
         async with self._uow() as tx:
+            await record_event(
+                tx,
+                ArticleSummarized(
+                    event_id=new_id(now),
+                    occurred_at=now,
+                    user_id=principal.user_id,
+                    article_id=article.id,
+                    title=article.title,
+                ),
+            )
+            if cost:
+                await record_event(
+                    tx, UsageCharged(event_id=new_id(now), occurred_at=now, user_id=principal.user_id, cost_micros=cost)
+                )
             await tx.usage.record(
                 UsageRecord(
                     id=new_id(now),
@@ -110,7 +129,7 @@ class SummarizeArticle:
                     model=completion.model_id,
                     provider=completion.provider,
                     usage=completion.usage,
-                    cost_micros=info.pricing.cost_micros(completion.usage) if info is not None else 0,
+                    cost_micros=cost,
                     created_at=now,
                 )
             )

@@ -9,10 +9,12 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
+from uuid import UUID
 
 from src.application.chat.ports import ConversationRepository, MessageRepository
 from src.application.identity.ports import ApiKeyRepository, RefreshTokenRepository, UserRepository
 from src.application.knowledge.ports import ArticleRepository, ParagraphRepository, WordCountRepository
+from src.application.notifications.ports import EmailRepository, NotificationRepository, PreferenceRepository
 from src.application.usage.ports import BudgetRepository, UsageRepository
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
@@ -43,6 +45,18 @@ class JobReceiptRepository(Protocol):
     async def delete_expired(self, now: datetime, *, batch_size: int) -> int:
         """Delete up to ``batch_size`` receipts that expired before ``now``; the number deleted."""
         ...
+
+
+class ProcessedEventRepository(Protocol):
+    """Which event handlers have completed for which events (what makes dispatch idempotent)."""
+
+    async def exists(self, event_id: UUID, handler: str) -> bool: ...
+
+    async def add(self, event_id: UUID, handler: str, now: datetime) -> bool:
+        """Record a completed handler; ``False`` when it was recorded already."""
+        ...
+
+    async def delete_before(self, cutoff: datetime, *, batch_size: int) -> int: ...
 
 
 class OutboxRepository(Protocol):
@@ -84,6 +98,18 @@ class UnitOfWork(Protocol):
 
     @property
     def outbox(self) -> OutboxRepository: ...
+
+    @property
+    def processed_events(self) -> ProcessedEventRepository: ...
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def notification_preferences(self) -> PreferenceRepository: ...
+
+    @property
+    def emails(self) -> EmailRepository: ...
 
     @property
     def users(self) -> UserRepository: ...

@@ -66,6 +66,13 @@ class Metrics:
             "Reply events not mirrored to Redis (unreachable); they streamed locally only",
             registry=r,
         )
+        # -- domain events (src/infrastructure/notifications/event_observer.py) ----------------------
+        self.domain_events = Counter(
+            "parley_domain_events_total",
+            "Domain events dispatched, by type and outcome",
+            ["type", "outcome"],
+            registry=r,
+        )
         self.user_events_dropped = Counter(
             "parley_user_events_dropped_total",
             "User events dropped for a subscriber that did not keep up",

@@ -33,6 +33,13 @@ from src.infrastructure.persistence.knowledge_models import (  # noqa: F401
     TagModel,
     WordCountModel,
 )
+from src.infrastructure.persistence.notification_models import (  # noqa: F401
+    NotificationModel,
+    NotificationPreferenceModel,
+    PendingEmailModel,
+    ProcessedEventModel,
+    SentEmailModel,
+)
 
 
 class JobReceiptModel(UUIDv7AuditBase):

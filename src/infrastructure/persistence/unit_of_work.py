@@ -31,6 +31,12 @@ from src.infrastructure.persistence.knowledge_repositories import (
     SqlParagraphRepository,
     SqlWordCountRepository,
 )
+from src.infrastructure.persistence.notification_repositories import (
+    SqlEmailRepository,
+    SqlNotificationRepository,
+    SqlPreferenceRepository,
+    SqlProcessedEventRepository,
+)
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
 
 logger = get_logger("parley.db")
@@ -93,6 +99,22 @@ class SqlAlchemyUnitOfWork:
     def outbox(self) -> SqlOutboxRepository:
         self.session  # noqa: B018 - raises when the unit of work is not open
         return self._outbox
+
+    @property
+    def processed_events(self) -> SqlProcessedEventRepository:
+        return SqlProcessedEventRepository(self.session)
+
+    @property
+    def notifications(self) -> SqlNotificationRepository:
+        return SqlNotificationRepository(self.session)
+
+    @property
+    def notification_preferences(self) -> SqlPreferenceRepository:
+        return SqlPreferenceRepository(self.session)
+
+    @property
+    def emails(self) -> SqlEmailRepository:
+        return SqlEmailRepository(self.session)
 
     @property
     def users(self) -> SqlUserRepository:

@@ -21,6 +21,7 @@ from src.infrastructure.settings import ConfigError, Settings, load_settings
 from src.interfaces.cli.ai import AI_COMMANDS
 from src.interfaces.cli.chat import CHAT_COMMANDS, USERS_COMMANDS
 from src.interfaces.cli.knowledge import KNOWLEDGE_COMMANDS
+from src.interfaces.cli.notifications import NOTIFICATION_COMMANDS
 from src.interfaces.cli.terminal_chat import chat_command
 from src.interfaces.cli.usage import USAGE_COMMANDS
 
@@ -652,6 +653,11 @@ for _command in CHAT_COMMANDS:
 for _command in USERS_COMMANDS:
     users.add_command(_command)
 for _command in USAGE_COMMANDS:  # parley usage (src/interfaces/cli/usage.py)
+    cli.add_command(_command)
+
+# --- notifications: broadcast, mail list|show (src/interfaces/cli/notifications.py) ----------
+
+for _command in NOTIFICATION_COMMANDS:
     cli.add_command(_command)
 
 # --- parley chat: the terminal chat (src/interfaces/cli/terminal_chat.py) -------------------

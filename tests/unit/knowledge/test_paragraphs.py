@@ -22,8 +22,11 @@ async def test_a_fetched_paragraph_is_stored_counted_and_refreshes_the_dictionar
     assert view.content == "One fish, two fish. Red fish!"
     assert list(world.db.knowledge.paragraphs) == [view.id]
     assert world.db.knowledge.word_counts == {"fish": 3, "one": 1, "two": 1, "red": 1}
-    (message,) = world.db.outbox.values()
-    assert (message.job_name, message.payload) == (REFRESH_DICTIONARY_JOB, {"paragraph_id": str(view.id)})
+    refresh, event = world.db.outbox.values()
+    assert (refresh.job_name, refresh.payload) == (REFRESH_DICTIONARY_JOB, {"paragraph_id": str(view.id)})
+    # ... and, in the same transaction, the event the notifications context hears of.
+    assert event.payload["type"] == "ParagraphsFetched"
+    assert event.payload["event"]["paragraph_ids"] == [str(view.id)]
 
 
 @pytest.mark.parametrize("garbage", ["", "   \n ", "<<>> !!! ...", "text with a \x00 NUL", "x " * 10_001])

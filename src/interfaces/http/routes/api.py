@@ -11,6 +11,7 @@ from src.interfaces.http.routes.chat import CHAT_CONTROLLERS
 from src.interfaces.http.routes.identity import IDENTITY_CONTROLLERS
 from src.interfaces.http.routes.knowledge import KNOWLEDGE_CONTROLLERS
 from src.interfaces.http.routes.llm import LLM_CONTROLLERS
+from src.interfaces.http.routes.notifications import NOTIFICATION_CONTROLLERS
 from src.interfaces.http.routes.usage import USAGE_CONTROLLERS
 from src.interfaces.http.ws.chat import chat_socket
 
@@ -28,6 +29,7 @@ def api_v1_router() -> Router:
             *CHAT_CONTROLLERS,
             *USAGE_CONTROLLERS,
             *AI_CONTROLLERS,
+            *NOTIFICATION_CONTROLLERS,
             chat_socket,
         ],
         guards=[require_principal],

@@ -165,6 +165,8 @@ class ChatSocket:
             self._follow(message_id, self._reply_events(message_id, data), show_user_message=True)
         elif event.type == "title":
             self._session.push(encode("title", conversation_id=str(data["conversation_id"]), title=str(data["title"])))
+        elif event.type == "notification":
+            self._session.push(encode("notification", notification=dict(data)))
 
     async def _reply_events(self, message_id: uuid.UUID, started: Any) -> AsyncIterator[ReplyEvent]:
         """A reply started elsewhere, read through the same use case (and ownership check) as resume."""

@@ -1,0 +1,146 @@
+"""Wiring of the ``notifications`` context: its use cases, its adapters, its jobs and the event bus."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from src.application.chat.ports import UserEvents
+from src.application.notifications.announcements import FanOutAnnouncement, PublishAnnouncement
+from src.application.notifications.email import DeliverEmail, EmailComposer, SendEmailDigests
+from src.application.notifications.inbox import (
+    DeleteNotification,
+    ListNotifications,
+    MarkAllNotificationsRead,
+    MarkNotificationRead,
+    NotificationsAfter,
+    PruneNotifications,
+)
+from src.application.notifications.mail_log import GetSentEmail, ListSentEmails
+from src.application.notifications.notify import Notify
+from src.application.notifications.ports import Mailer
+from src.application.notifications.preferences import GetPreferences, Unsubscribe, UpdatePreferences
+from src.application.notifications.reactions import NotificationReactions
+from src.application.shared.dispatch_event import DispatchEvent
+from src.application.shared.events import DISPATCH_EVENT_JOB
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.budget_alerts import CheckBudgetThresholds
+from src.domain.usage.model import TierBudgets
+from src.infrastructure.notifications.live_push import UserEventLivePush
+from src.infrastructure.notifications.mailers import ConsoleMailer, SmtpConfig, SmtpMailer
+from src.infrastructure.notifications.templates import FileEmailTemplates
+from src.infrastructure.notifications.unsubscribe import HmacUnsubscribeLinks
+from src.infrastructure.queue.catalog import JobSpec
+from src.infrastructure.settings import ConfigError, Settings
+
+SEND_EMAIL_DIGESTS = "send_email_digests"
+PRUNE_NOTIFICATIONS = "prune_notifications"
+
+
+@dataclass(slots=True)
+class NotificationServices:
+    list_notifications: ListNotifications
+    notifications_after: NotificationsAfter
+    mark_read: MarkNotificationRead
+    mark_all_read: MarkAllNotificationsRead
+    delete_notification: DeleteNotification
+    get_preferences: GetPreferences
+    update_preferences: UpdatePreferences
+    unsubscribe: Unsubscribe
+    publish_announcement: PublishAnnouncement
+    fan_out_announcement: FanOutAnnouncement
+    notify: Notify
+    reactions: NotificationReactions
+    check_budget_thresholds: CheckBudgetThresholds
+    send_email_digests: SendEmailDigests
+    prune_notifications: PruneNotifications
+    list_sent_emails: ListSentEmails
+    get_sent_email: GetSentEmail
+    mailer: Mailer
+    unsubscribe_links: HmacUnsubscribeLinks
+
+
+def build_mailer(settings: Settings) -> Mailer:
+    """SMTP when ``SMTP_URL`` is set, else the console (the embedded default)."""
+    if settings.smtp_url is None:
+        return ConsoleMailer(settings.mail_from)
+    try:
+        config = SmtpConfig.from_url(settings.smtp_url, timeout=settings.smtp_timeout)
+    except ValueError as exc:
+        raise ConfigError("SMTP_URL", str(exc)) from None
+    return SmtpMailer(config, settings.mail_from)
+
+
+def build_notifications(
+    settings: Settings,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    user_events: UserEvents,
+    tier_budgets: TierBudgets,
+    *,
+    mailer: Mailer | None = None,
+) -> NotificationServices:
+    mailer = mailer or build_mailer(settings)
+    links = HmacUnsubscribeLinks(settings.secret_key, settings.public_url)
+    push = UserEventLivePush(user_events)
+    composer = EmailComposer(FileEmailTemplates(), links)
+    deliver = DeliverEmail(uow, clock, mailer)
+    notify = Notify(uow, clock, push, composer, deliver)
+    return NotificationServices(
+        list_notifications=ListNotifications(uow),
+        notifications_after=NotificationsAfter(uow),
+        mark_read=MarkNotificationRead(uow, clock),
+        mark_all_read=MarkAllNotificationsRead(uow, clock),
+        delete_notification=DeleteNotification(uow),
+        get_preferences=GetPreferences(uow),
+        update_preferences=UpdatePreferences(uow, clock),
+        unsubscribe=Unsubscribe(uow, clock, links),
+        publish_announcement=PublishAnnouncement(uow, clock),
+        fan_out_announcement=FanOutAnnouncement(uow, clock, push),
+        notify=notify,
+        reactions=NotificationReactions(notify),
+        check_budget_thresholds=CheckBudgetThresholds(uow, tier_budgets, clock),
+        send_email_digests=SendEmailDigests(
+            uow, clock, composer, deliver, timedelta(minutes=settings.email_digest_minutes)
+        ),
+        prune_notifications=PruneNotifications(uow, clock, timedelta(days=settings.notification_retention_days)),
+        list_sent_emails=ListSentEmails(uow),
+        get_sent_email=GetSentEmail(uow),
+        mailer=mailer,
+        unsubscribe_links=links,
+    )
+
+
+def notification_jobs(services: NotificationServices, dispatch_event: DispatchEvent) -> list[JobSpec]:
+    """The event bus's dispatch job, the digest and the prune (cron)."""
+
+    async def dispatch(payload: Mapping[str, Any]) -> dict[str, Any]:
+        result = await dispatch_event(payload)
+        return {"event": result.event_type, "handled": result.handled, "skipped": result.skipped}
+
+    async def digests(_payload: Mapping[str, Any]) -> dict[str, int]:
+        run = await services.send_email_digests()
+        return {"sent": run.sent, "dropped": run.dropped}
+
+    async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
+        result = await services.prune_notifications(int(payload.get("batch_size", 1000)))
+        return {"notifications": result.notifications, "processed_events": result.processed_events}
+
+    return [
+        # Each domain event (through the outbox): its handlers, retried with backoff up to ~5 minutes;
+        # a long announcement fan-out fits in the timeout.
+        JobSpec(
+            name=DISPATCH_EVENT_JOB,
+            handler=dispatch,
+            timeout_seconds=900,
+            retries=6,
+            retry_delay_seconds=2.0,
+            max_retry_delay_seconds=120.0,
+        ),
+        # Every minute: the e-mail digests that are due (at most one per user, category and window).
+        JobSpec(name=SEND_EMAIL_DIGESTS, handler=digests, cron="* * * * *", timeout_seconds=55, retries=2),
+        # Hourly: read notifications past NOTIFICATION_RETENTION_DAYS, and old processed-event records.
+        JobSpec(name=PRUNE_NOTIFICATIONS, handler=prune, cron="23 * * * *", timeout_seconds=300, retries=2),
+    ]
