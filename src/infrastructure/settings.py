@@ -137,6 +137,8 @@ class Settings:
     ws_max_connections_per_user: int = 10
     ws_auth_timeout_seconds: float = 5.0
     ws_send_queue_frames: int = 512
+    #: The built web app (``web/dist``); when it is missing Parley serves the API alone.
+    web_dist_dir: Path = Path("web/dist")
 
     @property
     def configured_llm_providers(self) -> tuple[str, ...]:
@@ -309,6 +311,7 @@ def load_settings(
         ws_max_connections_per_user=env.integer("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1),
         ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
+        web_dist_dir=Path(env.text("WEB_DIST_DIR", "web/dist")),
     )
 
 
