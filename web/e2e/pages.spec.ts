@@ -61,6 +61,7 @@ test("knowledge: write and publish an article, then find it", async ({ page }) =
   await page.getByRole("tab", { name: "Paragraphs" }).click();
   await page.getByRole("button", { name: "Fetch a paragraph" }).click();
   await expect(page.locator("blockquote")).toBeVisible({ timeout: 15_000 });
+  await page.getByRole("button", { name: "Show the dictionary" }).click();
   await expect(page.locator(".dictionary dt").first()).toBeVisible();
   await expectAccessible(page);
 });

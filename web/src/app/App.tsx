@@ -22,7 +22,13 @@ function RequireSession({ children, staff = false }: { children: ReactNode; staf
   const location = useLocation();
   if (status === "loading") return <p className="centered" role="status">Loading…</p>;
   if (status === "signed-out") return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
-  if (staff && user?.role !== "admin") return <p className="centered">This page is for administrators.</p>;
+  if (staff && user?.role !== "admin") {
+    return (
+      <Layout>
+        <p className="centered">This page is for administrators.</p>
+      </Layout>
+    );
+  }
   return <>{children}</>;
 }
 

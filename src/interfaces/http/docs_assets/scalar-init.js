@@ -4,5 +4,8 @@ window.addEventListener("DOMContentLoaded", function () {
     url: "/schema/openapi.json",
     withDefaultFonts: false,
     telemetry: false,
+    // No calls to Scalar's servers (its agent searches a registry on proxy.scalar.com).
+    agent: { disabled: true },
+    hideClientButton: false,
   });
 });

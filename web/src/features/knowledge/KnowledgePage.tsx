@@ -116,8 +116,10 @@ function Paragraphs() {
     mutationFn: async () =>
       unwrap(await api.POST("/api/v1/paragraphs/search", { body: { words: words.split(/[\s,]+/).filter(Boolean), operator, limit: 100, offset: 0 } })),
   });
+  const [showDictionary, setShowDictionary] = useState(false);
   const dictionary = useQuery({
-    queryKey: ["dictionary", fetchOne.data?.id],
+    queryKey: ["dictionary"],
+    enabled: showDictionary,
     queryFn: async () => unwrap(await api.GET("/api/v1/paragraphs/dictionary", { params: { query: { exclude_stopwords: true } } })),
   });
   return (
@@ -154,6 +156,9 @@ function Paragraphs() {
       )}
       {search.error && <p role="alert" className="error">{search.error.message}</p>}
       <h3>Dictionary: the ten most frequent words</h3>
+      <button onClick={() => (showDictionary ? void dictionary.refetch() : setShowDictionary(true))}>
+        {showDictionary ? "Refresh the dictionary" : "Show the dictionary"}
+      </button>
       <dl className="dictionary">
         {dictionary.data?.words.map((w) => (
           <div key={w.word}>
