@@ -64,7 +64,7 @@ const Details = memo(function Details({ message }: { message: Message }) {
   );
 });
 
-const Bubble = memo(function Bubble({ row, onRegenerate }: { row: Row; onRegenerate?: () => void }) {
+export const Bubble = memo(function Bubble({ row, onRegenerate }: { row: Row; onRegenerate?: () => void }) {
   return (
     <article className={`bubble ${row.role}`} aria-label={row.role === "user" ? "You" : "Assistant"} data-streaming={row.streaming || undefined}>
       {row.role === "user" ? <p className="user-text">{row.content}</p> : <Markdown text={row.content || (row.streaming ? "…" : "")} />}
@@ -90,6 +90,8 @@ export function MessageList({ rows, onRegenerate, sentAt }: { rows: Row[]; onReg
     getScrollElement: () => parent.current,
     estimateSize: () => 96,
     overscan: 6,
+    // A first guess until the list is measured (also what renders where nothing is laid out, as in jsdom).
+    initialRect: { width: 800, height: 800 },
     getItemKey: (index) => rows[index].key,
   });
   const last = rows[rows.length - 1];
