@@ -1,7 +1,7 @@
 // Model output as Markdown: GFM, sanitized, code highlighted. Raw HTML in the text is never rendered
 // (react-markdown without rehype-raw shows it as text); rehype-sanitize strips anything else unsafe.
-import { memo, useEffect, useState, type ReactNode } from "react";
-import ReactMarkdown from "react-markdown";
+import { memo, useEffect, useState, type ReactElement, type ReactNode } from "react";
+import renderMarkdown, { type Components } from "react-markdown";
 import rehypeSanitize from "rehype-sanitize";
 import remarkGfm from "remark-gfm";
 import type { PluggableList } from "unified";
@@ -72,17 +72,44 @@ function CodeBlock({ children }: { children?: ReactNode }) {
   );
 }
 
-export const Markdown = memo(function Markdown({ text }: { text: string }) {
+const COMPONENTS: Components = {
+  pre: CodeBlock,
+  a: ({ href, children }) => (
+    <a href={href} target="_blank" rel="noreferrer noopener">
+      {children}
+    </a>
+  ),
+};
+
+// Rendered messages by text: a virtualized list mounts a row again each time it scrolls back into
+// view, and parsing Markdown is the costly part. Finished messages are parsed once.
+const rendered = new Map<string, ReactElement>();
+const RENDERED_MAX = 600;
+
+function remember(key: string, element: ReactElement): ReactElement {
+  if (rendered.size >= RENDERED_MAX) rendered.delete(rendered.keys().next().value as string);
+  rendered.set(key, element);
+  return element;
+}
+
+export const Markdown = memo(function Markdown({ text, cache = false }: { text: string; cache?: boolean }) {
   const highlight = useHighlighter(text.includes("```") || text.includes("~~~"));
-  return (
+  const key = `${highlight.length}:${text}`;
+  if (cache) {
+    const hit = rendered.get(key);
+    if (hit) return hit;
+  }
+  // react-markdown's Markdown is a pure function of its options (no hooks): called directly, its
+  // output (the rendered tree) can be kept and mounted again without parsing.
+  const element = (
     <div className="markdown">
-      <ReactMarkdown
-        remarkPlugins={[remarkGfm, remarkHtmlAsText]}
-        rehypePlugins={[rehypeSanitize, ...highlight]}
-        components={{ pre: CodeBlock, a: ({ href, children }) => <a href={href} target="_blank" rel="noreferrer noopener">{children}</a> }}
-      >
-        {text}
-      </ReactMarkdown>
+      {renderMarkdown({
+        children: text,
+        remarkPlugins: [remarkGfm, remarkHtmlAsText],
+        rehypePlugins: [rehypeSanitize, ...highlight],
+        components: COMPONENTS,
+      })}
     </div>
   );
+  return cache ? remember(key, element) : element;
 });

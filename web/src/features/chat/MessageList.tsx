@@ -67,7 +67,7 @@ const Details = memo(function Details({ message }: { message: Message }) {
 export const Bubble = memo(function Bubble({ row, onRegenerate }: { row: Row; onRegenerate?: () => void }) {
   return (
     <article className={`bubble ${row.role}`} aria-label={row.role === "user" ? "You" : "Assistant"} data-streaming={row.streaming || undefined}>
-      {row.role === "user" ? <p className="user-text">{row.content}</p> : <Markdown text={row.content || (row.streaming ? "…" : "")} />}
+      {row.role === "user" ? <p className="user-text">{row.content}</p> : <Markdown text={row.content || (row.streaming ? "…" : "")} cache={!row.streaming} />}
       {row.error && !row.streaming && (
         <p className="error" role="alert">
           {row.error}
