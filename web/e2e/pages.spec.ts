@@ -58,6 +58,24 @@ test("knowledge: write and publish an article, then find it", async ({ page }) =
   await expectAccessible(page);
   await captureScreens(page, "knowledge");
 
+  // A grounded reply lists the passages it was given.
+  await page.getByRole("link", { name: "Chat" }).click();
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill("When do zebras cross the Mara?");
+  await box.press("Enter");
+  await expect(page).toHaveURL(/\/chat\/[0-9a-f-]{36}$/);
+  await expect(page.locator("article.bubble.assistant[data-streaming]")).toHaveCount(0, { timeout: 20_000 });
+  await page.getByLabel("Use my knowledge").click();
+  await expect(page.getByLabel("Use my knowledge")).toBeChecked();
+  await box.fill("When do zebras cross the Mara river?");
+  await box.press("Enter");
+  await expect(page.locator("article.bubble.assistant")).toHaveCount(2, { timeout: 20_000 });
+  const grounded = page.locator("article.bubble.assistant").last();
+  await expect(grounded.getByText(/cited passages/)).toBeVisible({ timeout: 20_000 });
+  await grounded.getByText(/cited passages/).click();
+  await expect(grounded.getByText("Zebra migration notes")).toBeVisible();
+
+  await page.getByRole("link", { name: "Knowledge" }).click();
   await page.getByRole("tab", { name: "Paragraphs" }).click();
   await page.getByRole("button", { name: "Fetch a paragraph" }).click();
   await expect(page.locator("blockquote")).toBeVisible({ timeout: 15_000 });

@@ -122,6 +122,15 @@ export function ChatPage() {
     await queryClient.invalidateQueries({ queryKey: ["conversation", conversationId] });
   }
 
+  async function ground(on: boolean) {
+    if (!conversationId) return;
+    await api.PATCH("/api/v1/conversations/{conversation_id}", {
+      params: { path: { conversation_id: conversationId } },
+      body: { grounding: on ? { knowledge: true } : null },
+    });
+    await queryClient.invalidateQueries({ queryKey: ["conversation", conversationId] });
+  }
+
   return (
     <div className="chat">
       <Sidebar />
@@ -129,6 +138,16 @@ export function ChatPage() {
         <header className="chat-header">
           <h1 className="chat-title">{conversation.data?.title ?? "New conversation"}</h1>
           {models.data && <ModelPicker models={models.data.items} value={model} onChange={changeModel} />}
+          {conversationId && conversation.data && (
+            <label className="check">
+              <input
+                type="checkbox"
+                checked={!!conversation.data.grounding?.knowledge}
+                onChange={(e) => void ground(e.target.checked)}
+              />{" "}
+              Use my knowledge
+            </label>
+          )}
           {conversationId && (
             <button className="ghost small" onClick={() => download(conversationId, "markdown")}>
               Export
