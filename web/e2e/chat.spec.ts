@@ -110,3 +110,22 @@ test("chat: regenerate, draft per conversation, rename, archive and screenshots"
   await page.getByRole("dialog").getByRole("button", { name: "Delete" }).click();
   await expect(sidebar.getByRole("link", { name: "Code sample" })).toHaveCount(0);
 });
+
+test("chat: without the WebSocket, replies stream over server-sent events and still stop", async ({ page }) => {
+  // Every WebSocket to the chat is refused: the page falls back to the REST routes with SSE.
+  await page.routeWebSocket(/\/api\/v1\/ws\/chat/, (socket) => socket.close({ code: 1011, reason: "refused by the test" }));
+  await register(page, "nosocket");
+  const box = page.getByRole("textbox", { name: "Message" });
+  await box.fill("streamed over server-sent events");
+  await box.press("Enter");
+  const reply = page.locator("article.bubble.assistant").last();
+  await expect(reply).toContainText("streamed over server-sent events", { timeout: 20_000 });
+  await expect(reply).not.toHaveAttribute("data-streaming", "true", { timeout: 20_000 });
+  await expect(reply.locator(".meta")).toContainText("tokens");
+  await box.fill(LONG);
+  await box.press("Enter");
+  const second = page.locator("article.bubble.assistant").last();
+  await expect(second).toContainText("word5");
+  await page.keyboard.press("Escape");
+  await expect(second.locator(".meta")).toContainText("stopped", { timeout: 15_000 });
+});

@@ -140,5 +140,8 @@ test.afterAll(() => {
     figures.chat_route_budget_kb = size.budget_bytes / 1024;
   }
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, "web_ui.json"), JSON.stringify({ measured_at: new Date().toISOString(), ...figures }, null, 2) + "\n");
+  // Merged into the last figures: running one test (-g) keeps the other's.
+  const file = join(results, "web_ui.json");
+  const previous = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
+  writeFileSync(file, JSON.stringify({ ...previous, measured_at: new Date().toISOString(), ...figures }, null, 2) + "\n");
 });

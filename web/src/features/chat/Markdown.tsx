@@ -84,7 +84,7 @@ const COMPONENTS: Components = {
 // Rendered messages by text: a virtualized list mounts a row again each time it scrolls back into
 // view, and parsing Markdown is the costly part. Finished messages are parsed once.
 const rendered = new Map<string, ReactElement>();
-const RENDERED_MAX = 600;
+const RENDERED_MAX = 3000;
 
 function remember(key: string, element: ReactElement): ReactElement {
   if (rendered.size >= RENDERED_MAX) rendered.delete(rendered.keys().next().value as string);
@@ -92,16 +92,10 @@ function remember(key: string, element: ReactElement): ReactElement {
   return element;
 }
 
-export const Markdown = memo(function Markdown({ text, cache = false }: { text: string; cache?: boolean }) {
-  const highlight = useHighlighter(text.includes("```") || text.includes("~~~"));
-  const key = `${highlight.length}:${text}`;
-  if (cache) {
-    const hit = rendered.get(key);
-    if (hit) return hit;
-  }
-  // react-markdown's Markdown is a pure function of its options (no hooks): called directly, its
-  // output (the rendered tree) can be kept and mounted again without parsing.
-  const element = (
+// react-markdown's Markdown is a pure function of its options (no hooks): called directly, its
+// output (the rendered tree) can be kept and mounted again without parsing.
+function render(text: string, highlight: PluggableList): ReactElement {
+  return (
     <div className="markdown">
       {renderMarkdown({
         children: text,
@@ -111,5 +105,24 @@ export const Markdown = memo(function Markdown({ text, cache = false }: { text: 
       })}
     </div>
   );
+}
+
+/** Parses a finished message ahead of time (in idle time), so it mounts without parsing later. */
+export function warmMarkdown(text: string): void {
+  const wantsHighlight = text.includes("```") || text.includes("~~~");
+  if (wantsHighlight && !highlighter) return; // parsed when shown, once the highlighter is there
+  const plugins = wantsHighlight && highlighter ? highlighter : [];
+  const key = `${plugins.length}:${text}`;
+  if (!rendered.has(key)) remember(key, render(text, plugins));
+}
+
+export const Markdown = memo(function Markdown({ text, cache = false }: { text: string; cache?: boolean }) {
+  const highlight = useHighlighter(text.includes("```") || text.includes("~~~"));
+  const key = `${highlight.length}:${text}`;
+  if (cache) {
+    const hit = rendered.get(key);
+    if (hit) return hit;
+  }
+  const element = render(text, highlight);
   return cache ? remember(key, element) : element;
 });

@@ -4,7 +4,7 @@ import { memo, useEffect, useLayoutEffect, useRef } from "react";
 import { usd, type Message } from "../../api/client";
 import type { LiveReply } from "../../api/stream";
 import { Snippet } from "../../ui/Snippet";
-import { Markdown } from "./Markdown";
+import { Markdown, warmMarkdown } from "./Markdown";
 
 export interface Row {
   key: string;
@@ -114,6 +114,26 @@ export function MessageList({ rows, onRegenerate, sentAt }: { rows: Row[]; onReg
       }),
     );
   }, [sentAt, last?.streaming, lastLength]);
+
+  // Parse the replies not in view yet while the page is idle, newest first, in slices that leave
+  // the main thread free: scrolling back then only mounts what is already rendered.
+  const rowsRef = useRef(rows);
+  rowsRef.current = rows;
+  useEffect(() => {
+    const texts = rowsRef.current.filter((r) => r.role !== "user" && !r.streaming).map((r) => r.content);
+    let next = texts.length - 1;
+    const idle =
+      window.requestIdleCallback?.bind(window) ??
+      ((callback: IdleRequestCallback) => window.setTimeout(() => callback({ didTimeout: false, timeRemaining: () => 8 }), 30));
+    const cancel = window.cancelIdleCallback?.bind(window) ?? window.clearTimeout.bind(window);
+    let handle = 0;
+    const work = (deadline: IdleDeadline) => {
+      while (next >= 0 && deadline.timeRemaining() > 4) warmMarkdown(texts[next--]);
+      if (next >= 0) handle = idle(work);
+    };
+    handle = idle(work);
+    return () => cancel(handle);
+  }, [rows.length]);
 
   const lastAssistant = last?.role === "assistant" && !last.streaming && last.message ? last.message.id : null;
   return (
