@@ -19,6 +19,13 @@ test("chat: tokens stream in, usage and cost are shown, the conversation is list
   await expect(reply.locator(".meta")).toContainText("$0.00");
   await expect(page).toHaveURL(/\/chat\/[0-9a-f-]{36}$/);
   await expect(page.getByRole("complementary", { name: "Conversations" }).getByRole("link").first()).toBeVisible();
+  // The model picker shows each model's price; the export downloads the conversation as Markdown.
+  await expect(page.getByRole("combobox", { name: "Model" })).toContainText("Offline lorem ipsum · $0/$0 per 1M");
+  const download = page.waitForEvent("download");
+  await page.getByRole("button", { name: "Export" }).click();
+  const file = await (await download).path();
+  const { readFileSync } = await import("node:fs");
+  expect(readFileSync(file, "utf8")).toContain("this is a streamed reply");
   // Shift+Enter is a new line, not a send.
   await box.fill("line one");
   await box.press("Shift+Enter");
