@@ -312,9 +312,19 @@ export class ChatStream {
     }
   }
 
+  private notifyScheduled = false;
+
+  /** A new snapshot now; listeners told once per animation frame (a burst of deltas renders once). */
   private emit(): void {
     this.replies = new Map(this.replies);
-    for (const listener of this.listeners) listener();
+    if (this.notifyScheduled) return;
+    this.notifyScheduled = true;
+    const notify = () => {
+      this.notifyScheduled = false;
+      for (const listener of this.listeners) listener();
+    };
+    if (typeof requestAnimationFrame === "function" && document.visibilityState === "visible") requestAnimationFrame(notify);
+    else setTimeout(notify, 0);
   }
 }
 

@@ -102,18 +102,18 @@ export function MessageList({ rows, onRegenerate, sentAt }: { rows: Row[]; onReg
     if (stick.current && rows.length) virtualizer.scrollToIndex(rows.length - 1, { align: "end" });
   }, [rows.length, lastLength, virtualizer]);
 
-  // Enter-to-first-token, as painted: recorded for the benchmark (window.__parleyFirstToken).
+  // Enter-to-first-token, as painted: recorded for the benchmark (window.__parleyFirstToken). Live
+  // replies render in an animation-frame callback (stream.ts), so a task queued from this commit runs
+  // once that frame is painted.
   const measured = useRef<number | null>(null);
   useEffect(() => {
-    if (sentAt === null || !last?.streaming || lastLength === 0 || measured.current === sentAt) return;
+    if (sentAt === null || last?.role !== "assistant" || lastLength === 0 || measured.current === sentAt) return;
     measured.current = sentAt;
-    requestAnimationFrame(() =>
-      setTimeout(() => {
-        const w = window as unknown as { __parleyFirstToken?: number[] };
-        (w.__parleyFirstToken ??= []).push(performance.now() - sentAt);
-      }),
-    );
-  }, [sentAt, last?.streaming, lastLength]);
+    setTimeout(() => {
+      const w = window as unknown as { __parleyFirstToken?: number[] };
+      (w.__parleyFirstToken ??= []).push(performance.now() - sentAt);
+    });
+  }, [sentAt, last?.role, lastLength]);
 
   // Parse the replies not in view yet while the page is idle, newest first, in slices that leave
   // the main thread free: scrolling back then only mounts what is already rendered.

@@ -1,5 +1,5 @@
 import { useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { memo, useState } from "react";
 import { NavLink, useNavigate } from "react-router";
 import { api, type Conversation } from "../../api/client";
 import { ConfirmDialog } from "../../ui/ConfirmDialog";
@@ -70,7 +70,7 @@ function ConversationItem({ conversation, archived }: { conversation: Conversati
   );
 }
 
-export function Sidebar() {
+export const Sidebar = memo(function Sidebar() {
   const [q, setQ] = useState("");
   const [archived, setArchived] = useState(false);
   const conversations = useConversations(q, archived);
@@ -92,4 +92,4 @@ export function Sidebar() {
       </ul>
     </aside>
   );
-}
+});
