@@ -48,6 +48,8 @@ def make_settings(var_dir: Path) -> SettingsFactory:
 
     def build(**variables: Any) -> Settings:
         environ = {"APP_ENV": "test", "PARLEY_VAR_DIR": str(var_dir), "SECRET_KEY": TEST_SECRET_KEY}
+        # No web app unless a test asks for one: a local `make web` build must not change API tests.
+        environ["WEB_DIST_DIR"] = str(var_dir / "no-web-build")
         environ.update({k: str(v) for k, v in variables.items() if v is not None})
         for key in [k for k, v in variables.items() if v is None]:
             environ.pop(key, None)

@@ -154,6 +154,8 @@ class Settings:
     email_digest_minutes: int = 15
     smtp_timeout: float = 10.0
     public_url: str = "http://127.0.0.1:8000"
+    #: The built web app (``web/dist``); when it is missing Parley serves the API alone.
+    web_dist_dir: Path = Path("web/dist")
 
     @property
     def configured_llm_providers(self) -> tuple[str, ...]:
@@ -336,6 +338,7 @@ def load_settings(
         ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
         **_notification_settings(env),
+        web_dist_dir=Path(env.text("WEB_DIST_DIR", "web/dist")),
     )
 
 

@@ -11,7 +11,6 @@ from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, Server
 from litestar.plugins.opentelemetry import OpenTelemetryConfig, OpenTelemetryPlugin
 from litestar.types import ControllerRouterHandler
@@ -30,6 +29,7 @@ from src.interfaces.http.response_cache import ResponseCacheMiddleware, check_ca
 from src.interfaces.http.routes.api import api_v1_router
 from src.interfaces.http.routes.metrics import metrics
 from src.interfaces.http.routes.system import SystemController
+from src.interfaces.http.web_ui import LocalScalarPlugin, LocalSwaggerPlugin, web_app_handlers
 
 logger = get_logger("parley.http")
 
@@ -100,7 +100,10 @@ def create_app(
             "`type`, `title`, `status`, `detail`, `code` and `request_id`."
         ),
         path=DOCS_PATH,
-        render_plugins=[SwaggerRenderPlugin(path="/swagger"), ScalarRenderPlugin(path="/scalar")],
+        render_plugins=[  # served from Parley itself (web_ui.py): no CDN, no inline script
+            LocalSwaggerPlugin(path="/swagger", dist_dir=settings.web_dist_dir),
+            LocalScalarPlugin(path="/scalar", dist_dir=settings.web_dist_dir),
+        ],
         servers=[Server(url="/", description="This server")],
         use_handler_docstrings=True,
         # The OAuth2 password flow: Swagger UI's Authorize button signs in at /api/v1/auth/token.
@@ -128,7 +131,13 @@ def create_app(
     }
 
     app = Litestar(
-        route_handlers=[SystemController, metrics, api_v1_router(), *extra_route_handlers],
+        route_handlers=[
+            SystemController,
+            metrics,
+            api_v1_router(),
+            *web_app_handlers(settings.web_dist_dir),
+            *extra_route_handlers,
+        ],
         dependencies=dependencies,
         exception_handlers=EXCEPTION_HANDLERS,
         cors_config=cors,

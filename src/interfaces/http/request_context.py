@@ -30,15 +30,17 @@ SECURITY_HEADERS: tuple[tuple[bytes, bytes], ...] = (
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
 )
-# The API serves JSON: nothing may be loaded or framed. The documentation viewers load their
-# scripts and styles from a CDN, so their pages get a policy that allows exactly that.
+# The API serves JSON: nothing may be loaded or framed. The web app and the documentation viewers
+# (web_ui.py) load everything from this origin and run no inline script; styles may be set inline
+# (the viewers and the app's UI primitives inject style elements), never scripts.
 API_CSP = b"default-src 'none'; frame-ancestors 'none'"
-DOCS_CSP = (
-    b"default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; "
-    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com https://fonts.googleapis.com; "
-    b"font-src 'self' data: https://fonts.gstatic.com https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-    b"connect-src 'self'; frame-ancestors 'none'"
+APP_CSP = (
+    b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    b"font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    b"frame-ancestors 'none'"
 )
+#: Answers under these prefixes are the API's (JSON, metrics): the API's policy.
+API_PREFIXES = ("/api/", "/v1/", "/health", "/ready", "/metrics")
 HSTS = b"max-age=31536000; includeSubDomains"
 
 
@@ -68,7 +70,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
-        is_docs = scope["path"].startswith(self.docs_path)
+        is_api = scope["path"].startswith(API_PREFIXES)
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -77,7 +79,7 @@ class RequestContextMiddleware:
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 headers.extend(SECURITY_HEADERS)
-                headers.append((b"content-security-policy", DOCS_CSP if is_docs else API_CSP))
+                headers.append((b"content-security-policy", API_CSP if is_api else APP_CSP))
                 if self.hsts:
                     headers.append((b"strict-transport-security", HSTS))
                 message["headers"] = headers

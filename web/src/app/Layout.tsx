@@ -1,0 +1,56 @@
+import { useState, type ReactNode } from "react";
+import { NavLink, useNavigate } from "react-router";
+import { useSession } from "./session";
+
+export function Layout({ children }: { children: ReactNode }) {
+  const { user, signOut } = useSession();
+  const navigate = useNavigate();
+  const [menuOpen, setMenuOpen] = useState(false);
+  const links = [
+    ["/chat", "Chat"],
+    ["/knowledge", "Knowledge"],
+    ["/usage", "Usage"],
+    ["/settings", "Settings"],
+    ...(user?.role === "admin" ? [["/admin/users", "Admin"]] : []),
+  ];
+  return (
+    <div className="shell">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand" aria-label="Parley">
+          Parley
+        </span>
+        <button
+          className="ghost menu-toggle"
+          aria-expanded={menuOpen}
+          aria-controls="main-nav"
+          onClick={() => setMenuOpen((open) => !open)}
+        >
+          Menu
+        </button>
+        <nav id="main-nav" aria-label="Main" className={menuOpen ? "open" : undefined}>
+          {links.map(([to, label]) => (
+            <NavLink key={to} to={to} onClick={() => setMenuOpen(false)}>
+              {label}
+            </NavLink>
+          ))}
+        </nav>
+        <span className="who" title={user?.email}>
+          {user?.display_name}
+        </span>
+        <button
+          className="ghost"
+          onClick={async () => {
+            await signOut();
+            navigate("/signin");
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main id="main">{children}</main>
+    </div>
+  );
+}
