@@ -20,6 +20,7 @@ from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
 from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
+from src.interfaces.http.input_checks import ParleyRequest, QueryTextMiddleware
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
 from src.interfaces.http.rate_limit import check_route_policies, rate_limit_middleware
 from src.interfaces.http.request_context import RequestContextMiddleware
@@ -126,6 +127,8 @@ def create_app(
         # Response caching for GET routes that opt in with opt={"cache": ...} (response_cache.py). Keep it
         # last (innermost): rate limiting and authentication must run before a cached response is served.
         middleware=[
+            # NUL characters in query parameters refused before anything reads them (input_checks.py).
+            QueryTextMiddleware(),
             # Authentication first (auth.py): the rate limits and the response cache key on scope["user"].
             AuthenticationMiddleware(container.use_cases.authenticate),
             # Rate limits (rate_limit.py): after routing, so a route's opt={"rate_limit": ...} is known.
@@ -146,6 +149,8 @@ def create_app(
             ),
         ],
         request_max_body_size=settings.max_body_bytes,
+        # JSON bodies: strict types, 415/400/422 for hostile input, decoded once (input_checks.py).
+        request_class=ParleyRequest,
         debug=False,
         logging_config=None,
     )

@@ -22,6 +22,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from src.domain.shared.errors import DomainError
 from src.infrastructure.logging import get_logger
+from src.interfaces.http.json_input import InvalidJson, MalformedJson
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
@@ -180,6 +181,21 @@ def serialization_error_handler(
     )
 
 
+def malformed_json_handler(request: Request[Any, Any, Any], exc: MalformedJson) -> Response[dict[str, Any]]:
+    return problem(request, status=400, code=exc.code, title="Malformed JSON", detail=exc.detail)
+
+
+def invalid_json_handler(request: Request[Any, Any, Any], exc: InvalidJson) -> Response[dict[str, Any]]:
+    return problem(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail=str(exc),
+        errors=[{"field": exc.field, "source": "body", "message": exc.message}],
+    )
+
+
 def unhandled_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=exc)
     code, title = CODE_BY_STATUS[HTTP_500_INTERNAL_SERVER_ERROR]
@@ -190,6 +206,8 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     SerializationException: serialization_error_handler,
+    MalformedJson: malformed_json_handler,
+    InvalidJson: invalid_json_handler,
     HTTPException: http_error_handler,
     Exception: unhandled_error_handler,
 }

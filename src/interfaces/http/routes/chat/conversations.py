@@ -16,6 +16,7 @@ from src.application.chat.update_conversation import UNCHANGED, UpdateConversati
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.chat.schemas import (
     ConversationExportResponse,
     ConversationPageResponse,
@@ -49,10 +50,11 @@ class ConversationsController(Controller):
     )
     async def create_conversation(
         self,
-        data: JSONBody[CreateConversationRequest],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
+        data: JSONBody[CreateConversationRequest | None] = None,
     ) -> ConversationResponse:
+        data = data or CreateConversationRequest()  # no body at all: every field has its default
         command = CreateConversationCommand(
             principal,
             title=data.title,
@@ -77,8 +79,8 @@ class ConversationsController(Controller):
         container: SkipValidation[Container],
         q: Annotated[str | None, Parameter(max_length=200, description="Part of a title")] = None,
         archived: Annotated[bool, Parameter(description="List archived conversations")] = False,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, limit_param(100)] = 20,
+        offset: Annotated[int, offset_param("Conversations to skip")] = 0,
     ) -> ConversationPageResponse:
         command = ListConversationsCommand(principal, query=q, archived=archived, limit=limit, offset=offset)
         return ConversationPageResponse.of(await container.use_cases.list_conversations(command))

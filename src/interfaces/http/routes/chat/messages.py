@@ -20,6 +20,7 @@ from src.application.chat.views import ReplyHandle
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.paging import limit_param
 from src.interfaces.http.routes.chat.schemas import (
     MessagePageResponse,
     MessageResponse,
@@ -76,7 +77,7 @@ class MessagesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
         before: Annotated[uuid.UUID | None, Parameter(description="Only messages older than this one")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[int, limit_param(200)] = 50,
     ) -> MessagePageResponse:
         command = ListMessagesCommand(principal, conversation_id, before=before, limit=limit)
         return MessagePageResponse.of(await container.use_cases.list_messages(command))
