@@ -21,6 +21,8 @@ from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
 from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
 from src.interfaces.http.input_checks import ParleyRequest, QueryTextMiddleware
+from src.interfaces.http.methods import MethodsMiddleware
+from src.interfaces.http.problem_fallback import ProblemFallbackMiddleware
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
 from src.interfaces.http.rate_limit import check_route_policies, rate_limit_middleware
 from src.interfaces.http.request_context import RequestContextMiddleware
@@ -156,7 +158,13 @@ def create_app(
     )
     # Wrapped around everything, routing included, so that 404s and 405s get a request id and an
     # access line too (middleware given to Litestar runs only once a route has matched).
-    app.asgi_handler = RequestContextMiddleware(app.asgi_handler, docs_path=DOCS_PATH, hsts=settings.is_production)
+    # HEAD wherever GET is, OPTIONS with the path's whole Allow list (methods.py); text and HTML error
+    # bodies from below Parley's exception handlers (CORS, /schema) rewritten as problem JSON.
+    app.asgi_handler = RequestContextMiddleware(
+        MethodsMiddleware(ProblemFallbackMiddleware(app.asgi_handler), app),
+        docs_path=DOCS_PATH,
+        hsts=settings.is_production,
+    )
     check_cache_options(app, default_ttl=settings.cache_default_ttl)
     check_route_policies(app, container.rate_limit_policies)
     app.state.container = container

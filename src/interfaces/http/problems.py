@@ -18,6 +18,7 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from src.domain.shared.errors import DomainError
@@ -137,9 +138,22 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     )
 
 
+def client_name(request: Request[Any, Any, Any], key: Any) -> Any:
+    """The name the client used for a handler argument: ``from`` for ``start``, ``Last-Event-ID`` for
+    ``last_event_id_header``, ``body`` for the whole ``data``."""
+    if key == "data":
+        return "body"
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:  # noqa: BLE001 - no route (the error came before routing): keep the key
+        return key
+    definition = getattr(field, "kwarg_definition", None)
+    return (isinstance(definition, ParameterKwarg) and definition.name) or key
+
+
 def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors = [
-        {"field": e.get("key"), "source": e.get("source"), "message": e.get("message")}
+        {"field": client_name(request, e.get("key")), "source": e.get("source"), "message": e.get("message")}
         for e in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(e, dict)
     ]

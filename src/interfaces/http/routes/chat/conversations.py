@@ -151,4 +151,4 @@ class ConversationsController(Controller):
         headers = {"Content-Disposition": f'attachment; filename="{exported.filename}"'}
         if exported.format == "json":
             return Response(ConversationExportResponse.of(exported.export), headers=headers)
-        return Response(exported.content, media_type="text/markdown; charset=utf-8", headers=headers)
+        return Response(exported.content, media_type="text/markdown", headers=headers)  # Litestar adds the charset

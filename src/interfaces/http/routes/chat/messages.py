@@ -156,6 +156,7 @@ class MessagesController(Controller):
     )
     async def stream_reply(
         self,
+        request: Request[Any, Any, Any],
         conversation_id: FromPath[uuid.UUID],
         message_id: FromPath[uuid.UUID],
         principal: SkipValidation[Principal],
@@ -163,6 +164,8 @@ class MessagesController(Controller):
         last_event_id_header: Annotated[str | None, HeaderParameter(name="Last-Event-ID", max_length=20)] = None,
         last_event_id: Annotated[str | None, Parameter(max_length=20, description="Instead of the header")] = None,
     ) -> Response[Any]:
+        if request.accept.best_match([SSE]) is None:
+            raise HTTPException(status_code=HTTP_406_NOT_ACCEPTABLE, detail=f"This route answers {SSE} only")
         command = ResumeReplyStreamCommand(
             principal, message_id, last_event_id_header or last_event_id, conversation_id=conversation_id
         )
