@@ -9,12 +9,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from litestar import Litestar
 from litestar.enums import ScopeType
 from litestar.routes import HTTPRoute
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.utils import normalize_path
 
 
@@ -41,7 +41,7 @@ class MethodsMiddleware:
         try:
             *_, template = self.litestar.asgi_router.handle_routing(
                 path=normalize_path(scope["path"]),
-                method=method,  # type: ignore[arg-type]
+                method=method,
             )
         except Exception:  # noqa: BLE001 - no such route or method: the app answers 404 or 405
             return None
@@ -67,12 +67,12 @@ class MethodsMiddleware:
     async def _head(self, scope: Scope, receive: Receive, send: Send) -> None:
         answered = False
 
-        async def receive_until_answered() -> Message:
+        async def receive_until_answered() -> Any:
             if answered:  # a streaming GET stops once the head has gone out
                 return {"type": "http.disconnect"}
             return await receive()
 
-        async def send_head(message: Message) -> None:
+        async def send_head(message: Any) -> None:
             nonlocal answered
             if message["type"] == "http.response.start":
                 await send(message)
@@ -81,11 +81,12 @@ class MethodsMiddleware:
             elif message["type"] != "http.response.body":
                 await send(message)
 
-        scope["method"] = "GET"
+        http_scope = cast(dict[str, Any], scope)
+        http_scope["method"] = "GET"
         try:
             await self.app(scope, receive_until_answered, send_head)
         finally:
-            scope["method"] = "HEAD"
+            http_scope["method"] = "HEAD"
 
 
 def _is_preflight(scope: Scope) -> bool:

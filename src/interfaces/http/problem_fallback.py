@@ -10,10 +10,10 @@ refusing a preflight from an origin that is not allowed, the OpenAPI controller'
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 from litestar.enums import ScopeType
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, Receive, Scope, Send
 
 from src.interfaces.http.problems import CODE_BY_STATUS, PROBLEM_MEDIA_TYPE, PROBLEM_TYPE_BASE
 
@@ -49,10 +49,10 @@ class ProblemFallbackMiddleware:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
-        held: Message | None = None
+        held: dict[str, Any] | None = None
         chunks: list[bytes] = []
 
-        async def send_problem(message: Message) -> None:
+        async def send_problem(message: Any) -> None:
             nonlocal held
             if message["type"] == "http.response.start":
                 if message["status"] >= 400 and _content_type(message).startswith(_REWRITTEN):
@@ -73,13 +73,13 @@ class ProblemFallbackMiddleware:
                 if name.lower() not in (b"content-type", b"content-length")
             ]
             headers += [(b"content-type", PROBLEM_MEDIA_TYPE.encode()), (b"content-length", str(len(body)).encode())]
-            await send({**held, "headers": headers})
+            await send(cast(Any, {**held, "headers": headers}))
             await send({"type": "http.response.body", "body": body, "more_body": False})
 
         await self.app(scope, receive, send_problem)
 
 
-def _content_type(message: Message) -> bytes:
+def _content_type(message: dict[str, Any]) -> bytes:
     for name, value in message.get("headers", []):
         if name.lower() == b"content-type":
             return bytes(value).lower()
