@@ -19,6 +19,7 @@ from litestar.types import ControllerRouterHandler
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
+from src.interfaces.http import openapi as openapi_document
 from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
 from src.interfaces.http.input_checks import ParleyRequest, QueryTextMiddleware
 from src.interfaces.http.methods import MethodsMiddleware
@@ -165,6 +166,7 @@ def create_app(
         docs_path=DOCS_PATH,
         hsts=settings.is_production,
     )
+    openapi_document.install(app)  # every operation's error answers, strict bodies (openapi.py)
     check_cache_options(app, default_ttl=settings.cache_default_ttl)
     check_route_policies(app, container.rate_limit_policies)
     app.state.container = container

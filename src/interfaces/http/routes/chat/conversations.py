@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -16,6 +17,7 @@ from src.application.chat.update_conversation import UNCHANGED, UpdateConversati
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.openapi import MEDIA_TYPES_OPT
 from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.chat.schemas import (
     ConversationExportResponse,
@@ -139,6 +141,8 @@ class ConversationsController(Controller):
         description="`format=json` (the conversation and every message) or `format=markdown` (a readable "
         "transcript), as a download. " + NOT_YOURS,
         response_description="JSON or Markdown",
+        responses={200: ResponseSpec(ConversationExportResponse, description="`format=json`: the conversation")},
+        opt={MEDIA_TYPES_OPT: {200: {"text/markdown": "`format=markdown`: a readable transcript"}}},
     )
     async def export_conversation(
         self,

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_406_NOT_ACCEPTABLE
 
@@ -41,7 +42,29 @@ STREAMED = (
     "a `: heartbeat` comment comes every 15 s. Disconnecting never stops the reply: resume it at "
     "`.../messages/{message_id}/stream` with `Last-Event-ID`."
 )
-SSE_RESPONSE = {200: ResponseSpec(data_container=str, media_type=SSE, description="The reply as server-sent events")}
+SSE_EVENTS = (
+    "Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user "
+    "message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the "
+    "stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, "
+    "detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. "
+    "A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default)."
+)
+SSE_EXAMPLE = (
+    'id: 2\nevent: delta\ndata: {"text":"Hello"}\n\n'
+    'id: 3\nevent: done\ndata: {"id":"01a24a1e-9b45-77cf-a965-ea73b0ab8ead","role":"assistant","content":"Hello",'
+    '"status":"complete","finish_reason":"stop"}\n\n'
+)
+SSE_SPEC = ResponseSpec(
+    data_container=str,
+    media_type=SSE,
+    description=SSE_EVENTS,
+    generate_examples=False,
+    examples=[Example(summary="A short reply", value=SSE_EXAMPLE)],
+)
+SSE_RESPONSE = {
+    200: SSE_SPEC,
+    201: ResponseSpec(SentMessagesResponse, description="The stored user message and the complete reply"),
+}
 
 
 def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
@@ -151,7 +174,7 @@ class MessagesController(Controller):
             "either), then live ones until `done` or `error`, from any instance. A reply whose stream has expired "
             "(a while after it ended) is answered with one `done` (or `error`) event carrying the stored message."
         ),
-        responses=SSE_RESPONSE,
+        responses={200: SSE_SPEC},
         media_type=SSE,
     )
     async def stream_reply(
