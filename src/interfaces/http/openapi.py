@@ -108,10 +108,50 @@ def complete_openapi_document(document: dict[str, Any], app: Litestar) -> None:
             _document_errors(operation, route, handler, method)
             _add_media_types(operation, handler)
             strict_bodies.update(_strict_struct_names(handler))
+    for operation in _operations(document):
+        _refuse_nul_in_inputs(operation, schemas)
     for name in strict_bodies:
         schema = schemas.get(name)
         if isinstance(schema, dict) and schema.get("type") == "object":
             schema["additionalProperties"] = False
+
+
+#: Every text input refuses NUL characters (json_input.py, input_checks.py): the document says so.
+NO_NUL_PATTERN = "^[^\\x00]*$"
+
+
+def _operations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    for path_item in document.get("paths", {}).values():
+        for operation in path_item.values():
+            if isinstance(operation, dict) and "responses" in operation:
+                yield operation
+
+
+def _refuse_nul_in_inputs(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
+    """``pattern`` on every free-text string of the operation's parameters and request body."""
+    pending: list[Any] = [parameter.get("schema") for parameter in operation.get("parameters", [])]
+    for media in operation.get("requestBody", {}).get("content", {}).values():
+        pending.append(media.get("schema"))
+    seen: set[str] = set()
+    while pending:
+        schema = pending.pop()
+        if not isinstance(schema, dict):
+            continue
+        reference = schema.get("$ref")
+        if isinstance(reference, str):
+            name = reference.rsplit("/", 1)[-1]
+            if name not in seen:
+                seen.add(name)
+                pending.append(schemas.get(name))
+            continue
+        kinds = schema.get("type")
+        is_text = kinds == "string" or (isinstance(kinds, list) and "string" in kinds)
+        if is_text and not {"format", "enum", "pattern", "const"} & schema.keys():
+            schema["pattern"] = NO_NUL_PATTERN
+        pending.extend(schema.get("properties", {}).values())
+        pending.extend(schema.get(key) for key in ("items", "additionalProperties"))
+        for key in ("anyOf", "oneOf", "allOf"):
+            pending.extend(schema.get(key, []))
 
 
 def _handlers(app: Litestar) -> Iterator[tuple[HTTPRoute, HTTPRouteHandler]]:

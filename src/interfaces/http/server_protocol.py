@@ -52,16 +52,16 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._header_count = 0
         self._parsed_head_bytes = 0
-        self._heads_completed = 0
+        self._parser_events = 0
         self._refusal: str | None = None
 
     def data_received(self, data: bytes) -> None:
         if self._refusal is not None:
             return  # lingering: the rest of a refused request is dropped
-        heads_before = self._heads_completed
+        events_before = self._parser_events
         super().data_received(data)
-        if self._refusal is None and self._in_head and self._heads_completed == heads_before:
-            # The whole chunk was head: no head ended in it.
+        if self._refusal is None and self._in_head and self._parser_events == events_before:
+            # The whole chunk was head: no head (and no message) ended in it.
             self._head_bytes += len(data)
             if self._head_bytes > MAX_HEAD_BYTES:
                 self._refuse(f"request line and headers are at most {MAX_HEAD_BYTES} bytes")
@@ -92,11 +92,12 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._heads_completed += 1
+        self._parser_events += 1
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._parser_events += 1
         self._in_head = True
         self._head_bytes = 0
 
