@@ -105,6 +105,9 @@ def complete_openapi_document(document: dict[str, Any], app: Litestar) -> None:
             operation = document.get("paths", {}).get(route.path_format, {}).get(method.lower())
             if operation is None:
                 continue
+            body = handler.parsed_data_field
+            if body is not None and body.is_optional and "requestBody" in operation:
+                operation["requestBody"]["required"] = False  # `data: X | None = None`: no body at all is fine
             _document_errors(operation, route, handler, method)
             _add_media_types(operation, handler)
             strict_bodies.update(_strict_struct_names(handler))
@@ -199,9 +202,17 @@ def _document_errors(operation: dict[str, Any], route: HTTPRoute, handler: HTTPR
         if response.get("description", "").startswith("Bad request syntax"):
             response["description"] = ERROR_DESCRIPTIONS[status]
     for listed, response in responses.items():
-        # Every other error already listed (a 503, a route's own 429) is problem JSON too.
-        if listed.isdigit() and int(listed) >= 400 and not response.get("content"):
-            response["content"] = {PROBLEM_MEDIA_TYPE: reference}
+        # Every other error already listed (Litestar's own 400, a route's 429 without a body) is problem JSON
+        # too; a body a route documents itself (the readiness report's 503, OAuth errors) stays.
+        if not listed.isdigit() or int(listed) < 400:
+            continue
+        content = response.get("content") or {}
+        if _is_litestar_error(content):
+            del content["application/json"]
+            response["description"] = ERROR_DESCRIPTIONS.get(int(listed), response.get("description", ""))
+        if not content:
+            content[PROBLEM_MEDIA_TYPE] = reference
+        response["content"] = content
 
 
 def _is_litestar_error(content: dict[str, Any]) -> bool:
