@@ -1,8 +1,13 @@
 """Schemathesis over the whole OpenAPI document, against a real ``parley serve``, as a member and as an admin.
 
-Every check runs (status codes, content types, headers and bodies as documented, no 5xx, invalid input
-refused, valid input accepted, ...): what the document says is what the API does. The run is bounded
-(``MAX_EXAMPLES`` per operation, a fixed seed) so it stays well under two minutes on two busy cores.
+Every check runs (no 5xx; status codes, content types, headers and bodies as documented; SSE events as
+described; schema-violating input refused; unsupported methods, missing headers, ignored auth, use after
+delete, object-level authorization), but one: ``positive_data_acceptance``. The use cases judge some inputs
+by rules a JSON schema cannot state (whitespace collapsed before a length is checked, a password not commonly
+used and not the email, search words of letters/digits/apostrophes, ``knowledge`` and ``grounding``
+exclusive, ``from`` not after ``to``), so a schema-valid value may still be refused, always as a 422 problem
+naming the rule. The run is bounded (``MAX_EXAMPLES`` per operation, a fixed seed, no coverage phase) so both
+runs stay around a minute on two busy cores.
 """
 
 from __future__ import annotations
@@ -36,8 +41,10 @@ def fuzz(base_url: str, token: str, *, timeout: float = 300) -> subprocess.Compl
             f"{base_url}/schema/openapi.json",
             "--checks",
             "all",
+            "--exclude-checks",
+            "positive_data_acceptance",
             "--phases",
-            "examples,coverage,fuzzing",
+            "examples,fuzzing",
             "--max-examples",
             str(MAX_EXAMPLES),
             "--seed",

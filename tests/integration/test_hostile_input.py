@@ -201,3 +201,5 @@ async def test_errors_name_the_parameter_the_client_sent(client: httpx.AsyncClie
     stream = f"/api/v1/conversations/{conversation}/messages/{conversation}/stream"
     too_long = await client.get(stream, headers={**ada, "Last-Event-ID": "9" * 30})
     assert problem(too_long, 422, "validation_failed")["errors"][0]["field"] == "Last-Event-ID"
+    # A digit Python's str.isdigit() takes but int() refuses: was a 500.
+    problem(await client.get(f"{stream}?last_event_id=%C2%B2", headers=ada), 422, "invalid_event_id")

@@ -149,7 +149,10 @@ class ConversationsController(Controller):
         conversation_id: FromPath[uuid.UUID],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
-        format: Annotated[str, Parameter(max_length=20, description="`json` or `markdown`")] = "json",
+        format: Annotated[
+            str,
+            Parameter(max_length=20, description="`json` or `markdown`", schema_extra={"enum": ["json", "markdown"]}),
+        ] = "json",
     ) -> Response[Any]:
         exported = await container.use_cases.export_conversation(principal, conversation_id, format)
         headers = {"Content-Disposition": f'attachment; filename="{exported.filename}"'}

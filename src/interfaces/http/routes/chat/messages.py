@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
@@ -34,6 +35,8 @@ from src.interfaces.http.routes.chat.sse import MEDIA_TYPE as SSE
 from src.interfaces.http.routes.chat.sse import sse_response
 
 JSON = "application/json"
+#: What the use case reads as an event id (resume_reply_stream.parse_event_id): digits, blanks around.
+EVENT_ID_SCHEMA = {"pattern": "^\\s*[0-9]*\\s*$"}
 STREAMED = (
     "With `Accept: application/json` (or none): 201 with the stored user and assistant messages once the reply "
     "is complete. With `Accept: text/event-stream`: 200 and a server-sent event stream: `message` (the stored "
@@ -54,8 +57,18 @@ SSE_EXAMPLE = (
     'id: 3\nevent: done\ndata: {"id":"01a24a1e-9b45-77cf-a965-ea73b0ab8ead","role":"assistant","content":"Hello",'
     '"status":"complete","finish_reason":"stop"}\n\n'
 )
+
+
+class ServerSentEvent(msgspec.Struct):
+    """One event of a reply's stream, as an SSE client parses it."""
+
+    event: Annotated[Literal["message", "delta", "done", "error"], msgspec.Meta(description="The kind.")]
+    data: Annotated[str, msgspec.Meta(description="JSON: a `MessageResponse`, `{text}` or `{code, detail, message}`.")]
+    id: Annotated[str, msgspec.Meta(description="The event id, counting from 1: send it back as `Last-Event-ID`.")]
+
+
 SSE_SPEC = ResponseSpec(
-    data_container=str,
+    data_container=ServerSentEvent,
     media_type=SSE,
     description=SSE_EVENTS,
     generate_examples=False,
@@ -184,8 +197,12 @@ class MessagesController(Controller):
         message_id: FromPath[uuid.UUID],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
-        last_event_id_header: Annotated[str | None, HeaderParameter(name="Last-Event-ID", max_length=20)] = None,
-        last_event_id: Annotated[str | None, Parameter(max_length=20, description="Instead of the header")] = None,
+        last_event_id_header: Annotated[
+            str, HeaderParameter(name="Last-Event-ID", max_length=20, required=False, schema_extra=EVENT_ID_SCHEMA)
+        ] = "",
+        last_event_id: Annotated[
+            str, Parameter(max_length=20, description="Instead of the header", schema_extra=EVENT_ID_SCHEMA)
+        ] = "",
     ) -> Response[Any]:
         if request.accept.best_match([SSE]) is None:
             raise HTTPException(status_code=HTTP_406_NOT_ACCEPTABLE, detail=f"This route answers {SSE} only")

@@ -14,6 +14,9 @@ from src.interfaces.http.auth import SECURITY
 from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.knowledge.schemas import SearchResponse
 
+#: `and` or `or` in any case, as SearchQuery.parse reads it.
+OPERATOR_PATTERN = "^([aA][nN][dD]|[oO][rR])$"
+
 
 class SearchController(Controller):
     path = "/search"
@@ -39,7 +42,9 @@ class SearchController(Controller):
         scopes: Annotated[
             str | None, QueryParameter(name="scope", max_length=200, description="e.g. `articles,messages`")
         ] = None,
-        operator: Annotated[str, Parameter(max_length=3, description="`and` or `or`")] = "and",
+        operator: Annotated[
+            str, Parameter(max_length=3, description="`and` or `or`", schema_extra={"pattern": OPERATOR_PATTERN})
+        ] = "and",
         limit: Annotated[int, limit_param(100)] = 20,
         offset: Annotated[int, offset_param("Results to skip", maximum=1000)] = 0,
     ) -> SearchResponse:

@@ -36,7 +36,9 @@ class UsageController(Controller):
         container: SkipValidation[Container],
         start: Annotated[date | None, QueryParameter(name="from", description="First day, YYYY-MM-DD")] = None,
         end: Annotated[date | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD")] = None,
-        group_by: Annotated[str, Parameter(max_length=10, description="`day` or `model`")] = "day",
+        group_by: Annotated[
+            str, Parameter(max_length=10, description="`day` or `model`", schema_extra={"enum": ["day", "model"]})
+        ] = "day",
     ) -> UsageResponse:
         command = GetUsageCommand(principal, start=start, end=end, group_by=group_by)
         return UsageResponse.of(await container.use_cases.get_usage(command))
