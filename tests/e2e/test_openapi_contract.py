@@ -31,7 +31,7 @@ MAX_EXAMPLES = 6
 SEED = 20261206
 
 
-def fuzz(base_url: str, token: str, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def fuzz(base_url: str, token: str, workdir: Path, *, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             SCHEMATHESIS,
@@ -60,17 +60,18 @@ def fuzz(base_url: str, token: str, *, timeout: float = 300) -> subprocess.Compl
         capture_output=True,
         text=True,
         timeout=timeout,
+        cwd=workdir,  # its cache (.schemathesis/) stays out of the repository
     )
 
 
-def test_the_api_does_what_its_openapi_document_says(run_cli: RunCli, start_server: Any) -> None:
+def test_the_api_does_what_its_openapi_document_says(run_cli: RunCli, start_server: Any, tmp_path: Path) -> None:
     server = serve(run_cli, start_server, OFFLINE_TOKEN_DELAY_MS="0")
     with httpx.Client(base_url=server.base_url, timeout=15) as client:
         register(client, "fuzzed@example.com")
         member = sign_in(client, "fuzzed@example.com")["access_token"]
         admin = sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"]
     for who, token in (("member", member), ("admin", admin)):
-        run = fuzz(server.base_url, token)
+        run = fuzz(server.base_url, token, tmp_path)
         report = run.stdout[-20000:] + run.stderr[-5000:]
         assert run.returncode == 0, f"schemathesis as {who}:\n{report}"
         assert "API Operations" in run.stdout, report
