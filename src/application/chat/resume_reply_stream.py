@@ -40,7 +40,8 @@ def parse_event_id(value: str | None) -> int:
     if value is None or not value.strip():
         return 0
     text = value.strip()
-    if not text.isdigit() or len(text) > MAX_EVENT_ID_LENGTH:
+    # ASCII digits only: str.isdigit() also takes '²', which int() refuses.
+    if not (text.isascii() and text.isdigit()) or len(text) > MAX_EVENT_ID_LENGTH:
         raise InvalidEventId(f"event ids are whole numbers, not {value[:MAX_EVENT_ID_LENGTH]!r}")
     return int(text)
 

@@ -33,6 +33,8 @@ EXIT_USAGE = 2
 #: Front doors are started by their entry point, as a process manager would: the CLI does not
 #: import the HTTP or worker code (the layer contracts keep the three front doors apart).
 HTTP_APP_FACTORY = "src.interfaces.http.app:create_app"
+#: httptools with a bound on request heads (431): see interfaces/http/server_protocol.py.
+HTTP_PROTOCOL = "src.interfaces.http.server_protocol:BoundedHttpToolsProtocol"
 WORKER_ENTRY = "src.interfaces.worker.main:run_worker"
 
 
@@ -119,6 +121,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
     uvicorn.run(
         HTTP_APP_FACTORY,
         factory=True,
+        http=HTTP_PROTOCOL,
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,

@@ -18,10 +18,14 @@ from litestar.types import ControllerRouterHandler
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.settings import Settings, load_settings
+from src.interfaces.http import openapi as openapi_document
 from src.interfaces.http.auth import SECURITY_SCHEMES, AuthenticationMiddleware
 from src.interfaces.http.drain import Drain, DrainGate
+from src.interfaces.http.input_checks import ParleyRequest, QueryTextMiddleware
+from src.interfaces.http.methods import MethodsMiddleware
 from src.interfaces.http.openai.gateway import OpenAIGateway
 from src.interfaces.http.openai.gateway import mount as mount_gateway
+from src.interfaces.http.problem_fallback import ProblemFallbackMiddleware
 from src.interfaces.http.problems import EXCEPTION_HANDLERS
 from src.interfaces.http.rate_limit import check_route_policies, rate_limit_middleware
 from src.interfaces.http.request_context import RequestContextMiddleware
@@ -147,6 +151,8 @@ def create_app(
         # Response caching for GET routes that opt in with opt={"cache": ...} (response_cache.py). Keep it
         # last (innermost): rate limiting and authentication must run before a cached response is served.
         middleware=[
+            # NUL characters in query parameters refused before anything reads them (input_checks.py).
+            QueryTextMiddleware(),
             # Authentication first (auth.py): the rate limits and the response cache key on scope["user"].
             AuthenticationMiddleware(container.use_cases.authenticate),
             # Rate limits (rate_limit.py): after routing, so a route's opt={"rate_limit": ...} is known.
@@ -167,16 +173,23 @@ def create_app(
             ),
         ],
         request_max_body_size=settings.max_body_bytes,
+        # JSON bodies: strict types, 415/400/422 for hostile input, decoded once (input_checks.py).
+        request_class=ParleyRequest,
         debug=False,
         logging_config=None,
     )
     # Wrapped around everything, routing included, so that 404s and 405s get a request id and an
     # access line too (middleware given to Litestar runs only once a route has matched).
-    # The OpenAI-compatible /v1 surface (docs/GATEWAY.md) is served beside the router, inside the context.
+    # HEAD wherever GET is, OPTIONS with the path's whole Allow list (methods.py); text and HTML error
+    # bodies from below Parley's exception handlers (CORS, /schema) rewritten as problem JSON.
+    # The OpenAI-compatible /v1 surface (docs/GATEWAY.md) is served beside the router, inside the context
+    # and the drain gate (a draining instance takes no new work).
     gateway = OpenAIGateway(container.gateway, container.use_cases.authenticate, max_body_bytes=settings.max_body_bytes)
+    routed = MethodsMiddleware(ProblemFallbackMiddleware(app.asgi_handler), app)
     app.asgi_handler = RequestContextMiddleware(
-        DrainGate(mount_gateway(app.asgi_handler, gateway), drain), docs_path=DOCS_PATH, hsts=settings.is_production
+        DrainGate(mount_gateway(routed, gateway), drain), docs_path=DOCS_PATH, hsts=settings.is_production
     )
+    openapi_document.install(app)  # every operation's error answers, strict bodies (openapi.py)
     check_cache_options(app, default_ttl=settings.cache_default_ttl)
     check_route_policies(app, container.rate_limit_policies)
     app.state.container = container

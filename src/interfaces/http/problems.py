@@ -18,10 +18,12 @@ from litestar.exceptions import (
     SerializationException,
     ValidationException,
 )
+from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from src.domain.shared.errors import DomainError
 from src.infrastructure.logging import get_logger
+from src.interfaces.http.json_input import InvalidJson, MalformedJson
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
@@ -139,9 +141,22 @@ def domain_error_handler(request: Request[Any, Any, Any], exc: DomainError) -> R
     )
 
 
+def client_name(request: Request[Any, Any, Any], key: Any) -> Any:
+    """The name the client used for a handler argument: ``from`` for ``start``, ``Last-Event-ID`` for
+    ``last_event_id_header``, ``body`` for the whole ``data``."""
+    if key == "data":
+        return "body"
+    try:
+        field = request.route_handler.parsed_fn_signature.parameters.get(key)
+    except Exception:  # noqa: BLE001 - no route (the error came before routing): keep the key
+        return key
+    definition = getattr(field, "kwarg_definition", None)
+    return (isinstance(definition, ParameterKwarg) and definition.name) or key
+
+
 def validation_error_handler(request: Request[Any, Any, Any], exc: ValidationException) -> Response[dict[str, Any]]:
     errors = [
-        {"field": e.get("key"), "source": e.get("source"), "message": e.get("message")}
+        {"field": client_name(request, e.get("key")), "source": e.get("source"), "message": e.get("message")}
         for e in (exc.extra if isinstance(exc.extra, list) else [])
         if isinstance(e, dict)
     ]
@@ -183,6 +198,21 @@ def serialization_error_handler(
     )
 
 
+def malformed_json_handler(request: Request[Any, Any, Any], exc: MalformedJson) -> Response[dict[str, Any]]:
+    return problem(request, status=400, code=exc.code, title="Malformed JSON", detail=exc.detail)
+
+
+def invalid_json_handler(request: Request[Any, Any, Any], exc: InvalidJson) -> Response[dict[str, Any]]:
+    return problem(
+        request,
+        status=422,
+        code="validation_failed",
+        title="Validation failed",
+        detail=str(exc),
+        errors=[{"field": exc.field, "source": "body", "message": exc.message}],
+    )
+
+
 def unhandled_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     logger.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=exc)
     code, title = CODE_BY_STATUS[HTTP_500_INTERNAL_SERVER_ERROR]
@@ -193,6 +223,8 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     SerializationException: serialization_error_handler,
+    MalformedJson: malformed_json_handler,
+    InvalidJson: invalid_json_handler,
     HTTPException: http_error_handler,
     Exception: unhandled_error_handler,
 }

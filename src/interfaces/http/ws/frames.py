@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from src.interfaces.http import json_input
+
 MAX_FRAME_BYTES = 64 * 1024
 
 ClientId = Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
@@ -57,7 +59,6 @@ class PingFrame(ClientFrame, tag="ping"):
 AnyClientFrame = AuthFrame | SendFrame | StopFrame | ResumeFrame | PingFrame
 CLIENT_FRAME_TYPES = ("auth", "send", "stop", "resume", "ping")
 
-_decoder = msgspec.json.Decoder(AnyClientFrame)
 _encoder = msgspec.json.Encoder()
 
 
@@ -72,18 +73,19 @@ class FrameError(Exception):
 
 
 def decode_client_frame(data: str | bytes) -> AnyClientFrame:
+    """The frame, decoded as every JSON input is (``json_input``): strict types, no NUL characters, no
+    deep nesting, UTF-8 only; anything else is a ``FrameError`` (an ``error`` frame, the socket stays open)."""
     try:
-        frame: AnyClientFrame = _decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        message = str(exc)
+        frame: AnyClientFrame = json_input.decode(data, AnyClientFrame)  # type: ignore[arg-type]
+    except json_input.InvalidJson as exc:
         client_id = _client_id_of(data)
-        if "`$.type`" in message or "missing required field `type`" in message.lower():
+        if exc.field == "type" or "missing required field `type`" in exc.message.lower():
             raise FrameError(
                 "unknown_frame", f"unknown frame type; expected one of {', '.join(CLIENT_FRAME_TYPES)}", client_id
             ) from None
-        raise FrameError("invalid_frame", message, client_id) from None
-    except msgspec.DecodeError:
-        raise FrameError("invalid_frame", "frames are JSON objects with a `type` field") from None
+        raise FrameError("invalid_frame", str(exc), client_id) from None
+    except json_input.MalformedJson as exc:
+        raise FrameError("invalid_frame", f"frames are JSON objects with a `type` field: {exc.detail}") from None
     return frame
 
 
@@ -91,11 +93,11 @@ def _client_id_of(data: str | bytes) -> str | None:
     """The ``client_id`` of a frame that failed validation, so the client can match the error."""
     try:
         raw = msgspec.json.decode(data)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError, UnicodeDecodeError):
         return None
     if isinstance(raw, dict):
         value = raw.get("client_id")
-        if isinstance(value, str) and 0 < len(value) <= 100:
+        if isinstance(value, str) and 0 < len(value) <= 100 and json_input.NUL not in value:
             return value
     return None
 

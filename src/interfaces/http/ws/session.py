@@ -182,14 +182,10 @@ class SocketSession:
             return False
         try:
             async with asyncio.timeout(self._auth_timeout):
-                raw = await self._receive()
+                frame = await self._first_frame()
         except TimeoutError:
             self.close(CLOSE_UNAUTHENTICATED, "authentication required: send an auth frame first")
             return False
-        try:
-            frame = decode_client_frame(raw)
-        except FrameError:
-            frame = None
         if not isinstance(frame, AuthFrame):
             self.close(CLOSE_UNAUTHENTICATED, "authentication required: the first frame must be an auth frame")
             return False
@@ -200,6 +196,15 @@ class SocketSession:
             return False
         self._token = frame.token
         return True
+
+    async def _first_frame(self) -> Any:
+        """The first frame that decodes; one that does not (a token that is not a string, bad JSON)
+        gets an ``error`` frame, and the client may still sign in within the grace period."""
+        while True:
+            try:
+                return decode_client_frame(await self._receive())
+            except FrameError as exc:
+                self.error(exc.code, exc.detail, client_id=exc.client_id)
 
     async def _take_slot(self) -> bool:
         assert self.principal is not None

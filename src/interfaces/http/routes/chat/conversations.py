@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, delete, get, patch, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -16,6 +17,8 @@ from src.application.chat.update_conversation import UNCHANGED, UpdateConversati
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.openapi import MEDIA_TYPES_OPT
+from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.chat.schemas import (
     ConversationExportResponse,
     ConversationPageResponse,
@@ -49,10 +52,11 @@ class ConversationsController(Controller):
     )
     async def create_conversation(
         self,
-        data: JSONBody[CreateConversationRequest],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
+        data: JSONBody[CreateConversationRequest | None] = None,
     ) -> ConversationResponse:
+        data = data or CreateConversationRequest()  # no body at all: every field has its default
         command = CreateConversationCommand(
             principal,
             title=data.title,
@@ -77,8 +81,8 @@ class ConversationsController(Controller):
         container: SkipValidation[Container],
         q: Annotated[str | None, Parameter(max_length=200, description="Part of a title")] = None,
         archived: Annotated[bool, Parameter(description="List archived conversations")] = False,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, limit_param(100)] = 20,
+        offset: Annotated[int, offset_param("Conversations to skip")] = 0,
     ) -> ConversationPageResponse:
         command = ListConversationsCommand(principal, query=q, archived=archived, limit=limit, offset=offset)
         return ConversationPageResponse.of(await container.use_cases.list_conversations(command))
@@ -137,16 +141,21 @@ class ConversationsController(Controller):
         description="`format=json` (the conversation and every message) or `format=markdown` (a readable "
         "transcript), as a download. " + NOT_YOURS,
         response_description="JSON or Markdown",
+        responses={200: ResponseSpec(ConversationExportResponse, description="`format=json`: the conversation")},
+        opt={MEDIA_TYPES_OPT: {200: {"text/markdown": "`format=markdown`: a readable transcript"}}},
     )
     async def export_conversation(
         self,
         conversation_id: FromPath[uuid.UUID],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
-        format: Annotated[str, Parameter(max_length=20, description="`json` or `markdown`")] = "json",
+        format: Annotated[
+            str,
+            Parameter(max_length=20, description="`json` or `markdown`", schema_extra={"enum": ["json", "markdown"]}),
+        ] = "json",
     ) -> Response[Any]:
         exported = await container.use_cases.export_conversation(principal, conversation_id, format)
         headers = {"Content-Disposition": f'attachment; filename="{exported.filename}"'}
         if exported.format == "json":
             return Response(ConversationExportResponse.of(exported.export), headers=headers)
-        return Response(exported.content, media_type="text/markdown; charset=utf-8", headers=headers)
+        return Response(exported.content, media_type="text/markdown", headers=headers)  # Litestar adds the charset

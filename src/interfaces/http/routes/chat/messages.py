@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import Example
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_406_NOT_ACCEPTABLE
 
@@ -20,6 +22,7 @@ from src.application.chat.views import ReplyHandle
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.paging import limit_param
 from src.interfaces.http.routes.chat.schemas import (
     MessagePageResponse,
     MessageResponse,
@@ -32,6 +35,8 @@ from src.interfaces.http.routes.chat.sse import MEDIA_TYPE as SSE
 from src.interfaces.http.routes.chat.sse import sse_response
 
 JSON = "application/json"
+#: What the use case reads as an event id (resume_reply_stream.parse_event_id): digits, blanks around.
+EVENT_ID_SCHEMA = {"pattern": "^\\s*[0-9]*\\s*$"}
 STREAMED = (
     "With `Accept: application/json` (or none): 201 with the stored user and assistant messages once the reply "
     "is complete. With `Accept: text/event-stream`: 200 and a server-sent event stream: `message` (the stored "
@@ -40,7 +45,39 @@ STREAMED = (
     "a `: heartbeat` comment comes every 15 s. Disconnecting never stops the reply: resume it at "
     "`.../messages/{message_id}/stream` with `Last-Event-ID`."
 )
-SSE_RESPONSE = {200: ResponseSpec(data_container=str, media_type=SSE, description="The reply as server-sent events")}
+SSE_EVENTS = (
+    "Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user "
+    "message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the "
+    "stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, "
+    "detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. "
+    "A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default)."
+)
+SSE_EXAMPLE = (
+    'id: 2\nevent: delta\ndata: {"text":"Hello"}\n\n'
+    'id: 3\nevent: done\ndata: {"id":"01a24a1e-9b45-77cf-a965-ea73b0ab8ead","role":"assistant","content":"Hello",'
+    '"status":"complete","finish_reason":"stop"}\n\n'
+)
+
+
+class ServerSentEvent(msgspec.Struct):
+    """One event of a reply's stream, as an SSE client parses it."""
+
+    event: Annotated[Literal["message", "delta", "done", "error"], msgspec.Meta(description="The kind.")]
+    data: Annotated[str, msgspec.Meta(description="JSON: a `MessageResponse`, `{text}` or `{code, detail, message}`.")]
+    id: Annotated[str, msgspec.Meta(description="The event id, counting from 1: send it back as `Last-Event-ID`.")]
+
+
+SSE_SPEC = ResponseSpec(
+    data_container=ServerSentEvent,
+    media_type=SSE,
+    description=SSE_EVENTS,
+    generate_examples=False,
+    examples=[Example(summary="A short reply", value=SSE_EXAMPLE)],
+)
+SSE_RESPONSE = {
+    200: SSE_SPEC,
+    201: ResponseSpec(SentMessagesResponse, description="The stored user message and the complete reply"),
+}
 
 
 def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
@@ -77,7 +114,7 @@ class MessagesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
         before: Annotated[uuid.UUID | None, Parameter(description="Only messages older than this one")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=200)] = 50,
+        limit: Annotated[int, limit_param(200)] = 50,
     ) -> MessagePageResponse:
         command = ListMessagesCommand(principal, conversation_id, before=before, limit=limit)
         scan = container.settings.prompt_injection_policy == "flag"
@@ -152,18 +189,25 @@ class MessagesController(Controller):
             "either), then live ones until `done` or `error`, from any instance. A reply whose stream has expired "
             "(a while after it ended) is answered with one `done` (or `error`) event carrying the stored message."
         ),
-        responses=SSE_RESPONSE,
+        responses={200: SSE_SPEC},
         media_type=SSE,
     )
     async def stream_reply(
         self,
+        request: Request[Any, Any, Any],
         conversation_id: FromPath[uuid.UUID],
         message_id: FromPath[uuid.UUID],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
-        last_event_id_header: Annotated[str | None, HeaderParameter(name="Last-Event-ID", max_length=20)] = None,
-        last_event_id: Annotated[str | None, Parameter(max_length=20, description="Instead of the header")] = None,
+        last_event_id_header: Annotated[
+            str, HeaderParameter(name="Last-Event-ID", max_length=20, required=False, schema_extra=EVENT_ID_SCHEMA)
+        ] = "",
+        last_event_id: Annotated[
+            str, Parameter(max_length=20, description="Instead of the header", schema_extra=EVENT_ID_SCHEMA)
+        ] = "",
     ) -> Response[Any]:
+        if request.accept.best_match([SSE]) is None:
+            raise HTTPException(status_code=HTTP_406_NOT_ACCEPTABLE, detail=f"This route answers {SSE} only")
         command = ResumeReplyStreamCommand(
             principal, message_id, last_event_id_header or last_event_id, conversation_id=conversation_id
         )

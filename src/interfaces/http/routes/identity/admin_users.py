@@ -11,6 +11,7 @@ from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY, requires
+from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.identity.schemas import AdminUpdateUserRequest, UserPage, UserResponse
 
 
@@ -31,8 +32,8 @@ class AdminUsersController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
         q: Annotated[str | None, Parameter(max_length=254, description="Part of an email or display name")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100, description="Page size")] = 20,
-        offset: Annotated[int, Parameter(ge=0, description="Users to skip")] = 0,
+        limit: Annotated[int, limit_param(100)] = 20,
+        offset: Annotated[int, offset_param("Users to skip")] = 0,
     ) -> UserPage:
         return UserPage.of(await container.use_cases.list_users(principal, q or None, limit, offset))
 

@@ -13,6 +13,7 @@ from src.application.knowledge.views import CreateArticleCommand, ListArticlesCo
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.knowledge.schemas import (
     ArticleList,
     ArticleResponse,
@@ -56,8 +57,8 @@ class ArticlesController(Controller):
         status: Annotated[str | None, Parameter(max_length=20, description="`draft` or `published`")] = None,
         tag: Annotated[str | None, Parameter(max_length=100)] = None,
         q: Annotated[str | None, Parameter(max_length=2000, description="Words to find")] = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0)] = 0,
+        limit: Annotated[int, limit_param(100)] = 20,
+        offset: Annotated[int, offset_param("Articles to skip")] = 0,
     ) -> ArticleList:
         author_id = principal.user_id if author == "me" else _uuid_or_none(author)
         command = ListArticlesCommand(author_id, status or None, tag or None, q, limit, offset)

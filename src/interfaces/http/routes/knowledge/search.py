@@ -11,7 +11,11 @@ from src.application.knowledge.views import SearchCommand
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.knowledge.schemas import SearchResponse
+
+#: `and` or `or` in any case, as SearchQuery.parse reads it.
+OPERATOR_PATTERN = "^([aA][nN][dD]|[oO][rR])$"
 
 
 class SearchController(Controller):
@@ -38,9 +42,11 @@ class SearchController(Controller):
         scopes: Annotated[
             str | None, QueryParameter(name="scope", max_length=200, description="e.g. `articles,messages`")
         ] = None,
-        operator: Annotated[str, Parameter(max_length=3, description="`and` or `or`")] = "and",
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
-        offset: Annotated[int, Parameter(ge=0, le=1000)] = 0,
+        operator: Annotated[
+            str, Parameter(max_length=3, description="`and` or `or`", schema_extra={"pattern": OPERATOR_PATTERN})
+        ] = "and",
+        limit: Annotated[int, limit_param(100)] = 20,
+        offset: Annotated[int, offset_param("Results to skip", maximum=1000)] = 0,
     ) -> SearchResponse:
         command = SearchCommand(q, (scopes or "").split(","), operator, limit, offset)
         return SearchResponse.of(await container.use_cases.search_everything(principal, command))

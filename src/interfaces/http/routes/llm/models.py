@@ -9,6 +9,7 @@ from litestar.params import Parameter, SkipValidation
 
 from src.application.llm.list_models import ListModelsQuery
 from src.infrastructure.container import Container
+from src.interfaces.http.paging import limit_param, offset_param
 from src.interfaces.http.routes.llm.schemas import ModelPage
 
 
@@ -31,8 +32,8 @@ class ModelsController(Controller):
         self,
         container: SkipValidation[Container],
         available: Annotated[bool, Parameter(description="Only the available models")] = False,
-        limit: Annotated[int, Parameter(ge=1, le=500, description="Page size")] = 100,
-        offset: Annotated[int, Parameter(ge=0, description="Models to skip")] = 0,
+        limit: Annotated[int, limit_param(500)] = 100,
+        offset: Annotated[int, offset_param("Models to skip")] = 0,
     ) -> ModelPage:
         query = ListModelsQuery(available_only=available, limit=limit, offset=offset)
         return ModelPage.of(await container.use_cases.list_models(query))

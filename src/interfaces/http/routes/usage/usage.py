@@ -37,7 +37,14 @@ class UsageController(Controller):
         container: SkipValidation[Container],
         start: Annotated[date | None, QueryParameter(name="from", description="First day, YYYY-MM-DD")] = None,
         end: Annotated[date | None, QueryParameter(name="to", description="Last day, YYYY-MM-DD")] = None,
-        group_by: Annotated[str, Parameter(max_length=10, description="`day`, `model` or `api_key`")] = "day",
+        group_by: Annotated[
+            str,
+            Parameter(
+                max_length=10,
+                description="`day`, `model` or `api_key`",
+                schema_extra={"enum": ["day", "model", "api_key"]},
+            ),
+        ] = "day",
     ) -> UsageResponse:
         command = GetUsageCommand(principal, start=start, end=end, group_by=group_by)
         return UsageResponse.of(await container.use_cases.get_usage(command))
