@@ -105,6 +105,7 @@ from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
 from src.infrastructure.rate_limit.policies import AI_FREE, AI_PRO, LOGIN, RateLimitPolicies, build_policies
 from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
+from src.infrastructure.realtime.access_changes import UserEventAccessChanges
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
@@ -115,7 +116,7 @@ from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
-from src.infrastructure.security.tokens import JwtAccessTokenIssuer
+from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
 
 logger = get_logger("parley.container")
@@ -469,8 +470,16 @@ def build_container(
     # per-process cache cannot hear a change made by another process (the CLI, a second instance):
     # keep it to a second.
     access_cache = NearCache(cache, pubsub, local_ttl=ACCESS_STATE_NEAR_TTL_SECONDS) if pubsub is not None else None
+    user_events = UserEventBus(pubsub)
     access_states = UserAccessStates(
-        uow, access_cache or cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats
+        uow,
+        access_cache or cache,
+        ttl_seconds=300 if settings.redis_url else 1,
+        stats=cache_stats,
+        clock=clock,
+        # A signed-out session's access tokens are refused until they would have expired anyway.
+        ended_session_window=timedelta(seconds=settings.access_token_ttl_seconds) + DEFAULT_LEEWAY,
+        changes=UserEventAccessChanges(user_events),
     )
     reply_streams = ReplyStreams(
         MemoryReplyStreams(
@@ -484,7 +493,6 @@ def build_container(
         max_age=settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60,
         timeout=settings.redis_timeout,
     )
-    user_events = UserEventBus(pubsub)
     stop_signals = StopSignalBus(pubsub)
     reply_tasks = ReplyTaskRegistry()
     reply_settings = ReplySettings(
@@ -601,8 +609,8 @@ def build_container(
                 rate_limit_policies[LOGIN],
                 refresh_ttl,
             ),
-            refresh_session=RefreshSession(uow, access_tokens, secrets, clock, refresh_ttl),
-            sign_out=SignOut(uow, secrets, clock),
+            refresh_session=RefreshSession(uow, access_tokens, secrets, clock, refresh_ttl, access_states),
+            sign_out=SignOut(uow, secrets, clock, access_states),
             sign_out_everywhere=SignOutEverywhere(uow, clock, access_states),
             authenticate=Authenticate(uow, access_tokens, secrets, clock, access_states),
             get_profile=GetProfile(uow),
