@@ -27,6 +27,7 @@ from src.domain.chat.grounding import (
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
 from src.domain.llm.routing import FallbackChains
+from src.infrastructure.redaction import mask_url
 
 AppEnv = Literal["development", "test", "production"]
 LogFormat = Literal["json", "console"]
@@ -168,12 +169,13 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in _SECRETS:
                 text = "****" if value else ""
-            elif f.name in {"database_url", "redis_url", "openai_base_url", "gemini_base_url", "groq_base_url"}:
-                text = mask_url(value) if value else ""
             elif isinstance(value, tuple):
-                text = ",".join(value)
+                text = ",".join(mask_url(item) if "://" in item else item for item in value)
             else:
                 text = str(value)
+                # Any URL (database, Redis, providers, OTLP, paragraph source, dictionary ...).
+                if "://" in text:
+                    text = mask_url(text)
             shown[_VARIABLE_NAMES.get(f.name, f.name.upper())] = text
         return shown
 
@@ -183,15 +185,6 @@ _NOT_VARIABLES = frozenset({"secret_key_generated"})
 _SECRETS = frozenset(
     {"secret_key", "metrics_token", "admin_password", "openai_api_key", "gemini_api_key", "groq_api_key"}
 )
-
-
-def mask_url(url: str) -> str:
-    """``scheme://user:****@host/db``: the password never leaves the process."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return parts._replace(netloc=netloc).geturl()
 
 
 def load_settings(
