@@ -187,6 +187,17 @@ _SECRETS = frozenset(
 )
 
 
+def _check_admin_password(password: str, email: str) -> None:
+    from src.domain.identity.errors import WeakPassword
+    from src.domain.identity.passwords import check_password_policy
+    from src.infrastructure.security.common_passwords import CommonPasswordList
+
+    try:
+        check_password_policy(password, email=email, common_passwords=CommonPasswordList())
+    except WeakPassword as exc:
+        raise ConfigError("ADMIN_PASSWORD", f"is refused by the password policy: {exc.detail}") from None
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     *,
@@ -239,6 +250,9 @@ def load_settings(
             admin_email = normalise_email(admin_email)
         except InvalidEmail:
             raise ConfigError("ADMIN_EMAIL", f"is not an email address, got {admin_email!r}") from None
+        # Checked here, like every setting: a password the API would refuse from anyone else must
+        # stop every command at once with one line, not fail the server's start-up half-way.
+        _check_admin_password(admin_password or "", admin_email)
 
     return Settings(
         app_env=app_env,  # type: ignore[arg-type]
