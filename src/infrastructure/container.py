@@ -632,7 +632,7 @@ def build_container(
             summarize_article=SummarizeArticle(
                 uow, chat_model, model_catalog, cache, limiter=ai_requests, budgets=tier_budgets, clock=clock
             ),
-            fetch_paragraph=FetchParagraph(uow, paragraph_source, clock),
+            fetch_paragraph=FetchParagraph(uow, paragraph_source, clock, dictionary_levels),
             search_paragraphs=SearchParagraphs(uow),
             get_dictionary=GetDictionary(dictionary_levels),
             refresh_dictionary=refresh_dictionary,
