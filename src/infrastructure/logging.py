@@ -20,6 +20,7 @@ import logging
 import logging.config
 import queue
 import re
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -180,6 +181,9 @@ class _LogWriter:
             self._thread.join(timeout)
 
     def _run(self) -> None:
+        # Signals (Ctrl-C, SIGTERM) are the main thread's to handle, never this thread's.
+        if hasattr(signal, "pthread_sigmask"):
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
         while True:
             item = self._queue.get()
             if item is None:
