@@ -27,6 +27,7 @@ from src.interfaces.http.response_cache import ResponseCacheMiddleware, check_ca
 from src.interfaces.http.routes.api import api_v1_router
 from src.interfaces.http.routes.metrics import metrics
 from src.interfaces.http.routes.system import SystemController
+from src.interfaces.http.shutdown import drain_replies_on_stop_signal
 
 logger = get_logger("parley.http")
 
@@ -55,12 +56,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await container.startup()
+        restore_signals = drain_replies_on_stop_signal(container)
         if settings.secret_key_generated:
             logger.warning("secret_key_generated", path=str(settings.var_dir / "secret_key"))
         logger.info("api_started", version=app_version, env=settings.app_env)
         try:
             yield
         finally:
+            restore_signals()
             await container.shutdown()
             logger.info("api_stopped")
 
