@@ -105,6 +105,7 @@ from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
 from src.infrastructure.rate_limit.policies import AI_FREE, AI_PRO, LOGIN, RateLimitPolicies, build_policies
 from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
+from src.infrastructure.realtime.access_changes import UserEventAccessChanges
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
@@ -116,7 +117,7 @@ from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
-from src.infrastructure.security.tokens import JwtAccessTokenIssuer
+from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
 from src.infrastructure.settings import ConfigError, Settings
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.events import build_event_dispatch
@@ -485,8 +486,16 @@ def build_container(
     # per-process cache cannot hear a change made by another process (the CLI, a second instance):
     # keep it to a second.
     access_cache = NearCache(cache, pubsub, local_ttl=ACCESS_STATE_NEAR_TTL_SECONDS) if pubsub is not None else None
+    user_events = UserEventBus(pubsub)
     access_states = UserAccessStates(
-        uow, access_cache or cache, ttl_seconds=300 if settings.redis_url else 1, stats=cache_stats
+        uow,
+        access_cache or cache,
+        ttl_seconds=300 if settings.redis_url else 1,
+        stats=cache_stats,
+        clock=clock,
+        # A signed-out session's access tokens are refused until they would have expired anyway.
+        ended_session_window=timedelta(seconds=settings.access_token_ttl_seconds) + DEFAULT_LEEWAY,
+        changes=UserEventAccessChanges(user_events),
     )
     reply_streams = ReplyStreams(
         MemoryReplyStreams(
@@ -500,7 +509,6 @@ def build_container(
         max_age=settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60,
         timeout=settings.redis_timeout,
     )
-    user_events = UserEventBus(pubsub)
     stop_signals = StopSignalBus(pubsub)
     reply_tasks = ReplyTaskRegistry()
     reply_settings = ReplySettings(
@@ -641,8 +649,8 @@ def build_container(
                 rate_limit_policies[LOGIN],
                 refresh_ttl,
             ),
-            refresh_session=RefreshSession(uow, access_tokens, secrets, clock, refresh_ttl),
-            sign_out=SignOut(uow, secrets, clock),
+            refresh_session=RefreshSession(uow, access_tokens, secrets, clock, refresh_ttl, access_states),
+            sign_out=SignOut(uow, secrets, clock, access_states),
             sign_out_everywhere=SignOutEverywhere(uow, clock, access_states),
             authenticate=Authenticate(uow, access_tokens, secrets, clock, access_states),
             get_profile=GetProfile(uow),
@@ -664,7 +672,7 @@ def build_container(
             summarize_article=SummarizeArticle(
                 uow, chat_model, model_catalog, cache, limiter=ai_requests, budgets=tier_budgets, clock=clock
             ),
-            fetch_paragraph=FetchParagraph(uow, paragraph_source, clock),
+            fetch_paragraph=FetchParagraph(uow, paragraph_source, clock, dictionary_levels),
             search_paragraphs=SearchParagraphs(uow),
             get_dictionary=GetDictionary(dictionary_levels),
             refresh_dictionary=refresh_dictionary,

@@ -27,6 +27,7 @@ from src.domain.chat.grounding import (
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
 from src.domain.llm.routing import FallbackChains
+from src.infrastructure.redaction import mask_url
 from src.infrastructure.redis_sentinel import SENTINEL_SCHEMES, SentinelUrlError, is_sentinel_url, parse_sentinel_url
 
 AppEnv = Literal["development", "test", "production"]
@@ -187,19 +188,13 @@ class Settings:
             value = getattr(self, f.name)
             if f.name in _SECRETS:
                 text = "****" if value else ""
-            elif f.name in {
-                "database_url",
-                "redis_url",
-                "openai_base_url",
-                "gemini_base_url",
-                "groq_base_url",
-                "smtp_url",
-            }:
-                text = mask_url(value) if value else ""
             elif isinstance(value, tuple):
-                text = ",".join(value)
+                text = ",".join(mask_url(item) if "://" in item else item for item in value)
             else:
                 text = str(value)
+                # Any URL (database, Redis, providers, OTLP, paragraph source, dictionary ...).
+                if "://" in text:
+                    text = mask_url(text)
             shown[_VARIABLE_NAMES.get(f.name, f.name.upper())] = text
         return shown
 
@@ -211,13 +206,15 @@ _SECRETS = frozenset(
 )
 
 
-def mask_url(url: str) -> str:
-    """``scheme://user:****@host/db``: the password never leaves the process."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
-    return parts._replace(netloc=netloc).geturl()
+def _check_admin_password(password: str, email: str) -> None:
+    from src.domain.identity.errors import WeakPassword
+    from src.domain.identity.passwords import check_password_policy
+    from src.infrastructure.security.common_passwords import CommonPasswordList
+
+    try:
+        check_password_policy(password, email=email, common_passwords=CommonPasswordList())
+    except WeakPassword as exc:
+        raise ConfigError("ADMIN_PASSWORD", f"is refused by the password policy: {exc.detail}") from None
 
 
 def load_settings(
@@ -272,6 +269,9 @@ def load_settings(
             admin_email = normalise_email(admin_email)
         except InvalidEmail:
             raise ConfigError("ADMIN_EMAIL", f"is not an email address, got {admin_email!r}") from None
+        # Checked here, like every setting: a password the API would refuse from anyone else must
+        # stop every command at once with one line, not fail the server's start-up half-way.
+        _check_admin_password(admin_password or "", admin_email)
 
     return Settings(
         app_env=app_env,  # type: ignore[arg-type]

@@ -86,6 +86,31 @@ def test_bad_configuration_is_one_line_and_exit_2(
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("command", [("serve",), ("worker",), ("users", "list")])
+def test_a_weak_admin_password_is_one_line_naming_it_and_exit_2(run_cli: RunCli, command: tuple[str, ...]) -> None:
+    result = run_cli(*command, env={"ADMIN_EMAIL": "root@example.com", "ADMIN_PASSWORD": "password123"}, timeout=30)
+    assert result.code == 2, result.stderr
+    assert result.stderr.startswith("configuration error: ADMIN_PASSWORD is refused by the password policy")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "password123" not in result.stderr
+
+
+def test_config_show_masks_every_url(run_cli: RunCli) -> None:
+    result = run_cli(
+        "config",
+        "show",
+        env={
+            "OTEL_EXPORTER_OTLP_ENDPOINT": "https://otel:otelpass@collector.example:4318",
+            "PARAGRAPH_SOURCE_URL": "https://source.example/p?token=paratoken",
+            "DICTIONARY_API_URL": "https://dict.example/api?apikey=dictkey123&format=json",
+        },
+    )
+    assert result.code == 0, result.stderr
+    for secret in ("otelpass", "paratoken", "dictkey123"):
+        assert secret not in result.stdout
+    assert "https://dict.example/api?apikey=****&format=json" in result.stdout
+
+
 def test_db_upgrade_current_downgrade(run_cli: RunCli, var_dir: Path) -> None:
     before = run_cli("db", "current")
     assert before.code == 0, before.stderr

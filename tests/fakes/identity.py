@@ -92,6 +92,15 @@ class InMemoryRefreshTokenRepository:
             del self._store[key]
         return len(expired)
 
+    async def ended_families(self, user_id: uuid.UUID, *, since: datetime) -> list[uuid.UUID]:
+        return sorted(
+            {
+                t.family_id
+                for t in self._store.values()
+                if t.user_id == user_id and t.revoked_at is not None and t.revoked_at >= since
+            }
+        )
+
     def family(self, family_id: uuid.UUID) -> list[RefreshToken]:
         return [t for t in self._store.values() if t.family_id == family_id]
 
@@ -165,7 +174,7 @@ class FakeAccessTokenIssuer:
         }
         return IssuedAccessToken(token="at." + json.dumps(claims), expires_in=int(self.ttl.total_seconds()))
 
-    def verify(self, token: str, *, now: datetime) -> AccessClaims:
+    def verify(self, token: str, *, now: datetime, allow_expired: bool = False) -> AccessClaims:
         if not token.startswith("at."):
             raise InvalidToken()
         try:
@@ -181,7 +190,7 @@ class FakeAccessTokenIssuer:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise InvalidToken() from exc
-        if now >= claims.expires_at:
+        if not allow_expired and now >= claims.expires_at:
             raise InvalidToken("the token has expired")
         return claims
 

@@ -229,6 +229,28 @@ async def test_revoking_a_family_leaves_other_sessions_alone(uow: SqlAlchemyUnit
     assert [t.revoked_at is not None for t in revoked if t] == [True, True, False, False]
 
 
+async def test_ended_families_are_a_users_sessions_revoked_since_a_time(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    user = await stored_user(uow)
+    other_user = await stored_user(uow, make_user("grace@example.com"))
+    old, recent, live, others = (
+        start_session(u, h) for u, h in ((user, "o"), (user, "r"), (user, "l"), (other_user, "x"))
+    )
+    recent2 = dataclasses.replace(recent, id=uuid7(), token_hash="r-2")  # two rows of one family: listed once
+    async with uow() as tx:
+        for token in (old, recent, recent2, live, others):
+            await tx.refresh_tokens.add(token)
+    async with uow() as tx:
+        await tx.refresh_tokens.revoke_family(old.family_id, NOW - timedelta(hours=1))
+        await tx.refresh_tokens.revoke_family(recent.family_id, NOW)
+        await tx.refresh_tokens.revoke_family(others.family_id, NOW)
+    async with uow(read_only=True) as tx:
+        assert await tx.refresh_tokens.ended_families(user.id, since=NOW - timedelta(minutes=20)) == [recent.family_id]
+        assert await tx.refresh_tokens.ended_families(user.id, since=NOW - timedelta(days=1)) == sorted(
+            [old.family_id, recent.family_id]
+        )
+        assert await tx.refresh_tokens.ended_families(user.id, since=NOW + timedelta(seconds=1)) == []
+
+
 async def test_revoking_all_of_a_users_sessions_can_keep_one_and_counts_sessions(
     uow: SqlAlchemyUnitOfWorkFactory,
 ) -> None:

@@ -88,19 +88,12 @@ async def test_no_admin_is_created_without_the_settings(migrated_settings: Setti
         await api.shutdown()
 
 
-async def test_a_weak_admin_password_stops_the_start_with_a_readable_error(
-    make_settings: SettingsFactory, migrated_settings: Settings
-) -> None:
-    settings = make_settings(
-        DATABASE_URL=migrated_settings.database_url, ADMIN_EMAIL="root@example.com", ADMIN_PASSWORD="password123"
-    )
-    container = build_container(settings, role="api")
-    try:
+def test_a_weak_admin_password_is_a_bad_setting_with_a_readable_error(make_settings: SettingsFactory) -> None:
+    for weak in ("password123", "short", "root@example.com"):
         with pytest.raises(ConfigError, match="ADMIN_PASSWORD") as raised:
-            await container.startup()
-        assert "password123" not in str(raised.value)
-    finally:
-        await container.shutdown()
+            make_settings(ADMIN_EMAIL="root@example.com", ADMIN_PASSWORD=weak)
+        assert weak not in str(raised.value)
+        assert "\n" not in str(raised.value)
 
 
 def test_admin_email_and_password_come_together(make_settings: SettingsFactory) -> None:

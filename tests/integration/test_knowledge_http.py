@@ -149,6 +149,40 @@ async def test_after_each_fetch_the_job_refreshes_the_cached_answer(api: Api) ->
     await wait_until(refreshed, timeout=10)
 
 
+@pytest.fixture
+async def api_without_jobs(
+    make_settings: SettingsFactory, database_url: str, server: FakeHttpServer
+) -> AsyncIterator[Api]:
+    """The app on SQLite and PostgreSQL whose outbox relay waits a minute: no refresh job runs."""
+    settings = make_settings(
+        DATABASE_URL=database_url,
+        RATE_LIMIT_ENABLED="false",
+        PARAGRAPH_SOURCE_URL=server.url + SOURCE_PATH,
+        PARAGRAPH_SOURCE_TIMEOUT="1",
+        DICTIONARY_API_URL=server.url + "/en",
+        DICTIONARY_TIMEOUT="5",
+        OUTBOX_RELAY_INTERVAL="60",
+    )
+    async for running in start_api(settings, server):
+        yield running
+
+
+async def test_the_dictionary_read_right_after_a_fetch_counts_that_paragraph(api_without_jobs: Api) -> None:
+    api = api_without_jobs
+    api.server.answer(SOURCE_PATH, Answer(body=b"the quick fox and the lazy dog"))
+    for fetched in range(1, 6):
+        assert (await api.post("/api/v1/paragraphs/fetch")).status_code == 201
+        # Read at once, both answers (cached by the read before): the count is this fetch's.
+        for exclude_stopwords in ("false", "true"):
+            answer = (await api.get("/api/v1/paragraphs/dictionary", exclude_stopwords=exclude_stopwords)).json()
+            counts = {entry["word"]: entry["count"] for entry in answer["words"]}
+            if exclude_stopwords == "false":
+                assert counts["the"] == 2 * fetched, answer
+            assert counts["quick"] == fetched, answer
+    # The refresh jobs are still waiting in the outbox: nothing but the fetch made the read fresh.
+    assert await api.rows(OutboxMessageModel) == 5
+
+
 FAILING_SOURCES = [
     (Answer(503, b"down for maintenance"), "HTTP 503"),
     (Answer(body=b"late", delay=3), "did not answer within 1 s"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
+import structlog
 
-from src.infrastructure.logging import configure_logging, get_logger
+from src.infrastructure.logging import configure_logging, flush_logs, get_logger
 from src.infrastructure.settings import Settings
 
 
@@ -20,9 +22,61 @@ def test_tracebacks_and_fields_never_show_secrets(log_format: str, capsys: pytes
         token = "".join(["tok", "-", "123456"])
         get_logger("parley.test").error("operation_failed", exc_info=exc, refresh_token=token)
         logging.getLogger("uvicorn.error").exception("stdlib failure")
+    flush_logs()
     err = capsys.readouterr().err
     assert "operation_failed" in err
     assert "ValueError" in err  # the traceback is there
     assert password not in err
     assert "tok-123456" not in err
     configure_logging(Settings(log_format="console", log_level="INFO"))
+
+
+class _RecordsWhereRendered(Exception):
+    """Remembers the thread its message was rendered in (rendering a traceback is the costly part)."""
+
+    rendered_in: list[str] = []
+
+    def __str__(self) -> str:
+        self.rendered_in.append(threading.current_thread().name)
+        return "rendered"
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+async def test_tracebacks_are_rendered_off_the_event_loop(log_format: str, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format=log_format))  # type: ignore[arg-type]
+    _RecordsWhereRendered.rendered_in.clear()
+    structlog.contextvars.bind_contextvars(request_id="req-off-loop")
+    try:
+        try:
+            raise _RecordsWhereRendered()
+        except _RecordsWhereRendered:
+            get_logger("parley.http").exception("unhandled_error")
+            logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
+        # Nothing was rendered in the loop's thread: the lines wait for the writer.
+        assert threading.current_thread().name not in _RecordsWhereRendered.rendered_in
+        flush_logs()
+    finally:
+        structlog.contextvars.clear_contextvars()
+    err = capsys.readouterr().err
+    assert _RecordsWhereRendered.rendered_in
+    assert set(_RecordsWhereRendered.rendered_in) == {"parley-log-writer"}
+    assert err.count("_RecordsWhereRendered") >= 2
+    # A standard-library line keeps the request context it was logged in.
+    stdlib_line = next(line for line in err.splitlines() if "Exception in ASGI application" in line)
+    assert "req-off-loop" in stdlib_line
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_secret_query_values_are_masked_in_every_line(log_format: str, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging(Settings(log_format=log_format))  # type: ignore[arg-type]
+    # The shape of uvicorn's access line, and a field of Parley's own.
+    logging.getLogger("uvicorn.error").warning(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/v1/ws/chat?token=eyJsecret&lang=en", "1.1", 101
+    )
+    get_logger("parley.access").warning("request", path="/x?api_key=pk_secretkey&page=2")
+    flush_logs()
+    err = capsys.readouterr().err
+    assert "token=****&lang=en" in err
+    assert "api_key=****&page=2" in err
+    assert "eyJsecret" not in err
+    assert "pk_secretkey" not in err

@@ -127,5 +127,24 @@ def test_masked_settings_hide_secrets_and_passwords(tmp_path: Path) -> None:
     assert "top-secret" not in repr(settings)
 
 
+def test_masked_settings_hide_every_url_password_and_secret_query_value(tmp_path: Path) -> None:
+    settings = load(
+        tmp_path,
+        SECRET_KEY="k" * 32,
+        OTEL_EXPORTER_OTLP_ENDPOINT="https://otel:otelpass@collector.example:4318",
+        PARAGRAPH_SOURCE_URL="https://source.example/para?token=paratoken&lang=en",
+        DICTIONARY_API_URL="https://dict.example/api?apikey=dictkey123&format=json",
+        OPENAI_BASE_URL="https://proxy:proxypass@llm.example/v1",
+    )
+    shown = settings.masked()
+    assert shown["OTEL_EXPORTER_OTLP_ENDPOINT"] == "https://otel:****@collector.example:4318"
+    assert shown["PARAGRAPH_SOURCE_URL"] == "https://source.example/para?token=****&lang=en"
+    assert shown["DICTIONARY_API_URL"] == "https://dict.example/api?apikey=****&format=json"
+    assert shown["OPENAI_BASE_URL"] == "https://proxy:****@llm.example/v1"
+    printed = repr(shown)
+    for secret in ("otelpass", "paratoken", "dictkey123", "proxypass"):
+        assert secret not in printed
+
+
 def test_mask_url_leaves_urls_without_password_alone() -> None:
     assert mask_url("redis://localhost:6379/0") == "redis://localhost:6379/0"

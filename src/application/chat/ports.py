@@ -245,7 +245,7 @@ class ReplyStreamStore(Protocol):
 
 # -- user events ----------------------------------------------------------------------------------
 
-UserEventType = Literal["reply_started", "reply_finished", "title", "notification"]
+UserEventType = Literal["reply_started", "reply_finished", "title", "notification", "access_changed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,8 +256,10 @@ class UserEvent:
       (follow its stream to show it; ``user_message`` is a ``MessageView.to_json()``, or ``null``
       for a regeneration);
     - ``reply_finished``: ``{"conversation_id", "message_id", "finish_reason"}``;
-    - ``title``: ``{"conversation_id", "title"}``: the automatic title was stored.
-    - ``notification``: a ``NotificationView.to_json()`` (the notifications context's live push).
+    - ``title``: ``{"conversation_id", "title"}``: the automatic title was stored;
+    - ``notification``: a ``NotificationView.to_json()`` (the notifications context's live push);
+    - ``access_changed``: ``{}``: the user's access state changed (a session ended, a password
+      changed, the account was deactivated...): open clients check their credentials again.
     """
 
     type: UserEventType

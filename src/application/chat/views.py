@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from src.application.chat.ports import ReplyEvent
+from src.domain.chat.errors import ReplyInterruptedByShutdown
 from src.domain.chat.model import Conversation, Grounding, Message, MessageStatus
 from src.domain.llm.model import FinishReason, MessageRole, Usage
 from src.domain.shared.errors import DomainError
@@ -228,8 +229,19 @@ class ReplyHandle:
         return self._follow(after)
 
     async def outcome(self) -> ReplyOutcome:
-        """Wait for the reply to end (cancelling the wait never cancels the reply)."""
-        return await asyncio.shield(self._outcome)
+        """Wait for the reply to end (cancelling the wait never cancels the reply). A reply cancelled
+        by the process shutting down (stored as interrupted) raises ``ReplyInterruptedByShutdown``
+        to a waiter that was not itself cancelled, so that it can still answer its client."""
+        try:
+            return await asyncio.shield(self._outcome)
+        except asyncio.CancelledError:
+            waiter = asyncio.current_task()
+            reply_cancelled = isinstance(self._outcome, asyncio.Future) and self._outcome.cancelled()
+            if reply_cancelled and (waiter is None or not waiter.cancelling()):
+                raise ReplyInterruptedByShutdown(
+                    "the server is shutting down; the text written so far is stored"
+                ) from None
+            raise
 
     async def result(self) -> MessageView:
         """The stored assistant message once the reply ended (``finish_reason`` ``stop``, ``length``,

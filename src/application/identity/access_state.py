@@ -5,14 +5,20 @@ Every use case that changes ``is_active``, ``role``, ``tier`` or ``token_version
 after its commit. With a shared cache (Redis) the next request on every instance then reads the
 new state: a deactivation cuts access at once, everywhere. Entries expire after five minutes in
 any case, so a missed ``forget`` (the cache was unreachable) heals on its own.
+
+Signing one session out (``SignOut``, a stolen refresh token coming back) also calls ``forget``: the
+state lists the sessions ended while their access tokens may still be unexpired, and ``Authenticate``
+refuses a token whose session id (``sid``) is listed. ``forget`` then tells every instance
+(``AccessChanges``) so that open WebSockets check their credentials again.
 """
 
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
-from src.application.identity.ports import UserAccessState
-from src.application.shared.ports import Cache, CacheStats, UnitOfWorkFactory
+from src.application.identity.ports import AccessChanges, UserAccessState
+from src.application.shared.ports import Cache, CacheStats, Clock, UnitOfWorkFactory
 from src.application.shared.read_through import ReadThrough
 
 ACCESS_STATE_TTL_SECONDS = 300.0
@@ -26,8 +32,15 @@ class UserAccessStates:
         *,
         ttl_seconds: float = ACCESS_STATE_TTL_SECONDS,
         stats: CacheStats | None = None,
+        clock: Clock | None = None,
+        ended_session_window: timedelta = timedelta(0),
+        changes: AccessChanges | None = None,
     ) -> None:
         self._uow = uow
+        self._clock = clock
+        # How far back a signed-out session matters: an access token's lifetime (plus clock leeway).
+        self._ended_session_window = ended_session_window
+        self._changes = changes
         # Keys are "identity:access:<user id>".
         self._reads = ReadThrough(cache, name="identity", default_ttl=ttl_seconds, stats=stats)
 
@@ -35,8 +48,12 @@ class UserAccessStates:
         """The user's access state, or ``None`` when there is no such user."""
 
         async def load() -> UserAccessState | None:
+            ended: list[uuid.UUID] = []
             async with self._uow(read_only=True) as tx:
                 user = await tx.users.get(user_id)
+                if user is not None and self._clock is not None and self._ended_session_window > timedelta(0):
+                    since = self._clock.now() - self._ended_session_window
+                    ended = await tx.refresh_tokens.ended_families(user_id, since=since)
             if user is None:
                 return None
             return UserAccessState(
@@ -45,13 +62,17 @@ class UserAccessStates:
                 role=user.role,
                 tier=user.tier,
                 email=user.email,
+                ended_sessions=tuple(sorted(str(family) for family in ended)),
             )
 
         # ``None`` (an unknown user) is never cached, so ReadThrough's type is the optional one.
         return await self._reads.get_or_fill(_key(user_id), UserAccessState, None, load)
 
     async def forget(self, user_id: uuid.UUID) -> None:
+        """Call after committing a change to the user's access; every instance reads it anew."""
         await self._reads.invalidate(_key(user_id))
+        if self._changes is not None:
+            await self._changes.access_changed(user_id)
 
 
 def _key(user_id: uuid.UUID) -> str:

@@ -61,7 +61,8 @@ class GetUser:
 
 class UpdateUser:
     """Change role, tier and status. Deactivation ends every session at once (API keys stop working
-    while the account is inactive and work again if it is reactivated)."""
+    while the account is inactive and work again if it is reactivated). Nobody changes their own
+    access: demoting or deactivating yourself, or changing your own tier, is refused."""
 
     def __init__(self, uow: UnitOfWorkFactory, clock: Clock, access_state: UserAccessStates) -> None:
         self._uow = uow
@@ -86,6 +87,8 @@ class UpdateUser:
             user = await tx.users.get(user_id)
             if user is None:
                 raise UserNotFound()
+            if user_id == principal.user_id and tier is not None and tier != user.tier:
+                raise CannotChangeOwnAccess("another admin sets your tier")
             if role is not None:
                 user.set_role(role, now=now)
             if tier is not None:

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import AccessTokenIssuer, SecretGenerator, UserAccessState
 from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.domain.identity.errors import AccountInactive, InvalidToken
+from src.domain.identity.errors import AccountInactive, InvalidToken, SessionRevoked
 from src.domain.identity.model import API_KEY_PREFIX, ApiKey, Principal, permissions_of
 
 #: ``last_used_at`` is a hint for people reviewing their keys; writing it on every request is waste.
@@ -40,16 +40,20 @@ class Authenticate:
         #: stored time is stale would all write it, queueing on its row lock.
         self._touched: dict[uuid.UUID, datetime] = {}
 
-    async def __call__(self, bearer: str) -> Principal:
+    async def __call__(self, bearer: str, *, allow_expired: bool = False) -> Principal:
+        """``allow_expired``: an access token past its lifetime still answers who it was for, as long
+        as its account and session hold (an open WebSocket checking itself after a change)."""
         bearer = bearer.strip()
         if not bearer:
             raise InvalidToken()
         if bearer.startswith(API_KEY_PREFIX):
             return await self._by_api_key(bearer)
-        claims = self._tokens.verify(bearer, now=self._clock.now())
+        claims = self._tokens.verify(bearer, now=self._clock.now(), allow_expired=allow_expired)
         state = await self._usable_state(claims.user_id)
         if claims.token_version != state.token_version:
             raise InvalidToken("this token was signed out")
+        if claims.session_id is not None and str(claims.session_id) in state.ended_sessions:
+            raise SessionRevoked("this session was signed out")
         return _principal(claims.user_id, state, via="access_token", session_id=claims.session_id)
 
     async def _by_api_key(self, secret: str) -> Principal:

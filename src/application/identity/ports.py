@@ -56,6 +56,11 @@ class RefreshTokenRepository(Protocol):
 
     async def delete_expired(self, now: datetime, *, batch_size: int) -> int: ...
 
+    async def ended_families(self, user_id: uuid.UUID, *, since: datetime) -> list[uuid.UUID]:
+        """The user's sessions (families) revoked at or after ``since``: their access tokens may still
+        be unexpired, and must be refused."""
+        ...
+
 
 class ApiKeyRepository(Protocol):
     async def add(self, key: ApiKey) -> None: ...
@@ -106,8 +111,9 @@ class AccessTokenIssuer(Protocol):
 
     def issue(self, user: User, *, now: datetime, session_id: uuid.UUID | None = None) -> IssuedAccessToken: ...
 
-    def verify(self, token: str, *, now: datetime) -> AccessClaims:
-        """The claims of a valid token; raises ``InvalidToken`` for anything else."""
+    def verify(self, token: str, *, now: datetime, allow_expired: bool = False) -> AccessClaims:
+        """The claims of a valid token; raises ``InvalidToken`` for anything else. ``allow_expired``
+        accepts a token whose lifetime is over (an open WebSocket re-checking who it serves)."""
         ...
 
 
@@ -140,6 +146,9 @@ class UserAccessState:
     role: Role
     tier: Tier
     email: str
+    #: Sessions (refresh-token families, as strings) signed out while their access tokens may still
+    #: be unexpired: a token whose ``sid`` is listed is refused.
+    ended_sessions: tuple[str, ...] = ()
 
     def to_dict(self) -> Mapping[str, object]:
         return {
@@ -148,4 +157,12 @@ class UserAccessState:
             "role": self.role.value,
             "tier": self.tier.value,
             "email": self.email,
+            "ended_sessions": list(self.ended_sessions),
         }
+
+
+class AccessChanges(Protocol):
+    """Tells every instance that a user's access state changed (an open WebSocket of theirs checks
+    its credentials again, and closes when they no longer hold). Best effort, never raises."""
+
+    async def access_changed(self, user_id: uuid.UUID) -> None: ...

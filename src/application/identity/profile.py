@@ -10,7 +10,7 @@ from src.application.identity.views import UserView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.domain.identity.errors import InvalidCredentials, UserNotFound
+from src.domain.identity.errors import InvalidCredentials, PasswordUnchanged, UserNotFound
 from src.domain.identity.events import PasswordChanged
 from src.domain.identity.model import Principal
 from src.domain.identity.passwords import check_password_policy
@@ -76,6 +76,9 @@ class ChangePassword:
         matches, _ = await self._hasher.verify(current_password, user.password_hash)
         if not matches:
             raise InvalidCredentials("the current password is wrong")
+        if new_password == current_password:
+            # Accepting it would sign every other session out for nothing.
+            raise PasswordUnchanged("choose a password different from the current one")
         check_password_policy(new_password, email=user.email, common_passwords=self._common_passwords)
         new_hash = await self._hasher.hash(new_password)
         now = self._clock.now()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import AccessTokenIssuer, SecretGenerator
 from src.application.identity.views import TokenPair
 from src.application.shared.events import record_event
@@ -27,12 +28,14 @@ class RefreshSession:
         secrets: SecretGenerator,
         clock: Clock,
         refresh_ttl: timedelta,
+        access_state: UserAccessStates | None = None,
     ) -> None:
         self._uow = uow
         self._tokens = tokens
         self._secrets = secrets
         self._clock = clock
         self._refresh_ttl = refresh_ttl
+        self._access_state = access_state
 
     async def __call__(self, refresh_token: str) -> TokenPair:
         now = self._clock.now()
@@ -68,6 +71,9 @@ class RefreshSession:
                 await tx.refresh_tokens.add(successor)
         # Raised only now: the revocation above is committed first.
         if reuse is not None:
+            # The stolen session's access tokens end too, on every instance.
+            if self._access_state is not None:
+                await self._access_state.forget(token.user_id)
             raise reuse
         assert user is not None
         access = self._tokens.issue(user, now=now, session_id=successor.family_id)

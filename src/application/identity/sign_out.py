@@ -1,4 +1,9 @@
-"""SignOut (one session) and SignOutEverywhere (every session, and every access token)."""
+"""SignOut (one session and its access tokens) and SignOutEverywhere (every session, every access
+token, and on request every API key).
+
+API keys are credentials for programs, not sessions: signing out everywhere and changing the password
+leave them working unless ``revoke_api_keys`` is asked for (docs/SESSIONS.md).
+"""
 
 from __future__ import annotations
 
@@ -10,19 +15,24 @@ from src.domain.identity.model import Principal
 
 
 class SignOut:
-    def __init__(self, uow: UnitOfWorkFactory, secrets: SecretGenerator, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, secrets: SecretGenerator, clock: Clock, access_state: UserAccessStates
+    ) -> None:
         self._uow = uow
         self._secrets = secrets
         self._clock = clock
+        self._access_state = access_state
 
     async def __call__(self, principal: Principal, refresh_token: str) -> None:
-        """Revoke the session ``refresh_token`` belongs to (any token of its family will do)."""
+        """Revoke the session ``refresh_token`` belongs to (any token of its family will do); the
+        session's access tokens end with it on every instance."""
         async with self._uow() as tx:
             token = await tx.refresh_tokens.get_by_hash(self._secrets.digest(refresh_token))
             # Another user's token is "invalid" to this caller: never end someone else's session.
             if token is None or token.user_id != principal.user_id:
                 raise InvalidToken()
             await tx.refresh_tokens.revoke_family(token.family_id, self._clock.now())
+        await self._access_state.forget(principal.user_id)
 
 
 class SignOutEverywhere:
@@ -31,8 +41,9 @@ class SignOutEverywhere:
         self._clock = clock
         self._access_state = access_state
 
-    async def __call__(self, principal: Principal) -> int:
-        """Revoke every session of the caller and end their access tokens; the number of sessions."""
+    async def __call__(self, principal: Principal, *, revoke_api_keys: bool = False) -> int:
+        """Revoke every session of the caller and end their access tokens (and, when asked, revoke
+        every API key of theirs); the number of sessions."""
         now = self._clock.now()
         async with self._uow() as tx:
             user = await tx.users.get(principal.user_id)
@@ -41,5 +52,10 @@ class SignOutEverywhere:
             revoked = await tx.refresh_tokens.revoke_all_for_user(user.id, now)
             user.end_access_tokens(now=now)
             await tx.users.save(user)
+            if revoke_api_keys:
+                for key in await tx.api_keys.list_for_user(user.id):
+                    if key.revoked_at is None:
+                        key.revoke(now)
+                        await tx.api_keys.save(key)
         await self._access_state.forget(user.id)
         return revoked

@@ -18,7 +18,10 @@ cache that is down is a miss at every level: the answer then comes straight from
 the dictionary service. Definitions of a word the service could not be asked about are left empty,
 that answer says ``definitions_available: false`` and is not cached, so the next request asks again.
 
-``RefreshDictionary`` (the job each fetch triggers) recomputes levels 1 and 3 from the database.
+A fetch drops levels 1 and 3 when it commits (``forget_counts``), so whoever fetched reads their
+own write at once (an uncached read of the counts costs milliseconds); a computation that was under
+way in this process when they were dropped stores nothing. ``RefreshDictionary`` (the job each fetch
+triggers) then recomputes levels 1 and 3 from the database and warms the new words' definitions.
 """
 
 from __future__ import annotations
@@ -83,6 +86,14 @@ class TopWordsDefinitions:
         # One computation per answer at a time in this process: a burst of requests on a cold
         # cache reads the database and the dictionary service once.
         self._flights: dict[str, asyncio.Task[DictionaryView]] = {}
+        # Bumped when the counts change: a computation that read them before stores nothing.
+        self._generation = 0
+
+    async def forget_counts(self) -> None:
+        """The word counts changed (a paragraph was committed): drop levels 1 and 3, both variants."""
+        self._generation += 1
+        self._flights.clear()
+        await self._cache.delete(*(k(flag) for k in (answer_key, frequencies_key) for flag in (False, True)))
 
     async def answer(self, *, exclude_stopwords: bool) -> DictionaryView:
         key = answer_key(exclude_stopwords)
@@ -108,6 +119,7 @@ class TopWordsDefinitions:
             done.exception()  # retrieved: every waiter may have gone
 
     async def _compute(self, exclude_stopwords: bool, *, refresh: bool) -> DictionaryView:
+        generation = self._generation
         top = await self._top_words(exclude_stopwords, refresh=refresh)
         definitions, complete = await self._define_all([f.word for f in top.words])
         view = DictionaryView(
@@ -123,7 +135,7 @@ class TopWordsDefinitions:
             definitions_available=complete and self._dictionary.available,
             exclude_stopwords=exclude_stopwords,
         )
-        if complete:
+        if complete and generation == self._generation:
             await self._cache.set(answer_key(exclude_stopwords), view, ANSWER_TTL)
         return view
 
@@ -134,10 +146,12 @@ class TopWordsDefinitions:
             self._record("knowledge_frequencies", hit=cached is not None)
             if cached is not None:
                 return cached
+        generation = self._generation
         async with self._uow(read_only=True) as tx:
             found = await tx.word_counts.top(TOP_WORDS, excluding=STOP_WORDS if exclude_stopwords else frozenset())
         top = TopWords(tuple(found))
-        await self._cache.set(key, top, FREQUENCIES_TTL)
+        if generation == self._generation:
+            await self._cache.set(key, top, FREQUENCIES_TTL)
         return top
 
     async def _define_all(self, words: list[str]) -> tuple[dict[str, WordDefinition], bool]:

@@ -2,12 +2,14 @@
 
 The paragraph, its search-index terms, its word counts and the job that refreshes the dictionary
 caches are written in one transaction: all of them, or (the source failed, the text is garbage, the
-database refused) none.
+database refused) none. Right after the commit the cached counts and answers are dropped, so a
+dictionary read that follows the fetch counts the new paragraph (the job then warms the caches).
 """
 
 from __future__ import annotations
 
 from src.application.knowledge.articles import require
+from src.application.knowledge.dictionary import TopWordsDefinitions
 from src.application.knowledge.ports import ParagraphSource
 from src.application.knowledge.views import ParagraphView
 from src.application.shared.events import record_event
@@ -24,10 +26,17 @@ REFRESH_DICTIONARY_JOB = "refresh_dictionary"
 
 
 class FetchParagraph:
-    def __init__(self, uow: UnitOfWorkFactory, source: ParagraphSource, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory,
+        source: ParagraphSource,
+        clock: Clock,
+        dictionary: TopWordsDefinitions | None = None,
+    ) -> None:
         self._uow = uow
         self._source = source
         self._clock = clock
+        self._dictionary = dictionary
 
     async def __call__(self, principal: Principal) -> ParagraphView:
         require(principal, Permission.KNOWLEDGE_WRITE)
@@ -50,4 +59,6 @@ class FetchParagraph:
                     event_id=new_id(now), occurred_at=now, user_id=principal.user_id, paragraph_ids=(str(paragraph.id),)
                 ),
             )
+        if self._dictionary is not None:
+            await self._dictionary.forget_counts()
         return ParagraphView.of(paragraph)

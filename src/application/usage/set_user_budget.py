@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.views import UserBudgetView
-from src.domain.identity.errors import Forbidden, UserNotFound
+from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.model import Permission, Principal
 from src.domain.usage.model import TierBudgets, budget_status, dollars_to_micros, month_start
 
@@ -46,8 +46,11 @@ class SetUserBudget:
     async def __call__(
         self, principal: Principal, user_id: uuid.UUID, monthly_usd: str | Decimal | None
     ) -> UserBudgetView:
-        """``monthly_usd``: dollars a month (``"12.50"``; ``"0"`` allows nothing), or ``None`` for the tier's."""
+        """``monthly_usd``: dollars a month (``"12.50"``; ``"0"`` allows nothing), or ``None`` for the tier's.
+        Staff never set their own budget (the same rule as their own tier: ``CannotChangeOwnAccess``)."""
         _require_manager(principal)
+        if user_id == principal.user_id:
+            raise CannotChangeOwnAccess("another admin sets your budget")
         micros = dollars_to_micros(monthly_usd) if monthly_usd is not None else None
         now = self._clock.now()
         async with self._uow() as tx:

@@ -76,3 +76,12 @@ class AiRequestsRateLimited(DomainError):
     code = "rate_limited"
     kind = "rate_limited"
     title = "Too many requests"
+
+
+class ReplyInterruptedByShutdown(DomainError):
+    """The server began shutting down while a client waited for a whole reply: what was written is
+    stored (as interrupted) and the client is answered at once instead of being cut off."""
+
+    code = "interrupted"
+    kind = "unavailable"
+    title = "The reply was interrupted: the server is shutting down"

@@ -98,8 +98,14 @@ class TooManyApiKeys(Conflict):
 
 
 class CannotChangeOwnAccess(DomainError):
-    """An admin demoting or deactivating themselves could lock everyone out."""
+    """Staff never change their own access: demoting or deactivating themselves could lock everyone
+    out, and raising their own tier or budget would be granting themselves what others must ask for."""
 
     code = "cannot_change_own_access"
     kind = "conflict"
-    title = "Admins cannot demote or deactivate themselves"
+    title = "Staff cannot change their own role, status, tier or budget"
+
+
+class PasswordUnchanged(InvalidInput):
+    code = "password_unchanged"
+    title = "The new password is the current one"

@@ -59,7 +59,9 @@ def _unique_statement_name() -> str:
 
 def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
     url = make_url(settings.database_url)
-    engine: dict[str, Any] = {"echo": False}
+    # Statement parameters (password hashes, key digests, e-mails, message text) never appear in an
+    # error's text, so no log line or traceback can carry them.
+    engine: dict[str, Any] = {"echo": False, "hide_parameters": True}
     if url.get_backend_name() == "postgresql":
         engine.update(
             pool_size=settings.db_pool_size,

@@ -163,6 +163,14 @@ class SqlRefreshTokenRepository:
         await self._session.execute(update(RefreshTokenModel).where(*conditions).values(revoked_at=now, updated_at=now))
         return int(live_sessions or 0)
 
+    async def ended_families(self, user_id: UUID, *, since: datetime) -> list[UUID]:
+        rows = await self._session.execute(
+            select(RefreshTokenModel.family_id)
+            .where(RefreshTokenModel.user_id == user_id, RefreshTokenModel.revoked_at >= since)
+            .distinct()
+        )
+        return sorted(rows.scalars())
+
     async def delete_expired(self, now: datetime, *, batch_size: int) -> int:
         expired_ids = (
             select(RefreshTokenModel.id).where(RefreshTokenModel.expires_at < now).limit(batch_size).scalar_subquery()

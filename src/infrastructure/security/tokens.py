@@ -72,7 +72,7 @@ class JwtAccessTokenIssuer:
         token = jwt.encode(claims, self._key, algorithm=ALGORITHM, headers={"typ": "JWT"})
         return IssuedAccessToken(token=token, expires_in=expires_in)
 
-    def verify(self, token: str, *, now: datetime) -> AccessClaims:
+    def verify(self, token: str, *, now: datetime, allow_expired: bool = False) -> AccessClaims:
         cached = self._verified.get(token)
         if cached is None:
             cached = self._decode(token)
@@ -82,7 +82,7 @@ class JwtAccessTokenIssuer:
         else:
             self._verified.move_to_end(token)
         claims, not_before = cached
-        if now >= claims.expires_at + self._leeway:
+        if not allow_expired and now >= claims.expires_at + self._leeway:
             raise InvalidToken("the access token has expired")
         if now + self._leeway < not_before or now + self._leeway < claims.issued_at:
             raise InvalidToken("the access token is not valid yet")

@@ -46,12 +46,27 @@ Ctrl-C while a reply is written stops it (its text so far is kept). Start a mess
 one that begins with a slash."""
 
 
+#: How often the main thread, waiting for the loop, wakes up to run the signal handlers.
+SIGNAL_POLL_SECONDS = 0.05
+
+
 class Portal:
-    """An event loop running in a daemon thread; the main thread hands it coroutines and waits."""
+    """An event loop running in a daemon thread; the main thread hands it coroutines and waits.
+
+    Ctrl-C (SIGINT) and SIGTERM are the main thread's: the loop's thread, and every thread it starts
+    (the database driver's, the default executor's), block them, so the kernel delivers them to the
+    main thread, which waits in short slices and runs their handlers at once. (A signal delivered to
+    another thread only sets a flag: a main thread blocked on a lock would see it once the whole
+    reply was written, and Ctrl-C early in a reply would do nothing.)
+    """
 
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="parley-chat-loop", daemon=True)
+        self._thread = threading.Thread(target=self._serve, name="parley-chat-loop", daemon=True)
+
+    def _serve(self) -> None:
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+        self._loop.run_forever()
 
     def __enter__(self) -> Portal:
         self._thread.start()
@@ -73,7 +88,16 @@ class Portal:
         return asyncio.run_coroutine_threadsafe(work, self._loop)
 
     def call(self, work: Coroutine[Any, Any, T]) -> T:
-        return self.submit(work).result()
+        return wait_for_result(self.submit(work))
+
+
+def wait_for_result(future: concurrent.futures.Future[T]) -> T:
+    """``future.result()``, waiting in short slices so that a signal's handler runs at once."""
+    while True:
+        try:
+            return future.result(timeout=SIGNAL_POLL_SECONDS)
+        except concurrent.futures.TimeoutError:
+            continue
 
 
 class Screen:
@@ -376,7 +400,7 @@ class TerminalChat:
         stopping = False
         while True:
             try:
-                if not future.result():
+                if not wait_for_result(future):
                     self.failures += 1
                 if self.terminating:
                     raise Terminated

@@ -33,6 +33,7 @@ from src.interfaces.http.response_cache import ResponseCacheMiddleware, check_ca
 from src.interfaces.http.routes.api import api_v1_router
 from src.interfaces.http.routes.metrics import metrics
 from src.interfaces.http.routes.system import SystemController
+from src.interfaces.http.shutdown import drain_replies_on_stop_signal
 from src.interfaces.http.web_ui import LocalScalarPlugin, LocalSwaggerPlugin, web_app_handlers
 
 logger = get_logger("parley.http")
@@ -64,13 +65,18 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await container.startup()
+        # SIGTERM: stop taking new work and send sockets away (drain.py), and start ending the replies
+        # under way at once so that clients waiting for them are answered within uvicorn's grace period
+        # (shutdown.py). Installed in that order, the reply drain's handler runs first and chains on.
         drain.install()
+        restore_signals = drain_replies_on_stop_signal(container)
         if settings.secret_key_generated:
             logger.warning("secret_key_generated", path=str(settings.var_dir / "secret_key"))
         logger.info("api_started", version=app_version, env=settings.app_env)
         try:
             yield
         finally:
+            restore_signals()
             drain.uninstall()
             await drain.finish_replies(container.reply_tasks, settings.shutdown_timeout)
             await container.shutdown()

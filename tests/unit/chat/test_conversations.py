@@ -15,7 +15,7 @@ from src.application.chat.title_conversation import TitleConversationCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
 from src.application.usage.get_usage import GetUsageCommand
 from src.domain.chat.errors import ConversationNotFound, InvalidExportFormat, NotLatestMessage
-from src.domain.identity.errors import Forbidden, UserNotFound
+from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.model import Principal, Role
 from src.domain.llm.errors import ProviderUnavailable
 from src.domain.llm.model import FinishReason, MessageRole
@@ -261,3 +261,11 @@ async def test_admins_set_and_clear_a_users_budget(world: ChatWorld) -> None:
         await world.set_budget(admin, principal().user_id, "1")
     with pytest.raises(InvalidBudget):
         await world.set_budget(admin, world.me.user_id, "-3")
+
+
+async def test_an_admin_cannot_set_their_own_budget(world: ChatWorld) -> None:
+    admin = principal(role=Role.ADMIN)
+    world.add_user(admin)
+    with pytest.raises(CannotChangeOwnAccess):
+        await world.set_budget(admin, admin.user_id, "1000")
+    assert not (await world.get_budget(admin, admin.user_id)).status.custom

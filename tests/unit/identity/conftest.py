@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -31,6 +32,16 @@ REFRESH_TTL = timedelta(days=30)
 
 
 @dataclass
+class RecordedAccessChanges:
+    """``AccessChanges`` that remembers whose access changed, in order."""
+
+    users: list[uuid.UUID]
+
+    async def access_changed(self, user_id: uuid.UUID) -> None:
+        self.users.append(user_id)
+
+
+@dataclass
 class World:
     clock: FakeClock = field(default_factory=FakeClock)
     hasher: FakePasswordHasher = field(default_factory=FakePasswordHasher)
@@ -43,14 +54,21 @@ class World:
         self.uow = FakeUnitOfWorkFactory(clock=self.clock)
         self.db = self.uow.database
         self.limiter = MemoryRateLimiter(clock=self.clock.monotonic)
-        self.access = UserAccessStates(self.uow, self.cache)
+        self.access_changes: list[uuid.UUID] = []
+        self.access = UserAccessStates(
+            self.uow,
+            self.cache,
+            clock=self.clock,
+            ended_session_window=self.tokens.ttl,
+            changes=RecordedAccessChanges(self.access_changes),
+        )
         uow, clock = self.uow, self.clock
         self.register = RegisterUser(uow, self.hasher, clock, self.common)
         self.sign_in = SignIn(
             uow, self.hasher, self.tokens, self.secrets, clock, self.limiter, LOGIN_POLICY, REFRESH_TTL
         )
-        self.refresh = RefreshSession(uow, self.tokens, self.secrets, clock, REFRESH_TTL)
-        self.sign_out = SignOut(uow, self.secrets, clock)
+        self.refresh = RefreshSession(uow, self.tokens, self.secrets, clock, REFRESH_TTL, self.access)
+        self.sign_out = SignOut(uow, self.secrets, clock, self.access)
         self.sign_out_everywhere = SignOutEverywhere(uow, clock, self.access)
         self.authenticate = Authenticate(uow, self.tokens, self.secrets, clock, self.access)
         self.get_profile = GetProfile(uow)

@@ -106,9 +106,22 @@ async def test_an_admin_cannot_demote_or_deactivate_themselves(world: World, cha
     await world.authenticate(pair.access_token)
 
 
-async def test_an_admin_may_change_their_own_tier(world: World) -> None:
+async def test_an_admin_cannot_change_their_own_tier(world: World) -> None:
     admin, _ = await world.session("root@example.com", role=Role.ADMIN)
-    view = await world.update_user(admin, admin.user_id, role=Role.ADMIN, tier=Tier.PRO, is_active=True)
+
+    with pytest.raises(CannotChangeOwnAccess):
+        await world.update_user(admin, admin.user_id, tier=Tier.PRO)
+
+    assert world.db.users[admin.user_id].tier == Tier.FREE
+    # Restating what is already true (a form sent whole) is not a change.
+    view = await world.update_user(admin, admin.user_id, role=Role.ADMIN, tier=Tier.FREE, is_active=True)
+    assert view.tier == Tier.FREE
+
+
+async def test_another_admin_may_change_an_admins_tier(world: World) -> None:
+    admin, _ = await world.session("root@example.com", role=Role.ADMIN)
+    other, _ = await world.session("second@example.com", role=Role.ADMIN)
+    view = await world.update_user(other, admin.user_id, tier=Tier.PRO)
     assert view.tier == Tier.PRO
 
 

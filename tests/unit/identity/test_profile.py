@@ -7,6 +7,7 @@ from src.domain.identity.errors import (
     InvalidCredentials,
     InvalidDisplayName,
     InvalidToken,
+    PasswordUnchanged,
     SessionRevoked,
     WeakPassword,
 )
@@ -69,6 +70,18 @@ async def test_change_password_needs_the_current_one(world: World) -> None:
         await world.change_password(principal, "not the password", NEW_PASSWORD)
     await world.authenticate(mine.access_token)
     await world.login()
+
+
+async def test_changing_the_password_to_the_same_one_is_refused_and_ends_nothing(world: World) -> None:
+    principal, mine = await world.session()
+    other = await world.login()
+
+    with pytest.raises(PasswordUnchanged):
+        await world.change_password(principal, PASSWORD, PASSWORD, keep_family=None)
+
+    await world.authenticate(mine.access_token)
+    await world.refresh(other.refresh_token)
+    assert world.access_changes == []
 
 
 async def test_the_new_password_must_meet_the_policy(world: World) -> None:

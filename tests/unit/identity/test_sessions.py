@@ -97,6 +97,50 @@ async def test_sign_out_revokes_that_session_only(world: World) -> None:
     await world.refresh(other.refresh_token)
 
 
+async def test_sign_out_ends_that_sessions_access_tokens_and_no_others(world: World) -> None:
+    principal, pair = await world.session()
+    other = await world.login()
+    await world.authenticate(pair.access_token)  # the access state is cached now
+
+    await world.sign_out(principal, pair.refresh_token)
+
+    with pytest.raises(SessionRevoked):
+        await world.authenticate(pair.access_token)
+    await world.authenticate(other.access_token)
+    assert world.access_changes == [principal.user_id]  # every instance hears it (open sockets re-check)
+    # Until the signed-out session's tokens would have expired anyway; then nothing is listed any more.
+    world.clock.advance(world.tokens.ttl.total_seconds() + 1)
+    await world.access.forget(principal.user_id)
+    state = await world.access.get(principal.user_id)
+    assert state is not None
+    assert state.ended_sessions == ()
+
+
+async def test_a_stolen_refresh_token_coming_back_ends_that_sessions_access_tokens(world: World) -> None:
+    _, stolen = await world.session()
+    current = await world.refresh(stolen.refresh_token)
+    await world.authenticate(current.access_token)
+
+    with pytest.raises(RefreshTokenReused):
+        await world.refresh(stolen.refresh_token)
+
+    with pytest.raises(SessionRevoked):
+        await world.authenticate(current.access_token)
+
+
+async def test_sign_out_everywhere_keeps_api_keys_unless_asked_to_revoke_them(world: World) -> None:
+    principal, _ = await world.session()
+    kept = await world.create_key(principal, "ci")
+    await world.sign_out_everywhere(principal)
+    assert (await world.authenticate(kept.secret)).via == "api_key"
+
+    await world.sign_out_everywhere(principal, revoke_api_keys=True)
+
+    with pytest.raises(InvalidToken):
+        await world.authenticate(kept.secret)
+    assert all(key.revoked_at is not None for key in world.db.api_keys.values())
+
+
 async def test_sign_out_with_another_users_token_is_invalid_and_revokes_nothing(world: World) -> None:
     alice, _ = await world.session("alice@example.com")
     _, bobs = await world.session("bob@example.com")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 
 import pytest
@@ -103,3 +104,24 @@ async def test_pages_are_bounded(world: World, ada: Principal) -> None:
         await world.search_paragraphs(ada, SearchParagraphsCommand(["one"], limit=1001))
     with pytest.raises(InvalidInput):
         await world.search_paragraphs(ada, SearchParagraphsCommand(["one"], offset=-1))
+
+
+async def test_the_dictionary_read_right_after_a_fetch_counts_it(world: World, ada: Principal) -> None:
+    world.source.texts = ["red fish", "red fish red"]
+    await world.fetch_paragraph(ada)
+    assert (await world.get_dictionary(ada)).words[0].count == 1  # levels 1 and 3 are cached now
+    await world.fetch_paragraph(ada)
+    counts = {entry.word: entry.count for entry in (await world.get_dictionary(ada)).words}
+    assert counts == {"red": 3, "fish": 2}
+
+
+async def test_an_answer_computed_while_a_fetch_commits_is_not_kept(world: World, ada: Principal) -> None:
+    world.source.texts = ["red fish", "blue whale"]
+    await world.fetch_paragraph(ada)
+    world.dictionary.delay = 0.05  # the read is looking definitions up when the fetch commits
+    reading = asyncio.create_task(world.get_dictionary(ada))
+    await asyncio.sleep(0.01)
+    await world.fetch_paragraph(ada)
+    await reading  # read before the fetch: its answer may be the old one, but it is not cached
+    counts = {entry.word: entry.count for entry in (await world.get_dictionary(ada)).words}
+    assert counts == {"red": 1, "fish": 1, "blue": 1, "whale": 1}

@@ -151,7 +151,11 @@ class ChatSocket:
                 async with self._user_events.subscribe(principal.user_id) as stream:
                     subscribed.set()
                     async for event in stream:
-                        self._on_user_event(event)
+                        if event.type == "access_changed":
+                            # Awaited here: no later event of the user reaches a socket that is done.
+                            await self._session.recheck()
+                        else:
+                            self._on_user_event(event)
             except EventsLost:
                 # Fell behind: say so (the client should re-read its conversations) and go on.
                 self._session.error("events_lost", "some notifications were dropped; reload your conversations")

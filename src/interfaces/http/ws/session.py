@@ -136,6 +136,18 @@ class SocketSession:
         self.principal = await self._authenticate(self._token)
         return self.principal
 
+    async def recheck(self) -> None:
+        """The user's access changed somewhere: close with 4401 unless this socket's credentials still
+        hold (an access token past its lifetime still counts here: it gets renewed by an ``auth``
+        frame, while a signed-out session, a password change or a deactivation ends the socket)."""
+        if self._closing or self._token is None:
+            return
+        try:
+            self.principal = await self._authenticate(self._token, allow_expired=True)
+        except Unauthenticated as exc:
+            logger.info("ws_signed_out", user_id=self._user_id, reason=exc.code)
+            self.close(CLOSE_UNAUTHENTICATED, exc.code)
+
     # -- the socket's life ----------------------------------------------------------------------
 
     async def run(

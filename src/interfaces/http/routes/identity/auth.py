@@ -23,6 +23,7 @@ from src.interfaces.http import json_input
 from src.interfaces.http.auth import PUBLIC_OPT, SECURITY
 from src.interfaces.http.rate_limit import client_address
 from src.interfaces.http.routes.identity.schemas import (
+    LogoutAllRequest,
     LogoutRequest,
     OAuthError,
     OAuthErrorCode,
@@ -233,8 +234,18 @@ class AuthController(Controller):
         security=SECURITY,
         summary="Sign out everywhere",
         description=(
-            "Revokes every session of the caller and ends every access token issued so far, this one included."
+            "Revokes every session of the caller and ends every access token issued so far, this one included; "
+            "open WebSockets of the caller are closed with 4401. API keys keep working unless the body says "
+            '`{"revoke_api_keys": true}` (the body is optional).'
         ),
     )
-    async def logout_all(self, principal: SkipValidation[Principal], container: SkipValidation[Container]) -> SignedOut:
-        return SignedOut(revoked_sessions=await container.use_cases.sign_out_everywhere(principal))
+    async def logout_all(
+        self,
+        principal: SkipValidation[Principal],
+        container: SkipValidation[Container],
+        data: JSONBody[LogoutAllRequest | None] = None,
+    ) -> SignedOut:
+        revoke_api_keys = data is not None and data.revoke_api_keys
+        return SignedOut(
+            revoked_sessions=await container.use_cases.sign_out_everywhere(principal, revoke_api_keys=revoke_api_keys)
+        )

@@ -122,6 +122,13 @@ class LogoutRequest(msgspec.Struct, forbid_unknown_fields=True):
     refresh_token: RefreshTokenText
 
 
+class LogoutAllRequest(msgspec.Struct, forbid_unknown_fields=True):
+    revoke_api_keys: Annotated[
+        bool,
+        msgspec.Meta(description="Also revoke every API key of the caller (API keys survive signing out by default)."),
+    ] = False
+
+
 class SignedOut(msgspec.Struct):
     revoked_sessions: Annotated[int, msgspec.Meta(description="Sessions (refresh-token families) ended.")]
 
