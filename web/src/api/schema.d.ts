@@ -95,7 +95,7 @@ export interface paths {
         put?: never;
         /**
          * Sign out everywhere
-         * @description Revokes every session of the caller and ends every access token issued so far, this one included.
+         * @description Revokes every session of the caller and ends every access token issued so far, this one included; open WebSockets of the caller are closed with 4401. API keys keep working unless the body says `{"revoke_api_keys": true}` (the body is optional).
          */
         post: operations["ApiV1AuthLogoutAllLogoutAll"];
         delete?: never;
@@ -658,7 +658,7 @@ export interface paths {
         };
         /**
          * Your usage and budget
-         * @description Totals of your model calls (replies and automatic titles) from `from` to `to` (UTC days, both included; this month so far by default, at most 366 days), by `day` or by `model`, and this month's budget and spending. Deleting a conversation does not remove what it cost.
+         * @description Totals of your model calls (replies and automatic titles) from `from` to `to` (UTC days, both included; this month so far by default, at most 366 days), by `day`, `model` or `api_key` (the key a call was made with; `no_api_key` for the others), and this month's budget and spending. Deleting a conversation does not remove what it cost.
          */
         get: operations["ApiV1UsageGetUsage"];
         put?: never;
@@ -693,6 +693,308 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/safety/scan": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Scan text for prompt injection and personal data
+         * @description `prompt_injection`: instruction overrides (several languages), role-play jailbreaks, system-prompt extraction and their disguises (zero-width or homoglyph characters, spaced letters, base64, rot13). `pii`: e-mail addresses, phone numbers, payment cards (Luhn-valid), IBANs (checksum-valid), IP addresses, national ids and API-key-shaped secrets, with their positions and a redacted copy. Nothing is stored or charged.
+         */
+        post: operations["ApiV1SafetyScanScan"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/classify": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Classify a text
+         * @description A category (yours with `labels`, else billing, technical, shipping, account, feedback, other) and the sentiment. A model's answer that is not the expected JSON twice is 502 `invalid_model_output`. Charged to your usage and budget and limited like chat (429 `rate_limited` or `budget_exceeded`); an identical request of yours is answered from the cache (`cached: true`, free). Needs `chat:use`.
+         */
+        post: operations["ApiV1AiClassifyClassify"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/generate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Write from a template
+         * @description `params` fill the template's parameters (`GET /ai/templates`): a missing required one or an unknown one is 422 `invalid_template_parameters`; an unknown template is 404. Charged to your usage and budget and limited like chat (429 `rate_limited` or `budget_exceeded`); an identical request of yours is answered from the cache (`cached: true`, free). Needs `chat:use`.
+         */
+        post: operations["ApiV1AiGenerateGenerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/moderate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Moderate a text
+         * @description OpenAI's moderation endpoint when an OpenAI key is set, else the model, else Parley's rules (`source`). Charged to your usage and budget and limited like chat (429 `rate_limited` or `budget_exceeded`); an identical request of yours is answered from the cache (`cached: true`, free). Needs `chat:use`.
+         */
+        post: operations["ApiV1AiModerateModerate"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/summarize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Summarize a text
+         * @description At most `max_words`. Charged to your usage and budget and limited like chat (429 `rate_limited` or `budget_exceeded`); an identical request of yours is answered from the cache (`cached: true`, free). Needs `chat:use`.
+         */
+        post: operations["ApiV1AiSummarizeSummarize"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/ai/templates": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The generation templates
+         * @description Each with its parameters.
+         */
+        get: operations["ApiV1AiTemplatesTemplates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/ai-tools/stats": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * AI tool counts
+         * @description Successes, failures and cache hits per tool since this API process started (the same counts as `parley_ai_tool_requests_total` in `/metrics`). Needs `usage:read_all`.
+         */
+        get: operations["ApiV1AdminAiToolsStatsStats"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a notification
+         * @description Someone else's notification is 404 `notification_not_found`.
+         */
+        delete: operations["ApiV1NotificationsNotificationIdDeleteNotification"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your notifications, newest first
+         * @description `unread=true` lists unread ones only; pass a page's `next_cursor` as `before` for the next, older page. `unread_count` counts all your unread notifications.
+         */
+        get: operations["ApiV1NotificationsListNotifications"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/read-all": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark all your notifications read */
+        post: operations["ApiV1NotificationsReadAllMarkAllRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/{notification_id}/read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a notification read
+         * @description Someone else's notification is 404 `notification_not_found`.
+         */
+        post: operations["ApiV1NotificationsNotificationIdReadMarkRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/stream": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Your notifications, live (server-sent events)
+         * @description For clients without a WebSocket. Each new notification is an `event: notification` whose `id` is the notification id; reconnect with `?after=<last id>` (or `Last-Event-ID`) to get what you missed first.
+         */
+        get: operations["ApiV1NotificationsStreamStream"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/preferences": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How you want to hear about each category */
+        get: operations["ApiV1NotificationsPreferencesGetPreferences"];
+        /**
+         * Change how you hear about categories
+         * @description `{categories: {content: {email: true}}}`: the categories and channels (`in_app`, `email`) given change, the rest stay. An unknown category or channel is 422; so is turning security e-mail off.
+         */
+        put: operations["ApiV1NotificationsPreferencesUpdatePreferences"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/notifications/unsubscribe": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Unsubscribe page
+         * @description What a person who follows the link sees: a button that sends the one-click POST.
+         */
+        get: operations["ApiV1NotificationsUnsubscribeUnsubscribePage"];
+        put?: never;
+        /**
+         * One-click unsubscribe (RFC 8058)
+         * @description The `List-Unsubscribe` link of a notification e-mail: turns that category's e-mail off for the mail's recipient. No sign-in: the signed `token` is the proof. A bad token is 422.
+         */
+        post: operations["ApiV1NotificationsUnsubscribeUnsubscribe"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/announcements": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Announce something to everyone, one role or one tier
+         * @description Fanned out in batches by a background job: an `announcements` notification for each active user of the `audience` (`all`, `role:<name>`, `tier:<name>`), by e-mail too where they chose so. Needs `users:manage`.
+         */
+        post: operations["ApiV1AdminAnnouncementsAnnounce"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -703,6 +1005,26 @@ export interface components {
             tier?: components["schemas"]["Tier"] | null;
             /** @description False deactivates (and signs out everywhere); true reactivates. */
             is_active?: boolean | null;
+        };
+        /** AnnouncementRequest */
+        AnnouncementRequest: {
+            title: string;
+            body: string;
+            /**
+             * @description `all`, `role:<admin|member>` or `tier:<free|pro>`
+             * @default all
+             */
+            audience: string;
+        };
+        /** AnnouncementResponse */
+        AnnouncementResponse: {
+            /** Format: uuid */
+            id: string;
+            title: string;
+            body: string;
+            audience: string;
+            /** Format: date-time */
+            created_at: string;
         };
         /** ApiKeyList */
         ApiKeyList: {
@@ -782,20 +1104,76 @@ export interface components {
             /** @description At least 10 characters, not the email, not a commonly used password. */
             new_password: string;
         };
-        /** CitationBody */
+        /** ChannelsBody */
+        ChannelsBody: {
+            in_app: boolean;
+            email: boolean;
+        };
+        /**
+         * CitationBody
+         * @example {
+         *       "n": 9433,
+         *       "kind": "nWAThdcdkahSRhbAKyyy",
+         *       "id": "071c80a0-2407-426d-a03b-db07e778555c",
+         *       "title": "uiIKQjAycEiKZzsXNStU",
+         *       "snippet": "XMqccrBcFVeKbbatlyDI",
+         *       "cited": true
+         *     }
+         */
         CitationBody: {
-            /** @description Its number in the prompt: the reply cites it as `[n]`. */
+            /**
+             * @description Its number in the prompt: the reply cites it as `[n]`.
+             * @example 1939
+             */
             n: number;
-            /** @description `article` or `paragraph`. */
+            /**
+             * @description `article` or `paragraph`.
+             * @example mvHLBSfRBympIYulANfV
+             */
             kind: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @example 5affe1ce-498d-488f-b7c4-c6b99530db93
+             */
             id: string;
-            /** @description The article's title; null for a paragraph. */
+            /**
+             * @description The article's title; null for a paragraph.
+             * @example uCETNggRJNjKdIMjvciK
+             */
             title: string | null;
-            /** @description About 200 characters, HTML-escaped, matches in `<mark>`. */
+            /**
+             * @description About 200 characters, HTML-escaped, matches in `<mark>`.
+             * @example ExjuxXLIhneaoVqNBoGr
+             */
             snippet: string;
-            /** @description Whether the reply's text cites `[n]`. */
+            /**
+             * @description Whether the reply's text cites `[n]`.
+             * @example true
+             */
             cited: boolean;
+        };
+        /** ClassifyRequest */
+        ClassifyRequest: {
+            text: string;
+            /** @description Your own categories instead of the default ones. */
+            labels?: string[] | null;
+            /** @description `provider/model`; the default model when left out. */
+            model?: string | null;
+        };
+        /** ClassifyResponse */
+        ClassifyResponse: {
+            /** @description The model that answered (`provider/model`). */
+            model: string;
+            usage: components["schemas"]["ToolUsage"];
+            /** @description Charged to your usage; 0 when `cached`. */
+            cost_micros: number;
+            /** @description Served from the cache of identical requests: free. */
+            cached: boolean;
+            category: string;
+            /** @description `positive`, `neutral` or `negative`. */
+            sentiment: string;
+            confidence: number;
+            scores: components["schemas"]["LabelScore"][];
         };
         /** ComponentCheck */
         ComponentCheck: {
@@ -806,6 +1184,114 @@ export interface components {
             details?: {
                 [key: string]: unknown;
             };
+        };
+        /**
+         * ConversationExportResponse
+         * @example {
+         *       "conversation": {
+         *         "id": "3d9d394d-3bd0-441b-b6cf-313d4c902f26",
+         *         "title": null,
+         *         "model": "xgIqpwwwnNUDLQoTDHCT",
+         *         "system_prompt": "zKniCQhLofQdvIKNfgpR",
+         *         "temperature": -37823933.734697,
+         *         "archived": false,
+         *         "grounding": null,
+         *         "created_at": "2013-02-13T09:44:49.005404",
+         *         "updated_at": "2021-08-04T00:50:56.718223",
+         *         "last_activity_at": "2025-07-15T23:38:29.849580",
+         *         "generating_message_id": "aa82028f-2998-43f2-adaa-8475379e8926"
+         *       },
+         *       "messages": [
+         *         {
+         *           "id": "123d2cde-3505-4787-b981-2051d6cf9842",
+         *           "conversation_id": "f0da95ec-24f5-463e-9d02-a659085e1fb5",
+         *           "role": "FNWBWIcNhDuzDJsvYDlB",
+         *           "content": "cNXyUbNbEdKKXCHiltQi",
+         *           "status": "YcZmKydOmfiOiFecPeQN",
+         *           "model": null,
+         *           "provider": null,
+         *           "finish_reason": "SfReEFkNOkXDTItBqAkw",
+         *           "usage": {
+         *             "input_tokens": 8740,
+         *             "output_tokens": 7307,
+         *             "cached_tokens": 7655,
+         *             "reasoning_tokens": 9546,
+         *             "estimated": false
+         *           },
+         *           "cost_micros": 4909,
+         *           "latency_ms": null,
+         *           "ttft_ms": 7314,
+         *           "error_code": "NrnnYvpeiOhftnmTrnwA",
+         *           "citations": [
+         *             {
+         *               "n": 4305,
+         *               "kind": "LPJQuHUplpaRjanyUsSW",
+         *               "id": "f8054488-95f3-4bc3-9522-22aefcee3352",
+         *               "title": "ICPJfvSvPROLrARwDcwz",
+         *               "snippet": "iudYhLnYSBmewrlWGgyq",
+         *               "cited": true
+         *             }
+         *           ],
+         *           "created_at": "2014-02-21T15:31:15.541712",
+         *           "safety": {
+         *             "prompt_injection": {
+         *               "aBynwngpZdDQSxLyDhQP": "2"
+         *             }
+         *           }
+         *         }
+         *       ],
+         *       "exported_at": "2004-12-13T20:47:13.337311"
+         *     }
+         */
+        ConversationExportResponse: {
+            conversation: components["schemas"]["ConversationResponse"];
+            /**
+             * @example [
+             *       {
+             *         "id": "d38efe6d-d150-40da-aebb-6fb7ef25cf8d",
+             *         "conversation_id": "63317e84-3a93-4bd7-8b94-fa18d21054c4",
+             *         "role": "wJfffnmCNNSAoiDVYLgq",
+             *         "content": "ryxEygSpjBfzZMYXpuit",
+             *         "status": "HawTFGHbWEYOvEFzmCsS",
+             *         "model": null,
+             *         "provider": "bDYPakmdvdxKGjYQJspT",
+             *         "finish_reason": "OYzegeIjOyNcpseBcXJZ",
+             *         "usage": {
+             *           "input_tokens": 2792,
+             *           "output_tokens": 2103,
+             *           "cached_tokens": 721,
+             *           "reasoning_tokens": 3738,
+             *           "estimated": false
+             *         },
+             *         "cost_micros": 6867,
+             *         "latency_ms": null,
+             *         "ttft_ms": 820,
+             *         "error_code": "dXTWvtWFUYuVaCyCtCsn",
+             *         "citations": [
+             *           {
+             *             "n": 8946,
+             *             "kind": "brTyqiVesqHVMYoMLcDT",
+             *             "id": "5a90941c-3a34-44a3-85db-ef1107c0e820",
+             *             "title": "BFCTtICQuVSLVIpXssGA",
+             *             "snippet": "ZvWxlBJpEwbdtKiYsfjV",
+             *             "cited": false
+             *           }
+             *         ],
+             *         "created_at": "2016-10-16T17:57:03.001352",
+             *         "safety": {
+             *           "prompt_injection": {
+             *             "dHbmdIQnZCSkPGeNNtnd": "ede2f2742c"
+             *           }
+             *         }
+             *       }
+             *     ]
+             */
+            messages: components["schemas"]["MessageResponse"][];
+            /**
+             * Format: date-time
+             * @example 2015-01-05T08:49:50.983550
+             */
+            exported_at: string;
         };
         /** ConversationPageResponse */
         ConversationPageResponse: {
@@ -908,6 +1394,27 @@ export interface components {
             definitions: string[];
             phonetic: string | null;
         };
+        /** GenerateRequest */
+        GenerateRequest: {
+            template: string;
+            params?: {
+                [key: string]: string;
+            };
+            /** @description `provider/model`; the default model when left out. */
+            model?: string | null;
+        };
+        /** GenerateResponse */
+        GenerateResponse: {
+            /** @description The model that answered (`provider/model`). */
+            model: string;
+            usage: components["schemas"]["ToolUsage"];
+            /** @description Charged to your usage; 0 when `cached`. */
+            cost_micros: number;
+            /** @description Served from the cache of identical requests: free. */
+            cached: boolean;
+            template: string;
+            text: string;
+        };
         /** GroundingBody */
         GroundingBody: {
             /** @description Ground the replies in your knowledge: `true` (your articles and the paragraphs), a list of tags (your articles carrying one of them), or `false`/`null` (not grounded). */
@@ -917,6 +1424,26 @@ export interface components {
         HealthResponse: {
             status: string;
             version: string;
+        };
+        /** InjectionResponse */
+        InjectionResponse: {
+            flagged: boolean;
+            /** @description 0 to 1; flagged from 0.5. */
+            score: number;
+            reasons: string[];
+        };
+        /** LabelScore */
+        LabelScore: {
+            label: string;
+            score: number;
+        };
+        /** LogoutAllRequest */
+        LogoutAllRequest: {
+            /**
+             * @description Also revoke every API key of the caller (API keys survive signing out by default).
+             * @default false
+             */
+            revoke_api_keys: boolean;
         };
         /** LogoutRequest */
         LogoutRequest: {
@@ -933,33 +1460,127 @@ export interface components {
             /** @description Pass as `before` for the next (older) page; null on the last. */
             next_before: string | null;
         };
-        /** MessageResponse */
+        /**
+         * MessageResponse
+         * @example {
+         *       "id": "4b6f4f2d-d1ee-4efa-98ed-2faa5433d7f9",
+         *       "conversation_id": "7b73c7fd-1b7d-492a-8e73-cca36df3d15b",
+         *       "role": "ILzwsijNpaLwNNiPsgmX",
+         *       "content": "UDeQcRneOVFYeSjxUDJK",
+         *       "status": "wjLSsRgVkDScJKjeuJaA",
+         *       "model": null,
+         *       "provider": null,
+         *       "finish_reason": "lULDWqzVWGPytyfFLmfd",
+         *       "usage": null,
+         *       "cost_micros": 4060,
+         *       "latency_ms": null,
+         *       "ttft_ms": 4547,
+         *       "error_code": "LrothODPVgdaOHVXGihm",
+         *       "citations": [
+         *         {
+         *           "n": 7560,
+         *           "kind": "deHoiTcKQUIcwTvBMEsE",
+         *           "id": "5b57eec7-552d-4ad9-b960-768776e78530",
+         *           "title": "dnZpsZfntyvohCiaNNsT",
+         *           "snippet": "iUJIcNiBCdpVNqYdHPSH",
+         *           "cited": false
+         *         }
+         *       ],
+         *       "created_at": "2013-11-10T08:58:45.855785",
+         *       "safety": {
+         *         "prompt_injection": {
+         *           "xCmGCpRwLyKtyoYzanEH": "1c0"
+         *         }
+         *       }
+         *     }
+         */
         MessageResponse: {
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @example ae4839a1-3ed7-4666-b213-516d6a013380
+             */
             id: string;
-            /** Format: uuid */
+            /**
+             * Format: uuid
+             * @example 85986adb-9e04-4706-a4bd-48204652f62d
+             */
             conversation_id: string;
-            /** @description `user` or `assistant`. */
+            /**
+             * @description `user` or `assistant`.
+             * @example jgxiHQOyswaLrqexEuTJ
+             */
             role: string;
+            /** @example mBVBFdzxuvECziwYvbaB */
             content: string;
-            /** @description `generating` while a reply streams, then `complete`. */
+            /**
+             * @description `generating` while a reply streams, then `complete`.
+             * @example cefxZzxwAxLUKwHVhmGJ
+             */
             status: string;
+            /** @example jsekkeZUyMKBwICnsGGk */
             model: string | null;
+            /** @example zxyyJLPvPYZLdSRarqMF */
             provider: string | null;
-            /** @description `stop`, `length`, `content_filter`, `cancelled` or `error`. */
+            /**
+             * @description `stop`, `length`, `content_filter`, `cancelled` or `error`.
+             * @example NXqcJcDSuFiiFSZbVAsu
+             */
             finish_reason: string | null;
+            /**
+             * @example {
+             *       "input_tokens": 2868,
+             *       "output_tokens": 5796,
+             *       "cached_tokens": 6939,
+             *       "reasoning_tokens": 5625,
+             *       "estimated": false
+             *     }
+             */
             usage: components["schemas"]["UsageBody"] | null;
-            /** @description Micro-dollars, from the catalog's prices. */
+            /**
+             * @description Micro-dollars, from the catalog's prices.
+             * @example 8401
+             */
             cost_micros: number;
+            /** @example 6360 */
             latency_ms: number | null;
-            /** @description Milliseconds from the request to the first text. */
+            /**
+             * @description Milliseconds from the request to the first text.
+             * @example 1589
+             */
             ttft_ms: number | null;
-            /** @description Why a reply ended with `error`. */
+            /**
+             * @description Why a reply ended with `error`.
+             * @example cFwrkivNyOTjTEvAUueX
+             */
             error_code: string | null;
-            /** @description The passages a grounded reply was given, in prompt order; empty otherwise. */
+            /**
+             * @description The passages a grounded reply was given, in prompt order; empty otherwise.
+             * @example [
+             *       {
+             *         "n": 1686,
+             *         "kind": "dtxqMNuKkXmitSFJQuXZ",
+             *         "id": "27a862fc-bfd6-4c42-babf-c6d78901096c",
+             *         "title": "SEgIxSkajitkrEizsaJA",
+             *         "snippet": "OTcLxTgRweyTdteaQCDU",
+             *         "cited": true
+             *       }
+             *     ]
+             */
             citations: components["schemas"]["CitationBody"][];
-            /** Format: date-time */
+            /**
+             * Format: date-time
+             * @example 2009-07-29T12:52:56.878784
+             */
             created_at: string;
+            /**
+             * @description Present on a user message the prompt-injection scanner flagged.
+             * @example {
+             *       "prompt_injection": {
+             *         "bhzObGsanhJUfLWOpqwS": "b93f"
+             *       }
+             *     }
+             */
+            safety?: components["schemas"]["SafetyBody"] | null;
         };
         /** ModelPage */
         ModelPage: {
@@ -996,6 +1617,56 @@ export interface components {
             max_output_tokens: number;
             prices: components["schemas"]["ModelPrices"];
             capabilities: string[];
+        };
+        /** ModerateRequest */
+        ModerateRequest: {
+            text: string;
+            /** @description `provider/model`; the default model when left out. */
+            model?: string | null;
+        };
+        /** ModerateResponse */
+        ModerateResponse: {
+            /** @description The model that answered (`provider/model`). */
+            model: string;
+            usage: components["schemas"]["ToolUsage"];
+            /** @description Charged to your usage; 0 when `cached`. */
+            cost_micros: number;
+            /** @description Served from the cache of identical requests: free. */
+            cached: boolean;
+            flagged: boolean;
+            /** @description harassment, hate, self_harm, sexual, violence, illicit. */
+            categories: {
+                [key: string]: boolean;
+            };
+            scores: {
+                [key: string]: number;
+            };
+            /** @description `openai` (its moderation endpoint), `model` or `rules`. */
+            source: string;
+        };
+        /** NotificationPageResponse */
+        NotificationPageResponse: {
+            items: components["schemas"]["NotificationResponse"][];
+            unread_count: number;
+            /** @description Pass as `before` for the next page */
+            next_cursor: string | null;
+        };
+        /** NotificationResponse */
+        NotificationResponse: {
+            /** Format: uuid */
+            id: string;
+            /** @description security, budget, content, announcements or system */
+            category: string;
+            /** @description What happened: `password_changed`, `budget_threshold`, ... */
+            type: string;
+            title: string;
+            body: string;
+            data: {
+                [key: string]: unknown;
+            };
+            read_at: string | null;
+            /** Format: date-time */
+            created_at: string;
         };
         /**
          * OAuthError
@@ -1046,6 +1717,37 @@ export interface components {
             limit: number;
             offset: number;
         };
+        /** PiiFinding */
+        PiiFinding: {
+            type: string;
+            start: number;
+            /** @description Exclusive, in characters (code points) of `text`. */
+            end: number;
+        };
+        /** PiiResponse */
+        PiiResponse: {
+            found: components["schemas"]["PiiFinding"][];
+            /** @description `text` with placeholders such as `[EMAIL_1]`. */
+            redacted: string;
+        };
+        /** PreferencesRequest */
+        PreferencesRequest: {
+            categories: {
+                [key: string]: {
+                    [key: string]: unknown;
+                };
+            };
+        };
+        /** PreferencesResponse */
+        PreferencesResponse: {
+            categories: {
+                [key: string]: components["schemas"]["ChannelsBody"];
+            };
+        };
+        /** ReadAllResponse */
+        ReadAllResponse: {
+            marked_read: number;
+        };
         /** ReadyResponse */
         ReadyResponse: {
             status: string;
@@ -1073,6 +1775,36 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "member";
+        /**
+         * SafetyBody
+         * @example {
+         *       "prompt_injection": {
+         *         "AtKyjlFBRCPSdvNikiqA": "acce08"
+         *       }
+         *     }
+         */
+        SafetyBody: {
+            /**
+             * @description `{flagged, score, reasons}`, as `POST /safety/scan` says.
+             * @example {
+             *       "gvylUxxDzvDiiyDuYCxN": "c5f949a7cf"
+             *     }
+             */
+            prompt_injection: {
+                [key: string]: unknown;
+            };
+        };
+        /** ScanRequest */
+        ScanRequest: {
+            text: string;
+            /** @description Which scanners run; both when left out. */
+            checks?: ("prompt_injection" | "pii")[] | null;
+        };
+        /** ScanResponse */
+        ScanResponse: {
+            prompt_injection?: components["schemas"]["InjectionResponse"] | null;
+            pii?: components["schemas"]["PiiResponse"] | null;
+        };
         /** SearchHit */
         SearchHit: {
             /** @description `articles`, `paragraphs` or `messages`. */
@@ -1108,6 +1840,89 @@ export interface components {
             /** @description `provider/model`, e.g. `offline/echo`. */
             model?: string | null;
         };
+        /**
+         * SentMessagesResponse
+         * @example {
+         *       "user_message": {
+         *         "id": "81979c08-3418-457e-baa0-ad389bb5bbf5",
+         *         "conversation_id": "12d6b17e-21d2-4d57-9e8e-511fca5126e9",
+         *         "role": "kyqwgKieCQILnsFptOeH",
+         *         "content": "pnQQdeswvHtlYZQRYODc",
+         *         "status": "kEzSaveotMNKwBMKjSQL",
+         *         "model": "HCjdeclZEaRcvDoSxFUr",
+         *         "provider": "ONBqZxwGmxoChbKmahPW",
+         *         "finish_reason": "XuxFWMReCImtdNCgNXyU",
+         *         "usage": null,
+         *         "cost_micros": 9869,
+         *         "latency_ms": 8195,
+         *         "ttft_ms": 5828,
+         *         "error_code": "ZSASEOzGrCWZGlQpRVUq",
+         *         "citations": [
+         *           {
+         *             "n": 1200,
+         *             "kind": "wUxtAdzmicUmJuuQnxxN",
+         *             "id": "ab752c97-6400-492b-8c6a-4ea9eab5086b",
+         *             "title": "cdILbYCjbtiVhKwWzHZt",
+         *             "snippet": "BxMmeOFyxSqoRqRcqqRx",
+         *             "cited": false
+         *           }
+         *         ],
+         *         "created_at": "2021-10-07T20:10:12.763997",
+         *         "safety": {
+         *           "prompt_injection": {
+         *             "mldCYJkHgPNdVUsVpvpw": "4231acaa"
+         *           }
+         *         }
+         *       },
+         *       "assistant_message": {
+         *         "id": "a4861c7d-8497-4a88-96b0-1092c993a7dc",
+         *         "conversation_id": "ea3395bc-344f-413f-9399-6051cfcbdbff",
+         *         "role": "uZSaWPjrXAIVbAvQbdfC",
+         *         "content": "yDBnuPBjPEGDUYuRzqeF",
+         *         "status": "GmYWMSDOFdgYFAZAzHMK",
+         *         "model": "ImFlFAKuUHyFyInSBRMw",
+         *         "provider": "zxKSbmOJwvAGKrRscfTe",
+         *         "finish_reason": "GzZiaFjxUHtaoKpnbsdG",
+         *         "usage": null,
+         *         "cost_micros": 2648,
+         *         "latency_ms": null,
+         *         "ttft_ms": 5076,
+         *         "error_code": "nUaRpKCxerEQoKfTKBji",
+         *         "citations": [
+         *           {
+         *             "n": 2472,
+         *             "kind": "yErlPXfDbNxRRGvejiTx",
+         *             "id": "938730b4-2f01-46ff-959d-87dada013684",
+         *             "title": "tYpfhVUqEskyxEcBiQIW",
+         *             "snippet": "UpTuyHogdNQcHrLnOcvs",
+         *             "cited": false
+         *           }
+         *         ],
+         *         "created_at": "2009-07-31T06:58:53.752249",
+         *         "safety": {
+         *           "prompt_injection": {
+         *             "DJBTnjLUXhtlCoKyNHWr": "c998d7"
+         *           }
+         *         }
+         *       }
+         *     }
+         */
+        SentMessagesResponse: {
+            user_message: components["schemas"]["MessageResponse"];
+            assistant_message: components["schemas"]["MessageResponse"];
+        };
+        /** ServerSentEvent */
+        ServerSentEvent: {
+            /**
+             * @description The kind.
+             * @enum {string}
+             */
+            event: "message" | "delta" | "done" | "error";
+            /** @description JSON: a `MessageResponse`, `{text}` or `{code, detail, message}`. */
+            data: string;
+            /** @description The event id, counting from 1: send it back as `Last-Event-ID`. */
+            id: string;
+        };
         /** SetBudgetRequest */
         SetBudgetRequest: {
             /** @description Dollars a month (`"12.50"` or 12.5; 0 allows nothing); null: the tier's budget. */
@@ -1125,6 +1940,30 @@ export interface components {
             /** @description `stopping`: the reply ends with `finish_reason` `cancelled`. */
             status: string;
         };
+        /** SummarizeRequest */
+        SummarizeRequest: {
+            text: string;
+            /** @default 120 */
+            max_words: number;
+            /**
+             * @default paragraph
+             * @enum {string}
+             */
+            format: "paragraph" | "bullets";
+            /** @description `provider/model`; the default model when left out. */
+            model?: string | null;
+        };
+        /** SummarizeResponse */
+        SummarizeResponse: {
+            /** @description The model that answered (`provider/model`). */
+            model: string;
+            usage: components["schemas"]["ToolUsage"];
+            /** @description Charged to your usage; 0 when `cached`. */
+            cost_micros: number;
+            /** @description Served from the cache of identical requests: free. */
+            cached: boolean;
+            summary: string;
+        };
         /** SummaryResponse */
         SummaryResponse: {
             /** Format: uuid */
@@ -1136,6 +1975,23 @@ export interface components {
             content_hash: string;
             /** @description True when the summary came from the cache. */
             cached: boolean;
+        };
+        /** TemplateList */
+        TemplateList: {
+            items: components["schemas"]["TemplateResponse"][];
+            total: number;
+        };
+        /** TemplateParameterResponse */
+        TemplateParameterResponse: {
+            name: string;
+            description: string;
+            required: boolean;
+        };
+        /** TemplateResponse */
+        TemplateResponse: {
+            name: string;
+            description: string;
+            parameters: components["schemas"]["TemplateParameterResponse"][];
         };
         /**
          * Tier
@@ -1153,6 +2009,32 @@ export interface components {
             expires_in: number;
             /** @description Exchange it at /auth/token for a new pair; each use rotates it. */
             refresh_token: string;
+        };
+        /** ToolStatResponse */
+        ToolStatResponse: {
+            tool: string;
+            success: number;
+            failure: number;
+            cache_hit: number;
+        };
+        /** ToolStatsResponse */
+        ToolStatsResponse: {
+            items: components["schemas"]["ToolStatResponse"][];
+            /** @description `process`: counted by the API process that answered. */
+            scope: string;
+        };
+        /** ToolUsage */
+        ToolUsage: {
+            input_tokens: number;
+            output_tokens: number;
+            /** @description True when the provider reported none and Parley counted. */
+            estimated: boolean;
+        };
+        /** UnsubscribeResponse */
+        UnsubscribeResponse: {
+            category: string;
+            /** @default false */
+            email: boolean;
         };
         /** UpdateArticleRequest */
         UpdateArticleRequest: {
@@ -1192,13 +2074,29 @@ export interface components {
             /** @description Shown to others; runs of whitespace collapse, 1-100 characters. */
             display_name: string;
         };
-        /** UsageBody */
+        /**
+         * UsageBody
+         * @example {
+         *       "input_tokens": 7713,
+         *       "output_tokens": 9991,
+         *       "cached_tokens": 7399,
+         *       "reasoning_tokens": 7240,
+         *       "estimated": false
+         *     }
+         */
         UsageBody: {
+            /** @example 9468 */
             input_tokens: number;
+            /** @example 5696 */
             output_tokens: number;
+            /** @example 977 */
             cached_tokens: number;
+            /** @example 2384 */
             reasoning_tokens: number;
-            /** @description True when the provider reported none and Parley counted. */
+            /**
+             * @description True when the provider reported none and Parley counted.
+             * @example false
+             */
             estimated: boolean;
         };
         /** UsageBucketResponse */
@@ -1325,7 +2223,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain; version=1.0.0; charset=utf-8": string;
+                    "text/plain; version=1.0.0": string;
                 };
             };
         };
@@ -1374,7 +2272,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["LogoutAllRequest"] | null;
+            };
+        };
         responses: {
             /** @description Request fulfilled, document follows */
             200: {
@@ -1383,6 +2285,21 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SignedOut"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
                 };
             };
         };
@@ -1792,9 +2709,9 @@ export interface operations {
             query?: {
                 /** @description Part of an email or display name */
                 q?: string | null;
-                /** @description Page size */
+                /** @description Page size: 1 to 100 */
                 limit?: number;
-                /** @description Users to skip */
+                /** @description Users to skip: 0 to 1000000 */
                 offset?: number;
             };
             header?: never;
@@ -1928,9 +2845,9 @@ export interface operations {
             query?: {
                 /** @description Only the available models */
                 available?: boolean;
-                /** @description Page size */
+                /** @description Page size: 1 to 500 */
                 limit?: number;
-                /** @description Models to skip */
+                /** @description Models to skip: 0 to 1000000 */
                 offset?: number;
             };
             header?: never;
@@ -1975,7 +2892,9 @@ export interface operations {
                 tag?: string | null;
                 /** @description Words to find */
                 q?: string | null;
+                /** @description Page size: 1 to 100 */
                 limit?: number;
+                /** @description Articles to skip: 0 to 1000000 */
                 offset?: number;
             };
             header?: never;
@@ -2312,7 +3231,9 @@ export interface operations {
                 scope?: string | null;
                 /** @description `and` or `or` */
                 operator?: string;
+                /** @description Page size: 1 to 100 */
                 limit?: number;
+                /** @description Results to skip: 0 to 1000 */
                 offset?: number;
             };
             header?: never;
@@ -2354,7 +3275,9 @@ export interface operations {
                 q?: string | null;
                 /** @description List archived conversations */
                 archived?: boolean;
+                /** @description Page size: 1 to 100 */
                 limit?: number;
+                /** @description Conversations to skip: 0 to 1000000 */
                 offset?: number;
             };
             header?: never;
@@ -2398,7 +3321,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["CreateConversationRequest"];
+                "application/json": components["schemas"]["CreateConversationRequest"] | null;
             };
         };
         responses: {
@@ -2545,7 +3468,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `json` or `markdown` */
-                format?: string;
+                format?: "json" | "markdown";
             };
             header?: never;
             path: {
@@ -2555,13 +3478,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description JSON or Markdown */
+            /** @description `format=json`: the conversation */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["ConversationExportResponse"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
@@ -2586,6 +3509,7 @@ export interface operations {
             query?: {
                 /** @description Only messages older than this one */
                 before?: string | null;
+                /** @description Page size: 1 to 200 */
                 limit?: number;
             };
             header?: never;
@@ -2637,22 +3561,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The reply as server-sent events */
+            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                 };
             };
-            /** @description Document created, URL follows */
+            /** @description The stored user message and the complete reply */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SentMessagesResponse"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
@@ -2688,22 +3612,22 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The reply as server-sent events */
+            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                 };
             };
-            /** @description Document created, URL follows */
+            /** @description The stored user message and the complete reply */
             201: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["SentMessagesResponse"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
@@ -2765,10 +3689,10 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description Instead of the header */
-                last_event_id?: string | null;
+                last_event_id?: string;
             };
             header?: {
-                "Last-Event-ID"?: string | null;
+                "Last-Event-ID"?: string;
             };
             path: {
                 conversation_id: string;
@@ -2778,13 +3702,13 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The reply as server-sent events */
+            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": string;
+                    "text/event-stream": components["schemas"]["ServerSentEvent"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
@@ -2811,8 +3735,8 @@ export interface operations {
                 from?: string | null;
                 /** @description Last day, YYYY-MM-DD */
                 to?: string | null;
-                /** @description `day` or `model` */
-                group_by?: string;
+                /** @description `day`, `model` or `api_key` */
+                group_by?: "day" | "model" | "api_key";
             };
             header?: never;
             path?: never;
@@ -2905,6 +3829,584 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserBudgetResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1SafetyScanScan: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScanRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ScanResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AiClassifyClassify: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClassifyRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClassifyResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AiGenerateGenerate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GenerateRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GenerateResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AiModerateModerate: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModerateRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerateResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AiSummarizeSummarize: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SummarizeRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummarizeResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AiTemplatesTemplates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAiToolsStatsStats: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ToolStatsResponse"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsNotificationIdDeleteNotification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1NotificationsListNotifications: {
+        parameters: {
+            query?: {
+                /** @description Only unread notifications */
+                unread?: boolean;
+                /** @description Only notifications older than this one */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationPageResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1NotificationsReadAllMarkAllRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReadAllResponse"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsNotificationIdReadMarkRead: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                notification_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1NotificationsStreamStream: {
+        parameters: {
+            query?: {
+                /** @description Send the notifications after this one first */
+                after?: string | null;
+            };
+            header?: {
+                "Last-Event-ID"?: string | null;
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Notifications as events */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1NotificationsPreferencesGetPreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreferencesResponse"];
+                };
+            };
+        };
+    };
+    ApiV1NotificationsPreferencesUpdatePreferences: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PreferencesRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PreferencesResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1NotificationsUnsubscribeUnsubscribePage: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": string;
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1NotificationsUnsubscribeUnsubscribe: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UnsubscribeResponse"];
+                };
+            };
+            /** @description Bad request syntax or unsupported method */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        status_code: number;
+                        detail: string;
+                        extra?: null | {
+                            [key: string]: unknown;
+                        } | unknown[];
+                    };
+                };
+            };
+        };
+    };
+    ApiV1AdminAnnouncementsAnnounce: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["AnnouncementRequest"];
+            };
+        };
+        responses: {
+            /** @description Request accepted, processing continues off-line */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AnnouncementResponse"];
                 };
             };
             /** @description Bad request syntax or unsupported method */
