@@ -8,6 +8,7 @@ export type Conversation = Schemas["ConversationResponse"];
 export type Message = Schemas["MessageResponse"];
 export type Model = Schemas["ModelResponse"];
 export type Article = Schemas["ArticleResponse"];
+export type Notification = Schemas["NotificationResponse"];
 
 /** The access token lives here, in memory only: never in localStorage, never in a cookie. */
 let accessToken: string | null = null;

@@ -1,6 +1,6 @@
 // Live replies: the WebSocket chat (/api/v1/ws/chat), with server-sent events as the fallback.
 // Every reply's state lives in one small store keyed by conversation, read with useSyncExternalStore.
-import { api, getAccessToken, type Message } from "./client";
+import { api, getAccessToken, type Message, type Notification } from "./client";
 
 export type ReplyStatus = "streaming" | "done" | "error";
 
@@ -36,6 +36,7 @@ interface ServerFrame {
   code?: string;
   detail?: string;
   title?: string;
+  notification?: Notification;
 }
 
 /** Where a message to a conversation not created yet waits for its id. */
@@ -54,6 +55,25 @@ export class ChatStream {
   transport: Transport = "connecting";
   onTitle: ((conversationId: string, title: string) => void) | null = null;
   onReplyFinished: ((conversationId: string) => void) | null = null;
+  private notificationListeners = new Set<(notification: Notification) => void>();
+  private socketListeners = new Set<(open: boolean) => void>();
+
+  /** `notification` frames pushed on this socket (the bell listens here while the chat socket is open). */
+  onNotification(listener: (notification: Notification) => void): () => void {
+    this.notificationListeners.add(listener);
+    return () => this.notificationListeners.delete(listener);
+  }
+
+  /** Told when the socket is ready (true) or gone (false). */
+  onSocketChange(listener: (open: boolean) => void): () => void {
+    this.socketListeners.add(listener);
+    return () => this.socketListeners.delete(listener);
+  }
+
+  /** True while an authenticated socket is open. */
+  get socketOpen(): boolean {
+    return this.transport === "websocket" && this.socket !== null;
+  }
 
   constructor(private readonly url = defaultSocketUrl(), private readonly openSocket = (u: string) => new WebSocket(u)) {}
 
@@ -83,6 +103,7 @@ export class ChatStream {
     socket.onmessage = (event) => this.onFrame(JSON.parse(String(event.data)) as ServerFrame);
     socket.onclose = () => {
       this.socket = null;
+      for (const listener of this.socketListeners) listener(false);
       if (this.closed) return;
       const wasOpen = this.transport === "websocket";
       if (!wasOpen && this.attempts >= 2) {
@@ -209,6 +230,7 @@ export class ChatStream {
       case "ready":
         this.attempts = 0;
         this.markReady("websocket");
+        for (const listener of this.socketListeners) listener(true);
         // Replies followed before a reconnect: pick them up where they were.
         for (const live of this.replies.values()) {
           if (live.status === "streaming" && live.messageId) {
@@ -240,6 +262,9 @@ export class ChatStream {
         if (frame.conversation_id && frame.title) this.onTitle?.(frame.conversation_id, frame.title);
         return;
       case "pong":
+        return;
+      case "notification":
+        if (frame.notification) for (const listener of this.notificationListeners) listener(frame.notification);
         return;
       default:
         this.apply(frame);

@@ -11,6 +11,7 @@ const KnowledgePage = lazy(() => import("../features/knowledge/KnowledgePage"));
 const ArticleEditor = lazy(() => import("../features/knowledge/ArticleEditor"));
 const SettingsPage = lazy(() => import("../features/settings/SettingsPage"));
 const UsagePage = lazy(() => import("../features/usage/UsagePage"));
+const InboxPage = lazy(() => import("../features/notifications/InboxPage"));
 const AdminUsersPage = lazy(() => import("../features/admin/AdminUsersPage"));
 
 export const queryClient = new QueryClient({
@@ -52,6 +53,7 @@ export function AppRoutes() {
       <Route path="/knowledge/articles/:articleId" element={page(<ArticleEditor />)} />
       <Route path="/settings" element={page(<SettingsPage />)} />
       <Route path="/usage" element={page(<UsagePage />)} />
+      <Route path="/notifications" element={page(<InboxPage />)} />
       <Route path="/admin/users" element={page(<AdminUsersPage />, true)} />
       <Route path="*" element={page(<p>Nothing here. <a href="/chat">Back to the chat</a></p>)} />
     </Routes>

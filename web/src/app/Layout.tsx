@@ -1,5 +1,6 @@
 import { useState, type ReactNode } from "react";
 import { NavLink, useNavigate } from "react-router";
+import { Bell } from "../features/notifications/Bell";
 import { useSession } from "./session";
 
 export function Layout({ children }: { children: ReactNode }) {
@@ -37,6 +38,7 @@ export function Layout({ children }: { children: ReactNode }) {
             </NavLink>
           ))}
         </nav>
+        <Bell />
         <span className="who" title={user?.email}>
           {user?.display_name}
         </span>

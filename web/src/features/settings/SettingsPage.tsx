@@ -3,6 +3,7 @@ import { useState, type FormEvent } from "react";
 import { api, problemText, unwrap } from "../../api/client";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../ui/ConfirmDialog";
+import { NotificationPreferences } from "../notifications/Preferences";
 
 function Profile() {
   const { user, reloadUser } = useSession();
@@ -151,6 +152,7 @@ export default function SettingsPage() {
       <Profile />
       <Password />
       <ApiKeys />
+      <NotificationPreferences />
     </div>
   );
 }

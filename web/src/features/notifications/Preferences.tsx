@@ -1,0 +1,73 @@
+// Notification preferences, in Settings: in the app and by e-mail, per category. Security e-mail stays on.
+import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { api, unwrap } from "../../api/client";
+import { NOTIFICATIONS, usePreferences } from "./queries";
+
+const CATEGORIES: Array<[string, string]> = [
+  ["security", "Security (sign-ins, passwords, API keys)"],
+  ["budget", "Budget"],
+  ["content", "Content (summaries, fetched paragraphs)"],
+  ["announcements", "Announcements"],
+  ["system", "System"],
+];
+const CHANNELS: Array<["in_app" | "email", string]> = [
+  ["in_app", "In the app"],
+  ["email", "By e-mail"],
+];
+
+/** Security e-mail cannot be turned off (the API refuses it): shown on and locked. */
+export function locked(category: string, channel: string): boolean {
+  return category === "security" && channel === "email";
+}
+
+export function NotificationPreferences() {
+  const queryClient = useQueryClient();
+  const preferences = usePreferences();
+  const save = useMutation({
+    mutationFn: async ({ category, channel, value }: { category: string; channel: string; value: boolean }) =>
+      unwrap(await api.PUT("/api/v1/notifications/preferences", { body: { categories: { [category]: { [channel]: value } } } })),
+    onSuccess: (data) => queryClient.setQueryData([...NOTIFICATIONS, "preferences"], data),
+  });
+  const categories = preferences.data?.categories ?? {};
+  return (
+    <section aria-labelledby="preferences-title" className="card">
+      <h2 id="preferences-title">Notifications</h2>
+      {preferences.error && <p role="alert" className="error">{preferences.error.message}</p>}
+      <table className="preferences">
+        <caption className="visually-hidden">Where each kind of notification reaches you</caption>
+        <thead>
+          <tr>
+            <th scope="col">Category</th>
+            {CHANNELS.map(([channel, label]) => (
+              <th scope="col" key={channel}>{label}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {CATEGORIES.filter(([category]) => category in categories).map(([category, label]) => (
+            <tr key={category}>
+              <th scope="row">{label}</th>
+              {CHANNELS.map(([channel, channelLabel]) => {
+                const isLocked = locked(category, channel);
+                return (
+                  <td key={channel}>
+                    <input
+                      type="checkbox"
+                      aria-label={`${label}: ${channelLabel}${isLocked ? " (always on)" : ""}`}
+                      checked={isLocked || categories[category][channel]}
+                      disabled={isLocked || save.isPending}
+                      onChange={(e) => save.mutate({ category, channel, value: e.target.checked })}
+                    />
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {categories.security && <p className="meta">Security e-mail is always sent: it tells you when someone else may be in your account.</p>}
+      {save.isSuccess && <p role="status">Preferences saved</p>}
+      {save.error && <p role="alert" className="error">{save.error.message}</p>}
+    </section>
+  );
+}
