@@ -30,12 +30,12 @@ function Item({ notification, onRead, onDelete }: { notification: Notification; 
       {notification.body && <p className="notification-body">{notification.body}</p>}
       <div className="row">
         {unread && (
-          <button className="small" onClick={onRead}>
-            Mark read<span className="visually-hidden">: {notification.title}</span>
+          <button className="small" onClick={onRead} aria-label={`Mark read: ${notification.title}`}>
+            Mark read
           </button>
         )}
-        <button className="danger small" onClick={onDelete}>
-          Delete<span className="visually-hidden">: {notification.title}</span>
+        <button className="danger small" onClick={onDelete} aria-label={`Delete: ${notification.title}`}>
+          Delete
         </button>
       </div>
     </li>

@@ -1,6 +1,6 @@
 // Notification preferences, in Settings: in the app and by e-mail, per category. Security e-mail stays on.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
-import { api, unwrap } from "../../api/client";
+import { api, unwrap, type Schemas } from "../../api/client";
 import { NOTIFICATIONS, usePreferences } from "./queries";
 
 const CATEGORIES: Array<[string, string]> = [
@@ -15,6 +15,9 @@ const CHANNELS: Array<["in_app" | "email", string]> = [
   ["email", "By e-mail"],
 ];
 
+type Preferences = Schemas["PreferencesResponse"];
+const KEY = [...NOTIFICATIONS, "preferences"];
+
 /** Security e-mail cannot be turned off (the API refuses it): shown on and locked. */
 export function locked(category: string, channel: string): boolean {
   return category === "security" && channel === "email";
@@ -26,7 +29,18 @@ export function NotificationPreferences() {
   const save = useMutation({
     mutationFn: async ({ category, channel, value }: { category: string; channel: string; value: boolean }) =>
       unwrap(await api.PUT("/api/v1/notifications/preferences", { body: { categories: { [category]: { [channel]: value } } } })),
-    onSuccess: (data) => queryClient.setQueryData([...NOTIFICATIONS, "preferences"], data),
+    // Shown at once; put back as it was when the API refuses.
+    onMutate: async ({ category, channel, value }) => {
+      await queryClient.cancelQueries({ queryKey: KEY });
+      const before = queryClient.getQueryData<Preferences>(KEY);
+      if (before) {
+        const categories = { ...before.categories, [category]: { ...before.categories[category], [channel]: value } };
+        queryClient.setQueryData<Preferences>(KEY, { categories });
+      }
+      return { before };
+    },
+    onError: (_error, _change, context) => context?.before && queryClient.setQueryData(KEY, context.before),
+    onSuccess: (data) => queryClient.setQueryData(KEY, data),
   });
   const categories = preferences.data?.categories ?? {};
   return (
@@ -55,7 +69,7 @@ export function NotificationPreferences() {
                       type="checkbox"
                       aria-label={`${label}: ${channelLabel}${isLocked ? " (always on)" : ""}`}
                       checked={isLocked || categories[category][channel]}
-                      disabled={isLocked || save.isPending}
+                      disabled={isLocked}
                       onChange={(e) => save.mutate({ category, channel, value: e.target.checked })}
                     />
                   </td>
