@@ -47,14 +47,22 @@ test("the bell counts an announcement live over the notifications stream; the in
 });
 
 test("over the chat socket: a new API key rings the bell; delete it from the inbox; preferences keep", async ({ page }) => {
+  // Notification streams the page holds open: none once the chat socket is ready.
+  let openStreams = 0;
+  const isStream = (url: string) => url.includes("/api/v1/notifications/stream");
+  page.on("request", (r) => void (isStream(r.url()) && (openStreams += 1)));
+  page.on("requestfailed", (r) => void (isStream(r.url()) && (openStreams -= 1)));
+  page.on("requestfinished", (r) => void (isStream(r.url()) && (openStreams -= 1)));
   await register(page, "keyholder");
   const bell = page.getByTestId("bell");
   await expect(bell).toHaveAccessibleName("Notifications, 1 unread", { timeout: 20_000 }); // the welcome
+  await expect.poll(() => openStreams).toBe(0);
   await page.getByRole("link", { name: "Settings" }).click(); // same page: the chat socket stays open
   await page.getByLabel("Key name").fill("deploy bot");
   await page.getByRole("button", { name: "Create key" }).click();
   await expect(page.getByTestId("new-api-key")).toBeVisible();
   await expect(bell).toHaveAccessibleName("Notifications, 2 unread", { timeout: 20_000 });
+  expect(openStreams).toBe(0); // it came over the socket
 
   const securityMail = page.getByRole("checkbox", { name: /^Security .*: By e-mail \(always on\)$/ });
   await expect(securityMail).toBeChecked();
