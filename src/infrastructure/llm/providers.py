@@ -25,11 +25,8 @@ from src.infrastructure.llm.breakers import (
 from src.infrastructure.llm.catalog import OFFLINE_PROVIDER
 from src.infrastructure.llm.catalog_loading import configured_provider_names
 from src.infrastructure.llm.offline import OfflineChatModel
-from src.infrastructure.logging import get_logger
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.settings import Settings
-
-logger = get_logger("parley.llm")
 
 
 class ProviderModel(ChatModel, Protocol):
