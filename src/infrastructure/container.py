@@ -76,13 +76,13 @@ from src.infrastructure.clock import SystemClock
 from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
 from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
 from src.infrastructure.health import DatabaseProbe, JobsProbe, RedisProbe
-from src.infrastructure.llm.catalog import CatalogError, FileModelCatalog
+from src.infrastructure.llm.catalog import FileModelCatalog
+from src.infrastructure.llm.catalog_loading import build_model_catalog
 from src.infrastructure.llm.metrics import PrometheusLlmMetrics
 from src.infrastructure.llm.providers import (
     ProviderModel,
     build_llm_providers,
     build_provider_breakers,
-    check_fallbacks,
     retry_policy,
 )
 from src.infrastructure.logging import get_logger
@@ -118,7 +118,7 @@ from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
-from src.infrastructure.settings import ConfigError, Settings
+from src.infrastructure.settings import Settings
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
@@ -369,23 +369,6 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
         health_check_interval=30,
     )
     return Redis.from_pool(pool)
-
-
-def build_model_catalog(settings: Settings, configured_providers: Sequence[str] = ()) -> FileModelCatalog:
-    try:
-        catalog = FileModelCatalog.load(
-            settings.model_catalog_path, configured_providers=configured_providers, default_model=settings.default_model
-        )
-    except CatalogError as exc:
-        raise ConfigError("MODEL_CATALOG_PATH", f"is not a usable model catalog: {exc}") from None
-    if settings.default_model is not None and not catalog.is_available(settings.default_model):
-        raise ConfigError(
-            "DEFAULT_MODEL",
-            f"is {settings.default_model!r}, which is not an available catalog model "
-            f"(available: {', '.join(catalog.available_ids())})",
-        )
-    check_fallbacks(settings, catalog)
-    return catalog
 
 
 def build_paragraph_source(settings: Settings) -> HttpParagraphSource | OfflineParagraphSource:

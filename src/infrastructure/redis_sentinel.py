@@ -9,10 +9,11 @@ and password are the Redis servers'; the Sentinels are reached without credentia
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from redis.asyncio import Redis
-from redis.asyncio.sentinel import Sentinel
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DEFAULT_SENTINEL_PORT = 26379
@@ -78,6 +79,11 @@ def sentinel_client(
     url: str, *, timeout: float, blocking: bool, max_connections: int, health_check_interval: int = 30
 ) -> Redis:
     """A client of the current master of the URL's service (see ``redis_client`` for ``blocking``)."""
+    # Imported here: settings validate Sentinel URLs with this module, and every CLI command loads
+    # settings; importing redis costs ~1 s of CPU that only commands using Redis should pay.
+    from redis.asyncio import Redis
+    from redis.asyncio.sentinel import Sentinel
+
     target = parse_sentinel_url(url)
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         list(target.sentinels),

@@ -12,9 +12,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from src.application.llm.ports import ChatModel, ModelCatalog, ProviderBreakers
+from src.application.llm.ports import ChatModel, ProviderBreakers
 from src.application.shared.ports import Clock
-from src.domain.llm.model import ModelId
 from src.domain.llm.routing import RetryPolicy
 from src.infrastructure.llm.base import ProviderTimeouts
 from src.infrastructure.llm.breakers import (
@@ -24,12 +23,10 @@ from src.infrastructure.llm.breakers import (
     SharedProviderBreakers,
 )
 from src.infrastructure.llm.catalog import OFFLINE_PROVIDER
+from src.infrastructure.llm.catalog_loading import configured_provider_names
 from src.infrastructure.llm.offline import OfflineChatModel
-from src.infrastructure.logging import get_logger
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.settings import ConfigError, Settings
-
-logger = get_logger("parley.llm")
+from src.infrastructure.settings import Settings
 
 
 class ProviderModel(ChatModel, Protocol):
@@ -61,7 +58,7 @@ def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderM
     providers: dict[str, ProviderModel] = {
         OFFLINE_PROVIDER: OfflineChatModel(clock, token_delay_ms=settings.offline_token_delay_ms)
     }
-    configured = settings.configured_llm_providers
+    configured = configured_provider_names(settings)
     if "openai" in configured:
         from src.infrastructure.llm.openai import OpenAIChatModel
 
@@ -106,19 +103,3 @@ def build_provider_breakers(settings: Settings, redis: Redis | None, redis_break
         timeout=settings.redis_timeout,
         reporter=reporter,
     )
-
-
-def check_fallbacks(settings: Settings, catalog: ModelCatalog) -> None:
-    """Every model of ``LLM_FALLBACKS`` must be in the catalog; one whose provider is not configured
-    is skipped when calls are made (and said so now, once)."""
-    for model_id in settings.llm_fallbacks.model_ids():
-        if catalog.get(model_id) is None:
-            raise ConfigError(
-                "LLM_FALLBACKS", f"names {model_id!r}, which is not in the model catalog (see `parley models`)"
-            )
-        if not catalog.is_available(model_id):
-            logger.warning(
-                "llm_fallback_unavailable",
-                model=model_id,
-                reason=f"the {ModelId.parse(model_id).provider} provider is not configured; it is skipped",
-            )

@@ -12,7 +12,7 @@ import importlib
 import json
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, NoReturn, TypeVar
 
 import click
@@ -356,7 +356,6 @@ TIERS = ("free", "pro")
 
 def _identity(work: Callable[[Any], Any]) -> Any:
     """Build the container, run ``work(container)`` with it, close it; a domain error is one line."""
-    from src.domain.shared.errors import DomainError
     from src.infrastructure.container import build_container
 
     container = build_container(settings_or_exit(), role="cli")
@@ -368,8 +367,15 @@ def _identity(work: Callable[[Any], Any]) -> Any:
         finally:
             await container.shutdown()
 
+    return _run_reporting_domain_errors(run)
+
+
+def _run_reporting_domain_errors(work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``work()`` to completion; a domain error is one line and its exit code."""
+    from src.domain.shared.errors import DomainError
+
     try:
-        return asyncio.run(run())
+        return asyncio.run(work())  # type: ignore[arg-type]
     except DomainError as exc:
         fail(exc.detail, EXIT_BY_ERROR_KIND.get(exc.kind, EXIT_FAILURE))
 
@@ -479,8 +485,13 @@ def users_create(email: str, display_name: str | None, role: str, tier: str, pas
 def users_list(query: str | None, limit: int, offset: int) -> None:
     """List users, newest first, as a table."""
     from src.domain.identity.model import Principal
+    from src.infrastructure.wiring.cli import user_directory
 
-    page = _identity(lambda container: container.use_cases.list_users(Principal.system(), query, limit, offset))
+    async def work() -> Any:
+        async with user_directory(settings_or_exit()) as directory:
+            return await directory.list_users(Principal.system(), query, limit, offset)
+
+    page = _run_reporting_domain_errors(work)
     if not page.items:
         click.echo("no users" + (f" matching {query!r}" if query else ""))
         return
@@ -595,10 +606,11 @@ def _price(micros: int | None) -> str:
 def models_command(available: bool) -> None:
     """List the model catalog: availability, limits and prices (US dollars per million tokens)."""
     from src.application.llm.list_models import ListModelsQuery
+    from src.infrastructure.wiring.cli import build_list_models
 
-    page = _with_container(
-        lambda container: container.use_cases.list_models(ListModelsQuery(available_only=available, limit=10_000))
-    )
+    # Only the catalog: this command touches no database, cache or provider.
+    list_models = build_list_models(settings_or_exit())
+    page = asyncio.run(list_models(ListModelsQuery(available_only=available, limit=10_000)))
     if not page.items:
         click.echo("no available models" if available else "the model catalog is empty")
         return
