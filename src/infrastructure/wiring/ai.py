@@ -76,6 +76,13 @@ def build_ai(
     templates = FileTemplateCatalog()
     queue = SqlModerationQueue(uow)
     moderation_service = build_moderation_service(settings)
+    guard = ChatSafetyGuard(
+        settings.prompt_injection_policy,
+        queue,
+        pii,
+        clock,
+        moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
+    )
     runner = ToolRunner(
         uow,
         chat_model,
@@ -91,6 +98,7 @@ def build_ai(
             shared_cache=settings.ai_tools_cache_shared,
             max_input_chars=settings.ai_tools_max_input_chars,
         ),
+        guard=guard,
     )
     return AiUseCases(
         pii=pii,
@@ -102,12 +110,6 @@ def build_ai(
         list_templates=ListTemplates(templates),
         tool_stats=GetToolStats(runner),
         moderation_queue=queue,
-        chat_guard=ChatSafetyGuard(
-            settings.prompt_injection_policy,
-            queue,
-            pii,
-            clock,
-            moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
-        ),
+        chat_guard=guard,
         chat_pii=ChatPiiPolicy(pii, settings.pii_redaction),
     )
