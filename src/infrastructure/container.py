@@ -553,6 +553,7 @@ def build_container(
         settings=reply_settings,
         retriever=KnowledgeBaseRetriever(excerpt_chars=settings.grounding_excerpt_chars),
         pii=ai.chat_pii,
+        guard=ai.chat_guard,
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
