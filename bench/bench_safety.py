@@ -4,9 +4,9 @@ positives on the labelled set, and what one scan of a 2,000-character message co
 Goals: precision >= 0.95 and recall >= 0.85; no PII miss and no false positive; a PII scan p50 under
 0.2 ms for a 2,000-character message (``pii_scan_2000_chars_p50_ms``: the PII scan alone). Three
 messages are timed: ordinary prose, prose holding a few personal data, and a worst case made of the
-corpus' benign prompts that look dangerous (every rule's anchor words in it, so every rule's expression runs). The load average is printed beside the figures:
-two cores shared with other work make every wall-clock figure slower, so the CPU time of the scanning
-thread (``cpu_p50_ms``) is given beside it.
+corpus' benign prompts that look dangerous (every rule's anchor words in it, so every rule's
+expression runs). The load average is printed beside the figures: two cores shared with other work
+make every wall-clock figure slower, so the CPU time of the scanning thread (``cpu_p50_ms``) is given beside it.
 
     uv run python -m bench safety
 """
