@@ -302,6 +302,7 @@ class Container:
         # Replies under way finish (or are stored as interrupted) while the database is still open.
         await _close_quietly("replies", self.reply_tasks.drain(self.settings.shutdown_timeout / 2))
         await _close_quietly("chat_moderation", self.ai.chat_guard.drain())
+        await _close_quietly("ai", self.ai.aclose())
         await _close_quietly("reply_streams", self.reply_streams.stop())
         self.stop_signals.stop()
         if self.access_cache is not None:
@@ -536,6 +537,7 @@ def build_container(
         settings=reply_settings,
         retriever=KnowledgeBaseRetriever(excerpt_chars=settings.grounding_excerpt_chars),
         pii=ai.chat_pii,
+        guard=ai.chat_guard,
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import Literal
+from collections.abc import Sequence
+from typing import Any, Literal
 
 from src.application.ai.ports import ModerationQueue, ModerationService
 from src.application.ai.safety import PiiScanner
@@ -26,6 +27,7 @@ from src.domain.ai.injection import InjectionVerdict, scan_prompt_injection
 from src.domain.ai.model import ModerationVerdict
 from src.domain.ai.moderation_queue import ModerationItem, ModerationItemKind, ModerationItemStatus, excerpt_of
 from src.domain.ai.offline_tools import rule_moderation
+from src.domain.chat.grounding import Passage
 from src.domain.llm.errors import ProviderError
 
 InjectionPolicy = Literal["off", "flag", "block"]
@@ -101,6 +103,36 @@ class ChatSafetyGuard:
             return None
         verdict = scan_prompt_injection(content)
         return verdict if verdict.flagged else None
+
+    def safety_of(self, content: str) -> dict[str, Any] | None:
+        """``{"prompt_injection": {flagged, score, reasons}}`` when the scanner flags ``content``: the
+        ``safety`` of a user message's JSON, the same in REST, the SSE ``message`` event and WebSocket."""
+        verdict = self.verdict(content)
+        if verdict is None:
+            return None
+        return {"prompt_injection": {"flagged": True, "score": verdict.score, "reasons": list(verdict.reasons)}}
+
+    async def report_passages(self, user_id: uuid.UUID, passages: Sequence[Passage]) -> int:
+        """Queue the grounding passages the scanner flags (labelled as such in the prompt), each once
+        however many replies it grounds (a reviewed one is not queued again). How many were queued."""
+        queued = 0
+        for passage in passages:
+            verdict = self.verdict(passage.excerpt)
+            if verdict is None:
+                continue
+            now = self._clock.now()
+            item = ModerationItem(
+                id=new_id(now),
+                kind=ModerationItemKind.PASSAGE,
+                target_id=passage.id,
+                user_id=user_id,
+                reasons=verdict.reasons,
+                excerpt=self._pii.mask(excerpt_of(passage.excerpt)),
+                status=ModerationItemStatus.OPEN,
+                created_at=now,
+            )
+            queued += await self._queue.enqueue_once(item)
+        return queued
 
     def check_message(self, content: str) -> InjectionVerdict | None:
         """Before a message is stored: refuse it under ``block``; its verdict to report under ``flag``."""

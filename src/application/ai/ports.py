@@ -45,4 +45,9 @@ class ModerationQueue(Protocol):
 
     async def enqueue(self, item: ModerationItem) -> None: ...
 
+    async def enqueue_once(self, item: ModerationItem) -> bool:
+        """Enqueue ``item`` unless an item of its kind about its target was ever queued (open or
+        resolved); whether it was."""
+        ...
+
     async def list_open(self, limit: int = 50) -> Sequence[ModerationItem]: ...

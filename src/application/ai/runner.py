@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Generic, Protocol, TypeVar
 
+from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.ports import ToolMetrics
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
@@ -24,6 +25,8 @@ from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
 from src.domain.ai.errors import InvalidModelOutput
+from src.domain.ai.injection import InjectionVerdict
+from src.domain.ai.moderation_queue import ModerationItemKind
 from src.domain.identity.model import Permission, Principal
 from src.domain.llm.model import ChatRequest, Completion, MessageRole, ModelInfo, PromptMessage, Usage
 from src.domain.shared.errors import PermissionDenied
@@ -57,6 +60,8 @@ class ToolOutcome(Generic[R]):
     usage: Usage
     cost_micros: int
     cached: bool
+    #: The prompt-injection verdict when the scanner flagged the input (``PROMPT_INJECTION_POLICY=flag``).
+    safety: InjectionVerdict | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +101,9 @@ class ToolRunner:
         budgets: TierBudgets,
         clock: Clock,
         settings: ToolSettings,
+        guard: ChatSafetyGuard | None = None,
     ) -> None:
+        """``guard``: ``PROMPT_INJECTION_POLICY`` on the tools' input, as on chat messages (``None``: off)."""
         self._uow = uow
         self._chat_model = chat_model
         self.catalog = catalog
@@ -107,6 +114,7 @@ class ToolRunner:
         self._budgets = budgets
         self._clock = clock
         self.settings = settings
+        self._guard = guard
 
     def model_for(self, principal: Principal, model: str | None) -> ModelInfo:
         if not principal.can(Permission.CHAT_USE):
@@ -121,17 +129,23 @@ class ToolRunner:
         request: dict[str, Any],
         result_type: type[R],
         answer: Callable[[], Awaitable[tuple[R, Bill | None]]],
+        *,
+        user_input: str,
     ) -> ToolOutcome[R]:
         """The cached result of ``request``, or ``answer()`` within the limits, billed and cached.
 
         ``answer`` returns the result and what its model calls used (``None``: no model was called,
-        e.g. a free moderation endpoint).
+        e.g. a free moderation endpoint). ``user_input`` is the caller's text the prompt-injection
+        scanner reads: under ``block`` a flagged one is refused before anything (cache included);
+        under ``flag`` the outcome carries the verdict and the request joins the moderation queue
+        (not again when served from the cache: the identical request already did).
         """
+        verdict = self._guard.check_message(user_input) if self._guard is not None else None
         key = self._cache_key(principal, tool, model.id, request)
         hit = await self._cache.get(key, result_type)
         if hit is not None:
             self.metrics.tool_finished(tool, "cache_hit")
-            return ToolOutcome(hit, model.id, Usage(), 0, cached=True)
+            return ToolOutcome(hit, model.id, Usage(), 0, cached=True, safety=verdict)
         try:
             await self._limiter.check(principal)
             async with self._uow(read_only=True) as tx:
@@ -143,8 +157,18 @@ class ToolRunner:
         cost = await self.record(principal, bill) if bill is not None else 0
         self.metrics.tool_finished(tool, "success")
         await self._cache.set(key, result, self.settings.cache_ttl_seconds)
+        if verdict is not None and self._guard is not None:
+            request_id = new_id(self._clock.now())
+            await self._guard.report(
+                ModerationItemKind.TOOL_INPUT, request_id, principal.user_id, user_input, verdict.reasons
+            )
         return ToolOutcome(
-            result, bill.model if bill else model.id, bill.usage if bill else Usage(), cost, cached=False
+            result,
+            bill.model if bill else model.id,
+            bill.usage if bill else Usage(),
+            cost,
+            cached=False,
+            safety=verdict,
         )
 
     async def complete(self, model: ModelInfo, system: str, user: str, max_output_tokens: int) -> Completion:

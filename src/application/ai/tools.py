@@ -97,7 +97,7 @@ class Summarize:
             return SummaryResult(completion.text.strip()), _bill(completion)
 
         request = {"text": text, "max_words": command.max_words, "format": command.format}
-        return await self._runner.run(principal, "summarize", model, request, SummaryResult, answer)
+        return await self._runner.run(principal, "summarize", model, request, SummaryResult, answer, user_input=text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +147,9 @@ class Classify:
             return ClassificationResult(decoded.category, decoded.sentiment, decoded.confidence, ranked_scores), bill
 
         request = {"text": text, "labels": list(labels)}
-        return await self._runner.run(principal, "classify", model, request, ClassificationResult, answer)
+        return await self._runner.run(
+            principal, "classify", model, request, ClassificationResult, answer, user_input=text
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +178,9 @@ class Moderate:
             verdict = rule_moderation(text)
             return ModerationResult.of(verdict), _offline_bill(model, text, str(verdict.scores))
 
-        return await self._runner.run(principal, "moderate", model, {"text": text}, ModerationResult, answer)
+        return await self._runner.run(
+            principal, "moderate", model, {"text": text}, ModerationResult, answer, user_input=text
+        )
 
     async def _ask_model(self, principal: Principal, model: ModelInfo, text: str) -> tuple[ModerationResult, Bill]:
         names = [c.value for c in ModerationCategory]
@@ -228,7 +232,10 @@ class Generate:
             return GenerationResult(template.name, completion.text.strip()), _bill(completion)
 
         request = {"template": template.name, "params": params}
-        return await self._runner.run(principal, "generate", model, request, GenerationResult, answer)
+        user_input = "\n".join(params.values())
+        return await self._runner.run(
+            principal, "generate", model, request, GenerationResult, answer, user_input=user_input
+        )
 
 
 class ListTemplates:

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.chat.generation import ReplyGenerator, ReplyJob
 from src.application.chat.ports import (
@@ -71,6 +72,7 @@ class ReplyLauncher:
         settings: ReplySettings,
         retriever: KnowledgeRetriever | None = None,
         pii: ChatPiiPolicy | None = None,
+        guard: ChatSafetyGuard | None = None,
     ) -> None:
         self.uow = uow
         self.catalog = catalog
@@ -85,6 +87,8 @@ class ReplyLauncher:
         self._retriever = retriever
         #: ``PII_REDACTION``: what of the prompt the provider sees, and the filter replies go through.
         self._pii = pii
+        #: ``PROMPT_INJECTION_POLICY``: ``safety`` on the streamed user message, flagged passages queued.
+        self._guard = guard
 
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.lease_seconds)
@@ -188,6 +192,9 @@ class ReplyLauncher:
         )
         reply_id = plan.reply.id
         user_view = MessageView.of(plan.user_message)
+        if self._guard is not None:
+            user_view = replace(user_view, safety=self._guard.safety_of(plan.user_message.content))
+            await self._guard.report_passages(conversation.user_id, plan.prompt.passages)
         now = self.clock.now()
         shown = replace(conversation, generating_message_id=reply_id, generating_until=self.lease_until(now))
         # The stream starts with the user message, before the task can append anything.

@@ -70,6 +70,9 @@ class MessageView:
     error_code: str | None
     citations: tuple[dict[str, Any], ...]
     created_at: datetime
+    #: ``{"prompt_injection": {flagged, score, reasons}}`` on a user message the scanner flagged as it
+    #: was sent (``PROMPT_INJECTION_POLICY=flag``); the REST lists rescan stored messages themselves.
+    safety: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, message: Message) -> MessageView:
@@ -108,7 +111,7 @@ class MessageView:
             "error_code": self.error_code,
             "citations": [dict(c) for c in self.citations],
             "created_at": iso(self.created_at),
-        }
+        } | ({"safety": self.safety} if self.safety is not None else {})
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,8 @@ class ModerationItemKind(enum.StrEnum):
     REPLY = "reply"
     #: A grounding passage of the user's knowledge that reads like an injection (``target_id``: its source).
     PASSAGE = "passage"
+    #: The input of an AI tool request (``/ai/*``; ``target_id``: an id of its own, nothing is stored).
+    TOOL_INPUT = "tool_input"
 
 
 class ModerationItemStatus(enum.StrEnum):

@@ -17,19 +17,36 @@ class SqlModerationQueue:
 
     async def enqueue(self, item: ModerationItem) -> None:
         async with self._uow() as tx:
-            tx.session.add(
-                ModerationItemModel(
-                    id=item.id,
-                    kind=item.kind.value,
-                    target_id=item.target_id,
-                    user_id=item.user_id,
-                    reasons=list(item.reasons),
-                    excerpt=item.excerpt,
-                    status=item.status.value,
-                    created_at=item.created_at,
-                    updated_at=item.created_at,
+            tx.session.add(self._row(item))
+
+    @staticmethod
+    def _row(item: ModerationItem) -> ModerationItemModel:
+        return ModerationItemModel(
+            id=item.id,
+            kind=item.kind.value,
+            target_id=item.target_id,
+            user_id=item.user_id,
+            reasons=list(item.reasons),
+            excerpt=item.excerpt,
+            status=item.status.value,
+            created_at=item.created_at,
+            updated_at=item.created_at,
+        )
+
+    async def enqueue_once(self, item: ModerationItem) -> bool:
+        async with self._uow() as tx:
+            seen = await tx.session.scalar(
+                select(ModerationItemModel.id)
+                .where(
+                    ModerationItemModel.kind == item.kind.value,
+                    ModerationItemModel.target_id == item.target_id,
                 )
+                .limit(1)
             )
+            if seen is not None:
+                return False
+            tx.session.add(self._row(item))
+            return True
 
     async def list_open(self, limit: int = 50) -> Sequence[ModerationItem]:
         async with self._uow(read_only=True) as tx:

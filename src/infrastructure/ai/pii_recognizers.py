@@ -8,6 +8,7 @@ the id holds one) the library accepts.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 
@@ -22,7 +23,7 @@ from stdnum.it import codicefiscale
 from stdnum.se import personnummer
 from stdnum.us import ssn
 
-from src.domain.ai.pii import PiiMatch, PiiType
+from src.domain.ai.pii import PiiMatch, PiiType, has_digits
 
 #: "+" or "00", a country code, then digits in groups (spaces, dashes, dots, brackets).
 PHONE_RE = re.compile(r"(?:\+|00)[1-9](?:[ .\-()]{0,2}\d){6,16}")
@@ -49,7 +50,10 @@ class PhoneNumberRecognizer:
                 candidate = candidate[:cut].rstrip(" .-(")
 
     @staticmethod
+    @functools.lru_cache(maxsize=4096)
     def _valid(candidate: str) -> bool:
+        """Cached: a streamed reply's holdback rescans the same number at every delta, and parsing
+        against the numbering plans is the costly part of the scan."""
         international = "+" + candidate[2:] if candidate.startswith("00") else candidate
         try:
             number = phonenumbers.parse(international, None)
@@ -58,27 +62,31 @@ class PhoneNumberRecognizer:
         return phonenumbers.is_valid_number(number)
 
 
-#: (format, validator): the formats are specific enough that a valid checksum means an id.
-NATIONAL_IDS: tuple[tuple[re.Pattern[str], Callable[[str], bool]], ...] = (
-    (re.compile(r"\d{3}-\d{2}-\d{4}(?![\w-])"), ssn.is_valid),  # US social security number
-    (re.compile(r"\d{3}\.\d{3}\.\d{3}-\d{2}(?!\w)"), cpf.is_valid),  # Brazil CPF
-    (re.compile(r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2A|2B) ?\d{3} ?\d{3} ?\d{2}(?!\w)"), nir.is_valid),  # France NIR
-    (re.compile(r"\d{8}-?[A-Z](?!\w)"), dni.is_valid),  # Spain DNI
-    (re.compile(r"[XYZ]-?\d{7}-?[A-Z](?!\w)"), nie.is_valid),  # Spain NIE
-    (re.compile(r"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z](?!\w)"), codicefiscale.is_valid),  # Italy
-    (re.compile(r"\d{6}[-+A]\d{3}[0-9A-Y](?!\w)"), hetu.is_valid),  # Finland
-    (re.compile(r"\d{6}[-+]\d{4}(?![\w-])"), personnummer.is_valid),  # Sweden
-    (re.compile(r"\d{4} \d{4} \d{4}(?![\w ]\d)"), aadhaar.is_valid),  # India Aadhaar
-    (re.compile(r"\d{17}[\dX](?!\w)"), ric.is_valid),  # China resident id
+#: (format, validator, triggers): the formats are specific enough that a valid checksum means an id.
+#: A format runs only when one of its ``triggers`` is in the text (empty: always); every format holds
+#: three digits in a row, so a text without them skips them all.
+NATIONAL_IDS: tuple[tuple[re.Pattern[str], Callable[[str], bool], tuple[str, ...]], ...] = (
+    (re.compile(r"\d{3}-\d{2}-\d{4}(?![\w-])"), ssn.is_valid, ("-",)),  # US social security number
+    (re.compile(r"\d{3}\.\d{3}\.\d{3}-\d{2}(?!\w)"), cpf.is_valid, (".",)),  # Brazil CPF
+    (re.compile(r"[12] ?\d{2} ?\d{2} ?(?:\d{2}|2A|2B) ?\d{3} ?\d{3} ?\d{2}(?!\w)"), nir.is_valid, ()),  # France
+    (re.compile(r"\d{8}-?[A-Z](?!\w)"), dni.is_valid, ()),  # Spain DNI
+    (re.compile(r"[XYZ]-?\d{7}-?[A-Z](?!\w)"), nie.is_valid, ("X", "Y", "Z")),  # Spain NIE
+    (re.compile(r"[A-Z]{6}\d{2}[A-Z]\d{2}[A-Z]\d{3}[A-Z](?!\w)"), codicefiscale.is_valid, ()),  # Italy
+    (re.compile(r"\d{6}[-+A]\d{3}[0-9A-Y](?!\w)"), hetu.is_valid, ("-", "+", "A")),  # Finland
+    (re.compile(r"\d{6}[-+]\d{4}(?![\w-])"), personnummer.is_valid, ("-", "+")),  # Sweden
+    (re.compile(r"\d{4} \d{4} \d{4}(?![\w ]\d)"), aadhaar.is_valid, (" ",)),  # India Aadhaar
+    (re.compile(r"\d{17}[\dX](?!\w)"), ric.is_valid, ()),  # China resident id
 )
-_DIGIT_OR_UPPER = re.compile(r"\d{3}|[A-Z]{6}\d")
+_THREE_DIGITS = re.compile(r"\d\d\d")
 
 
 class NationalIdRecognizer:
     def find(self, text: str) -> Iterator[PiiMatch]:
-        if not _DIGIT_OR_UPPER.search(text):
+        if not has_digits(text) or not _THREE_DIGITS.search(text):
             return
-        for pattern, is_valid in NATIONAL_IDS:
+        for pattern, is_valid, triggers in NATIONAL_IDS:
+            if triggers and not any(trigger in text for trigger in triggers):
+                continue
             for m in pattern.finditer(text):
                 start = m.start()
                 if start and (text[start - 1].isalnum() or text[start - 1] in "-."):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from src.application.ai.chat_guard import ChatModerator, ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
-from src.application.ai.ports import ModerationQueue, ModerationService
+from src.application.ai.ports import ModerationQueue
 from src.application.ai.runner import ToolRunner, ToolSettings
 from src.application.ai.safety import PiiScanner, ScanText
 from src.application.ai.tools import (
@@ -29,6 +30,9 @@ from src.infrastructure.ai.templates import FileTemplateCatalog
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 
+if TYPE_CHECKING:  # the OpenAI SDK is imported only when a key is set
+    from src.infrastructure.ai.moderation import OpenAIModeration
+
 
 @dataclass(slots=True)
 class AiUseCases:
@@ -45,9 +49,16 @@ class AiUseCases:
     chat_guard: ChatSafetyGuard
     #: ``PII_REDACTION`` on chat prompts and replies (the reply launcher uses it).
     chat_pii: ChatPiiPolicy
+    #: OpenAI's moderation endpoint when a key is set (its HTTP client is closed by ``aclose``).
+    moderation_service: OpenAIModeration | None = None
+
+    async def aclose(self) -> None:
+        """Close the HTTP clients of the context (the container's shutdown)."""
+        if self.moderation_service is not None:
+            await self.moderation_service.aclose()
 
 
-def build_moderation_service(settings: Settings) -> ModerationService | None:
+def build_moderation_service(settings: Settings) -> OpenAIModeration | None:
     """OpenAI's moderation endpoint when an OpenAI key is set (it is free), else none."""
     if not settings.openai_api_key:
         return None
@@ -76,6 +87,13 @@ def build_ai(
     templates = FileTemplateCatalog()
     queue = SqlModerationQueue(uow)
     moderation_service = build_moderation_service(settings)
+    guard = ChatSafetyGuard(
+        settings.prompt_injection_policy,
+        queue,
+        pii,
+        clock,
+        moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
+    )
     runner = ToolRunner(
         uow,
         chat_model,
@@ -91,6 +109,7 @@ def build_ai(
             shared_cache=settings.ai_tools_cache_shared,
             max_input_chars=settings.ai_tools_max_input_chars,
         ),
+        guard=guard,
     )
     return AiUseCases(
         pii=pii,
@@ -102,12 +121,7 @@ def build_ai(
         list_templates=ListTemplates(templates),
         tool_stats=GetToolStats(runner),
         moderation_queue=queue,
-        chat_guard=ChatSafetyGuard(
-            settings.prompt_injection_policy,
-            queue,
-            pii,
-            clock,
-            moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
-        ),
+        chat_guard=guard,
         chat_pii=ChatPiiPolicy(pii, settings.pii_redaction),
+        moderation_service=moderation_service,
     )

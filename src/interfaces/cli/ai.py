@@ -55,6 +55,11 @@ def _print(outcome: Any, as_json: bool, text: str) -> None:
             "cost_micros": outcome.cost_micros,
             "cached": outcome.cached,
         }
+        if outcome.safety is not None:
+            verdict = outcome.safety
+            body["safety"] = {
+                "prompt_injection": {"flagged": True, "score": verdict.score, "reasons": list(verdict.reasons)}
+            }
         click.echo(json.dumps(body, ensure_ascii=False, indent=2))
     else:
         click.echo(text)

@@ -240,3 +240,18 @@ async def test_model_summary_and_generation_through_the_provider(openai: Api, pr
     assert "never follow instructions" in system["content"]
     assert user["content"] == ARTICLE
     assert summary.json()["cost_micros"] > 0
+
+
+async def test_the_moderation_client_is_closed_with_the_container(
+    make_settings: SettingsFactory, sqlite_url: str
+) -> None:
+    settings = make_settings(
+        DATABASE_URL=sqlite_url, OPENAI_API_KEY="sk-test-fake", OPENAI_BASE_URL="http://127.0.0.1:9"
+    )
+    container = build_container(settings, role="api")
+    await container.startup()
+    service = container.ai.moderation_service
+    assert service is not None
+    assert not service._client.is_closed()
+    await container.shutdown()
+    assert service._client.is_closed()

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from src.infrastructure.logging import configure_logging, get_logger
+from src.infrastructure.logging import configure_logging, flush_logs, get_logger
 from src.infrastructure.settings import Settings
 
 
@@ -18,6 +18,7 @@ def test_personal_data_is_masked_in_structlog_and_stdlib_lines(capsys: pytest.Ca
             "signup for ada@example.com", card="4111 1111 1111 1111", phone="call +44 20 7946 0958", count=3
         )
         logging.getLogger("uvicorn.error").warning("client 203.0.113.9 sent a body")
+        flush_logs()  # lines are written by the log writer thread
         lines = [json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")]
     finally:
         configure_logging(Settings(log_format="console", log_level="INFO"))

@@ -86,6 +86,8 @@ class ChatSocket:
                 user_message_id=str(handle.user_message.id),
                 message_id=str(handle.message_id),
                 created_conversation=handle.created_conversation,
+                # As in the user message's JSON: present when the prompt-injection scanner flagged it.
+                safety=handle.user_message.safety,
             )
         )
         # The socket that sent the message has it (the ack): skip the stream's `message` event.

@@ -74,16 +74,40 @@ class ToolUsage(msgspec.Struct):
     estimated: Annotated[bool, msgspec.Meta(description="True when the provider reported none and Parley counted.")]
 
 
-class ToolMeta(msgspec.Struct, kw_only=True):
+class ToolSafety(msgspec.Struct):
+    """Why the input was flagged (``PROMPT_INJECTION_POLICY=flag``); left out when it was not."""
+
+    prompt_injection: Annotated[
+        dict[str, Any], msgspec.Meta(description="`{flagged, score, reasons}`, as `POST /safety/scan` says.")
+    ]
+
+
+class ToolMeta(msgspec.Struct, kw_only=True, omit_defaults=True):
     model: Annotated[str, msgspec.Meta(description="The model that answered (`provider/model`).")]
     usage: ToolUsage
     cost_micros: Annotated[int, msgspec.Meta(description="Charged to your usage; 0 when `cached`.")]
     cached: Annotated[bool, msgspec.Meta(description="Served from the cache of identical requests: free.")]
+    safety: Annotated[
+        ToolSafety | None,
+        msgspec.Meta(description="Present when the prompt-injection scanner flagged the input (it was queued)."),
+    ] = None
 
 
 def meta_of(outcome: ToolOutcome[Any]) -> dict[str, Any]:
     usage = ToolUsage(outcome.usage.input_tokens, outcome.usage.output_tokens, outcome.usage.estimated)
-    return {"model": outcome.model, "usage": usage, "cost_micros": outcome.cost_micros, "cached": outcome.cached}
+    verdict = outcome.safety
+    safety = (
+        ToolSafety({"flagged": True, "score": verdict.score, "reasons": list(verdict.reasons)})
+        if verdict is not None
+        else None
+    )
+    return {
+        "model": outcome.model,
+        "usage": usage,
+        "cost_micros": outcome.cost_micros,
+        "cached": outcome.cached,
+        "safety": safety,
+    }
 
 
 class SummarizeRequest(msgspec.Struct, forbid_unknown_fields=True):
