@@ -10,7 +10,6 @@ reach every API instance through the cache and pub/sub.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,7 +38,6 @@ async def user_directory(settings: Settings) -> AsyncIterator[UserDirectory]:
     """The database (same engine settings as the container's) and the use cases that read users;
     the engine is closed on the way out."""
     # Imported here so that importing this module (and `parley models`) stays free of SQLAlchemy.
-    _import_advanced_alchemy_without_litestar()
     from src.infrastructure.persistence.database import build_database_config
     from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
@@ -49,22 +47,3 @@ async def user_directory(settings: Settings) -> AsyncIterator[UserDirectory]:
         yield UserDirectory(list_users=ListUsers(uow))
     finally:
         await database.get_engine().dispose()
-
-
-def _import_advanced_alchemy_without_litestar() -> None:
-    """Import advanced-alchemy without the web framework it aliases a type from (~0.6 s of CPU).
-
-    ``advanced_alchemy._typing`` imports ``litestar.dto.data_structures`` only to re-export
-    litestar's ``DTOData`` (used by advanced-alchemy's service layer, which Parley does not use) and
-    falls back to its own stand-in when the import fails. A CLI command that never serves HTTP makes
-    that import fail for the moment advanced-alchemy loads; nothing changes once litestar (or
-    advanced-alchemy) is already loaded in the process.
-    """
-    if "advanced_alchemy._typing" in sys.modules or "litestar" in sys.modules:
-        return
-    blocked = "litestar.dto.data_structures"
-    sys.modules[blocked] = None  # type: ignore[assignment]  # makes `import` raise ImportError
-    try:
-        import advanced_alchemy._typing  # noqa: F401
-    finally:
-        del sys.modules[blocked]
