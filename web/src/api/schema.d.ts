@@ -1169,6 +1169,8 @@ export interface components {
             cost_micros: number;
             /** @description Served from the cache of identical requests: free. */
             cached: boolean;
+            /** @description Present when the prompt-injection scanner flagged the input (it was queued). */
+            safety?: components["schemas"]["ToolSafety"] | null;
             category: string;
             /** @description `positive`, `neutral` or `negative`. */
             sentiment: string;
@@ -1196,9 +1198,9 @@ export interface components {
          *         "temperature": -37823933.734697,
          *         "archived": false,
          *         "grounding": null,
-         *         "created_at": "2013-02-13T09:44:49.005404",
-         *         "updated_at": "2021-08-04T00:50:56.718223",
-         *         "last_activity_at": "2025-07-15T23:38:29.849580",
+         *         "created_at": "2013-02-13T10:10:44.005404",
+         *         "updated_at": "2021-08-04T01:16:51.718223",
+         *         "last_activity_at": "2025-07-16T00:04:24.849580",
          *         "generating_message_id": "aa82028f-2998-43f2-adaa-8475379e8926"
          *       },
          *       "messages": [
@@ -1232,7 +1234,7 @@ export interface components {
          *               "cited": true
          *             }
          *           ],
-         *           "created_at": "2014-02-21T15:31:15.541712",
+         *           "created_at": "2014-02-21T15:57:10.541712",
          *           "safety": {
          *             "prompt_injection": {
          *               "aBynwngpZdDQSxLyDhQP": "2"
@@ -1240,7 +1242,7 @@ export interface components {
          *           }
          *         }
          *       ],
-         *       "exported_at": "2004-12-13T20:47:13.337311"
+         *       "exported_at": "2004-12-13T21:13:08.337311"
          *     }
          */
         ConversationExportResponse: {
@@ -1277,7 +1279,7 @@ export interface components {
              *             "cited": false
              *           }
              *         ],
-             *         "created_at": "2016-10-16T17:57:03.001352",
+             *         "created_at": "2016-10-16T18:22:58.001352",
              *         "safety": {
              *           "prompt_injection": {
              *             "dHbmdIQnZCSkPGeNNtnd": "ede2f2742c"
@@ -1289,7 +1291,7 @@ export interface components {
             messages: components["schemas"]["MessageResponse"][];
             /**
              * Format: date-time
-             * @example 2015-01-05T08:49:50.983550
+             * @example 2015-01-05T09:15:45.983550
              */
             exported_at: string;
         };
@@ -1412,6 +1414,8 @@ export interface components {
             cost_micros: number;
             /** @description Served from the cache of identical requests: free. */
             cached: boolean;
+            /** @description Present when the prompt-injection scanner flagged the input (it was queued). */
+            safety?: components["schemas"]["ToolSafety"] | null;
             template: string;
             text: string;
         };
@@ -1486,7 +1490,7 @@ export interface components {
          *           "cited": false
          *         }
          *       ],
-         *       "created_at": "2013-11-10T08:58:45.855785",
+         *       "created_at": "2013-11-10T09:24:40.855785",
          *       "safety": {
          *         "prompt_injection": {
          *           "xCmGCpRwLyKtyoYzanEH": "1c0"
@@ -1569,7 +1573,7 @@ export interface components {
             citations: components["schemas"]["CitationBody"][];
             /**
              * Format: date-time
-             * @example 2009-07-29T12:52:56.878784
+             * @example 2009-07-29T13:18:51.878784
              */
             created_at: string;
             /**
@@ -1633,6 +1637,8 @@ export interface components {
             cost_micros: number;
             /** @description Served from the cache of identical requests: free. */
             cached: boolean;
+            /** @description Present when the prompt-injection scanner flagged the input (it was queued). */
+            safety?: components["schemas"]["ToolSafety"] | null;
             flagged: boolean;
             /** @description harassment, hate, self_harm, sexual, violence, illicit. */
             categories: {
@@ -1867,7 +1873,7 @@ export interface components {
          *             "cited": false
          *           }
          *         ],
-         *         "created_at": "2021-10-07T20:10:12.763997",
+         *         "created_at": "2021-10-07T20:36:07.763997",
          *         "safety": {
          *           "prompt_injection": {
          *             "mldCYJkHgPNdVUsVpvpw": "4231acaa"
@@ -1898,7 +1904,7 @@ export interface components {
          *             "cited": false
          *           }
          *         ],
-         *         "created_at": "2009-07-31T06:58:53.752249",
+         *         "created_at": "2009-07-31T07:24:48.752249",
          *         "safety": {
          *           "prompt_injection": {
          *             "DJBTnjLUXhtlCoKyNHWr": "c998d7"
@@ -1962,6 +1968,8 @@ export interface components {
             cost_micros: number;
             /** @description Served from the cache of identical requests: free. */
             cached: boolean;
+            /** @description Present when the prompt-injection scanner flagged the input (it was queued). */
+            safety?: components["schemas"]["ToolSafety"] | null;
             summary: string;
         };
         /** SummaryResponse */
@@ -2009,6 +2017,13 @@ export interface components {
             expires_in: number;
             /** @description Exchange it at /auth/token for a new pair; each use rotates it. */
             refresh_token: string;
+        };
+        /** ToolSafety */
+        ToolSafety: {
+            /** @description `{flagged, score, reasons}`, as `POST /safety/scan` says. */
+            prompt_injection: {
+                [key: string]: unknown;
+            };
         };
         /** ToolStatResponse */
         ToolStatResponse: {
