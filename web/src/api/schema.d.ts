@@ -1198,9 +1198,9 @@ export interface components {
          *         "temperature": -37823933.734697,
          *         "archived": false,
          *         "grounding": null,
-         *         "created_at": "2013-02-13T10:10:44.005404",
-         *         "updated_at": "2021-08-04T01:16:51.718223",
-         *         "last_activity_at": "2025-07-16T00:04:24.849580",
+         *         "created_at": "2013-02-13T10:19:48.005404",
+         *         "updated_at": "2021-08-04T01:25:55.718223",
+         *         "last_activity_at": "2025-07-16T00:13:28.849580",
          *         "generating_message_id": "aa82028f-2998-43f2-adaa-8475379e8926"
          *       },
          *       "messages": [
@@ -1234,7 +1234,7 @@ export interface components {
          *               "cited": true
          *             }
          *           ],
-         *           "created_at": "2014-02-21T15:57:10.541712",
+         *           "created_at": "2014-02-21T16:06:14.541712",
          *           "safety": {
          *             "prompt_injection": {
          *               "aBynwngpZdDQSxLyDhQP": "2"
@@ -1242,7 +1242,7 @@ export interface components {
          *           }
          *         }
          *       ],
-         *       "exported_at": "2004-12-13T21:13:08.337311"
+         *       "exported_at": "2004-12-13T21:22:12.337311"
          *     }
          */
         ConversationExportResponse: {
@@ -1279,7 +1279,7 @@ export interface components {
              *             "cited": false
              *           }
              *         ],
-             *         "created_at": "2016-10-16T18:22:58.001352",
+             *         "created_at": "2016-10-16T18:32:02.001352",
              *         "safety": {
              *           "prompt_injection": {
              *             "dHbmdIQnZCSkPGeNNtnd": "ede2f2742c"
@@ -1291,7 +1291,7 @@ export interface components {
             messages: components["schemas"]["MessageResponse"][];
             /**
              * Format: date-time
-             * @example 2015-01-05T09:15:45.983550
+             * @example 2015-01-05T09:24:49.983550
              */
             exported_at: string;
         };
@@ -1490,7 +1490,7 @@ export interface components {
          *           "cited": false
          *         }
          *       ],
-         *       "created_at": "2013-11-10T09:24:40.855785",
+         *       "created_at": "2013-11-10T09:33:44.855785",
          *       "safety": {
          *         "prompt_injection": {
          *           "xCmGCpRwLyKtyoYzanEH": "1c0"
@@ -1573,7 +1573,7 @@ export interface components {
             citations: components["schemas"]["CitationBody"][];
             /**
              * Format: date-time
-             * @example 2009-07-29T13:18:51.878784
+             * @example 2009-07-29T13:27:55.878784
              */
             created_at: string;
             /**
@@ -1873,7 +1873,7 @@ export interface components {
          *             "cited": false
          *           }
          *         ],
-         *         "created_at": "2021-10-07T20:36:07.763997",
+         *         "created_at": "2021-10-07T20:45:11.763997",
          *         "safety": {
          *           "prompt_injection": {
          *             "mldCYJkHgPNdVUsVpvpw": "4231acaa"
@@ -1904,7 +1904,7 @@ export interface components {
          *             "cited": false
          *           }
          *         ],
-         *         "created_at": "2009-07-31T07:24:48.752249",
+         *         "created_at": "2009-07-31T07:33:52.752249",
          *         "safety": {
          *           "prompt_injection": {
          *             "DJBTnjLUXhtlCoKyNHWr": "c998d7"
@@ -2459,6 +2459,20 @@ export interface operations {
                     "application/json": components["schemas"]["BrowserSessionResponse"];
                 };
             };
+            /** @description `no_session`, or the session no longer works (cookies cleared) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `csrf_failed`: the `X-CSRF-Token` header is missing or wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     ApiV1AuthSessionSignIn: {
@@ -2498,6 +2512,20 @@ export interface operations {
                     };
                 };
             };
+            /** @description `invalid_credentials`, or `csrf_failed` for a request from another site */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `too_many_attempts`: too many failed sign-ins; see `Retry-After` */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
         };
     };
     ApiV1AuthSessionSignOut: {
@@ -2517,6 +2545,13 @@ export interface operations {
                 content: {
                     "application/json": null;
                 };
+            };
+            /** @description `csrf_failed`: the `X-CSRF-Token` header is missing or wrong */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };
@@ -3977,6 +4012,13 @@ export interface operations {
                         } | unknown[];
                     };
                 };
+            };
+            /** @description `template_not_found`: no template of that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
         };
     };

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from litestar import Controller, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK
 
@@ -86,6 +87,7 @@ class AiToolsController(Controller):
         summary="Write from a template",
         description="`params` fill the template's parameters (`GET /ai/templates`): a missing required one or an "
         "unknown one is 422 `invalid_template_parameters`; an unknown template is 404." + CHARGED,
+        responses={404: ResponseSpec(None, description="`template_not_found`: no template of that name")},
     )
     async def generate(
         self,

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 from litestar import Controller, Request, Response, delete, post
 from litestar.datastructures import Cookie
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -132,6 +133,12 @@ class BrowserSessionController(Controller):
             "`/api/v1/auth/session`) and `parley_csrf` holds the token to echo in `X-CSRF-Token` on refresh and "
             "sign-out. 403 `invalid_credentials` for a wrong email or password (one answer for both)."
         ),
+        responses={
+            403: ResponseSpec(
+                None, description="`invalid_credentials`, or `csrf_failed` for a request from another site"
+            ),
+            429: ResponseSpec(None, description="`too_many_attempts`: too many failed sign-ins; see `Retry-After`"),
+        },
     )
     async def sign_in(
         self,
@@ -158,6 +165,10 @@ class BrowserSessionController(Controller):
             "`X-CSRF-Token` header (403 `csrf_failed`); 401 `no_session` without the cookie, and the refresh "
             "grant's errors (`session_revoked`, `refresh_token_reused`, ...) when it no longer works."
         ),
+        responses={
+            401: ResponseSpec(None, description="`no_session`, or the session no longer works (cookies cleared)"),
+            403: ResponseSpec(None, description="`csrf_failed`: the `X-CSRF-Token` header is missing or wrong"),
+        },
     )
     async def refresh(
         self, request: Request[Any, Any, Any], container: SkipValidation[Container]
@@ -189,6 +200,7 @@ class BrowserSessionController(Controller):
             "Revokes the session of the `parley_refresh` cookie and clears both cookies. Needs `X-CSRF-Token`. "
             "Answers 204 also when the session was already gone."
         ),
+        responses={403: ResponseSpec(None, description="`csrf_failed`: the `X-CSRF-Token` header is missing or wrong")},
     )
     async def sign_out(self, request: Request[Any, Any, Any], container: SkipValidation[Container]) -> Response[None]:
         check_csrf(request)
