@@ -30,6 +30,11 @@ PUBLIC_ROUTES = {
     # One-click unsubscribe from an e-mail (RFC 8058): the signed token in the link is the proof.
     ("GET", "/api/v1/notifications/unsubscribe"),
     ("POST", "/api/v1/notifications/unsubscribe"),
+    # Browser sessions: signing in is public like the token endpoint; refreshing and signing out take the
+    # HttpOnly refresh cookie (the credential) and the double-submit CSRF token instead of a bearer token.
+    ("POST", "/api/v1/auth/session"),
+    ("POST", "/api/v1/auth/session/refresh"),
+    ("DELETE", "/api/v1/auth/session"),
 }
 #: Routes that stream until the client goes away: what they send in their first moments is checked.
 STREAMS = {("GET", "/api/v1/notifications/stream")}

@@ -97,10 +97,15 @@ async def test_api_prefixes_keep_their_own_answers(client: AsyncTestClient[Lites
     schema_miss = await client.get("/schema/nothing")
     assert schema_miss.status_code == 404
     assert '<div id="root">' not in schema_miss.text
-    for path in ("/api/v1/nowhere", "/api", "/v1/models-that-do-not-exist", "/health/x"):
+    for path in ("/api/v1/nowhere", "/api", "/health/x"):
         response = await client.get(path)
         assert response.status_code == 404, path
         assert response.headers["content-type"].startswith("application/problem+json"), path
+    # The OpenAI-compatible surface answers in OpenAI's error shape, never with the app.
+    gateway_miss = await client.get("/v1/models-that-do-not-exist")
+    assert gateway_miss.status_code in (401, 404)
+    assert "error" in gateway_miss.json()
+    assert '<div id="root">' not in gateway_miss.text
     api = await client.get("/api/v1/users/me")
     assert api.status_code == 401
     assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
