@@ -30,7 +30,7 @@ from src.application.identity.views import SignInCommand, TokenPair
 from src.domain.shared.errors import DomainError, PermissionDenied, Unauthenticated
 from src.infrastructure.container import Container
 from src.infrastructure.settings import Settings
-from src.interfaces.http.auth import PUBLIC_OPT, SECURITY, principal_of
+from src.interfaces.http.auth import PUBLIC_OPT, principal_of
 from src.interfaces.http.problems import problem
 from src.interfaces.http.rate_limit import client_address
 from src.interfaces.http.routes.identity.auth import NO_STORE, log_security_event
@@ -194,7 +194,6 @@ class BrowserSessionController(Controller):
         "/",
         opt={PUBLIC_OPT: True},
         status_code=HTTP_204_NO_CONTENT,
-        security=SECURITY,
         summary="Sign a browser out",
         description=(
             "Revokes the session of the `parley_refresh` cookie and clears both cookies. Needs `X-CSRF-Token`. "
