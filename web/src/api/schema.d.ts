@@ -1198,9 +1198,9 @@ export interface components {
          *         "temperature": -37823933.734697,
          *         "archived": false,
          *         "grounding": null,
-         *         "created_at": "2013-02-13T10:19:48.005404",
-         *         "updated_at": "2021-08-04T01:25:55.718223",
-         *         "last_activity_at": "2025-07-16T00:13:28.849580",
+         *         "created_at": "2013-02-13T10:51:50.005404",
+         *         "updated_at": "2021-08-04T01:57:57.718223",
+         *         "last_activity_at": "2025-07-16T00:45:30.849580",
          *         "generating_message_id": "aa82028f-2998-43f2-adaa-8475379e8926"
          *       },
          *       "messages": [
@@ -1234,7 +1234,7 @@ export interface components {
          *               "cited": true
          *             }
          *           ],
-         *           "created_at": "2014-02-21T16:06:14.541712",
+         *           "created_at": "2014-02-21T16:38:16.541712",
          *           "safety": {
          *             "prompt_injection": {
          *               "aBynwngpZdDQSxLyDhQP": "2"
@@ -1242,7 +1242,7 @@ export interface components {
          *           }
          *         }
          *       ],
-         *       "exported_at": "2004-12-13T21:22:12.337311"
+         *       "exported_at": "2004-12-13T21:54:14.337311"
          *     }
          */
         ConversationExportResponse: {
@@ -1279,7 +1279,7 @@ export interface components {
              *             "cited": false
              *           }
              *         ],
-             *         "created_at": "2016-10-16T18:32:02.001352",
+             *         "created_at": "2016-10-16T19:04:04.001352",
              *         "safety": {
              *           "prompt_injection": {
              *             "dHbmdIQnZCSkPGeNNtnd": "ede2f2742c"
@@ -1291,7 +1291,7 @@ export interface components {
             messages: components["schemas"]["MessageResponse"][];
             /**
              * Format: date-time
-             * @example 2015-01-05T09:24:49.983550
+             * @example 2015-01-05T09:56:51.983550
              */
             exported_at: string;
         };
@@ -1490,7 +1490,7 @@ export interface components {
          *           "cited": false
          *         }
          *       ],
-         *       "created_at": "2013-11-10T09:33:44.855785",
+         *       "created_at": "2013-11-10T10:05:46.855785",
          *       "safety": {
          *         "prompt_injection": {
          *           "xCmGCpRwLyKtyoYzanEH": "1c0"
@@ -1573,7 +1573,7 @@ export interface components {
             citations: components["schemas"]["CitationBody"][];
             /**
              * Format: date-time
-             * @example 2009-07-29T13:27:55.878784
+             * @example 2009-07-29T13:59:57.878784
              */
             created_at: string;
             /**
@@ -1873,7 +1873,7 @@ export interface components {
          *             "cited": false
          *           }
          *         ],
-         *         "created_at": "2021-10-07T20:45:11.763997",
+         *         "created_at": "2021-10-07T21:17:13.763997",
          *         "safety": {
          *           "prompt_injection": {
          *             "mldCYJkHgPNdVUsVpvpw": "4231acaa"
@@ -1904,7 +1904,7 @@ export interface components {
          *             "cited": false
          *           }
          *         ],
-         *         "created_at": "2009-07-31T07:33:52.752249",
+         *         "created_at": "2009-07-31T08:05:54.752249",
          *         "safety": {
          *           "prompt_injection": {
          *             "DJBTnjLUXhtlCoKyNHWr": "c998d7"
