@@ -1109,47 +1109,19 @@ export interface components {
             in_app: boolean;
             email: boolean;
         };
-        /**
-         * CitationBody
-         * @example {
-         *       "n": 9433,
-         *       "kind": "nWAThdcdkahSRhbAKyyy",
-         *       "id": "071c80a0-2407-426d-a03b-db07e778555c",
-         *       "title": "uiIKQjAycEiKZzsXNStU",
-         *       "snippet": "XMqccrBcFVeKbbatlyDI",
-         *       "cited": true
-         *     }
-         */
+        /** CitationBody */
         CitationBody: {
-            /**
-             * @description Its number in the prompt: the reply cites it as `[n]`.
-             * @example 1939
-             */
+            /** @description Its number in the prompt: the reply cites it as `[n]`. */
             n: number;
-            /**
-             * @description `article` or `paragraph`.
-             * @example mvHLBSfRBympIYulANfV
-             */
+            /** @description `article` or `paragraph`. */
             kind: string;
-            /**
-             * Format: uuid
-             * @example 5affe1ce-498d-488f-b7c4-c6b99530db93
-             */
+            /** Format: uuid */
             id: string;
-            /**
-             * @description The article's title; null for a paragraph.
-             * @example uCETNggRJNjKdIMjvciK
-             */
+            /** @description The article's title; null for a paragraph. */
             title: string | null;
-            /**
-             * @description About 200 characters, HTML-escaped, matches in `<mark>`.
-             * @example ExjuxXLIhneaoVqNBoGr
-             */
+            /** @description About 200 characters, HTML-escaped, matches in `<mark>`. */
             snippet: string;
-            /**
-             * @description Whether the reply's text cites `[n]`.
-             * @example true
-             */
+            /** @description Whether the reply's text cites `[n]`. */
             cited: boolean;
         };
         /** ClassifyRequest */
@@ -1187,112 +1159,11 @@ export interface components {
                 [key: string]: unknown;
             };
         };
-        /**
-         * ConversationExportResponse
-         * @example {
-         *       "conversation": {
-         *         "id": "3d9d394d-3bd0-441b-b6cf-313d4c902f26",
-         *         "title": null,
-         *         "model": "xgIqpwwwnNUDLQoTDHCT",
-         *         "system_prompt": "zKniCQhLofQdvIKNfgpR",
-         *         "temperature": -37823933.734697,
-         *         "archived": false,
-         *         "grounding": null,
-         *         "created_at": "2013-02-13T10:51:50.005404",
-         *         "updated_at": "2021-08-04T01:57:57.718223",
-         *         "last_activity_at": "2025-07-16T00:45:30.849580",
-         *         "generating_message_id": "aa82028f-2998-43f2-adaa-8475379e8926"
-         *       },
-         *       "messages": [
-         *         {
-         *           "id": "123d2cde-3505-4787-b981-2051d6cf9842",
-         *           "conversation_id": "f0da95ec-24f5-463e-9d02-a659085e1fb5",
-         *           "role": "FNWBWIcNhDuzDJsvYDlB",
-         *           "content": "cNXyUbNbEdKKXCHiltQi",
-         *           "status": "YcZmKydOmfiOiFecPeQN",
-         *           "model": null,
-         *           "provider": null,
-         *           "finish_reason": "SfReEFkNOkXDTItBqAkw",
-         *           "usage": {
-         *             "input_tokens": 8740,
-         *             "output_tokens": 7307,
-         *             "cached_tokens": 7655,
-         *             "reasoning_tokens": 9546,
-         *             "estimated": false
-         *           },
-         *           "cost_micros": 4909,
-         *           "latency_ms": null,
-         *           "ttft_ms": 7314,
-         *           "error_code": "NrnnYvpeiOhftnmTrnwA",
-         *           "citations": [
-         *             {
-         *               "n": 4305,
-         *               "kind": "LPJQuHUplpaRjanyUsSW",
-         *               "id": "f8054488-95f3-4bc3-9522-22aefcee3352",
-         *               "title": "ICPJfvSvPROLrARwDcwz",
-         *               "snippet": "iudYhLnYSBmewrlWGgyq",
-         *               "cited": true
-         *             }
-         *           ],
-         *           "created_at": "2014-02-21T16:38:16.541712",
-         *           "safety": {
-         *             "prompt_injection": {
-         *               "aBynwngpZdDQSxLyDhQP": "2"
-         *             }
-         *           }
-         *         }
-         *       ],
-         *       "exported_at": "2004-12-13T21:54:14.337311"
-         *     }
-         */
+        /** ConversationExportResponse */
         ConversationExportResponse: {
             conversation: components["schemas"]["ConversationResponse"];
-            /**
-             * @example [
-             *       {
-             *         "id": "d38efe6d-d150-40da-aebb-6fb7ef25cf8d",
-             *         "conversation_id": "63317e84-3a93-4bd7-8b94-fa18d21054c4",
-             *         "role": "wJfffnmCNNSAoiDVYLgq",
-             *         "content": "ryxEygSpjBfzZMYXpuit",
-             *         "status": "HawTFGHbWEYOvEFzmCsS",
-             *         "model": null,
-             *         "provider": "bDYPakmdvdxKGjYQJspT",
-             *         "finish_reason": "OYzegeIjOyNcpseBcXJZ",
-             *         "usage": {
-             *           "input_tokens": 2792,
-             *           "output_tokens": 2103,
-             *           "cached_tokens": 721,
-             *           "reasoning_tokens": 3738,
-             *           "estimated": false
-             *         },
-             *         "cost_micros": 6867,
-             *         "latency_ms": null,
-             *         "ttft_ms": 820,
-             *         "error_code": "dXTWvtWFUYuVaCyCtCsn",
-             *         "citations": [
-             *           {
-             *             "n": 8946,
-             *             "kind": "brTyqiVesqHVMYoMLcDT",
-             *             "id": "5a90941c-3a34-44a3-85db-ef1107c0e820",
-             *             "title": "BFCTtICQuVSLVIpXssGA",
-             *             "snippet": "ZvWxlBJpEwbdtKiYsfjV",
-             *             "cited": false
-             *           }
-             *         ],
-             *         "created_at": "2016-10-16T19:04:04.001352",
-             *         "safety": {
-             *           "prompt_injection": {
-             *             "dHbmdIQnZCSkPGeNNtnd": "ede2f2742c"
-             *           }
-             *         }
-             *       }
-             *     ]
-             */
             messages: components["schemas"]["MessageResponse"][];
-            /**
-             * Format: date-time
-             * @example 2015-01-05T09:56:51.983550
-             */
+            /** Format: date-time */
             exported_at: string;
         };
         /** ConversationPageResponse */
@@ -1464,126 +1335,34 @@ export interface components {
             /** @description Pass as `before` for the next (older) page; null on the last. */
             next_before: string | null;
         };
-        /**
-         * MessageResponse
-         * @example {
-         *       "id": "4b6f4f2d-d1ee-4efa-98ed-2faa5433d7f9",
-         *       "conversation_id": "7b73c7fd-1b7d-492a-8e73-cca36df3d15b",
-         *       "role": "ILzwsijNpaLwNNiPsgmX",
-         *       "content": "UDeQcRneOVFYeSjxUDJK",
-         *       "status": "wjLSsRgVkDScJKjeuJaA",
-         *       "model": null,
-         *       "provider": null,
-         *       "finish_reason": "lULDWqzVWGPytyfFLmfd",
-         *       "usage": null,
-         *       "cost_micros": 4060,
-         *       "latency_ms": null,
-         *       "ttft_ms": 4547,
-         *       "error_code": "LrothODPVgdaOHVXGihm",
-         *       "citations": [
-         *         {
-         *           "n": 7560,
-         *           "kind": "deHoiTcKQUIcwTvBMEsE",
-         *           "id": "5b57eec7-552d-4ad9-b960-768776e78530",
-         *           "title": "dnZpsZfntyvohCiaNNsT",
-         *           "snippet": "iUJIcNiBCdpVNqYdHPSH",
-         *           "cited": false
-         *         }
-         *       ],
-         *       "created_at": "2013-11-10T10:05:46.855785",
-         *       "safety": {
-         *         "prompt_injection": {
-         *           "xCmGCpRwLyKtyoYzanEH": "1c0"
-         *         }
-         *       }
-         *     }
-         */
+        /** MessageResponse */
         MessageResponse: {
-            /**
-             * Format: uuid
-             * @example ae4839a1-3ed7-4666-b213-516d6a013380
-             */
+            /** Format: uuid */
             id: string;
-            /**
-             * Format: uuid
-             * @example 85986adb-9e04-4706-a4bd-48204652f62d
-             */
+            /** Format: uuid */
             conversation_id: string;
-            /**
-             * @description `user` or `assistant`.
-             * @example jgxiHQOyswaLrqexEuTJ
-             */
+            /** @description `user` or `assistant`. */
             role: string;
-            /** @example mBVBFdzxuvECziwYvbaB */
             content: string;
-            /**
-             * @description `generating` while a reply streams, then `complete`.
-             * @example cefxZzxwAxLUKwHVhmGJ
-             */
+            /** @description `generating` while a reply streams, then `complete`. */
             status: string;
-            /** @example jsekkeZUyMKBwICnsGGk */
             model: string | null;
-            /** @example zxyyJLPvPYZLdSRarqMF */
             provider: string | null;
-            /**
-             * @description `stop`, `length`, `content_filter`, `cancelled` or `error`.
-             * @example NXqcJcDSuFiiFSZbVAsu
-             */
+            /** @description `stop`, `length`, `content_filter`, `cancelled` or `error`. */
             finish_reason: string | null;
-            /**
-             * @example {
-             *       "input_tokens": 2868,
-             *       "output_tokens": 5796,
-             *       "cached_tokens": 6939,
-             *       "reasoning_tokens": 5625,
-             *       "estimated": false
-             *     }
-             */
             usage: components["schemas"]["UsageBody"] | null;
-            /**
-             * @description Micro-dollars, from the catalog's prices.
-             * @example 8401
-             */
+            /** @description Micro-dollars, from the catalog's prices. */
             cost_micros: number;
-            /** @example 6360 */
             latency_ms: number | null;
-            /**
-             * @description Milliseconds from the request to the first text.
-             * @example 1589
-             */
+            /** @description Milliseconds from the request to the first text. */
             ttft_ms: number | null;
-            /**
-             * @description Why a reply ended with `error`.
-             * @example cFwrkivNyOTjTEvAUueX
-             */
+            /** @description Why a reply ended with `error`. */
             error_code: string | null;
-            /**
-             * @description The passages a grounded reply was given, in prompt order; empty otherwise.
-             * @example [
-             *       {
-             *         "n": 1686,
-             *         "kind": "dtxqMNuKkXmitSFJQuXZ",
-             *         "id": "27a862fc-bfd6-4c42-babf-c6d78901096c",
-             *         "title": "SEgIxSkajitkrEizsaJA",
-             *         "snippet": "OTcLxTgRweyTdteaQCDU",
-             *         "cited": true
-             *       }
-             *     ]
-             */
+            /** @description The passages a grounded reply was given, in prompt order; empty otherwise. */
             citations: components["schemas"]["CitationBody"][];
-            /**
-             * Format: date-time
-             * @example 2009-07-29T13:59:57.878784
-             */
+            /** Format: date-time */
             created_at: string;
-            /**
-             * @description Present on a user message the prompt-injection scanner flagged.
-             * @example {
-             *       "prompt_injection": {
-             *         "bhzObGsanhJUfLWOpqwS": "b93f"
-             *       }
-             *     }
-             */
+            /** @description Present on a user message the prompt-injection scanner flagged. */
             safety?: components["schemas"]["SafetyBody"] | null;
         };
         /** ModelPage */
@@ -1674,20 +1453,10 @@ export interface components {
             /** Format: date-time */
             created_at: string;
         };
-        /**
-         * OAuthError
-         * @example {
-         *       "error": "invalid_request",
-         *       "error_description": "ilvbzQIBShDtFfOfiPXw"
-         *     }
-         */
+        /** OAuthError */
         OAuthError: {
-            /**
-             * @example unsupported_grant_type
-             * @enum {string}
-             */
+            /** @enum {string} */
             error: "invalid_request" | "invalid_grant" | "unsupported_grant_type";
-            /** @example JIgNZYFcagWptUqCwdER */
             error_description?: string | null;
         };
         /** ParagraphResponse */
@@ -1781,21 +1550,9 @@ export interface components {
          * @enum {string}
          */
         Role: "admin" | "member";
-        /**
-         * SafetyBody
-         * @example {
-         *       "prompt_injection": {
-         *         "AtKyjlFBRCPSdvNikiqA": "acce08"
-         *       }
-         *     }
-         */
+        /** SafetyBody */
         SafetyBody: {
-            /**
-             * @description `{flagged, score, reasons}`, as `POST /safety/scan` says.
-             * @example {
-             *       "gvylUxxDzvDiiyDuYCxN": "c5f949a7cf"
-             *     }
-             */
+            /** @description `{flagged, score, reasons}`, as `POST /safety/scan` says. */
             prompt_injection: {
                 [key: string]: unknown;
             };
@@ -1846,73 +1603,7 @@ export interface components {
             /** @description `provider/model`, e.g. `offline/echo`. */
             model?: string | null;
         };
-        /**
-         * SentMessagesResponse
-         * @example {
-         *       "user_message": {
-         *         "id": "81979c08-3418-457e-baa0-ad389bb5bbf5",
-         *         "conversation_id": "12d6b17e-21d2-4d57-9e8e-511fca5126e9",
-         *         "role": "kyqwgKieCQILnsFptOeH",
-         *         "content": "pnQQdeswvHtlYZQRYODc",
-         *         "status": "kEzSaveotMNKwBMKjSQL",
-         *         "model": "HCjdeclZEaRcvDoSxFUr",
-         *         "provider": "ONBqZxwGmxoChbKmahPW",
-         *         "finish_reason": "XuxFWMReCImtdNCgNXyU",
-         *         "usage": null,
-         *         "cost_micros": 9869,
-         *         "latency_ms": 8195,
-         *         "ttft_ms": 5828,
-         *         "error_code": "ZSASEOzGrCWZGlQpRVUq",
-         *         "citations": [
-         *           {
-         *             "n": 1200,
-         *             "kind": "wUxtAdzmicUmJuuQnxxN",
-         *             "id": "ab752c97-6400-492b-8c6a-4ea9eab5086b",
-         *             "title": "cdILbYCjbtiVhKwWzHZt",
-         *             "snippet": "BxMmeOFyxSqoRqRcqqRx",
-         *             "cited": false
-         *           }
-         *         ],
-         *         "created_at": "2021-10-07T21:17:13.763997",
-         *         "safety": {
-         *           "prompt_injection": {
-         *             "mldCYJkHgPNdVUsVpvpw": "4231acaa"
-         *           }
-         *         }
-         *       },
-         *       "assistant_message": {
-         *         "id": "a4861c7d-8497-4a88-96b0-1092c993a7dc",
-         *         "conversation_id": "ea3395bc-344f-413f-9399-6051cfcbdbff",
-         *         "role": "uZSaWPjrXAIVbAvQbdfC",
-         *         "content": "yDBnuPBjPEGDUYuRzqeF",
-         *         "status": "GmYWMSDOFdgYFAZAzHMK",
-         *         "model": "ImFlFAKuUHyFyInSBRMw",
-         *         "provider": "zxKSbmOJwvAGKrRscfTe",
-         *         "finish_reason": "GzZiaFjxUHtaoKpnbsdG",
-         *         "usage": null,
-         *         "cost_micros": 2648,
-         *         "latency_ms": null,
-         *         "ttft_ms": 5076,
-         *         "error_code": "nUaRpKCxerEQoKfTKBji",
-         *         "citations": [
-         *           {
-         *             "n": 2472,
-         *             "kind": "yErlPXfDbNxRRGvejiTx",
-         *             "id": "938730b4-2f01-46ff-959d-87dada013684",
-         *             "title": "tYpfhVUqEskyxEcBiQIW",
-         *             "snippet": "UpTuyHogdNQcHrLnOcvs",
-         *             "cited": false
-         *           }
-         *         ],
-         *         "created_at": "2009-07-31T08:05:54.752249",
-         *         "safety": {
-         *           "prompt_injection": {
-         *             "DJBTnjLUXhtlCoKyNHWr": "c998d7"
-         *           }
-         *         }
-         *       }
-         *     }
-         */
+        /** SentMessagesResponse */
         SentMessagesResponse: {
             user_message: components["schemas"]["MessageResponse"];
             assistant_message: components["schemas"]["MessageResponse"];
@@ -2089,29 +1780,13 @@ export interface components {
             /** @description Shown to others; runs of whitespace collapse, 1-100 characters. */
             display_name: string;
         };
-        /**
-         * UsageBody
-         * @example {
-         *       "input_tokens": 7713,
-         *       "output_tokens": 9991,
-         *       "cached_tokens": 7399,
-         *       "reasoning_tokens": 7240,
-         *       "estimated": false
-         *     }
-         */
+        /** UsageBody */
         UsageBody: {
-            /** @example 9468 */
             input_tokens: number;
-            /** @example 5696 */
             output_tokens: number;
-            /** @example 977 */
             cached_tokens: number;
-            /** @example 2384 */
             reasoning_tokens: number;
-            /**
-             * @description True when the provider reported none and Parley counted.
-             * @example false
-             */
+            /** @description True when the provider reported none and Parley counted. */
             estimated: boolean;
         };
         /** UsageBucketResponse */

@@ -52,7 +52,11 @@ class SystemController(Controller):
             "committed but not yet handed to the queue) and `outbox_oldest_age_s` (how long the oldest "
             "of those has waited). It is informational: a backlog never makes `/ready` fail by itself."
         ),
-        responses={503: ResponseSpec(data_container=ReadyResponse, description="A required dependency is down")},
+        responses={
+            503: ResponseSpec(
+                data_container=ReadyResponse, description="A required dependency is down", generate_examples=False
+            )
+        },
         cache_control=None,
     )
     async def ready(self, container: SkipValidation[Container]) -> Response[ReadyResponse]:

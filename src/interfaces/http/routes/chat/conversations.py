@@ -141,7 +141,11 @@ class ConversationsController(Controller):
         description="`format=json` (the conversation and every message) or `format=markdown` (a readable "
         "transcript), as a download. " + NOT_YOURS,
         response_description="JSON or Markdown",
-        responses={200: ResponseSpec(ConversationExportResponse, description="`format=json`: the conversation")},
+        responses={
+            200: ResponseSpec(
+                ConversationExportResponse, description="`format=json`: the conversation", generate_examples=False
+            )
+        },
         opt={MEDIA_TYPES_OPT: {200: {"text/markdown": "`format=markdown`: a readable transcript"}}},
     )
     async def export_conversation(

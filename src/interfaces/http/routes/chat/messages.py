@@ -76,7 +76,9 @@ SSE_SPEC = ResponseSpec(
 )
 SSE_RESPONSE = {
     200: SSE_SPEC,
-    201: ResponseSpec(SentMessagesResponse, description="The stored user message and the complete reply"),
+    201: ResponseSpec(
+        SentMessagesResponse, description="The stored user message and the complete reply", generate_examples=False
+    ),
 }
 
 

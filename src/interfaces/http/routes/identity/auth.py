@@ -180,7 +180,7 @@ class AuthController(Controller):
         operation_class=TokenOperation,
         exception_handlers={OAuthTokenError: oauth_error_handler},
         responses={
-            400: ResponseSpec(OAuthError, description="RFC 6749 section 5.2 error"),
+            400: ResponseSpec(OAuthError, description="RFC 6749 section 5.2 error", generate_examples=False),
             429: ResponseSpec(None, description="`too_many_attempts`: wait `Retry-After` seconds"),
         },
     )

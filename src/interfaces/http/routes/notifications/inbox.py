@@ -87,7 +87,11 @@ class NotificationsController(Controller):
             "notification id; reconnect with `?after=<last id>` (or `Last-Event-ID`) to get what you missed first."
         ),
         media_type=SSE,
-        responses={200: ResponseSpec(data_container=str, media_type=SSE, description="Notifications as events")},
+        responses={
+            200: ResponseSpec(
+                data_container=str, media_type=SSE, description="Notifications as events", generate_examples=False
+            )
+        },
     )
     async def stream(
         self,
