@@ -8,6 +8,7 @@ then a model prompt, then the offline rules; ``source`` says which answered.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -169,10 +170,9 @@ class Moderate:
 
         async def answer() -> tuple[ModerationResult, Bill | None]:
             if self._service is not None:
-                try:
+                # A failing moderation endpoint hands over to the next judge down the chain.
+                with contextlib.suppress(ProviderError):
                     return ModerationResult.of(await self._service.moderate(text)), None
-                except ProviderError:
-                    pass  # the next judge down the chain answers
             if model.provider != OFFLINE_PROVIDER:
                 return await self._ask_model(principal, model, text)
             verdict = rule_moderation(text)
