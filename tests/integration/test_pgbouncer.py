@@ -84,22 +84,6 @@ def test_the_app_works_through_pgbouncer_in_transaction_mode(
     assert "prepared statement" not in pgbouncer.log()
 
 
-def test_without_the_setting_prepared_statements_break_behind_pgbouncer(
-    make_settings: SettingsFactory, pgbouncer: PgBouncer
-) -> None:
-    Migrator(through(make_settings, pgbouncer, pgbouncer_mode=True)).upgrade()
-    settings = through(make_settings, pgbouncer, pgbouncer_mode=False)
-    failures: list[object]
-    try:
-        # Errors the app catches come back as 500s; others (an assertion on a 500) raise.
-        failures = [status for status in asyncio.run(chat_workload(settings)) if status >= 500]
-    except Exception as exc:
-        failures = [exc]
-    assert failures, "the workload passed through PgBouncer with prepared statement caching on"
-    if isinstance(failures[0], Exception):
-        assert "500" in str(failures[0]) or "prepared statement" in str(failures[0])
-
-
 def test_pgbouncer_mode_turns_off_both_statement_caches(make_settings: SettingsFactory) -> None:
     from src.infrastructure.persistence.database import build_database_config
 
