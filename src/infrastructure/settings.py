@@ -78,6 +78,9 @@ class Settings:
     ready_timeout: float = 2.0
     worker_concurrency: int = 10
     shutdown_timeout: float = 4.0
+    #: Seconds an idle keep-alive connection stays open. Longer than a load balancer's own idle timeout
+    #: (60 s for most), so the balancer never sends a request down a connection the server is closing.
+    keep_alive_timeout: float = 75.0
     # -- platform services -------------------------------------------------------------------
     rate_limit_enabled: bool = True
     rate_limit_anon_per_minute: int = 60
@@ -297,6 +300,7 @@ def load_settings(
         ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
         shutdown_timeout=env.number("SHUTDOWN_TIMEOUT", 4.0, minimum=0.0),
+        keep_alive_timeout=env.number("KEEP_ALIVE_TIMEOUT", 75.0, minimum=1.0),
         rate_limit_enabled=env.boolean("RATE_LIMIT_ENABLED", True),
         rate_limit_anon_per_minute=env.integer("RATE_LIMIT_ANON_PER_MINUTE", 60, minimum=1),
         rate_limit_user_per_minute=env.integer("RATE_LIMIT_USER_PER_MINUTE", 120, minimum=1),

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import signal
+import time
 
 import httpx
 import pytest
@@ -71,3 +73,30 @@ def test_bad_configuration_stops_serve_with_one_line(run_cli: RunCli) -> None:
         "configuration error: DATABASE_URL must start with postgresql+asyncpg:// or sqlite+aiosqlite://"
     )
     assert "Traceback" not in result.stderr
+
+
+def _get_health(connection: http.client.HTTPConnection) -> int:
+    connection.request("GET", "/health")
+    response = connection.getresponse()
+    response.read()
+    return response.status
+
+
+def test_idle_keep_alive_connections_outlast_a_balancers_idle_timeout(run_cli: RunCli, start_server) -> None:  # type: ignore[no-untyped-def]
+    """A load balancer keeps its connections to the server and reuses them after a pause. With
+    uvicorn's 5 s default the server closed them while HAProxy was sending the next request down
+    them: the client saw "Server disconnected without sending a response" (a lost sign-up in the
+    scale-out test). KEEP_ALIVE_TIMEOUT (75 s) keeps them longer than any balancer's idle timeout."""
+    assert run_cli("db", "upgrade").code == 0
+    server: Server = start_server(env={"KEEP_ALIVE_TIMEOUT": "8"})
+    host, port = server.base_url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=5)
+    try:
+        assert _get_health(connection) == 200
+        opened = connection.sock
+        time.sleep(6)  # past uvicorn's default, within the configured timeout
+        assert _get_health(connection) == 200  # http.client raises RemoteDisconnected on a closed one
+        assert connection.sock is opened  # the same connection, not a new one
+    finally:
+        connection.close()
+    server.stop(signal.SIGINT)

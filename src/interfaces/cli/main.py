@@ -137,6 +137,10 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         # refused by the protocol layer with close code 1009 before it is ever buffered whole.
         ws_max_size=64 * 1024,
         timeout_graceful_shutdown=max(1, int(settings.shutdown_timeout)),
+        # Behind a balancer that keeps connections to the server (HAProxy, nginx upstream keepalive,
+        # cloud load balancers), the server must outlast the balancer's idle timeout; uvicorn's 5 s
+        # default closes connections the balancer is about to reuse, and the request is lost.
+        timeout_keep_alive=max(1, int(settings.keep_alive_timeout)),
     )
 
 
