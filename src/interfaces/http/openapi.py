@@ -27,6 +27,8 @@ from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
 
 from src.interfaces.http.auth import PUBLIC_OPT
+from src.interfaces.http.openai.openapi import TAG as GATEWAY_TAG
+from src.interfaces.http.openai.openapi import gateway_openapi
 from src.interfaces.http.problems import PROBLEM_MEDIA_TYPE
 
 PROBLEM_SCHEMA_NAME = "Problem"
@@ -117,6 +119,14 @@ def complete_openapi_document(document: dict[str, Any], app: Litestar) -> None:
         schema = schemas.get(name)
         if isinstance(schema, dict) and schema.get("type") == "object":
             schema["additionalProperties"] = False
+    # The OpenAI-compatible /v1 surface is an ASGI app beside the router: described by itself, in
+    # OpenAI's shapes (its errors are OpenAI's, its unknown request fields ignored as OpenAI does).
+    gateway_paths, gateway_schemas = gateway_openapi()
+    document.setdefault("paths", {}).update(gateway_paths)
+    schemas.update(gateway_schemas)
+    tags = document.setdefault("tags", [])
+    if not any(tag.get("name") == GATEWAY_TAG for tag in tags):
+        tags.append({"name": GATEWAY_TAG, "description": "OpenAI's chat completions and models API (docs/GATEWAY.md)."})
 
 
 #: Every text input refuses NUL characters (json_input.py, input_checks.py): the document says so.
