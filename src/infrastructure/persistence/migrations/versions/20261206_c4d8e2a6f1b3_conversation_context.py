@@ -20,10 +20,11 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    # Existing conversations get the deployment's cap (NULL) and a summary from now on.
+    # Existing conversations get the deployment's cap (NULL) and a summary from now on. Literal
+    # defaults ('1', not sa.true()) let SQLite add the columns in place instead of rebuilding the table.
     with op.batch_alter_table('conversation', schema=None) as batch_op:
         batch_op.add_column(sa.Column('context_tokens', sa.Integer(), nullable=True))
-        batch_op.add_column(sa.Column('summarize', sa.Boolean(), server_default=sa.true(), nullable=False))
+        batch_op.add_column(sa.Column('summarize', sa.Boolean(), server_default='1', nullable=False))
         batch_op.add_column(sa.Column('summary', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('summary_token_end', sa.BigInteger(), server_default='0', nullable=False))
         batch_op.add_column(sa.Column('summary_through_id', advanced_alchemy.types.GUID(length=16), nullable=True))
