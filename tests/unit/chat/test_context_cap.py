@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.summarize_conversation import SUMMARY_JOB, SummarizeConversationCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
 from src.domain.chat.context import message_tokens
@@ -187,3 +188,16 @@ async def test_the_deployment_can_turn_the_summary_off() -> None:
     result = await world.summarize_job(SummarizeConversationCommand(conversation.id, below_token_start=10_000))
     assert result.source == "skipped"
     assert world.db.chat.conversations[conversation.id].summary is None
+
+
+async def test_a_regenerated_reply_is_held_to_the_cap_and_answers_its_question() -> None:
+    world = ChatWorld(context_tokens=100, summarize=False)
+    conversation = await world.conversation()
+    await _talk(world, conversation.id, 20)
+    last = await world.exchange("the question answered again", conversation.id)
+    world.model.requests.clear()
+    handle = await world.regenerate(RegenerateReplyCommand(world.me, conversation.id, last.message_id))
+    await handle.result()
+    prompt = world.model.requests[-1].messages
+    assert prompt[-1].content == "the question answered again"
+    assert sum(message_tokens(m.content) for m in prompt) <= 100
