@@ -35,6 +35,7 @@ from src.application.chat.search_scope import MessageSearchScope
 from src.application.chat.send_message import SendMessage
 from src.application.chat.settings import ReplySettings
 from src.application.chat.stop_reply import StopReply
+from src.application.chat.summarize_conversation import SummarizeConversation
 from src.application.chat.title_conversation import TitleConversation
 from src.application.chat.update_conversation import UpdateConversation
 from src.application.identity.access_state import UserAccessStates
@@ -120,6 +121,7 @@ from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
 from src.infrastructure.settings import Settings
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
+from src.infrastructure.wiring.context import build_summarize_conversation, context_jobs
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
 from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
@@ -184,6 +186,7 @@ class UseCases:
     stop_reply: StopReply
     resume_reply_stream: ResumeReplyStream
     title_conversation: TitleConversation
+    summarize_conversation: SummarizeConversation
     recover_stale_replies: RecoverStaleReplies
     get_usage: GetUsage
     get_user_budget: GetUserBudget
@@ -501,6 +504,8 @@ def build_container(
         flush_interval_seconds=settings.reply_flush_interval_ms / 1000,
         timeout_seconds=settings.reply_timeout_seconds,
         grounding_passages=settings.grounding_passages,
+        context_tokens=settings.chat_context_tokens,
+        summarize=settings.chat_context_summary,
     )
     tier_budgets = TierBudgets(
         free_micros=dollars_to_micros(settings.budget_free_monthly_usd),
@@ -540,6 +545,9 @@ def build_container(
         guard=ai.chat_guard,
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
+    summarize_conversation = build_summarize_conversation(
+        settings, uow=uow, chat_model=chat_model, catalog=model_catalog, clock=clock
+    )
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
     notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
     dispatch_event = build_event_dispatch(uow, clock, notifications)
@@ -548,7 +556,11 @@ def build_container(
         prune_expired=prune_expired,
         run_once=run_once,
         tracer=JobTracer(tracer_provider),
-        extra_jobs=[*notification_jobs(notifications, dispatch_event), *extra_jobs],
+        extra_jobs=[
+            *notification_jobs(notifications, dispatch_event),
+            *context_jobs(summarize_conversation),
+            *extra_jobs,
+        ],
         refresh_dictionary=refresh_dictionary,
         title_conversation=title_conversation,
         recover_stale_replies=recover_stale_replies,
@@ -676,6 +688,7 @@ def build_container(
             stop_reply=StopReply(uow, stop_signals, model_catalog, clock),
             resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings),
             title_conversation=title_conversation,
+            summarize_conversation=summarize_conversation,
             recover_stale_replies=recover_stale_replies,
             get_usage=GetUsage(uow, tier_budgets, clock),
             get_user_budget=GetUserBudget(uow, tier_budgets, clock),

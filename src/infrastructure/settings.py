@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 
+from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS, MIN_CONTEXT_TOKENS
 from src.domain.chat.grounding import (
     DEFAULT_EXCERPT_CHARS,
     DEFAULT_PASSAGES,
@@ -131,6 +132,8 @@ class Settings:
     llm_breaker_reset_seconds: float = 30.0
     # -- chat and budgets (see README, "Chat" and "Usage and budgets") ----------------------
     max_message_chars: int = 32_000
+    chat_context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    chat_context_summary: bool = True
     reply_stream_ttl_seconds: float = 120.0
     reply_flush_interval_ms: int = 500
     reply_lease_seconds: float = 30.0
@@ -326,6 +329,10 @@ def load_settings(
         **_knowledge_settings(env),
         **_llm_settings(env),
         max_message_chars=env.integer("MAX_MESSAGE_CHARS", 32_000, minimum=1, maximum=1_000_000),
+        chat_context_tokens=env.integer(
+            "CHAT_CONTEXT_TOKENS", DEFAULT_CONTEXT_TOKENS, minimum=MIN_CONTEXT_TOKENS, maximum=10_000_000
+        ),
+        chat_context_summary=env.boolean("CHAT_CONTEXT_SUMMARY", True),
         reply_stream_ttl_seconds=env.number("REPLY_STREAM_TTL_SECONDS", 120.0, minimum=1.0),
         reply_flush_interval_ms=env.integer("REPLY_FLUSH_INTERVAL_MS", 500, minimum=10, maximum=60_000),
         reply_lease_seconds=env.number("REPLY_LEASE_SECONDS", 30.0, minimum=2.0),

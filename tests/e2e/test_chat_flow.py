@@ -196,6 +196,33 @@ def test_only_the_latest_messages_that_fit_reach_the_model(
         assert reply["usage"]["input_tokens"] >= 8
 
 
+def test_a_long_conversation_is_capped_and_summarised_in_the_background(run_cli: RunCli, start_server: Any) -> None:
+    server = serve(run_cli, start_server, OFFLINE_TOKEN_DELAY_MS="0", CHAT_CONTEXT_TOKENS="256")
+    with client_for(server) as client:
+        headers = chat_user(client, "summarised@example.com")
+        conversation = new_conversation(client, headers)
+        url = f"/api/v1/conversations/{conversation['id']}"
+        assert (conversation["context_tokens"], conversation["summarize"], conversation["summary"]) == (
+            None,
+            True,
+            None,
+        )
+        for i in range(8):
+            reply = send(client, headers, conversation["id"], f"Turn {i}: the lighthouse keeper. {LONG}")
+            reply = reply["assistant_message"]
+        # The offline model counts what it was sent: the cap's worth, not the ~1,500 tokens so far.
+        assert reply["usage"]["input_tokens"] <= 256 + 300
+        summarised = wait_for(lambda: client.get(url, headers=headers).json()["summary"])
+        assert "lighthouse" in summarised
+        shown = client.get(url, headers=headers).json()
+        assert shown["summary_through"] is not None
+        refused = client.patch(url, json={"context_tokens": 10**9}, headers=headers)
+        assert refused.status_code == 422
+        assert refused.json()["code"] == "invalid_conversation"
+        changed = client.patch(url, json={"context_tokens": 2000, "summarize": False}, headers=headers)
+        assert (changed.json()["context_tokens"], changed.json()["summarize"]) == (2000, False)
+
+
 def test_a_spent_budget_refuses_the_next_send_with_429(
     run_cli: RunCli, start_server: Any, small_priced_catalog: str
 ) -> None:

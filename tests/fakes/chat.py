@@ -80,7 +80,17 @@ class InMemoryConversationRepository:
 
     async def save(self, conversation: Conversation) -> None:
         stored = self._t.conversations[conversation.id]
-        for name in ("title", "model", "system_prompt", "temperature", "archived", "grounding", "updated_at"):
+        for name in (
+            "title",
+            "model",
+            "system_prompt",
+            "temperature",
+            "archived",
+            "grounding",
+            "context_tokens",
+            "summarize",
+            "updated_at",
+        ):
             setattr(stored, name, getattr(conversation, name))
 
     async def delete(self, conversation_id: uuid.UUID) -> None:
@@ -140,6 +150,37 @@ class InMemoryConversationRepository:
         c.title_requested_at = now
         return True
 
+    async def mark_summary_requested(
+        self, conversation_id: uuid.UUID, *, now: datetime, retry_before: datetime
+    ) -> bool:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or (c.summary_requested_at is not None and c.summary_requested_at > retry_before):
+            return False
+        c.summary_requested_at = now
+        return True
+
+    async def store_summary(
+        self,
+        conversation_id: uuid.UUID,
+        *,
+        summary: str | None,
+        token_end: int,
+        through_id: uuid.UUID | None,
+        previous_token_end: int,
+        now: datetime,
+    ) -> bool:
+        c = self._t.conversations.get(conversation_id)
+        if c is None or c.summary_token_end != previous_token_end:
+            return False
+        c.summary, c.summary_token_end, c.summary_through_id = summary, token_end, through_id
+        c.summary_updated_at, c.summary_requested_at = now, None
+        return True
+
+    async def clear_summary_request(self, conversation_id: uuid.UUID) -> None:
+        c = self._t.conversations.get(conversation_id)
+        if c is not None:
+            c.summary_requested_at = None
+
     async def stale_replies(self, now: datetime, *, limit: int) -> list[StaleReply]:
         stale = [
             StaleReply(c.id, c.generating_message_id)
@@ -196,6 +237,18 @@ class InMemoryMessageRepository:
         ]
         self.context_reads += len(found)
         return found
+
+    async def turns_between(
+        self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
+    ) -> list[Message]:
+        found = [
+            dataclasses.replace(m)
+            for m in self._of(conversation_id)
+            if m.status is MessageStatus.COMPLETE
+            and m.token_start is not None
+            and min_token_start <= m.token_start < below_token_start
+        ]
+        return found[:limit]
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
         m = self._t.messages.get(message_id)

@@ -366,3 +366,62 @@ async def test_search_can_match_any_of_the_words(uow: SqlAlchemyUnitOfWorkFactor
         assert {h.message.id for h in hits} == {stored[0].id, stored[1].id}
         assert total == 2
         assert (await tx.messages.search(owner, "apples bananas", limit=10, offset=0))[1] == 0
+
+
+async def test_the_context_cap_and_summary_switch_round_trip(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    async with uow(read_only=True) as tx:
+        fresh = await tx.conversations.get(conversation.id)
+    assert fresh is not None
+    assert (fresh.context_tokens, fresh.summarize, fresh.summary, fresh.summary_token_end) == (None, True, None, 0)
+    fresh.change_context_tokens(4000, context_window=8192, now=NOW)
+    fresh.change_summarize(False, now=NOW)
+    async with uow() as tx:
+        await tx.conversations.save(fresh)
+    async with uow(read_only=True) as tx:
+        again = await tx.conversations.get(conversation.id)
+    assert again is not None
+    assert (again.context_tokens, again.summarize) == (4000, False)
+
+
+async def test_the_turns_that_fell_out_are_read_as_an_index_range_and_summarised_once(
+    uow: SqlAlchemyUnitOfWorkFactory, loaded_messages: list[int]
+) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    stored = await append(uow, conversation, [f"turn {i} about the trip" for i in range(300)])
+    below = stored[40].token_start
+    assert below is not None
+    async with uow(read_only=True) as tx:
+        loaded_messages.clear()
+        turns = await tx.messages.turns_between(
+            conversation.id, min_token_start=stored[10].token_start or 0, below_token_start=below, limit=20
+        )
+    assert [t.id for t in turns] == [m.id for m in stored[10:30]]
+    assert len(loaded_messages) == 20  # of 300
+    later = NOW + timedelta(minutes=1)
+    async with uow() as tx:
+        assert await tx.conversations.mark_summary_requested(conversation.id, now=NOW, retry_before=NOW)
+        # Queued a minute ago, presumed lost only after ten.
+        assert not await tx.conversations.mark_summary_requested(
+            conversation.id, now=later, retry_before=later - timedelta(minutes=10)
+        )
+    end = (turns[-1].token_start or 0) + turns[-1].token_count
+    async with uow() as tx:
+        won = await tx.conversations.store_summary(
+            conversation.id, summary="A trip.", token_end=end, through_id=turns[-1].id, previous_token_end=0, now=later
+        )
+        lost = await tx.conversations.store_summary(
+            conversation.id, summary="Other.", token_end=end, through_id=turns[-1].id, previous_token_end=0, now=later
+        )
+    assert (won, lost) == (True, False)
+    async with uow() as tx:
+        current = await tx.conversations.get(conversation.id)
+        # Storing ended the request: the next one may be queued at once.
+        assert await tx.conversations.mark_summary_requested(
+            conversation.id, now=later, retry_before=later - timedelta(minutes=10)
+        )
+        await tx.conversations.clear_summary_request(conversation.id)
+    assert current is not None
+    assert (current.summary, current.summary_token_end, current.summary_through_id) == ("A trip.", end, turns[-1].id)
+    assert current.summary_updated_at == later
+    assert current.summary_requested_at is None

@@ -22,6 +22,8 @@ def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.log_format == "console"
     assert settings.cors_origins == ()
+    # A reply's history is capped well below today's 128k-1M windows, and older turns are summarised.
+    assert (settings.chat_context_tokens, settings.chat_context_summary) == (16_000, True)
 
 
 def test_production_logs_json_by_default(tmp_path: Path) -> None:
@@ -55,6 +57,8 @@ def test_production_logs_json_by_default(tmp_path: Path) -> None:
         ("WS_MAX_CONNECTIONS_PER_USER", "0", "WS_MAX_CONNECTIONS_PER_USER must be at least 1"),
         ("WS_AUTH_TIMEOUT_SECONDS", "soon", "WS_AUTH_TIMEOUT_SECONDS must be a number"),
         ("WS_SEND_QUEUE_FRAMES", "4", "WS_SEND_QUEUE_FRAMES must be at least 16"),
+        ("CHAT_CONTEXT_TOKENS", "100", "CHAT_CONTEXT_TOKENS must be at least 256"),
+        ("CHAT_CONTEXT_SUMMARY", "maybe", "CHAT_CONTEXT_SUMMARY"),
     ],
 )
 def test_bad_configuration_names_the_variable_and_the_problem(

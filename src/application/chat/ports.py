@@ -119,6 +119,32 @@ class ConversationRepository(Protocol):
         """Note that the automatic title was asked for; ``False`` when it already was."""
         ...
 
+    async def mark_summary_requested(
+        self, conversation_id: uuid.UUID, *, now: datetime, retry_before: datetime
+    ) -> bool:
+        """Note that an update of the running summary was queued; ``False`` when one was queued after
+        ``retry_before`` and has not finished (a request older than that is presumed lost)."""
+        ...
+
+    async def store_summary(
+        self,
+        conversation_id: uuid.UUID,
+        *,
+        summary: str | None,
+        token_end: int,
+        through_id: uuid.UUID | None,
+        previous_token_end: int,
+        now: datetime,
+    ) -> bool:
+        """Store the running summary (covering the messages with ``token_start < token_end``, the last
+        one ``through_id``) and end the request, if the summary still ends at ``previous_token_end``
+        (another update did not get there first); ``False`` otherwise."""
+        ...
+
+    async def clear_summary_request(self, conversation_id: uuid.UUID) -> None:
+        """End a summary request that had nothing to do."""
+        ...
+
     async def stale_replies(self, now: datetime, *, limit: int) -> list[StaleReply]:
         """Replies whose lease ran out: their instance stopped without finishing them."""
         ...
@@ -147,6 +173,13 @@ class MessageRepository(Protocol):
         """The complete messages with ``token_start >= min_token_start`` and ``seq <= up_to_seq``,
         oldest first, as a prompt's messages (role, content, stored token count): an index range, so
         only what fits the context window is read, and only what a prompt needs of it."""
+        ...
+
+    async def turns_between(
+        self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
+    ) -> list[Message]:
+        """Up to ``limit`` complete messages with ``min_token_start <= token_start < below_token_start``,
+        oldest first (the turns that fell out of the context since the summary was written)."""
         ...
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:

@@ -1,10 +1,12 @@
 """What starting a reply takes, shared by ``SendMessage`` and ``RegenerateReply``.
 
 Both check the caller's AI rate limit and budget before any model is called, take the
-conversation's reply lock (one reply at a time, across instances), load only the messages that fit
-the model's context window, retrieve the passages of a grounded conversation (``passages``) and
-build the prompt (``prompt``), then hand the reply to a process-owned task and return a
-``ReplyHandle`` at once.
+conversation's reply lock (one reply at a time, across instances), load only the latest messages that
+fit the conversation's context cap (``CHAT_CONTEXT_TOKENS`` or its own ``context_tokens``, within the
+model's window) with its running summary of the older turns in the system note, queue an update of
+that summary once a batch of turns has fallen out of the context, retrieve the passages of a grounded
+conversation (``passages``) and build the prompt (``prompt``), then hand the reply to a process-owned
+task and return a ``ReplyHandle`` at once.
 """
 
 from __future__ import annotations
@@ -27,18 +29,23 @@ from src.application.chat.ports import (
 )
 from src.application.chat.recovery import interrupt_stale_reply
 from src.application.chat.settings import ReplySettings
+from src.application.chat.summarize_conversation import SUMMARY_JOB
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
-from src.domain.chat.context import context_threshold, history_budget
+from src.domain.chat.context import context_budget, context_start, context_threshold
 from src.domain.chat.errors import ReplyInProgress
 from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
+from src.domain.chat.summary import summary_due, with_summary
 from src.domain.identity.model import Principal
 from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage
 from src.domain.usage.model import TierBudgets
+
+#: A queued summary update not finished after this long is presumed lost and may be queued again.
+SUMMARY_RETRY_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,17 +111,63 @@ class ReplyLauncher:
         extra = {"message_id": str(conversation.generating_message_id)} if conversation.generating_message_id else {}
         return ReplyInProgress("wait for the reply being generated to end, or stop it", extra=extra)
 
-    async def context(
-        self, tx: UnitOfWork, conversation: Conversation, model: ModelInfo, *, token_total: int, up_to_seq: int
-    ) -> list[PromptMessage]:
-        """The conversation's latest messages that fit ``model``'s window: an index range, not the history."""
-        budget = history_budget(
+    def summarizing(self, conversation: Conversation) -> bool:
+        """Whether the running summary is kept and used: ``CHAT_CONTEXT_SUMMARY`` and the conversation's
+        ``summarize`` both on."""
+        return self.settings.summarize and conversation.summarize
+
+    def system_text(self, conversation: Conversation) -> str | None:
+        """The system prompt, with the running summary of the older turns as a note after it."""
+        summary = conversation.summary if self.summarizing(conversation) else None
+        return with_summary(conversation.system_prompt, summary)
+
+    def context_budget(self, conversation: Conversation, model: ModelInfo) -> int:
+        """The tokens of history a reply sends: the conversation's cap (the deployment's when it has
+        none), within what ``model``'s window leaves once the system text and the answer are provided for."""
+        return context_budget(
             context_window=model.context_window,
             max_output_tokens=model.max_output_tokens,
-            system_prompt=conversation.system_prompt,
+            system_prompt=self.system_text(conversation),
+            cap=conversation.context_tokens or self.settings.context_tokens,
         )
+
+    async def context(
+        self,
+        tx: UnitOfWork,
+        conversation: Conversation,
+        model: ModelInfo,
+        *,
+        token_total: int,
+        up_to_seq: int,
+        latest_start: int,
+    ) -> list[PromptMessage]:
+        """The conversation's latest messages that fit its cap (the one being answered, starting at
+        ``latest_start``, always): an index range of at most the cap's worth of rows, never the history."""
+        summarized = conversation.summary_token_end if self.summarizing(conversation) and conversation.summary else 0
+        start = context_start(
+            token_total=token_total,
+            budget=self.context_budget(conversation, model),
+            latest_start=latest_start,
+            summary_token_end=summarized,
+        )
+        return await tx.messages.context(conversation.id, min_token_start=start, up_to_seq=up_to_seq)
+
+    async def request_summary(
+        self, tx: UnitOfWork, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime
+    ) -> bool:
+        """Queue an update of the running summary (through the outbox, in the caller's transaction)
+        once a batch of turns has fallen out of the context since the last one; one at a time."""
+        if not self.summarizing(conversation):
+            return False
+        budget = self.context_budget(conversation, model)
         threshold = context_threshold(token_total=token_total, budget=budget)
-        return await tx.messages.context(conversation.id, min_token_start=threshold, up_to_seq=up_to_seq)
+        if not summary_due(threshold=threshold, summary_token_end=conversation.summary_token_end, budget=budget):
+            return False
+        retry_before = now - timedelta(seconds=SUMMARY_RETRY_SECONDS)
+        if not await tx.conversations.mark_summary_requested(conversation.id, now=now, retry_before=retry_before):
+            return False
+        await tx.outbox.add(SUMMARY_JOB, {"conversation_id": str(conversation.id), "below_token_start": threshold})
+        return True
 
     async def passages(
         self, tx: UnitOfWork, principal: Principal, conversation: Conversation, text: str
@@ -136,7 +189,7 @@ class ReplyLauncher:
     ) -> GroundedPrompt:
         """The system prompt, the passages that fit, and the latest of ``history`` that fit the window."""
         return ground_prompt(
-            conversation.system_prompt,
+            self.system_text(conversation),
             [m for m in history if m.content],
             passages,
             context_window=model.context_window,
@@ -160,7 +213,15 @@ class ReplyLauncher:
         """Inside the use case's transaction, once the reply lock is held: read the history that fits,
         retrieve the grounding passages (anew on every reply: the knowledge or the conversation's
         grounding may have changed), build the prompt and store the reply's placeholder row."""
-        history = await self.context(tx, conversation, model, token_total=token_total, up_to_seq=user_message.seq)
+        history = await self.context(
+            tx,
+            conversation,
+            model,
+            token_total=token_total,
+            up_to_seq=user_message.seq,
+            latest_start=user_message.token_start if user_message.token_start is not None else token_total,
+        )
+        await self.request_summary(tx, conversation, model, token_total=token_total, now=now)
         passages = await self.passages(tx, principal, conversation, user_message.content)
         prompt = self.prompt(conversation, model, history, passages)
         reply = Message.placeholder_reply(

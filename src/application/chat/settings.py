@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS
 from src.domain.chat.grounding import DEFAULT_PASSAGES
 from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS
 
@@ -23,3 +24,7 @@ class ReplySettings:
     stream_idle_timeout_seconds: float = 5.0
     #: ``GROUNDING_PASSAGES``: the most passages a grounded reply is given (top K of the retrieval).
     grounding_passages: int = DEFAULT_PASSAGES
+    #: ``CHAT_CONTEXT_TOKENS``: the most history a reply sends, unless its conversation says otherwise.
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    #: ``CHAT_CONTEXT_SUMMARY``: the turns beyond the cap are folded into a running summary.
+    summarize: bool = True

@@ -33,6 +33,14 @@ TITLE_INSTRUCTIONS = (
 )
 
 
+def cheap_model(catalog: ModelCatalog) -> ModelInfo:
+    """The model for the background chores (titles, summaries): a cheap available one, else the default."""
+    for info in catalog.models():
+        if CHEAP_CAPABILITY in info.capabilities and catalog.is_available(info.id):
+            return info
+    return catalog.resolve(None)
+
+
 @dataclass(frozen=True, slots=True)
 class TitleConversationCommand:
     conversation_id: uuid.UUID
@@ -56,10 +64,7 @@ class TitleConversation:
         self._clock = clock
 
     def title_model(self) -> ModelInfo:
-        for info in self._catalog.models():
-            if CHEAP_CAPABILITY in info.capabilities and self._catalog.is_available(info.id):
-                return info
-        return self._catalog.resolve(None)
+        return cheap_model(self._catalog)
 
     async def __call__(self, command: TitleConversationCommand) -> TitleResult:
         async with self._uow(read_only=True) as tx:

@@ -1,7 +1,10 @@
-"""UpdateConversation: rename, change the model, system prompt, temperature or grounding, archive.
+"""UpdateConversation: rename, change the model, system prompt, temperature, grounding, the context
+cap or its running summary, archive.
 
 Only the fields given change; ``UNCHANGED`` (the default) leaves a field as it is, ``None`` clears
-the ones that may be empty (title, system prompt, temperature, grounding).
+the ones that may be empty (title, system prompt, temperature, grounding, and ``context_tokens``:
+back to the deployment's ``CHAT_CONTEXT_TOKENS``). ``context_tokens`` must fit the conversation's
+model (the new one, when the model changes too); a cap above a model chosen later is held to it.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ class UpdateConversationCommand:
     temperature: float | Unchanged | None = UNCHANGED
     knowledge: bool | Sequence[str] | Unchanged | None = UNCHANGED
     archived: bool | Unchanged = UNCHANGED
+    context_tokens: int | Unchanged | None = UNCHANGED
+    summarize: bool | Unchanged = UNCHANGED
 
 
 class UpdateConversation:
@@ -62,6 +67,11 @@ class UpdateConversation:
                 conversation.change_temperature(command.temperature, now=now)
             if command.knowledge is not UNCHANGED:
                 conversation.change_grounding(grounding, now=now)
+            if command.context_tokens is not UNCHANGED:
+                info = self._catalog.get(conversation.model) or self._catalog.resolve(conversation.model)
+                conversation.change_context_tokens(command.context_tokens, context_window=info.context_window, now=now)
+            if command.summarize is not UNCHANGED:
+                conversation.change_summarize(command.summarize, now=now)
             if command.archived is not UNCHANGED:
                 conversation.set_archived(command.archived, now=now)
             await tx.conversations.save(conversation)

@@ -128,6 +128,13 @@ class ConversationView:
     last_activity_at: datetime
     #: The reply being generated right now (resume it from its stream), if any.
     generating_message_id: uuid.UUID | None
+    #: The conversation's own cap on the history a reply sends (``None``: the deployment's).
+    context_tokens: int | None = None
+    summarize: bool = True
+    #: The running summary of the turns beyond the cap, the last message it covers, when written.
+    summary: str | None = None
+    summary_through: uuid.UUID | None = None
+    summary_updated_at: datetime | None = None
 
     @classmethod
     def of(cls, conversation: Conversation, now: datetime) -> ConversationView:
@@ -143,6 +150,11 @@ class ConversationView:
             updated_at=conversation.updated_at,
             last_activity_at=conversation.last_activity_at,
             generating_message_id=conversation.generating_message_id if conversation.reply_in_progress(now) else None,
+            context_tokens=conversation.context_tokens,
+            summarize=conversation.summarize,
+            summary=conversation.summary,
+            summary_through=conversation.summary_through_id,
+            summary_updated_at=conversation.summary_updated_at,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,6 +170,11 @@ class ConversationView:
             "updated_at": iso(self.updated_at),
             "last_activity_at": iso(self.last_activity_at),
             "generating_message_id": str(self.generating_message_id) if self.generating_message_id else None,
+            "context_tokens": self.context_tokens,
+            "summarize": self.summarize,
+            "summary": self.summary,
+            "summary_through": str(self.summary_through) if self.summary_through else None,
+            "summary_updated_at": iso(self.summary_updated_at) if self.summary_updated_at else None,
         }
 
 

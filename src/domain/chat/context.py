@@ -5,13 +5,17 @@ its maximum output; older ones are left out. Every message carries its estimated
 the running total before it (``token_start``), so the messages that fit are exactly those whose
 ``token_start`` is at least ``context_threshold(...)``: a range the database reads from an index,
 never the whole history.
+
+Besides the model's window, every reply's history is held to a cap (``CHAT_CONTEXT_TOKENS``, or the
+conversation's own ``context_tokens``): a long conversation is not sent whole on every message. The
+turns beyond the cap are remembered through the running summary (``summary.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from src.domain.chat.errors import ContextWindowExceeded
+from src.domain.chat.errors import ContextWindowExceeded, InvalidConversation
 from src.domain.llm.model import MESSAGE_OVERHEAD_TOKENS, MessageRole, PromptMessage, estimate_tokens
 
 
@@ -24,6 +28,34 @@ def history_budget(*, context_window: int, max_output_tokens: int, system_prompt
     """Tokens left for the messages once the system prompt and the answer are provided for."""
     system = message_tokens(system_prompt) if system_prompt else 0
     return context_window - max_output_tokens - system
+
+
+#: The default of ``CHAT_CONTEXT_TOKENS``: the history a reply sends when neither the deployment nor
+#: the conversation says otherwise. Far below the 128k-1M windows of today's models on purpose.
+DEFAULT_CONTEXT_TOKENS = 16_000
+#: The smallest ``CHAT_CONTEXT_TOKENS`` a deployment may set (a conversation may go lower).
+MIN_CONTEXT_TOKENS = 256
+
+
+def context_budget(*, context_window: int, max_output_tokens: int, system_prompt: str | None, cap: int | None) -> int:
+    """Tokens a reply's history may use: the model's room (``history_budget``), held to ``cap``."""
+    budget = history_budget(
+        context_window=context_window, max_output_tokens=max_output_tokens, system_prompt=system_prompt
+    )
+    return budget if cap is None else min(budget, cap)
+
+
+def check_context_tokens(value: int | None, *, context_window: int) -> int | None:
+    """A conversation's own cap: a positive number of tokens within its model's window (``None``:
+    the deployment's ``CHAT_CONTEXT_TOKENS``)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not 1 <= value <= context_window:
+        raise InvalidConversation(
+            f"context_tokens must be between 1 and {context_window} (the model's context window)",
+            extra={"max_context_tokens": context_window},
+        )
+    return value
 
 
 def check_fits(new_message_tokens: int, *, budget: int) -> None:
@@ -43,6 +75,13 @@ def context_threshold(*, token_total: int, budget: int) -> int:
     ``token_total - token_start <= budget``.
     """
     return token_total - budget
+
+
+def context_start(*, token_total: int, budget: int, latest_start: int, summary_token_end: int = 0) -> int:
+    """The smallest ``token_start`` read into a reply's context: the messages that fit ``budget``,
+    never fewer than the latest one (``latest_start``: the message being answered, kept even when
+    it alone exceeds a small cap), and none the running summary already covers."""
+    return min(max(context_threshold(token_total=token_total, budget=budget), summary_token_end), latest_start)
 
 
 def trim_to_context_window(

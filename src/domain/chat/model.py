@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from src.domain.chat.context import check_context_tokens
 from src.domain.chat.errors import EmptyMessage, InvalidConversation, MessageTooLong
 from src.domain.llm.model import FinishReason, MessageRole, Usage
 
@@ -140,6 +141,18 @@ class Conversation:
     next_seq: int = 1
     #: When the automatic title was asked for (once per conversation).
     title_requested_at: datetime | None = None
+    #: The cap on the history a reply sends (``None``: the deployment's ``CHAT_CONTEXT_TOKENS``).
+    context_tokens: int | None = None
+    #: Whether the turns beyond the cap are folded into a running summary (see ``summary.py``).
+    summarize: bool = True
+    summary: str | None = None
+    #: The summary covers every complete message whose ``token_start`` is below this.
+    summary_token_end: int = 0
+    #: The last message the summary covers, and when it was written.
+    summary_through_id: uuid.UUID | None = None
+    summary_updated_at: datetime | None = None
+    #: When an update of the summary was last queued (one at a time; a lost one is queued again later).
+    summary_requested_at: datetime | None = None
 
     @classmethod
     def start(
@@ -194,6 +207,14 @@ class Conversation:
 
     def change_grounding(self, grounding: Grounding | None, *, now: datetime) -> None:
         self.grounding = grounding
+        self.updated_at = now
+
+    def change_context_tokens(self, context_tokens: int | None, *, context_window: int, now: datetime) -> None:
+        self.context_tokens = check_context_tokens(context_tokens, context_window=context_window)
+        self.updated_at = now
+
+    def change_summarize(self, summarize: bool, *, now: datetime) -> None:
+        self.summarize = summarize
         self.updated_at = now
 
     def set_archived(self, archived: bool, *, now: datetime) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -52,6 +53,15 @@ class ConversationModel(UUIDv7AuditBase):
     token_total: Mapped[int] = mapped_column(BigInteger, default=0)
     next_seq: Mapped[int] = mapped_column(Integer, default=1)
     title_requested_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    #: The cap on the history a reply sends; NULL: the deployment's CHAT_CONTEXT_TOKENS.
+    context_tokens: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: The running summary of the turns beyond the cap (src/domain/chat/summary.py).
+    summarize: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    summary: Mapped[str | None] = mapped_column(Text, nullable=True)
+    summary_token_end: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    summary_through_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)
+    summary_updated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
+    summary_requested_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
 class ChatMessageModel(UUIDv7AuditBase):

@@ -124,6 +124,17 @@ _CONTEXT: Select[Any] = (
     )
     .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
 )
+_TURNS_BETWEEN: Select[Any] = (
+    select(_MESSAGES)
+    .where(
+        _MESSAGES.c.conversation_id == bindparam("p_conversation"),
+        _MESSAGES.c.token_start >= bindparam("p_min_token_start"),
+        _MESSAGES.c.token_start < bindparam("p_below_token_start"),
+        _MESSAGES.c.status == _COMPLETE,
+    )
+    .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
+    .limit(bindparam("p_limit"))
+)
 _SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
     _USAGE_MONTHS.c.user_id == bindparam("p_user"), _USAGE_MONTHS.c.month == bindparam("p_month")
 )
@@ -158,6 +169,8 @@ class SqlConversationRepository:
                 token_total=conversation.token_total,
                 next_seq=conversation.next_seq,
                 title_requested_at=conversation.title_requested_at,
+                context_tokens=conversation.context_tokens,
+                summarize=conversation.summarize,
                 created_at=conversation.created_at,
                 updated_at=conversation.updated_at,
             )
@@ -203,6 +216,8 @@ class SqlConversationRepository:
                 temperature=conversation.temperature,
                 archived=conversation.archived,
                 grounding=conversation.grounding.to_json() if conversation.grounding else None,
+                context_tokens=conversation.context_tokens,
+                summarize=conversation.summarize,
                 updated_at=conversation.updated_at,
             )
         )
@@ -280,6 +295,58 @@ class SqlConversationRepository:
         )
         return _rowcount(result) == 1
 
+    async def mark_summary_requested(
+        self, conversation_id: uuid.UUID, *, now: datetime, retry_before: datetime
+    ) -> bool:
+        result = await self._session.execute(
+            update(ConversationModel)
+            .where(
+                ConversationModel.id == conversation_id,
+                or_(
+                    ConversationModel.summary_requested_at.is_(None),
+                    ConversationModel.summary_requested_at <= retry_before,
+                ),
+            )
+            .values(summary_requested_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def store_summary(
+        self,
+        conversation_id: uuid.UUID,
+        *,
+        summary: str | None,
+        token_end: int,
+        through_id: uuid.UUID | None,
+        previous_token_end: int,
+        now: datetime,
+    ) -> bool:
+        result = await self._session.execute(
+            update(ConversationModel)
+            .where(
+                ConversationModel.id == conversation_id,
+                ConversationModel.summary_token_end == previous_token_end,
+            )
+            .values(
+                summary=summary,
+                summary_token_end=token_end,
+                summary_through_id=through_id,
+                summary_updated_at=now,
+                summary_requested_at=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return _rowcount(result) == 1
+
+    async def clear_summary_request(self, conversation_id: uuid.UUID) -> None:
+        await self._session.execute(
+            update(ConversationModel)
+            .where(ConversationModel.id == conversation_id)
+            .values(summary_requested_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
     async def stale_replies(self, now: datetime, *, limit: int) -> list[StaleReply]:
         rows = await self._session.execute(
             select(ConversationModel.id, ConversationModel.generating_message_id)
@@ -345,6 +412,18 @@ class SqlMessageRepository:
         # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
         return [_to_prompt_message(row) for row in await self._session.execute(_CONTEXT, parameters)]
+
+    async def turns_between(
+        self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
+    ) -> list[Message]:
+        # The same index range as ``context``, bounded above and by a row limit.
+        parameters = {
+            "p_conversation": conversation_id,
+            "p_min_token_start": min_token_start,
+            "p_below_token_start": below_token_start,
+            "p_limit": limit,
+        }
+        return [_to_message(row) for row in await self._session.execute(_TURNS_BETWEEN, parameters)]
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
         parameters = {"p_id": message_id, "p_content": content, "p_last_event_id": last_event_id, "p_now": now}
@@ -547,6 +626,13 @@ def _to_conversation(row: Any) -> Conversation:
         token_total=int(row.token_total),
         next_seq=row.next_seq,
         title_requested_at=row.title_requested_at,
+        context_tokens=row.context_tokens,
+        summarize=bool(row.summarize),
+        summary=row.summary,
+        summary_token_end=int(row.summary_token_end or 0),
+        summary_through_id=row.summary_through_id,
+        summary_updated_at=row.summary_updated_at,
+        summary_requested_at=row.summary_requested_at,
     )
 
 

@@ -27,12 +27,14 @@ from src.application.chat.resume_reply_stream import ResumeReplyStream
 from src.application.chat.send_message import SendMessage, SendMessageCommand
 from src.application.chat.settings import ReplySettings
 from src.application.chat.stop_reply import StopReply
+from src.application.chat.summarize_conversation import SummarizeConversation
 from src.application.chat.title_conversation import TitleConversation
 from src.application.chat.update_conversation import UpdateConversation
 from src.application.chat.views import ConversationView, ReplyHandle
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS
 from src.domain.identity.model import Principal, Role, Tier, User, permissions_of
 from src.domain.llm.model import ModelInfo, ModelPricing
 from src.domain.shared.rate_limit import RateLimitPolicy
@@ -77,6 +79,9 @@ class ChatWorld:
     clock: FakeClock = field(default_factory=FakeClock)
     model: ScriptedChatModel = field(default_factory=ScriptedChatModel)
     providers: tuple[str, ...] = ()
+    #: ``CHAT_CONTEXT_TOKENS`` and ``CHAT_CONTEXT_SUMMARY`` of this world.
+    context_tokens: int = DEFAULT_CONTEXT_TOKENS
+    summarize: bool = True
 
     def __post_init__(self) -> None:
         clock = self.clock
@@ -88,7 +93,13 @@ class ChatWorld:
         self.stops = StopSignalBus()
         self.tasks = ReplyTaskRegistry()
         self.limiter = MemoryRateLimiter(clock=clock.monotonic)
-        self.settings = ReplySettings(flush_interval_seconds=0.01, lease_seconds=30, stream_idle_timeout_seconds=0.1)
+        self.settings = ReplySettings(
+            flush_interval_seconds=0.01,
+            lease_seconds=30,
+            stream_idle_timeout_seconds=0.1,
+            context_tokens=self.context_tokens,
+            summarize=self.summarize,
+        )
         generator = ReplyGenerator(
             self.uow, self.model, self.catalog, self.streams, self.stops, self.events, clock, self.settings
         )
@@ -117,6 +128,7 @@ class ChatWorld:
         self.export = ExportConversation(self.uow, clock)
         self.list_messages = ListMessages(self.uow)
         self.title = TitleConversation(self.uow, self.model, self.catalog, self.events, clock)
+        self.summarize_job = SummarizeConversation(self.uow, self.model, self.catalog, clock, enabled=self.summarize)
         self.recover = RecoverStaleReplies(self.uow, self.catalog, clock)
         self.usage = GetUsage(self.uow, BUDGETS, clock)
         self.get_budget = GetUserBudget(self.uow, BUDGETS, clock)

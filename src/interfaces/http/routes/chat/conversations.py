@@ -98,9 +98,11 @@ class ConversationsController(Controller):
 
     @patch(
         "/{conversation_id:uuid}",
-        summary="Rename, change the model, system prompt or grounding, archive",
+        summary="Rename, change the model, system prompt, grounding or context cap, archive",
         description="Only the fields sent change; `null` clears a title, system prompt, temperature or grounding "
-        "(`knowledge: false` too). " + NOT_YOURS,
+        "(`knowledge: false` too), and puts `context_tokens` back to the deployment's cap. `context_tokens` above "
+        "the model's context window is refused (422 `invalid_conversation`); `summarize: false` stops the running "
+        "summary. " + NOT_YOURS,
     )
     async def update_conversation(
         self,
@@ -118,6 +120,8 @@ class ConversationsController(Controller):
             temperature=_given(data.temperature),
             knowledge=_given(data.chosen_knowledge()),
             archived=_given(data.archived),
+            context_tokens=_given(data.context_tokens),
+            summarize=_given(data.summarize),
         )
         return ConversationResponse.of(await container.use_cases.update_conversation(command))
 

@@ -30,6 +30,16 @@ ModelId = Annotated[
 Title = Annotated[str, msgspec.Meta(max_length=MAX_TITLE_LENGTH * 2, description="Shown in lists; blank is none.")]
 SystemPrompt = Annotated[str, msgspec.Meta(max_length=MAX_SYSTEM_PROMPT_CHARS + 1000)]
 Temperature = Annotated[float, msgspec.Meta(ge=0.0, le=2.0, description="0 (focused) to 2 (varied).")]
+ContextTokens = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        description=(
+            "The most tokens of history a reply sends (the latest messages that fit), at most the model's "
+            "context window; `null`: the deployment's `CHAT_CONTEXT_TOKENS`."
+        ),
+    ),
+]
 
 
 Knowledge = Annotated[
@@ -81,6 +91,11 @@ class UpdateConversationRequest(msgspec.Struct, forbid_unknown_fields=True, omit
     knowledge: Knowledge | msgspec.UnsetType = msgspec.UNSET
     grounding: GroundingBody | msgspec.UnsetType | None = msgspec.UNSET
     archived: bool | msgspec.UnsetType = msgspec.UNSET
+    context_tokens: ContextTokens | msgspec.UnsetType | None = msgspec.UNSET
+    summarize: Annotated[
+        bool | msgspec.UnsetType,
+        msgspec.Meta(description="Keep a running summary of the turns beyond the cap and send it with replies."),
+    ] = msgspec.UNSET
 
     def chosen_knowledge(self) -> bool | list[str] | msgspec.UnsetType | None:
         """The grounding sent (as ``knowledge`` or ``grounding``), ``UNSET`` when neither was."""
@@ -106,6 +121,26 @@ class ConversationResponse(msgspec.Struct):
         uuid.UUID | None,
         msgspec.Meta(description="The reply being generated now, if any: follow it at `.../messages/{id}/stream`."),
     ]
+    context_tokens: Annotated[
+        int | None,
+        msgspec.Meta(
+            description="The conversation's cap on the history a reply sends; `null`: the deployment's "
+            "`CHAT_CONTEXT_TOKENS`. Always held to the model's context window."
+        ),
+    ]
+    summarize: Annotated[
+        bool,
+        msgspec.Meta(description="Whether older turns are folded into the running `summary` and sent with replies."),
+    ]
+    summary: Annotated[
+        str | None,
+        msgspec.Meta(description="The running summary of the turns beyond the cap (written by a background job)."),
+    ]
+    summary_through: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(description="The last message the summary covers; later ones are sent as they are."),
+    ]
+    summary_updated_at: datetime | None
 
     @classmethod
     def of(cls, view: ConversationView) -> ConversationResponse:
@@ -121,6 +156,11 @@ class ConversationResponse(msgspec.Struct):
             updated_at=view.updated_at,
             last_activity_at=view.last_activity_at,
             generating_message_id=view.generating_message_id,
+            context_tokens=view.context_tokens,
+            summarize=view.summarize,
+            summary=view.summary,
+            summary_through=view.summary_through,
+            summary_updated_at=view.summary_updated_at,
         )
 
 

@@ -1,0 +1,217 @@
+"""Context: a reply's CPU and time to first token at 5 vs 500 messages of history, capped and not.
+
+In this process, on PostgreSQL (a throwaway database on ``BENCH_DATABASE_URL``), the other services on
+their embedded defaults, replies from ``openai/gpt-4.1-mini`` (a 1M-token window in the catalog) through
+the real OpenAI adapter to the wire-format fake upstream in a process of its own
+(``bench/fake_upstream.py``: zero delay, a 9-word answer), so that what a history costs the database
+client, the prompt building and the SDK is counted here, and the upstream's own CPU is not.
+
+Seeded histories alternate a ~40-word user message and a ~150-word assistant message (~250 estimated
+tokens a message on average; 500 messages are ~126k tokens). Conversations:
+
+- ``short``: 5 messages (a fresh conversation for every sample, so it stays short);
+- ``long_capped``: 500 messages, the default cap (``CHAT_CONTEXT_TOKENS``, 16,000): the latest ~64
+  messages are read and sent;
+- ``long_uncapped``: 500 messages with its ``context_tokens`` at the model's whole window, what every
+  reply sent before the cap existed: all 500.
+
+``SAMPLES`` replies of each, interleaved, one at a time; per reply, the process CPU time
+(``time.process_time``) and the wall time to the first delta, from just before the send to the stored
+reply. The summary job is off while replies are timed (``CHAT_CONTEXT_SUMMARY=false``); one update of a
+500-message conversation's summary (``SUMMARY_INPUT_TOKENS`` of turns, through the same upstream) is
+timed apart: it runs once per quarter-cap of history, not per reply.
+
+    uv run python -m bench context        # BENCH_CONTEXT_SAMPLES=30 by default
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy.engine import make_url
+
+from bench.bench_gateway import fake_upstream
+from bench.support import DATABASE_URL, admin
+from src.application.chat.send_message import SendMessageCommand
+from src.application.chat.summarize_conversation import SummarizeConversationCommand
+from src.application.chat.update_conversation import UpdateConversationCommand
+from src.application.shared.ids import new_id
+from src.domain.chat.context import message_tokens
+from src.domain.chat.model import Conversation, Message, MessageStatus
+from src.domain.identity.model import Principal, Role, Tier, User, permissions_of
+from src.domain.llm.model import FinishReason, MessageRole, Usage
+from src.infrastructure.container import Container, build_container
+from src.infrastructure.persistence.migrator import Migrator
+from src.infrastructure.security.passwords import DUMMY_HASH
+from src.infrastructure.settings import load_settings
+
+SAMPLES = int(os.environ.get("BENCH_CONTEXT_SAMPLES", "30"))
+MODEL = "openai/gpt-4.1-mini"
+LONG = 500
+SHORT = 5
+USER_TEXT = " ".join(f"question{n:03d}" for n in range(40)) + "?"
+ASSISTANT_TEXT = " ".join(f"answer{n:03d}" for n in range(150)) + "."
+SEND_TEXT = "What did we decide about the harbour, and what comes next?"
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 2)
+
+
+def history(conversation: Conversation, count: int, now: Any) -> list[Message]:
+    """``count`` complete messages, user and assistant in turn, with their running token counts."""
+    messages, token_start = [], 0
+    for n in range(count):
+        at = now - timedelta(seconds=count - n)
+        assistant = n % 2 == 1
+        text = ASSISTANT_TEXT if assistant else USER_TEXT
+        tokens = message_tokens(text)
+        messages.append(
+            Message(
+                id=new_id(at),
+                conversation_id=conversation.id,
+                user_id=conversation.user_id,
+                seq=n + 1,
+                role=MessageRole.ASSISTANT if assistant else MessageRole.USER,
+                content=text,
+                status=MessageStatus.COMPLETE,
+                created_at=at,
+                updated_at=at,
+                model=MODEL,
+                provider="openai",
+                finish_reason=FinishReason.STOP if assistant else None,
+                usage=Usage(input_tokens=tokens, output_tokens=tokens) if assistant else None,
+                token_start=token_start,
+                token_count=tokens,
+            )
+        )
+        token_start += tokens
+    conversation.token_total, conversation.next_seq = token_start, count + 1
+    return messages
+
+
+async def seed(container: Container, principal: Principal, count: int) -> uuid.UUID:
+    now = container.clock.now()
+    conversation = Conversation.start(id=new_id(now), user_id=principal.user_id, model=MODEL, now=now, title="Bench")
+    messages = history(conversation, count, now)
+    async with container.uow() as tx:
+        await tx.conversations.add(conversation)
+        for message in messages:
+            await tx.messages.add(message)
+    return conversation.id
+
+
+async def one_reply(container: Container, principal: Principal, conversation_id: uuid.UUID) -> tuple[float, float]:
+    """(CPU seconds, seconds to the first delta) of one reply, sent and stored."""
+    cpu, wall = time.process_time(), time.perf_counter()
+    handle = await container.use_cases.send_message(SendMessageCommand(principal, SEND_TEXT, conversation_id))
+    first = None
+    async for event in handle.events():
+        if event.kind == "delta" and first is None:
+            first = time.perf_counter() - wall
+        if event.terminal:
+            if event.kind != "done":
+                raise RuntimeError(f"the reply failed: {dict(event.data)}")
+            break
+    await handle.result()
+    return time.process_time() - cpu, first if first is not None else float("nan")
+
+
+def figures(label: str, samples: Sequence[tuple[float, float]]) -> dict[str, float]:
+    cpu = [c for c, _ in samples]
+    ttft = [t for _, t in samples]
+    return {
+        f"{label}_cpu_ms_p50": ms(statistics.median(cpu)),
+        f"{label}_cpu_ms_mean": ms(statistics.fmean(cpu)),
+        f"{label}_ttft_ms_p50": ms(statistics.median(ttft)),
+    }
+
+
+async def measure(upstream: str, database_url: str) -> dict[str, Any]:
+    settings = load_settings(
+        {
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "benchmark-secret-key-0123456789-abcdef",
+            "OPENAI_API_KEY": "sk-bench",
+            "OPENAI_BASE_URL": upstream,
+            "RATE_LIMIT_ENABLED": "false",
+            "BUDGET_FREE_MONTHLY_USD": "100000",
+            "CHAT_CONTEXT_SUMMARY": "false",
+            "LOG_LEVEL": "WARNING",
+        },
+        env_file=None,
+    )
+    await asyncio.to_thread(Migrator(settings).upgrade)
+    # The CLI's role: replies are generated in this process, and no outbox relay or job runner runs.
+    container = build_container(settings, role="cli")
+    await container.startup()
+    now = container.clock.now()
+    user = User(
+        id=new_id(now),
+        email="context-bench@example.com",
+        display_name="Bench",
+        password_hash=DUMMY_HASH,
+        role=Role.MEMBER,
+        tier=Tier.FREE,
+        is_active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    async with container.uow() as tx:
+        await tx.users.add(user)
+    principal = Principal(
+        user_id=user.id, email=user.email, role=user.role, tier=user.tier, permissions=permissions_of(user.role)
+    )
+    try:
+        shorts = [await seed(container, principal, SHORT) for _ in range(SAMPLES + 3)]
+        capped = await seed(container, principal, LONG)
+        uncapped = await seed(container, principal, LONG)
+        info = container.model_catalog.resolve(MODEL)
+        await container.use_cases.update_conversation(
+            UpdateConversationCommand(principal, uncapped, context_tokens=info.context_window)
+        )
+        results: dict[str, list[tuple[float, float]]] = {"short": [], "long_capped": [], "long_uncapped": []}
+        for n in range(SAMPLES + 3):  # the first three warm up
+            for label, conversation_id in (("short", shorts[n]), ("long_capped", capped), ("long_uncapped", uncapped)):
+                sample = await one_reply(container, principal, conversation_id)
+                if n >= 3:
+                    results[label].append(sample)
+        history_tokens = (message_tokens(USER_TEXT) + message_tokens(ASSISTANT_TEXT)) * LONG // 2
+        out: dict[str, Any] = {"samples": SAMPLES, "long_history_tokens": history_tokens}
+        for label, samples in results.items():
+            out.update(figures(label, samples))
+        for label in ("long_capped", "long_uncapped"):
+            out[f"{label}_vs_short_cpu_ratio"] = round(out[f"{label}_cpu_ms_p50"] / out["short_cpu_ms_p50"], 2)
+            out[f"{label}_vs_short_ttft_ratio"] = round(out[f"{label}_ttft_ms_p50"] / out["short_ttft_ms_p50"], 2)
+        # One update of the running summary (enabled for this call only), through the same upstream.
+        summarize = type(container.use_cases.summarize_conversation)(
+            container.uow, container.chat_model, container.model_catalog, container.clock, enabled=True
+        )
+        cpu, wall = time.process_time(), time.perf_counter()
+        result = await summarize(SummarizeConversationCommand(capped, below_token_start=10**9))
+        out["summary_update_turns"] = result.turns
+        out["summary_update_source"] = result.source
+        out["summary_update_cpu_ms"] = ms(time.process_time() - cpu)
+        out["summary_update_wall_ms"] = ms(time.perf_counter() - wall)
+        return out
+    finally:
+        await container.shutdown()
+        await container.database.get_engine().dispose()
+
+
+def run() -> dict[str, Any]:
+    database = f"bench_context_{uuid.uuid4().hex[:8]}"
+    asyncio.run(admin(f'CREATE DATABASE "{database}"'))
+    database_url = make_url(DATABASE_URL).set(database=database).render_as_string(hide_password=False)
+    try:
+        with fake_upstream() as upstream:
+            return asyncio.run(measure(upstream, database_url))
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
