@@ -120,6 +120,11 @@ from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
 from src.infrastructure.settings import Settings
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
+from src.infrastructure.wiring.audit_moderation import (
+    AuditModerationServices,
+    audit_moderation_jobs,
+    build_audit_moderation,
+)
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
 from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
@@ -243,6 +248,8 @@ class Container:
     ai: AiUseCases
     #: The notifications context: inbox, preferences, mail, announcements (wiring/notifications.py).
     notifications: NotificationServices
+    #: The admin console's audit log and moderation queue, and members' reports (wiring/audit_moderation.py).
+    audit_moderation: AuditModerationServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -543,12 +550,17 @@ def build_container(
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
     notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
     dispatch_event = build_event_dispatch(uow, clock, notifications)
+    audit_moderation = build_audit_moderation(settings, uow, clock)
 
     catalog = build_job_catalog(
         prune_expired=prune_expired,
         run_once=run_once,
         tracer=JobTracer(tracer_provider),
-        extra_jobs=[*notification_jobs(notifications, dispatch_event), *extra_jobs],
+        extra_jobs=[
+            *notification_jobs(notifications, dispatch_event),
+            *audit_moderation_jobs(audit_moderation),
+            *extra_jobs,
+        ],
         refresh_dictionary=refresh_dictionary,
         title_conversation=title_conversation,
         recover_stale_replies=recover_stale_replies,
@@ -606,6 +618,7 @@ def build_container(
         pubsub=pubsub,
         ai=ai,
         notifications=notifications,
+        audit_moderation=audit_moderation,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
