@@ -41,9 +41,10 @@ class InMemoryAuditLogRepository:
             if (query.actor_id is None or e.actor_id == query.actor_id)
             and (not actions or e.action in actions)
             and (query.target_id is None or e.target_id == query.target_id)
-            and (query.before is None or e.id < query.before)
+            and (query.after is None or e.id > query.after)
+            and (query.before is None or query.after is not None or e.id < query.before)
         ]
-        return sorted(found, key=lambda e: e.id, reverse=True)[:limit]
+        return sorted(found, key=lambda e: e.id, reverse=query.after is None)[:limit]
 
     async def delete_before(self, cutoff: datetime, *, batch_size: int) -> int:
         old = [k for k, e in self._t.audit.items() if e.at < cutoff][:batch_size]

@@ -59,7 +59,7 @@ class AuditPage:
 
 
 class ListAuditEvents:
-    """A page of the log, newest first (``audit:read``)."""
+    """A page of the log, newest first; with ``query.after``, the events after it, oldest first (``audit:read``)."""
 
     def __init__(self, uow: UnitOfWorkFactory) -> None:
         self._uow = uow
@@ -71,7 +71,8 @@ class ListAuditEvents:
             # One more than asked: whether an older page exists, without counting the whole log.
             found = await tx.audit.page(query, limit=query.limit + 1)
         items = found[: query.limit]
-        return AuditPage(items=items, limit=query.limit, next_before=items[-1].id if len(found) > query.limit else None)
+        more = len(found) > query.limit and query.after is None
+        return AuditPage(items=items, limit=query.limit, next_before=items[-1].id if more else None)
 
 
 @dataclass(frozen=True, slots=True)

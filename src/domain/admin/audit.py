@@ -110,6 +110,8 @@ class AuditQuery:
     limit: int = 50
     #: Several actions at once (the CLI's repeated ``--action``); ``action`` is one of them.
     actions: tuple[AuditAction, ...] = ()
+    #: Following the log: only events newer than this id, OLDEST first (``before`` is then ignored).
+    after: uuid.UUID | None = None
 
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_AUDIT_PAGE:
@@ -128,3 +130,10 @@ def parse_action(raw: str) -> AuditAction:
     except ValueError:
         known = ", ".join(a.value for a in AuditAction)
         raise InvalidInput(f"unknown audit action {raw!r}; known: {known}", extra={"field": "action"}) from None
+
+
+def first_id_at(moment: datetime) -> uuid.UUID:
+    """The smallest UUIDv7 of ``moment``'s millisecond: every event id from then on sorts after it
+    (followers re-read a few seconds back with it, so an event that committed late is not missed)."""
+    millis = int(moment.timestamp() * 1000) & ((1 << 48) - 1)
+    return uuid.UUID(int=millis << 80 | 0x7 << 76 | 0b10 << 62)

@@ -54,9 +54,13 @@ class SqlAuditLogRepository:
             statement = statement.where(AuditEventModel.action.in_([a.value for a in actions]))
         if query.target_id is not None:
             statement = statement.where(AuditEventModel.target_id == query.target_id)
-        if query.before is not None:
-            statement = statement.where(AuditEventModel.id < query.before)
-        rows = await self._session.scalars(statement.order_by(AuditEventModel.id.desc()).limit(limit))
+        if query.after is not None:
+            statement = statement.where(AuditEventModel.id > query.after).order_by(AuditEventModel.id)
+        else:
+            if query.before is not None:
+                statement = statement.where(AuditEventModel.id < query.before)
+            statement = statement.order_by(AuditEventModel.id.desc())
+        rows = await self._session.scalars(statement.limit(limit))
         return [_audit_event(row) for row in rows]
 
     async def delete_before(self, cutoff: datetime, *, batch_size: int) -> int:
