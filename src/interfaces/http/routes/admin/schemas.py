@@ -89,7 +89,7 @@ class ModerationPageResponse(msgspec.Struct):
 
 class ResolveRequest(msgspec.Struct, forbid_unknown_fields=True):
     action: Literal["dismiss", "hide", "delete"]
-    note: Annotated[str | None, msgspec.Meta(max_length=MAX_RESOLUTION_NOTE)] = None
+    note: Annotated[str, msgspec.Meta(max_length=MAX_RESOLUTION_NOTE)] | None = None
 
 
 class ReportRequest(msgspec.Struct, forbid_unknown_fields=True):
