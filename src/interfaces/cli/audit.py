@@ -44,9 +44,13 @@ def audit_tail(limit: int, follow: bool, actions: tuple[str, ...], interval: flo
 
     from src.domain.admin.audit import AuditEvent, AuditQuery, first_id_at, parse_action
     from src.domain.identity.model import Principal
-    from src.interfaces.cli.main import _identity
+    from src.domain.shared.errors import InvalidInput
+    from src.interfaces.cli.main import EXIT_USAGE, _identity, fail
 
-    wanted = tuple(parse_action(a) for a in actions)
+    try:
+        wanted = tuple(parse_action(a) for a in actions)
+    except InvalidInput as exc:
+        fail(exc.detail, EXIT_USAGE)
     principal = Principal.system()
 
     def show(event: AuditEvent) -> None:
