@@ -6,6 +6,7 @@ import uuid
 from typing import Annotated, Literal
 
 from litestar import Controller, get, post
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -131,6 +132,10 @@ class ReportsController(Controller):
             "public. Once per member and content: 409 `already_reported` the second time. Content you cannot "
             "see is 404 `content_not_found`, as content that does not exist."
         ),
+        responses={
+            404: ResponseSpec(None, description="`content_not_found`: no such content you can see"),
+            409: ResponseSpec(None, description="`already_reported`: you reported this content already"),
+        },
     )
     async def report(
         self,
