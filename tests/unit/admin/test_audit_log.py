@@ -215,3 +215,15 @@ async def test_the_prune_deletes_only_events_older_than_the_retention(world: Wor
     assert result.deleted == 1
     (kept,) = events(world)
     assert kept.data["to"] == "free"
+
+
+async def test_closing_ones_own_account_is_recorded_with_the_keys_it_revoked(world: World) -> None:
+    member, _ = await world.session()
+    await world.create_key(member, "ci")
+    await world.deactivate(dataclasses.replace(member, client_ip=CLIENT_IP))
+    closed = events(world, AuditAction.USER_DEACTIVATED)
+    assert len(closed) == 1
+    assert closed[0].actor_id == member.user_id
+    assert closed[0].target_id == str(member.user_id)
+    assert closed[0].data["by_self"] is True
+    assert closed[0].data["revoked_api_keys"] == 1
