@@ -550,7 +550,7 @@ def build_container(
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
     notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
     dispatch_event = build_event_dispatch(uow, clock, notifications)
-    audit_moderation = build_audit_moderation(settings, uow, clock)
+    audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)
 
     catalog = build_job_catalog(
         prune_expired=prune_expired,

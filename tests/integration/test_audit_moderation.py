@@ -192,3 +192,17 @@ async def test_reports_fill_the_queue_and_hiding_takes_an_article_from_everyone_
     assert event["data"]["content_id"] == article
     resolved_list = (await api.call("GET", "/api/v1/admin/moderation", "root", params={"status": "resolved"})).json()
     assert [i["id"] for i in resolved_list["items"]] == [item["id"]]
+
+
+async def test_a_reused_refresh_token_is_an_alarm_in_the_log_with_the_address(api: Api) -> None:
+    grant = {"grant_type": "password", "username": "bob@example.com", "password": PASSWORD}
+    stolen = (await api.client.post("/api/v1/auth/token", data=grant)).json()["refresh_token"]
+    renewed = await api.client.post("/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": stolen})
+    assert renewed.status_code == 200
+    reused = await api.client.post("/api/v1/auth/token", data={"grant_type": "refresh_token", "refresh_token": stolen})
+    assert reused.status_code == 400
+    (alarm,) = await api.audit(action="auth.refresh_token_reused")
+    assert alarm["actor_id"] is None
+    assert alarm["actor_ip"] == "203.0.113.9"
+    assert alarm["target_type"] == "session"
+    assert alarm["data"]["user_id"] == await api.user_id("bob")

@@ -9,6 +9,7 @@ same content are resolved with it: one decision per piece of content.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -202,9 +203,13 @@ class ReportContent:
     """A member reports a message of theirs (a model's reply, say) or a public article, once each.
     Content they cannot see answers ``content_not_found``, as content that does not exist does."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory, clock: Clock, *, mask_excerpt: Callable[[str], str] | None = None
+    ) -> None:
         self._uow = uow
         self._clock = clock
+        #: Personal data in the queue's excerpt is masked, as the scanners' excerpts are.
+        self._mask = mask_excerpt or (lambda text: text)
 
     async def __call__(self, principal: Principal, command: ReportCommand) -> ReportView:
         kind = parse_report_kind(command.kind)
@@ -233,7 +238,7 @@ class ReportContent:
                         target_id=command.target_id,
                         user_id=author_id,
                         reasons=(USER_REPORT_REASON,),
-                        excerpt=excerpt_of(text),
+                        excerpt=self._mask(excerpt_of(text)),
                         status=ModerationItemStatus.OPEN,
                         created_at=now,
                         report_count=1,

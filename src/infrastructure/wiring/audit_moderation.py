@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -25,13 +25,16 @@ class AuditModerationServices:
     report_content: ReportContent
 
 
-def build_audit_moderation(settings: Settings, uow: UnitOfWorkFactory, clock: Clock) -> AuditModerationServices:
+def build_audit_moderation(
+    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, *, mask_excerpt: Callable[[str], str]
+) -> AuditModerationServices:
+    """``mask_excerpt``: the personal-data masker the scanners' queue excerpts go through too."""
     return AuditModerationServices(
         list_audit_events=ListAuditEvents(uow),
         prune_audit_events=PruneAuditEvents(uow, clock, timedelta(days=settings.audit_retention_days)),
         list_moderation_items=ListModerationItems(uow),
         resolve_moderation_item=ResolveModerationItem(uow, clock),
-        report_content=ReportContent(uow, clock),
+        report_content=ReportContent(uow, clock, mask_excerpt=mask_excerpt),
     )
 
 

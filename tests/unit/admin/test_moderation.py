@@ -16,6 +16,7 @@ from src.application.admin.moderation import (
     ResolveCommand,
     ResolveModerationItem,
 )
+from src.application.ai.safety import PiiScanner
 from src.application.knowledge.articles import CreateArticle, GetArticle, ListArticles
 from src.application.knowledge.views import CreateArticleCommand, ListArticlesCommand
 from src.domain.admin.audit import AuditAction
@@ -40,7 +41,7 @@ class Moderation:
     def __init__(self, world: World) -> None:
         self.world = world
         uow, clock = world.uow, world.clock
-        self.report = ReportContent(uow, clock)
+        self.report = ReportContent(uow, clock, mask_excerpt=PiiScanner().mask)
         self.list = ListModerationItems(uow)
         self.resolve = ResolveModerationItem(uow, clock)
         self.create_article = CreateArticle(uow, clock)
@@ -249,3 +250,13 @@ async def test_an_item_without_stored_content_can_only_be_dismissed(setup: Setup
     with pytest.raises(InvalidResolution):
         await mod.resolve(admin, ResolveCommand(tool_input.id, "hide"))
     assert (await mod.resolve(admin, ResolveCommand(tool_input.id, "dismiss"))).resolution is not None
+
+
+async def test_the_excerpt_of_a_reported_message_has_personal_data_masked(setup: Setup) -> None:
+    _, mod, _, ada, _ = setup
+    message = mod.message(ada, "the model said: write to ada.lovelace@example.com for the secret")
+    await mod.report(ada, ReportCommand("message", message.id, "leaks an address"))
+    (item,) = mod.items()
+    assert item.kind is ModerationItemKind.MESSAGE
+    assert "ada.lovelace@example.com" not in item.excerpt
+    assert "write to" in item.excerpt
