@@ -121,6 +121,11 @@ from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
 from src.infrastructure.settings import Settings
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
+from src.infrastructure.wiring.audit_moderation import (
+    AuditModerationServices,
+    audit_moderation_jobs,
+    build_audit_moderation,
+)
 from src.infrastructure.wiring.context import build_summarize_conversation, context_jobs
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
@@ -246,6 +251,8 @@ class Container:
     ai: AiUseCases
     #: The notifications context: inbox, preferences, mail, announcements (wiring/notifications.py).
     notifications: NotificationServices
+    #: The admin console's audit log and moderation queue, and members' reports (wiring/audit_moderation.py).
+    audit_moderation: AuditModerationServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -551,6 +558,7 @@ def build_container(
     recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
     notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
     dispatch_event = build_event_dispatch(uow, clock, notifications)
+    audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)
 
     catalog = build_job_catalog(
         prune_expired=prune_expired,
@@ -559,6 +567,7 @@ def build_container(
         extra_jobs=[
             *notification_jobs(notifications, dispatch_event),
             *context_jobs(summarize_conversation),
+            *audit_moderation_jobs(audit_moderation),
             *extra_jobs,
         ],
         refresh_dictionary=refresh_dictionary,
@@ -618,6 +627,7 @@ def build_container(
         pubsub=pubsub,
         ai=ai,
         notifications=notifications,
+        audit_moderation=audit_moderation,
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),

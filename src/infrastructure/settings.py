@@ -156,6 +156,8 @@ class Settings:
     ws_send_queue_frames: int = 512
     # -- notifications and e-mail (see docs/NOTIFICATIONS.md) -----------------------------------
     notification_retention_days: int = 90
+    # -- admin console: the audit log (docs/OPERATIONS.md) -------------------------------------
+    audit_retention_days: int = 365
     smtp_url: str | None = field(default=None, repr=False)  # may hold a password
     mail_from: str = "Parley <parley@localhost>"
     email_digest_minutes: int = 15
@@ -349,6 +351,7 @@ def load_settings(
         ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
         ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
         **_notification_settings(env),
+        audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500),
         web_dist_dir=Path(env.text("WEB_DIST_DIR", "web/dist")),
     )
 

@@ -149,6 +149,8 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         "conversation_id": owner["conversation"]["id"],
         "message_id": owner["exchange"]["assistant_message"]["id"],
         "notification_id": owner["notification"]["id"],
+        # The first user has nothing in the moderation queue: the id of their message stands for an item about it.
+        "item_id": owner["exchange"]["user_message"]["id"],
     }
     #: The body a real client sends; the first user's secrets where a route takes one.
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
@@ -185,6 +187,12 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
         ("POST", "/api/v1/notifications/read-all"): lambda: None,
         ("PUT", "/api/v1/notifications/preferences"): lambda: {"categories": {"content": {"email": True}}},
         ("POST", "/api/v1/admin/announcements"): lambda: {"title": "Intruder", "body": "says hi", "audience": "all"},
+        ("POST", "/api/v1/admin/moderation/{item_id}/resolve"): lambda: {"action": "delete", "note": "intruder"},
+        ("POST", "/api/v1/reports"): lambda: {
+            "kind": "message",
+            "id": owner["exchange"]["assistant_message"]["id"],
+            "reason": "intruder",
+        },
     }
     #: The query a real client sends to a GET route that needs one; the first user's words where it searches.
     queries: dict[tuple[str, str], dict[str, str]] = {

@@ -12,6 +12,12 @@ from typing import Any, Self
 from src.domain.identity.model import ApiKey, RefreshToken, User
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
+from tests.fakes.admin import (
+    AdminTables,
+    InMemoryAuditLogRepository,
+    InMemoryContentReportRepository,
+    InMemoryModerationItemRepository,
+)
 from tests.fakes.chat import (
     ChatTables,
     InMemoryBudgetRepository,
@@ -116,6 +122,7 @@ class InMemoryDatabase:
         self.knowledge = KnowledgeTables()
         self.chat = ChatTables()
         self.notifications = NotificationTables()
+        self.admin = AdminTables()
         self.commits = 0
         self.rollbacks = 0
         #: "read" or "write" for every unit of work opened, in order.
@@ -136,6 +143,7 @@ class InMemoryUnitOfWork:
         self._knowledge = KnowledgeTables()
         self._chat = ChatTables()
         self._notifications = NotificationTables()
+        self._admin = AdminTables()
         self.read_only = False
 
     @property
@@ -202,6 +210,18 @@ class InMemoryUnitOfWork:
     def word_counts(self) -> InMemoryWordCountRepository:
         return InMemoryWordCountRepository(self._knowledge)
 
+    @property
+    def audit(self) -> InMemoryAuditLogRepository:
+        return InMemoryAuditLogRepository(self._admin)
+
+    @property
+    def moderation_items(self) -> InMemoryModerationItemRepository:
+        return InMemoryModerationItemRepository(self._admin)
+
+    @property
+    def content_reports(self) -> InMemoryContentReportRepository:
+        return InMemoryContentReportRepository(self._admin)
+
     async def __aenter__(self) -> Self:
         self._load()
         self._database.opened.append("read" if self.read_only else "write")
@@ -217,6 +237,7 @@ class InMemoryUnitOfWork:
         self._knowledge = self._database.knowledge.copy()
         self._chat = self._database.chat.copy()
         self._notifications = self._database.notifications.copy()
+        self._admin = self._database.admin.copy()
 
     async def __aexit__(
         self,
@@ -240,6 +261,7 @@ class InMemoryUnitOfWork:
                 or self._knowledge != self._database.knowledge
                 or self._chat != self._database.chat
                 or self._notifications != self._database.notifications
+                or self._admin != self._database.admin
             ):
                 raise PermissionError("a read-only unit of work cannot write")
             return
@@ -251,6 +273,7 @@ class InMemoryUnitOfWork:
         self._database.knowledge = self._knowledge.copy()
         self._database.chat = self._chat.copy()
         self._database.notifications = self._notifications.copy()
+        self._database.admin = self._admin.copy()
         self._database.commits += 1
 
     async def rollback(self) -> None:

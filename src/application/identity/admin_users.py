@@ -4,16 +4,19 @@ requires ``users:manage``."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
+from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import CommonPasswords, PasswordHasher
 from src.application.identity.views import Page, UserView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.events import PasswordChanged
-from src.domain.identity.model import Permission, Principal, Role, Tier, permissions_of
+from src.domain.identity.model import Permission, Principal, Role, Tier, User, permissions_of
 from src.domain.identity.passwords import check_password_policy
 from src.domain.shared.errors import InvalidInput
 
@@ -89,6 +92,7 @@ class UpdateUser:
                 raise UserNotFound()
             if user_id == principal.user_id and tier is not None and tier != user.tier:
                 raise CannotChangeOwnAccess("another admin sets your tier")
+            before_role, before_tier, was_active = user.role, user.tier, user.is_active
             if role is not None:
                 user.set_role(role, now=now)
             if tier is not None:
@@ -99,6 +103,7 @@ class UpdateUser:
                 user.deactivate(now=now)
                 await tx.refresh_tokens.revoke_all_for_user(user.id, now)
             await tx.users.save(user)
+            await _audit_changes(tx, principal, user, before_role, before_tier, was_active, now=now)
         await self._access_state.forget(user.id)
         return UserView.of(user)
 
@@ -139,4 +144,27 @@ class ResetPassword:
             await record_event(
                 tx, PasswordChanged(event_id=new_id(now), occurred_at=now, user_id=current.id, by="admin")
             )
+            await record_audit(tx, principal, AuditAction.USER_PASSWORD_RESET, AuditTarget.USER, current.id, now=now)
         await self._access_state.forget(user_id)
+
+
+async def _audit_changes(
+    tx: UnitOfWork,
+    principal: Principal,
+    user: User,
+    before_role: Role,
+    before_tier: Tier,
+    was_active: bool,
+    *,
+    now: datetime,
+) -> None:
+    """One audit event per access change that happened (a PATCH that changes nothing records nothing)."""
+    if user.role != before_role:
+        data = {"from": before_role.value, "to": user.role.value}
+        await record_audit(tx, principal, AuditAction.USER_ROLE_CHANGED, AuditTarget.USER, user.id, now=now, data=data)
+    if user.tier != before_tier:
+        data = {"from": before_tier.value, "to": user.tier.value}
+        await record_audit(tx, principal, AuditAction.USER_TIER_CHANGED, AuditTarget.USER, user.id, now=now, data=data)
+    if user.is_active != was_active:
+        action = AuditAction.USER_REACTIVATED if user.is_active else AuditAction.USER_DEACTIVATED
+        await record_audit(tx, principal, action, AuditTarget.USER, user.id, now=now, data={"email": user.email})

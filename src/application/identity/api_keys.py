@@ -9,11 +9,13 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from src.application.admin.audit import record_audit
 from src.application.identity.ports import SecretGenerator
 from src.application.identity.views import ApiKeyView, CreatedApiKey
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import (
     ApiKeyNotFound,
     Forbidden,
@@ -76,6 +78,15 @@ class CreateApiKey:
                     prefix=key.prefix,
                 ),
             )
+            await record_audit(
+                tx,
+                principal,
+                AuditAction.API_KEY_CREATED,
+                AuditTarget.API_KEY,
+                key.id,
+                now=now,
+                data={"name": key.name, "prefix": key.prefix, "owner_id": str(key.user_id)},
+            )
         return CreatedApiKey(key=ApiKeyView.of(key), secret=secret)
 
 
@@ -102,5 +113,15 @@ class RevokeApiKey:
             key = await tx.api_keys.get(key_id)
             if key is None or key.user_id != principal.user_id or key.revoked_at is not None:
                 raise ApiKeyNotFound()
-            key.revoke(self._clock.now())
+            now = self._clock.now()
+            key.revoke(now)
             await tx.api_keys.save(key)
+            await record_audit(
+                tx,
+                principal,
+                AuditAction.API_KEY_REVOKED,
+                AuditTarget.API_KEY,
+                key.id,
+                now=now,
+                data={"name": key.name, "prefix": key.prefix, "owner_id": str(key.user_id)},
+            )

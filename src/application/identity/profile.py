@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 
+from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import CommonPasswords, PasswordHasher
 from src.application.identity.views import UserView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import InvalidCredentials, PasswordUnchanged, UserNotFound
 from src.domain.identity.events import PasswordChanged
 from src.domain.identity.model import Principal
@@ -108,11 +110,24 @@ class DeactivateAccount:
             user = await tx.users.get(principal.user_id)
             if user is None:
                 raise UserNotFound()
+            was_active = user.is_active
             user.deactivate(now=now)
             await tx.users.save(user)
             await tx.refresh_tokens.revoke_all_for_user(user.id, now)
+            revoked = 0
             for key in await tx.api_keys.list_for_user(user.id):
                 if key.revoked_at is None:
                     key.revoke(now)
                     await tx.api_keys.save(key)
+                    revoked += 1
+            if was_active:
+                await record_audit(
+                    tx,
+                    principal,
+                    AuditAction.USER_DEACTIVATED,
+                    AuditTarget.USER,
+                    user.id,
+                    now=now,
+                    data={"email": user.email, "by_self": True, "revoked_api_keys": revoked},
+                )
         await self._access_state.forget(user.id)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import AccessTokenIssuer, SecretGenerator
 from src.application.identity.views import TokenPair
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.admin.audit import AuditAction, AuditActor, AuditTarget
 from src.domain.identity.errors import AccountInactive, InvalidToken, RefreshTokenReused
 from src.domain.identity.events import RefreshTokenReuseDetected
 from src.domain.identity.model import User
@@ -37,7 +39,8 @@ class RefreshSession:
         self._refresh_ttl = refresh_ttl
         self._access_state = access_state
 
-    async def __call__(self, refresh_token: str) -> TokenPair:
+    async def __call__(self, refresh_token: str, *, client_ip: str | None = None) -> TokenPair:
+        """``client_ip``: where the request came from, recorded in the audit log when the token was reused."""
         now = self._clock.now()
         successor_secret = self._secrets.refresh_token()
         reuse: RefreshTokenReused | None = None
@@ -60,6 +63,16 @@ class RefreshSession:
                     RefreshTokenReuseDetected(
                         event_id=new_id(now), occurred_at=now, user_id=token.user_id, family_id=token.family_id
                     ),
+                )
+                # Whoever presented it is not known to be the user: no actor, the address only.
+                await record_audit(
+                    tx,
+                    AuditActor(user_id=None, ip=client_ip, via="anonymous"),
+                    AuditAction.REFRESH_TOKEN_REUSED,
+                    AuditTarget.SESSION,
+                    token.family_id,
+                    now=now,
+                    data={"user_id": str(token.user_id)},
                 )
                 reuse = RefreshTokenReused(extra={"user_id": str(token.user_id), "family_id": str(token.family_id)})
                 reuse.__cause__ = error

@@ -4,18 +4,22 @@ Unknown email and wrong password give the same answer after the same work (a dum
 Only FAILED attempts count against the ``login`` policy, per (client address, email): a user who
 signs in often is never throttled, a guesser is stopped after a few tries, and once the allowance is
 spent even the right password is refused until it refills, so guessing cannot go on behind 429s.
+The failure that spends the allowance is recorded in the audit log (once per spent allowance, not
+once per refused attempt: an attacker cannot fill the log faster than the allowance refills).
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from src.application.admin.audit import record_audit
 from src.application.identity.ports import AccessTokenIssuer, PasswordHasher, SecretGenerator
 from src.application.identity.views import SignInCommand, TokenPair
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, RateLimiter, UnitOfWorkFactory
+from src.domain.admin.audit import AuditAction, AuditActor, AuditTarget
 from src.domain.identity.errors import InvalidCredentials, InvalidEmail, SignInThrottled
-from src.domain.identity.model import RefreshToken, User, normalise_email
+from src.domain.identity.model import MAX_EMAIL_LENGTH, RefreshToken, User, normalise_email
 from src.domain.shared.rate_limit import RateDecision, RateLimitPolicy
 
 __all__ = ["SignIn", "SignInCommand"]
@@ -59,11 +63,27 @@ class SignIn:
         else:
             matches, new_hash = await self._hasher.verify(command.password, user.password_hash)
         if not matches:
-            _raise_if_throttled(await self._limiter.hit(throttle_key, self._policy.limit, self._policy.window_seconds))
+            decision = await self._limiter.hit(throttle_key, self._policy.limit, self._policy.window_seconds)
+            if not decision.allowed or decision.remaining == 0:
+                await self._audit_throttling(command, email, user)
+            _raise_if_throttled(decision)
             raise InvalidCredentials()
         assert user is not None
         user.ensure_active()  # only after the right password: the account's state is not public
         return await self._start_session(user, verified_hash=user.password_hash, new_hash=new_hash)
+
+    async def _audit_throttling(self, command: SignInCommand, email: str | None, user: User | None) -> None:
+        now = self._clock.now()
+        async with self._uow() as tx:
+            await record_audit(
+                tx,
+                AuditActor(user_id=None, ip=command.client_ip, via="anonymous"),
+                AuditAction.SIGN_IN_THROTTLED,
+                AuditTarget.USER,
+                user.id if user is not None else None,
+                now=now,
+                data={"email": (email or command.email.strip().lower())[:MAX_EMAIL_LENGTH]},
+            )
 
     async def _start_session(self, user: User, *, verified_hash: str, new_hash: str | None) -> TokenPair:
         now = self._clock.now()

@@ -35,9 +35,12 @@ def require(principal: Principal, permission: Permission) -> None:
 
 
 async def readable_article(tx: UnitOfWork, principal: Principal, article_id: uuid.UUID) -> Article:
-    """The article, when ``principal`` may read it; ``ArticleNotFound`` otherwise."""
+    """The article, when ``principal`` may read it; ``ArticleNotFound`` otherwise. A hidden public
+    article is read by its author and by moderators only."""
     article = await tx.articles.get(article_id)
-    if article is None or not article.is_readable_by(principal.user_id):
+    if article is None or not article.is_readable_by(
+        principal.user_id, staff=principal.can(Permission.MODERATION_MANAGE)
+    ):
         raise ArticleNotFound("There is no article with this id")
     return article
 

@@ -12,11 +12,13 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from src.application.admin.audit import record_audit
 from src.application.notifications.ports import LivePush
 from src.application.notifications.views import AnnouncementView, NotificationView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
 from src.domain.notifications.email import PendingEmail
@@ -49,6 +51,15 @@ class PublishAnnouncement:
         )
         async with self._uow() as tx:
             await record_event(tx, event)
+            await record_audit(
+                tx,
+                principal,
+                AuditAction.ANNOUNCEMENT_PUBLISHED,
+                AuditTarget.ANNOUNCEMENT,
+                event.announcement_id,
+                now=now,
+                data={"title": title, "audience": str(parsed)},
+            )
         return AnnouncementView(event.announcement_id, title, body, str(parsed), now)
 
 

@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 from uuid import UUID
 
+from src.application.admin.ports import AuditLogRepository, ContentReportRepository, ModerationItemRepository
 from src.application.chat.ports import ConversationRepository, MessageRepository
 from src.application.identity.ports import ApiKeyRepository, RefreshTokenRepository, UserRepository
 from src.application.knowledge.ports import ArticleRepository, ParagraphRepository, WordCountRepository
@@ -140,6 +141,15 @@ class UnitOfWork(Protocol):
 
     @property
     def word_counts(self) -> WordCountRepository: ...
+
+    @property
+    def audit(self) -> AuditLogRepository: ...
+
+    @property
+    def moderation_items(self) -> ModerationItemRepository: ...
+
+    @property
+    def content_reports(self) -> ContentReportRepository: ...
 
     async def __aenter__(self) -> Self: ...
 

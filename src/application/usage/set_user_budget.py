@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
+from src.application.admin.audit import record_audit
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.views import UserBudgetView
+from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.model import Permission, Principal
 from src.domain.usage.model import TierBudgets, budget_status, dollars_to_micros, month_start
@@ -57,7 +59,19 @@ class SetUserBudget:
             user = await tx.users.get(user_id)
             if user is None:
                 raise UserNotFound()
+            before = await tx.budgets.get(user_id)
             await tx.budgets.set(user_id, micros, now=now)
+            if before != micros:
+                await record_audit(
+                    tx,
+                    principal,
+                    AuditAction.USER_BUDGET_CHANGED,
+                    AuditTarget.USER,
+                    user_id,
+                    now=now,
+                    # None: the tier's budget applies.
+                    data={"from_micros": before, "to_micros": micros},
+                )
             spent = await tx.usage.spent_in_month(user_id, month_start(now))
         status = budget_status(tier=user.tier, custom_micros=micros, spent_micros=spent, budgets=self._budgets, now=now)
         return UserBudgetView(user_id=user_id, status=status)

@@ -38,6 +38,10 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users:manage"
     USAGE_READ_ALL = "usage:read_all"
     RATE_LIMIT_EXEMPT = "ratelimit:exempt"
+    #: Work the moderation queue: read flagged items, dismiss, hide, delete.
+    MODERATION_MANAGE = "moderation:manage"
+    #: Read the audit log (who changed what, from where).
+    AUDIT_READ = "audit:read"
 
 
 #: Guards check permissions, never role names.
@@ -256,6 +260,9 @@ class Principal:
     api_key_id: uuid.UUID | None = None
     #: The sign-in (refresh-token family) behind an access token; ``None`` for API keys.
     session_id: uuid.UUID | None = None
+    #: The address the request came from, as the front door saw it (``None`` at the CLI): the audit
+    #: log records it beside the actor.
+    client_ip: str | None = None
 
     @classmethod
     def system(cls) -> Principal:

@@ -92,6 +92,8 @@ class Article:
     visibility: Visibility
     created_at: datetime
     updated_at: datetime
+    #: Set when a moderator hid it: then only its author and staff read it.
+    hidden_at: datetime | None = None
 
     @classmethod
     def write(
@@ -123,8 +125,17 @@ class Article:
         """Published and public: every signed-in user may read it."""
         return self.status is ArticleStatus.PUBLISHED and self.visibility is Visibility.PUBLIC
 
-    def is_readable_by(self, user_id: uuid.UUID) -> bool:
-        return self.author_id == user_id or self.is_public
+    @property
+    def is_hidden(self) -> bool:
+        return self.hidden_at is not None
+
+    def is_readable_by(self, user_id: uuid.UUID, *, staff: bool = False) -> bool:
+        """The author always; others a public article unless a moderator hid it (``staff`` still reads it)."""
+        return self.author_id == user_id or (self.is_public and (staff or not self.is_hidden))
+
+    def hide(self, *, now: datetime) -> None:
+        if self.hidden_at is None:
+            self.hidden_at = now
 
     def edit(
         self,

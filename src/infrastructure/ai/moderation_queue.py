@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from src.domain.ai.moderation_queue import ModerationItem, ModerationItemKind, ModerationItemStatus
+from src.domain.ai.moderation_queue import ModerationItem, ModerationItemStatus
+from src.infrastructure.persistence.admin_repositories import moderation_item, moderation_item_row
 from src.infrastructure.persistence.ai_models import ModerationItemModel
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
@@ -21,17 +22,7 @@ class SqlModerationQueue:
 
     @staticmethod
     def _row(item: ModerationItem) -> ModerationItemModel:
-        return ModerationItemModel(
-            id=item.id,
-            kind=item.kind.value,
-            target_id=item.target_id,
-            user_id=item.user_id,
-            reasons=list(item.reasons),
-            excerpt=item.excerpt,
-            status=item.status.value,
-            created_at=item.created_at,
-            updated_at=item.created_at,
-        )
+        return ModerationItemModel(**moderation_item_row(item))
 
     async def enqueue_once(self, item: ModerationItem) -> bool:
         async with self._uow() as tx:
@@ -56,16 +47,4 @@ class SqlModerationQueue:
                 .order_by(ModerationItemModel.created_at, ModerationItemModel.id)
                 .limit(limit)
             )
-            return [
-                ModerationItem(
-                    id=row.id,
-                    kind=ModerationItemKind(row.kind),
-                    target_id=row.target_id,
-                    user_id=row.user_id,
-                    reasons=tuple(row.reasons),
-                    excerpt=row.excerpt,
-                    status=ModerationItemStatus(row.status),
-                    created_at=row.created_at,
-                )
-                for row in rows
-            ]
+            return [moderation_item(row) for row in rows]

@@ -172,6 +172,8 @@ def _readable_by(reader_id: uuid.UUID) -> sa.ColumnElement[bool]:
         sa.and_(
             ArticleModel.status == ArticleStatus.PUBLISHED.value,
             ArticleModel.visibility == Visibility.PUBLIC.value,
+            # A moderator hid it: lists, search and grounding show it to its author only.
+            ArticleModel.hidden_at.is_(None),
         ),
     )
 
@@ -218,6 +220,7 @@ class SqlArticleRepository:
                 status=article.status.value,
                 visibility=article.visibility.value,
                 updated_at=article.updated_at,
+                hidden_at=article.hidden_at,
             )
         )
         if not result.rowcount:  # type: ignore[attr-defined]
@@ -338,4 +341,5 @@ def _to_article(row: ArticleModel, tags: tuple[str, ...]) -> Article:
         visibility=Visibility(row.visibility),
         created_at=row.created_at,
         updated_at=row.updated_at,
+        hidden_at=row.hidden_at,
     )

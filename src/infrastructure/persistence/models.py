@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 # Every context's models, so that autogenerate sees their tables.
+from src.infrastructure.persistence.admin_models import AuditEventModel, ContentReportModel  # noqa: F401
 from src.infrastructure.persistence.ai_models import ModerationItemModel  # noqa: F401
 from src.infrastructure.persistence.chat_models import (  # noqa: F401
     ChatMessageModel,

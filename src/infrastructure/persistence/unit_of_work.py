@@ -14,6 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.admin_repositories import (
+    SqlAuditLogRepository,
+    SqlContentReportRepository,
+    SqlModerationItemRepository,
+)
 from src.infrastructure.persistence.chat_repositories import (
     SqlBudgetRepository,
     SqlConversationRepository,
@@ -155,6 +160,18 @@ class SqlAlchemyUnitOfWork:
     @property
     def word_counts(self) -> SqlWordCountRepository:
         return SqlWordCountRepository(self.session)
+
+    @property
+    def audit(self) -> SqlAuditLogRepository:
+        return SqlAuditLogRepository(self.session)
+
+    @property
+    def moderation_items(self) -> SqlModerationItemRepository:
+        return SqlModerationItemRepository(self.session, lock_rows=not self._read_only)
+
+    @property
+    def content_reports(self) -> SqlContentReportRepository:
+        return SqlContentReportRepository(self.session)
 
     async def __aenter__(self) -> Self:
         if self._session is not None:

@@ -682,6 +682,7 @@ for _command in NOTIFICATION_COMMANDS:
 # --- parley chat: the terminal chat (src/interfaces/cli/terminal_chat.py) -------------------
 
 cli.add_command(chat_command)
+cli.add_command(importlib.import_module("src.interfaces.cli.audit").audit)  # parley audit tail (cli/audit.py)
 for _command in AI_COMMANDS:
     cli.add_command(_command)
 

@@ -13,6 +13,8 @@ raises it: 401 problem JSON with ``WWW-Authenticate: Bearer error="invalid_token
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -75,6 +77,23 @@ def bearer_token(scope: Scope) -> str | None:
     return None
 
 
+def client_host(scope: Scope) -> str | None:
+    """The connection's address as the audit log records it: the whole address (rate limits key IPv6
+    on its /64 instead, see ``client_address``), an IPv4-mapped IPv6 address as the IPv4 one. With
+    ``FORWARDED_ALLOW_IPS``, uvicorn has already put the client behind the proxy here."""
+    client = scope.get("client")
+    host = client[0] if client else ""
+    if not host:
+        return None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host[:64]  # a Unix socket or a test transport's name
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    return str(address)
+
+
 class AuthenticationMiddleware(ASGIMiddleware):
     scopes = (ScopeType.HTTP, ScopeType.WEBSOCKET)
 
@@ -88,7 +107,9 @@ class AuthenticationMiddleware(ASGIMiddleware):
         else:
             scope["user"] = None
             try:
-                scope["user"] = await self.authenticate(token)
+                principal = await self.authenticate(token)
+                # The use cases record where an action came from (the audit log).
+                scope["user"] = dataclasses.replace(principal, client_ip=client_host(scope))
             except Unauthenticated as exc:
                 scope.setdefault("state", {})[AUTH_ERROR_STATE] = exc
         await next_app(scope, receive, send)

@@ -20,7 +20,7 @@ from src.domain.shared.errors import DomainError
 from src.infrastructure.container import Container
 from src.infrastructure.logging import get_logger
 from src.interfaces.http import json_input
-from src.interfaces.http.auth import PUBLIC_OPT, SECURITY
+from src.interfaces.http.auth import PUBLIC_OPT, SECURITY, client_host
 from src.interfaces.http.rate_limit import client_address
 from src.interfaces.http.routes.identity.schemas import (
     LogoutAllRequest,
@@ -208,7 +208,7 @@ class AuthController(Controller):
             return await container.use_cases.sign_in(command)
         if body.grant_type == "refresh_token":
             return await container.use_cases.refresh_session(
-                _require(body.refresh_token, "refresh_token", "refresh_token")
+                _require(body.refresh_token, "refresh_token", "refresh_token"), client_ip=client_host(request.scope)
             )
         raise OAuthTokenError("unsupported_grant_type", "grant_type must be `password` or `refresh_token`")
 

@@ -30,7 +30,7 @@ from src.application.identity.views import SignInCommand, TokenPair
 from src.domain.shared.errors import DomainError, PermissionDenied, Unauthenticated
 from src.infrastructure.container import Container
 from src.infrastructure.settings import Settings
-from src.interfaces.http.auth import PUBLIC_OPT, principal_of
+from src.interfaces.http.auth import PUBLIC_OPT, client_host, principal_of
 from src.interfaces.http.problems import problem
 from src.interfaces.http.rate_limit import client_address
 from src.interfaces.http.routes.identity.auth import NO_STORE, log_security_event
@@ -178,7 +178,7 @@ class BrowserSessionController(Controller):
         if not refresh_token:
             raise NoBrowserSession("Sign in first: this browser holds no session")
         try:
-            pair = await container.use_cases.refresh_session(refresh_token)
+            pair = await container.use_cases.refresh_session(refresh_token, client_ip=client_host(request.scope))
         except DomainError as exc:
             log_security_event(exc, request)
             if not isinstance(exc, Unauthenticated):
@@ -210,7 +210,9 @@ class BrowserSessionController(Controller):
                     await container.use_cases.sign_out(principal_of(request), refresh_token)
                 else:
                     # An expired access token must not keep the session alive: revoke by the cookie alone.
-                    pair = await container.use_cases.refresh_session(refresh_token)
+                    pair = await container.use_cases.refresh_session(
+                        refresh_token, client_ip=client_host(request.scope)
+                    )
                     await container.use_cases.sign_out(
                         await container.use_cases.authenticate(pair.access_token), pair.refresh_token
                     )

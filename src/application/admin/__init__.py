@@ -1,0 +1,1 @@
+"""Admin console use cases: analytics, moderation, audit, system status."""

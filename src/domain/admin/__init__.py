@@ -1,0 +1,1 @@
+"""Admin console: analytics, moderation, audit, system status."""

@@ -1,0 +1,47 @@
+"""Wiring of the admin console's audit log and moderation queue: their use cases and the audit prune job."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from src.application.admin.audit import ListAuditEvents, PruneAuditEvents
+from src.application.admin.moderation import ListModerationItems, ReportContent, ResolveModerationItem
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.infrastructure.queue.catalog import JobSpec
+from src.infrastructure.settings import Settings
+
+PRUNE_AUDIT_EVENTS = "prune_audit_events"
+
+
+@dataclass(slots=True)
+class AuditModerationServices:
+    list_audit_events: ListAuditEvents
+    prune_audit_events: PruneAuditEvents
+    list_moderation_items: ListModerationItems
+    resolve_moderation_item: ResolveModerationItem
+    report_content: ReportContent
+
+
+def build_audit_moderation(
+    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, *, mask_excerpt: Callable[[str], str]
+) -> AuditModerationServices:
+    """``mask_excerpt``: the personal-data masker the scanners' queue excerpts go through too."""
+    return AuditModerationServices(
+        list_audit_events=ListAuditEvents(uow),
+        prune_audit_events=PruneAuditEvents(uow, clock, timedelta(days=settings.audit_retention_days)),
+        list_moderation_items=ListModerationItems(uow),
+        resolve_moderation_item=ResolveModerationItem(uow, clock),
+        report_content=ReportContent(uow, clock, mask_excerpt=mask_excerpt),
+    )
+
+
+def audit_moderation_jobs(services: AuditModerationServices) -> list[JobSpec]:
+    async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
+        result = await services.prune_audit_events(int(payload.get("batch_size", 1000)))
+        return {"audit_events": result.deleted}
+
+    # Daily: audit events older than AUDIT_RETENTION_DAYS (the only deletion the log allows).
+    return [JobSpec(name=PRUNE_AUDIT_EVENTS, handler=prune, cron="41 3 * * *", timeout_seconds=600, retries=2)]

@@ -1,0 +1,12 @@
+"""The admin console's routes under ``/api/v1``: the audit log, the moderation queue, and members'
+reports that feed it."""
+
+from __future__ import annotations
+
+from src.interfaces.http.routes.admin.audit_moderation import (
+    AuditLogController,
+    ModerationController,
+    ReportsController,
+)
+
+AUDIT_MODERATION_CONTROLLERS = [AuditLogController, ModerationController, ReportsController]
