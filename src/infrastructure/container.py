@@ -65,6 +65,7 @@ from src.application.shared.run_job_once import RunJobOnce
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+from src.domain.identity.model import Role as UserRole
 from src.domain.identity.model import Tier
 from src.domain.usage.model import TierBudgets, dollars_to_micros
 from src.infrastructure.admin_bootstrap import bootstrap_admin
@@ -123,6 +124,7 @@ from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
 from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
+from src.infrastructure.wiring.profiles import ProfileServices, build_profiles
 
 logger = get_logger("parley.container")
 
@@ -243,6 +245,8 @@ class Container:
     ai: AiUseCases
     #: The notifications context: inbox, preferences, mail, announcements (wiring/notifications.py).
     notifications: NotificationServices
+    #: Profiles: avatars and the file store they live in (wiring/profiles.py).
+    profiles: ProfileServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -606,6 +610,7 @@ def build_container(
         pubsub=pubsub,
         ai=ai,
         notifications=notifications,
+        profiles=build_profiles(settings, uow, clock),
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
@@ -623,7 +628,9 @@ def build_container(
             prune_expired=prune_expired,
             run_job_once=run_once,
             relay_outbox=relay_outbox,
-            register_user=RegisterUser(uow, password_hasher, clock, common_passwords),
+            register_user=RegisterUser(
+                uow, password_hasher, clock, common_passwords, default_role=UserRole(settings.default_role)
+            ),
             sign_in=SignIn(
                 uow,
                 password_hasher,

@@ -246,7 +246,7 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
     profile = me(client, session["access_token"]).json()
     assert (profile["display_name"], profile["role"], profile["tier"], profile["is_active"]) == (
         "Owner-Unique-Name",
-        "member",
+        "creator",
         "free",
         True,
     )

@@ -39,7 +39,7 @@ def test_register_sign_in_with_form_and_json_and_read_me(run_cli: RunCli, start_
         user = register(client, "  Ada@Example.COM ", name="Ada  Lovelace")
         assert user["email"] == "ada@example.com"
         assert user["display_name"] == "Ada Lovelace"
-        assert (user["role"], user["tier"], user["is_active"]) == ("member", "free", True)
+        assert (user["role"], user["tier"], user["is_active"]) == ("creator", "free", True)
         assert "password" not in json.dumps(user)
 
         taken = client.post(
@@ -390,7 +390,7 @@ def test_admin_routes_need_the_users_manage_permission(run_cli: RunCli, start_se
         assert client.get("/api/v1/admin/users/00000000-0000-7000-8000-000000000000", headers=admin).status_code == 404
 
         me_as_admin = client.get("/api/v1/users/me", headers=admin).json()
-        self_demote = client.patch(f"/api/v1/admin/users/{me_as_admin['id']}", json={"role": "member"}, headers=admin)
+        self_demote = client.patch(f"/api/v1/admin/users/{me_as_admin['id']}", json={"role": "creator"}, headers=admin)
         assert (self_demote.status_code, self_demote.json()["code"]) == (409, "cannot_change_own_access")
 
 

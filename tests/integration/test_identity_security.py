@@ -25,7 +25,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
-def a_user(*, role: Role = Role.MEMBER, token_version: int = 3) -> User:
+def a_user(*, role: Role = Role.CREATOR, token_version: int = 3) -> User:
     return User(
         id=uuid.uuid4(),
         email="ada@example.com",
@@ -168,7 +168,7 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def test_a_tampered_token_is_refused() -> None:
-    token = issuer().issue(a_user(role=Role.MEMBER), now=NOW).token
+    token = issuer().issue(a_user(role=Role.CREATOR), now=NOW).token
     header, payload, signature = _segments(token)
     promoted = {**claims_of(token), "role": "admin"}
     with pytest.raises(InvalidToken):

@@ -31,7 +31,7 @@ async def test_members_may_not_use_any_admin_use_case(world: World) -> None:
     for call in calls:
         with pytest.raises(Forbidden):
             await call
-    assert world.db.users[member.user_id].role == Role.MEMBER
+    assert world.db.users[member.user_id].role == Role.CREATOR
     assert world.db.users[other.id].password_hash.endswith(PASSWORD)
 
 
@@ -94,7 +94,7 @@ async def test_admin_deactivates_and_reactivates(world: World) -> None:
     await world.authenticate((await world.login()).access_token)
 
 
-@pytest.mark.parametrize("change", [{"role": Role.MEMBER}, {"is_active": False}])
+@pytest.mark.parametrize("change", [{"role": Role.CREATOR}, {"is_active": False}])
 async def test_an_admin_cannot_demote_or_deactivate_themselves(world: World, change: dict[str, object]) -> None:
     admin, pair = await world.session("root@example.com", role=Role.ADMIN)
 
