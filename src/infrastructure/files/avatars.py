@@ -55,10 +55,10 @@ class PillowAvatarRenderer:
                     upright = upright.convert(mode)
         except InvalidImage:
             raise
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise InvalidImage(f"the picture declares too many pixels; at most {self._max_pixels:,} are read") from exc
         except (
             UnidentifiedImageError,
-            Image.DecompressionBombError,
-            Image.DecompressionBombWarning,
             OSError,
             SyntaxError,
             ValueError,

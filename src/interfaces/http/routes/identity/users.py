@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.datastructures import ResponseHeader
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Body, FromPath, JSONBody, Parameter, SkipValidation
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
 from src.domain.identity.model import MAX_AVATAR_BYTES, Principal
@@ -20,6 +22,18 @@ from src.interfaces.http.routes.identity.schemas import ChangePasswordRequest, U
 #: upload changes the URL. Without ``v`` (or an old one) caches check back every time.
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "public, no-cache"
+PICTURE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
+
+
+@dataclass
+class AvatarUploadOperation(Operation):
+    """The upload reads its body itself (the picture's bytes, whatever its declared type): documented here."""
+
+    def __post_init__(self) -> None:
+        media = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.STRING, format="binary", description="A PNG, JPEG or WebP file's bytes.")  # type: ignore[arg-type]
+        )
+        self.request_body = RequestBody(required=True, content=dict.fromkeys(PICTURE_TYPES, media))
 
 
 class MeController(Controller):
@@ -56,21 +70,15 @@ class MeController(Controller):
             "account with its new `avatar_url`."
         ),
         request_max_body_size=MAX_AVATAR_BYTES,
+        operation_class=AvatarUploadOperation,
     )
     async def put_avatar(
         self,
-        data: Annotated[
-            bytes,
-            Body(
-                title="Avatar picture",
-                description="A PNG, JPEG or WebP file's bytes.",
-                media_type="application/octet-stream",
-            ),
-        ],
+        request: Request,  # type: ignore[type-arg]
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> UserResponse:
-        return UserResponse.of(await container.profiles.set_avatar(principal, data))
+        return UserResponse.of(await container.profiles.set_avatar(principal, await request.body()))
 
     @delete(
         "/avatar",
