@@ -72,7 +72,7 @@ async def seed_users(container: Container, count: int) -> None:
             "email": f"user{n}@example.com",
             "display_name": f"User {n}",
             "password_hash": "not-a-hash",
-            "role": "member",
+            "role": "creator",
             "tier": "free",
             "is_active": True,
             "token_version": 0,

@@ -271,3 +271,13 @@ def test_the_policy_refuses_a_common_password_from_the_shipped_list() -> None:
         check_password_policy("qwertyuiop", email="ada@example.com", common_passwords=common)
     assert raised.value.extra["rule"] == "common"
     check_password_policy("velvet-otter-drums-quietly", email="ada@example.com", common_passwords=common)
+
+
+def test_a_token_issued_as_member_before_roles_were_split_still_verifies() -> None:
+    # Signed with the same key, as the previous release issued it: the upgrade must not sign everyone out.
+    claims = {**claims_of(issuer().issue(a_user(), now=NOW).token), "role": "member"}
+    legacy = jwt.encode(claims, TEST_SECRET_KEY, algorithm="HS256")
+    assert issuer().verify(legacy, now=NOW).role is Role.CREATOR
+    unknown = jwt.encode({**claims, "role": "superuser"}, TEST_SECRET_KEY, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        issuer().verify(unknown, now=NOW)

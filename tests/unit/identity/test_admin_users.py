@@ -19,19 +19,19 @@ from tests.unit.identity.conftest import PASSWORD, World
 
 
 async def test_members_may_not_use_any_admin_use_case(world: World) -> None:
-    member, _ = await world.session()
+    creator, _ = await world.session()
     other = await world.user("bob@example.com", name="Bob")
     calls = [
-        world.list_users(member),
-        world.get_user(member, other.id),
-        world.update_user(member, other.id, role=Role.ADMIN),
-        world.update_user(member, member.user_id, role=Role.ADMIN),
-        world.reset_password(member, other.id, "a brand new passphrase"),
+        world.list_users(creator),
+        world.get_user(creator, other.id),
+        world.update_user(creator, other.id, role=Role.ADMIN),
+        world.update_user(creator, creator.user_id, role=Role.ADMIN),
+        world.reset_password(creator, other.id, "a brand new passphrase"),
     ]
     for call in calls:
         with pytest.raises(Forbidden):
             await call
-    assert world.db.users[member.user_id].role == Role.CREATOR
+    assert world.db.users[creator.user_id].role == Role.CREATOR
     assert world.db.users[other.id].password_hash.endswith(PASSWORD)
 
 
