@@ -165,7 +165,7 @@ async def seed(database_url: str) -> Seeded:
             email=f"bench{n}@example.com",
             display_name=f"Bench {n}",
             password_hash=DUMMY_HASH,
-            role=Role.MEMBER,
+            role=Role.CREATOR,
             tier=Tier.FREE,
             is_active=True,
             created_at=now,

@@ -158,7 +158,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
         email="context-bench@example.com",
         display_name="Bench",
         password_hash=DUMMY_HASH,
-        role=Role.MEMBER,
+        role=Role.CREATOR,
         tier=Tier.FREE,
         is_active=True,
         created_at=now,

@@ -126,7 +126,7 @@ def _user(user_id: uuid.UUID, now: datetime) -> Any:
         email="bench@example.com",
         display_name="Bench",
         password_hash="x",
-        role=Role.MEMBER,
+        role=Role.CREATOR,
         tier=Tier.FREE,
         is_active=True,
         created_at=now,
@@ -151,9 +151,9 @@ async def measure(database_url: str, owner: uuid.UUID) -> dict[str, Any]:
     principal = Principal(
         user_id=owner,
         email="bench@example.com",
-        role=Role.MEMBER,
+        role=Role.CREATOR,
         tier=Tier.FREE,
-        permissions=permissions_of(Role.MEMBER),
+        permissions=permissions_of(Role.CREATOR),
     )
     retriever = KnowledgeBaseRetriever(excerpt_chars=600)
     figures: dict[str, Any] = {}

@@ -61,7 +61,7 @@ def _settings(database_url: str, **extra: str) -> Any:
 
 
 def _principal(user_id: uuid.UUID) -> Principal:
-    return Principal(user_id, "x@example.com", Role.MEMBER, Tier.FREE, permissions_of(Role.MEMBER))
+    return Principal(user_id, "x@example.com", Role.CREATOR, Tier.FREE, permissions_of(Role.CREATOR))
 
 
 async def seed_users(container: Container, count: int) -> None:
@@ -72,7 +72,7 @@ async def seed_users(container: Container, count: int) -> None:
             "email": f"user{n}@example.com",
             "display_name": f"User {n}",
             "password_hash": "not-a-hash",
-            "role": "member",
+            "role": "creator",
             "tier": "free",
             "is_active": True,
             "token_version": 0,

@@ -66,6 +66,7 @@ from src.application.shared.run_job_once import RunJobOnce
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+from src.domain.identity.model import Role as UserRole
 from src.domain.identity.model import Tier
 from src.domain.usage.model import TierBudgets, dollars_to_micros
 from src.infrastructure.admin_bootstrap import bootstrap_admin
@@ -130,6 +131,7 @@ from src.infrastructure.wiring.context import build_summarize_conversation, cont
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
 from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
+from src.infrastructure.wiring.profiles import ProfileServices, build_profiles
 
 logger = get_logger("parley.container")
 
@@ -253,6 +255,8 @@ class Container:
     notifications: NotificationServices
     #: The admin console's audit log and moderation queue, and members' reports (wiring/audit_moderation.py).
     audit_moderation: AuditModerationServices
+    #: Profiles: avatars and the file store they live in (wiring/profiles.py).
+    profiles: ProfileServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -628,6 +632,7 @@ def build_container(
         ai=ai,
         notifications=notifications,
         audit_moderation=audit_moderation,
+        profiles=build_profiles(settings, uow, clock),
         connection_slots=ConnectionSlots(
             redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
         ),
@@ -645,7 +650,9 @@ def build_container(
             prune_expired=prune_expired,
             run_job_once=run_once,
             relay_outbox=relay_outbox,
-            register_user=RegisterUser(uow, password_hasher, clock, common_passwords),
+            register_user=RegisterUser(
+                uow, password_hasher, clock, common_passwords, default_role=UserRole(settings.default_role)
+            ),
             sign_in=SignIn(
                 uow,
                 password_hasher,

@@ -103,6 +103,17 @@ class Settings:
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     secret_key_generated: bool = False
+    #: The role of a new sign-up: ``creator`` (publishes, generates) or ``viewer`` (reads and chats).
+    default_role: Literal["creator", "viewer"] = "creator"
+    # -- files (avatars) -----------------------------------------------------------------------
+    #: Where uploaded files live when ``files_url`` is not set (default ``<PARLEY_VAR_DIR>/files``).
+    files_dir: Path = Path("var/files")
+    #: ``s3://bucket/prefix``: S3-compatible object storage instead of the local folder.
+    files_url: str | None = None
+    files_s3_endpoint: str | None = None
+    files_s3_region: str = "us-east-1"
+    files_s3_access_key_id: str | None = field(default=None, repr=False)
+    files_s3_secret_access_key: str | None = field(default=None, repr=False)
     # -- language models ---------------------------------------------------------------------
     default_model: str | None = None
     model_catalog_path: Path | None = None
@@ -210,7 +221,16 @@ class Settings:
 _VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR", "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 _NOT_VARIABLES = frozenset({"secret_key_generated"})
 _SECRETS = frozenset(
-    {"secret_key", "metrics_token", "admin_password", "openai_api_key", "gemini_api_key", "groq_api_key"}
+    {
+        "secret_key",
+        "metrics_token",
+        "admin_password",
+        "openai_api_key",
+        "gemini_api_key",
+        "groq_api_key",
+        "files_s3_access_key_id",
+        "files_s3_secret_access_key",
+    }
 )
 
 
@@ -325,6 +345,8 @@ def load_settings(
         admin_email=admin_email,
         admin_password=admin_password,
         secret_key_generated=generated,
+        default_role=env.choice("DEFAULT_ROLE", DEFAULT_ROLES, "creator"),  # type: ignore[arg-type]
+        **_file_settings(env, var_dir),
         default_model=env.raw("DEFAULT_MODEL"),
         model_catalog_path=_existing_file(env, "MODEL_CATALOG_PATH"),
         offline_token_delay_ms=env.integer("OFFLINE_TOKEN_DELAY_MS", 15, minimum=0, maximum=10_000),
@@ -354,6 +376,33 @@ def load_settings(
         audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500),
         web_dist_dir=Path(env.text("WEB_DIST_DIR", "web/dist")),
     )
+
+
+#: Sign-ups never become staff by configuration: admins and moderators are appointed.
+DEFAULT_ROLES = ("creator", "viewer")
+
+
+def _file_settings(env: _Reader, var_dir: Path) -> dict[str, Any]:
+    """Uploaded files: a local folder, or S3-compatible object storage when FILES_URL is set."""
+    files_url = env.raw("FILES_URL")
+    if files_url is not None:
+        scheme, _, rest = files_url.partition("://")
+        bucket = rest.split("/", 1)[0]
+        if scheme != "s3" or not bucket:
+            raise ConfigError("FILES_URL", f"must be s3://bucket or s3://bucket/prefix, got {files_url!r}")
+    key_id = env.raw("FILES_S3_ACCESS_KEY_ID")
+    secret = env.raw("FILES_S3_SECRET_ACCESS_KEY")
+    if (key_id is None) != (secret is None):
+        missing = "FILES_S3_SECRET_ACCESS_KEY" if secret is None else "FILES_S3_ACCESS_KEY_ID"
+        raise ConfigError(missing, "must be set too: the S3 access key id and secret go together")
+    return {
+        "files_dir": Path(env.text("FILES_DIR", (var_dir / "files").as_posix())),
+        "files_url": files_url.rstrip("/") if files_url else None,
+        "files_s3_endpoint": env.url("FILES_S3_ENDPOINT", schemes=("http", "https"), default=None),
+        "files_s3_region": env.text("FILES_S3_REGION", "us-east-1"),
+        "files_s3_access_key_id": key_id,
+        "files_s3_secret_access_key": secret,
+    }
 
 
 def _notification_settings(env: _Reader) -> dict[str, Any]:

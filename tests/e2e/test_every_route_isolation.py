@@ -35,6 +35,9 @@ PUBLIC_ROUTES = {
     ("POST", "/api/v1/auth/session"),
     ("POST", "/api/v1/auth/session/refresh"),
     ("DELETE", "/api/v1/auth/session"),
+    # Avatars are shown to others, through an <img src> that sends no credentials; nothing else of the
+    # account is in the answer, and a deactivated account has none.
+    ("GET", "/api/v1/users/{user_id}/avatar"),
 }
 #: Routes that stream until the client goes away: what they send in their first moments is checked.
 STREAMS = {("GET", "/api/v1/notifications/stream")}
@@ -156,7 +159,9 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
     bodies: dict[tuple[str, str], Callable[[], Any]] = {
         ("POST", "/api/v1/auth/logout"): lambda: {"refresh_token": owner["session"]["refresh_token"]},
         ("POST", "/api/v1/auth/logout-all"): lambda: None,
-        ("PATCH", "/api/v1/users/me"): lambda: {"display_name": "Intruder Renamed"},
+        ("PATCH", "/api/v1/users/me"): lambda: {"display_name": "Intruder Renamed", "bio": "Intruder bio"},
+        # Not a picture: refused (422) whoever sends it; the avatar routes touch only the caller's own.
+        ("PUT", "/api/v1/users/me/avatar"): lambda: {"picture": "none"},
         ("POST", "/api/v1/users/me/password"): lambda: {"current_password": PASSWORD, "new_password": NEW_PASSWORD},
         ("PATCH", "/api/v1/admin/users/{user_id}"): lambda: {"role": "admin", "tier": "pro", "is_active": False},
         ("POST", "/api/v1/api-keys"): lambda: {"name": "intruder-key"},
@@ -254,7 +259,7 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
     profile = me(client, session["access_token"]).json()
     assert (profile["display_name"], profile["role"], profile["tier"], profile["is_active"]) == (
         "Owner-Unique-Name",
-        "member",
+        "creator",
         "free",
         True,
     )

@@ -39,7 +39,7 @@ def test_register_sign_in_with_form_and_json_and_read_me(run_cli: RunCli, start_
         user = register(client, "  Ada@Example.COM ", name="Ada  Lovelace")
         assert user["email"] == "ada@example.com"
         assert user["display_name"] == "Ada Lovelace"
-        assert (user["role"], user["tier"], user["is_active"]) == ("member", "free", True)
+        assert (user["role"], user["tier"], user["is_active"]) == ("creator", "free", True)
         assert "password" not in json.dumps(user)
 
         taken = client.post(
@@ -232,19 +232,19 @@ def test_an_admin_deactivation_reaches_every_instance_on_the_next_request(
     first = serve(run_cli, start_server, REDIS_URL=redis_url)
     second: Server = start_server(env={"RATE_LIMIT_ENABLED": "false", "REDIS_URL": redis_url})
     with client_for(first) as one, client_for(second) as two:
-        member = register(one, "ada@example.com")
+        creator = register(one, "ada@example.com")
         session = sign_in(two, "ada@example.com")
         assert me(two, session["access_token"]).status_code == 200  # its access state is now cached
 
         admin = sign_in(one, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"]
-        off = one.patch(f"/api/v1/admin/users/{member['id']}", json={"is_active": False}, headers=bearer(admin))
+        off = one.patch(f"/api/v1/admin/users/{creator['id']}", json={"is_active": False}, headers=bearer(admin))
         assert off.status_code == 200, off.text
         assert off.json()["is_active"] is False
 
         assert_unauthorized(me(two, session["access_token"]))
         assert refresh(two, session["refresh_token"]).json()["error"] == "invalid_grant"
 
-        on = two.patch(f"/api/v1/admin/users/{member['id']}", json={"is_active": True}, headers=bearer(admin))
+        on = two.patch(f"/api/v1/admin/users/{creator['id']}", json={"is_active": True}, headers=bearer(admin))
         assert on.status_code == 200, on.text
         assert me(one, sign_in(one, "ada@example.com")["access_token"]).status_code == 200
 
@@ -368,7 +368,7 @@ def test_api_key_lifecycle(run_cli: RunCli, start_server: Any) -> None:
 
 def test_admin_routes_need_the_users_manage_permission(run_cli: RunCli, start_server: Any) -> None:
     with client_for(serve(run_cli, start_server)) as client:
-        member = register(client, "ada@example.com")
+        creator = register(client, "ada@example.com")
         register(client, "bob@example.com", name="Bob")
         member_headers = bearer(sign_in(client, "ada@example.com")["access_token"])
         denied = client.get("/api/v1/admin/users", headers=member_headers)
@@ -380,17 +380,17 @@ def test_admin_routes_need_the_users_manage_permission(run_cli: RunCli, start_se
         assert [
             u["email"] for u in client.get("/api/v1/admin/users", params={"q": "bob"}, headers=admin).json()["items"]
         ] == ["bob@example.com"]
-        assert client.get(f"/api/v1/admin/users/{member['id']}", headers=admin).json()["email"] == "ada@example.com"
+        assert client.get(f"/api/v1/admin/users/{creator['id']}", headers=admin).json()["email"] == "ada@example.com"
         promoted = client.patch(
-            f"/api/v1/admin/users/{member['id']}", json={"role": "admin", "tier": "pro"}, headers=admin
+            f"/api/v1/admin/users/{creator['id']}", json={"role": "admin", "tier": "pro"}, headers=admin
         )
         assert (promoted.json()["role"], promoted.json()["tier"]) == ("admin", "pro")
-        # A role change ends the member's old tokens: their permissions in them are stale.
+        # A role change ends the creator's old tokens: their permissions in them are stale.
         assert_unauthorized(client.get("/api/v1/admin/users", headers=member_headers))
         assert client.get("/api/v1/admin/users/00000000-0000-7000-8000-000000000000", headers=admin).status_code == 404
 
         me_as_admin = client.get("/api/v1/users/me", headers=admin).json()
-        self_demote = client.patch(f"/api/v1/admin/users/{me_as_admin['id']}", json={"role": "member"}, headers=admin)
+        self_demote = client.patch(f"/api/v1/admin/users/{me_as_admin['id']}", json={"role": "creator"}, headers=admin)
         assert (self_demote.status_code, self_demote.json()["code"]) == (409, "cannot_change_own_access")
 
 

@@ -68,9 +68,9 @@ def test_the_api_does_what_its_openapi_document_says(run_cli: RunCli, start_serv
     server = serve(run_cli, start_server, OFFLINE_TOKEN_DELAY_MS="0")
     with httpx.Client(base_url=server.base_url, timeout=15) as client:
         register(client, "fuzzed@example.com")
-        member = sign_in(client, "fuzzed@example.com")["access_token"]
+        creator = sign_in(client, "fuzzed@example.com")["access_token"]
         admin = sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"]
-    for who, token in (("member", member), ("admin", admin)):
+    for who, token in (("creator", creator), ("admin", admin)):
         run = fuzz(server.base_url, token, tmp_path)
         # Fuzzed bodies can be megabytes on one line: cut long lines so the failures themselves show.
         report = "\n".join(line[:400] for line in (run.stdout + run.stderr).splitlines())[-20000:]

@@ -128,7 +128,7 @@ async def test_a_password_change_or_a_deactivation_closes_open_sockets(
 ) -> None:
     server = serve(run_cli, start_server)
     with httpx.Client(base_url=server.base_url, timeout=15) as client:
-        member = register(client, "ada@example.com")
+        creator = register(client, "ada@example.com")
         session = sign_in(client, "ada@example.com")
         headers = bearer(session["access_token"])
         async with chat_socket(server, headers) as socket:
@@ -144,7 +144,7 @@ async def test_a_password_change_or_a_deactivation_closes_open_sockets(
                 assert client.delete("/api/v1/users/me", headers=headers).status_code == 204
             else:
                 admin = bearer(sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"])
-                off = client.patch(f"/api/v1/admin/users/{member['id']}", json={"is_active": False}, headers=admin)
+                off = client.patch(f"/api/v1/admin/users/{creator['id']}", json={"is_active": False}, headers=admin)
                 assert off.status_code == 200, off.text
             assert await close_code(socket) == 4401
 
@@ -177,6 +177,6 @@ def test_staff_cannot_change_their_own_tier_or_budget(run_cli: RunCli, start_ser
         assert (budget.status_code, budget.json()["code"]) == (409, "cannot_change_own_access")
         assert client.get("/api/v1/users/me", headers=admin).json()["tier"] == mine["tier"]
         # Another user's tier is an admin's to change.
-        member = register(client, "ada@example.com")
-        other = client.patch(f"/api/v1/admin/users/{member['id']}", json={"tier": "pro"}, headers=admin)
+        creator = register(client, "ada@example.com")
+        other = client.patch(f"/api/v1/admin/users/{creator['id']}", json={"tier": "pro"}, headers=admin)
         assert other.status_code == 200, other.text

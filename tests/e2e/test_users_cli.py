@@ -61,7 +61,7 @@ def test_create_and_list(parley: RunWithInput) -> None:
     created = parley("users", "create", "--email", " Ada@Example.com", "--password-stdin", stdin=PASSWORD + "\n")
     assert created.code == 0, created.stderr
     assert created.stdout.startswith("created ada@example.com (")
-    assert "member, free, active" in created.stdout
+    assert "creator, free, active" in created.stdout
     assert PASSWORD not in created.stdout + created.stderr
     admin = parley(
         "users", "create", "--email", "root@example.com", "--role", "admin", "--display-name", "Root",
@@ -76,7 +76,7 @@ def test_create_and_list(parley: RunWithInput) -> None:
     assert lines[0].split() == ["ID", "EMAIL", "NAME", "ROLE", "TIER", "STATUS", "CREATED", "(UTC)"]
     assert [line.split()[1:5] for line in lines[1:3]] == [
         ["root@example.com", "Root", "admin", "free"],
-        ["ada@example.com", "Ada", "member", "free"],
+        ["ada@example.com", "Ada", "creator", "free"],
     ]
     assert lines[-1] == "1-2 of 2 users"
     searched = parley("users", "list", "--q", "ADA")

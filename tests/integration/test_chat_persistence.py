@@ -40,7 +40,7 @@ async def a_user(uow: SqlAlchemyUnitOfWorkFactory) -> uuid.UUID:
                 email=f"{user_id.hex[:12]}@example.com",
                 display_name="User",
                 password_hash="x",
-                role=Role.MEMBER,
+                role=Role.CREATOR,
                 tier=Tier.FREE,
                 is_active=True,
                 created_at=NOW,

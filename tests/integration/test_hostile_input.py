@@ -149,7 +149,7 @@ async def test_paging_beyond_what_a_database_integer_holds_is_422(
     client: httpx.AsyncClient, ada: dict[str, str]
 ) -> None:
     admin = await client.get(f"/api/v1/admin/users?offset={2**63}", headers=ada)
-    assert admin.status_code == 403  # a member; the cap itself is checked on every list below
+    assert admin.status_code == 403  # a creator; the cap itself is checked on every list below
     for path in ("/api/v1/conversations", "/api/v1/articles", "/api/v1/models"):
         for parameter in ("offset", "limit"):
             body = problem(await client.get(f"{path}?{parameter}={2**63}", headers=ada), 422, "validation_failed")

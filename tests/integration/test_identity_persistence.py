@@ -36,7 +36,7 @@ def make_user(email: str = "ada@example.com", *, display_name: str = "Ada", crea
         email=email,
         display_name=display_name,
         password_hash="$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA",
-        role=Role.MEMBER,
+        role=Role.CREATOR,
         tier=Tier.FREE,
         is_active=True,
         created_at=created_at,

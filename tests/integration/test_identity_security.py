@@ -25,7 +25,7 @@ NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 FAST = {"time_cost": 1, "memory_cost": 1024, "parallelism": 1}
 
 
-def a_user(*, role: Role = Role.MEMBER, token_version: int = 3) -> User:
+def a_user(*, role: Role = Role.CREATOR, token_version: int = 3) -> User:
     return User(
         id=uuid.uuid4(),
         email="ada@example.com",
@@ -168,7 +168,7 @@ def _b64(data: dict[str, object]) -> str:
 
 
 def test_a_tampered_token_is_refused() -> None:
-    token = issuer().issue(a_user(role=Role.MEMBER), now=NOW).token
+    token = issuer().issue(a_user(role=Role.CREATOR), now=NOW).token
     header, payload, signature = _segments(token)
     promoted = {**claims_of(token), "role": "admin"}
     with pytest.raises(InvalidToken):
@@ -271,3 +271,13 @@ def test_the_policy_refuses_a_common_password_from_the_shipped_list() -> None:
         check_password_policy("qwertyuiop", email="ada@example.com", common_passwords=common)
     assert raised.value.extra["rule"] == "common"
     check_password_policy("velvet-otter-drums-quietly", email="ada@example.com", common_passwords=common)
+
+
+def test_a_token_issued_as_member_before_roles_were_split_still_verifies() -> None:
+    # Signed with the same key, as the previous release issued it: the upgrade must not sign everyone out.
+    claims = {**claims_of(issuer().issue(a_user(), now=NOW).token), "role": "member"}
+    legacy = jwt.encode(claims, TEST_SECRET_KEY, algorithm="HS256")
+    assert issuer().verify(legacy, now=NOW).role is Role.CREATOR
+    unknown = jwt.encode({**claims, "role": "superuser"}, TEST_SECRET_KEY, algorithm="HS256")
+    with pytest.raises(InvalidToken):
+        issuer().verify(unknown, now=NOW)

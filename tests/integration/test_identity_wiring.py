@@ -73,7 +73,7 @@ async def test_an_existing_account_with_the_admin_email_is_left_alone(admin_sett
         async with api.uow(read_only=True) as tx:
             user = await tx.users.get_by_email("root@example.com")
         assert user is not None
-        assert user.role == Role.MEMBER
+        assert user.role == Role.CREATOR
         assert (await api.password_hasher.verify("a-member-chose-this-one", user.password_hash))[0]
     finally:
         await api.shutdown()

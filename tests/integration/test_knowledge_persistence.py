@@ -206,7 +206,7 @@ async def add_user(uow: SqlAlchemyUnitOfWorkFactory, name: str) -> uuid.UUID:
         email=f"{name}@example.com",
         display_name=name,
         password_hash="x",
-        role=Role.MEMBER,
+        role=Role.CREATOR,
         tier=Tier.FREE,
         is_active=True,
         created_at=START,

@@ -27,7 +27,7 @@ def row() -> dict[str, object]:
         "email": EMAIL,
         "display_name": "Secret",
         "password_hash": PASSWORD_HASH,
-        "role": "member",
+        "role": "creator",
         "tier": "free",
         "is_active": True,
         "token_version": 0,

@@ -21,8 +21,8 @@ from src.infrastructure.resilience import CircuitBreaker
 pytestmark = pytest.mark.redis
 
 T = TypeVar("T")
-ACTIVE = UserAccessState(is_active=True, token_version=1, role=Role.MEMBER, tier=Tier.FREE, email="a@example.com")
-INACTIVE = UserAccessState(is_active=False, token_version=1, role=Role.MEMBER, tier=Tier.FREE, email="a@example.com")
+ACTIVE = UserAccessState(is_active=True, token_version=1, role=Role.CREATOR, tier=Tier.FREE, email="a@example.com")
+INACTIVE = UserAccessState(is_active=False, token_version=1, role=Role.CREATOR, tier=Tier.FREE, email="a@example.com")
 KEY = "identity:access:a"
 
 

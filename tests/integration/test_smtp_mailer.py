@@ -46,7 +46,7 @@ def composer() -> EmailComposer:
 
 
 def user() -> User:
-    return User(uuid.uuid4(), "ada@example.com", "Ada <b>", "x", Role.MEMBER, Tier.FREE, True, NOW, NOW)
+    return User(uuid.uuid4(), "ada@example.com", "Ada <b>", "x", Role.CREATOR, Tier.FREE, True, NOW, NOW)
 
 
 def mailer_for(port: int) -> SmtpMailer:

@@ -84,7 +84,7 @@ class UseCases:
 
 
 def session_over(use_cases: UseCases) -> ChatSession:
-    principal = Principal(user_id=uuid.uuid4(), email="ada@example.com", role="member", tier="free")  # type: ignore[arg-type]
+    principal = Principal(user_id=uuid.uuid4(), email="ada@example.com", role="creator", tier="free")  # type: ignore[arg-type]
     return ChatSession(use_cases, principal, Screen())
 
 

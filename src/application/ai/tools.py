@@ -212,6 +212,8 @@ class Generate:
         self._templates = templates
 
     async def __call__(self, principal: Principal, command: GenerateCommand) -> ToolOutcome[GenerationResult]:
+        if not principal.can(Permission.AI_GENERATE):
+            raise PermissionDenied(f"Generation needs the {Permission.AI_GENERATE.value} permission")
         model = self._runner.model_for(principal, command.model)
         template = self._templates.get(command.template)
         if template is None:

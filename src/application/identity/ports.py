@@ -12,6 +12,15 @@ from typing import Protocol
 from src.domain.identity.model import ApiKey, RefreshToken, Role, Tier, User
 
 
+class AvatarRenderer(Protocol):
+    """Turns an upload into the avatar's pictures (CPU work: adapters run it off the event loop)."""
+
+    async def render(self, data: bytes, image_format: str, sizes: tuple[int, ...]) -> dict[int, bytes]:
+        """A square WebP picture per size, cropped to the centre, without metadata; raises
+        ``InvalidImage`` when ``data`` does not decode as ``image_format`` or is too large to decode."""
+        ...
+
+
 class UserRepository(Protocol):
     async def add(self, user: User) -> None:
         """Store a new user; raises ``EmailTaken`` when the email is already registered."""

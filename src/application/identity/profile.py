@@ -35,12 +35,17 @@ class UpdateProfile:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, principal: Principal, display_name: str) -> UserView:
+    async def __call__(self, principal: Principal, display_name: str | None = None, bio: str | None = None) -> UserView:
+        """Only what is given changes (``None``: left as it is)."""
+        now = self._clock.now()
         async with self._uow() as tx:
             user = await tx.users.get(principal.user_id)
             if user is None:
                 raise UserNotFound()
-            user.rename(display_name, now=self._clock.now())
+            if display_name is not None:
+                user.rename(display_name, now=now)
+            if bio is not None:
+                user.describe(bio, now=now)
             await tx.users.save(user)
         return UserView.of(user)
 

@@ -9,7 +9,7 @@ from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import EmailTaken
 from src.domain.identity.events import UserRegistered
-from src.domain.identity.model import User, clean_display_name, normalise_email
+from src.domain.identity.model import Role, User, clean_display_name, normalise_email
 from src.domain.identity.passwords import check_password_policy
 
 __all__ = ["RegisterUser", "RegisterUserCommand"]
@@ -17,9 +17,16 @@ __all__ = ["RegisterUser", "RegisterUserCommand"]
 
 class RegisterUser:
     def __init__(
-        self, uow: UnitOfWorkFactory, hasher: PasswordHasher, clock: Clock, common_passwords: CommonPasswords
+        self,
+        uow: UnitOfWorkFactory,
+        hasher: PasswordHasher,
+        clock: Clock,
+        common_passwords: CommonPasswords,
+        *,
+        default_role: Role = Role.CREATOR,
     ) -> None:
         self._uow = uow
+        self._default_role = default_role
         self._hasher = hasher
         self._clock = clock
         self._common_passwords = common_passwords
@@ -36,7 +43,7 @@ class RegisterUser:
             email=email,
             display_name=display_name,
             password_hash=password_hash,
-            role=command.role,
+            role=command.role or self._default_role,
             tier=command.tier,
             is_active=True,
             created_at=now,

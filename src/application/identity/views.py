@@ -22,6 +22,9 @@ class UserView:
     tier: Tier
     is_active: bool
     created_at: datetime
+    bio: str = ""
+    #: ``None`` without an avatar; otherwise what names the current one (its ETag).
+    avatar_version: str | None = None
 
     @classmethod
     def of(cls, user: User) -> UserView:
@@ -33,6 +36,8 @@ class UserView:
             tier=user.tier,
             is_active=user.is_active,
             created_at=user.created_at,
+            bio=user.bio,
+            avatar_version=user.avatar_version,
         )
 
 
@@ -89,7 +94,8 @@ class RegisterUserCommand:
     email: str
     password: str
     display_name: str
-    role: Role = Role.MEMBER
+    #: ``None``: the platform's default role for new accounts (``DEFAULT_ROLE``).
+    role: Role | None = None
     tier: Tier = Tier.FREE
 
 

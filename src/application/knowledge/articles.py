@@ -34,6 +34,13 @@ def require(principal: Principal, permission: Permission) -> None:
         raise Forbidden(f"This needs the {permission.value} permission")
 
 
+def require_publisher_of_public(principal: Principal, article: Article) -> None:
+    """Public articles (published and visible to everyone) are written only by those who may publish:
+    a viewer keeps private notes and drafts, and may take down a public article of theirs but not change it."""
+    if article.is_public:
+        require(principal, Permission.KNOWLEDGE_PUBLISH)
+
+
 async def readable_article(tx: UnitOfWork, principal: Principal, article_id: uuid.UUID) -> Article:
     """The article, when ``principal`` may read it; ``ArticleNotFound`` otherwise. A hidden public
     article is read by its author and by moderators only."""
@@ -71,6 +78,7 @@ class CreateArticle:
             visibility=parse_visibility(command.visibility),
             now=now,
         )
+        require_publisher_of_public(principal, article)
         async with self._uow() as tx:
             await tx.articles.add(article)
         return ArticleView.of(article)
@@ -127,6 +135,7 @@ class UpdateArticle:
                 status=parse_status(command.status) if command.status is not None else None,
                 visibility=parse_visibility(command.visibility) if command.visibility is not None else None,
             )
+            require_publisher_of_public(principal, article)
             await tx.articles.save(article)
         return ArticleView.of(article)
 

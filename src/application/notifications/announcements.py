@@ -78,7 +78,7 @@ class FanOutAnnouncement:
         self._batch_size = batch_size
 
     async def __call__(self, event: AnnouncementPublished) -> FanOutResult:
-        audience = Audience.parse(event.audience)
+        audience = Audience.from_published(event.audience)
         dedupe_key = f"announcement:{event.announcement_id}"
         after: uuid.UUID | None = None
         recipients = stored = batches = 0

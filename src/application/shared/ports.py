@@ -238,6 +238,24 @@ class Cache(Protocol):
         ...
 
 
+class FileStore(Protocol):
+    """Files by key (``avatars/<user id>/<name>``): a local folder, or S3-compatible object storage.
+
+    Keys are relative paths of lower-case letters, digits, ``-``, ``_``, ``.`` and ``/`` (no ``..``).
+    Writes are whole: a reader sees the old file or the new one, never part of one.
+    """
+
+    async def put(self, key: str, data: bytes, *, content_type: str) -> None: ...
+
+    async def get(self, key: str) -> bytes | None:
+        """The file's bytes, or ``None`` when there is no such file."""
+        ...
+
+    async def delete(self, *keys: str) -> None:
+        """Remove the files; keys without a file are skipped."""
+        ...
+
+
 class CacheStats(Protocol):
     """Counts cache lookups by the cache's logical name (``conversations``, ``http:articles``)."""
 

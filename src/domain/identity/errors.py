@@ -15,6 +15,11 @@ class InvalidDisplayName(InvalidInput):
     title = "Invalid display name"
 
 
+class InvalidBio(InvalidInput):
+    code = "invalid_bio"
+    title = "Invalid bio"
+
+
 class WeakPassword(InvalidInput):
     code = "weak_password"
     title = "Password too weak"
@@ -109,3 +114,20 @@ class CannotChangeOwnAccess(DomainError):
 class PasswordUnchanged(InvalidInput):
     code = "password_unchanged"
     title = "The new password is the current one"
+
+
+class InvalidImage(InvalidInput):
+    """Not a PNG, JPEG or WebP picture Parley can read (whatever its name or declared type says)."""
+
+    code = "invalid_image"
+    title = "Invalid image"
+
+
+class ImageTooLarge(InvalidInput):
+    code = "image_too_large"
+    title = "Image too large"
+
+
+class AvatarNotFound(NotFound):
+    code = "avatar_not_found"
+    title = "No avatar"

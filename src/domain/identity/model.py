@@ -21,8 +21,22 @@ from src.domain.identity.errors import (
 
 
 class Role(enum.StrEnum):
+    """What a person does on the platform; what they may do follows from it (``ROLE_PERMISSIONS``)."""
+
     ADMIN = "admin"
-    MEMBER = "member"
+    #: Works the moderation queue and reads the analytics; writes and publishes like a creator.
+    MODERATOR = "moderator"
+    #: Publishes articles and uses AI generation: what every account was before roles were split.
+    CREATOR = "creator"
+    #: Reads, chats and keeps a private knowledge base; cannot publish or generate.
+    VIEWER = "viewer"
+
+    @classmethod
+    def from_issued(cls, value: str) -> Role:
+        """The role named in something issued before the upgrade that split roles (an access token):
+        ``member`` was the one non-admin role then, and the migration made every member a creator.
+        Input from people (API, CLI) is parsed with ``Role(value)``: ``member`` is refused there."""
+        return cls.CREATOR if value == LEGACY_MEMBER_ROLE else cls(value)
 
 
 class Tier(enum.StrEnum):
@@ -38,17 +52,30 @@ class Permission(enum.StrEnum):
     USERS_MANAGE = "users:manage"
     USAGE_READ_ALL = "usage:read_all"
     RATE_LIMIT_EXEMPT = "ratelimit:exempt"
+    #: Make an article public (published and visible to everyone), or change one that is.
+    KNOWLEDGE_PUBLISH = "knowledge:publish"
+    #: ``/ai/generate``: write new content from a template.
+    AI_GENERATE = "ai:generate"
     #: Work the moderation queue: read flagged items, dismiss, hide, delete.
     MODERATION_MANAGE = "moderation:manage"
+    #: Read the platform analytics (usage, users, content), without changing anything.
+    ANALYTICS_READ = "analytics:read"
     #: Read the audit log (who changed what, from where).
     AUDIT_READ = "audit:read"
 
 
+LEGACY_MEMBER_ROLE = "member"
+
+_VIEWER = frozenset(
+    {Permission.CHAT_USE, Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_WRITE, Permission.API_KEYS_MANAGE}
+)
+_CREATOR = _VIEWER | {Permission.KNOWLEDGE_PUBLISH, Permission.AI_GENERATE}
+
 #: Guards check permissions, never role names.
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.MEMBER: frozenset(
-        {Permission.CHAT_USE, Permission.KNOWLEDGE_READ, Permission.KNOWLEDGE_WRITE, Permission.API_KEYS_MANAGE}
-    ),
+    Role.VIEWER: _VIEWER,
+    Role.CREATOR: _CREATOR,
+    Role.MODERATOR: _CREATOR | {Permission.MODERATION_MANAGE, Permission.ANALYTICS_READ},
     Role.ADMIN: frozenset(Permission),
 }
 
@@ -59,6 +86,39 @@ def permissions_of(role: Role) -> frozenset[Permission]:
 
 MAX_EMAIL_LENGTH = 254
 MAX_DISPLAY_NAME_LENGTH = 100
+#: Characters of a profile's bio (after trimming).
+MAX_BIO_LENGTH = 500
+#: An uploaded avatar, before it is re-encoded.
+MAX_AVATAR_BYTES = 2 * 1024 * 1024
+#: Pixels a side of the square pictures kept of an avatar, the largest first.
+AVATAR_SIZES: tuple[int, ...] = (256, 64)
+#: What an upload may be, told by its first bytes (never by its name or declared type).
+AVATAR_FORMATS = ("png", "jpeg", "webp")
+
+
+def sniff_image_format(data: bytes) -> str | None:
+    """``png``, ``jpeg`` or ``webp`` from the file's signature; ``None`` for anything else."""
+    if data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if data.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if len(data) >= 12 and data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
+def check_avatar_upload(data: bytes) -> str:
+    """The upload's format, or the reason it is refused (size, then signature)."""
+    from src.domain.identity.errors import ImageTooLarge, InvalidImage
+
+    if len(data) > MAX_AVATAR_BYTES:
+        raise ImageTooLarge(f"an avatar may be at most {MAX_AVATAR_BYTES // (1024 * 1024)} MiB")
+    if not data:
+        raise InvalidImage("the request body is empty: send the picture's bytes")
+    image_format = sniff_image_format(data)
+    if image_format is None:
+        raise InvalidImage("an avatar must be a PNG, JPEG or WebP picture")
+    return image_format
 
 
 def normalise_email(raw: str) -> str:
@@ -93,6 +153,11 @@ class User:
     #: Bumped whenever existing access must end now (deactivation, password change, role change):
     #: access tokens carry the version they were issued under.
     token_version: int = 0
+    #: A few lines about themselves, shown on their profile; empty when none.
+    bio: str = ""
+    #: Names the current avatar (a digest of its pictures): ``None`` without one. It changes with
+    #: every upload, so it is the avatar's ETag and busts caches holding the previous one.
+    avatar_version: str | None = None
 
     @property
     def permissions(self) -> frozenset[Permission]:
@@ -107,6 +172,14 @@ class User:
 
     def rename(self, display_name: str, *, now: datetime) -> None:
         self.display_name = clean_display_name(display_name)
+        self.updated_at = now
+
+    def describe(self, bio: str, *, now: datetime) -> None:
+        self.bio = clean_bio(bio)
+        self.updated_at = now
+
+    def set_avatar(self, version: str | None, *, now: datetime) -> None:
+        self.avatar_version = version
         self.updated_at = now
 
     def change_password_hash(self, password_hash: str, *, now: datetime) -> None:
@@ -153,6 +226,18 @@ def clean_display_name(raw: str) -> str:
     if not name or len(name) > MAX_DISPLAY_NAME_LENGTH:
         raise InvalidDisplayName(f"display_name must be 1-{MAX_DISPLAY_NAME_LENGTH} characters")
     return name
+
+
+def clean_bio(raw: str) -> str:
+    """Trimmed; line breaks kept (a bio may have paragraphs), NUL and other control characters refused."""
+    from src.domain.identity.errors import InvalidBio
+
+    bio = raw.replace("\r\n", "\n").strip()
+    if len(bio) > MAX_BIO_LENGTH:
+        raise InvalidBio(f"bio must be at most {MAX_BIO_LENGTH} characters")
+    if any((ord(c) < 32 and c not in "\n\t") or c == "\x7f" for c in bio):
+        raise InvalidBio("bio must not contain NUL or other control characters")
+    return bio
 
 
 @dataclass(slots=True)

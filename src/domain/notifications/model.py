@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from src.domain.identity.model import Role, Tier
+from src.domain.identity.model import LEGACY_MEMBER_ROLE, Role, Tier
 from src.domain.notifications.errors import InvalidAnnouncement, InvalidPreferences
 
 MAX_TITLE_LENGTH = 200
@@ -127,6 +127,15 @@ class Audience:
                 f"audience must be all, role:<{'|'.join(choices['role'])}> or tier:<{'|'.join(choices['tier'])}>"
             )
         return cls(kind, value)
+
+    @classmethod
+    def from_published(cls, text: str) -> Audience:
+        """The audience of an ``AnnouncementPublished`` event, which may have been recorded before roles were
+        split: ``role:member`` then, and the migration made every member a creator."""
+        kind, _, value = text.strip().partition(":")
+        if kind == "role" and value == LEGACY_MEMBER_ROLE:
+            return cls("role", Role.CREATOR.value)
+        return cls.parse(text)
 
     def __str__(self) -> str:
         return "all" if self.kind == "all" else f"{self.kind}:{self.value}"

@@ -68,3 +68,10 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
     kind = "unavailable"
     title = "A service Parley depends on is unavailable"
+
+
+class FileStorageUnavailable(ServiceUnavailable):
+    """The file store (the local folder or the object storage) did not answer or refused the call."""
+
+    code = "file_storage_unavailable"
+    title = "File storage is unavailable"

@@ -150,7 +150,9 @@ class GeminiChatModel(ProviderAdapter):
         )
 
     @staticmethod
-    def _contents(request: ChatRequest) -> list[dict[str, Any]]:
+    def _contents(request: ChatRequest) -> list[genai_types.ContentDict]:
+        # Typed as the SDK's ContentDict: with Pillow installed its accepted union grows (PIL images),
+        # and a plain list of dicts no longer matches it.
         return [{"role": _ROLES[m.role], "parts": [{"text": m.content}]} for m in request.conversation]
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:

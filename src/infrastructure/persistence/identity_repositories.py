@@ -40,6 +40,8 @@ class SqlUserRepository:
             tier=user.tier.value,
             is_active=user.is_active,
             token_version=user.token_version,
+            bio=user.bio,
+            avatar_version=user.avatar_version,
             created_at=user.created_at,
             updated_at=user.updated_at,
         )
@@ -71,6 +73,8 @@ class SqlUserRepository:
         row.tier = user.tier.value
         row.is_active = user.is_active
         row.token_version = user.token_version
+        row.bio = user.bio
+        row.avatar_version = user.avatar_version
         row.updated_at = user.updated_at
         await self._session.flush()
 
@@ -240,6 +244,8 @@ def _to_user(row: UserModel) -> User:
         created_at=row.created_at,
         updated_at=row.updated_at,
         token_version=row.token_version,
+        bio=row.bio,
+        avatar_version=row.avatar_version,
     )
 
 

@@ -96,6 +96,10 @@ class UserModel(UUIDv7AuditBase):
     tier: Mapped[str] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     token_version: Mapped[int] = mapped_column(Integer, default=0)
+    #: At most MAX_BIO_LENGTH characters (Text: the limit is the domain's, not the column's).
+    bio: Mapped[str] = mapped_column(Text, default="", server_default="")
+    #: The current avatar's digest (files ``avatars/<user id>/<version>-<size>.webp``); NULL without one.
+    avatar_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class RefreshTokenModel(UUIDv7AuditBase):

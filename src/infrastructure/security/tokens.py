@@ -111,7 +111,7 @@ class JwtAccessTokenIssuer:
                 raise InvalidToken()
             access = AccessClaims(
                 user_id=uuid.UUID(str(claims["sub"])),
-                role=Role(claims["role"]),
+                role=Role.from_issued(str(claims["role"])),
                 token_version=version,
                 jti=str(claims["jti"]),
                 issued_at=_timestamp(claims["iat"]),

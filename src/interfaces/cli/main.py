@@ -354,7 +354,7 @@ def jobs_retry(job_id: str) -> None:
 #: The CLI's table of domain errors: bad input is a usage error (2), anything else (unknown user,
 #: conflict) a failure (1).
 EXIT_BY_ERROR_KIND: dict[str, int] = {"invalid": EXIT_USAGE}
-ROLES = ("member", "admin")
+ROLES = ("viewer", "creator", "moderator", "admin")
 TIERS = ("free", "pro")
 
 
@@ -460,11 +460,11 @@ def users() -> None:
 @users.command("create")
 @click.option("--email", required=True, help="The new user's email (their sign-in name).")
 @click.option("--display-name", default=None, help="Shown to others (default: the part of the email before @).")
-@click.option("--role", type=click.Choice(ROLES), default="member", show_default=True)
+@click.option("--role", type=click.Choice(ROLES), default=None, help="Default: DEFAULT_ROLE (creator).")
 @click.option("--tier", type=click.Choice(TIERS), default="free", show_default=True)
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
 @one_line_errors
-def users_create(email: str, display_name: str | None, role: str, tier: str, password_stdin: bool) -> None:
+def users_create(email: str, display_name: str | None, role: str | None, tier: str, password_stdin: bool) -> None:
     """Create an account (the first admin: --role admin)."""
     from src.application.identity.views import RegisterUserCommand
     from src.domain.identity.model import Role, Tier
@@ -474,7 +474,7 @@ def users_create(email: str, display_name: str | None, role: str, tier: str, pas
         email=email,
         password=password,
         display_name=display_name or email.strip().partition("@")[0] or email,
-        role=Role(role),
+        role=Role(role) if role else None,
         tier=Tier(tier),
     )
     user = _identity(lambda container: container.use_cases.register_user(command))
@@ -502,14 +502,14 @@ def users_list(query: str | None, limit: int, offset: int) -> None:
     email_width = max(len("EMAIL"), *(len(u.email) for u in page.items))
     name_width = min(30, max(len("NAME"), *(len(u.display_name) for u in page.items)))
     click.echo(
-        f"{'ID':<36}  {'EMAIL':<{email_width}}  {'NAME':<{name_width}}  ROLE    TIER  STATUS       CREATED (UTC)"
+        f"{'ID':<36}  {'EMAIL':<{email_width}}  {'NAME':<{name_width}}  ROLE       TIER  STATUS       CREATED (UTC)"
     )
     for u in page.items:
         status = "active" if u.is_active else "deactivated"
         created = u.created_at.strftime("%Y-%m-%d %H:%M")
         name = u.display_name[:name_width]
         click.echo(
-            f"{u.id!s:<36}  {u.email:<{email_width}}  {name:<{name_width}}  {u.role.value:<6}  {u.tier.value:<4}  "
+            f"{u.id!s:<36}  {u.email:<{email_width}}  {name:<{name_width}}  {u.role.value:<9}  {u.tier.value:<4}  "
             f"{status:<11}  {created}"
         )
     click.echo(f"{page.offset + 1}-{page.offset + len(page.items)} of {page.total} users")
@@ -530,7 +530,7 @@ def _update_user(who: str, **changes: Any) -> Any:
 @click.argument("role", type=click.Choice(ROLES))
 @one_line_errors
 def users_set_role(user: str, role: str) -> None:
-    """Make USER an admin or a member (their access tokens end: they sign in again)."""
+    """Give USER a role: viewer, creator, moderator or admin (their access tokens end: they sign in again)."""
     from src.domain.identity.model import Role
 
     click.echo(f"updated {_user_line(_update_user(user, role=Role(role)))}")

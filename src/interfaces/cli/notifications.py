@@ -24,7 +24,12 @@ def notifications() -> None:
 @notifications.command("broadcast")
 @click.option("--title", required=True, help="The announcement's title (1-200 characters).")
 @click.option("--body", required=True, help="The announcement's text.")
-@click.option("--audience", default="all", show_default=True, help="all, role:<admin|member> or tier:<free|pro>.")
+@click.option(
+    "--audience",
+    default="all",
+    show_default=True,
+    help="all, role:<admin|moderator|creator|viewer> or tier:<free|pro>.",
+)
 @one_line_errors
 def broadcast(title: str, body: str, audience: str) -> None:
     """Announce TITLE and BODY to the audience: an in-app notification each (and e-mail where chosen)."""

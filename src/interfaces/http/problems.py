@@ -59,6 +59,8 @@ STATUS_BY_CODE: dict[str, int] = {
     # AI tools (src/domain/ai/errors.py): a model that twice answered unreadable JSON is a bad gateway;
     # prompt_injection_suspected, invalid_template_parameters and invalid_tool_input are 422 by kind.
     "invalid_model_output": 502,
+    # Profiles (src/domain/identity/errors.py): an avatar above 2 MiB, as Litestar's own body limit answers.
+    "image_too_large": 413,
 }
 
 #: DomainError.kind -> HTTP status.

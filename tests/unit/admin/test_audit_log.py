@@ -63,7 +63,7 @@ async def test_role_tier_and_status_changes_record_who_did_what_from_where(world
         AuditTarget.USER,
         str(bob.id),
     )
-    assert role.data == {"from": "member", "to": "admin", "via": "access_token"}
+    assert role.data == {"from": "creator", "to": "admin", "via": "access_token"}
     assert recorded[1].data["from"] == "free"
     assert recorded[1].data["to"] == "pro"
 
@@ -74,7 +74,7 @@ async def test_role_tier_and_status_changes_record_who_did_what_from_where(world
 async def test_a_change_that_changes_nothing_or_is_refused_records_nothing(world: World) -> None:
     admin = await admin_session(world)
     bob = await world.user("bob@example.com", name="Bob")
-    await world.update_user(admin, bob.id, role=Role.MEMBER, tier=Tier.FREE, is_active=True)
+    await world.update_user(admin, bob.id, role=Role.CREATOR, tier=Tier.FREE, is_active=True)
     with pytest.raises(CannotChangeOwnAccess):
         await world.update_user(admin, admin.user_id, tier=Tier.PRO)
     assert events(world) == []

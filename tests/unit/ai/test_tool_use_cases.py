@@ -291,3 +291,14 @@ async def test_flagged_passages_are_queued_once_each() -> None:
     assert "instruction_override" in item.reasons
     off = Tools(policy="off")
     assert await off.guard.report_passages(off.me.user_id, [planted]) == 0
+
+
+async def test_generation_needs_ai_generate_a_viewer_is_refused_before_any_call() -> None:
+    tools = Tools()
+    viewer = principal(role=Role.VIEWER)
+    with pytest.raises(PermissionDenied, match="ai:generate"):
+        await tools.generate(viewer, GenerateCommand("social_post", {"topic": "bees", "platform": "x"}))
+    assert tools.usage == []
+    # The other tools stay open to viewers (they read and chat).
+    summary = await tools.summarize(viewer, SummarizeCommand(ARTICLE, max_words=12))
+    assert summary.result.summary

@@ -64,7 +64,7 @@ AI_FREE = RateLimitPolicy("ai_free", limit=20, window_seconds=60)
 AI_PRO = RateLimitPolicy("ai_pro", limit=120, window_seconds=60)
 
 
-def principal(*, role: Role = Role.MEMBER, tier: Tier = Tier.FREE, user_id: uuid.UUID | None = None) -> Principal:
+def principal(*, role: Role = Role.CREATOR, tier: Tier = Tier.FREE, user_id: uuid.UUID | None = None) -> Principal:
     return Principal(
         user_id=user_id or uuid.uuid4(),
         email="someone@example.com",

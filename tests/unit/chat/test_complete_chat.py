@@ -268,7 +268,7 @@ async def test_store_saves_the_exchange_as_a_conversation_in_the_same_write(gate
 
 
 async def test_a_pro_caller_gets_the_pro_allowance(gateway: Gateway) -> None:
-    pro = principal(tier=Tier.PRO, role=Role.MEMBER)
+    pro = principal(tier=Tier.PRO, role=Role.CREATOR)
     for _ in range(AI_FREE.limit + 1):
         await gateway.use_case.complete(gateway.command(principal=pro))
 

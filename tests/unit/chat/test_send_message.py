@@ -271,7 +271,7 @@ async def test_holders_of_the_exemption_are_not_limited(world: ChatWorld) -> Non
 
 
 async def test_chat_needs_the_chat_permission(world: ChatWorld) -> None:
-    nobody = Principal(user_id=world.me.user_id, email="x@example.com", role=Role.MEMBER, tier=Tier.FREE)
+    nobody = Principal(user_id=world.me.user_id, email="x@example.com", role=Role.CREATOR, tier=Tier.FREE)
     with pytest.raises(Forbidden):
         await world.send(SendMessageCommand(nobody, "hi"))
 

@@ -84,14 +84,16 @@ class World:
         self.revoke_key = RevokeApiKey(uow, clock)
 
     async def user(
-        self, email: str = "ada@example.com", *, role: Role = Role.MEMBER, tier: Tier = Tier.FREE, name: str = "Ada"
+        self, email: str = "ada@example.com", *, role: Role = Role.CREATOR, tier: Tier = Tier.FREE, name: str = "Ada"
     ) -> UserView:
         return await self.register(RegisterUserCommand(email, PASSWORD, name, role=role, tier=tier))
 
     async def login(self, email: str = "ada@example.com", password: str = PASSWORD, ip: str = CLIENT_IP) -> TokenPair:
         return await self.sign_in(SignInCommand(email, password, ip))
 
-    async def session(self, email: str = "ada@example.com", *, role: Role = Role.MEMBER) -> tuple[Principal, TokenPair]:
+    async def session(
+        self, email: str = "ada@example.com", *, role: Role = Role.CREATOR
+    ) -> tuple[Principal, TokenPair]:
         """Register ``email``, sign in, and authenticate with the access token."""
         await self.user(email, role=role)
         pair = await self.login(email)

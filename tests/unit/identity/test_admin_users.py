@@ -19,19 +19,19 @@ from tests.unit.identity.conftest import PASSWORD, World
 
 
 async def test_members_may_not_use_any_admin_use_case(world: World) -> None:
-    member, _ = await world.session()
+    creator, _ = await world.session()
     other = await world.user("bob@example.com", name="Bob")
     calls = [
-        world.list_users(member),
-        world.get_user(member, other.id),
-        world.update_user(member, other.id, role=Role.ADMIN),
-        world.update_user(member, member.user_id, role=Role.ADMIN),
-        world.reset_password(member, other.id, "a brand new passphrase"),
+        world.list_users(creator),
+        world.get_user(creator, other.id),
+        world.update_user(creator, other.id, role=Role.ADMIN),
+        world.update_user(creator, creator.user_id, role=Role.ADMIN),
+        world.reset_password(creator, other.id, "a brand new passphrase"),
     ]
     for call in calls:
         with pytest.raises(Forbidden):
             await call
-    assert world.db.users[member.user_id].role == Role.MEMBER
+    assert world.db.users[creator.user_id].role == Role.CREATOR
     assert world.db.users[other.id].password_hash.endswith(PASSWORD)
 
 
@@ -94,7 +94,7 @@ async def test_admin_deactivates_and_reactivates(world: World) -> None:
     await world.authenticate((await world.login()).access_token)
 
 
-@pytest.mark.parametrize("change", [{"role": Role.MEMBER}, {"is_active": False}])
+@pytest.mark.parametrize("change", [{"role": Role.CREATOR}, {"is_active": False}])
 async def test_an_admin_cannot_demote_or_deactivate_themselves(world: World, change: dict[str, object]) -> None:
     admin, pair = await world.session("root@example.com", role=Role.ADMIN)
 

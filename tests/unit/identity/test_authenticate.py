@@ -14,7 +14,7 @@ async def test_an_access_token_authenticates_with_the_users_permissions(world: W
     principal, _ = await world.session()
     assert principal.via == "access_token"
     assert principal.email == "ada@example.com"
-    assert (principal.role, principal.tier) == (Role.MEMBER, Tier.FREE)
+    assert (principal.role, principal.tier) == (Role.CREATOR, Tier.FREE)
     assert principal.can(Permission.CHAT_USE)
     assert not principal.can(Permission.USERS_MANAGE)
     assert principal.api_key_id is None

@@ -24,7 +24,7 @@ async def test_register_normalises_email_and_name_and_stores_only_a_hash(world: 
 
     assert view.email == "ada@example.com"
     assert view.display_name == "Ada Lovelace"
-    assert (view.role, view.tier, view.is_active) == (Role.MEMBER, Tier.FREE, True)
+    assert (view.role, view.tier, view.is_active) == (Role.CREATOR, Tier.FREE, True)
     assert view.created_at == world.clock.now()
     stored = world.db.users[view.id]
     assert stored.password_hash != PASSWORD

@@ -26,9 +26,9 @@ def principal(name: str = "ada", *, permissions: frozenset[Permission] | None = 
     return Principal(
         user_id=uuid.uuid5(uuid.NAMESPACE_DNS, name),
         email=f"{name}@example.com",
-        role=Role.MEMBER,
+        role=Role.CREATOR,
         tier=Tier.FREE,
-        permissions=permissions_of(Role.MEMBER) if permissions is None else permissions,
+        permissions=permissions_of(Role.CREATOR) if permissions is None else permissions,
     )
 
 

@@ -75,7 +75,7 @@ class World:
     def dispatcher(self, table: dict[type[DomainEvent], list[EventHandler]]) -> DispatchEvent:
         return DispatchEvent(self.uow, self.clock, table, self.observer)
 
-    def add_user(self, name: str, *, role: Role = Role.MEMBER, tier: Tier = Tier.FREE, active: bool = True) -> User:
+    def add_user(self, name: str, *, role: Role = Role.CREATOR, tier: Tier = Tier.FREE, active: bool = True) -> User:
         now = self.clock.now()
         user = User(
             id=uuid.uuid5(uuid.NAMESPACE_DNS, name),

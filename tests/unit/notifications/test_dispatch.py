@@ -82,7 +82,7 @@ def test_handler_names_are_unique(world: World) -> None:
 async def test_registering_writes_the_event_in_the_same_transaction(world: World) -> None:
     register = RegisterUser(world.uow, FakePasswordHasher(), world.clock, FakeCommonPasswords())
     view = await register(
-        RegisterUserCommand("new@example.com", "correct horse battery staple", "New", Role.MEMBER, Tier.FREE)
+        RegisterUserCommand("new@example.com", "correct horse battery staple", "New", Role.CREATOR, Tier.FREE)
     )
     (message,) = world.db.outbox.values()
     assert message.job_name == DISPATCH_EVENT_JOB

@@ -104,9 +104,14 @@ def test_audiences() -> None:
     assert str(Audience.parse("all")) == "all"
     assert Audience.parse("role:admin") == Audience("role", "admin")
     assert Audience.parse(" tier:pro ") == Audience("tier", "pro")
-    for bad in ("everyone", "role:king", "tier:", "group:x"):
+    for bad in ("everyone", "role:king", "tier:", "group:x", "role:member"):
         with pytest.raises(InvalidAnnouncement):
             Audience.parse(bad)
+    # An event recorded before roles were split names members, who are creators now.
+    assert Audience.from_published("role:member") == Audience("role", "creator")
+    assert Audience.from_published("role:viewer") == Audience("role", "viewer")
+    with pytest.raises(InvalidAnnouncement):
+        Audience.from_published("role:king")
     with pytest.raises(InvalidAnnouncement):
         check_announcement("  ", "body")
     assert check_announcement("  Big   news ", " body \n") == ("Big news", "body")

@@ -77,7 +77,9 @@ export default function AdminUsersPage() {
                 </td>
                 <td>
                   <select aria-label={`Role of ${user.email}`} value={user.role} onChange={(e) => update.mutate({ id: user.id, change: { role: e.target.value as Change["role"] } })}>
-                    <option value="member">member</option>
+                    <option value="viewer">viewer</option>
+                    <option value="creator">creator</option>
+                    <option value="moderator">moderator</option>
                     <option value="admin">admin</option>
                   </select>
                 </td>

@@ -108,7 +108,7 @@ class AiToolStatsController(Controller):
     path = "/admin/ai-tools"
     tags = ["admin"]
     security = SECURITY
-    guards = [requires(Permission.USAGE_READ_ALL)]
+    guards = [requires(Permission.ANALYTICS_READ)]
 
     @get(
         "/stats",

@@ -6,6 +6,13 @@ from src.interfaces.http.routes.identity.admin_users import AdminUsersController
 from src.interfaces.http.routes.identity.api_keys import ApiKeysController
 from src.interfaces.http.routes.identity.auth import AuthController
 from src.interfaces.http.routes.identity.browser_session import BrowserSessionController
-from src.interfaces.http.routes.identity.users import MeController
+from src.interfaces.http.routes.identity.users import AvatarController, MeController
 
-IDENTITY_CONTROLLERS = [AuthController, BrowserSessionController, MeController, AdminUsersController, ApiKeysController]
+IDENTITY_CONTROLLERS = [
+    AuthController,
+    BrowserSessionController,
+    MeController,
+    AvatarController,
+    AdminUsersController,
+    ApiKeysController,
+]

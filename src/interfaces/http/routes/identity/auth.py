@@ -147,7 +147,8 @@ class AuthController(Controller):
         status_code=HTTP_201_CREATED,
         summary="Create an account",
         description=(
-            "Registers a member on the free tier. The email is trimmed, lower-cased and must be unused "
+            "Registers an account with the default role (`DEFAULT_ROLE`: `creator` unless configured) on the free "
+            "tier. The email is trimmed, lower-cased and must be unused "
             "(409 `email_taken`); the password needs at least 10 characters, must not be the email and must "
             "not be a commonly used password (422 `weak_password` names the rule). At most 5 registrations "
             "per client address per hour."

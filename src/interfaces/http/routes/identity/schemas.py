@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 import msgspec
 
 from src.application.identity.views import ApiKeyView, CreatedApiKey, Page, TokenPair, UserView
-from src.domain.identity.model import MAX_DISPLAY_NAME_LENGTH, MAX_EMAIL_LENGTH, Role, Tier
+from src.domain.identity.model import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, MAX_EMAIL_LENGTH, Role, Tier
 
 #: Longer "passwords" are refused before hashing: hashing megabytes is a denial of service.
 MAX_PASSWORD_LENGTH = 1024
@@ -47,10 +47,23 @@ class UserResponse(msgspec.Struct):
     id: uuid.UUID
     email: str
     display_name: str
-    role: Annotated[Role, msgspec.Meta(description="`admin` or `member`; permissions follow from it.")]
+    role: Annotated[
+        Role,
+        msgspec.Meta(
+            description="`admin`, `moderator`, `creator` or `viewer`; permissions follow from it (docs/API.md)."
+        ),
+    ]
     tier: Annotated[Tier, msgspec.Meta(description="`free` or `pro`: the default rate limits and budgets.")]
     is_active: Annotated[bool, msgspec.Meta(description="False once deactivated: the account cannot sign in.")]
     created_at: datetime
+    bio: Annotated[str, msgspec.Meta(description="A few lines about them; empty when none.")]
+    avatar_url: Annotated[
+        str | None,
+        msgspec.Meta(
+            description="Their avatar (`GET` it, `&size=64` for the small one); null when none. The URL changes "
+            "with every upload."
+        ),
+    ]
 
     @classmethod
     def of(cls, view: UserView) -> UserResponse:
@@ -62,7 +75,15 @@ class UserResponse(msgspec.Struct):
             tier=view.tier,
             is_active=view.is_active,
             created_at=view.created_at,
+            bio=view.bio,
+            avatar_url=avatar_url(view),
         )
+
+
+def avatar_url(view: UserView) -> str | None:
+    if view.avatar_version is None:
+        return None
+    return f"/api/v1/users/{view.id}/avatar?size=256&v={view.avatar_version}"
 
 
 class UserPage(msgspec.Struct):
@@ -133,8 +154,21 @@ class SignedOut(msgspec.Struct):
     revoked_sessions: Annotated[int, msgspec.Meta(description="Sessions (refresh-token families) ended.")]
 
 
-class UpdateProfileRequest(msgspec.Struct, forbid_unknown_fields=True):
-    display_name: DisplayName
+class UpdateProfileRequest(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields sent change."""
+
+    display_name: DisplayName | None = None
+    bio: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                max_length=MAX_BIO_LENGTH * 2,
+                description=f"About you, at most {MAX_BIO_LENGTH} characters once trimmed; line breaks are kept, "
+                "other control characters refused (422 `invalid_bio`). An empty string clears it.",
+            ),
+        ]
+        | None
+    ) = None
 
 
 class ChangePasswordRequest(msgspec.Struct, forbid_unknown_fields=True):

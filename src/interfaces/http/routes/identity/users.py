@@ -1,16 +1,39 @@
-"""The signed-in user's own account: profile, password, deactivation."""
+"""The signed-in user's own account (profile, avatar, password, deactivation), and anyone's avatar."""
 
 from __future__ import annotations
 
-from litestar import Controller, delete, get, patch, post
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import JSONBody, SkipValidation
-from litestar.status_codes import HTTP_204_NO_CONTENT
+import uuid
+from dataclasses import dataclass
+from typing import Annotated, Literal
 
-from src.domain.identity.model import Principal
+from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar.datastructures import ResponseHeader
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, RequestBody, Schema
+from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
+from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
+
+from src.domain.identity.model import MAX_AVATAR_BYTES, Principal
 from src.infrastructure.container import Container
-from src.interfaces.http.auth import SECURITY
+from src.interfaces.http.auth import PUBLIC_OPT, SECURITY
 from src.interfaces.http.routes.identity.schemas import ChangePasswordRequest, UpdateProfileRequest, UserResponse
+
+#: A request to the avatar URL of the current upload (``v`` matches) may be cached for good: a new
+#: upload changes the URL. Without ``v`` (or an old one) caches check back every time.
+IMMUTABLE = "public, max-age=31536000, immutable"
+REVALIDATE = "public, no-cache"
+PICTURE_TYPES = ("image/png", "image/jpeg", "image/webp", "application/octet-stream")
+
+
+@dataclass
+class AvatarUploadOperation(Operation):
+    """The upload reads its body itself (the picture's bytes, whatever its declared type): documented here."""
+
+    def __post_init__(self) -> None:
+        media = OpenAPIMediaType(
+            schema=Schema(type=OpenAPIType.STRING, format="binary", description="A PNG, JPEG or WebP file's bytes.")  # type: ignore[arg-type]
+        )
+        self.request_body = RequestBody(required=True, content=dict.fromkeys(PICTURE_TYPES, media))
 
 
 class MeController(Controller):
@@ -22,14 +45,49 @@ class MeController(Controller):
     async def get_me(self, principal: SkipValidation[Principal], container: SkipValidation[Container]) -> UserResponse:
         return UserResponse.of(await container.use_cases.get_profile(principal))
 
-    @patch("/", summary="Change your display name")
+    @patch(
+        "/",
+        summary="Change your profile",
+        description='Your display name and bio; only the fields sent change (`"bio": ""` clears the bio).',
+    )
     async def update_me(
         self,
         data: JSONBody[UpdateProfileRequest],
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> UserResponse:
-        return UserResponse.of(await container.use_cases.update_profile(principal, data.display_name))
+        view = await container.use_cases.update_profile(principal, display_name=data.display_name, bio=data.bio)
+        return UserResponse.of(view)
+
+    @put(
+        "/avatar",
+        summary="Upload your avatar",
+        description=(
+            "The body is the picture itself: PNG, JPEG or WebP, at most 2 MiB, told by its content (not its name "
+            "or `Content-Type`). It is cropped to a centred square, resized to 256 and 64 pixels and re-encoded "
+            "as WebP without its metadata (EXIF, location). 422 `invalid_image` when it is not a picture Parley "
+            "reads (or declares more than 25 megapixels); 413 `image_too_large` above 2 MiB. Answers your "
+            "account with its new `avatar_url`."
+        ),
+        request_max_body_size=MAX_AVATAR_BYTES,
+        operation_class=AvatarUploadOperation,
+    )
+    async def put_avatar(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        principal: SkipValidation[Principal],
+        container: SkipValidation[Container],
+    ) -> UserResponse:
+        return UserResponse.of(await container.profiles.set_avatar(principal, await request.body()))
+
+    @delete(
+        "/avatar",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Remove your avatar",
+        description="Its pictures are deleted; `avatar_url` becomes null. Removing none is not an error.",
+    )
+    async def delete_avatar(self, principal: SkipValidation[Principal], container: SkipValidation[Container]) -> None:
+        await container.profiles.remove_avatar(principal)
 
     @delete(
         "/",
@@ -62,3 +120,53 @@ class MeController(Controller):
         await container.use_cases.change_password(
             principal, data.current_password, data.new_password, principal.session_id
         )
+
+
+class AvatarController(Controller):
+    path = "/users"
+    tags = ["users"]
+
+    @get(
+        "/{user_id:uuid}/avatar",
+        opt={PUBLIC_OPT: True},
+        media_type="image/webp",
+        summary="A user's avatar",
+        description=(
+            "A square WebP picture, 256 or 64 pixels a side. Public, so that `<img src>` shows it without "
+            "credentials; a deactivated account has none. `ETag` names the upload: `If-None-Match` with it is "
+            "304. With `v` set to the current upload (as in `avatar_url`) the answer may be cached for good; "
+            "otherwise caches check back. 404 `avatar_not_found` when the user has none."
+        ),
+        responses={
+            304: ResponseSpec(None, description="Not modified: the `If-None-Match` ETag is the current one."),
+        },
+        response_headers=[
+            ResponseHeader(name="ETag", description="Names this upload and size.", documentation_only=True),
+            ResponseHeader(name="Cache-Control", description="How long it may be cached.", documentation_only=True),
+        ],
+    )
+    async def get_avatar(
+        self,
+        request: Request,  # type: ignore[type-arg]
+        user_id: FromPath[uuid.UUID],
+        container: SkipValidation[Container],
+        size: Annotated[Literal[64, 256], Parameter(description="Pixels a side.")] = 256,
+        v: Annotated[
+            str | None, Parameter(max_length=64, description="The upload's version, from `avatar_url`.")
+        ] = None,
+    ) -> Response[bytes]:
+        picture = await container.profiles.get_avatar(user_id, size)
+        etag = f'"{picture.version}-{picture.size}"'
+        headers = {"ETag": etag, "Cache-Control": IMMUTABLE if v == picture.version else REVALIDATE}
+        if _matches(request.headers.get("if-none-match"), etag):
+            return Response(b"", status_code=HTTP_304_NOT_MODIFIED, headers=headers)
+        return Response(picture.data, media_type=picture.content_type, headers=headers)
+
+
+def _matches(if_none_match: str | None, etag: str) -> bool:
+    """Whether ``If-None-Match`` names ``etag`` (weak comparison, as RFC 9110 says for it) or is ``*``."""
+    if not if_none_match:
+        return False
+    if if_none_match.strip() == "*":
+        return True
+    return etag in {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

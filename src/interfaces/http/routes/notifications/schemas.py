@@ -72,7 +72,9 @@ class UnsubscribeResponse(msgspec.Struct):
 class AnnouncementRequest(msgspec.Struct, forbid_unknown_fields=True):
     title: Annotated[str, msgspec.Meta(max_length=200)]
     body: Annotated[str, msgspec.Meta(max_length=5000)]
-    audience: Annotated[str, msgspec.Meta(description="`all`, `role:<admin|member>` or `tier:<free|pro>`")] = "all"
+    audience: Annotated[
+        str, msgspec.Meta(description="`all`, `role:<admin|moderator|creator|viewer>` or `tier:<free|pro>`")
+    ] = "all"
 
 
 class AnnouncementResponse(msgspec.Struct):

@@ -1,0 +1,44 @@
+"""Wiring of profiles (the ``identity`` context's avatars): the file store, the renderer, the use cases."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from src.application.identity.avatars import GetAvatar, RemoveAvatar, SetAvatar
+from src.application.shared.ports import Clock, FileStore, UnitOfWorkFactory
+from src.infrastructure.files.avatars import PillowAvatarRenderer
+from src.infrastructure.files.local import LocalFileStore
+from src.infrastructure.files.s3 import S3FileStore
+from src.infrastructure.settings import Settings
+
+
+@dataclass(slots=True)
+class ProfileServices:
+    files: FileStore
+    set_avatar: SetAvatar
+    remove_avatar: RemoveAvatar
+    get_avatar: GetAvatar
+
+
+def build_file_store(settings: Settings) -> FileStore:
+    """S3-compatible object storage when ``FILES_URL`` is set, else the local folder ``FILES_DIR``."""
+    if settings.files_url is not None:
+        return S3FileStore(
+            settings.files_url,
+            endpoint=settings.files_s3_endpoint,
+            region=settings.files_s3_region,
+            access_key_id=settings.files_s3_access_key_id,
+            secret_access_key=settings.files_s3_secret_access_key,
+        )
+    return LocalFileStore(settings.files_dir)
+
+
+def build_profiles(settings: Settings, uow: UnitOfWorkFactory, clock: Clock) -> ProfileServices:
+    files = build_file_store(settings)
+    renderer = PillowAvatarRenderer()
+    return ProfileServices(
+        files=files,
+        set_avatar=SetAvatar(uow, files, renderer, clock),
+        remove_avatar=RemoveAvatar(uow, files, clock),
+        get_avatar=GetAvatar(uow, files),
+    )
