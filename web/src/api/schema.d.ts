@@ -115,7 +115,7 @@ export interface paths {
         put?: never;
         /**
          * Create an account
-         * @description Registers a member on the free tier. The email is trimmed, lower-cased and must be unused (409 `email_taken`); the password needs at least 10 characters, must not be the email and must not be a commonly used password (422 `weak_password` names the rule). At most 5 registrations per client address per hour.
+         * @description Registers an account with the default role (`DEFAULT_ROLE`: `creator` unless configured) on the free tier. The email is trimmed, lower-cased and must be unused (409 `email_taken`); the password needs at least 10 characters, must not be the email and must not be a commonly used password (422 `weak_password` names the rule). At most 5 registrations per client address per hour.
          */
         post: operations["ApiV1AuthRegisterRegister"];
         delete?: never;
@@ -229,8 +229,55 @@ export interface paths {
         delete: operations["ApiV1UsersMeDeactivateMe"];
         options?: never;
         head?: never;
-        /** Change your display name */
+        /**
+         * Change your profile
+         * @description Your display name and bio; only the fields sent change (`"bio": ""` clears the bio).
+         */
         patch: operations["ApiV1UsersMeUpdateMe"];
+        trace?: never;
+    };
+    "/api/v1/users/me/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Upload your avatar
+         * @description The body is the picture itself: PNG, JPEG or WebP, at most 2 MiB, told by its content (not its name or `Content-Type`). It is cropped to a centred square, resized to 256 and 64 pixels and re-encoded as WebP without its metadata (EXIF, location). 422 `invalid_image` when it is not a picture Parley reads (or declares more than 25 megapixels); 413 `image_too_large` above 2 MiB. Answers your account with its new `avatar_url`.
+         */
+        put: operations["ApiV1UsersMeAvatarPutAvatar"];
+        post?: never;
+        /**
+         * Remove your avatar
+         * @description Its pictures are deleted; `avatar_url` becomes null. Removing none is not an error.
+         */
+        delete: operations["ApiV1UsersMeAvatarDeleteAvatar"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/users/{user_id}/avatar": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A user's avatar
+         * @description A square WebP picture, 256 or 64 pixels a side. Public, so that `<img src>` shows it without credentials; a deactivated account has none. `ETag` names the upload: `If-None-Match` with it is 304. With `v` set to the current upload (as in `avatar_url`) the answer may be cached for good; otherwise caches check back. 404 `avatar_not_found` when the user has none.
+         */
+        get: operations["ApiV1UsersUserIdAvatarGetAvatar"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/v1/admin/users/{user_id}": {
@@ -995,6 +1042,86 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Read the audit log, newest first
+         * @description Who changed what, when and from where: role, tier, status, password and budget changes, announcements, API keys created and revoked, moderation decisions, throttled sign-ins and reused refresh tokens. Filter by `actor` (a user id), `action` (`user.role_changed`, ...) and `target` (the id acted on); pass a page's `next_before` as `before` for the next, older page. Read-only: no route changes or deletes an event. Needs `audit:read`.
+         */
+        get: operations["ApiV1AdminAuditListEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/moderation": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List the moderation queue
+         * @description Flagged content, newest first, with why (`reasons`: `moderation:<category>`, prompt-injection reasons, `user_report`) and an excerpt. `kind=message` lists members' messages and model replies, `kind=article` reported articles (also `passage`, `tool_input`). Pass a page's `next_before` as `before` for the next page. Needs `moderation:manage`.
+         */
+        get: operations["ApiV1AdminModerationListItems"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/moderation/{item_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Resolve a moderation item
+         * @description `dismiss` leaves the content as it is; `hide` makes a public article disappear for everyone but its author and staff (a chat message is its author's alone already); `delete` removes the content. Other open items about the same content are resolved with it, and the decision goes to the audit log. 404 `moderation_item_not_found`, 409 `moderation_item_resolved`, 422 `invalid_resolution` (hide or delete an item with no stored content). Needs `moderation:manage`.
+         */
+        post: operations["ApiV1AdminModerationItemIdResolveResolve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/reports": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Report a message or a public article
+         * @description Puts the content in the moderation queue (or adds to its open item) with `user_report` as the reason. A message must be one of your conversations' (a model's reply, say); an article must be public. Once per member and content: 409 `already_reported` the second time. Content you cannot see is 404 `content_not_found`, as content that does not exist.
+         */
+        post: operations["ApiV1ReportsReport"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chat/completions": {
         parameters: {
             query?: never;
@@ -1071,7 +1198,7 @@ export interface components {
             title: string;
             body: string;
             /**
-             * @description `all`, `role:<admin|member>` or `tier:<free|pro>`
+             * @description `all`, `role:<admin|moderator|creator|viewer>` or `tier:<free|pro>`
              * @default all
              */
             audience: string;
@@ -1128,6 +1255,32 @@ export interface components {
             created_at: string;
             /** Format: date-time */
             updated_at: string;
+        };
+        /** AuditEventResponse */
+        AuditEventResponse: {
+            /** Format: uuid */
+            id: string;
+            /** Format: date-time */
+            at: string;
+            /** @description The user who acted; null: the CLI or nobody known */
+            actor_id: string | null;
+            /** @description The address the action came from */
+            actor_ip: string | null;
+            /** @description `user.role_changed`, `api_key.created`, ... (docs/API.md) */
+            action: string;
+            target_type: string;
+            target_id: string | null;
+            /** @description What changed; `via` says how the actor signed in */
+            data: {
+                [key: string]: unknown;
+            };
+        };
+        /** AuditPageResponse */
+        AuditPageResponse: {
+            items: components["schemas"]["AuditEventResponse"][];
+            limit: number;
+            /** @description Pass as `before` for the next, older page */
+            next_before: string | null;
         };
         /** BrowserSessionResponse */
         BrowserSessionResponse: {
@@ -1498,6 +1651,40 @@ export interface components {
             /** @description `openai` (its moderation endpoint), `model` or `rules`. */
             source: string;
         };
+        /** ModerationItemResponse */
+        ModerationItemResponse: {
+            /** Format: uuid */
+            id: string;
+            /** @description `message`, `reply`, `article`, `passage` or `tool_input` */
+            kind: string;
+            /**
+             * Format: uuid
+             * @description The message, article or source flagged
+             */
+            target_id: string;
+            /** @description Its author */
+            user_id: string | null;
+            /** @description `moderation:<category>`, prompt-injection reasons, or `user_report` */
+            reasons: string[];
+            excerpt: string;
+            report_count: number;
+            /** @description `open` or `resolved` */
+            status: string;
+            /** Format: date-time */
+            created_at: string;
+            /** @description `dismiss`, `hide` or `delete` once resolved */
+            resolution: string | null;
+            resolved_at: string | null;
+            resolved_by: string | null;
+            resolution_note: string | null;
+        };
+        /** ModerationPageResponse */
+        ModerationPageResponse: {
+            items: components["schemas"]["ModerationItemResponse"][];
+            limit: number;
+            /** @description Pass as `before` for the next, older page */
+            next_before: string | null;
+        };
         /** NotificationPageResponse */
         NotificationPageResponse: {
             items: components["schemas"]["NotificationResponse"][];
@@ -1613,12 +1800,39 @@ export interface components {
             /** @description Shown to others; runs of whitespace collapse, 1-100 characters. */
             display_name: string;
         };
+        /** ReportRequest */
+        ReportRequest: {
+            /** @enum {string} */
+            kind: "message" | "article";
+            /**
+             * Format: uuid
+             * @description The message or article
+             */
+            id: string;
+            reason: string;
+        };
+        /** ReportResponse */
+        ReportResponse: {
+            /** Format: uuid */
+            id: string;
+            kind: string;
+            /** Format: uuid */
+            target_id: string;
+            /** Format: date-time */
+            created_at: string;
+        };
+        /** ResolveRequest */
+        ResolveRequest: {
+            /** @enum {string} */
+            action: "dismiss" | "hide" | "delete";
+            note?: string | null;
+        };
         /**
          * Role
-         * @description `admin` or `member`; permissions follow from it.
+         * @description `admin`, `moderator`, `creator` or `viewer`; permissions follow from it (docs/API.md).
          * @enum {string}
          */
-        Role: "admin" | "member";
+        Role: "admin" | "moderator" | "creator" | "viewer";
         /** SafetyBody */
         SafetyBody: {
             /** @description `{flagged, score, reasons}`, as `POST /safety/scan` says. */
@@ -1851,7 +2065,9 @@ export interface components {
         /** UpdateProfileRequest */
         UpdateProfileRequest: {
             /** @description Shown to others; runs of whitespace collapse, 1-100 characters. */
-            display_name: string;
+            display_name?: string | null;
+            /** @description About you, at most 500 characters once trimmed; line breaks are kept, other control characters refused (422 `invalid_bio`). An empty string clears it. */
+            bio?: string | null;
         };
         /** UsageBody */
         UsageBody: {
@@ -1904,7 +2120,7 @@ export interface components {
             id: string;
             email: string;
             display_name: string;
-            /** @description `admin` or `member`; permissions follow from it. */
+            /** @description `admin`, `moderator`, `creator` or `viewer`; permissions follow from it (docs/API.md). */
             role: components["schemas"]["Role"];
             /** @description `free` or `pro`: the default rate limits and budgets. */
             tier: components["schemas"]["Tier"];
@@ -1912,6 +2128,10 @@ export interface components {
             is_active: boolean;
             /** Format: date-time */
             created_at: string;
+            /** @description A few lines about them; empty when none. */
+            bio: string;
+            /** @description Their avatar (`GET` it, `&size=64` for the small one); null when none. The URL changes with every upload. */
+            avatar_url: string | null;
         };
         /** @description RFC 9457 problem details. Some codes add fields (`retry_after`, `available`, ...). */
         Problem: {
@@ -2976,6 +3196,242 @@ export interface operations {
             };
             /** @description The body is not `application/json` */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1UsersMeAvatarPutAvatar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "image/png": string;
+                "image/jpeg": string;
+                "image/webp": string;
+                "application/octet-stream": string;
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1UsersMeAvatarDeleteAvatar: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, nothing follows */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1UsersUserIdAvatarGetAvatar: {
+        parameters: {
+            query?: {
+                /** @description Pixels a side. */
+                size?: 64 | 256;
+                /** @description The upload's version, from `avatar_url`. */
+                v?: string | null;
+            };
+            header?: never;
+            path: {
+                user_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    /** @description How long it may be cached. */
+                    "Cache-Control"?: unknown;
+                    /** @description Names this upload and size. */
+                    ETag?: unknown;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/webp": string;
+                };
+            };
+            /** @description Not modified: the `If-None-Match` ETag is the current one. */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (someone else's resource is 404 too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The `Accept` header allows none of the media types this route answers */
+            406: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -6911,6 +7367,366 @@ export interface operations {
                 };
             };
             /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAuditListEvents: {
+        parameters: {
+            query?: {
+                /** @description Only events by this user */
+                actor?: string | null;
+                /** @description Only events of this action */
+                action?: string | null;
+                /** @description Only events about this id */
+                target?: string | null;
+                /** @description Only events older than this one */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditPageResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminModerationListItems: {
+        parameters: {
+            query?: {
+                /** @description Open or resolved items */
+                status?: "open" | "resolved";
+                /** @description Only this kind */
+                kind?: "message" | "article" | "passage" | "tool_input" | null;
+                /** @description Only items older than this one */
+                before?: string | null;
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationPageResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminModerationItemIdResolveResolve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                item_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResolveRequest"];
+            };
+        };
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModerationItemResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not found (someone else's resource is 404 too) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Conflicts with the current state */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Request body too large */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The body is not `application/json` */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1ReportsReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ReportRequest"];
+            };
+        };
+        responses: {
+            /** @description Document created, URL follows */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `content_not_found`: no such content you can see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `already_reported`: you reported this content already */
             409: {
                 headers: {
                     [name: string]: unknown;
