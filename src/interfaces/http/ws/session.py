@@ -229,7 +229,7 @@ class SocketSession:
     async def _keep_slot(self) -> None:
         assert self._slot is not None
         while True:
-            await asyncio.sleep(self._slots.lease_seconds / 3)
+            await asyncio.sleep(self._slots.renew_after(self._slot))
             await self._slots.renew(self._slot)
 
     async def _read(self, handlers: dict[type[Any], FrameHandler]) -> None:
