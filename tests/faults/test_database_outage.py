@@ -55,6 +55,9 @@ async def test_a_database_outage_is_503_with_retry_after_over_rest_and_websocket
     with httpx.Client(base_url=server.base_url, timeout=30) as client:
         headers = chat_user(client, "outage@example.com")
         conversation = new_conversation(client, headers)
+        created = client.post("/api/v1/api-keys", json={"name": "sdk"}, headers=headers)
+        assert created.status_code == 201, created.text
+        sdk = {"Authorization": f"Bearer {created.json()['key']}"}
         async with chat_socket(server, headers) as socket:
             assert (await frame(socket))["type"] == "ready"
 
@@ -62,6 +65,11 @@ async def test_a_database_outage_is_503_with_retry_after_over_rest_and_websocket
             assert_unavailable(client.get("/api/v1/conversations", headers=headers))
             assert_unavailable(client.post("/api/v1/conversations", json={}, headers=headers))
             assert client.get("/ready").status_code == 503
+            # The OpenAI-compatible gateway says it in OpenAI's shape (the SDKs retry a 503).
+            gateway = client.get("/v1/models", headers=sdk)
+            assert gateway.status_code == 503, gateway.text
+            assert gateway.headers["retry-after"] == "5"
+            assert gateway.json()["error"]["type"] == "server_error"
 
             # The socket stays open and says the same in an error frame.
             await send(socket, content="hello?", client_id="c1", conversation_id=conversation["id"])
