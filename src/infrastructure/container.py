@@ -114,6 +114,7 @@ from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyS
 from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
 from src.infrastructure.realtime.stop_signals import StopSignalBus
 from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.redis_resilience import REDIS_HEALTH_CHECK_SECONDS, reconnect_retry
 from src.infrastructure.redis_sentinel import is_sentinel_url, sentinel_client
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
@@ -366,12 +367,19 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
     """A Redis client with short timeouts, so a slow or absent Redis never hangs a request.
 
     ``blocking`` clients (the SAQ worker's, which waits on the queue) keep a short connect timeout
-    but no read timeout.
+    but no read timeout. A command that meets a dead socket (Redis restarted since the connection
+    was pooled) is retried once on a fresh connection, and idle connections are PINGed before reuse
+    (see ``redis_resilience``), so a restart costs no failed operation and no breaker failure.
     """
     assert settings.redis_url is not None
     if is_sentinel_url(settings.redis_url):
         return sentinel_client(
-            settings.redis_url, timeout=settings.redis_timeout, blocking=blocking, max_connections=REDIS_MAX_CONNECTIONS
+            settings.redis_url,
+            timeout=settings.redis_timeout,
+            blocking=blocking,
+            max_connections=REDIS_MAX_CONNECTIONS,
+            health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+            retry=reconnect_retry(settings.redis_timeout),
         )
     # A blocking pool: under a burst of more concurrent calls than connections, a call waits (up to
     # the Redis timeout) for a free connection instead of failing, which would trip the breaker.
@@ -381,7 +389,8 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
         timeout=settings.redis_timeout,
         socket_timeout=None if blocking else settings.redis_timeout,
         socket_connect_timeout=settings.redis_timeout,
-        health_check_interval=30,
+        health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
+        retry=reconnect_retry(settings.redis_timeout),
     )
     return Redis.from_pool(pool)
 

@@ -14,6 +14,7 @@ from urllib.parse import unquote
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from redis.asyncio.retry import Retry
 
 SENTINEL_SCHEMES = ("redis+sentinel", "rediss+sentinel")
 DEFAULT_SENTINEL_PORT = 26379
@@ -76,7 +77,13 @@ def parse_sentinel_url(url: str) -> SentinelTarget:
 
 
 def sentinel_client(
-    url: str, *, timeout: float, blocking: bool, max_connections: int, health_check_interval: int = 30
+    url: str,
+    *,
+    timeout: float,
+    blocking: bool,
+    max_connections: int,
+    health_check_interval: int = 30,
+    retry: Retry | None = None,
 ) -> Redis:
     """A client of the current master of the URL's service (see ``redis_client`` for ``blocking``)."""
     # Imported here: settings validate Sentinel URLs with this module, and every CLI command loads
@@ -100,5 +107,6 @@ def sentinel_client(
         socket_connect_timeout=timeout,
         health_check_interval=health_check_interval,
         max_connections=max_connections,
+        retry=retry,
     )
     return client

@@ -139,7 +139,9 @@ class Settings:
     llm_retry_base_delay: float = 0.5
     llm_retry_max_delay: float = 8.0
     llm_fallbacks: FallbackChains = field(default_factory=FallbackChains)
-    llm_breaker_failures: int = 5
+    llm_breaker_min_calls: int = 5
+    llm_breaker_failure_rate: float = 0.5
+    llm_breaker_window_seconds: float = 60.0
     llm_breaker_reset_seconds: float = 30.0
     # -- chat and budgets (see README, "Chat" and "Usage and budgets") ----------------------
     max_message_chars: int = 32_000
@@ -456,7 +458,9 @@ def _llm_settings(env: _Reader) -> dict[str, Any]:
         "llm_retry_base_delay": base_delay,
         "llm_retry_max_delay": max_delay,
         "llm_fallbacks": chains,
-        "llm_breaker_failures": env.integer("LLM_BREAKER_FAILURES", 5, minimum=1),
+        "llm_breaker_min_calls": env.integer("LLM_BREAKER_MIN_CALLS", 5, minimum=1),
+        "llm_breaker_failure_rate": env.number("LLM_BREAKER_FAILURE_RATE", 0.5, minimum=0.01, maximum=1.0),
+        "llm_breaker_window_seconds": env.number("LLM_BREAKER_WINDOW_SECONDS", 60.0, minimum=1.0),
         "llm_breaker_reset_seconds": env.number("LLM_BREAKER_RESET_SECONDS", 30.0, minimum=0.1),
     }
 
@@ -565,9 +569,9 @@ class _Reader:
         _check_range(name, number, minimum, maximum)
         return number
 
-    def number(self, name: str, default: float, *, minimum: float | None = None) -> float:
+    def number(self, name: str, default: float, *, minimum: float | None = None, maximum: float | None = None) -> float:
         number = self._parse(name, default, float, "a number")
-        _check_range(name, number, minimum, None)
+        _check_range(name, number, minimum, maximum)
         return number
 
     def boolean(self, name: str, default: bool) -> bool:

@@ -26,6 +26,7 @@ from src.domain.llm.model import (
     Chunk,
     Completion,
     FinishReason,
+    MessageRole,
     PromptMessage,
     StreamEnd,
     TextDelta,
@@ -211,6 +212,11 @@ class InMemoryMessageRepository:
     async def get(self, message_id: uuid.UUID) -> Message | None:
         found = self._t.messages.get(message_id)
         return dataclasses.replace(found) if found is not None else None
+
+    async def mark_unanswered(self, message_id: uuid.UUID, error_code: str | None) -> None:
+        found = self._t.messages.get(message_id)
+        if found is not None and found.role is MessageRole.USER:
+            self._t.messages[message_id] = dataclasses.replace(found, error_code=error_code)
 
     async def latest(self, conversation_id: uuid.UUID) -> Message | None:
         found = self._of(conversation_id)

@@ -146,14 +146,16 @@ class FakeBreakers:
         self.verdicts: list[tuple[str, str]] = []
 
     def circuit(self, provider: str) -> ProviderCircuit:
-        return self.circuits.setdefault(provider, ProviderCircuit(self.threshold, self.reset_after))
+        return self.circuits.setdefault(
+            provider, ProviderCircuit(min_calls=self.threshold, reset_after=self.reset_after)
+        )
 
     async def allow(self, provider: str) -> bool:
         return self.circuit(provider).allow(self.clock.monotonic())
 
     async def record_success(self, provider: str) -> None:
         self.verdicts.append((provider, "success"))
-        self.circuit(provider).record_success()
+        self.circuit(provider).record_success(self.clock.monotonic())
 
     async def record_failure(self, provider: str) -> None:
         self.verdicts.append((provider, "failure"))

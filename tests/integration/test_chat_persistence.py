@@ -192,6 +192,30 @@ async def test_a_reply_is_finished_once_and_its_progress_only_while_generating(
     )
 
 
+async def test_a_user_message_is_marked_unanswered_and_cleared_and_a_reply_never(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    (question,) = await append(uow, conversation, ["anyone there?"])
+    reply = Message.placeholder_reply(id=uuid.uuid4(), conversation=conversation, seq=2, model="offline/echo", now=NOW)
+    async with uow() as tx:
+        await tx.messages.add(reply)
+        await tx.messages.mark_unanswered(question.id, "provider_unavailable")
+        await tx.messages.mark_unanswered(reply.id, "provider_unavailable")  # not a user message: untouched
+    async with uow(read_only=True) as tx:
+        marked, untouched = await tx.messages.get(question.id), await tx.messages.get(reply.id)
+    assert marked is not None
+    assert marked.error_code == "provider_unavailable"
+    assert untouched is not None
+    assert untouched.error_code is None
+    async with uow() as tx:
+        await tx.messages.mark_unanswered(question.id, None)
+    async with uow(read_only=True) as tx:
+        cleared = await tx.messages.get(question.id)
+    assert cleared is not None
+    assert cleared.error_code is None
+
+
 @pytest.fixture
 def loaded_messages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many message rows the repository turned into messages (one per row a query returned),

@@ -269,6 +269,8 @@ class ReplyGenerator:
                     message = await tx.messages.get(job.message_id)
                     if message is not None and message.status is MessageStatus.GENERATING:
                         await tx.messages.delete(job.message_id)
+                    # The question stays, marked as unanswered: clients show it failed and offer a retry.
+                    await tx.messages.mark_unanswered(job.user_message.id, error.code)
                     await tx.conversations.release_reply(job.conversation_id, job.message_id, token_total=None, now=now)
                     await record_event(
                         tx,

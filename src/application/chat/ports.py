@@ -193,6 +193,11 @@ class MessageRepository(Protocol):
 
     async def delete(self, message_id: uuid.UUID) -> None: ...
 
+    async def mark_unanswered(self, message_id: uuid.UUID, error_code: str | None) -> None:
+        """Mark a user message whose reply failed before any text (``error_code`` says why), so it shows
+        as failed and can be answered again; ``None`` clears the mark. Other messages are left alone."""
+        ...
+
     async def search(
         self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
     ) -> tuple[list[MessageSearchHit], int]:

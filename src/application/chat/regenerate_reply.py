@@ -70,6 +70,8 @@ class RegenerateReply:
                 raise launcher.in_progress(conversation)
             if old_reply is not None:
                 await tx.messages.delete(old_reply.id)
+            else:
+                await tx.messages.mark_unanswered(user_message.id, None)  # answered again now
             plan = await launcher.plan(
                 tx,
                 principal,

@@ -51,7 +51,8 @@ class ModelCatalog(Protocol):
 
 
 class ProviderBreakers(Protocol):
-    """A circuit breaker per provider, shared by every instance when it can be.
+    """A circuit breaker per model (the key is the model id, ``provider/model``), shared by every
+    instance when it can be.
 
     The router asks ``allow`` before each call, and reports how the call went: ``record_success``
     (the provider answered, even with a refusal of the request), ``record_failure`` (the provider

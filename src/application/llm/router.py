@@ -9,10 +9,12 @@ with ``finish_reason`` ``error`` and the text stands. A refused key is not retri
 of the chain is tried; a request the provider rejects (``ProviderBadRequest``, ``ContentBlocked``) is
 raised at once.
 
-Each provider has a circuit breaker (``ProviderBreakers``): while it is open the provider is skipped
-without a call. Every attempt, the tokens used and their cost (catalog prices) are reported to
-``LlmMetrics``. The final ``StreamEnd`` (or ``Completion``) names the model that answered; its
-``latency_ms`` and ``ttft_ms`` count from the start of the request, retries and fallbacks included.
+Each model has a circuit breaker (``ProviderBreakers``, keyed ``provider/model``): while it is open
+the model is skipped without a call, and the provider's other models go on. When no model could
+answer, the error's detail names every model tried and how each failed. Every attempt, the tokens
+used and their cost (catalog prices) are reported to ``LlmMetrics``. The final ``StreamEnd`` (or
+``Completion``) names the model that answered; its ``latency_ms`` and ``ttft_ms`` count from the
+start of the request, retries and fallbacks included.
 """
 
 from __future__ import annotations
@@ -80,14 +82,16 @@ class ModelRouter:
         deadline = self._deadline(request, started)
         candidates = self._candidates(request.model)
         last_error: ProviderError | None = None
+        tried: dict[str, str] = {}
         for info in candidates:
             model = ModelId.parse(info.id)
             adapter = self._providers[model.provider]
             call = dataclasses.replace(request, model=info.id, deadline=deadline)
             retry = 0
             while True:
-                if not await self._admitted(model, deadline, last_error):
+                if not await self._admitted(model, deadline, last_error, tried):
                     last_error = self._breaker_open(model)
+                    tried[str(model)] = "skipped, circuit open"
                     break
                 attempt_started = self._clock.monotonic()
                 chunks = adapter.stream(call)
@@ -101,11 +105,11 @@ class ModelRouter:
                     failure = exc
                 except BaseException as exc:
                     # The caller went away while waiting for the first chunk: no verdict on the provider.
-                    await self._release(model.provider)
+                    await self._release(model)
                     self._attempt(model, _outcome_of(exc), attempt_started)
                     raise
                 else:
-                    await self._succeeded(model.provider)
+                    await self._succeeded(model)
                     relay = self._relay(info, model, call, chunks, first, started)
                     try:
                         async for chunk in relay:
@@ -115,32 +119,36 @@ class ModelRouter:
                         await relay.aclose()
                     return
                 last_error = failure
+                tried[str(model)] = failure.code
                 wait = await self._after_failure(model, failure, retry, attempt_started, deadline)
                 if wait is None:
                     break
                 await self._sleep(wait)
                 retry += 1
-        raise last_error or ProviderUnavailable("no model could answer")
+        raise _naming_tried(last_error or ProviderUnavailable("no model could answer"), tried)
 
     async def complete(self, request: ChatRequest) -> Completion:
         started = self._clock.monotonic()
         deadline = self._deadline(request, started)
         candidates = self._candidates(request.model)
         last_error: ProviderError | None = None
+        tried: dict[str, str] = {}
         for info in candidates:
             model = ModelId.parse(info.id)
             adapter = self._providers[model.provider]
             call = dataclasses.replace(request, model=info.id, deadline=deadline)
             retry = 0
             while True:
-                if not await self._admitted(model, deadline, last_error):
+                if not await self._admitted(model, deadline, last_error, tried):
                     last_error = self._breaker_open(model)
+                    tried[str(model)] = "skipped, circuit open"
                     break
                 attempt_started = self._clock.monotonic()
                 try:
                     completion = await adapter.complete(call)
                 except ProviderError as exc:
                     last_error = exc
+                    tried[str(model)] = exc.code
                     wait = await self._after_failure(model, exc, retry, attempt_started, deadline)
                     if wait is None:
                         break
@@ -148,10 +156,10 @@ class ModelRouter:
                     retry += 1
                     continue
                 except BaseException as exc:
-                    await self._release(model.provider)
+                    await self._release(model)
                     self._attempt(model, _outcome_of(exc), attempt_started)
                     raise
-                await self._succeeded(model.provider)
+                await self._succeeded(model)
                 latency_ms = self._elapsed_ms(started)
                 completion = dataclasses.replace(
                     completion, latency_ms=latency_ms, ttft_ms=latency_ms if completion.text else None
@@ -161,7 +169,7 @@ class ModelRouter:
                     completion.provider, completion.model, "ok", duration_s=latency_ms / 1000
                 )
                 return completion
-        raise last_error or ProviderUnavailable("no model could answer")
+        raise _naming_tried(last_error or ProviderUnavailable("no model could answer"), tried)
 
     # -- choosing models -----------------------------------------------------------------------------
 
@@ -178,18 +186,22 @@ class ModelRouter:
                 candidates.append(info)
         return [c for c in candidates if c.provider in self._providers]
 
-    async def _admitted(self, model: ModelId, deadline: float, last_error: ProviderError | None) -> bool:
-        """Raise when the deadline has passed; ``False`` when the provider's breaker is open."""
+    async def _admitted(
+        self, model: ModelId, deadline: float, last_error: ProviderError | None, tried: Mapping[str, str]
+    ) -> bool:
+        """Raise when the deadline has passed; ``False`` when the model's breaker is open."""
         if self._clock.monotonic() >= deadline:
-            raise last_error or ProviderTimeout("the request's deadline passed before a model answered")
+            raise _naming_tried(
+                last_error or ProviderTimeout("the request's deadline passed before a model answered"), tried
+            )
         if model.provider in self._unbreakable:
             return True
-        return await self._breakers.allow(model.provider)
+        return await self._breakers.allow(str(model))
 
     def _breaker_open(self, model: ModelId) -> ProviderUnavailable:
         self._metrics.attempt_finished(model.provider, model.name, "breaker_open")
         return ProviderUnavailable(
-            f"{model.provider} is failing and is being skipped for a while (circuit breaker open)",
+            f"{model} is failing and is being skipped for a while (circuit breaker open)",
             provider=model.provider,
         )
 
@@ -200,9 +212,9 @@ class ModelRouter:
         the next model. Raises ``error`` when no other attempt could help (the request's fault)."""
         self._attempt(model, error.code, attempt_started)
         if error.provider_fault:
-            await self._failed(model.provider)
+            await self._failed(model)
         else:
-            await self._succeeded(model.provider)  # it answered: the provider is up
+            await self._succeeded(model)  # it answered: the model is up
             raise error
         if not error.retryable or retry >= self._retry.max_retries:
             return None
@@ -234,8 +246,8 @@ class ModelRouter:
                     ended = True
                     end = dataclasses.replace(chunk, latency_ms=self._elapsed_ms(started), ttft_ms=ttft_ms)
                     self._stream_ended(info, end)
-                    if end.finish_reason is FinishReason.ERROR and model.provider not in self._unbreakable:
-                        await self._breakers.record_failure(model.provider)
+                    if end.finish_reason is FinishReason.ERROR:
+                        await self._failed(model)
                     yield end
                     return
                 if ttft_ms is None:
@@ -288,20 +300,30 @@ class ModelRouter:
             model.provider, model.name, outcome, duration_s=self._clock.monotonic() - attempt_started
         )
 
-    async def _succeeded(self, provider: str) -> None:
-        if provider not in self._unbreakable:
-            await self._breakers.record_success(provider)
+    async def _succeeded(self, model: ModelId) -> None:
+        if model.provider not in self._unbreakable:
+            await self._breakers.record_success(str(model))
 
-    async def _failed(self, provider: str) -> None:
-        if provider not in self._unbreakable:
-            await self._breakers.record_failure(provider)
+    async def _failed(self, model: ModelId) -> None:
+        if model.provider not in self._unbreakable:
+            await self._breakers.record_failure(str(model))
 
-    async def _release(self, provider: str) -> None:
-        if provider not in self._unbreakable:
-            await self._breakers.release(provider)
+    async def _release(self, model: ModelId) -> None:
+        if model.provider not in self._unbreakable:
+            await self._breakers.release(str(model))
 
     def _elapsed_ms(self, started: float) -> int:
         return round((self._clock.monotonic() - started) * 1000)
+
+
+def _naming_tried(error: ProviderError, tried: Mapping[str, str]) -> ProviderError:
+    """``error`` with its detail naming every model tried and how each ended, so a client (and the
+    person reading the chat) knows what failed: "... (tried openai/gpt-x: provider_unavailable; ...)"."""
+    if tried and "tried" not in error.extra:
+        error.extra["tried"] = dict(tried)
+        summary = "; ".join(f"{model}: {outcome}" for model, outcome in tried.items())
+        error.detail = f"{error.detail} (tried {summary})"
+    return error
 
 
 def _outcome_of(exc: BaseException) -> str:

@@ -98,19 +98,31 @@ class CircuitPosition(enum.StrEnum):
     OPEN = "open"
 
 
+#: Defaults of the breaker policy (settings override them).
+DEFAULT_BREAKER_FAILURE_RATE = 0.5
+DEFAULT_BREAKER_WINDOW = 60.0
+
+
 @dataclass(slots=True)
 class ProviderCircuit:
-    """A circuit breaker's state for one provider (times are ``Clock.monotonic()`` seconds).
+    """A circuit breaker's state for one model of a provider (times are ``Clock.monotonic()`` seconds).
 
-    Closed: calls go through. ``failure_threshold`` consecutive failures open it: calls are refused
-    for ``reset_after`` seconds. Then it is half-open: one probe goes through (another only when the
+    Closed: calls go through, and how they ended is counted in a window of ``window`` seconds (a
+    fixed window, started by its first call). When at least ``min_calls`` calls ended in the window
+    and at least ``failure_rate`` of them failed, it opens: calls are refused for ``reset_after``
+    seconds. A few failures among many successes never open it, and neither does one unlucky pair.
+    Then it is half-open: the next real call waiting goes through as the probe (another only when the
     probe has said nothing for ``reset_after`` seconds, e.g. its caller vanished); the probe's
-    success closes the circuit, its failure opens it again for ``reset_after``.
+    success closes the circuit with a fresh window, its failure opens it again for ``reset_after``.
     """
 
-    failure_threshold: int
+    min_calls: int
     reset_after: float
+    failure_rate: float = DEFAULT_BREAKER_FAILURE_RATE
+    window: float = DEFAULT_BREAKER_WINDOW
+    calls: int = 0
     failures: int = 0
+    window_started_at: float | None = None
     opened_at: float | None = None
     probe_started_at: float | None = None
 
@@ -132,17 +144,33 @@ class ProviderCircuit:
         self.probe_started_at = now
         return True
 
-    def record_success(self) -> None:
-        self.failures = 0
-        self.opened_at = None
+    def record_success(self, now: float) -> None:
         self.probe_started_at = None
+        if self.opened_at is not None:  # the probe answered: closed, counting afresh
+            self.opened_at = None
+            self._start_window(now)
+        self._count(now, failed=False)
 
     def record_failure(self, now: float) -> None:
-        self.failures += 1
         self.probe_started_at = None
-        if self.opened_at is not None or self.failures >= self.failure_threshold:
+        if self.opened_at is not None:  # the probe failed: open for another period
+            self.opened_at = now
+            return
+        self._count(now, failed=True)
+        if self.calls >= self.min_calls and self.failures >= self.failure_rate * self.calls:
             self.opened_at = now
 
     def release(self) -> None:
         """A call that ended with no verdict (its caller went away): let the next probe through."""
         self.probe_started_at = None
+
+    def _count(self, now: float, *, failed: bool) -> None:
+        if self.window_started_at is None or now - self.window_started_at >= self.window:
+            self._start_window(now)
+        self.calls += 1
+        self.failures += int(failed)
+
+    def _start_window(self, now: float) -> None:
+        self.window_started_at = now
+        self.calls = 0
+        self.failures = 0

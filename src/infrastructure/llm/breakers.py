@@ -1,17 +1,19 @@
 """Circuit breakers for model providers (``ProviderBreakers``): per process, or shared through Redis.
 
-The rules are ``ProviderCircuit``'s (src/domain/llm/routing.py): ``failure_threshold`` consecutive
-failures open a provider's circuit for ``reset_after`` seconds, then one probe goes through.
+The rules are ``ProviderCircuit``'s (src/domain/llm/routing.py): one circuit per model
+(``provider/model``), so a broken model never takes its provider's healthy models down; it opens
+when at least ``min_calls`` calls ended in its window and ``failure_rate`` of them failed, stays
+open for ``reset_after`` seconds, then the next real call goes through as the probe.
 
 - ``LocalProviderBreakers`` keeps the state in this process (no Redis, or Redis unreachable).
-- ``RedisProviderBreakers`` keeps it in Redis (hash ``parley:llm:breaker:<provider>``), every change
-  one atomic Lua script on the Redis server's clock, so all instances see one state: a provider that
-  failed for one instance is skipped by all, and only one probe goes out across them.
+- ``RedisProviderBreakers`` keeps it in Redis (hash ``parley:llm:breaker:<provider>/<model>``), every
+  change one atomic Lua script on the Redis server's clock, so all instances see one state: a model
+  that failed for the instances is skipped by all, and only one probe goes out across them.
 - ``SharedProviderBreakers`` asks Redis through the process's Redis circuit breaker, under the Redis
   timeout, and decides with its per-process breakers when Redis cannot answer: Redis being down never
   takes model calls down. Verdicts are recorded in both, so the local state is warm when needed.
 
-Each breaker's state is exported as ``parley_circuit_breaker_state{breaker="llm:<provider>"}`` and its
+Each breaker's state is exported as ``parley_circuit_breaker_state{breaker="llm:<provider>/<model>"}``; its
 opening and closing are logged once (``circuit_opened``, ``circuit_closed``).
 """
 
@@ -24,7 +26,12 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 
-from src.domain.llm.routing import CircuitPosition, ProviderCircuit
+from src.domain.llm.routing import (
+    DEFAULT_BREAKER_FAILURE_RATE,
+    DEFAULT_BREAKER_WINDOW,
+    CircuitPosition,
+    ProviderCircuit,
+)
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.resilience import CircuitBreaker
@@ -64,12 +71,16 @@ class LocalProviderBreakers:
     def __init__(
         self,
         *,
-        failure_threshold: int,
+        min_calls: int,
         reset_after: float,
+        failure_rate: float = DEFAULT_BREAKER_FAILURE_RATE,
+        window: float = DEFAULT_BREAKER_WINDOW,
         clock: Callable[[], float] = time.monotonic,
         reporter: BreakerReporter | None = None,
     ) -> None:
-        self._threshold = failure_threshold
+        self._min_calls = min_calls
+        self._failure_rate = failure_rate
+        self._window = window
         self._reset_after = reset_after
         self._clock = clock
         self._reporter = reporter
@@ -78,7 +89,12 @@ class LocalProviderBreakers:
     def _circuit(self, provider: str) -> ProviderCircuit:
         circuit = self._circuits.get(provider)
         if circuit is None:
-            circuit = self._circuits[provider] = ProviderCircuit(self._threshold, self._reset_after)
+            circuit = self._circuits[provider] = ProviderCircuit(
+                min_calls=self._min_calls,
+                reset_after=self._reset_after,
+                failure_rate=self._failure_rate,
+                window=self._window,
+            )
         return circuit
 
     def position(self, provider: str) -> CircuitPosition:
@@ -94,7 +110,7 @@ class LocalProviderBreakers:
         return allowed
 
     async def record_success(self, provider: str) -> None:
-        self._circuit(provider).record_success()
+        self._circuit(provider).record_success(self._clock())
         self._report(provider)
 
     async def record_failure(self, provider: str) -> None:
@@ -105,26 +121,41 @@ class LocalProviderBreakers:
         self._circuit(provider).release()
 
 
-# KEYS[1]: the provider's hash. ARGV: op (allow | success | failure | release), failure threshold,
-# reset_after in microseconds, key TTL in milliseconds. -1 stands for "not set".
-# Returns {allowed (0|1), position (0 closed, 1 half-open, 2 open), consecutive failures}.
+# KEYS[1]: the model's hash. ARGV: op (allow | success | failure | release), min calls, failure rate,
+# window and reset_after in microseconds, key TTL in milliseconds. -1 stands for "not set".
+# Returns {allowed (0|1), position (0 closed, 1 half-open, 2 open), failures in the window}.
+# The same rules as ProviderCircuit (src/domain/llm/routing.py).
 BREAKER_SCRIPT = """
 if redis.replicate_commands then redis.replicate_commands() end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local op = ARGV[1]
-local threshold = tonumber(ARGV[2])
-local reset = tonumber(ARGV[3])
-local state = redis.call('HMGET', KEYS[1], 'failures', 'opened_at', 'probe_at')
-local failures = tonumber(state[1]) or 0
-local opened = tonumber(state[2]) or -1
-local probe = tonumber(state[3]) or -1
+local min_calls = tonumber(ARGV[2])
+local rate = tonumber(ARGV[3])
+local window = tonumber(ARGV[4])
+local reset = tonumber(ARGV[5])
+local state = redis.call('HMGET', KEYS[1], 'calls', 'failures', 'window_at', 'opened_at', 'probe_at')
+local calls = tonumber(state[1]) or 0
+local failures = tonumber(state[2]) or 0
+local window_at = tonumber(state[3]) or -1
+local opened = tonumber(state[4]) or -1
+local probe = tonumber(state[5]) or -1
 local allowed = 1
 local changed = false
 local function position()
   if opened < 0 then return 0 end
   if now - opened >= reset then return 1 end
   return 2
+end
+local function count(failed)
+  if window_at < 0 or now - window_at >= window then
+    window_at = now
+    calls = 0
+    failures = 0
+  end
+  calls = calls + 1
+  if failed then failures = failures + 1 end
+  changed = true
 end
 if op == 'allow' then
   local p = position()
@@ -139,18 +170,22 @@ if op == 'allow' then
     end
   end
 elseif op == 'success' then
-  if failures ~= 0 or opened >= 0 or probe >= 0 then
-    failures = 0
+  probe = -1
+  if opened >= 0 then
     opened = -1
-    probe = -1
-    changed = true
+    window_at = -1
   end
+  count(false)
 elseif op == 'failure' then
-  failures = failures + 1
   probe = -1
   changed = true
-  if opened >= 0 or failures >= threshold then
+  if opened >= 0 then
     opened = now
+  else
+    count(true)
+    if calls >= min_calls and failures >= rate * calls then
+      opened = now
+    end
   end
 elseif op == 'release' then
   if probe >= 0 then
@@ -159,9 +194,10 @@ elseif op == 'release' then
   end
 end
 if changed then
-  redis.call('HSET', KEYS[1], 'failures', string.format('%d', failures),
-    'opened_at', string.format('%d', opened), 'probe_at', string.format('%d', probe))
-  redis.call('PEXPIRE', KEYS[1], ARGV[4])
+  redis.call('HSET', KEYS[1], 'calls', string.format('%d', calls), 'failures', string.format('%d', failures),
+    'window_at', string.format('%d', window_at), 'opened_at', string.format('%d', opened),
+    'probe_at', string.format('%d', probe))
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
 end
 return {allowed, position(), failures}
 """
@@ -174,24 +210,27 @@ class RedisProviderBreakers:
         self,
         client: Redis,
         *,
-        failure_threshold: int,
+        min_calls: int,
         reset_after: float,
+        failure_rate: float = DEFAULT_BREAKER_FAILURE_RATE,
+        window: float = DEFAULT_BREAKER_WINDOW,
         reporter: BreakerReporter | None = None,
         prefix: str = KEY_PREFIX,
     ) -> None:
         self._script = client.register_script(BREAKER_SCRIPT)
-        self._threshold = failure_threshold
+        self._min_calls = min_calls
+        self._failure_rate = repr(failure_rate)
+        self._window_us = round(window * 1_000_000)
         self._reset_us = round(reset_after * 1_000_000)
-        # Long enough to outlive an open circuit; a forgotten closed one starts again from zero.
-        self._ttl_ms = round(max(reset_after * 4, 600.0) * 1000)
+        # Long enough to outlive an open circuit and a window; a forgotten one starts again from zero.
+        self._ttl_ms = round(max(reset_after * 4, window * 2, 600.0) * 1000)
         self._reporter = reporter
         self._prefix = prefix
-        #: Providers whose last ``allow`` found them closed with no failures: a success changes nothing.
-        self._clean: set[str] = set()
 
     async def _run(self, provider: str, op: str) -> tuple[bool, CircuitPosition, int]:
         allowed, position, failures = await self._script(
-            keys=[self._prefix + provider], args=[op, self._threshold, self._reset_us, self._ttl_ms]
+            keys=[self._prefix + provider],
+            args=[op, self._min_calls, self._failure_rate, self._window_us, self._reset_us, self._ttl_ms],
         )
         where = _POSITIONS[int(position)]
         if self._reporter is not None:
@@ -199,22 +238,14 @@ class RedisProviderBreakers:
         return bool(allowed), where, int(failures)
 
     async def allow(self, provider: str) -> bool:
-        allowed, position, failures = await self._run(provider, "allow")
-        if position is CircuitPosition.CLOSED and failures == 0:
-            self._clean.add(provider)
-        else:
-            self._clean.discard(provider)
+        allowed, _, _ = await self._run(provider, "allow")
         return allowed
 
     async def record_success(self, provider: str) -> None:
-        # The common case costs no round trip. (Should another instance record a failure between this
-        # allow and this success, its count stays: the breaker is then one failure more eager.)
-        if provider in self._clean:
-            return
+        # Successes count too (the failure rate is over every call), one round trip per model call.
         await self._run(provider, "success")
 
     async def record_failure(self, provider: str) -> None:
-        self._clean.discard(provider)
         await self._run(provider, "failure")
 
     async def release(self, provider: str) -> None:

@@ -81,24 +81,20 @@ def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderM
 
 
 def build_provider_breakers(settings: Settings, redis: Redis | None, redis_breaker: CircuitBreaker) -> ProviderBreakers:
-    """Shared through Redis when it is configured (per process while it is unreachable), else per process."""
+    """One breaker per model, shared through Redis when it is configured (per process while it is
+    unreachable), else per process."""
     reporter = BreakerReporter(settings.llm_breaker_reset_seconds)
+    min_calls, reset_after = settings.llm_breaker_min_calls, settings.llm_breaker_reset_seconds
+    rate, window = settings.llm_breaker_failure_rate, settings.llm_breaker_window_seconds
     if redis is None:
         return LocalProviderBreakers(
-            failure_threshold=settings.llm_breaker_failures,
-            reset_after=settings.llm_breaker_reset_seconds,
-            reporter=reporter,
+            min_calls=min_calls, reset_after=reset_after, failure_rate=rate, window=window, reporter=reporter
         )
     return SharedProviderBreakers(
         RedisProviderBreakers(
-            redis,
-            failure_threshold=settings.llm_breaker_failures,
-            reset_after=settings.llm_breaker_reset_seconds,
-            reporter=reporter,
+            redis, min_calls=min_calls, reset_after=reset_after, failure_rate=rate, window=window, reporter=reporter
         ),
-        LocalProviderBreakers(
-            failure_threshold=settings.llm_breaker_failures, reset_after=settings.llm_breaker_reset_seconds
-        ),
+        LocalProviderBreakers(min_calls=min_calls, reset_after=reset_after, failure_rate=rate, window=window),
         redis_breaker,
         timeout=settings.redis_timeout,
         reporter=reporter,

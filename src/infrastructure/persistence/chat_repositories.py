@@ -452,6 +452,14 @@ class SqlMessageRepository:
             execution_options={"synchronize_session": False},
         )
 
+    async def mark_unanswered(self, message_id: uuid.UUID, error_code: str | None) -> None:
+        await self._session.execute(
+            update(ChatMessageModel)
+            .where(ChatMessageModel.id == message_id, ChatMessageModel.role == MessageRole.USER.value)
+            .values(error_code=error_code),
+            execution_options={"synchronize_session": False},
+        )
+
     async def search(
         self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
     ) -> tuple[list[MessageSearchHit], int]:

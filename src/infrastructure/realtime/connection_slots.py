@@ -5,6 +5,11 @@ renews its lease while open and leaves the set when it closes; one that vanished
 drops out when its lease runs out. The check-and-add is one Lua script, so two instances admitting
 sockets at the same moment never let the user past the limit. Without Redis (or while it is down,
 through the shared breaker) each instance counts its own sockets: the limit then holds per instance.
+
+A socket admitted locally while Redis was down is registered in Redis once Redis answers again (at
+the user's next admission on this instance, and by its renewal, which comes every
+``UNREGISTERED_RENEW_SECONDS`` until it succeeds): otherwise Redis, back and empty, would admit
+``limit`` more sockets beside the ones already open.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from redis.asyncio import Redis
 from src.infrastructure.resilience import CircuitBreaker
 
 KEY_PREFIX = "parley:ws:"
+#: How often a socket that Redis does not know about yet tries to register (see the module notes).
+UNREGISTERED_RENEW_SECONDS = 2.0
 
 # KEYS[1]: the user's set. ARGV: lease_ms, limit (0: renew only), member. The time is the Redis
 # server's, so instances whose clocks disagree still agree on leases. Returns 1 when admitted.
@@ -44,7 +51,7 @@ return 1
 class SocketSlot:
     user_id: str
     connection_id: str
-    #: Whether Redis admitted it (then Redis must be told when it closes).
+    #: Whether Redis admitted it (else it is registered there later, once Redis answers again).
     shared: bool
 
 
@@ -64,6 +71,8 @@ class ConnectionSlots:
         self.lease_seconds = lease_seconds
         self._timeout = timeout
         self._local: defaultdict[str, set[str]] = defaultdict(set)
+        #: Open sockets of this instance that Redis does not know about (admitted while it was away).
+        self._unregistered: defaultdict[str, set[str]] = defaultdict(set)
         self._acquire = redis.register_script(_ACQUIRE) if redis is not None else None
 
     def _key(self, user_id: str) -> str:
@@ -72,32 +81,56 @@ class ConnectionSlots:
     async def acquire(self, user_id: str) -> SocketSlot | None:
         """A slot for one more socket of ``user_id``, or ``None`` when the user has ``limit`` open."""
         connection_id = uuid.uuid4().hex
+        for unregistered in list(self._unregistered.get(user_id, ())):
+            await self._register(user_id, unregistered)
         shared = await self._shared_acquire(user_id, connection_id)
         if shared is False or (shared is None and len(self._local[user_id]) >= self.limit):
             return None
         self._local[user_id].add(connection_id)
+        if shared is None and self._redis is not None:
+            self._unregistered[user_id].add(connection_id)
         return SocketSlot(user_id, connection_id, shared=shared is True)
 
+    def renew_after(self, slot: SocketSlot) -> float:
+        """Seconds until ``slot`` should be renewed: soon while Redis does not know about it yet."""
+        if slot.connection_id in self._unregistered.get(slot.user_id, ()):
+            return min(UNREGISTERED_RENEW_SECONDS, self.lease_seconds / 3)
+        return self.lease_seconds / 3
+
     async def renew(self, slot: SocketSlot) -> None:
-        """Keep the lease of an open socket (call every ``lease_seconds / 3``)."""
-        if not slot.shared or self._redis is None:
-            return
+        """Keep the lease of an open socket (call after ``renew_after(slot)`` seconds); a socket
+        admitted while Redis was away is registered there now."""
+        if self._redis is not None:
+            await self._register(slot.user_id, slot.connection_id)
+
+    async def _register(self, user_id: str, connection_id: str) -> None:
+        """Add (or extend) the socket's lease in Redis without the admission check."""
         assert self._acquire is not None
         script = self._acquire
 
-        async def renew() -> None:
+        async def register() -> None:
             async with asyncio.timeout(self._timeout):
-                await script(keys=[self._key(slot.user_id)], args=[self._lease_ms, 0, slot.connection_id])
+                await script(keys=[self._key(user_id)], args=[self._lease_ms, 0, connection_id])
+            self._forget_unregistered(user_id, connection_id)
 
-        await self._through_breaker(renew)
+        await self._through_breaker(register)
+
+    def _forget_unregistered(self, user_id: str, connection_id: str) -> None:
+        unregistered = self._unregistered.get(user_id)
+        if unregistered is not None:
+            unregistered.discard(connection_id)
+            if not unregistered:
+                del self._unregistered[user_id]
 
     async def release(self, slot: SocketSlot) -> None:
         local = self._local.get(slot.user_id)
+        was_registered = slot.connection_id not in self._unregistered.get(slot.user_id, ())
+        self._forget_unregistered(slot.user_id, slot.connection_id)
         if local is not None:
             local.discard(slot.connection_id)
             if not local:
                 del self._local[slot.user_id]
-        if slot.shared and self._redis is not None:
+        if was_registered and self._redis is not None:
             redis = self._redis
 
             async def remove() -> None:

@@ -76,6 +76,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     415: "The body is not `application/json`",
     422: "A parameter or field is not valid; `errors` names each as the client sent it",
     429: "A rate limit or budget is spent; `Retry-After` says when to try again",
+    503: "The database (or another service this needs) is out of reach; `Retry-After` says when to try again",
 }
 
 
@@ -194,7 +195,7 @@ def error_statuses(operation: dict[str, Any], route: HTTPRoute, handler: HTTPRou
     if len(content_types) > 1 or any(media.startswith("text/event-stream") for media in content_types):
         statuses.add(406)
     if route.path_format.startswith("/api/"):
-        statuses.add(429)
+        statuses |= {429, 503}
     return sorted(statuses)
 
 

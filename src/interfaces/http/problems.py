@@ -1,8 +1,9 @@
 """Errors as RFC 9457 problem JSON: the HTTP front door's one table of error codes.
 
 A ``DomainError`` maps by its ``code`` (or, when its code is not listed, by its ``kind``);
-Litestar's own exceptions (404, 405, 400, 413, validation) map by type. Anything else is a 500
-that is logged once with its traceback and tells the client nothing about the internals.
+Litestar's own exceptions (404, 405, 400, 413, validation) map by type. The database being out of
+reach is a 503 ``service_unavailable`` with ``Retry-After``. Anything else is a 500 that is logged
+once with its traceback and tells the client nothing about the internals.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from src.domain.shared.errors import DomainError
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.outage import DATABASE_RETRY_AFTER_SECONDS, is_database_outage
 from src.interfaces.http.json_input import InvalidJson, MalformedJson
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -216,6 +218,21 @@ def invalid_json_handler(request: Request[Any, Any, Any], exc: InvalidJson) -> R
 
 
 def unhandled_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
+    if is_database_outage(exc):
+        # Not a bug: one line, no traceback, and the client is told to come back.
+        logger.warning(
+            "database_unavailable", method=request.method, path=request.url.path, error=f"{type(exc).__name__}: {exc}"
+        )
+        code, title = CODE_BY_STATUS[503]
+        return problem(
+            request,
+            status=503,
+            code=code,
+            title=title,
+            detail="The database cannot be reached; try again shortly",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+            retry_after=DATABASE_RETRY_AFTER_SECONDS,
+        )
     logger.error("unhandled_exception", method=request.method, path=request.url.path, exc_info=exc)
     code, title = CODE_BY_STATUS[HTTP_500_INTERNAL_SERVER_ERROR]
     return problem(request, status=500, code=code, title=title, detail="An unexpected error occurred")

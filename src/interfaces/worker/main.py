@@ -20,6 +20,27 @@ from src.infrastructure.settings import Settings
 logger = get_logger("parley.worker")
 
 SaqFunction = Callable[..., Coroutine[Any, Any, Any]]
+#: How long an idle worker slot blocks waiting for a job before it looks again (and notices a stop).
+DEQUEUE_WAIT_SECONDS = 1.0
+
+
+class PromptWorker(Worker[Context]):
+    """SAQ's worker, stopping as soon as its running jobs are done.
+
+    SAQ's ``stop`` waits the whole grace period for every task it runs: its idle slots block in
+    BLMOVE without a timeout, and its upkeep loops (sweep, schedule, abort, worker info) sleep up to a
+    minute between rounds, so even an idle worker took ``SHUTDOWN_TIMEOUT`` (and logged that tasks did
+    not finish) to stop. Here idle slots wait at most ``DEQUEUE_WAIT_SECONDS`` for a job (then the
+    stopped worker starts no new wait), and the upkeep loops are cancelled at once (each round is
+    idempotent); running jobs still get the grace period.
+    """
+
+    async def stop(self) -> None:
+        self.event.set()
+        for task in list(self.tasks):
+            if task.get_name() != "process":  # an upkeep loop: nothing is lost by ending it now
+                task.cancel()
+        await super().stop()
 
 
 def saq_function(catalog: JobCatalog, spec: JobSpec) -> SaqFunction:
@@ -31,7 +52,7 @@ def saq_function(catalog: JobCatalog, spec: JobSpec) -> SaqFunction:
     return run
 
 
-def build_worker(container: Container, *, concurrency: int | None = None) -> Worker[Context]:
+def build_worker(container: Container, *, concurrency: int | None = None) -> PromptWorker:
     if container.saq_queue is None or container.failed_jobs is None:
         raise RuntimeError("the SAQ worker needs REDIS_URL")
     # Metrics for every job, and failed jobs kept for `parley jobs failed` / `parley jobs retry`.
@@ -49,12 +70,13 @@ def build_worker(container: Container, *, concurrency: int | None = None) -> Wor
                 kwargs={"payload": {}},
             )
         )
-    return Worker(
+    return PromptWorker(
         container.saq_queue,
         functions=list(functions.values()),
         cron_jobs=cron_jobs,
         concurrency=concurrency or container.settings.worker_concurrency,
         shutdown_grace_period_s=int(container.settings.shutdown_timeout),
+        dequeue_timeout=DEQUEUE_WAIT_SECONDS,
         before_process=observer.before_process,
         after_process=observer.after_process,
     )

@@ -70,7 +70,7 @@ def routing(make_adapter: AdapterFactory) -> Routing:
             providers,
             catalog,
             SystemClock(),
-            breakers=breakers or LocalProviderBreakers(failure_threshold=threshold, reset_after=30),
+            breakers=breakers or LocalProviderBreakers(min_calls=threshold, reset_after=30),
             metrics=PrometheusLlmMetrics(),
             retry=RetryPolicy(max_retries=retries, base_delay=0.01, max_delay=0.02),
             fallbacks=FallbackChains.parse(fallbacks) if fallbacks else FallbackChains(),
@@ -123,18 +123,18 @@ async def test_a_breaker_opens_after_repeated_failures_and_closes_after_a_good_p
     fake: FakeProviderServer, routing: Routing
 ) -> None:
     now = [0.0]
-    breakers = LocalProviderBreakers(failure_threshold=2, reset_after=30, clock=lambda: now[0])
+    breakers = LocalProviderBreakers(min_calls=2, reset_after=30, clock=lambda: now[0])
     router = routing.make(breakers=breakers, retries=1, fallbacks="")
     fake.script("openai", Reply(status=500), Reply(status=500))
     with pytest.raises(ProviderUnavailable):
         await router.complete(request())
-    assert breakers.position("openai") is CircuitPosition.OPEN
+    assert breakers.position(MODELS["openai"]) is CircuitPosition.OPEN
     with pytest.raises(ProviderUnavailable, match="circuit breaker open"):
         await router.complete(request())
     assert len(fake.requests_for("openai")) == 2, "an open breaker makes no call"
     now[0] += 30
     assert (await router.complete(request())).model_id == MODELS["openai"]
-    assert breakers.position("openai") is CircuitPosition.CLOSED
+    assert breakers.position(MODELS["openai"]) is CircuitPosition.CLOSED
     assert len(fake.requests_for("openai")) == 3
 
 
@@ -199,7 +199,7 @@ async def test_a_breaker_opened_by_one_instance_is_open_for_every_instance(
     fake: FakeProviderServer, routing: Routing, redis_client: Redis, breaker_prefix: str
 ) -> None:
     def shared() -> RedisProviderBreakers:
-        return RedisProviderBreakers(redis_client, failure_threshold=2, reset_after=0.5, prefix=breaker_prefix)
+        return RedisProviderBreakers(redis_client, min_calls=2, reset_after=0.5, prefix=breaker_prefix)
 
     first, second = routing.make(breakers=shared(), retries=1), routing.make(breakers=shared(), retries=1)
     fake.script("openai", Reply(status=503), Reply(status=503))
@@ -222,13 +222,30 @@ async def test_a_breaker_opened_by_one_instance_is_open_for_every_instance(
     _, end = await collect(first.stream(request()))
     assert end.model_id == MODELS["openai"]
     assert providers_called(fake) == ["openai", "openai"]
-    await redis_client.delete(breaker_prefix + "openai")
+    await redis_client.delete(breaker_prefix + MODELS["openai"])
+
+
+@pytest.mark.redis
+async def test_shared_breakers_open_on_the_failure_rate_of_one_model(redis_client: Redis, breaker_prefix: str) -> None:
+    one = RedisProviderBreakers(redis_client, min_calls=4, failure_rate=0.5, reset_after=30, prefix=breaker_prefix)
+    two = RedisProviderBreakers(redis_client, min_calls=4, failure_rate=0.5, reset_after=30, prefix=breaker_prefix)
+    broken, healthy = "openai/fake-500", "openai/gpt-ok"
+    for _ in range(3):
+        await one.record_success(broken)
+    await one.record_failure(broken)
+    await two.record_failure(broken)
+    assert await one.allow(broken), "2 failures of 5 calls: 40 %, under the rate"
+    await two.record_failure(broken)
+    assert not await one.allow(broken), "3 failures of 6 calls across instances: 50 %"
+    assert not await two.allow(broken)
+    assert await two.allow(healthy), "the provider's other model is not affected"
+    await redis_client.delete(breaker_prefix + broken, breaker_prefix + healthy)
 
 
 @pytest.mark.redis
 async def test_only_one_probe_goes_out_across_instances(redis_client: Redis, breaker_prefix: str) -> None:
-    one = RedisProviderBreakers(redis_client, failure_threshold=1, reset_after=0.2, prefix=breaker_prefix)
-    two = RedisProviderBreakers(redis_client, failure_threshold=1, reset_after=0.2, prefix=breaker_prefix)
+    one = RedisProviderBreakers(redis_client, min_calls=1, reset_after=0.2, prefix=breaker_prefix)
+    two = RedisProviderBreakers(redis_client, min_calls=1, reset_after=0.2, prefix=breaker_prefix)
     await one.record_failure("p")
     assert not await two.allow("p")
     await asyncio.sleep(0.25)
@@ -247,9 +264,9 @@ async def test_redis_being_down_does_not_take_model_calls_down(fake: FakeProvide
         sock.bind(("127.0.0.1", 0))
         dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
     client = Redis.from_url(dead, socket_connect_timeout=0.2, socket_timeout=0.2)
-    local = LocalProviderBreakers(failure_threshold=2, reset_after=30)
+    local = LocalProviderBreakers(min_calls=2, reset_after=30)
     breakers = SharedProviderBreakers(
-        RedisProviderBreakers(client, failure_threshold=2, reset_after=30),
+        RedisProviderBreakers(client, min_calls=2, reset_after=30),
         local,
         CircuitBreaker("redis-test-llm", failure_threshold=1, reset_after=30),
         timeout=0.5,
@@ -261,7 +278,7 @@ async def test_redis_being_down_does_not_take_model_calls_down(fake: FakeProvide
     fake.script("openai", Reply(status=503), Reply(status=503))
     with pytest.raises(ProviderUnavailable):
         await router.complete(request())
-    assert local.position("openai") is CircuitPosition.OPEN
+    assert local.position(MODELS["openai"]) is CircuitPosition.OPEN
     with pytest.raises(ProviderUnavailable, match="circuit breaker open"):
         await router.complete(request())
     await client.aclose()

@@ -175,8 +175,10 @@ async def test_regenerate_answers_a_message_left_without_a_reply(world: ChatWorl
     created = await world.conversation()
     failed = await world.say("are you there?", conversation_id=created.id)
     await failed.outcome()
+    assert world.messages[0].error_code == "provider_unavailable"  # shown as unanswered
     handle = await world.regenerate(RegenerateReplyCommand(world.me, created.id, failed.user_message.id))
     assert (await handle.result()).content == "Hello there, friend."
+    assert world.messages[0].error_code is None  # answered now: the mark is gone
 
 
 async def test_only_the_latest_message_can_be_regenerated(world: ChatWorld) -> None:

@@ -129,6 +129,8 @@ async def test_a_failure_before_the_first_delta_stores_no_reply_and_frees_the_co
     with pytest.raises(ProviderUnavailable):
         await handle.result()
     assert [m.role for m in world.messages] == [MessageRole.USER]
+    # The question stays, marked: clients show it as unanswered and offer to answer it again.
+    assert world.messages[0].error_code == "provider_unavailable"
     assert world.db.chat.usage == []
     # The conversation is free: the next send is answered.
     assert (await (await world.say("again?", conversation_id=conversation.id)).result()).content

@@ -185,34 +185,66 @@ def test_bad_fallback_chains_say_what_is_wrong(text: str, message: str) -> None:
 # -- circuits -------------------------------------------------------------------------------------------
 
 
-def test_a_circuit_opens_after_consecutive_failures_and_lets_one_probe_through_later() -> None:
-    circuit = ProviderCircuit(failure_threshold=3, reset_after=10)
+def test_a_circuit_opens_once_enough_calls_failed_and_lets_one_probe_through_later() -> None:
+    circuit = ProviderCircuit(min_calls=3, reset_after=10)
     for at in (0, 1):
         assert circuit.allow(at)
         circuit.record_failure(at)
-    assert circuit.position(2) is CircuitPosition.CLOSED
+    assert circuit.position(2) is CircuitPosition.CLOSED  # two calls are too few to judge
     circuit.record_failure(2)
     assert circuit.position(2) is CircuitPosition.OPEN
     assert not circuit.allow(11.9)
     assert circuit.position(12) is CircuitPosition.HALF_OPEN
     assert circuit.allow(12)  # the probe
     assert not circuit.allow(12.5)  # only one at a time
-    circuit.record_success()
+    circuit.record_success(12.6)
     assert circuit.position(13) is CircuitPosition.CLOSED
     assert circuit.allow(13)
     assert circuit.allow(13)
 
 
-def test_a_success_between_failures_starts_the_count_again() -> None:
-    circuit = ProviderCircuit(failure_threshold=2, reset_after=10)
+def test_two_failures_in_a_row_among_many_successes_do_not_open_it() -> None:
+    circuit = ProviderCircuit(min_calls=2, reset_after=10, failure_rate=0.5, window=60)
+    for at in range(8):
+        circuit.record_success(at)
+    circuit.record_failure(8)
+    circuit.record_failure(9)
+    assert circuit.position(9) is CircuitPosition.CLOSED  # 2 of 10 failed: 20 %
+    for at in range(10, 16):
+        circuit.record_failure(at)
+    assert circuit.position(16) is CircuitPosition.OPEN  # 8 of 16 failed: 50 %
+
+
+def test_failures_of_an_old_window_are_forgotten() -> None:
+    circuit = ProviderCircuit(min_calls=3, reset_after=10, failure_rate=0.5, window=60)
     circuit.record_failure(0)
-    circuit.record_success()
     circuit.record_failure(1)
-    assert circuit.position(1) is CircuitPosition.CLOSED
+    circuit.record_failure(61)  # a new window: one failure of one call
+    assert circuit.position(61) is CircuitPosition.CLOSED
+    circuit.record_failure(62)
+    circuit.record_failure(63)
+    assert circuit.position(63) is CircuitPosition.OPEN
+
+
+def test_a_closed_probe_starts_a_fresh_window() -> None:
+    circuit = ProviderCircuit(min_calls=2, reset_after=10)
+    circuit.record_failure(0)
+    circuit.record_failure(0)
+    assert circuit.allow(10)
+    circuit.record_success(10)
+    circuit.record_failure(11)  # one failure of two calls since closing: 50 % of the minimum
+    assert circuit.position(11) is CircuitPosition.OPEN
+    circuit = ProviderCircuit(min_calls=3, reset_after=10)
+    for _ in range(3):
+        circuit.record_failure(0)
+    assert circuit.allow(10)
+    circuit.record_success(10)
+    circuit.record_failure(11)
+    assert circuit.position(11) is CircuitPosition.CLOSED
 
 
 def test_a_failed_probe_opens_the_circuit_for_another_full_period() -> None:
-    circuit = ProviderCircuit(failure_threshold=1, reset_after=10)
+    circuit = ProviderCircuit(min_calls=1, reset_after=10)
     circuit.record_failure(0)
     assert circuit.allow(10)
     circuit.record_failure(10)
@@ -221,7 +253,7 @@ def test_a_failed_probe_opens_the_circuit_for_another_full_period() -> None:
 
 
 def test_a_probe_whose_caller_vanished_does_not_block_the_next_one() -> None:
-    circuit = ProviderCircuit(failure_threshold=1, reset_after=10)
+    circuit = ProviderCircuit(min_calls=1, reset_after=10)
     circuit.record_failure(0)
     assert circuit.allow(10)
     circuit.release()

@@ -16,7 +16,8 @@ def test_nothing_configured_means_only_the_offline_model_and_sensible_timeouts(m
     assert (settings.llm_total_timeout, settings.llm_stream_idle_timeout) == (300.0, 30.0)
     assert (settings.llm_retries, settings.llm_retry_base_delay, settings.llm_retry_max_delay) == (2, 0.5, 8.0)
     assert settings.llm_fallbacks == FallbackChains()
-    assert (settings.llm_breaker_failures, settings.llm_breaker_reset_seconds) == (5, 30.0)
+    assert (settings.llm_breaker_min_calls, settings.llm_breaker_failure_rate) == (5, 0.5)
+    assert (settings.llm_breaker_window_seconds, settings.llm_breaker_reset_seconds) == (60.0, 30.0)
 
 
 def test_a_provider_is_configured_by_its_key_and_openai_also_by_a_base_url(make_settings: SettingsFactory) -> None:
@@ -44,7 +45,9 @@ def test_fallback_chains_are_parsed(make_settings: SettingsFactory) -> None:
         ("LLM_CONNECT_TIMEOUT", "soon", "LLM_CONNECT_TIMEOUT must be a number, got 'soon'"),
         ("LLM_READ_TIMEOUT", "0", "LLM_READ_TIMEOUT must be at least 0.1, got 0.0"),
         ("LLM_RETRIES", "11", "LLM_RETRIES must be at most 10, got 11"),
-        ("LLM_BREAKER_FAILURES", "0", "LLM_BREAKER_FAILURES must be at least 1, got 0"),
+        ("LLM_BREAKER_MIN_CALLS", "0", "LLM_BREAKER_MIN_CALLS must be at least 1, got 0"),
+        ("LLM_BREAKER_FAILURE_RATE", "1.5", "LLM_BREAKER_FAILURE_RATE must be at most 1.0, got 1.5"),
+        ("LLM_BREAKER_WINDOW_SECONDS", "0", "LLM_BREAKER_WINDOW_SECONDS must be at least 1.0, got 0.0"),
         ("LLM_FALLBACKS", "openai/a -> ", "LLM_FALLBACKS has an empty model name"),
         ("LLM_FALLBACKS", "openai/a", "LLM_FALLBACKS has a chain with one model (openai/a)"),
     ],

@@ -15,9 +15,7 @@ def gauge(provider: str) -> float | None:
 
 async def test_each_provider_has_its_own_breaker_exported_and_logged_once_per_switch() -> None:
     clock = FakeClock()
-    breakers = LocalProviderBreakers(
-        failure_threshold=2, reset_after=10, clock=clock.monotonic, reporter=BreakerReporter(10)
-    )
+    breakers = LocalProviderBreakers(min_calls=2, reset_after=10, clock=clock.monotonic, reporter=BreakerReporter(10))
     with capture_logs() as logs:
         await breakers.record_failure("unit-a")
         await breakers.record_failure("unit-a")
@@ -41,7 +39,7 @@ async def test_each_provider_has_its_own_breaker_exported_and_logged_once_per_sw
 
 async def test_a_released_probe_lets_the_next_caller_probe() -> None:
     clock = FakeClock()
-    breakers = LocalProviderBreakers(failure_threshold=1, reset_after=5, clock=clock.monotonic)
+    breakers = LocalProviderBreakers(min_calls=1, reset_after=5, clock=clock.monotonic)
     await breakers.record_failure("p")
     clock.advance(5)
     assert await breakers.allow("p")

@@ -44,6 +44,8 @@ from tests.fakes.llm_providers import (
 from tests.fakes.shared import FakeClock
 
 OPENAI, GROQ, GEMINI = "openai/gpt-test", "groq/llama-test", "gemini/flash-test"
+#: Another model of the same provider as OPENAI.
+OPENAI_OTHER = "openai/gpt-other"
 
 
 @dataclass
@@ -70,7 +72,7 @@ def build(
     clock = FakeClock()
     providers = {name: ScriptedProvider(name, clock) for name in ("openai", "groq", "gemini")}
     catalog = FileModelCatalog(
-        [model_info(OPENAI), model_info(GROQ, input_price=500_000), model_info(GEMINI)],
+        [model_info(OPENAI), model_info(OPENAI_OTHER), model_info(GROQ, input_price=500_000), model_info(GEMINI)],
         configured_providers=configured,
         default_model=None,
     )
@@ -124,14 +126,14 @@ async def test_a_request_goes_to_its_providers_adapter_and_reports_tokens_and_co
     assert world.metrics.outcomes() == ["openai/gpt-test:ok"]
     # $1 and $2 per million tokens: 1000 in + 500 out = 1000 + 1000 micro-dollars.
     assert world.metrics.tokens == [("openai", "gpt-test", Usage(input_tokens=1000, output_tokens=500), 2000)]
-    assert world.breakers.verdicts == [("openai", "success")]
+    assert world.breakers.verdicts == [("openai/gpt-test", "success")]
 
 
 async def test_an_unknown_or_unconfigured_model_is_model_unavailable_before_any_call() -> None:
     world = build(configured=("openai",))
     with pytest.raises(UnknownModel) as caught:
         await collect(world.router.stream(request(GROQ)))
-    assert caught.value.extra["available"] == [OPENAI]
+    assert caught.value.extra["available"] == [OPENAI, OPENAI_OTHER]
     with pytest.raises(UnknownModel):
         await world.router.complete(request("openai/gpt-nine"))
     assert not any(p.calls for p in world.providers.values())
@@ -180,7 +182,7 @@ async def test_no_retry_after_the_first_delta_the_stream_ends_with_an_error_and_
     assert len(world["openai"].calls) == 1
     assert not world["groq"].calls, "no fallback once text has reached the caller"
     assert world.metrics.outcomes() == ["openai/gpt-test:interrupted"]
-    assert world.breakers.verdicts == [("openai", "success"), ("openai", "failure")]
+    assert world.breakers.verdicts == [("openai/gpt-test", "success"), ("openai/gpt-test", "failure")]
 
 
 async def test_a_request_the_provider_rejects_is_raised_at_once_without_retry_or_fallback() -> None:
@@ -192,7 +194,7 @@ async def test_a_request_the_provider_rejects_is_raised_at_once_without_retry_or
         assert len(world["openai"].calls) == 1
         assert not world["groq"].calls
         # The provider answered: it is up.
-        assert world.breakers.verdicts == [("openai", "success")]
+        assert world.breakers.verdicts == [("openai/gpt-test", "success")]
 
 
 # -- fallbacks -----------------------------------------------------------------------------------------
@@ -326,6 +328,43 @@ async def test_with_no_fallback_an_open_breaker_is_provider_unavailable() -> Non
     assert len(world["openai"].calls) == 1
 
 
+async def test_a_broken_model_opens_its_own_breaker_and_the_providers_other_models_keep_answering() -> None:
+    world = build(fallbacks="", retries=0, threshold=2)
+    world["openai"].script(fail(ProviderUnavailable("500")), fail(ProviderUnavailable("500")), answer("fine"))
+    for _ in range(2):
+        with pytest.raises(ProviderUnavailable):
+            await world.router.complete(request(OPENAI))
+    with pytest.raises(ProviderUnavailable, match="circuit breaker open"):
+        await world.router.complete(request(OPENAI))
+    assert len(world["openai"].calls) == 2
+
+    completion = await world.router.complete(request(OPENAI_OTHER))
+    assert completion.text == "fine"
+    assert world.breakers.verdicts[-1] == (OPENAI_OTHER, "success")
+
+
+async def test_when_no_model_answers_the_error_names_every_model_tried_and_how_it_ended() -> None:
+    world = build(retries=0, threshold=1)
+    world["openai"].script(fail(ProviderUnavailable("upstream 500")))
+    world["groq"].script(fail(ProviderTimeout("slow")))
+    world["gemini"].script(fail(ProviderUnavailable("upstream 502")))
+    with pytest.raises(ProviderUnavailable) as first:
+        await collect(world.router.stream(request()))
+    assert first.value.detail == (
+        "upstream 502 (tried openai/gpt-test: provider_unavailable; groq/llama-test: provider_timeout; "
+        "gemini/flash-test: provider_unavailable)"
+    )
+    assert first.value.extra["tried"] == {
+        OPENAI: "provider_unavailable",
+        GROQ: "provider_timeout",
+        GEMINI: "provider_unavailable",
+    }
+    # Their breakers are open now: the next request says they were skipped.
+    with pytest.raises(ProviderUnavailable) as second:
+        await world.router.complete(request())
+    assert "tried openai/gpt-test: skipped, circuit open; groq/llama-test: skipped, circuit open" in second.value.detail
+
+
 # -- cancellation ---------------------------------------------------------------------------------------
 
 
@@ -355,7 +394,7 @@ async def test_cancelled_before_the_first_chunk_the_probe_is_released() -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert world.breakers.verdicts == [("openai", "release")]
+    assert world.breakers.verdicts == [("openai/gpt-test", "release")]
     assert world.metrics.outcomes() == ["openai/gpt-test:cancelled"]
 
 

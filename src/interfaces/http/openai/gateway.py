@@ -22,6 +22,7 @@ from src.domain.identity.model import Principal
 from src.domain.llm.errors import UnknownModel
 from src.domain.shared.errors import DomainError, Unauthenticated
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.outage import DATABASE_RETRY_AFTER_SECONDS, is_database_outage
 from src.infrastructure.wiring.gateway import GatewayUseCases
 from src.interfaces.http.auth import bearer_token
 from src.interfaces.http.openai.errors import error_body, translate
@@ -79,6 +80,13 @@ class OpenAIGateway:
         except msgspec.DecodeError as exc:
             await _answer(send, 400, _decode_error(exc), started)
         except Exception as exc:  # noqa: BLE001 - a bug still gets an OpenAI-shaped 500 (logged)
+            if is_database_outage(exc):  # not a bug: the SDKs retry a 503 after Retry-After
+                logger.warning("database_unavailable", path=path, error=f"{type(exc).__name__}: {exc}")
+                retry = [(b"retry-after", str(DATABASE_RETRY_AFTER_SECONDS).encode())]
+                body = error_body("The database cannot be reached; try again shortly", "server_error")
+                with contextlib.suppress(Exception):
+                    await _answer(send, 503, body, started, retry)
+                return
             log_unexpected(exc, path=path)
             with contextlib.suppress(Exception):
                 await _answer(send, 500, error_body("The server had an error processing your request", "server_error"),

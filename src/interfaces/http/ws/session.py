@@ -25,6 +25,7 @@ from src.application.identity.authenticate import Authenticate
 from src.domain.identity.model import Principal
 from src.domain.shared.errors import DomainError, Unauthenticated
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.outage import DATABASE_RETRY_AFTER_SECONDS, is_database_outage
 from src.infrastructure.realtime.connection_slots import ConnectionSlots, SocketSlot
 from src.interfaces.http.auth import AUTH_ERROR_STATE
 from src.interfaces.http.ws.frames import (
@@ -229,7 +230,7 @@ class SocketSession:
     async def _keep_slot(self) -> None:
         assert self._slot is not None
         while True:
-            await asyncio.sleep(self._slots.lease_seconds / 3)
+            await asyncio.sleep(self._slots.renew_after(self._slot))
             await self._slots.renew(self._slot)
 
     async def _read(self, handlers: dict[type[Any], FrameHandler]) -> None:
@@ -249,7 +250,19 @@ class SocketSession:
                 if handler is None:  # pragma: no cover - every frame type has a handler
                     self.error("unknown_frame", f"{type(frame).__name__} is not handled")
                     continue
-                await handler(self, frame)
+                try:
+                    await handler(self, frame)
+                except Exception as exc:
+                    if not is_database_outage(exc):
+                        raise
+                    # The HTTP 503's equivalent: the socket stays open, the client may send again.
+                    logger.warning("database_unavailable", user_id=self._user_id, error=f"{type(exc).__name__}: {exc}")
+                    self.error(
+                        "service_unavailable",
+                        "The database cannot be reached; try again shortly",
+                        client_id=getattr(frame, "client_id", None),
+                        retry_after=DATABASE_RETRY_AFTER_SECONDS,
+                    )
 
     async def _renew_credentials(self, frame: AuthFrame) -> None:
         assert self.principal is not None
