@@ -28,6 +28,7 @@ from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.regenerate_reply import RegenerateReply
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.resume_reply_stream import ResumeReplyStream
@@ -540,7 +541,8 @@ def build_container(
         guard=ai.chat_guard,
     )
     title_conversation = TitleConversation(uow, chat_model, model_catalog, user_events, clock)
-    recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
+    reply_recovery = ReplyRecovery(uow, model_catalog, reply_streams, clock)
+    recover_stale_replies = RecoverStaleReplies(uow, reply_recovery, clock)
     notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
     dispatch_event = build_event_dispatch(uow, clock, notifications)
 
@@ -673,8 +675,8 @@ def build_container(
             list_messages=ListMessages(uow),
             send_message=SendMessage(launcher, ai.chat_guard),
             regenerate_reply=RegenerateReply(launcher),
-            stop_reply=StopReply(uow, stop_signals, model_catalog, clock),
-            resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings),
+            stop_reply=StopReply(uow, stop_signals, reply_recovery, clock),
+            resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings, reply_recovery, clock),
             title_conversation=title_conversation,
             recover_stale_replies=recover_stale_replies,
             get_usage=GetUsage(uow, tier_budgets, clock),

@@ -21,5 +21,7 @@ class ReplySettings:
     timeout_seconds: float = 600.0
     #: How long a reader waits for a reply stream it cannot see yet before it looks at the database.
     stream_idle_timeout_seconds: float = 5.0
+    #: A reader that heard nothing for this long looks at the reply's row: is its writer alive?
+    watch_seconds: float = 2.0
     #: ``GROUNDING_PASSAGES``: the most passages a grounded reply is given (top K of the retrieval).
     grounding_passages: int = DEFAULT_PASSAGES

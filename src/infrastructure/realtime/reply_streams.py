@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from src.application.chat.ports import ReplyEvent
+from src.application.chat.ports import ReplyEvent, StreamGap
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.realtime.pubsub import PubSubHub
@@ -130,6 +130,10 @@ class MemoryReplyStreams:
         if stream is not None:
             stream.closed = True
             stream.wake()
+
+    def events(self, reply_id: uuid.UUID) -> list[ReplyEvent] | None:
+        stream = self._streams.get(reply_id)
+        return None if stream is None else list(stream.events)
 
     async def follow(self, reply_id: uuid.UUID, *, after: int = 0) -> AsyncIterator[ReplyEvent]:
         stream = self._streams.get(reply_id)
@@ -308,6 +312,10 @@ class ReplyStreams:
                 for event in entries:
                     if event.id <= last:
                         continue
+                    if event.id > last + 1:
+                        # Redis lost the events in between (it restarted empty, or evicted them):
+                        # skipping them would leave a hole in the reader's text.
+                        raise StreamGap(last, event.id)
                     last = event.id
                     waited = 0.0
                     yield event
@@ -337,6 +345,20 @@ class ReplyStreams:
         finally:
             if token is not None and self._hub is not None:
                 self._hub.unsubscribe(key, token)
+
+    async def read(self, reply_id: uuid.UUID) -> list[ReplyEvent] | None:
+        events = self.memory.events(reply_id)
+        if events is not None or self._redis is None:
+            return events
+        key = stream_key(reply_id)
+        gathered: list[ReplyEvent] = []
+        while True:
+            batch = await self._range(key, gathered[-1].id if gathered else 0)
+            if batch is None:
+                return None
+            gathered.extend(batch)
+            if len(batch) < XRANGE_COUNT:
+                return gathered or None
 
     async def _range(self, key: str, after: int) -> list[ReplyEvent] | None:
         assert self._redis is not None

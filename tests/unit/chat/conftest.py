@@ -21,6 +21,7 @@ from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
 from src.application.chat.ports import ReplyEvent
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.regenerate_reply import RegenerateReply
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.resume_reply_stream import ResumeReplyStream
@@ -77,6 +78,11 @@ class ChatWorld:
     clock: FakeClock = field(default_factory=FakeClock)
     model: ScriptedChatModel = field(default_factory=ScriptedChatModel)
     providers: tuple[str, ...] = ()
+    settings: ReplySettings = field(
+        default_factory=lambda: ReplySettings(
+            flush_interval_seconds=0.01, lease_seconds=30, stream_idle_timeout_seconds=0.1, watch_seconds=0.05
+        )
+    )
 
     def __post_init__(self) -> None:
         clock = self.clock
@@ -88,7 +94,6 @@ class ChatWorld:
         self.stops = StopSignalBus()
         self.tasks = ReplyTaskRegistry()
         self.limiter = MemoryRateLimiter(clock=clock.monotonic)
-        self.settings = ReplySettings(flush_interval_seconds=0.01, lease_seconds=30, stream_idle_timeout_seconds=0.1)
         generator = ReplyGenerator(
             self.uow, self.model, self.catalog, self.streams, self.stops, self.events, clock, self.settings
         )
@@ -107,8 +112,9 @@ class ChatWorld:
         )
         self.send = SendMessage(launcher)
         self.regenerate = RegenerateReply(launcher)
-        self.stop = StopReply(self.uow, self.stops, self.catalog, clock)
-        self.resume = ResumeReplyStream(self.uow, self.streams, self.settings)
+        self.recovery = ReplyRecovery(self.uow, self.catalog, self.streams, clock)
+        self.stop = StopReply(self.uow, self.stops, self.recovery, clock)
+        self.resume = ResumeReplyStream(self.uow, self.streams, self.settings, self.recovery, clock)
         self.create = CreateConversation(self.uow, self.catalog, clock)
         self.list = ListConversations(self.uow, clock)
         self.get = GetConversation(self.uow, clock)
@@ -117,7 +123,7 @@ class ChatWorld:
         self.export = ExportConversation(self.uow, clock)
         self.list_messages = ListMessages(self.uow)
         self.title = TitleConversation(self.uow, self.model, self.catalog, self.events, clock)
-        self.recover = RecoverStaleReplies(self.uow, self.catalog, clock)
+        self.recover = RecoverStaleReplies(self.uow, self.recovery, clock)
         self.usage = GetUsage(self.uow, BUDGETS, clock)
         self.get_budget = GetUserBudget(self.uow, BUDGETS, clock)
         self.set_budget = SetUserBudget(self.uow, BUDGETS, clock)
