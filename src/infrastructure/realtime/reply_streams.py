@@ -104,6 +104,10 @@ class MemoryReplyStreams:
     def append(self, reply_id: uuid.UUID, event: ReplyEvent) -> None:
         stream = self._streams.get(reply_id)
         if stream is None:
+            if event.id != 1:
+                # Not a stream this process writes (recovery ending another instance's reply):
+                # holding only its tail here would hide the rest, in Redis, from local readers.
+                return
             stream = self._streams[reply_id] = _Stream()
             stream.expiry = self._expire_later(reply_id, self._max_age)
         if stream.closed or (stream.ids and event.id <= stream.ids[-1]):
@@ -187,7 +191,6 @@ class ReplyStreams:
         self._timeout = timeout
         self._queue: asyncio.Queue[tuple[uuid.UUID, Any]] | None = None
         self._mirror: asyncio.Task[None] | None = None
-        self._started_keys: set[uuid.UUID] = set()
 
     @property
     def shared(self) -> bool:
@@ -233,18 +236,19 @@ class ReplyStreams:
 
         async def write() -> bool:
             pipe = redis.pipeline(transaction=False)
+            expiring: set[uuid.UUID] = set()
             for reply_id, item in batch:
                 key = stream_key(reply_id)
                 if item is _CLOSE:
                     pipe.expire(key, self._ttl)
-                    self._started_keys.discard(reply_id)
                     continue
                 payload = encode_event(item)
                 pipe.xadd(key, {"e": payload}, id=f"0-{item.id}")
-                if reply_id not in self._started_keys:
-                    # A stream whose writer dies mid-reply still goes away.
+                if reply_id not in expiring:
+                    # A stream whose writer dies mid-reply still goes away, even one Redis made
+                    # anew after losing the first (set on every batch, not only the first).
                     pipe.expire(key, self._max_age)
-                    self._started_keys.add(reply_id)
+                    expiring.add(reply_id)
                 if hub is not None:
                     pipe.publish(key, hub.frame(payload))
             async with asyncio.timeout(self._timeout * 4):
