@@ -305,6 +305,7 @@ class Container:
         await _close_quietly("chat_moderation", self.ai.chat_guard.drain())
         await _close_quietly("ai", self.ai.aclose())
         await _close_quietly("reply_streams", self.reply_streams.stop())
+        await _close_quietly("connection_slots", self.connection_slots.stop())
         self.stop_signals.stop()
         if self.access_cache is not None:
             self.access_cache.stop()
