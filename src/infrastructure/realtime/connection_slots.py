@@ -5,9 +5,9 @@ renews its lease while open and leaves the set when it closes; one that vanished
 drops out when its lease runs out. Sooner than that: each member names its instance, and every
 instance with open sockets keeps a short liveness key (``parley:ws:instance:<id>``,
 ``LIVENESS_SECONDS``, refreshed every ``HEARTBEAT_SECONDS``); an admission drops the members whose
-instance's key is gone, so the slots of a killed instance free within ~10 s, not the 60 s lease. The check-and-add is one
-Lua script, so two instances admitting sockets at the same moment never let the user past the limit. Without Redis (or while it is down,
-through the shared breaker) each instance counts its own sockets: the limit then holds per instance.
+instance's key is gone, so the slots of a killed instance free within ~10 s, not the 60 s lease.
+The check-and-add is one Lua script, so two instances admitting sockets at the same moment never let
+the user past the limit. Without Redis (or while it is down, through the shared breaker) each instance counts its own sockets: the limit then holds per instance.
 """
 
 from __future__ import annotations
