@@ -7,7 +7,8 @@ instance with open sockets keeps a short liveness key (``parley:ws:instance:<id>
 ``LIVENESS_SECONDS``, refreshed every ``HEARTBEAT_SECONDS``); an admission drops the members whose
 instance's key is gone, so the slots of a killed instance free within ~10 s, not the 60 s lease.
 The check-and-add is one Lua script, so two instances admitting sockets at the same moment never let
-the user past the limit. Without Redis (or while it is down, through the shared breaker) each instance counts its own sockets: the limit then holds per instance.
+the user past the limit. Without Redis (or while it is down, through the shared breaker) each
+instance counts its own sockets: the limit then holds per instance.
 """
 
 from __future__ import annotations
