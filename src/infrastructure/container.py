@@ -61,6 +61,7 @@ from src.application.llm.router import ModelRouter
 from src.application.shared.check_readiness import CheckReadiness
 from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
+from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
 from src.application.usage.ai_requests import AiRequestLimiter
@@ -573,7 +574,11 @@ def build_container(
 
     relay_outbox = RelayOutbox(uow, task_queue, clock)
     outbox_relay = OutboxRelayLoop(
-        relay_outbox, clock, interval=settings.outbox_relay_interval, batch_size=settings.outbox_batch_size
+        relay_outbox,
+        clock,
+        interval=settings.outbox_relay_interval,
+        batch_size=settings.outbox_batch_size,
+        reconcile=ReconcileOutbox(uow, task_queue, clock),
     )
     # Low latency without polling hard: a commit that wrote outbox messages wakes the relay.
     uow.on_outbox_commit(outbox_relay.wake)
