@@ -4,7 +4,9 @@
   the lease plus a few seconds, and the stored reply holds every word that reader saw, with the
   prompt's input tokens charged;
 - a reply that ends while PostgreSQL is unreachable is stored in full once it is back, and its
-  reader gets ``done``.
+  reader gets ``done``;
+- Redis killed and restarted empty while a reply streams: a reader on the other instance shows every
+  word (snapshots where the stream lost events), with event ids that only go up.
 
 Every wait is bounded; nothing here asserts on speed.
 """
@@ -15,6 +17,7 @@ import json
 import signal
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -26,6 +29,7 @@ from tests.e2e.chat_client import chat_user, messages_url, new_conversation, sse
 from tests.e2e.conftest import RunCli, Server
 from tests.e2e.identity_client import NO_HTTP_LIMITS, bearer, sign_in
 from tests.faults.conftest import TcpProxy
+from tests.redis_process import RedisProcess
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
 
@@ -162,3 +166,63 @@ def test_a_reply_that_ends_while_postgresql_is_away_is_stored_in_full_once_it_is
         stored = assistant_reply(client, bearer(token), conversation["id"])
         assert stored is not None
         assert (stored["status"], stored["finish_reason"], stored["content"]) == ("complete", "stop", content)
+
+
+def shown_text(events: list[ServerSentEvent]) -> str:
+    """What a client shows: deltas appended, a snapshot replacing everything before it."""
+    text = ""
+    for event in events:
+        if event.event == "delta":
+            text += json.loads(event.data)["text"]
+        elif event.event == "snapshot":
+            text = json.loads(event.data)["text"]
+    return text
+
+
+def test_a_reader_on_another_instance_misses_nothing_when_redis_comes_back_empty(
+    run_cli: RunCli, start_server: Callable[..., Server], postgres_url: str, tmp_path: Path
+) -> None:
+    redis = RedisProcess(tmp_path)
+    redis.start()
+    try:
+        env = {
+            **NO_HTTP_LIMITS,
+            "DATABASE_URL": postgres_url,
+            "REDIS_URL": redis.url,
+            "OFFLINE_TOKEN_DELAY_MS": "100",
+            "REDIS_BREAKER_RESET_SECONDS": "1",
+        }
+        migrate(run_cli, postgres_url)
+        writer, other = start_server(env=env), start_server(env=env)
+        content = " ".join(f"word{i}" for i in range(200))  # 20 s of reply
+        with httpx.Client(base_url=other.base_url, timeout=30) as client:
+            headers = chat_user(client, "ada@example.com")
+            conversation = new_conversation(client, headers)
+            sender = Reader(
+                writer.base_url, "POST", messages_url(conversation["id"]), headers, json={"content": content}
+            )
+            sender.start()
+            reply = wait_for(lambda: assistant_reply(client, headers, conversation["id"]))
+            url = f"{messages_url(conversation['id'])}/{reply['id']}/stream"
+            follower = Reader(other.base_url, "GET", url, headers)
+            follower.start()
+            wait_for(lambda: len(follower.deltas()) >= 20, timeout=30)
+            redis.kill()  # every reply stream goes with it
+            wait_for(lambda: len(sender.deltas()) >= 50, timeout=30)
+            redis.start()  # back, empty
+            sender.join(timeout=60)
+            follower.join(timeout=60)
+            assert not follower.is_alive(), "the reader never got the end of the reply"
+            assert follower.broken is None, follower.broken
+            assert follower.events[-1].event == "done", follower.events[-1].data
+            ids = [int(e.id) for e in follower.events]
+            assert ids == sorted(set(ids)), "event ids went backwards or repeated"
+            assert shown_text(follower.events) == content  # no word skipped
+            # A reader arriving now, from where the first one was when Redis went away, too.
+            late = Reader(other.base_url, "GET", url, {**headers, "Last-Event-ID": "21"})
+            late.start()
+            late.join(timeout=60)
+            assert late.events[-1].event == "done"
+            assert json.loads(late.events[-1].data)["content"] == content
+    finally:
+        redis.stop()

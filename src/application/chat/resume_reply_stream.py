@@ -8,8 +8,9 @@ its row: one ``done`` (or ``error``) event with the stored message, whose id is 
 A reader never waits on a dead writer: while the stream is quiet it looks at the row every few
 seconds and, once the writer's lease ran out, finishes the reply as interrupted (``ReplyRecovery``).
 A reader whose position the shared stream cannot continue (Redis lost its events) gets one
-``snapshot`` event with the stored text so far, then the live deltas after it: never a gap, and
-event ids only go up.
+``snapshot`` event with the stored text so far, then the live deltas after it; while the stream
+cannot be read at all (Redis away), a ``snapshot`` each time the stored text grew. Never a gap, and
+event ids only go up (a snapshot's id is that of the last event its text covers).
 """
 
 from __future__ import annotations
@@ -31,7 +32,6 @@ from src.domain.chat.model import Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import FinishReason, MessageRole
 
-STREAM_UNAVAILABLE = "stream_unavailable"
 MAX_EVENT_ID_LENGTH = 20
 
 
@@ -99,22 +99,20 @@ class ResumeReplyStream:
                     last = snapshot.id
                     yield snapshot
                     continue  # then the live deltas after it
-            break
-        async with self._uow(read_only=True) as tx:
-            current = await tx.messages.get(message.id)
-        if current is None:
-            raise MessageNotFound()
-        if current.is_generating:
-            yield ReplyEvent(
-                id=last + 1,
-                kind="error",
-                data={
-                    "code": STREAM_UNAVAILABLE,
-                    "detail": "this reply's stream cannot be read here right now; read the message instead",
-                    "message": MessageView.of(current).to_json(),
-                },
-            )
-            return
+            async with self._uow(read_only=True) as tx:
+                current = await tx.messages.get(message.id)
+            if current is None:
+                raise MessageNotFound()
+            if not current.is_generating:
+                break
+            if await self._writer_gone(message):
+                continue  # finished as interrupted just now: its end comes from the stream or the row
+            # The stream cannot be read here right now (Redis away, or it lost the stream and the
+            # writer has not appended since): the stored text as it grows, until it can be again.
+            if current.last_event_id > last:
+                last = current.last_event_id
+                yield ReplyEvent(id=last, kind="snapshot", data={"text": current.content})
+            await asyncio.sleep(self._settings.watch_seconds)
         if current.last_event_id and current.last_event_id <= last:
             return  # the client has seen the end already
         view = MessageView.of(current).to_json()

@@ -574,9 +574,16 @@ async def test_a_reader_the_stream_cannot_continue_gets_the_stored_text_as_one_s
     assert events[2].data["content"] == "one two three four"
 
 
-async def test_a_reader_whose_stream_is_gone_gets_ids_after_its_own() -> None:
-    world = ChatWorld(settings=ReplySettings(flush_interval_seconds=0.01, stream_idle_timeout_seconds=0.05))
+async def test_a_reader_whose_stream_cannot_be_read_gets_the_stored_text_until_the_reply_ends(
+    world: ChatWorld,
+) -> None:
     conversation = await world.conversation(model="offline/priced")
-    reply_id = await abandoned_reply(world, conversation.id)  # generating, its stream unknown here
-    events = await collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "91")))
-    assert [(e.id, e.kind, e.data["code"]) for e in events] == [(92, "error", "stream_unavailable")]
+    reply_id = await abandoned_reply(world, conversation.id)  # generating; its stream unknown here
+    reader = asyncio.ensure_future(collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "1")), 10))
+    await asyncio.sleep(0.2)
+    assert not reader.done()  # its writer may be alive: the reader waits, it is not cut off
+    world.clock.advance(31)
+    events = await asyncio.wait_for(reader, 5)
+    assert [(e.id, e.kind) for e in events] == [(3, "snapshot"), (4, "error")]
+    assert events[0].data == {"text": "half done"}
+    assert events[1].data["code"] == "interrupted"
