@@ -28,6 +28,7 @@ from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.regenerate_reply import RegenerateReply
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.resume_reply_stream import ResumeReplyStream
@@ -61,6 +62,7 @@ from src.application.llm.router import ModelRouter
 from src.application.shared.check_readiness import CheckReadiness
 from src.application.shared.ports import Cache, CacheStats, HealthProbe, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
+from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
 from src.application.usage.ai_requests import AiRequestLimiter
@@ -319,6 +321,7 @@ class Container:
         await _close_quietly("chat_moderation", self.ai.chat_guard.drain())
         await _close_quietly("ai", self.ai.aclose())
         await _close_quietly("reply_streams", self.reply_streams.stop())
+        await _close_quietly("connection_slots", self.connection_slots.stop())
         self.stop_signals.stop()
         if self.access_cache is not None:
             self.access_cache.stop()
@@ -568,7 +571,8 @@ def build_container(
     summarize_conversation = build_summarize_conversation(
         settings, uow=uow, chat_model=chat_model, catalog=model_catalog, clock=clock
     )
-    recover_stale_replies = RecoverStaleReplies(uow, model_catalog, clock)
+    reply_recovery = ReplyRecovery(uow, model_catalog, reply_streams, clock)
+    recover_stale_replies = RecoverStaleReplies(uow, reply_recovery, clock)
     notifications = build_notifications(settings, uow, clock, user_events, tier_budgets)
     dispatch_event = build_event_dispatch(uow, clock, notifications)
     audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)
@@ -604,7 +608,11 @@ def build_container(
 
     relay_outbox = RelayOutbox(uow, task_queue, clock)
     outbox_relay = OutboxRelayLoop(
-        relay_outbox, clock, interval=settings.outbox_relay_interval, batch_size=settings.outbox_batch_size
+        relay_outbox,
+        clock,
+        interval=settings.outbox_relay_interval,
+        batch_size=settings.outbox_batch_size,
+        reconcile=ReconcileOutbox(uow, task_queue, clock),
     )
     # Low latency without polling hard: a commit that wrote outbox messages wakes the relay.
     uow.on_outbox_commit(outbox_relay.wake)
@@ -711,8 +719,8 @@ def build_container(
             list_messages=ListMessages(uow),
             send_message=SendMessage(launcher, ai.chat_guard),
             regenerate_reply=RegenerateReply(launcher),
-            stop_reply=StopReply(uow, stop_signals, model_catalog, clock),
-            resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings),
+            stop_reply=StopReply(uow, stop_signals, reply_recovery, clock),
+            resume_reply_stream=ResumeReplyStream(uow, reply_streams, reply_settings, reply_recovery, clock),
             title_conversation=title_conversation,
             summarize_conversation=summarize_conversation,
             recover_stale_replies=recover_stale_replies,

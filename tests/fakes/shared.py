@@ -94,6 +94,22 @@ class InMemoryOutboxRepository:
         due = sorted((m for m in self._store.values() if m.is_due(now)), key=lambda m: (m.available_at, m.created_at))
         return [dataclasses.replace(m) for m in due[:limit]]
 
+    async def sent_before(
+        self, sent_before: datetime, *, created_after: datetime, max_attempts: int, limit: int
+    ) -> list[OutboxMessage]:
+        found = sorted(
+            (
+                m
+                for m in self._store.values()
+                if m.sent_at is not None
+                and m.sent_at < sent_before
+                and m.created_at > created_after
+                and m.attempts < max_attempts
+            ),
+            key=lambda m: m.created_at,
+        )
+        return [dataclasses.replace(m) for m in found[:limit]]
+
     async def save(self, message: OutboxMessage) -> None:
         if message.id not in self._store:
             raise LookupError(f"outbox message {message.id} does not exist")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import pytest
 from redis.asyncio import Redis
 
-from src.application.chat.ports import ReplyEvent, UserEvent
+from src.application.chat.ports import ReplyEvent, StreamGap, UserEvent
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams, stream_key
 from src.infrastructure.realtime.stop_signals import StopSignalBus
@@ -105,6 +105,73 @@ async def test_a_closed_stream_expires_in_redis(instances: tuple[Instance, Insta
     await writer.streams.close(reply)
     await writer.streams.flush()
     assert 0 < await writer.redis.ttl(stream_key(reply)) <= 5
+
+
+async def test_a_reader_whose_events_redis_lost_is_told_instead_of_skipping_them(
+    instances: tuple[Instance, Instance],
+) -> None:
+    writer, reader = instances
+    reply = uuid.uuid4()
+    for event_id in range(1, 6):
+        await writer.streams.append(reply, delta(event_id))
+    await writer.streams.flush()
+    await writer.redis.delete(stream_key(reply))  # Redis restarted empty
+    for event_id in range(6, 9):
+        await writer.streams.append(reply, delta(event_id))
+    await writer.streams.flush()
+    seen: list[int] = []
+
+    async def follow() -> None:
+        async for event in reader.streams.follow(reply, after=2):
+            seen.append(event.id)
+
+    with pytest.raises(StreamGap) as gap:
+        await follow()
+    assert seen == []  # nothing after the hole is handed out as if it followed event 2
+    assert (gap.value.after, gap.value.next_id) == (2, 6)
+    assert await collect_ids(reader.streams.follow(reply, after=5)) == [6, 7, 8]
+    # The stream made anew after the loss still expires if its writer dies.
+    assert 0 < await writer.redis.ttl(stream_key(reply)) <= 60
+
+
+async def test_read_returns_what_a_stream_holds_now_on_any_instance(instances: tuple[Instance, Instance]) -> None:
+    writer, reader = instances
+    reply = uuid.uuid4()
+    for event_id in range(1, 4):
+        await writer.streams.append(reply, delta(event_id))
+    await writer.streams.flush()
+    assert [e.id for e in await writer.streams.read(reply) or []] == [1, 2, 3]
+    assert [e.id for e in await reader.streams.read(reply) or []] == [1, 2, 3]
+    assert await reader.streams.read(uuid.uuid4()) is None
+
+
+async def test_the_end_another_instance_appends_reaches_readers_with_everything_before_it(
+    instances: tuple[Instance, Instance],
+) -> None:
+    writer, recoverer = instances
+    reply = uuid.uuid4()
+    for event_id in range(1, 4):
+        await writer.streams.append(reply, delta(event_id))
+    await writer.streams.flush()
+    # The writer died; recovery on the other instance ends its stream.
+    await recoverer.streams.append(reply, ReplyEvent(id=4, kind="error", data={"code": "interrupted"}))
+    await recoverer.streams.close(reply)
+    await recoverer.streams.flush()
+    events = [event async for event in recoverer.streams.follow(reply, after=1)]
+    assert [(e.id, e.kind) for e in events] == [(2, "delta"), (3, "delta"), (4, "error")]
+
+
+async def collect_ids(events: AsyncIterator[ReplyEvent]) -> list[int]:
+    ids = []
+
+    async def run() -> None:
+        async for event in events:
+            ids.append(event.id)
+            if event.id == 8:
+                return
+
+    await asyncio.wait_for(run(), 5)
+    return ids
 
 
 async def test_a_stream_nobody_writes_ends_after_the_idle_timeout(instances: tuple[Instance, Instance]) -> None:

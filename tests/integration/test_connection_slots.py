@@ -44,6 +44,27 @@ async def test_a_vanished_instance_frees_its_slots_when_their_leases_run_out(red
     assert await alive.acquire("u1") is not None
 
 
+async def test_a_killed_instances_slots_free_once_its_heartbeat_stops_long_before_their_lease(redis: Redis) -> None:
+    killed = ConnectionSlots(redis, None, limit=2, lease_seconds=60, liveness_seconds=0.5, heartbeat_seconds=0.1)
+    alive = ConnectionSlots(redis, None, limit=2, lease_seconds=60, liveness_seconds=0.5, heartbeat_seconds=0.1)
+    try:
+        assert await killed.acquire("u1") is not None
+        assert await killed.acquire("u1") is not None
+        await asyncio.sleep(0.8)  # heartbeats keep a live instance's sockets counted past its liveness
+        assert await alive.acquire("u1") is None
+        await killed.stop()  # as kill -9 would: no release, no more heartbeats; the 60 s leases still run
+        admitted = None
+        async with asyncio.timeout(10):
+            while admitted is None:
+                await asyncio.sleep(0.1)
+                admitted = await alive.acquire("u1")
+        assert await alive.acquire("u1") is not None
+        assert await alive.acquire("u1") is None  # the limit holds with the live instance's own sockets
+    finally:
+        await killed.stop()
+        await alive.stop()
+
+
 async def test_renewed_leases_stay(redis: Redis) -> None:
     slots = ConnectionSlots(redis, None, limit=1, lease_seconds=0.3)
     slot = await slots.acquire("u1")

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
+from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import SENT_MESSAGE_RETENTION
@@ -254,3 +255,28 @@ async def test_the_embedded_runner_and_relay_need_no_second_process(api: tuple[C
     assert container.in_process_runner is not None
     await container.in_process_runner.join()
     assert set(runs.values()) == {1}
+
+
+async def test_a_sent_job_that_left_no_receipt_is_sent_again_once_and_bounded(
+    uow: SqlAlchemyUnitOfWorkFactory, clock: FakeClock
+) -> None:
+    async with uow() as tx:
+        lost = await tx.outbox.add("title_conversation", {"conversation_id": "c-1"})
+        ran = await tx.outbox.add("refresh_dictionary", {})
+    queue = RecordingTaskQueue()
+    await RelayOutbox(uow, queue, clock)()
+    async with uow() as tx:
+        await tx.job_receipts.add(JobReceipt.issue("refresh_dictionary", str(ran.id), now=NOW))
+    reconcile = ReconcileOutbox(uow, queue, clock, max_attempts=2)
+
+    assert (await reconcile()).resent == 0  # within the grace period
+    clock.advance(150)
+    assert (await reconcile()).resent == 1
+    assert queue.enqueued[-1] == ("title_conversation", {"conversation_id": "c-1"}, str(lost.id))
+    row = await stored(uow, lost.id)
+    assert (row.attempts, row.sent_at) == (1, NOW + timedelta(seconds=150))
+    clock.advance(150)
+    assert (await reconcile()).resent == 1
+    clock.advance(150)
+    assert (await reconcile()).resent == 0  # max_attempts reached
+    assert len(queue.enqueued) == 4

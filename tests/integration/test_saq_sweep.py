@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -10,7 +11,12 @@ from saq import Job
 from saq.job import Status
 from saq.utils import now
 
-from src.infrastructure.queue.saq_queue import GracefulSweepRedisQueue, build_saq_queue
+from src.infrastructure.queue.saq_queue import (
+    JOB_HEARTBEAT_SECONDS,
+    GracefulSweepRedisQueue,
+    build_saq_queue,
+    job_heartbeat,
+)
 
 pytestmark = pytest.mark.redis
 
@@ -67,3 +73,77 @@ async def test_sweeps_run_once_per_lock_period_across_workers(queue: GracefulSwe
     stored = await queue.job("orphan")
     assert stored is not None
     assert stored.status == Status.QUEUED
+
+
+async def running(queue: GracefulSweepRedisQueue, key: str, *, touched_ago_ms: int) -> Job:
+    """A job a worker took and runs (ACTIVE), last touched ``touched_ago_ms`` ago."""
+    job = Job(function="work", key=key, retries=2, timeout=600, heartbeat=JOB_HEARTBEAT_SECONDS)
+    assert await queue.enqueue(job) is not None
+    taken = await queue.dequeue(timeout=1)
+    assert taken is not None
+    await queue.update(taken, status=Status.ACTIVE, started=now())
+    stored = await queue.job(key)
+    assert stored is not None
+    stored.touched = now() - touched_ago_ms
+    await queue.redis.set(stored.id, queue.serialize(stored))
+    return taken
+
+
+async def test_a_job_whose_worker_stopped_touching_it_is_swept_long_before_its_timeout(
+    queue: GracefulSweepRedisQueue,
+) -> None:
+    await running(queue, "alive", touched_ago_ms=1_000)
+    await running(queue, "dead", touched_ago_ms=(JOB_HEARTBEAT_SECONDS + 1) * 1000)
+    assert await queue.sweep(abort=0.1) == ["saq:job:parley:dead"]
+    assert await queue.count("queued") == 1  # retried for another worker
+    alive = await queue.job("alive")
+    assert alive is not None
+    assert alive.status == Status.ACTIVE
+
+
+class CountingSweeps(GracefulSweepRedisQueue):
+    """The real queue, counting how many stuck jobs it recovers at the same time."""
+
+    in_flight = 0
+    most = 0
+
+    async def _recover(self, job: Job, abort: float) -> None:
+        CountingSweeps.in_flight += 1
+        CountingSweeps.most = max(CountingSweeps.most, CountingSweeps.in_flight)
+        try:
+            await super()._recover(job, abort)
+        finally:
+            CountingSweeps.in_flight -= 1
+
+
+async def test_the_stuck_jobs_of_a_killed_worker_are_swept_side_by_side(redis_url: str) -> None:
+    queue = CountingSweeps(Redis.from_url(redis_url), name="parley")
+    await queue.connect()
+    try:
+        for index in range(10):
+            await running(queue, f"stuck{index}", touched_ago_ms=(JOB_HEARTBEAT_SECONDS + 1) * 1000)
+        assert len(await queue.sweep(abort=0.2)) == 10
+        assert CountingSweeps.most == 10  # all at once, not one after another (5 s each by default)
+        assert await queue.count("queued") == 10
+        assert await queue.count("active") == 0
+    finally:
+        await queue.disconnect()
+
+
+async def test_a_running_job_keeps_itself_from_being_swept(queue: GracefulSweepRedisQueue) -> None:
+    job = Job(function="work", key="busy", retries=1, timeout=600, heartbeat=3)
+    assert await queue.enqueue(job) is not None
+    taken = await queue.dequeue(timeout=1)
+    assert taken is not None
+    await queue.update(taken, status=Status.ACTIVE, started=now())
+    before = taken.touched
+    beat = asyncio.create_task(job_heartbeat(taken))
+    try:
+        async with asyncio.timeout(10):
+            while (stored := await queue.job("busy")) is not None and stored.touched == before:
+                await asyncio.sleep(0.1)
+    finally:
+        beat.cancel()
+    assert stored is not None
+    assert stored.touched > before
+    assert stored.status == Status.ACTIVE  # a heartbeat never changes what the worker set

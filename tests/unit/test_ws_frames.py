@@ -84,3 +84,11 @@ def test_a_client_too_slow_to_read_is_closed_instead_of_queueing_without_bound()
     assert session.closing
     assert session._close_code == CLOSE_TRY_AGAIN_LATER
     assert session._outbox.qsize() == 1  # what waited was dropped: only the close remains
+
+
+def test_a_snapshot_event_goes_out_as_a_snapshot_frame_with_its_id() -> None:
+    from src.application.chat.ports import ReplyEvent
+    from src.interfaces.http.ws.chat import _reply_frame
+
+    frame = msgspec.json.decode(_reply_frame("m1", ReplyEvent(id=42, kind="snapshot", data={"text": "so far"})))
+    assert frame == {"type": "snapshot", "message_id": "m1", "text": "so far", "event_id": "42"}

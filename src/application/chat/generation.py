@@ -5,6 +5,8 @@ stream (which every reader follows). Apart from that, every ``flush_interval_sec
 text so far to the assistant message row and renews the conversation's reply lock. When the model
 ends (or fails, or a stop is requested, or the process shuts down) it stores the reply in full,
 charges its usage once, frees the conversation, and appends the terminal ``done`` or ``error`` event.
+When the database is away at that moment, the final write is tried again with backoff (the whole text
+is in memory) for up to the reply's lease; readers get the end once it is stored.
 
 It runs in a task the process owns (``ReplyTasks``), never in a request: a client that disconnects
 changes nothing here.
@@ -39,6 +41,9 @@ from src.domain.shared.errors import DomainError, ServiceUnavailable
 from src.domain.usage.events import UsageCharged
 
 TITLE_JOB = "title_conversation"
+#: Backoff of the final write while the database is away: 0.25 s, 0.5 s, 1 s, ... at most 4 s apart.
+STORE_RETRY_FIRST_SECONDS = 0.25
+STORE_RETRY_MAX_SECONDS = 4.0
 
 
 class ReplyTimedOut(ProviderError):
@@ -162,7 +167,7 @@ class ReplyGenerator:
         if interrupted and state.failure is None and state.end is None:
             state.failure = ReplyInterrupted("the server stopped while writing this reply")
         # Stored even when the process is going down: the shield lets the write finish.
-        outcome = await asyncio.shield(self._finish(job, state))
+        outcome = await asyncio.shield(self._finish(job, state, interrupted=interrupted))
         if interrupted:
             raise asyncio.CancelledError
         return outcome
@@ -250,7 +255,7 @@ class ReplyGenerator:
 
     # -- the end ----------------------------------------------------------------------------------
 
-    async def _finish(self, job: ReplyJob, state: _Progress) -> ReplyOutcome:
+    async def _finish(self, job: ReplyJob, state: _Progress, *, interrupted: bool = False) -> ReplyOutcome:
         now = self._clock.now()
         if job.text_filter is not None:
             tail = job.text_filter.finish()  # the held-back end of the text
@@ -317,10 +322,11 @@ class ReplyGenerator:
             last_event_id=state.next_event_id,
         )
         try:
-            stored = await self._store(job, message, finish_reason)
-        except Exception:  # noqa: BLE001 - the database failed: readers must still see the end
+            stored = await self._store_with_retries(job, message, finish_reason, retry=not interrupted)
+        except Exception:  # noqa: BLE001 - the database stayed away: readers must still see the end
             # The row stays "generating" with the text last written; once the lease runs out the
-            # stale-reply recovery stores it as interrupted (and charges it), so nothing is stuck.
+            # stale-reply recovery stores it as interrupted (and charges it) with the whole text the
+            # reply stream holds, so nothing is stuck and nothing the readers saw is lost.
             unstored = ServiceUnavailable("the reply could not be stored; it will be kept as interrupted")
             await self._emit(job, state, "error", {"code": unstored.code, "detail": unstored.detail, "message": None})
             await self._close(job, FinishReason.ERROR)
@@ -353,6 +359,25 @@ class ReplyGenerator:
         if end.finish_reason is FinishReason.ERROR and error_code is None:
             error_code = "provider_error"
         return end.finish_reason, usage, error_code
+
+    async def _store_with_retries(
+        self, job: ReplyJob, message: Message, finish_reason: FinishReason, *, retry: bool
+    ) -> Message:
+        """``_store``, tried again with backoff while the database is away, for up to the reply's
+        lease (after that the stale-reply recovery may finish it instead, from the reply stream).
+        A stopping process (``retry`` false) tries once: its shutdown must not wait on the database."""
+        budget = self._settings.lease_seconds if retry else 0.0
+        delay = STORE_RETRY_FIRST_SECONDS
+        waited = 0.0
+        while True:
+            try:
+                return await self._store(job, message, finish_reason)
+            except Exception:
+                if waited + delay > budget:
+                    raise
+            await asyncio.sleep(delay)
+            waited += delay
+            delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
 
     async def _store(self, job: ReplyJob, message: Message, finish_reason: FinishReason) -> Message:
         """Store the reply and charge it, in one transaction, exactly once."""

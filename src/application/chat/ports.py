@@ -17,8 +17,9 @@ fakes: ``tests/fakes/chat.py``.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import uuid
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -226,7 +227,7 @@ class KnowledgeRetriever(Protocol):
 
 # -- reply streams ------------------------------------------------------------------------------
 
-ReplyEventKind = Literal["message", "delta", "done", "error"]
+ReplyEventKind = Literal["message", "delta", "snapshot", "done", "error"]
 TERMINAL_EVENTS: frozenset[str] = frozenset({"done", "error"})
 
 
@@ -239,6 +240,8 @@ class ReplyEvent:
 
     - ``message``: the stored user message the reply answers (a ``MessageView.to_json()``);
     - ``delta``: ``{"text": ...}``, the next piece of the reply;
+    - ``snapshot``: ``{"text": ...}``, the whole reply so far, replacing what the reader shows: sent
+      instead of the deltas a reader can no longer be given one by one (the shared stream lost them);
     - ``done``: the stored assistant message, with usage, cost, model and finish reason;
     - ``error``: ``{"code", "detail", "message"}``; ``message`` is the stored partial reply, or
       ``null`` when the model failed before writing anything (then nothing was stored).
@@ -277,8 +280,41 @@ class ReplyStreamStore(Protocol):
         """Every event with an id above ``after``, then the live ones as they come, ending after the
         terminal event. Ends early, without a terminal event, when the stream is unknown here (never
         started, expired, or unreachable) and nothing arrives for ``idle_timeout`` seconds
-        (``None``: a default of a few seconds). Pull-based: a slow reader holds nothing but its place."""
+        (``None``: a default of a few seconds). Pull-based: a slow reader holds nothing but its place.
+
+        Raises ``StreamGap`` when the events right after ``after`` are gone (the shared store lost
+        them) while later ones exist: the reader cannot be continued event by event."""
         ...
+
+    async def read(self, reply_id: uuid.UUID) -> Sequence[ReplyEvent] | None:
+        """Every event the stream holds now, in order (no waiting); ``None`` when the stream is
+        unknown here (never started, expired) or its store is unreachable."""
+        ...
+
+
+class StreamGap(Exception):
+    """A reply stream cannot continue a reader from its position: the events after it are gone."""
+
+    def __init__(self, after: int, next_id: int) -> None:
+        super().__init__(f"events {after + 1}..{next_id - 1} are gone")
+        self.after = after
+        self.next_id = next_id
+
+
+def reply_text(events: Sequence[ReplyEvent]) -> tuple[str, int] | None:
+    """The reply text the ``delta`` (and ``snapshot``) events of a whole stream spell, and the last
+    event id; ``None`` when the events are not one unbroken run from id 1 (some were lost)."""
+    if not events or events[0].id != 1:
+        return None
+    parts: list[str] = []
+    for previous, event in itertools.pairwise(events):
+        if event.id != previous.id + 1:
+            return None
+        if event.kind == "delta":
+            parts.append(str(event.data.get("text", "")))
+        elif event.kind == "snapshot":
+            parts = [str(event.data.get("text", ""))]
+    return "".join(parts), events[-1].id
 
 
 # -- user events ----------------------------------------------------------------------------------

@@ -2,16 +2,16 @@
 
 Run when an instance starts and every minute (the ``recover_stale_replies`` job). A reply is stale
 once its conversation's lease ran out (``REPLY_LEASE_SECONDS`` without renewal): its text so far is
-stored with ``finish_reason`` ``error`` (``interrupted``) and the conversation is free again, so no
-message stays ``generating`` for ever.
+stored with ``finish_reason`` ``error`` (``interrupted``), the conversation is free again and the
+reply stream ends with that ``error``, so no message stays ``generating`` for ever and no reader waits.
 """
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
-from src.application.chat.recovery import interrupt_stale_reply
-from src.application.llm.ports import ModelCatalog
+from src.application.chat.recovery import ReplyRecovery
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 
 BATCH = 100
@@ -23,9 +23,9 @@ class RecoveredReplies:
 
 
 class RecoverStaleReplies:
-    def __init__(self, uow: UnitOfWorkFactory, catalog: ModelCatalog, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, recovery: ReplyRecovery, clock: Clock) -> None:
         self._uow = uow
-        self._catalog = catalog
+        self._recovery = recovery
         self._clock = clock
 
     async def __call__(self) -> RecoveredReplies:
@@ -35,12 +35,7 @@ class RecoverStaleReplies:
         recovered = 0
         for reply in stale:
             # One transaction each: one bad row never blocks the others.
-            async with self._uow() as tx:
-                conversation = await tx.conversations.get(reply.conversation_id)
-                if conversation is None or conversation.generating_message_id != reply.message_id:
-                    continue
-                if conversation.reply_in_progress(now):
-                    continue  # renewed meanwhile: its instance is alive after all
-                if await interrupt_stale_reply(tx, conversation, reply.message_id, now=now, catalog=self._catalog):
+            with contextlib.suppress(Exception):
+                if await self._recovery.recover(reply.conversation_id, reply.message_id) is not None:
                     recovered += 1
         return RecoveredReplies(recovered=recovered)

@@ -27,7 +27,7 @@ from src.application.chat.ports import (
     UserEvent,
     UserEvents,
 )
-from src.application.chat.recovery import interrupt_stale_reply
+from src.application.chat.recovery import announce, interrupt_stale_reply
 from src.application.chat.settings import ReplySettings
 from src.application.chat.summarize_conversation import SUMMARY_JOB
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
@@ -41,7 +41,7 @@ from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
 from src.domain.chat.summary import summary_due, with_summary
 from src.domain.identity.model import Principal
-from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage
+from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage, Usage, estimate_prompt_tokens
 from src.domain.usage.model import TierBudgets
 
 #: A queued summary update not finished after this long is presumed lost and may be queued again.
@@ -105,7 +105,10 @@ class ReplyLauncher:
         await ensure_within_budget(tx, principal, self._budgets, now)
         stale = conversation.generating_message_id
         if stale is not None and not conversation.reply_in_progress(now):
-            await interrupt_stale_reply(tx, conversation, stale, now=now, catalog=self.catalog)
+            interrupted = await interrupt_stale_reply(
+                tx, conversation, stale, now=now, catalog=self.catalog, streams=self._streams
+            )
+            await announce(self._streams, interrupted)
 
     def in_progress(self, conversation: Conversation) -> ReplyInProgress:
         extra = {"message_id": str(conversation.generating_message_id)} if conversation.generating_message_id else {}
@@ -227,6 +230,8 @@ class ReplyLauncher:
         reply = Message.placeholder_reply(
             id=reply_id, conversation=conversation, seq=reply_seq, model=model.id, now=now, citations=prompt.citations
         )
+        # What the prompt costs, kept on the row: if this instance dies mid-reply, recovery charges it.
+        reply.usage = Usage(input_tokens=estimate_prompt_tokens(prompt.messages), output_tokens=0, estimated=True)
         await tx.messages.add(reply)
         return ReplyPlan(
             conversation=conversation,

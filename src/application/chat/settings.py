@@ -22,6 +22,8 @@ class ReplySettings:
     timeout_seconds: float = 600.0
     #: How long a reader waits for a reply stream it cannot see yet before it looks at the database.
     stream_idle_timeout_seconds: float = 5.0
+    #: A reader that heard nothing for this long looks at the reply's row: is its writer alive?
+    watch_seconds: float = 2.0
     #: ``GROUNDING_PASSAGES``: the most passages a grounded reply is given (top K of the retrieval).
     grounding_passages: int = DEFAULT_PASSAGES
     #: ``CHAT_CONTEXT_TOKENS``: the most history a reply sends, unless its conversation says otherwise.

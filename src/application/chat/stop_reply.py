@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 from src.application.chat.access import owned_message
 from src.application.chat.ports import StopSignals
-from src.application.chat.recovery import interrupt_stale_reply
-from src.application.llm.ports import ModelCatalog
+from src.application.chat.recovery import ReplyRecovery
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.chat.errors import ReplyNotInProgress
 from src.domain.identity.model import Principal
@@ -28,22 +27,22 @@ class StopReplyCommand:
 
 
 class StopReply:
-    def __init__(self, uow: UnitOfWorkFactory, stops: StopSignals, catalog: ModelCatalog, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, stops: StopSignals, recovery: ReplyRecovery, clock: Clock) -> None:
         self._uow = uow
         self._stops = stops
-        self._catalog = catalog
+        self._recovery = recovery
         self._clock = clock
 
     async def __call__(self, command: StopReplyCommand) -> None:
         now = self._clock.now()
-        async with self._uow() as tx:
+        async with self._uow(read_only=True) as tx:
             conversation, message = await owned_message(
                 tx, command.principal, command.message_id, command.conversation_id
             )
             if not message.is_generating:
                 raise ReplyNotInProgress("this reply has already ended")
             alive = conversation.reply_in_progress(now) and conversation.generating_message_id == message.id
-            if not alive:
-                await interrupt_stale_reply(tx, conversation, message.id, now=now, catalog=self._catalog)
         if alive:
             await self._stops.request_stop(message.id)
+        else:
+            await self._recovery.recover(conversation.id, message.id)

@@ -85,7 +85,8 @@ class MessageView:
             model=message.model,
             provider=message.provider,
             finish_reason=message.finish_reason,
-            usage=UsageView.of(message.usage) if message.usage is not None else None,
+            # A generating row holds only the prompt's estimate, for recovery: no usage to show yet.
+            usage=UsageView.of(message.usage) if message.usage is not None and not message.is_generating else None,
             cost_micros=message.cost_micros,
             latency_ms=message.latency_ms,
             ttft_ms=message.ttft_ms,

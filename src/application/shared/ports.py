@@ -83,6 +83,13 @@ class OutboxRepository(Protocol):
         """How many messages wait to be sent, and since when the oldest has waited."""
         ...
 
+    async def sent_before(
+        self, sent_before: datetime, *, created_after: datetime, max_attempts: int, limit: int
+    ) -> list[OutboxMessage]:
+        """Up to ``limit`` messages created after ``created_after``, sent before ``sent_before``, with
+        fewer than ``max_attempts`` attempts, oldest first, held for this transaction (``save`` them)."""
+        ...
+
     async def delete_sent_before(self, cutoff: datetime, *, batch_size: int) -> int:
         """Delete up to ``batch_size`` messages sent before ``cutoff``; the number deleted."""
         ...

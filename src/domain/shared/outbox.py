@@ -86,6 +86,13 @@ class OutboxMessage:
             raise ValueError(f"outbox message {self.id} was already sent")
         self.sent_at = now
 
+    def mark_resent(self, now: datetime) -> None:
+        """Handed to the queue again: the queue lost the job (Redis lost its data) before it ran."""
+        if not self.is_sent:
+            raise ValueError(f"outbox message {self.id} was never sent")
+        self.attempts += 1
+        self.sent_at = now
+
     def record_failure(self, error: str, *, now: datetime, backoff: OutboxBackoff = DEFAULT_BACKOFF) -> None:
         """A send failed: count it, keep the reason, and wait before the next attempt."""
         if self.is_sent:

@@ -47,6 +47,9 @@ class Metrics:
         self.outbox_oldest_age = Gauge(
             "parley_outbox_oldest_unsent_age_seconds", "Age of the oldest unsent outbox row", registry=r
         )
+        self.outbox_resent = Counter(
+            "parley_outbox_resent_total", "Outbox jobs handed to the queue again after the queue lost them", registry=r
+        )
         self.db_pool_in_use = Gauge("parley_db_pool_in_use", "Database connections checked out", registry=r)
         self.breaker_state = Gauge(
             "parley_circuit_breaker_state",

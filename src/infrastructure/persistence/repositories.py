@@ -91,6 +91,25 @@ class SqlOutboxRepository:
         self._claimed.update((row.id, row) for row in rows)
         return [_to_message(row) for row in rows]
 
+    async def sent_before(
+        self, sent_before: datetime, *, created_after: datetime, max_attempts: int, limit: int
+    ) -> list[OutboxMessage]:
+        query = (
+            select(OutboxMessageModel)
+            .where(
+                OutboxMessageModel.sent_at.is_not(None),
+                OutboxMessageModel.sent_at < sent_before,
+                OutboxMessageModel.created_at > created_after,
+                OutboxMessageModel.attempts < max_attempts,
+            )
+            .order_by(OutboxMessageModel.created_at, OutboxMessageModel.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._session.scalars(query)).all()
+        self._claimed.update((row.id, row) for row in rows)
+        return [_to_message(row) for row in rows]
+
     async def save(self, message: OutboxMessage) -> None:
         row = self._claimed.get(message.id) or await self._session.get(OutboxMessageModel, message.id)
         if row is None:

@@ -5,6 +5,9 @@ outbox messages commits, see ``SqlAlchemyUnitOfWorkFactory.on_outbox_commit``), 
 away while full batches keep going out. After a failed round (the queue or the database is down)
 it waits the whole interval, wake-ups or not, so that an outage is not hammered on every commit.
 A failing relay logs once when it starts failing and once when it recovers, not on every round.
+
+Every ``reconcile_every`` seconds it also runs ``ReconcileOutbox``: jobs the queue took but lost
+before running them (Redis restarted empty) are handed over again.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import asyncio
 import contextlib
 
 from src.application.shared.ports import Clock
+from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand, RelayOutboxResult
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
@@ -21,8 +25,20 @@ logger = get_logger("parley.outbox")
 
 
 class OutboxRelayLoop:
-    def __init__(self, relay: RelayOutbox, clock: Clock, *, interval: float, batch_size: int) -> None:
+    def __init__(
+        self,
+        relay: RelayOutbox,
+        clock: Clock,
+        *,
+        interval: float,
+        batch_size: int,
+        reconcile: ReconcileOutbox | None = None,
+        reconcile_every: float = 60.0,
+    ) -> None:
         self._relay = relay
+        self._reconcile = reconcile
+        self._reconcile_every = reconcile_every
+        self._reconciled_at: float | None = None
         self._clock = clock
         self._interval = interval
         self._command = RelayOutboxCommand(batch_size=batch_size)
@@ -90,6 +106,8 @@ class OutboxRelayLoop:
                 result = await self.run_once()
             except Exception:  # noqa: BLE001 - logged by run_once; the loop must outlive an outage
                 result = None
+            if result is not None and not result.failed:
+                await self.reconcile_when_due()
             if result is not None and result.more_due:
                 await asyncio.sleep(0)  # let the rest of the process breathe between full batches
                 continue
@@ -97,6 +115,22 @@ class OutboxRelayLoop:
                 await _first_of(stopping, timeout=self._interval)
                 continue
             await _first_of(stopping, wakeup, timeout=self._interval)
+
+    async def reconcile_when_due(self) -> None:
+        if self._reconcile is None:
+            return
+        now = self._clock.monotonic()
+        if self._reconciled_at is not None and now - self._reconciled_at < self._reconcile_every:
+            return
+        self._reconciled_at = now
+        try:
+            result = await self._reconcile(self._command.batch_size)
+        except Exception as exc:  # noqa: BLE001 - the next period tries again
+            logger.warning("outbox_reconcile_failed", error=f"{type(exc).__name__}"[:300])
+            return
+        if result.resent:
+            METRICS.outbox_resent.inc(result.resent)
+            logger.warning("outbox_jobs_resent", resent=result.resent, reason="the queue lost them before they ran")
 
     def _note_failure(self, cause: str, error: str, **details: object) -> None:
         if self._failing:

@@ -33,7 +33,7 @@ from typing import Any
 import msgspec
 from redis.asyncio import Redis
 
-from src.application.chat.ports import ReplyEvent
+from src.application.chat.ports import ReplyEvent, StreamGap
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.realtime.pubsub import PubSubHub
@@ -104,6 +104,10 @@ class MemoryReplyStreams:
     def append(self, reply_id: uuid.UUID, event: ReplyEvent) -> None:
         stream = self._streams.get(reply_id)
         if stream is None:
+            if event.id != 1:
+                # Not a stream this process writes (recovery ending another instance's reply):
+                # holding only its tail here would hide the rest, in Redis, from local readers.
+                return
             stream = self._streams[reply_id] = _Stream()
             stream.expiry = self._expire_later(reply_id, self._max_age)
         if stream.closed or (stream.ids and event.id <= stream.ids[-1]):
@@ -130,6 +134,10 @@ class MemoryReplyStreams:
         if stream is not None:
             stream.closed = True
             stream.wake()
+
+    def events(self, reply_id: uuid.UUID) -> list[ReplyEvent] | None:
+        stream = self._streams.get(reply_id)
+        return None if stream is None else list(stream.events)
 
     async def follow(self, reply_id: uuid.UUID, *, after: int = 0) -> AsyncIterator[ReplyEvent]:
         stream = self._streams.get(reply_id)
@@ -183,7 +191,6 @@ class ReplyStreams:
         self._timeout = timeout
         self._queue: asyncio.Queue[tuple[uuid.UUID, Any]] | None = None
         self._mirror: asyncio.Task[None] | None = None
-        self._started_keys: set[uuid.UUID] = set()
 
     @property
     def shared(self) -> bool:
@@ -229,18 +236,19 @@ class ReplyStreams:
 
         async def write() -> bool:
             pipe = redis.pipeline(transaction=False)
+            expiring: set[uuid.UUID] = set()
             for reply_id, item in batch:
                 key = stream_key(reply_id)
                 if item is _CLOSE:
                     pipe.expire(key, self._ttl)
-                    self._started_keys.discard(reply_id)
                     continue
                 payload = encode_event(item)
                 pipe.xadd(key, {"e": payload}, id=f"0-{item.id}")
-                if reply_id not in self._started_keys:
-                    # A stream whose writer dies mid-reply still goes away.
+                if reply_id not in expiring:
+                    # A stream whose writer dies mid-reply still goes away, even one Redis made
+                    # anew after losing the first (set on every batch, not only the first).
                     pipe.expire(key, self._max_age)
-                    self._started_keys.add(reply_id)
+                    expiring.add(reply_id)
                 if hub is not None:
                     pipe.publish(key, hub.frame(payload))
             async with asyncio.timeout(self._timeout * 4):
@@ -308,6 +316,10 @@ class ReplyStreams:
                 for event in entries:
                     if event.id <= last:
                         continue
+                    if event.id > last + 1:
+                        # Redis lost the events in between (it restarted empty, or evicted them):
+                        # skipping them would leave a hole in the reader's text.
+                        raise StreamGap(last, event.id)
                     last = event.id
                     waited = 0.0
                     yield event
@@ -337,6 +349,20 @@ class ReplyStreams:
         finally:
             if token is not None and self._hub is not None:
                 self._hub.unsubscribe(key, token)
+
+    async def read(self, reply_id: uuid.UUID) -> list[ReplyEvent] | None:
+        events = self.memory.events(reply_id)
+        if events is not None or self._redis is None:
+            return events
+        key = stream_key(reply_id)
+        gathered: list[ReplyEvent] = []
+        while True:
+            batch = await self._range(key, gathered[-1].id if gathered else 0)
+            if batch is None:
+                return None
+            gathered.extend(batch)
+            if len(batch) < XRANGE_COUNT:
+                return gathered or None
 
     async def _range(self, key: str, after: int) -> list[ReplyEvent] | None:
         assert self._redis is not None

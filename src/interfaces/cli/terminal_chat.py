@@ -276,6 +276,10 @@ class ChatSession:
             async for event in events:
                 if event.kind == "delta":
                     self.screen.text(str(event.data.get("text", "")))
+                elif event.kind == "snapshot":
+                    # Some deltas could not be replayed: the reply so far, whole, on a fresh line.
+                    self.screen.note("[part of the stream was lost; the reply so far:]")
+                    self.screen.text(str(event.data.get("text", "")))
                 elif event.kind == "done":
                     self.screen.note(reply_note(event.data))
                     sources = sources_note(event.data)

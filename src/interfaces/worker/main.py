@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 from saq import CronJob, Worker
-from saq.types import Context
+from saq.types import Context, PartialTimersDict
 
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.logging import configure_logging, get_logger
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec
 from src.infrastructure.queue.saq_failed_jobs import SaqJobObserver
-from src.infrastructure.queue.saq_queue import saq_job_options
+from src.infrastructure.queue.saq_queue import SWEEP_SECONDS, job_heartbeat, saq_job_options
 from src.infrastructure.settings import Settings
 
 logger = get_logger("parley.worker")
@@ -44,8 +45,16 @@ class PromptWorker(Worker[Context]):
 
 
 def saq_function(catalog: JobCatalog, spec: JobSpec) -> SaqFunction:
-    async def run(_ctx: Context, *, payload: dict[str, Any] | None = None, dedupe_key: str | None = None) -> Any:
-        return await catalog.run(spec.name, payload or {}, dedupe_key)
+    async def run(ctx: Context, *, payload: dict[str, Any] | None = None, dedupe_key: str | None = None) -> Any:
+        job = ctx.get("job")
+        beat = asyncio.create_task(job_heartbeat(job)) if job is not None and job.heartbeat else None
+        try:
+            return await catalog.run(spec.name, payload or {}, dedupe_key)
+        finally:
+            if beat is not None:
+                beat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await beat
 
     # SAQ finds a job's function by its qualified name: give it the catalogue's name.
     run.__qualname__ = run.__name__ = spec.name
@@ -67,6 +76,7 @@ def build_worker(container: Container, *, concurrency: int | None = None) -> Pro
                 cron=spec.cron or "",
                 timeout=options["timeout"],
                 retries=options["retries"],
+                heartbeat=options["heartbeat"],
                 kwargs={"payload": {}},
             )
         )
@@ -77,6 +87,9 @@ def build_worker(container: Container, *, concurrency: int | None = None) -> Pro
         concurrency=concurrency or container.settings.worker_concurrency,
         shutdown_grace_period_s=int(container.settings.shutdown_timeout),
         dequeue_timeout=DEQUEUE_WAIT_SECONDS,
+        # Stuck jobs of a killed worker are found within a heartbeat plus this, not SAQ's 60 s.
+        # (SAQ's other timers at their defaults: its PartialTimersDict type wants every key.)
+        timers=PartialTimersDict(schedule=1, worker_info=10, sweep=SWEEP_SECONDS, abort=1),
         before_process=observer.before_process,
         after_process=observer.after_process,
     )

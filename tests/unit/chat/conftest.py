@@ -21,6 +21,7 @@ from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
 from src.application.chat.ports import ReplyEvent
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
+from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.regenerate_reply import RegenerateReply
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.resume_reply_stream import ResumeReplyStream
@@ -82,6 +83,8 @@ class ChatWorld:
     #: ``CHAT_CONTEXT_TOKENS`` and ``CHAT_CONTEXT_SUMMARY`` of this world.
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     summarize: bool = True
+    #: The reply settings; by default fast timers and the context fields above.
+    settings: ReplySettings | None = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         clock = self.clock
@@ -93,13 +96,15 @@ class ChatWorld:
         self.stops = StopSignalBus()
         self.tasks = ReplyTaskRegistry()
         self.limiter = MemoryRateLimiter(clock=clock.monotonic)
-        self.settings = ReplySettings(
-            flush_interval_seconds=0.01,
-            lease_seconds=30,
-            stream_idle_timeout_seconds=0.1,
-            context_tokens=self.context_tokens,
-            summarize=self.summarize,
-        )
+        if self.settings is None:
+            self.settings = ReplySettings(
+                flush_interval_seconds=0.01,
+                lease_seconds=30,
+                stream_idle_timeout_seconds=0.1,
+                watch_seconds=0.05,
+                context_tokens=self.context_tokens,
+                summarize=self.summarize,
+            )
         generator = ReplyGenerator(
             self.uow, self.model, self.catalog, self.streams, self.stops, self.events, clock, self.settings
         )
@@ -118,8 +123,9 @@ class ChatWorld:
         )
         self.send = SendMessage(launcher)
         self.regenerate = RegenerateReply(launcher)
-        self.stop = StopReply(self.uow, self.stops, self.catalog, clock)
-        self.resume = ResumeReplyStream(self.uow, self.streams, self.settings)
+        self.recovery = ReplyRecovery(self.uow, self.catalog, self.streams, clock)
+        self.stop = StopReply(self.uow, self.stops, self.recovery, clock)
+        self.resume = ResumeReplyStream(self.uow, self.streams, self.settings, self.recovery, clock)
         self.create = CreateConversation(self.uow, self.catalog, clock)
         self.list = ListConversations(self.uow, clock)
         self.get = GetConversation(self.uow, clock)
@@ -129,7 +135,7 @@ class ChatWorld:
         self.list_messages = ListMessages(self.uow)
         self.title = TitleConversation(self.uow, self.model, self.catalog, self.events, clock)
         self.summarize_job = SummarizeConversation(self.uow, self.model, self.catalog, clock, enabled=self.summarize)
-        self.recover = RecoverStaleReplies(self.uow, self.catalog, clock)
+        self.recover = RecoverStaleReplies(self.uow, self.recovery, clock)
         self.usage = GetUsage(self.uow, BUDGETS, clock)
         self.get_budget = GetUserBudget(self.uow, BUDGETS, clock)
         self.set_budget = SetUserBudget(self.uow, BUDGETS, clock)

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
 
-from src.application.chat.resume_reply_stream import ResumeReplyStreamCommand
+from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap
+from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamCommand
 from src.application.chat.send_message import SendMessageCommand
+from src.application.chat.settings import ReplySettings
 from src.application.chat.stop_reply import StopReplyCommand
 from src.domain.chat.context import message_tokens
 from src.domain.chat.errors import (
@@ -414,22 +417,54 @@ async def test_a_send_after_the_lease_ran_out_finishes_the_abandoned_reply_first
     assert [m.content for m in world.messages] == ["crash during this", "half done", "now", "Hello there, friend."]
 
 
-async def test_a_reply_the_database_cannot_store_still_ends_and_is_recovered_later(
+async def test_a_reply_that_ends_while_the_database_is_away_is_stored_in_full_once_it_is_back(
     world: ChatWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from tests.fakes.chat import InMemoryMessageRepository
+
+    attempts = 0
+    finish = InMemoryMessageRepository.finish
+
+    async def away_for_a_while(self: InMemoryMessageRepository, message: Message) -> bool:
+        nonlocal attempts
+        attempts += 1
+        if attempts <= 3:
+            raise ConnectionError("the database went away")
+        return await finish(self, message)
+
+    monkeypatch.setattr(InMemoryMessageRepository, "finish", away_for_a_while)
+    world.model.script(Reply(tokens=("every", " word", " kept")))
+    handle = await world.say("store me")
+    events = await collect(handle.events())
+    assert events[-1].kind == "done"
+    assert attempts == 4
+    stored = world.db.chat.messages[handle.message_id]
+    assert (stored.content, stored.finish_reason) == ("every word kept", FinishReason.STOP)
+    assert stored.last_event_id == events[-1].id
+    assert len(world.db.chat.usage) == 1
+
+
+async def test_a_reply_the_database_cannot_store_within_its_lease_is_recovered_with_the_text_the_readers_saw(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from tests.fakes.chat import InMemoryMessageRepository
+
+    world = ChatWorld(settings=ReplySettings(flush_interval_seconds=0.01, lease_seconds=0.5))
 
     async def broken(self: object, message: object) -> bool:
         raise ConnectionError("the database went away")
 
     world.model.script(Reply(tokens=("kept", " so", " far"), pause_after=2))
-    monkeypatch.setattr(InMemoryMessageRepository, "finish", broken)
-    handle = await world.say("store me")
+    conversation = await world.conversation(model="offline/priced")
+    handle = await world.say("store me", conversation_id=conversation.id)
     await asyncio.wait_for(world.model.paused.wait(), 5)
     for _ in range(100):  # the text so far reaches the row
         if world.db.chat.messages[handle.message_id].content == "kept so":
             break
         await asyncio.sleep(0.01)
+    # The last words never reach the row: the database is away from here on.
+    monkeypatch.setattr(InMemoryMessageRepository, "save_progress", broken)
+    monkeypatch.setattr(InMemoryMessageRepository, "finish", broken)
     world.model.release()
     events = await collect(handle.events())
     assert events[-1].kind == "error"
@@ -437,9 +472,120 @@ async def test_a_reply_the_database_cannot_store_still_ends_and_is_recovered_lat
     with pytest.raises(ServiceUnavailable):
         await handle.result()
     monkeypatch.undo()
+    assert world.db.chat.messages[handle.message_id].content == "kept so"
     assert world.db.chat.messages[handle.message_id].status is MessageStatus.GENERATING
     world.clock.advance(31)
     assert (await world.recover()).recovered == 1
     stored = world.db.chat.messages[handle.message_id]
-    # What was last written survives: the end never reached the database.
-    assert (stored.content, stored.error_code) == ("kept so", "interrupted")
+    # Every word the readers were sent, from the reply stream: not the last flush.
+    assert (stored.content, stored.error_code) == ("kept so far", "interrupted")
+    assert stored.last_event_id == events[-1].id
+    assert stored.usage is not None
+    assert stored.usage.input_tokens > 0  # the prompt's estimate, kept on the row from the start
+    assert stored.cost_micros > 0
+    # Its readers had their end already: resuming from it adds nothing.
+    again = ResumeReplyStreamCommand(world.me, handle.message_id, str(events[-1].id))
+    assert await collect(await world.resume(again)) == []
+
+
+async def dead_writers_stream(world: ChatWorld, reply_id: uuid.UUID) -> None:
+    """The stream the dead instance wrote: more words than its last flush reached the row."""
+    await world.streams.append(reply_id, ReplyEvent(id=1, kind="message", data={}))
+    for event_id, text in enumerate(("half", " done", " and", " more"), start=2):
+        await world.streams.append(reply_id, ReplyEvent(id=event_id, kind="delta", data={"text": text}))
+
+
+async def test_a_reader_of_a_reply_whose_writer_died_ends_once_the_lease_runs_out(world: ChatWorld) -> None:
+    conversation = await world.conversation(model="offline/priced")
+    reply_id = await abandoned_reply(world, conversation.id)
+    await dead_writers_stream(world, reply_id)
+    reader = asyncio.ensure_future(collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "1")), 10))
+    await asyncio.sleep(0.2)  # the reader waits: the lease still runs, the writer may only be slow
+    assert not reader.done()
+    world.clock.advance(31)
+    events = await asyncio.wait_for(reader, 5)
+    assert [e.kind for e in events] == ["delta", "delta", "delta", "delta", "error"]
+    assert [e.id for e in events] == [2, 3, 4, 5, 6]
+    assert events[-1].data["code"] == "interrupted"
+    stored = world.db.chat.messages[reply_id]
+    assert (stored.content, stored.error_code, stored.last_event_id) == ("half done and more", "interrupted", 6)
+    assert events[-1].data["message"]["content"] == "half done and more"
+    # Exactly once, and a later reader is answered at once.
+    assert (await world.recover()).recovered == 0
+    late = await collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "0")))
+    assert late[-1].kind == "error"
+    assert len(world.db.chat.usage) == 1
+
+
+async def test_recovery_tells_the_readers_of_the_replies_it_finishes(world: ChatWorld) -> None:
+    conversation = await world.conversation(model="offline/priced")
+    reply_id = await abandoned_reply(world, conversation.id)
+    await dead_writers_stream(world, reply_id)
+    world.clock.advance(31)
+    assert (await world.recover()).recovered == 1
+    events = await collect(world.streams.memory.follow(reply_id, after=5))
+    assert [(e.id, e.kind, e.data["code"]) for e in events] == [(6, "error", "interrupted")]
+
+
+class LostEvents:
+    """The shared stream after Redis came back empty: events after ``lost_after`` up to ``lost_until``
+    are gone; later ones (the writer went on appending) are there."""
+
+    def __init__(self, streams: ReplyStreamStore, lost_after: int, lost_until: int) -> None:
+        self._streams = streams
+        self._lost_after = lost_after
+        self._lost_until = lost_until
+
+    async def append(self, reply_id: uuid.UUID, event: ReplyEvent) -> None:
+        await self._streams.append(reply_id, event)
+
+    async def close(self, reply_id: uuid.UUID) -> None:
+        await self._streams.close(reply_id)
+
+    async def read(self, reply_id: uuid.UUID) -> Sequence[ReplyEvent] | None:
+        return await self._streams.read(reply_id)
+
+    async def follow(
+        self, reply_id: uuid.UUID, *, after: int = 0, idle_timeout: float | None = None
+    ) -> AsyncIterator[ReplyEvent]:
+        if self._lost_after <= after < self._lost_until:
+            raise StreamGap(after, self._lost_until + 1)
+        async for event in self._streams.follow(reply_id, after=after, idle_timeout=idle_timeout):
+            yield event
+
+
+async def test_a_reader_the_stream_cannot_continue_gets_the_stored_text_as_one_snapshot_then_live_deltas(
+    world: ChatWorld,
+) -> None:
+    world.model.script(Reply(tokens=("one", " two", " three", " four"), pause_after=3))
+    handle = await world.say("go on")
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    for _ in range(100):  # the row has the text so far (events 2-4)
+        if world.db.chat.messages[handle.message_id].last_event_id == 4:
+            break
+        await asyncio.sleep(0.01)
+    lost = LostEvents(world.streams, lost_after=2, lost_until=4)
+    resume = ResumeReplyStream(world.uow, lost, world.settings, world.recovery, world.clock)
+    reader = asyncio.ensure_future(collect(await resume(ResumeReplyStreamCommand(world.me, handle.message_id, "2"))))
+    await asyncio.sleep(0.05)
+    world.model.release()
+    events = await reader
+    assert [(e.id, e.kind) for e in events] == [(4, "snapshot"), (5, "delta"), (6, "done")]
+    assert events[0].data == {"text": "one two three"}
+    assert events[1].data == {"text": " four"}
+    assert events[2].data["content"] == "one two three four"
+
+
+async def test_a_reader_whose_stream_cannot_be_read_gets_the_stored_text_until_the_reply_ends(
+    world: ChatWorld,
+) -> None:
+    conversation = await world.conversation(model="offline/priced")
+    reply_id = await abandoned_reply(world, conversation.id)  # generating; its stream unknown here
+    reader = asyncio.ensure_future(collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "1")), 10))
+    await asyncio.sleep(0.2)
+    assert not reader.done()  # its writer may be alive: the reader waits, it is not cut off
+    world.clock.advance(31)
+    events = await asyncio.wait_for(reader, 5)
+    assert [(e.id, e.kind) for e in events] == [(3, "snapshot"), (4, "error")]
+    assert events[0].data == {"text": "half done"}
+    assert events[1].data["code"] == "interrupted"

@@ -53,6 +53,15 @@ describe("ChatStream over the WebSocket", () => {
     expect(finished).toHaveBeenCalledWith("c1");
   });
 
+  it("replaces the text with a snapshot, then goes on with the deltas after it", async () => {
+    const { socket, stream } = connected();
+    await stream.resume("c4", "m4");
+    socket.receive({ type: "delta", message_id: "m4", text: "one", event_id: "2" });
+    socket.receive({ type: "snapshot", message_id: "m4", text: "one two three", event_id: "4" });
+    socket.receive({ type: "delta", message_id: "m4", text: " four", event_id: "5" });
+    expect(stream.reply("c4")).toMatchObject({ text: "one two three four", status: "streaming", lastEventId: 5 });
+  });
+
   it("stops a reply by its message id", async () => {
     const { socket, stream } = connected();
     await stream.resume("c2", "m9");

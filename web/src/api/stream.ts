@@ -292,6 +292,7 @@ export class ChatStream {
     const next: LiveReply = { ...live, messageId: messageId ?? live.messageId, lastEventId: eventId || live.lastEventId };
     if (frame.type === "message") next.userMessage = frame.message ?? null;
     else if (frame.type === "delta") next.text = live.text + (frame.text ?? "");
+    else if (frame.type === "snapshot") next.text = frame.text ?? ""; // the whole reply so far (deltas were lost)
     else if (frame.type === "done") {
       next.status = "done";
       next.final = frame.message ?? null;

@@ -205,6 +205,8 @@ def _reply_frame(message_id: str, event: ReplyEvent) -> bytes:
     data = event.data
     if event.kind == "delta":
         return encode("delta", message_id=message_id, text=data.get("text", ""), event_id=event_id)
+    if event.kind == "snapshot":
+        return encode("snapshot", message_id=message_id, text=data.get("text", ""), event_id=event_id)
     if event.kind == "done":
         return encode("done", message_id=message_id, message=dict(data), event_id=event_id)
     if event.kind == "error":

@@ -47,7 +47,9 @@ STREAMED = (
 )
 SSE_EVENTS = (
     "Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user "
-    "message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the "
+    "message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), `snapshot` (`{text}`: the "
+    "whole reply so far, replacing what was shown; sent on resume when the deltas after `Last-Event-ID` are "
+    "gone from the shared stream, then the deltas after it), then `done` (data: the "
     "stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, "
     "detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. "
     "A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default)."
@@ -62,7 +64,7 @@ SSE_EXAMPLE = (
 class ServerSentEvent(msgspec.Struct):
     """One event of a reply's stream, as an SSE client parses it."""
 
-    event: Annotated[Literal["message", "delta", "done", "error"], msgspec.Meta(description="The kind.")]
+    event: Annotated[Literal["message", "delta", "snapshot", "done", "error"], msgspec.Meta(description="The kind.")]
     data: Annotated[str, msgspec.Meta(description="JSON: a `MessageResponse`, `{text}` or `{code, detail, message}`.")]
     id: Annotated[str, msgspec.Meta(description="The event id, counting from 1: send it back as `Last-Event-ID`.")]
 
