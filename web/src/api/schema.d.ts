@@ -1897,7 +1897,7 @@ export interface components {
              * @description The kind.
              * @enum {string}
              */
-            event: "message" | "delta" | "done" | "error";
+            event: "message" | "delta" | "snapshot" | "done" | "error";
             /** @description JSON: a `MessageResponse`, `{text}` or `{code, detail, message}`. */
             data: string;
             /** @description The event id, counting from 1: send it back as `Last-Event-ID`. */
@@ -3512,10 +3512,10 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description How long it may be cached. */
-                    "Cache-Control"?: unknown;
                     /** @description Names this upload and size. */
                     ETag?: unknown;
+                    /** @description How long it may be cached. */
+                    "Cache-Control"?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
@@ -5777,7 +5777,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
+            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), `snapshot` (`{text}`: the whole reply so far, replacing what was shown; sent on resume when the deltas after `Last-Event-ID` are gone from the shared stream, then the deltas after it), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -5912,7 +5912,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
+            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), `snapshot` (`{text}`: the whole reply so far, replacing what was shown; sent on resume when the deltas after `Last-Event-ID` are gone from the shared stream, then the deltas after it), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -6143,7 +6143,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
+            /** @description Server-sent events, each `id: <n>`, `event: <kind>`, `data: <JSON>`: `message` (data: the stored user message, a `MessageResponse`), `delta` (`{text}`: the next piece of the reply), `snapshot` (`{text}`: the whole reply so far, replacing what was shown; sent on resume when the deltas after `Last-Event-ID` are gone from the shared stream, then the deltas after it), then `done` (data: the stored assistant message, a `MessageResponse` with usage, cost and finish reason) or `error` (`{code, detail, message}`: `message` is the stored partial reply or null); nothing follows `done` or `error`. A `: heartbeat` comment comes every `SSE_HEARTBEAT_SECONDS` (15 s by default). */
             200: {
                 headers: {
                     [name: string]: unknown;
