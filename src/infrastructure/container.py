@@ -15,7 +15,7 @@ from typing import Literal
 
 from advanced_alchemy.config import SQLAlchemyAsyncConfig
 from opentelemetry.sdk.trace import TracerProvider
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import Redis
 from saq import Queue
 from saq.queue.redis import RedisQueue
 
@@ -49,7 +49,7 @@ from src.application.identity.register_user import RegisterUser
 from src.application.identity.sign_in import SignIn
 from src.application.identity.sign_out import SignOut, SignOutEverywhere
 from src.application.knowledge.articles import CreateArticle, DeleteArticle, GetArticle, ListArticles, UpdateArticle
-from src.application.knowledge.dictionary import GetDictionary, RefreshDictionary, TopWordsDefinitions
+from src.application.knowledge.dictionary import GetDictionary, RefreshDictionary
 from src.application.knowledge.fetch_paragraph import FetchParagraph
 from src.application.knowledge.search_everything import SearchEverything
 from src.application.knowledge.search_paragraphs import SearchParagraphs
@@ -70,11 +70,8 @@ from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
 from src.domain.identity.model import Role as UserRole
 from src.domain.identity.model import Tier
-from src.domain.usage.model import TierBudgets, dollars_to_micros
 from src.infrastructure.admin_bootstrap import bootstrap_admin
-from src.infrastructure.cache.memory_cache import MemoryCache
 from src.infrastructure.cache.near_cache import NearCache
-from src.infrastructure.cache.redis_cache import RedisCache
 from src.infrastructure.cache.stats import PrometheusCacheStats
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
@@ -109,21 +106,32 @@ from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
 from src.infrastructure.rate_limit.policies import AI_FREE, AI_PRO, LOGIN, RateLimitPolicies, build_policies
 from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
-from src.infrastructure.realtime.access_changes import UserEventAccessChanges
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
 from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
 from src.infrastructure.realtime.stop_signals import StopSignalBus
 from src.infrastructure.realtime.user_events import UserEventBus
-from src.infrastructure.redis_resilience import REDIS_HEALTH_CHECK_SECONDS, reconnect_retry
-from src.infrastructure.redis_sentinel import is_sentinel_url, sentinel_client
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
-from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
+from src.infrastructure.security.tokens import JwtAccessTokenIssuer
 from src.infrastructure.settings import Settings
+from src.infrastructure.wiring.adapters import (
+    ACCESS_STATE_NEAR_TTL_SECONDS,
+    REDIS_MAX_CONNECTIONS,
+    build_access_cache,
+    build_access_states,
+    build_cache,
+    build_dictionary,
+    build_dictionary_levels,
+    build_paragraph_source,
+    build_pubsub,
+    build_redis_breaker,
+    build_tier_budgets,
+    redis_client,
+)
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.audit_moderation import (
     AuditModerationServices,
@@ -140,11 +148,17 @@ logger = get_logger("parley.container")
 
 Role = Literal["api", "worker", "cli"]
 
-#: Redis connections per client and process; more concurrent calls wait briefly for one.
-REDIS_MAX_CONNECTIONS = 100
-#: How long an API process serves an access state from its own memory (near_cache.py). Changes
-#: reach every process at once through pub/sub; this bounds only what a lost message could cost.
-ACCESS_STATE_NEAR_TTL_SECONDS = 2.0
+#: Re-exported: they moved to wiring/adapters.py, which the CLI's lean composition shares.
+__all__ = [
+    "ACCESS_STATE_NEAR_TTL_SECONDS",
+    "REDIS_MAX_CONNECTIONS",
+    "Container",
+    "UseCases",
+    "build_container",
+    "build_dictionary",
+    "build_paragraph_source",
+    "redis_client",
+]
 
 
 @dataclass(slots=True)
@@ -366,52 +380,6 @@ async def _close_quietly(name: str, closing: Awaitable[object]) -> None:
         logger.warning("close_failed", resource=name, error=f"{type(exc).__name__}: {exc}")
 
 
-def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
-    """A Redis client with short timeouts, so a slow or absent Redis never hangs a request.
-
-    ``blocking`` clients (the SAQ worker's, which waits on the queue) keep a short connect timeout
-    but no read timeout. A command that meets a dead socket (Redis restarted since the connection
-    was pooled) is retried once on a fresh connection, and idle connections are PINGed before reuse
-    (see ``redis_resilience``), so a restart costs no failed operation and no breaker failure.
-    """
-    assert settings.redis_url is not None
-    if is_sentinel_url(settings.redis_url):
-        return sentinel_client(
-            settings.redis_url,
-            timeout=settings.redis_timeout,
-            blocking=blocking,
-            max_connections=REDIS_MAX_CONNECTIONS,
-            health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-            retry=reconnect_retry(settings.redis_timeout),
-        )
-    # A blocking pool: under a burst of more concurrent calls than connections, a call waits (up to
-    # the Redis timeout) for a free connection instead of failing, which would trip the breaker.
-    pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
-        max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=settings.redis_timeout,
-        socket_timeout=None if blocking else settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
-        health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-        retry=reconnect_retry(settings.redis_timeout),
-    )
-    return Redis.from_pool(pool)
-
-
-def build_paragraph_source(settings: Settings) -> HttpParagraphSource | OfflineParagraphSource:
-    """PARAGRAPH_SOURCE_URL's service, or paragraphs made up offline when it is unset."""
-    if settings.paragraph_source_url:
-        return HttpParagraphSource(settings.paragraph_source_url, timeout=settings.paragraph_source_timeout)
-    return OfflineParagraphSource()
-
-
-def build_dictionary(settings: Settings) -> HttpDictionary | OfflineDictionary:
-    """DICTIONARY_API_URL's service, or no definitions when it is unset."""
-    if settings.dictionary_api_url:
-        return HttpDictionary(settings.dictionary_api_url, timeout=settings.dictionary_timeout)
-    return OfflineDictionary()
-
-
 def build_container(
     settings: Settings,
     *,
@@ -426,14 +394,8 @@ def build_container(
     uow = SqlAlchemyUnitOfWorkFactory.for_database(database, clock)
 
     redis = redis_client(settings) if settings.redis_url else None
-    redis_breaker = CircuitBreaker(
-        "redis",
-        failure_threshold=settings.redis_breaker_failures,
-        reset_after=settings.redis_breaker_reset_seconds,
-    )
-    cache: Cache = (
-        RedisCache(redis, redis_breaker, timeout=settings.redis_timeout) if redis is not None else MemoryCache()
-    )
+    redis_breaker = build_redis_breaker(settings)
+    cache = build_cache(settings, redis, redis_breaker)
     rate_limiter: RateLimiter = (
         ResilientRateLimiter(
             RedisRateLimiter(redis), MemoryRateLimiter(), redis_breaker, timeout=settings.redis_timeout
@@ -446,9 +408,7 @@ def build_container(
     # job that refreshes them after each fetch is catalogued below).
     paragraph_source = build_paragraph_source(settings)
     dictionary = build_dictionary(settings)
-    dictionary_levels = TopWordsDefinitions(
-        uow, cache, dictionary, concurrency=settings.dictionary_concurrency, stats=PrometheusCacheStats()
-    )
+    dictionary_levels = build_dictionary_levels(settings, uow, cache, dictionary)
     refresh_dictionary = RefreshDictionary(dictionary_levels)
 
     run_once = RunJobOnce(uow, clock)
@@ -486,26 +446,11 @@ def build_container(
 
     # Chat: realtime ports (Redis pub/sub and streams when configured, else in-process) and the use
     # cases every front door shares.
-    pubsub = (
-        PubSubHub(redis_client(settings, blocking=True), redis_breaker, timeout=settings.redis_timeout)
-        if settings.redis_url
-        else None
-    )
-    # A shared (Redis) cache hears every invalidation, so entries can live long; each API process also
-    # keeps them for a moment, dropped at once when any process forgets one (near_cache.py). A
-    # per-process cache cannot hear a change made by another process (the CLI, a second instance):
-    # keep it to a second.
-    access_cache = NearCache(cache, pubsub, local_ttl=ACCESS_STATE_NEAR_TTL_SECONDS) if pubsub is not None else None
+    pubsub = build_pubsub(settings, redis_breaker)
+    access_cache = build_access_cache(cache, pubsub)
     user_events = UserEventBus(pubsub)
-    access_states = UserAccessStates(
-        uow,
-        access_cache or cache,
-        ttl_seconds=300 if settings.redis_url else 1,
-        stats=cache_stats,
-        clock=clock,
-        # A signed-out session's access tokens are refused until they would have expired anyway.
-        ended_session_window=timedelta(seconds=settings.access_token_ttl_seconds) + DEFAULT_LEEWAY,
-        changes=UserEventAccessChanges(user_events),
+    access_states = build_access_states(
+        settings, uow, access_cache or cache, user_events=user_events, stats=cache_stats, clock=clock
     )
     reply_streams = ReplyStreams(
         MemoryReplyStreams(
@@ -530,10 +475,7 @@ def build_container(
         context_tokens=settings.chat_context_tokens,
         summarize=settings.chat_context_summary,
     )
-    tier_budgets = TierBudgets(
-        free_micros=dollars_to_micros(settings.budget_free_monthly_usd),
-        pro_micros=dollars_to_micros(settings.budget_pro_monthly_usd),
-    )
+    tier_budgets = build_tier_budgets(settings)
     # One allowance of AI requests per user and minute, whatever asks: replies, summaries.
     ai_requests = AiRequestLimiter(
         rate_limiter if settings.rate_limit_enabled else None,

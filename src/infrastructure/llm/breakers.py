@@ -22,9 +22,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, TypeVar
 
 from src.domain.llm.routing import (
     DEFAULT_BREAKER_FAILURE_RATE,
@@ -35,6 +33,9 @@ from src.domain.llm.routing import (
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.resilience import CircuitBreaker
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 KEY_PREFIX = "parley:llm:breaker:"
 _POSITION_VALUE = {CircuitPosition.CLOSED: 0, CircuitPosition.HALF_OPEN: 1, CircuitPosition.OPEN: 2}

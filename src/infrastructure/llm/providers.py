@@ -8,9 +8,7 @@ so one long-lived HTTP client, for the life of the process.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from redis.asyncio import Redis
+from typing import TYPE_CHECKING, Protocol
 
 from src.application.llm.ports import ChatModel, ProviderBreakers
 from src.application.shared.ports import Clock
@@ -27,6 +25,9 @@ from src.infrastructure.llm.catalog_loading import configured_provider_names
 from src.infrastructure.llm.offline import OfflineChatModel
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
 
 
 class ProviderModel(ChatModel, Protocol):

@@ -16,13 +16,16 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 import msgspec
 
 from src.application.chat.ports import EventsLost, UserEvent
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
-from src.infrastructure.realtime.pubsub import PubSubHub
+
+if TYPE_CHECKING:
+    from src.infrastructure.realtime.pubsub import PubSubHub  # Redis is imported only where Redis is configured
 
 logger = get_logger("parley.realtime")
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.application.admin.audit import ListAuditEvents, PruneAuditEvents
 from src.application.admin.moderation import ListModerationItems, ReportContent, ResolveModerationItem
 from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.infrastructure.queue.catalog import JobSpec
 from src.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from src.infrastructure.queue.catalog import JobSpec
 
 PRUNE_AUDIT_EVENTS = "prune_audit_events"
 
@@ -39,6 +41,9 @@ def build_audit_moderation(
 
 
 def audit_moderation_jobs(services: AuditModerationServices) -> list[JobSpec]:
+    # The job catalog loads OpenTelemetry: imported here, not when the CLI builds the services.
+    from src.infrastructure.queue.catalog import JobSpec
+
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
         result = await services.prune_audit_events(int(payload.get("batch_size", 1000)))
         return {"audit_events": result.deleted}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.application.chat.ports import UserEvents
 from src.application.notifications.announcements import FanOutAnnouncement, PublishAnnouncement
@@ -32,8 +32,11 @@ from src.infrastructure.notifications.live_push import UserEventLivePush
 from src.infrastructure.notifications.mailers import ConsoleMailer, SmtpConfig, SmtpMailer
 from src.infrastructure.notifications.templates import FileEmailTemplates
 from src.infrastructure.notifications.unsubscribe import HmacUnsubscribeLinks
-from src.infrastructure.queue.catalog import JobSpec
 from src.infrastructure.settings import ConfigError, Settings
+
+if TYPE_CHECKING:
+    # The job catalog brings tracing (OpenTelemetry): only the full container, which runs jobs, needs it.
+    from src.infrastructure.queue.catalog import JobSpec
 
 SEND_EMAIL_DIGESTS = "send_email_digests"
 PRUNE_NOTIFICATIONS = "prune_notifications"
@@ -115,6 +118,7 @@ def build_notifications(
 
 def notification_jobs(services: NotificationServices, dispatch_event: DispatchEvent) -> list[JobSpec]:
     """The event bus's dispatch job, the digest and the prune (cron)."""
+    from src.infrastructure.queue.catalog import JobSpec
 
     async def dispatch(payload: Mapping[str, Any]) -> dict[str, Any]:
         result = await dispatch_event(payload)

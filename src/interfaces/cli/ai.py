@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from src.interfaces.cli.runtime import EXIT_USAGE, act_as, fail, run_in_container
+
 USER = click.option("--user", "who", required=True, help="Run as this user: an email address or a user id.")
 FILE = click.option(
     "--file",
@@ -30,20 +32,17 @@ AS_JSON = click.option("--json", "as_json", is_flag=True, help="Print the API's 
 def _read(source: Any) -> str:
     text = (source or sys.stdin).read()
     if not text.strip():
-        from src.interfaces.cli.main import EXIT_USAGE, fail
-
         fail("no text: give --file or pipe the text to stdin", EXIT_USAGE)
     return str(text)
 
 
 def _run_tool(who: str, call: Callable[[Any, Any], Any]) -> Any:
     """``call(container, principal)`` as the user named by ``who``, in a started container."""
-    from src.interfaces.cli.main import _act_as, _identity
 
     async def work(container: Any) -> Any:
-        return await call(container, await _act_as(container, who))
+        return await call(container, await act_as(container, who))
 
-    return _identity(work)
+    return run_in_container(work, full=True)
 
 
 def _print(outcome: Any, as_json: bool, text: str) -> None:
@@ -129,7 +128,6 @@ def moderate(who: str, source: Any, model: str | None, as_json: bool) -> None:
 def generate(who: str, model: str | None, as_json: bool, template: str, params: tuple[str, ...]) -> None:
     """Write from TEMPLATE (email, blog_post, social_post, product_description) with its parameters."""
     from src.application.ai.tools import GenerateCommand
-    from src.interfaces.cli.main import EXIT_USAGE, fail
 
     values: dict[str, str] = {}
     for param in params:
@@ -142,4 +140,4 @@ def generate(who: str, model: str | None, as_json: bool, template: str, params: 
     _print(outcome, as_json, outcome.result.text)
 
 
-AI_COMMANDS = [ai]
+COMMANDS = [ai]

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from src.interfaces.cli.chat import one_line_errors
+from src.interfaces.cli.runtime import EXIT_USAGE, fail, one_line_errors, run_in_container
 
 #: Followers re-read this far back each poll: an event that committed a moment after a newer one
 #: (two instances, one slow transaction) still shows, once.
@@ -45,7 +45,6 @@ def audit_tail(limit: int, follow: bool, actions: tuple[str, ...], interval: flo
     from src.domain.admin.audit import AuditEvent, AuditQuery, first_id_at, parse_action
     from src.domain.identity.model import Principal
     from src.domain.shared.errors import InvalidInput
-    from src.interfaces.cli.main import EXIT_USAGE, _identity, fail
 
     try:
         wanted = tuple(parse_action(a) for a in actions)
@@ -96,7 +95,7 @@ def audit_tail(limit: int, follow: bool, actions: tuple[str, ...], interval: flo
 
     # Ctrl-C ends a follow: that is how it stops, not an error.
     with contextlib.suppress(KeyboardInterrupt):
-        _identity(work)
+        run_in_container(work)
 
 
 def _as_json(event: Any) -> dict[str, Any]:
@@ -112,4 +111,4 @@ def _as_json(event: Any) -> dict[str, Any]:
     }
 
 
-AUDIT_COMMANDS = [audit]
+COMMANDS = [audit]

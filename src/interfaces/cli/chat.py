@@ -1,41 +1,17 @@
-"""``parley conversations export`` and ``parley users set-budget``: the chat and usage commands.
+"""``parley conversations export``: a conversation as Markdown or JSON.
 
-They run the same use cases as the API, through the same container, as the operator
-(``Principal.system()``). ``main.py`` adds them to the ``parley`` and ``parley users`` groups.
+It runs the same use case as the API, as the operator (``Principal.system()``) or as a user.
 """
 
 from __future__ import annotations
 
-import functools
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-#: What ``set-budget`` takes to give a user their tier's budget again.
-TIER_BUDGET = ("tier", "default", "none")
-
-
-def one_line_errors(func: F) -> F:
-    """``main.one_line_errors``, applied when the command runs (``main`` imports this module)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from src.interfaces.cli.main import one_line_errors as base
-
-        return base(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _run(work: Callable[[Any], Any]) -> Any:
-    """Run ``work(container)`` in a started container; a domain error is one line and its exit code."""
-    from src.interfaces.cli.main import _identity
-
-    return _identity(work)
+from src.interfaces.cli.runtime import act_as, one_line_errors, run_in_container
 
 
 @click.group()
@@ -61,13 +37,12 @@ def conversations_export(conversation_id: uuid.UUID, format_: str, output: Path 
     and someone else's conversation is not found.
     """
     from src.domain.identity.model import Principal
-    from src.interfaces.cli.main import _act_as
 
     async def work(container: Any) -> Any:
-        principal = Principal.system() if who is None else await _act_as(container, who)
+        principal = Principal.system() if who is None else await act_as(container, who)
         return await container.use_cases.export_conversation(principal, conversation_id, format_)
 
-    exported = _run(work)
+    exported = run_in_container(work)
     if output is None:
         click.echo(exported.content)
         return
@@ -75,32 +50,4 @@ def conversations_export(conversation_id: uuid.UUID, format_: str, output: Path 
     click.echo(f"wrote {len(exported.export.messages)} messages to {output}", err=True)
 
 
-@click.command("set-budget")
-@click.argument("user")
-@click.argument("amount")
-@one_line_errors
-def users_set_budget(user: str, amount: str) -> None:
-    """Give USER a monthly budget of AMOUNT US dollars (e.g. 12.50; 0 allows no AI requests), whatever
-    their tier; AMOUNT `tier` gives them their tier's budget again."""
-    from src.domain.identity.model import Principal
-    from src.domain.usage.model import micros_to_dollars
-    from src.interfaces.cli.main import _find_user
-
-    monthly = None if amount.strip().lower() in TIER_BUDGET else amount
-
-    async def work(container: Any) -> Any:
-        found = await _find_user(container, user)
-        view = await container.use_cases.set_user_budget(Principal.system(), found.id, monthly)
-        return found, view
-
-    found, view = _run(work)
-    status = view.status
-    source = "own budget" if status.custom else f"{found.tier.value} tier budget"
-    click.echo(
-        f"{found.email}: ${micros_to_dollars(status.budget_micros)} a month ({source}), "
-        f"${micros_to_dollars(status.spent_micros)} spent this month"
-    )
-
-
-CHAT_COMMANDS = [conversations]
-USERS_COMMANDS = [users_set_budget]
+COMMANDS = [conversations]

@@ -1,39 +1,17 @@
 """``parley paragraphs``, ``parley dictionary`` and ``parley articles``: the knowledge commands.
 
-They run the same use cases as the API, through the same container. ``main.py`` adds them to the
-``parley`` group; the helpers they share with the other commands are looked up when a command runs.
+They run the same use cases as the API; each builds only the adapters its use case needs.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-def one_line_errors(func: F) -> F:
-    """``main.one_line_errors``, applied when the command runs (``main`` imports this module)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from src.interfaces.cli.main import one_line_errors as base
-
-        return base(func)(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _run(work: Callable[[Any], Any]) -> Any:
-    """Run ``work(container)`` in a started container; a domain error is one line and its exit code."""
-    from src.interfaces.cli.main import _identity
-
-    return _identity(work)
+from src.interfaces.cli.runtime import EXIT_FAILURE, EXIT_USAGE, act_as, fail, one_line_errors, run_in_container
 
 
 def _progress(length: int, label: str) -> Any:
@@ -69,7 +47,7 @@ def paragraphs_fetch(count: int) -> None:
                 bar.update(1)
         return fetched
 
-    fetched = _run(work)
+    fetched = run_in_container(work)
     click.echo(f"fetched {fetched} paragraph{'' if fetched == 1 else 's'}")
 
 
@@ -85,7 +63,7 @@ def paragraphs_search(words: tuple[str, ...], any_word: bool, limit: int, offset
     from src.domain.identity.model import Principal
 
     command = SearchParagraphsCommand(list(words), "or" if any_word else "and", limit, offset)
-    result = _run(lambda container: container.use_cases.search_paragraphs(Principal.system(), command))
+    result = run_in_container(lambda container: container.use_cases.search_paragraphs(Principal.system(), command))
     total = result.total_count
     click.echo(f"{total} paragraph{'' if total == 1 else 's'} match")
     for paragraph in result.paragraphs:
@@ -101,7 +79,7 @@ def dictionary(exclude_stopwords: bool) -> None:
     """The ten most frequent words over all paragraphs, with their definitions."""
     from src.domain.identity.model import Principal
 
-    view = _run(
+    view = run_in_container(
         lambda container: container.use_cases.get_dictionary(Principal.system(), exclude_stopwords=exclude_stopwords)
     )
     if not view.words:
@@ -141,7 +119,6 @@ def articles_import(directory: Path, who: str, status: str, visibility: str, tag
     from src.application.knowledge.views import CreateArticleCommand
     from src.domain.knowledge.model import article_from_markdown
     from src.domain.shared.errors import DomainError
-    from src.interfaces.cli.main import EXIT_FAILURE, EXIT_USAGE, _act_as, fail
 
     files = sorted(p for p in directory.rglob("*.md") if p.is_file())
     if not files:
@@ -149,7 +126,7 @@ def articles_import(directory: Path, who: str, status: str, visibility: str, tag
 
     async def work(container: Any) -> tuple[int, list[tuple[Path, str]]]:
         # As that user: their permissions, and articles that are theirs.
-        principal = await _act_as(container, who)
+        principal = await act_as(container, who)
         imported, failed = 0, []
         with _progress(len(files), "importing articles") as bar:
             for path in files:
@@ -163,7 +140,7 @@ def articles_import(directory: Path, who: str, status: str, visibility: str, tag
                 bar.update(1)
         return imported, failed
 
-    imported, failed = _run(work)
+    imported, failed = run_in_container(work)
     click.echo(f"imported {imported} article{'' if imported == 1 else 's'} for {who}")
     for path, why in failed:
         click.echo(f"not imported: {path}: {why}", err=True)
@@ -171,4 +148,4 @@ def articles_import(directory: Path, who: str, status: str, visibility: str, tag
         sys.exit(EXIT_FAILURE)
 
 
-KNOWLEDGE_COMMANDS = [paragraphs, dictionary, articles]
+COMMANDS = [paragraphs, dictionary, articles]

@@ -1,7 +1,6 @@
 """``parley notifications broadcast`` and ``parley mail list|show``: the notifications commands.
 
-They run the same use cases as the API, through the same container, as the operator
-(``Principal.system()``). ``main.py`` adds them to the ``parley`` group. A broadcast is recorded
+They run the same use cases as the API, as the operator (``Principal.system()``). A broadcast is recorded
 like the API's: a running API or worker fans it out (it waits in the outbox until one does).
 """
 
@@ -13,7 +12,7 @@ from typing import Any
 
 import click
 
-from src.interfaces.cli.chat import _run, one_line_errors
+from src.interfaces.cli.runtime import fail, one_line_errors, run_in_container
 
 
 @click.group()
@@ -38,7 +37,7 @@ def broadcast(title: str, body: str, audience: str) -> None:
     async def work(container: Any) -> Any:
         return await container.notifications.publish_announcement(Principal.system(), title, body, audience)
 
-    view = _run(work)
+    view = run_in_container(work)
     click.echo(f"announcement {view.id} to {view.audience}: queued (a running API or worker fans it out)")
 
 
@@ -57,7 +56,7 @@ def mail_list(limit: int, as_json: bool) -> None:
     async def work(container: Any) -> Any:
         return await container.notifications.list_sent_emails(limit)
 
-    for email in _run(work):
+    for email in run_in_container(work):
         if as_json:
             click.echo(
                 json.dumps(
@@ -83,12 +82,11 @@ def mail_list(limit: int, as_json: bool) -> None:
 @one_line_errors
 def mail_show(email_id: uuid.UUID, show_html: bool) -> None:
     """One e-mail: its headers and body."""
-    from src.interfaces.cli.main import fail
 
     async def work(container: Any) -> Any:
         return await container.notifications.get_sent_email(email_id)
 
-    email = _run(work)
+    email = run_in_container(work)
     if email is None:
         fail(f"no e-mail {email_id}")
     click.echo(f"To: {email.to}")
@@ -101,4 +99,4 @@ def mail_show(email_id: uuid.UUID, show_html: bool) -> None:
     click.echo(email.html if show_html else email.text)
 
 
-NOTIFICATION_COMMANDS = [notifications, mail]
+COMMANDS = [notifications, mail]

@@ -185,9 +185,9 @@ class ChatSession:
     @classmethod
     async def open(cls, container: Any, who: str, screen: Screen, model: str | None) -> ChatSession:
         """Act as user ``who``: unknown or deactivated users are refused (a one-line error)."""
-        from src.interfaces.cli.main import _act_as
+        from src.interfaces.cli.runtime import act_as
 
-        principal = await _act_as(container, who)
+        principal = await act_as(container, who)
         session = cls(container.use_cases, principal, screen)
         if model is not None:
             await session.check_model(model)
@@ -461,7 +461,7 @@ def run_terminal_chat(who: str, conversation_id: uuid.UUID | None, model: str | 
     """The whole command: start the container, chat, shut down. Returns the exit code."""
     from src.domain.shared.errors import DomainError
     from src.infrastructure.container import build_container
-    from src.interfaces.cli.main import EXIT_BY_ERROR_KIND, EXIT_FAILURE, fail, settings_or_exit
+    from src.interfaces.cli.runtime import EXIT_BY_ERROR_KIND, EXIT_FAILURE, fail, settings_or_exit
 
     container = build_container(settings_or_exit(), role="cli")
     screen = Screen()
@@ -505,6 +505,9 @@ def chat_command(who: str, conversation_id: uuid.UUID | None, model: str | None)
     Ctrl-C or Ctrl-D at the prompt leaves; /help lists the commands. Lines piped into stdin are sent
     one by one (the exit code is then 1 when one of them was refused or its reply failed).
     """
-    from src.interfaces.cli.main import one_line_errors
+    from src.interfaces.cli.runtime import one_line_errors
 
     sys.exit(one_line_errors(run_terminal_chat)(who, conversation_id, model))
+
+
+COMMANDS = [chat_command]

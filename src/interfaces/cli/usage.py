@@ -1,6 +1,6 @@
 """``parley usage USER``: a user's tokens and cost by day, model or API key, and their budget.
 
-The same use case as ``GET /api/v1/usage``, run as that user (``main._act_as``).
+The same use case as ``GET /api/v1/usage``, run as that user (``runtime.act_as``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from src.interfaces.cli.chat import _run, one_line_errors
+from src.interfaces.cli.runtime import act_as, one_line_errors, run_in_container
 
 _COLUMNS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens")
 
@@ -34,15 +34,14 @@ def usage_command(user: str, group_by: str, start: datetime | None, end: datetim
     """Print USER's (email or id) model calls: requests, tokens and cost, and this month's budget."""
     from src.application.usage.get_usage import GetUsageCommand
     from src.domain.usage.model import micros_to_dollars
-    from src.interfaces.cli.main import _act_as
 
     async def work(container: Any) -> Any:
-        principal = await _act_as(container, user)
+        principal = await act_as(container, user)
         return await container.use_cases.get_usage(
             GetUsageCommand(principal, start=_day(start), end=_day(end), group_by=group_by)
         )
 
-    report = _run(work)
+    report = run_in_container(work)
     rows = [*report.items, report.totals]
     if as_json:
         click.echo(
@@ -81,4 +80,4 @@ def _row(bucket: Any) -> dict[str, Any]:
     return {"key": bucket.key, **{c: getattr(bucket, c) for c in _COLUMNS}, "cost_micros": bucket.cost_micros}
 
 
-USAGE_COMMANDS = [usage_command]
+COMMANDS = [usage_command]
