@@ -201,3 +201,19 @@ async def test_roles_decide_what_each_may_do(api: Api) -> None:
     assert made.status_code == 200
     await api.sign_in("bob")
     assert (await api.client.get("/api/v1/admin/users", headers=api.auth("bob"))).status_code == 403
+
+
+async def test_the_user_json_lists_what_the_role_allows(api: Api) -> None:
+    """Clients decide what to show from ``permissions``, never from the role's name."""
+    creator = await api.me("ada")
+    assert creator["role"] == "creator"
+    assert creator["permissions"] == sorted(creator["permissions"])
+    assert {"chat:use", "knowledge:publish", "ai:generate"} <= set(creator["permissions"])
+    assert not {"moderation:manage", "analytics:read", "users:manage", "audit:read"} & set(creator["permissions"])
+    admin = await api.me("root")
+    assert {"moderation:manage", "analytics:read", "users:manage", "audit:read"} <= set(admin["permissions"])
+    bob_id = (await api.me("bob"))["id"]
+    made = await api.client.patch(f"/api/v1/admin/users/{bob_id}", json={"role": "moderator"}, headers=api.auth("root"))
+    assert made.status_code == 200, made.text
+    assert {"moderation:manage", "analytics:read"} <= set(made.json()["permissions"])
+    assert "users:manage" not in made.json()["permissions"]

@@ -2132,6 +2132,8 @@ export interface components {
             bio: string;
             /** @description Their avatar (`GET` it, `&size=64` for the small one); null when none. The URL changes with every upload. */
             avatar_url: string | null;
+            /** @description What the role allows (`chat:use`, `knowledge:publish`, `moderation:manage`, ...), sorted: clients show or hide features by these, never by the role's name. */
+            permissions: string[];
         };
         /** @description RFC 9457 problem details. Some codes add fields (`retry_after`, `available`, ...). */
         Problem: {

@@ -9,7 +9,14 @@ from typing import Annotated, Literal
 import msgspec
 
 from src.application.identity.views import ApiKeyView, CreatedApiKey, Page, TokenPair, UserView
-from src.domain.identity.model import MAX_BIO_LENGTH, MAX_DISPLAY_NAME_LENGTH, MAX_EMAIL_LENGTH, Role, Tier
+from src.domain.identity.model import (
+    MAX_BIO_LENGTH,
+    MAX_DISPLAY_NAME_LENGTH,
+    MAX_EMAIL_LENGTH,
+    Role,
+    Tier,
+    permissions_of,
+)
 
 #: Longer "passwords" are refused before hashing: hashing megabytes is a denial of service.
 MAX_PASSWORD_LENGTH = 1024
@@ -64,6 +71,13 @@ class UserResponse(msgspec.Struct):
             "with every upload."
         ),
     ]
+    permissions: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="What the role allows (`chat:use`, `knowledge:publish`, `moderation:manage`, ...), sorted: "
+            "clients show or hide features by these, never by the role's name."
+        ),
+    ]
 
     @classmethod
     def of(cls, view: UserView) -> UserResponse:
@@ -77,6 +91,7 @@ class UserResponse(msgspec.Struct):
             created_at=view.created_at,
             bio=view.bio,
             avatar_url=avatar_url(view),
+            permissions=sorted(permission.value for permission in permissions_of(view.role)),
         )
 
 
