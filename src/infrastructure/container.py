@@ -119,6 +119,7 @@ from src.infrastructure.security.passwords import Argon2PasswordHasher
 from src.infrastructure.security.secrets import HmacSecretGenerator
 from src.infrastructure.security.tokens import DEFAULT_LEEWAY, JwtAccessTokenIssuer
 from src.infrastructure.settings import Settings
+from src.infrastructure.wiring.admin import AdminServices, build_admin
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
@@ -243,6 +244,8 @@ class Container:
     ai: AiUseCases
     #: The notifications context: inbox, preferences, mail, announcements (wiring/notifications.py).
     notifications: NotificationServices
+    #: Analytics, system status and this process's heartbeat (wiring/admin.py).
+    admin: AdminServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -286,6 +289,8 @@ class Container:
             await self.stop_signals.start()
         if self.role == "api":
             await _recover_stale_replies(self.use_cases.recover_stale_replies)
+        if self.role in ("api", "worker"):
+            await self.admin.instances.start()  # the heartbeat the system status lists instances by
         self._started = True
         # A CLI command's output is its own lines; its start-up is only worth a debug line.
         log = logger.debug if self.role == "cli" else logger.info
@@ -299,6 +304,7 @@ class Container:
 
     async def shutdown(self) -> None:
         """Close everything in reverse order; one failing close never skips the others."""
+        await _close_quietly("heartbeat", self.admin.instances.stop())
         # Replies under way finish (or are stored as interrupted) while the database is still open.
         await _close_quietly("replies", self.reply_tasks.drain(self.settings.shutdown_timeout / 2))
         await _close_quietly("chat_moderation", self.ai.chat_guard.drain())
@@ -575,6 +581,10 @@ def build_container(
     # Low latency without polling hard: a commit that wrote outbox messages wakes the relay.
     uow.on_outbox_commit(outbox_relay.wake)
     probes.append(JobsProbe(uow, task_queue, clock, runner="saq" if saq_queue is not None else "in_process"))
+    connection_slots = ConnectionSlots(
+        redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+    )
+    failed_jobs = SaqFailedJobs(saq_queue) if saq_queue is not None else None
 
     return Container(
         settings=settings,
@@ -606,8 +616,20 @@ def build_container(
         pubsub=pubsub,
         ai=ai,
         notifications=notifications,
-        connection_slots=ConnectionSlots(
-            redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+        connection_slots=connection_slots,
+        admin=build_admin(
+            settings,
+            role=role,
+            uow=uow,
+            engine=database.get_engine(),
+            redis=redis,
+            redis_breaker=redis_breaker,
+            clock=clock,
+            task_queue=task_queue,
+            failed_jobs=failed_jobs,
+            in_process=in_process,
+            connection_slots=connection_slots,
+            reply_tasks=reply_tasks,
         ),
         gateway=build_gateway(
             settings,
@@ -686,7 +708,7 @@ def build_container(
         saq_queue=saq_queue,
         in_process_runner=in_process,
         outbox_relay=outbox_relay,
-        failed_jobs=SaqFailedJobs(saq_queue) if saq_queue is not None else None,
+        failed_jobs=failed_jobs,
         tracer_provider=tracer_provider,
         paragraph_source=paragraph_source,
         dictionary=dictionary,

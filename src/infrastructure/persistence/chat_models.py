@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -94,7 +95,11 @@ class UsageRecordModel(UUIDv7AuditBase):
     """One paid model call. No foreign key to the conversation: usage outlives a deleted conversation."""
 
     __tablename__ = "usage_record"
-    __table_args__ = (Index("ix_usage_record_user_id_usage_date", "user_id", "usage_date"),)
+    __table_args__ = (
+        Index("ix_usage_record_user_id_usage_date", "user_id", "usage_date"),
+        # The admin analytics: a range of days across every user.
+        Index("ix_usage_record_usage_date", "usage_date"),
+    )
 
     user_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("user_account.id", ondelete="CASCADE"))
     conversation_id: Mapped[UUID | None] = mapped_column(GUID, nullable=True)
@@ -112,13 +117,24 @@ class UsageRecordModel(UUIDv7AuditBase):
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The UTC day of ``created_at``: grouping by day is the same on every database.
     usage_date: Mapped[date] = mapped_column(Date)
+    #: From the request to the last token, and to the first (NULL: not measured).
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Why the call ended in error (NULL: it did not).
+    error_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: Answered by a fallback model rather than the one asked for.
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class UsageMonthModel(UUIDv7AuditBase):
     """A user's running total for one month, updated with each usage record: the budget check is O(1)."""
 
     __tablename__ = "usage_month"
-    __table_args__ = (UniqueConstraint("user_id", "month", name="uq_usage_month_user_id_month"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "month", name="uq_usage_month_user_id_month"),
+        # Top spenders of a month.
+        Index("ix_usage_month_month_cost_micros", "month", "cost_micros"),
+    )
 
     user_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("user_account.id", ondelete="CASCADE"))
     #: The first day of the month (UTC).

@@ -66,6 +66,11 @@ class ConnectionSlots:
         self._local: defaultdict[str, set[str]] = defaultdict(set)
         self._acquire = redis.register_script(_ACQUIRE) if redis is not None else None
 
+    @property
+    def open_here(self) -> int:
+        """Sockets open on this process (every user's): the system status adds up the instances'."""
+        return sum(len(slots) for slots in self._local.values())
+
     def _key(self, user_id: str) -> str:
         return f"{KEY_PREFIX}{user_id}"
 

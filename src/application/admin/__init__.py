@@ -1,0 +1,1 @@
+"""Admin use cases: usage, user and content analytics; system status."""

@@ -1,0 +1,78 @@
+"""The analytics' pure rules: ranges, periods, choices, limits and PostgreSQL's percentile_cont."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import UTC, date, datetime
+
+import pytest
+
+from src.domain.admin.analytics import (
+    MAX_RANGE_DAYS,
+    InvalidAnalyticsQuery,
+    Period,
+    UsageGroupBy,
+    checked_limit,
+    day_range,
+    parse_choice,
+    percentile_cont,
+    period_range,
+)
+
+TODAY = date(2026, 12, 6)
+
+
+def test_a_range_defaults_to_the_thirty_days_ending_today() -> None:
+    days = day_range(None, None, today=TODAY)
+    assert (days.start, days.end, days.days) == (date(2026, 11, 7), TODAY, 30)
+    assert days.each_day()[0] == days.start and days.each_day()[-1] == days.end
+    # Only `to`: the thirty days ending there.
+    assert day_range(None, date(2026, 1, 30), today=TODAY).start == date(2026, 1, 1)
+
+
+def test_a_range_backwards_or_longer_than_a_leap_year_is_refused() -> None:
+    with pytest.raises(InvalidAnalyticsQuery, match="after"):
+        day_range(date(2026, 12, 2), date(2026, 12, 1), today=TODAY)
+    longest = day_range(date(2024, 1, 1), date(2024, 12, 31), today=TODAY)
+    assert longest.days == MAX_RANGE_DAYS
+    with pytest.raises(InvalidAnalyticsQuery, match="366"):
+        day_range(date(2024, 1, 1), date(2025, 1, 1), today=TODAY)
+
+
+def test_periods_are_the_calendar_day_week_and_month_so_far() -> None:
+    now = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)  # a Thursday
+    assert period_range(Period.DAY, now=now) == day_range(date(2026, 12, 10), date(2026, 12, 10), today=TODAY)
+    assert period_range(Period.WEEK, now=now).start == date(2026, 12, 7)
+    assert period_range(Period.MONTH, now=now).start == date(2026, 12, 1)
+
+
+def test_choices_and_limits_are_checked_naming_the_parameter() -> None:
+    assert parse_choice(UsageGroupBy, "api_key", "group_by") is UsageGroupBy.API_KEY
+    with pytest.raises(InvalidAnalyticsQuery) as refused:
+        parse_choice(UsageGroupBy, "role", "group_by")
+    assert refused.value.extra["param"] == "group_by"
+    assert "day, user, model, provider, api_key" in refused.value.detail
+    assert checked_limit(None) == 100
+    for wrong in (0, 1001):
+        with pytest.raises(InvalidAnalyticsQuery):
+            checked_limit(wrong)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[5], [1, 2], [3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], list(range(0, 1000, 7)), [120, 80, 4000, 95, 101, 99]],
+)
+def test_percentiles_interpolate_linearly_as_percentile_cont_does(values: list[int]) -> None:
+    ordered = sorted(values)
+    if len(values) > 1:
+        # statistics' "inclusive" method is the same definition: position fraction * (n - 1).
+        cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+        assert percentile_cont(ordered, 0.5) == pytest.approx(cuts[49])
+        assert percentile_cont(ordered, 0.95) == pytest.approx(cuts[94])
+    assert percentile_cont(ordered, 0.0) == ordered[0]
+    assert percentile_cont(ordered, 1.0) == ordered[-1]
+
+
+def test_the_percentile_of_nothing_is_none() -> None:
+    assert percentile_cont([], 0.5) is None
+    assert percentile_cont([10, 20], 0.5) == 15.0
