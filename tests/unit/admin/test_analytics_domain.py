@@ -25,7 +25,8 @@ TODAY = date(2026, 12, 6)
 def test_a_range_defaults_to_the_thirty_days_ending_today() -> None:
     days = day_range(None, None, today=TODAY)
     assert (days.start, days.end, days.days) == (date(2026, 11, 7), TODAY, 30)
-    assert days.each_day()[0] == days.start and days.each_day()[-1] == days.end
+    assert days.each_day()[0] == days.start
+    assert days.each_day()[-1] == days.end
     # Only `to`: the thirty days ending there.
     assert day_range(None, date(2026, 1, 30), today=TODAY).start == date(2026, 1, 1)
 

@@ -63,7 +63,8 @@ async def test_a_reply_streams_its_events_and_is_stored_with_usage_and_cost(worl
     assert [r.cost_micros for r in world.db.chat.usage] == [tokens * 1000]
     (record,) = world.db.chat.usage
     assert (record.latency_ms, record.ttft_ms) == (reply.latency_ms, reply.ttft_ms)
-    assert record.latency_ms is not None and record.ttft_ms is not None
+    assert record.latency_ms is not None
+    assert record.ttft_ms is not None
     assert (record.error_code, record.fallback) == (None, False)
     assert sum(world.db.chat.months.values()) == tokens * 1000
     conversation = world.db.chat.conversations[handle.conversation_id]
