@@ -27,7 +27,7 @@ from src.interfaces.http.routes.admin.schemas import (
 
 _RANGE = (
     f"From `from` to `to` (UTC days, both included): by default the 30 days ending today; at most "
-    f"{MAX_RANGE_DAYS} days (400 `invalid_analytics_query`)."
+    f"{MAX_RANGE_DAYS} days (422 `invalid_analytics_query`)."
 )
 _NEEDS = "Needs `usage:read_all`."
 _NO_STORE = {"Cache-Control": "no-store"}
