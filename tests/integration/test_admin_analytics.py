@@ -285,3 +285,47 @@ async def test_the_system_status_of_a_process_without_redis(api: Api) -> None:
     # The requests made so far in this test (sign-ups, sign-ins) were answered without server errors.
     assert status["recent_requests"] >= 1
     assert status["recent_error_rate"] == 0.0
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+async def test_the_system_status_lists_every_instance_sharing_redis(
+    make_settings: SettingsFactory, postgres_url: str, redis_url: str
+) -> None:
+    settings = make_settings(
+        DATABASE_URL=postgres_url,
+        REDIS_URL=redis_url,
+        RATE_LIMIT_ENABLED="false",
+        ADMIN_EMAIL="root@example.com",
+        ADMIN_PASSWORD=PASSWORD,
+        INSTANCE_HEARTBEAT_SECONDS="1",
+    )
+    await asyncio.to_thread(Migrator(settings).upgrade)
+    api_container = build_container(settings, role="api")
+    worker_container = build_container(settings, role="worker")
+    await api_container.startup()
+    await worker_container.startup()
+    transport = httpx.ASGITransport(app=create_app(settings, container=api_container))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as client:
+            signed_in = await client.post(
+                "/api/v1/auth/token",
+                data={"grant_type": "password", "username": "root@example.com", "password": PASSWORD},
+            )
+            headers = {"Authorization": f"Bearer {signed_in.json()['access_token']}"}
+            async with asyncio.timeout(10):
+                while True:
+                    status = (await client.get("/api/v1/admin/system", headers=headers)).json()
+                    if len(status["instances"]) == 2:
+                        break
+                    await asyncio.sleep(0.1)
+    finally:
+        await worker_container.shutdown()
+        await api_container.shutdown()
+    assert status["instances_shared"] is True
+    assert [(i["role"], i["current"]) for i in status["instances"]] == [("api", True), ("worker", False)]
+    assert status["redis"]["status"] == "up"
+    assert status["redis"]["latency_ms"] >= 0
+    assert set(status["jobs"]["queue_depth"]) == {"parley"}
+    assert status["jobs"]["failed_jobs"] == 0
+    assert status["breakers"]["redis"] == "closed"
