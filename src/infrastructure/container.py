@@ -630,6 +630,7 @@ def build_container(
             in_process=in_process,
             connection_slots=connection_slots,
             reply_tasks=reply_tasks,
+            providers=list(llm_providers),
         ),
         gateway=build_gateway(
             settings,

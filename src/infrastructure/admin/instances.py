@@ -16,7 +16,7 @@ import socket
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -38,9 +38,10 @@ RECENT_WINDOW_SECONDS = 300.0
 _BREAKER_STATES = {0: "closed", 1: "half_open", 2: "open"}
 
 
-def breaker_states() -> dict[str, str]:
-    """Every circuit breaker this process has (``redis``, ``llm:<provider>``) and its state."""
-    states: dict[str, str] = {}
+def breaker_states(providers: Iterable[str] = ()) -> dict[str, str]:
+    """Every circuit breaker this process has (``redis``, ``llm:<provider>``) and its state; a
+    provider not called yet has a closed one."""
+    states: dict[str, str] = {f"llm:{provider}": "closed" for provider in providers}
     for family in METRICS.breaker_state.collect():
         for sample in family.samples:
             states[sample.labels["breaker"]] = _BREAKER_STATES.get(int(sample.value), "unknown")
@@ -102,6 +103,7 @@ class InstanceRegistry:
         interval: float,
         open_websockets: Callable[[], int],
         streaming_replies: Callable[[], int],
+        providers: Sequence[str] = (),
         recent: RecentCounts | None = None,
     ) -> None:
         self.instance_id = uuid.uuid4().hex[:12]
@@ -115,9 +117,12 @@ class InstanceRegistry:
         self._open_websockets = open_websockets
         self._streaming_replies = streaming_replies
         self._recent = recent or RecentCounts()
+        self._providers = tuple(providers)
         self._started_at = clock.now()
         self._host = socket.gethostname()
         self._task: asyncio.Task[None] | None = None
+        #: API and worker processes serve, and beat; a CLI command (``parley status``) only looks.
+        self._serves = role in ("api", "worker")
 
     @property
     def shared(self) -> bool:
@@ -141,7 +146,7 @@ class InstanceRegistry:
             streaming_replies=self._streaming_replies(),
             recent_requests=requests,
             recent_server_errors=errors,
-            breakers=breaker_states(),
+            breakers=breaker_states(self._providers),
         )
 
     async def beat(self) -> bool:
@@ -163,7 +168,8 @@ class InstanceRegistry:
         return await self._breaker.call(publish, skipped)
 
     async def instances(self) -> list[InstanceReport]:
-        """Every instance whose heartbeat has not expired, this one first (fresh, not its last beat)."""
+        """Every instance whose heartbeat has not expired, this one first (fresh, not its last beat).
+        A CLI process lists only the serving instances, unless there is no Redis to find them in."""
         mine = self.local()
         redis = self._redis
         if redis is None:
@@ -179,7 +185,7 @@ class InstanceRegistry:
                 if report is not None and report.instance_id != self.instance_id:
                     others.append(report)
             others.sort(key=lambda r: (r.role, r.started_at, r.instance_id))
-            return [mine, *others]
+            return [mine, *others] if self._serves else others
 
         async def alone() -> list[InstanceReport]:
             return [mine]
@@ -189,7 +195,7 @@ class InstanceRegistry:
     # -- the heartbeat loop (API and worker processes) ---------------------------------------------
 
     async def start(self) -> None:
-        if self._redis is None or self._task is not None:
+        if self._redis is None or self._task is not None or not self._serves:
             return
         self._task = asyncio.create_task(self._run(), name="instance-heartbeat")
 

@@ -56,6 +56,7 @@ def build_admin(
     in_process: InProcessTaskQueue | None,
     connection_slots: ConnectionSlots,
     reply_tasks: ReplyTaskRegistry,
+    providers: list[str],
 ) -> AdminServices:
     reader = SqlAnalyticsReader(uow)
     parley = parley_version()
@@ -69,6 +70,7 @@ def build_admin(
         interval=settings.instance_heartbeat_seconds,
         open_websockets=lambda: connection_slots.open_here,
         streaming_replies=reply_tasks.running,
+        providers=providers,
     )
     probes = SqlSystemProbes(
         engine=engine,

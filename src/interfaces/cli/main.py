@@ -684,6 +684,7 @@ for _command in NOTIFICATION_COMMANDS:
 cli.add_command(chat_command)
 for _command in AI_COMMANDS:
     cli.add_command(_command)
+cli.add_command(importlib.import_module("src.interfaces.cli.status").status_command)  # parley status
 
 
 def main() -> None:
