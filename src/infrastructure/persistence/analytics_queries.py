@@ -1,22 +1,24 @@
 """The admin analytics' queries (``AnalyticsReader``), on PostgreSQL and SQLite.
 
-Every figure comes from the stored records: ``usage_record`` (one row per paid model call: replies,
-titles, summaries, gateway completions, AI tools), ``usage_month`` (the running monthly totals kept
-with each record), ``user_account``, ``article`` and its tags. A range of days is read through
-``ix_usage_record_usage_date``. PostgreSQL computes the latency percentiles itself
-(``percentile_cont``); SQLite has no such aggregate, so there they are computed here from the
-range's latencies, with the same interpolation (``domain.admin.analytics.percentile_cont``).
+Usage figures come from ``usage_daily``, the rollup kept with every usage record in its transaction
+(one row per day, user, model and API key): its sums are the records' sums exactly, and a month of
+it is a few rows per active user and day, whatever the number of calls. Latency percentiles come
+from its per-bucket counts, merged here (``domain.admin.analytics.histogram_percentile``: the same
+interpolation as ``percentile_cont``, each bucket's calls spread across it), on both databases.
+Top spenders of a month read ``usage_month``; sign-ups and articles read ``user_account`` and
+``article`` through their ``created_at`` indexes.
 """
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Date, Integer, and_, cast, func, select
+from sqlalchemy import ColumnElement, Date, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.application.admin.ports import (
@@ -28,34 +30,42 @@ from src.application.admin.ports import (
     UserActivityDay,
 )
 from src.application.usage.ports import NO_API_KEY
-from src.domain.admin.analytics import DayRange, TopBy, UsageGroupBy, UsageStats, percentile_cont
-from src.infrastructure.persistence.chat_models import UsageMonthModel, UsageRecordModel
+from src.domain.admin.analytics import (
+    DayRange,
+    TopBy,
+    UsageGroupBy,
+    UsageStats,
+    histogram_percentile,
+    merge_histograms,
+)
+from src.infrastructure.persistence.chat_models import UsageDailyModel, UsageMonthModel
+from src.infrastructure.persistence.chat_repositories import NO_KEY_ID
 from src.infrastructure.persistence.knowledge_models import ArticleModel, ArticleTagModel, TagModel
 from src.infrastructure.persistence.models import ApiKeyModel, UserModel
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
-_R = UsageRecordModel
+_D = UsageDailyModel
 _TOTAL = "total"
-#: The percentiles reported: (column suffix, fraction).
-_PERCENTILES = (("p50", 0.5), ("p95", 0.95))
+#: The percentiles reported.
+_FRACTIONS = (0.5, 0.95)
 
 
 def _group_key(group_by: UsageGroupBy) -> Any:
     return {
-        UsageGroupBy.DAY: _R.usage_date,
-        UsageGroupBy.USER: _R.user_id,
-        UsageGroupBy.MODEL: _R.model,
-        UsageGroupBy.PROVIDER: _R.provider,
-        UsageGroupBy.API_KEY: _R.api_key_id,
+        UsageGroupBy.DAY: _D.usage_date,
+        UsageGroupBy.USER: _D.user_id,
+        UsageGroupBy.MODEL: _D.model,
+        UsageGroupBy.PROVIDER: _D.provider,
+        UsageGroupBy.API_KEY: _D.api_key_id,
     }[group_by]
 
 
 def _in_range(days: DayRange) -> ColumnElement[bool]:
-    return and_(_R.usage_date >= days.start, _R.usage_date <= days.end)
+    return and_(_D.usage_date >= days.start, _D.usage_date <= days.end)
 
 
 def _key_text(value: Any) -> str:
-    if value is None:
+    if value is None or value == NO_KEY_ID:
         return NO_API_KEY
     if isinstance(value, date):
         return value.isoformat()
@@ -64,23 +74,36 @@ def _key_text(value: Any) -> str:
 
 def _sums() -> list[Any]:
     return [
-        func.count(),
-        func.coalesce(func.sum(_R.input_tokens), 0),
-        func.coalesce(func.sum(_R.output_tokens), 0),
-        func.coalesce(func.sum(_R.cached_tokens), 0),
-        func.coalesce(func.sum(_R.reasoning_tokens), 0),
-        func.coalesce(func.sum(_R.cost_micros), 0),
-        func.count(_R.error_code),
-        func.coalesce(func.sum(cast(_R.fallback, Integer)), 0),
+        func.coalesce(func.sum(column), 0)
+        for column in (
+            _D.requests,
+            _D.input_tokens,
+            _D.output_tokens,
+            _D.cached_tokens,
+            _D.reasoning_tokens,
+            _D.cost_micros,
+            _D.errors,
+            _D.fallbacks,
+        )
     ]
 
 
-def _percentile_columns() -> list[Any]:
-    return [
-        func.percentile_cont(fraction).within_group(column)
-        for column in (_R.latency_ms, _R.ttft_ms)
-        for _, fraction in _PERCENTILES
-    ]
+class _Latencies:
+    """The merged latency and time-to-first-token histograms of one group."""
+
+    __slots__ = ("latency", "ttft")
+
+    def __init__(self) -> None:
+        self.latency: dict[int, int] = {}
+        self.ttft: dict[int, int] = {}
+
+    def add(self, latency: str, ttft: str) -> None:
+        for into, raw in ((self.latency, latency), (self.ttft, ttft)):
+            if raw and raw != "{}":
+                merge_histograms(into, {int(k): int(v) for k, v in json.loads(raw).items()})
+
+    def percentiles(self) -> list[float | None]:
+        return [histogram_percentile(h, f) for h in (self.latency, self.ttft) for f in _FRACTIONS]
 
 
 def _stats(key: str, sums: Iterable[Any], percentiles: Iterable[float | None], label: str | None = None) -> UsageStats:
@@ -102,12 +125,6 @@ def _stats(key: str, sums: Iterable[Any], percentiles: Iterable[float | None], l
         ttft_p95_ms=ttft95,
         label=label,
     )
-
-
-def _python_percentiles(latencies: list[int], ttfts: list[int]) -> list[float | None]:
-    latencies.sort()
-    ttfts.sort()
-    return [percentile_cont(values, fraction) for values in (latencies, ttfts) for _, fraction in _PERCENTILES]
 
 
 def _day_of(column: Any, dialect: str) -> Any:
@@ -134,48 +151,32 @@ class SqlAnalyticsReader:
     async def usage(self, days: DayRange, group_by: UsageGroupBy, *, limit: int) -> UsageAnalytics:
         async with self._uow(read_only=True) as tx:
             session = tx.session
-            postgres = session.get_bind().dialect.name == "postgresql"
             key = _group_key(group_by)
-            cost = func.coalesce(func.sum(_R.cost_micros), 0)
+            cost = func.coalesce(func.sum(_D.cost_micros), 0)
             order = [key] if group_by is UsageGroupBy.DAY else [cost.desc(), key]
-            extra = _percentile_columns() if postgres else []
-            grouped = select(key, *_sums(), *extra).where(_in_range(days)).group_by(key).order_by(*order).limit(limit)
-            overall = select(*_sums(), *extra).where(_in_range(days))
+            grouped = select(key, *_sums()).where(_in_range(days)).group_by(key).order_by(*order).limit(limit)
             rows = (await session.execute(grouped)).all()
-            total_row = (await session.execute(overall)).one()
-            items: list[tuple[Any, Sequence[Any], Sequence[Any]]]
-            totals: tuple[Sequence[Any], Sequence[Any]]
-            if postgres:
-                items = [(row[0], row[1:9], row[9:13]) for row in rows]
-                totals = (total_row[0:8], total_row[8:12])
-            else:
-                found = await self._sqlite_percentiles(session, days, key, {row[0] for row in rows})
-                items = [(row[0], row[1:9], found.get(row[0], [None] * 4)) for row in rows]
-                totals = (total_row[0:8], found.get(_TOTAL, [None] * 4))
-            labels = await self._labels(session, group_by, [k for k, _, _ in items])
-        stats = [_stats(_key_text(k), sums, pct, labels.get(k)) for k, sums, pct in items]
-        return UsageAnalytics(days=days, group_by=group_by, items=stats, totals=_stats(_TOTAL, *totals))
-
-    async def _sqlite_percentiles(
-        self, session: AsyncSession, days: DayRange, key: Any, keys: set[Any]
-    ) -> dict[Any, list[float | None]]:
-        """Each listed group's percentiles and the whole range's (under ``_TOTAL``)."""
-        latencies: defaultdict[Any, list[int]] = defaultdict(list)
-        ttfts: defaultdict[Any, list[int]] = defaultdict(list)
-        query = select(key, _R.latency_ms, _R.ttft_ms).where(
-            _in_range(days), (_R.latency_ms.is_not(None)) | (_R.ttft_ms.is_not(None))
+            totals = (await session.execute(select(*_sums()).where(_in_range(days)))).one()
+            # The histograms of the range's rollup rows: merged per listed group, and all together.
+            listed = {row[0]: _Latencies() for row in rows}
+            overall = _Latencies()
+            histograms = select(key, _D.latency_histogram, _D.ttft_histogram).where(
+                _in_range(days), or_(_D.latency_histogram != "{}", _D.ttft_histogram != "{}")
+            )
+            for k, latency, ttft in await session.execute(histograms):
+                overall.add(latency, ttft)
+                group = listed.get(k)
+                if group is not None:
+                    group.add(latency, ttft)
+            labels = await self._labels(session, group_by, list(listed))
+        stats = [_stats(_key_text(row[0]), row[1:9], listed[row[0]].percentiles(), labels.get(row[0])) for row in rows]
+        return UsageAnalytics(
+            days=days, group_by=group_by, items=stats, totals=_stats(_TOTAL, totals, overall.percentiles())
         )
-        for k, latency, ttft in await session.execute(query):
-            for bucket in (_TOTAL, k) if k in keys else (_TOTAL,):
-                if latency is not None:
-                    latencies[bucket].append(latency)
-                if ttft is not None:
-                    ttfts[bucket].append(ttft)
-        return {bucket: _python_percentiles(latencies[bucket], ttfts[bucket]) for bucket in (*keys, _TOTAL)}
 
     async def _labels(self, session: AsyncSession, group_by: UsageGroupBy, keys: list[Any]) -> dict[Any, str]:
         """Readable names: a user's email, an API key's name."""
-        wanted = [k for k in keys if k is not None]
+        wanted = [k for k in keys if k is not None and k != NO_KEY_ID]
         if not wanted:
             return {}
         if group_by is UsageGroupBy.USER:
@@ -198,10 +199,10 @@ class SqlAnalyticsReader:
                 .group_by(signup_day, UserModel.tier)
             )
             active = await session.execute(
-                select(_R.usage_date, UserModel.tier, func.count(func.distinct(_R.user_id)))
-                .join(UserModel, UserModel.id == _R.user_id)
+                select(_D.usage_date, UserModel.tier, func.count(func.distinct(_D.user_id)))
+                .join(UserModel, UserModel.id == _D.user_id)
                 .where(_in_range(days))
-                .group_by(_R.usage_date, UserModel.tier)
+                .group_by(_D.usage_date, UserModel.tier)
             )
             counts: defaultdict[tuple[date, str], list[int]] = defaultdict(lambda: [0, 0])
             for day, tier, n in signups:
@@ -256,12 +257,12 @@ class SqlAnalyticsReader:
             else:
                 totals = (
                     select(
-                        _R.user_id.label("user_id"),
-                        func.count().label("requests"),
-                        func.sum(_R.cost_micros).label("cost"),
+                        _D.user_id.label("user_id"),
+                        func.sum(_D.requests).label("requests"),
+                        func.sum(_D.cost_micros).label("cost"),
                     )
                     .where(_in_range(days))
-                    .group_by(_R.user_id)
+                    .group_by(_D.user_id)
                     .subquery()
                 )
             ranked = totals.c.cost if by is TopBy.COST else totals.c.requests

@@ -1,4 +1,4 @@
-"""The analytics' pure rules: ranges, periods, choices, limits and PostgreSQL's percentile_cont."""
+"""The analytics' pure rules: ranges, periods, choices, limits, percentile_cont and latency histograms."""
 
 from __future__ import annotations
 
@@ -12,8 +12,12 @@ from src.domain.admin.analytics import (
     InvalidAnalyticsQuery,
     Period,
     UsageGroupBy,
+    bucket_width,
     checked_limit,
     day_range,
+    histogram_percentile,
+    latency_bucket,
+    merge_histograms,
     parse_choice,
     percentile_cont,
     period_range,
@@ -77,3 +81,29 @@ def test_percentiles_interpolate_linearly_as_percentile_cont_does(values: list[i
 def test_the_percentile_of_nothing_is_none() -> None:
     assert percentile_cont([], 0.5) is None
     assert percentile_cont([10, 20], 0.5) == 15.0
+
+
+def test_latency_buckets_are_narrow_where_latencies_usually_are() -> None:
+    assert [latency_bucket(ms) for ms in (0, 4, 5, 199, 200, 999, 1000, 4999, 5000, 19_999, 20_000)] == [
+        0, 0, 5, 195, 200, 980, 1000, 4900, 5000, 19_500, 20_000
+    ]  # fmt: skip
+    assert latency_bucket(130_000) == 120_000
+    assert latency_bucket(-3) == 0
+    assert [bucket_width(b) for b in (0, 200, 1000, 5000, 20_000, 120_000)] == [5, 20, 100, 500, 5000, 60_000]
+
+
+def test_a_histogram_percentile_is_within_a_bucket_of_the_exact_one() -> None:
+    values = [(n * 7919) % 4000 + 150 for n in range(3000)]
+    histogram: dict[int, int] = {}
+    for value in values:
+        merge_histograms(histogram, {latency_bucket(value): 1})
+    ordered = sorted(values)
+    for fraction in (0.5, 0.95, 0.99):
+        exact = percentile_cont(ordered, fraction)
+        assert exact is not None
+        found = histogram_percentile(histogram, fraction)
+        assert found == pytest.approx(exact, abs=bucket_width(latency_bucket(int(exact))))
+    assert histogram_percentile({}, 0.5) is None
+    # One call in a bucket sits in its middle; two in one bucket at its quarters.
+    assert histogram_percentile({100: 1}, 0.5) == 102.5
+    assert histogram_percentile({100: 2}, 0.0) == 101.25
