@@ -190,8 +190,3 @@ def histogram_percentile(histogram: Mapping[int, int], fraction: float) -> float
     below, above = math.floor(position), math.ceil(position)
     low, high = value_at(below), value_at(above)
     return low + (high - low) * (position - below)
-
-
-def merge_histograms(into: dict[int, int], other: Mapping[int, int]) -> None:
-    for lower, count in other.items():
-        into[lower] = into.get(lower, 0) + count

@@ -36,7 +36,6 @@ from src.domain.admin.analytics import (
     UsageGroupBy,
     UsageStats,
     histogram_percentile,
-    merge_histograms,
 )
 from src.infrastructure.persistence.chat_models import UsageDailyModel, UsageMonthModel
 from src.infrastructure.persistence.chat_repositories import NO_KEY_ID
@@ -89,21 +88,26 @@ def _sums() -> list[Any]:
 
 
 class _Latencies:
-    """The merged latency and time-to-first-token histograms of one group."""
+    """The merged latency and time-to-first-token histograms of one group (bucket keys kept as the
+    JSON's strings while merging: thousands of rows are merged per report)."""
 
     __slots__ = ("latency", "ttft")
 
     def __init__(self) -> None:
-        self.latency: dict[int, int] = {}
-        self.ttft: dict[int, int] = {}
+        self.latency: dict[str, int] = {}
+        self.ttft: dict[str, int] = {}
 
-    def add(self, latency: str, ttft: str) -> None:
-        for into, raw in ((self.latency, latency), (self.ttft, ttft)):
-            if raw and raw != "{}":
-                merge_histograms(into, {int(k): int(v) for k, v in json.loads(raw).items()})
+    def add(self, latency: dict[str, int], ttft: dict[str, int]) -> None:
+        for into, counts in ((self.latency, latency), (self.ttft, ttft)):
+            for bucket, calls in counts.items():
+                into[bucket] = into.get(bucket, 0) + calls
 
     def percentiles(self) -> list[float | None]:
-        return [histogram_percentile(h, f) for h in (self.latency, self.ttft) for f in _FRACTIONS]
+        found: list[float | None] = []
+        for counts in (self.latency, self.ttft):
+            histogram = {int(bucket): calls for bucket, calls in counts.items()}
+            found += [histogram_percentile(histogram, f) for f in _FRACTIONS]
+        return found
 
 
 def _stats(key: str, sums: Iterable[Any], percentiles: Iterable[float | None], label: str | None = None) -> UsageStats:
@@ -163,7 +167,8 @@ class SqlAnalyticsReader:
             histograms = select(key, _D.latency_histogram, _D.ttft_histogram).where(
                 _in_range(days), or_(_D.latency_histogram != "{}", _D.ttft_histogram != "{}")
             )
-            for k, latency, ttft in await session.execute(histograms):
+            for k, latency_text, ttft_text in await session.execute(histograms):
+                latency, ttft = json.loads(latency_text), json.loads(ttft_text)
                 overall.add(latency, ttft)
                 group = listed.get(k)
                 if group is not None:

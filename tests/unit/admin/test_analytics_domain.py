@@ -17,7 +17,6 @@ from src.domain.admin.analytics import (
     day_range,
     histogram_percentile,
     latency_bucket,
-    merge_histograms,
     parse_choice,
     percentile_cont,
     period_range,
@@ -96,7 +95,7 @@ def test_a_histogram_percentile_is_within_a_bucket_of_the_exact_one() -> None:
     values = [(n * 7919) % 4000 + 150 for n in range(3000)]
     histogram: dict[int, int] = {}
     for value in values:
-        merge_histograms(histogram, {latency_bucket(value): 1})
+        histogram[latency_bucket(value)] = histogram.get(latency_bucket(value), 0) + 1
     ordered = sorted(values)
     for fraction in (0.5, 0.95, 0.99):
         exact = percentile_cont(ordered, fraction)
