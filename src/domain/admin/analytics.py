@@ -1,15 +1,15 @@
 """Analytics: what the platform's model calls used and cost, grouped, with latency percentiles.
 
-Pure rules: which groupings and periods exist, which date ranges may be asked for, and the
-percentile (the same linear interpolation as PostgreSQL's ``percentile_cont``) used where the
-database cannot compute it (SQLite).
+Pure rules: which groupings and periods exist, which date ranges may be asked for, and the latency
+histograms of the daily rollup with the percentiles read from them (the linear interpolation of
+PostgreSQL's ``percentile_cont``, over calls spread evenly across their bucket).
 """
 
 from __future__ import annotations
 
 import enum
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -102,20 +102,6 @@ def checked_limit(limit: int | None) -> int:
     if not 1 <= limit <= MAX_LIMIT:
         raise InvalidAnalyticsQuery(f"limit must be from 1 to {MAX_LIMIT}", extra={"param": "limit"})
     return limit
-
-
-def percentile_cont(sorted_values: Sequence[float], fraction: float) -> float | None:
-    """PostgreSQL's ``percentile_cont(fraction)`` of ``sorted_values`` (ascending); ``None`` when empty.
-
-    The value at position ``fraction * (n - 1)``, interpolated linearly between its neighbours.
-    """
-    if not sorted_values:
-        return None
-    position = fraction * (len(sorted_values) - 1)
-    below = math.floor(position)
-    above = math.ceil(position)
-    low, high = float(sorted_values[below]), float(sorted_values[above])
-    return low + (high - low) * (position - below)
 
 
 @dataclass(frozen=True, slots=True)
