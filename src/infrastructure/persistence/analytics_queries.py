@@ -18,8 +18,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import BigInteger, ColumnElement, Date, and_, cast, func, or_, select, true
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import ColumnElement, Date, and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.application.admin.ports import (
@@ -111,24 +110,6 @@ class _Latencies:
         return found
 
 
-async def _merge_in_postgres(
-    session: AsyncSession, days: DayRange, key: Any, listed: dict[Any, _Latencies], overall: _Latencies
-) -> None:
-    """PostgreSQL adds the histograms up itself (``jsonb_each_text``): what comes back is one row per
-    bucket of each listed group, and of all of them, rather than every rollup row of the range."""
-    for column, metric in ((_D.latency_histogram, "latency"), (_D.ttft_histogram, "ttft")):
-        entries = func.jsonb_each_text(cast(column, JSONB)).table_valued("key", "value").alias("bucket")
-        calls = func.sum(cast(entries.c.value, BigInteger))
-        base = select().select_from(_D).join(entries, true()).where(_in_range(days), column != "{}")
-        per_group = (
-            base.add_columns(key, entries.c.key, calls).where(key.in_(list(listed))).group_by(key, entries.c.key)
-        )
-        for k, bucket, n in await session.execute(per_group):
-            getattr(listed[k], metric)[bucket] = int(n)
-        for bucket, n in await session.execute(base.add_columns(entries.c.key, calls).group_by(entries.c.key)):
-            getattr(overall, metric)[bucket] = int(n)
-
-
 def _stats(key: str, sums: Iterable[Any], percentiles: Iterable[float | None], label: str | None = None) -> UsageStats:
     n, i, o, c, r, cost, errors, fallbacks = (int(v or 0) for v in sums)
     lat50, lat95, ttft50, ttft95 = (round(float(p), 1) if p is not None else None for p in percentiles)
@@ -183,18 +164,15 @@ class SqlAnalyticsReader:
             # The histograms of the range's rollup rows: merged per listed group, and all together.
             listed = {row[0]: _Latencies() for row in rows}
             overall = _Latencies()
-            if session.get_bind().dialect.name == "postgresql":
-                await _merge_in_postgres(session, days, key, listed, overall)
-            else:
-                histograms = select(key, _D.latency_histogram, _D.ttft_histogram).where(
-                    _in_range(days), or_(_D.latency_histogram != "{}", _D.ttft_histogram != "{}")
-                )
-                for k, latency_text, ttft_text in await session.execute(histograms):
-                    latency, ttft = json.loads(latency_text), json.loads(ttft_text)
-                    overall.add(latency, ttft)
-                    group = listed.get(k)
-                    if group is not None:
-                        group.add(latency, ttft)
+            histograms = select(key, _D.latency_histogram, _D.ttft_histogram).where(
+                _in_range(days), or_(_D.latency_histogram != "{}", _D.ttft_histogram != "{}")
+            )
+            for k, latency_text, ttft_text in await session.execute(histograms):
+                latency, ttft = json.loads(latency_text), json.loads(ttft_text)
+                overall.add(latency, ttft)
+                group = listed.get(k)
+                if group is not None:
+                    group.add(latency, ttft)
             labels = await self._labels(session, group_by, list(listed))
         stats = [_stats(_key_text(row[0]), row[1:9], listed[row[0]].percentiles(), labels.get(row[0])) for row in rows]
         return UsageAnalytics(
