@@ -20,7 +20,7 @@ from src.domain.shared.errors import InvalidInput
 MAX_RANGE_DAYS = 366
 #: Without ``from``, a range ends today and spans this many days.
 DEFAULT_RANGE_DAYS = 30
-MAX_LIMIT = 1000
+MAX_LIMIT = 500
 DEFAULT_LIMIT = 100
 
 

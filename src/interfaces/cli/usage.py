@@ -126,7 +126,7 @@ def _since(value: str | None) -> date | None:
     default="day",
     show_default=True,
 )
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True, help="Groups listed at most.")
+@click.option("--limit", type=click.IntRange(1, 500), default=100, show_default=True, help="Groups listed at most.")
 @click.option(
     "--csv", "as_csv", is_flag=True, help="Print CSV (costs in micro-dollars and dollars) instead of a table."
 )

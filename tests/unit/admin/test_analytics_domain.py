@@ -56,7 +56,7 @@ def test_choices_and_limits_are_checked_naming_the_parameter() -> None:
     assert refused.value.extra["param"] == "group_by"
     assert "day, user, model, provider, api_key" in refused.value.detail
     assert checked_limit(None) == 100
-    for wrong in (0, 1001):
+    for wrong in (0, 501):
         with pytest.raises(InvalidAnalyticsQuery):
             checked_limit(wrong)
 
