@@ -132,6 +132,7 @@ from src.infrastructure.wiring.adapters import (
     build_tier_budgets,
     redis_client,
 )
+from src.infrastructure.wiring.admin import AdminServices, build_admin
 from src.infrastructure.wiring.ai import AiUseCases, build_ai
 from src.infrastructure.wiring.audit_moderation import (
     AuditModerationServices,
@@ -274,6 +275,8 @@ class Container:
     audit_moderation: AuditModerationServices
     #: Profiles: avatars and the file store they live in (wiring/profiles.py).
     profiles: ProfileServices
+    #: Analytics, system status and this process's heartbeat (wiring/admin.py).
+    admin: AdminServices
     saq_queue: Queue | None = None
     in_process_runner: InProcessTaskQueue | None = None
     #: Moves committed outbox messages to ``task_queue``; runs in the API and in each worker.
@@ -317,6 +320,8 @@ class Container:
             await self.stop_signals.start()
         if self.role == "api":
             await _recover_stale_replies(self.use_cases.recover_stale_replies)
+        if self.role in ("api", "worker"):
+            await self.admin.instances.start()  # the heartbeat the system status lists instances by
         self._started = True
         # A CLI command's output is its own lines; its start-up is only worth a debug line.
         log = logger.debug if self.role == "cli" else logger.info
@@ -330,6 +335,7 @@ class Container:
 
     async def shutdown(self) -> None:
         """Close everything in reverse order; one failing close never skips the others."""
+        await _close_quietly("heartbeat", self.admin.instances.stop())
         # Replies under way finish (or are stored as interrupted) while the database is still open.
         await _close_quietly("replies", self.reply_tasks.drain(self.settings.shutdown_timeout / 2))
         await _close_quietly("chat_moderation", self.ai.chat_guard.drain())
@@ -559,6 +565,10 @@ def build_container(
     # Low latency without polling hard: a commit that wrote outbox messages wakes the relay.
     uow.on_outbox_commit(outbox_relay.wake)
     probes.append(JobsProbe(uow, task_queue, clock, runner="saq" if saq_queue is not None else "in_process"))
+    connection_slots = ConnectionSlots(
+        redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+    )
+    failed_jobs = SaqFailedJobs(saq_queue) if saq_queue is not None else None
 
     return Container(
         settings=settings,
@@ -592,8 +602,21 @@ def build_container(
         notifications=notifications,
         audit_moderation=audit_moderation,
         profiles=build_profiles(settings, uow, clock),
-        connection_slots=ConnectionSlots(
-            redis, redis_breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+        connection_slots=connection_slots,
+        admin=build_admin(
+            settings,
+            role=role,
+            uow=uow,
+            engine=database.get_engine(),
+            redis=redis,
+            redis_breaker=redis_breaker,
+            clock=clock,
+            task_queue=task_queue,
+            failed_jobs=failed_jobs,
+            in_process=in_process,
+            connection_slots=connection_slots,
+            reply_tasks=reply_tasks,
+            providers=list(llm_providers),
         ),
         gateway=build_gateway(
             settings,
@@ -675,7 +698,7 @@ def build_container(
         saq_queue=saq_queue,
         in_process_runner=in_process,
         outbox_relay=outbox_relay,
-        failed_jobs=SaqFailedJobs(saq_queue) if saq_queue is not None else None,
+        failed_jobs=failed_jobs,
         tracer_provider=tracer_provider,
         paragraph_source=paragraph_source,
         dictionary=dictionary,

@@ -82,6 +82,8 @@ class Settings:
     #: Seconds an idle keep-alive connection stays open. Longer than a load balancer's own idle timeout
     #: (60 s for most), so the balancer never sends a request down a connection the server is closing.
     keep_alive_timeout: float = 75.0
+    #: Seconds between an API or worker process's heartbeats in Redis (the admin system status).
+    instance_heartbeat_seconds: float = 10.0
     # -- platform services -------------------------------------------------------------------
     rate_limit_enabled: bool = True
     rate_limit_anon_per_minute: int = 60
@@ -328,6 +330,7 @@ def load_settings(
         worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
         shutdown_timeout=env.number("SHUTDOWN_TIMEOUT", 4.0, minimum=0.0),
         keep_alive_timeout=env.number("KEEP_ALIVE_TIMEOUT", 75.0, minimum=1.0),
+        instance_heartbeat_seconds=env.number("INSTANCE_HEARTBEAT_SECONDS", 10.0, minimum=1.0),
         rate_limit_enabled=env.boolean("RATE_LIMIT_ENABLED", True),
         rate_limit_anon_per_minute=env.integer("RATE_LIMIT_ANON_PER_MINUTE", 60, minimum=1),
         rate_limit_user_per_minute=env.integer("RATE_LIMIT_USER_PER_MINUTE", 120, minimum=1),

@@ -73,7 +73,8 @@ ON_THE_DATABASE = {
     "users activate": Case(("users", "activate", BOB)),
     "users reset-password": Case(("users", "reset-password", ADA, "--password-stdin"), stdin=PASSWORD),
     "users set-budget": Case(("users", "set-budget", ADA, "5")),
-    "usage": Case(("usage", ADA)),
+    "usage user": Case(("usage", ADA)),
+    "usage report": Case(("usage", "report")),
     "conversations export": Case(("conversations", "export", UNKNOWN_ID), code=1),
     "paragraphs search": Case(("paragraphs", "search", "word")),
     "articles import": Case(("articles", "import", "articles", "--user", ADA)),
@@ -102,6 +103,7 @@ WHOLE_APPLICATION = {
     "ai generate",
     "jobs list",
     "jobs run",
+    "status",
     "serve",
     "worker",
 }

@@ -4,6 +4,8 @@ running ``parley serve`` whose upstream is the local wire-format fake (tests/fak
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -15,7 +17,7 @@ import pytest
 
 from tests.e2e.chat_client import chat_user
 from tests.e2e.conftest import RunCli, Server
-from tests.e2e.identity_client import serve
+from tests.e2e.identity_client import ADMIN_EMAIL, ADMIN_PASSWORD, bearer, serve, sign_in
 from tests.fakes.llm_server import FakeProviderServer, Reply
 
 pytestmark = pytest.mark.e2e
@@ -377,6 +379,25 @@ def test_fallback_before_the_first_chunk_and_an_error_after_it(
     assert by_model[FALLBACK]["requests"] == 2
     assert by_model[MODEL]["requests"] == 1
     assert by_model[MODEL]["output_tokens"] >= 2  # estimated from the text that was sent
+
+    # The admin analytics see the fallbacks, the error and the timing of each call, ...
+    with httpx.Client(base_url=server.base_url, timeout=20) as client:
+        admin = bearer(sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"])
+        response = client.get("/api/v1/admin/analytics/usage", params={"group_by": "model"}, headers=admin)
+    assert response.status_code == 200, response.text
+    analytics = {i["key"]: i for i in response.json()["items"]}
+    assert (analytics[FALLBACK]["fallbacks"], analytics[FALLBACK]["errors"]) == (2, 0)
+    assert (analytics[MODEL]["fallbacks"], analytics[MODEL]["errors"]) == (0, 1)
+    assert analytics[FALLBACK]["latency_p50_ms"] is not None
+    assert analytics[MODEL]["ttft_p50_ms"] is not None  # a stream: its first chunk was timed
+    assert response.json()["totals"]["cost_micros"] == sum(i["cost_micros"] for i in report["items"])
+    # ... and so does `parley usage report`, as CSV.
+    csv_report = run_cli("usage", "report", "--by", "model", "--csv")
+    assert csv_report.code == 0, csv_report.stderr
+    rows = {row["model"]: row for row in csv.DictReader(io.StringIO(csv_report.stdout))}
+    assert (rows[FALLBACK]["requests"], rows[FALLBACK]["fallbacks"]) == ("2", "2")
+    assert (rows[MODEL]["errors"], rows["total"]["requests"]) == ("1", "3")
+    assert rows["total"]["cost_micros"] == str(response.json()["totals"]["cost_micros"])
 
 
 def test_a_client_that_hangs_up_cancels_the_upstream_call_and_is_charged_once(

@@ -264,8 +264,8 @@ class GetToolStats:
         self._runner = runner
 
     def __call__(self, principal: Principal) -> list[ToolStat]:
-        if not principal.can(Permission.USAGE_READ_ALL):
-            raise PermissionDenied(f"This needs the {Permission.USAGE_READ_ALL.value} permission")
+        if not principal.can(Permission.ANALYTICS_READ):
+            raise PermissionDenied(f"This needs the {Permission.ANALYTICS_READ.value} permission")
         counts = self._runner.metrics.snapshot()
         return [
             ToolStat(

@@ -160,6 +160,8 @@ class CompleteChat:
             usage=usage,
             model=completion.model_id,
             provider_seconds=provider_seconds,
+            latency_ms=round(provider_seconds * 1000),
+            ttft_ms=completion.ttft_ms,
         )
 
     async def stream(self, command: ChatCompletionCommand) -> CompletionStream:
@@ -217,6 +219,8 @@ class CompleteChat:
         provider_seconds: float,
         error_code: str | None = None,
         error_detail: str | None = None,
+        latency_ms: int | None = None,
+        ttft_ms: int | None = None,
     ) -> CompletionResult:
         """The call's one write: its usage record (and, with ``store``, the conversation)."""
         now = self._clock.now()
@@ -231,6 +235,10 @@ class CompleteChat:
             cost_micros=cost,
             created_at=now,
             api_key_id=command.principal.api_key_id,
+            latency_ms=latency_ms,
+            ttft_ms=ttft_ms,
+            error_code=error_code,
+            fallback=model != request.model,
         )
         conversation_id: uuid.UUID | None = None
         if self._ledger is not None and not command.store:
@@ -327,6 +335,8 @@ class CompletionStream:
             provider_seconds=self.waited,
             error_code=code,
             error_detail=detail,
+            latency_ms=end.latency_ms if end is not None else None,
+            ttft_ms=round(self.waited * 1000),
         )
 
 

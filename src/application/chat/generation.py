@@ -387,7 +387,7 @@ class ReplyGenerator:
             existing = None if won else await tx.messages.get(message.id)
             if won or existing is None:
                 # Won, or the conversation was deleted meanwhile: the tokens were spent either way.
-                await tx.usage.record(usage_record_for(message, now=now))
+                await tx.usage.record(usage_record_for(message, now=now, requested_model=job.model))
                 await _record_reply_events(tx, message, finish_reason, now)
             if won:
                 await tx.conversations.release_reply(

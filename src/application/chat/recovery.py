@@ -39,7 +39,9 @@ def reply_cost(catalog: ModelCatalog, model: str | None, usage: Usage) -> int:
     return info.pricing.cost_micros(usage) if info is not None else 0
 
 
-def usage_record_for(message: Message, *, now: datetime) -> UsageRecord:
+def usage_record_for(message: Message, *, now: datetime, requested_model: str | None = None) -> UsageRecord:
+    """The usage record of a finished reply; ``requested_model`` (the model asked for, when known)
+    tells whether a fallback answered."""
     assert message.usage is not None
     return UsageRecord(
         id=new_id(now),
@@ -52,6 +54,10 @@ def usage_record_for(message: Message, *, now: datetime) -> UsageRecord:
         created_at=now,
         conversation_id=message.conversation_id,
         message_id=message.id,
+        latency_ms=message.latency_ms,
+        ttft_ms=message.ttft_ms,
+        error_code=message.error_code,
+        fallback=requested_model is not None and message.model is not None and message.model != requested_model,
     )
 
 

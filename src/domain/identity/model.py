@@ -50,7 +50,6 @@ class Permission(enum.StrEnum):
     KNOWLEDGE_WRITE = "knowledge:write"
     API_KEYS_MANAGE = "api_keys:manage"
     USERS_MANAGE = "users:manage"
-    USAGE_READ_ALL = "usage:read_all"
     RATE_LIMIT_EXEMPT = "ratelimit:exempt"
     #: Make an article public (published and visible to everyone), or change one that is.
     KNOWLEDGE_PUBLISH = "knowledge:publish"
@@ -62,6 +61,8 @@ class Permission(enum.StrEnum):
     ANALYTICS_READ = "analytics:read"
     #: Read the audit log (who changed what, from where).
     AUDIT_READ = "audit:read"
+    #: Read the system's status (instances, dependencies, queues, breakers).
+    SYSTEM_READ = "system:read"
 
 
 LEGACY_MEMBER_ROLE = "member"

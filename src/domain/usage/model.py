@@ -47,6 +47,14 @@ class UsageRecord:
     message_id: uuid.UUID | None = None
     #: The API key the call was made with (``None``: an access token, or Parley itself).
     api_key_id: uuid.UUID | None = None
+    #: From the request to the last token, retries and fallbacks included (``None``: not measured).
+    latency_ms: int | None = None
+    #: From the request to the first token (``None``: no text came, or not measured).
+    ttft_ms: int | None = None
+    #: Why the call ended in error (``None``: it did not); what was generated is still charged.
+    error_code: str | None = None
+    #: Answered by a fallback model rather than the one asked for.
+    fallback: bool = False
 
     @property
     def day(self) -> date:

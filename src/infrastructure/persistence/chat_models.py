@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import (
     JSON,
@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -122,13 +123,53 @@ class UsageRecordModel(UUIDv7AuditBase):
     cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
     #: The UTC day of ``created_at``: grouping by day is the same on every database.
     usage_date: Mapped[date] = mapped_column(Date)
+    #: From the request to the last token, and to the first (NULL: not measured).
+    latency_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    ttft_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    #: Why the call ended in error (NULL: it did not).
+    error_code: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    #: Answered by a fallback model rather than the one asked for.
+    fallback: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+
+
+class UsageDailyModel(DefaultBase):
+    """The day's totals of one user's calls to one model with one API key: the admin analytics' rollup.
+
+    Kept with each usage record, in its transaction (one upsert, on a row only that user's calls
+    write), so a month of analytics reads a few rows per active user and day instead of every call.
+    Latencies are kept as counts per bucket (``domain.admin.analytics.latency_bucket``), as JSON text.
+    """
+
+    __tablename__ = "usage_daily"
+
+    usage_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    user_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: The nil UUID for calls made without an API key (a key in a primary key cannot be NULL).
+    api_key_id: Mapped[UUID] = mapped_column(GUID, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cached_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    reasoning_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_micros: Mapped[int] = mapped_column(BigInteger, default=0)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    fallbacks: Mapped[int] = mapped_column(Integer, default=0)
+    #: ``{"<bucket lower bound, ms>": calls}`` of the calls that were timed.
+    latency_histogram: Mapped[str] = mapped_column(Text, default="{}")
+    ttft_histogram: Mapped[str] = mapped_column(Text, default="{}")
 
 
 class UsageMonthModel(UUIDv7AuditBase):
     """A user's running total for one month, updated with each usage record: the budget check is O(1)."""
 
     __tablename__ = "usage_month"
-    __table_args__ = (UniqueConstraint("user_id", "month", name="uq_usage_month_user_id_month"),)
+    __table_args__ = (
+        UniqueConstraint("user_id", "month", name="uq_usage_month_user_id_month"),
+        # Top spenders of a month.
+        Index("ix_usage_month_month_cost_micros", "month", "cost_micros"),
+    )
 
     user_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("user_account.id", ondelete="CASCADE"))
     #: The first day of the month (UTC).

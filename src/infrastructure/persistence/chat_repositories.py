@@ -7,11 +7,29 @@ several instances racing on one conversation agree on one winner on PostgreSQL a
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Insert, Select, Table, Update, and_, bindparam, delete, func, insert, or_, select, update
+from advanced_alchemy.types import GUID
+from sqlalchemy import (
+    Date,
+    Insert,
+    Select,
+    Table,
+    TextClause,
+    Update,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,6 +37,7 @@ from uuid_utils.compat import uuid7
 
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
 from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
+from src.domain.admin.analytics import latency_bucket
 from src.domain.chat.model import Conversation, Grounding, Message, MessageStatus
 from src.domain.llm.model import FinishReason, MessageRole, PromptMessage, Usage
 from src.domain.usage.model import UsageRecord, month_start
@@ -140,6 +159,44 @@ _SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
 )
 _BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c.user_id == bindparam("p_user"))
 _ADD_TO_USAGE_MONTH = {dialect: _add_to_usage_month(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _add_to_usage_daily(dialect: str) -> TextClause:
+    """One upsert per record into the day's rollup row of its user, model and key: the sums, and one
+    more call in the bucket of its latency and of its time to first token (when timed)."""
+
+    def bump(column: str, bucket: str) -> str:
+        current = f"usage_daily.{column}"
+        if dialect == "postgresql":
+            key = f"CAST(:{bucket} AS text)"
+            bumped = (
+                f"jsonb_set({current}::jsonb, ARRAY[{key}], "
+                f"to_jsonb(COALESCE(({current}::jsonb ->> {key})::bigint, 0) + 1))::text"
+            )
+        else:
+            path = f"'$.\"' || :{bucket} || '\"'"
+            bumped = f"json_set({current}, {path}, COALESCE(json_extract({current}, {path}), 0) + 1)"
+        return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
+
+    sums = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros", "errors",
+            "fallbacks")  # fmt: skip
+    return text(
+        "INSERT INTO usage_daily (usage_date, user_id, provider, model, api_key_id, "
+        f"{', '.join(sums)}, latency_histogram, ttft_histogram) VALUES (:usage_date, :user_id, :provider, :model, "
+        f":api_key_id, {', '.join(':' + c for c in sums)}, :latency_histogram, :ttft_histogram) "
+        "ON CONFLICT (usage_date, user_id, provider, model, api_key_id) DO UPDATE SET "
+        + ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in sums)
+        + f", {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
+    ).bindparams(
+        bindparam("user_id", type_=GUID()),
+        bindparam("api_key_id", type_=GUID()),
+        bindparam("usage_date", type_=Date()),
+    )
+
+
+_ADD_TO_USAGE_DAILY = {dialect: _add_to_usage_daily(dialect) for dialect in ("postgresql", "sqlite")}
+#: The ``api_key_id`` of the rollup rows of calls made without a key.
+NO_KEY_ID = uuid.UUID(int=0)
 
 
 async def _flush_pending(session: AsyncSession) -> None:
@@ -491,6 +548,10 @@ class SqlUsageRepository:
                 "estimated": usage.estimated,
                 "cost_micros": record.cost_micros,
                 "usage_date": record.day,
+                "latency_ms": record.latency_ms,
+                "ttft_ms": record.ttft_ms,
+                "error_code": record.error_code,
+                "fallback": record.fallback,
                 "created_at": record.created_at,
                 "updated_at": record.created_at,
             },
@@ -506,6 +567,31 @@ class SqlUsageRepository:
                 "requests": 1,
                 "created_at": record.created_at,
                 "updated_at": record.created_at,
+            },
+        )
+
+        latency = None if record.latency_ms is None else latency_bucket(record.latency_ms)
+        ttft = None if record.ttft_ms is None else latency_bucket(record.ttft_ms)
+        await self._session.execute(
+            _ADD_TO_USAGE_DAILY["postgresql" if dialect == "postgresql" else "sqlite"],
+            {
+                "usage_date": record.day,
+                "user_id": record.user_id,
+                "provider": record.provider,
+                "model": record.model,
+                "api_key_id": record.api_key_id or NO_KEY_ID,
+                "requests": 1,
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "cached_tokens": usage.cached_tokens,
+                "reasoning_tokens": usage.reasoning_tokens,
+                "cost_micros": record.cost_micros,
+                "errors": int(record.error_code is not None),
+                "fallbacks": int(record.fallback),
+                "latency_histogram": json.dumps({str(latency): 1} if latency is not None else {}),
+                "ttft_histogram": json.dumps({str(ttft): 1} if ttft is not None else {}),
+                "latency_bucket": None if latency is None else str(latency),
+                "ttft_bucket": None if ttft is None else str(ttft),
             },
         )
 

@@ -22,6 +22,7 @@ from src.infrastructure.persistence.ai_models import ModerationItemModel  # noqa
 from src.infrastructure.persistence.chat_models import (  # noqa: F401
     ChatMessageModel,
     ConversationModel,
+    UsageDailyModel,
     UsageMonthModel,
     UsageRecordModel,
     UserBudgetModel,

@@ -59,6 +59,11 @@ class SaqFailedJobs:
         self._retention_s = int(retention.total_seconds())
         self._index = queue.namespace("parley_failed")
 
+    @property
+    def keep(self) -> int:
+        """How many failed jobs are kept at most (the oldest are forgotten)."""
+        return self._keep
+
     async def record(self, job: Job) -> None:
         """Remember ``job`` (which has just failed for good) and keep it past SAQ's own ttl."""
         async with self._queue.redis.pipeline(transaction=True) as pipe:

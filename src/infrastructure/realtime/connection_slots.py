@@ -135,6 +135,11 @@ class ConnectionSlots:
                 await self._heartbeat
             self._heartbeat = None
 
+    @property
+    def open_here(self) -> int:
+        """Sockets open on this process (every user's): the system status adds up the instances'."""
+        return sum(len(slots) for slots in self._local.values())
+
     def _key(self, user_id: str) -> str:
         return f"{KEY_PREFIX}{user_id}"
 

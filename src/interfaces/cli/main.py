@@ -20,7 +20,20 @@ from typing import Any
 
 import click
 
-from src.interfaces.cli import ai, audit, chat, db, jobs, knowledge, llm, notifications, terminal_chat, usage, users
+from src.interfaces.cli import (
+    ai,
+    audit,
+    chat,
+    db,
+    jobs,
+    knowledge,
+    llm,
+    notifications,
+    status,
+    terminal_chat,
+    usage,
+    users,
+)
 from src.interfaces.cli.runtime import EXIT_USAGE, fail, one_line_errors, settings_or_exit
 
 #: Front doors are started by their entry point, as a process manager would: the CLI does not
@@ -135,7 +148,7 @@ def config_show(as_json: bool) -> None:
 
 
 #: The command modules, each adding its ``COMMANDS`` to ``parley``.
-COMMAND_MODULES = (db, jobs, users, llm, knowledge, chat, usage, notifications, terminal_chat, ai, audit)
+COMMAND_MODULES = (db, jobs, users, llm, knowledge, chat, usage, notifications, terminal_chat, ai, audit, status)
 
 for _module in COMMAND_MODULES:
     for _command in _module.COMMANDS:

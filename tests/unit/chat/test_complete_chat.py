@@ -98,6 +98,9 @@ async def test_a_completion_is_charged_once_to_the_user_and_the_key_at_catalog_p
         UsageKind.COMPLETION,
     )
     assert (record.model, record.cost_micros, record.conversation_id) == ("offline/priced", 7000, None)
+    # What the admin analytics read: timing, no error, the model asked for answered.
+    assert record.latency_ms is not None
+    assert (record.error_code, record.fallback) == (None, False)
     [sent] = gateway.model.requests
     assert (sent.model, sent.temperature, sent.top_p, sent.seed, sent.stop) == ("offline/priced", 0.5, 0.8, 3, ("END",))
     assert sent.max_output_tokens == 100
@@ -146,6 +149,8 @@ async def test_a_stream_failing_after_its_first_chunk_reports_the_error_and_char
         FinishReason.ERROR, "provider_unavailable", "dropped"
     )  # fmt: skip
     assert len(gateway.usage) == 1
+    assert gateway.usage[0].error_code == "provider_unavailable"
+    assert gateway.usage[0].ttft_ms is not None
 
 
 async def test_a_failure_before_the_first_chunk_is_raised_and_costs_nothing(gateway: Gateway) -> None:
@@ -291,3 +296,11 @@ async def test_with_a_ledger_the_usage_goes_through_its_group_commit_unless_stor
     stored = await use_case.complete(gateway.command(store=True))
     assert ledger.commits <= 2  # the conversation and its usage record: one transaction of their own
     assert gateway.usage[-1].conversation_id == stored.conversation_id is not None
+
+
+async def test_an_answer_from_another_model_than_the_one_asked_is_recorded_as_a_fallback(gateway: Gateway) -> None:
+    gateway.model.script(Reply(model="echo"))  # the router's chain answered with offline/echo
+    result = await gateway.use_case.complete(gateway.command())
+    assert result.model == "offline/echo"
+    [record] = gateway.usage
+    assert (record.model, record.fallback) == ("offline/echo", True)

@@ -62,8 +62,13 @@ async def test_a_reply_streams_its_events_and_is_stored_with_usage_and_cost(worl
     assert (user_message.role, reply.role) == (MessageRole.USER, MessageRole.ASSISTANT)
     assert reply.status is MessageStatus.COMPLETE
     assert reply.last_event_id == 5
-    # Charged once, in the ledger the budget reads.
+    # Charged once, in the ledger the budget reads, with what the admin analytics read.
     assert [r.cost_micros for r in world.db.chat.usage] == [tokens * 1000]
+    (record,) = world.db.chat.usage
+    assert (record.latency_ms, record.ttft_ms) == (reply.latency_ms, reply.ttft_ms)
+    assert record.latency_ms is not None
+    assert record.ttft_ms is not None
+    assert (record.error_code, record.fallback) == (None, False)
     assert sum(world.db.chat.months.values()) == tokens * 1000
     conversation = world.db.chat.conversations[handle.conversation_id]
     assert conversation.generating_message_id is None
@@ -157,6 +162,18 @@ async def test_a_failure_after_the_first_delta_keeps_the_text_and_charges_what_w
     )
     assert len(world.db.chat.usage) == 1
     assert world.db.chat.usage[0].cost_micros == stored.cost_micros > 0
+    assert world.db.chat.usage[0].error_code == "provider_error"
+
+
+async def test_a_reply_a_fallback_model_gave_is_recorded_as_a_fallback(world: ChatWorld) -> None:
+    # The router answered with another model than the conversation's: the analytics count a fallback.
+    world.model.script(Reply(tokens=("from", " elsewhere"), model="echo"))
+    handle = await world.say("hello", model="offline/priced")
+    await collect(handle.events())
+    stored = await handle.result()
+    assert stored.model == "offline/echo"
+    (record,) = world.db.chat.usage
+    assert (record.model, record.fallback, record.error_code) == ("offline/echo", True, None)
 
 
 async def test_an_adapter_that_raises_mid_stream_still_ends_the_reply(world: ChatWorld) -> None:

@@ -24,7 +24,8 @@ def test_each_role_has_the_permissions_its_work_needs() -> None:
     # Moderators add the queue and read-only analytics, and manage no users.
     assert moderator - creator == {Permission.MODERATION_MANAGE, Permission.ANALYTICS_READ}
     assert Permission.USERS_MANAGE not in moderator
-    assert Permission.USAGE_READ_ALL not in moderator
+    assert Permission.SYSTEM_READ not in moderator
+    assert Permission.AUDIT_READ not in moderator
     # Admins have everything.
     assert admin == frozenset(Permission)
     assert set(ROLE_PERMISSIONS) == set(Role)

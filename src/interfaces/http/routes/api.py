@@ -6,7 +6,7 @@ from litestar import Router
 from litestar.di import Provide
 
 from src.interfaces.http.auth import provide_principal, require_principal
-from src.interfaces.http.routes.admin import AUDIT_MODERATION_CONTROLLERS
+from src.interfaces.http.routes.admin import ADMIN_CONTROLLERS, AUDIT_MODERATION_CONTROLLERS
 from src.interfaces.http.routes.ai import AI_CONTROLLERS
 from src.interfaces.http.routes.chat import CHAT_CONTROLLERS
 from src.interfaces.http.routes.identity import IDENTITY_CONTROLLERS
@@ -32,6 +32,7 @@ def api_v1_router() -> Router:
             *AI_CONTROLLERS,
             *NOTIFICATION_CONTROLLERS,
             *AUDIT_MODERATION_CONTROLLERS,
+            *ADMIN_CONTROLLERS,
             chat_socket,
         ],
         guards=[require_principal],

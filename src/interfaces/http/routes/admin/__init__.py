@@ -1,8 +1,9 @@
-"""The admin console's routes under ``/api/v1``: the audit log, the moderation queue, and members'
-reports that feed it."""
+"""The admin console's routes under ``/api/v1``: analytics, system status, the audit log, the
+moderation queue, and members' reports that feed it."""
 
 from __future__ import annotations
 
+from src.interfaces.http.routes.admin.analytics import AnalyticsController, SystemStatusController
 from src.interfaces.http.routes.admin.audit_moderation import (
     AuditLogController,
     ModerationController,
@@ -10,3 +11,4 @@ from src.interfaces.http.routes.admin.audit_moderation import (
 )
 
 AUDIT_MODERATION_CONTROLLERS = [AuditLogController, ModerationController, ReportsController]
+ADMIN_CONTROLLERS = [AnalyticsController, SystemStatusController]

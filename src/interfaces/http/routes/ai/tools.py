@@ -114,7 +114,7 @@ class AiToolStatsController(Controller):
         "/stats",
         summary="AI tool counts",
         description="Successes, failures and cache hits per tool since this API process started (the same "
-        "counts as `parley_ai_tool_requests_total` in `/metrics`). Needs `usage:read_all`.",
+        "counts as `parley_ai_tool_requests_total` in `/metrics`). Needs `analytics:read`.",
     )
     async def stats(
         self, principal: SkipValidation[Principal], container: SkipValidation[Container]
