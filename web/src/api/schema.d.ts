@@ -869,7 +869,7 @@ export interface paths {
         };
         /**
          * AI tool counts
-         * @description Successes, failures and cache hits per tool since this API process started (the same counts as `parley_ai_tool_requests_total` in `/metrics`). Needs `usage:read_all`.
+         * @description Successes, failures and cache hits per tool since this API process started (the same counts as `parley_ai_tool_requests_total` in `/metrics`). Needs `analytics:read`.
          */
         get: operations["ApiV1AdminAiToolsStatsStats"];
         put?: never;
@@ -1122,6 +1122,106 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/analytics/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Articles and tags
+         * @description Articles created per day and (current) status, and the ten tags most used by them. From `from` to `to` (UTC days, both included): by default the 30 days ending today; at most 366 days (422 `invalid_analytics_query`). Needs `analytics:read`.
+         */
+        get: operations["ApiV1AdminAnalyticsContentContent"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/analytics/top": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Top spenders
+         * @description The users who spent most (`by=cost`) or made most model calls (`by=requests`) in the current `period` (UTC): `day` (today), `week` (since Monday) or `month` (since the 1st). Needs `analytics:read`.
+         */
+        get: operations["ApiV1AdminAnalyticsTopTop"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/analytics/usage": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Usage analytics
+         * @description Every user's model calls (chat replies, titles, summaries, gateway completions, AI tools), grouped by `day`, `user`, `model`, `provider` or `api_key`: requests, tokens, cost, errors, fallbacks, and the 50th and 95th percentiles of latency and time to first token. Days come oldest first; the other groupings by cost, highest first, `limit` of them. `totals` covers every call of the range (listed or not) and equals the sum of the stored usage records to the micro-dollar. From `from` to `to` (UTC days, both included): by default the 30 days ending today; at most 366 days (422 `invalid_analytics_query`). Needs `analytics:read`.
+         */
+        get: operations["ApiV1AdminAnalyticsUsageUsage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/analytics/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Sign-ups and active users
+         * @description Per day and tier: accounts created, and users who made at least one model call. A user counts in the tier they have now. From `from` to `to` (UTC days, both included): by default the 30 days ending today; at most 366 days (422 `invalid_analytics_query`). Needs `analytics:read`.
+         */
+        get: operations["ApiV1AdminAnalyticsUsersUsers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/system": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * System status
+         * @description The running system now: version; each live instance (API and worker processes, from their heartbeats in Redis; without Redis only the one answering) with its uptime, open WebSockets, replies streaming, recent HTTP requests and server errors and circuit breakers; the database's and Redis's round trip; jobs waiting per queue, failed jobs, the outbox backlog and its oldest age; each breaker's worst state; and the totals across instances, with the recent error rate (5xx per request, last five minutes). A dependency being down is reported, never an error. Needs `system:read` (admins).
+         */
+        get: operations["ApiV1AdminSystemSystem"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chat/completions": {
         parameters: {
             query?: never;
@@ -1231,6 +1331,14 @@ export interface components {
             /** @description Updated at most once a minute. */
             last_used_at: string | null;
             expires_at: string | null;
+        };
+        /** ArticleDayResponse */
+        ArticleDayResponse: {
+            /** Format: date */
+            day: string;
+            /** @description `draft` or `published`, as the article is now. */
+            status: string;
+            articles: number;
         };
         /** ArticleList */
         ArticleList: {
@@ -1372,6 +1480,17 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        /** ContentAnalyticsResponse */
+        ContentAnalyticsResponse: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description Articles created per day and status. */
+            items: components["schemas"]["ArticleDayResponse"][];
+            /** @description The tags of the range's articles, most used first (10). */
+            top_tags: components["schemas"]["TagCountResponse"][];
+        };
         /** ConversationExportResponse */
         ConversationExportResponse: {
             conversation: components["schemas"]["ConversationResponse"];
@@ -1474,6 +1593,14 @@ export interface components {
             /** @description The whole key (`pk_...`), shown this once: only its digest is stored. */
             key: string;
         };
+        /** DependencyResponse */
+        DependencyResponse: {
+            /** @description `up`, `down` or `not_configured`. */
+            status: string;
+            /** @description Round trip of a trivial command. */
+            latency_ms: number | null;
+            error: string | null;
+        };
         /** DictionaryResponse */
         DictionaryResponse: {
             words: components["schemas"]["DictionaryWord"][];
@@ -1528,6 +1655,41 @@ export interface components {
             /** @description 0 to 1; flagged from 0.5. */
             score: number;
             reasons: string[];
+        };
+        /** InstanceResponse */
+        InstanceResponse: {
+            instance_id: string;
+            /** @description `api` or `worker`. */
+            role: string;
+            host: string;
+            pid: number;
+            version: string;
+            /** Format: date-time */
+            started_at: string;
+            uptime_seconds: number;
+            /** Format: date-time */
+            last_heartbeat_at: string;
+            /** @description The instance that answered this request. */
+            current: boolean;
+            open_websockets: number;
+            streaming_replies: number;
+            recent_requests: number;
+            recent_server_errors: number;
+            breakers: {
+                [key: string]: string;
+            };
+        };
+        /** JobsResponse */
+        JobsResponse: {
+            /** @description Jobs waiting per queue (null: the queue is out of reach). */
+            queue_depth: {
+                [key: string]: number | null;
+            };
+            /** @description Jobs that failed for good and are kept. */
+            failed_jobs: number | null;
+            /** @description Jobs committed but not yet handed to the queue. */
+            outbox_backlog: number;
+            outbox_oldest_age_seconds: number;
         };
         /** LabelScore */
         LabelScore: {
@@ -1913,6 +2075,17 @@ export interface components {
             /** @description Sessions (refresh-token families) ended. */
             revoked_sessions: number;
         };
+        /** SpenderResponse */
+        SpenderResponse: {
+            /** Format: uuid */
+            user_id: string;
+            email: string;
+            display_name: string;
+            tier: string;
+            requests: number;
+            cost_micros: number;
+            cost_usd: string;
+        };
         /** StopResponse */
         StopResponse: {
             /** Format: uuid */
@@ -1957,6 +2130,35 @@ export interface components {
             content_hash: string;
             /** @description True when the summary came from the cache. */
             cached: boolean;
+        };
+        /** SystemStatusResponse */
+        SystemStatusResponse: {
+            version: string;
+            /** Format: date-time */
+            checked_at: string;
+            /** @description True with Redis: every live instance is listed; else only this one. */
+            instances_shared: boolean;
+            instances: components["schemas"]["InstanceResponse"][];
+            database: components["schemas"]["DependencyResponse"];
+            redis: components["schemas"]["DependencyResponse"];
+            jobs: components["schemas"]["JobsResponse"];
+            /** @description Each circuit breaker (`llm:<provider>`, `redis`): its worst state across instances. */
+            breakers: {
+                [key: string]: string;
+            };
+            /** @description Across instances. */
+            open_websockets: number;
+            /** @description Replies being generated, across instances. */
+            streaming_replies: number;
+            recent_requests: number;
+            recent_server_errors: number;
+            /** @description 5xx answers per HTTP request over the last five minutes, across instances. */
+            recent_error_rate: number;
+        };
+        /** TagCountResponse */
+        TagCountResponse: {
+            tag: string;
+            articles: number;
         };
         /** TemplateList */
         TemplateList: {
@@ -2019,6 +2221,16 @@ export interface components {
             /** @description True when the provider reported none and Parley counted. */
             estimated: boolean;
         };
+        /** TopSpendersResponse */
+        TopSpendersResponse: {
+            by: string;
+            period: string;
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            items: components["schemas"]["SpenderResponse"][];
+        };
         /** UnsubscribeResponse */
         UnsubscribeResponse: {
             category: string;
@@ -2069,6 +2281,17 @@ export interface components {
             /** @description About you, at most 500 characters once trimmed; line breaks are kept, other control characters refused (422 `invalid_bio`). An empty string clears it. */
             bio?: string | null;
         };
+        /** UsageAnalyticsResponse */
+        UsageAnalyticsResponse: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            group_by: string;
+            items: components["schemas"]["UsageStatsResponse"][];
+            /** @description Every call of the range, listed or not. */
+            totals: components["schemas"]["UsageStatsResponse"];
+        };
         /** UsageBody */
         UsageBody: {
             input_tokens: number;
@@ -2099,6 +2322,53 @@ export interface components {
             items: components["schemas"]["UsageBucketResponse"][];
             totals: components["schemas"]["UsageBucketResponse"];
             budget: components["schemas"]["BudgetResponse"];
+        };
+        /** UsageStatsResponse */
+        UsageStatsResponse: {
+            /** @description The day (`YYYY-MM-DD`, UTC), user id, model (`provider/model`), provider, or API key id (`no_api_key`: calls made without one); `total` for the totals. */
+            key: string;
+            /** @description The user's email or the API key's name, when known. */
+            label: string | null;
+            requests: number;
+            input_tokens: number;
+            output_tokens: number;
+            cached_tokens: number;
+            reasoning_tokens: number;
+            /** @description Micro-dollars: exactly the sum of the calls' costs. */
+            cost_micros: number;
+            /** @description The same in dollars, e.g. `0.0125`. */
+            cost_usd: string;
+            /** @description Calls that ended in error (what they generated is charged). */
+            errors: number;
+            /** @description Calls answered by a fallback model. */
+            fallbacks: number;
+            /** @description Median request-to-last-token, milliseconds; null when no call of the group measured it. */
+            latency_p50_ms: number | null;
+            /** @description 95th percentile latency, milliseconds; null when no call of the group measured it. */
+            latency_p95_ms: number | null;
+            /** @description Median time to first token, milliseconds; null when no call of the group measured it. */
+            ttft_p50_ms: number | null;
+            /** @description 95th percentile time to first token, milliseconds; null when no call of the group measured it. */
+            ttft_p95_ms: number | null;
+        };
+        /** UserActivityResponse */
+        UserActivityResponse: {
+            /** Format: date */
+            day: string;
+            /** @description The users' tier now. */
+            tier: string;
+            signups: number;
+            /** @description Users who made at least one model call that day. */
+            active_users: number;
+        };
+        /** UserAnalyticsResponse */
+        UserAnalyticsResponse: {
+            /** Format: date */
+            from: string;
+            /** Format: date */
+            to: string;
+            /** @description One row per day and tier with any activity. */
+            items: components["schemas"]["UserActivityResponse"][];
         };
         /** UserBudgetResponse */
         UserBudgetResponse: {
@@ -3514,10 +3784,10 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Names this upload and size. */
-                    ETag?: unknown;
                     /** @description How long it may be cached. */
                     "Cache-Control"?: unknown;
+                    /** @description Names this upload and size. */
+                    ETag?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
@@ -8342,6 +8612,384 @@ export interface operations {
             };
             /** @description A parameter or field is not valid; `errors` names each as the client sent it */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or another service this needs) is out of reach; `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAnalyticsContentContent: {
+        parameters: {
+            query?: {
+                /** @description First day, YYYY-MM-DD (UTC) */
+                from?: string | null;
+                /** @description Last day, YYYY-MM-DD (UTC) */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ContentAnalyticsResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or another service this needs) is out of reach; `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAnalyticsTopTop: {
+        parameters: {
+            query?: {
+                /** @description `cost` or `requests` */
+                by?: "cost" | "requests";
+                /** @description `day`, `week` or `month` */
+                period?: "day" | "week" | "month";
+                /** @description Users listed at most */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TopSpendersResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or another service this needs) is out of reach; `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAnalyticsUsageUsage: {
+        parameters: {
+            query?: {
+                /** @description First day, YYYY-MM-DD (UTC) */
+                from?: string | null;
+                /** @description Last day, YYYY-MM-DD (UTC) */
+                to?: string | null;
+                /** @description `day`, `user`, `model`, `provider` or `api_key` */
+                group_by?: "day" | "user" | "model" | "provider" | "api_key";
+                /** @description Groups listed at most */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UsageAnalyticsResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or another service this needs) is out of reach; `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminAnalyticsUsersUsers: {
+        parameters: {
+            query?: {
+                /** @description First day, YYYY-MM-DD (UTC) */
+                from?: string | null;
+                /** @description Last day, YYYY-MM-DD (UTC) */
+                to?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserAnalyticsResponse"];
+                };
+            };
+            /** @description Malformed JSON: not UTF-8, not JSON, or nested too deeply */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A parameter or field is not valid; `errors` names each as the client sent it */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rate limit or budget is spent; `Retry-After` says when to try again */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The database (or another service this needs) is out of reach; `Retry-After` says when to try again */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    ApiV1AdminSystemSystem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Request fulfilled, document follows */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SystemStatusResponse"];
+                };
+            };
+            /** @description Not signed in, or the token or API key is not valid (`WWW-Authenticate` says which) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Signed in, but not allowed to do this */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
