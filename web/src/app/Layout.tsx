@@ -1,18 +1,21 @@
 import { useState, type ReactNode } from "react";
 import { NavLink, useNavigate } from "react-router";
 import { Bell } from "../features/notifications/Bell";
+import { Avatar } from "../ui/Avatar";
+import { firstAdminPage } from "./permissions";
 import { useSession } from "./session";
 
 export function Layout({ children }: { children: ReactNode }) {
   const { user, signOut } = useSession();
   const navigate = useNavigate();
   const [menuOpen, setMenuOpen] = useState(false);
+  const admin = firstAdminPage(user);
   const links = [
     ["/chat", "Chat"],
     ["/knowledge", "Knowledge"],
     ["/usage", "Usage"],
     ["/settings", "Settings"],
-    ...(user?.role === "admin" ? [["/admin/users", "Admin"]] : []),
+    ...(admin ? [[admin, "Admin"]] : []),
   ];
   return (
     <div className="shell">
@@ -40,7 +43,8 @@ export function Layout({ children }: { children: ReactNode }) {
         </nav>
         <Bell />
         <span className="who" title={user?.email}>
-          {user?.display_name}
+          {user && <Avatar user={user} size={64} />}
+          <span className="who-name">{user?.display_name}</span>
         </span>
         <button
           className="ghost"

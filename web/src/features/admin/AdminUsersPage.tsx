@@ -2,6 +2,10 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, usd, type Schemas, type User } from "../../api/client";
+import { AdminNav } from "./AdminNav";
+
+/** The roles the API knows; what each may do is the API's role table (docs/API.md). */
+const ROLES = ["admin", "moderator", "creator", "viewer"] as const;
 
 type Change = Schemas["AdminUpdateUserRequest"];
 
@@ -50,6 +54,7 @@ export default function AdminUsersPage() {
   });
   return (
     <div className="page">
+      <AdminNav />
       <h1>Users</h1>
       <label>
         Search users
@@ -77,8 +82,11 @@ export default function AdminUsersPage() {
                 </td>
                 <td>
                   <select aria-label={`Role of ${user.email}`} value={user.role} onChange={(e) => update.mutate({ id: user.id, change: { role: e.target.value as Change["role"] } })}>
-                    <option value="member">member</option>
-                    <option value="admin">admin</option>
+                    {ROLES.map((role) => (
+                      <option key={role} value={role}>
+                        {role}
+                      </option>
+                    ))}
                   </select>
                 </td>
                 <td>

@@ -3,6 +3,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useEffect, useLayoutEffect, useRef } from "react";
 import { usd, type Message } from "../../api/client";
 import type { LiveReply } from "../../api/stream";
+import { ReportButton } from "../../ui/ReportButton";
 import { Snippet } from "../../ui/Snippet";
 import { Markdown, warmMarkdown } from "./Markdown";
 
@@ -79,6 +80,7 @@ export const Bubble = memo(function Bubble({ row, onRegenerate }: { row: Row; on
           Regenerate
         </button>
       )}
+      {row.role === "assistant" && row.message && !row.streaming && <ReportButton kind="message" id={row.message.id} what="this reply" />}
     </article>
   );
 });
