@@ -40,8 +40,8 @@ export function ReportButton({ kind, id, what }: { kind: ReportKind; id: string;
       }}
     >
       <Dialog.Trigger asChild>
-        <button className="ghost small">
-          Report<span className="visually-hidden"> {what}</span>
+        <button className="ghost small" aria-label={`Report ${what}`}>
+          Report
         </button>
       </Dialog.Trigger>
       <Dialog.Portal>

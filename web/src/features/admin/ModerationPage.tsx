@@ -72,15 +72,15 @@ function Item({ item }: { item: ModerationItem }) {
             Note (optional)
             <input id={noteId} value={note} maxLength={1000} onChange={(e) => setNote(e.target.value)} />
           </label>
-          <button className="small" disabled={resolve.isPending} onClick={() => resolve.mutate("dismiss")}>
-            Dismiss<span className="visually-hidden"> {kind.toLowerCase()} item</span>
+          <button className="small" aria-label={`Dismiss ${kind.toLowerCase()}`} disabled={resolve.isPending} onClick={() => resolve.mutate("dismiss")}>
+            Dismiss
           </button>
           {CONTENT_KINDS.has(item.kind) && (
             <>
               <ConfirmDialog
                 trigger={
-                  <button className="small" disabled={resolve.isPending}>
-                    Hide<span className="visually-hidden"> {kind.toLowerCase()}</span>
+                  <button className="small" aria-label={`Hide ${kind.toLowerCase()}`} disabled={resolve.isPending}>
+                    Hide
                   </button>
                 }
                 title={`Hide this ${kind.toLowerCase()}?`}
@@ -90,8 +90,8 @@ function Item({ item }: { item: ModerationItem }) {
               />
               <ConfirmDialog
                 trigger={
-                  <button className="danger small" disabled={resolve.isPending}>
-                    Delete<span className="visually-hidden"> {kind.toLowerCase()}</span>
+                  <button className="danger small" aria-label={`Delete ${kind.toLowerCase()}`} disabled={resolve.isPending}>
+                    Delete
                   </button>
                 }
                 title={`Delete this ${kind.toLowerCase()}?`}
