@@ -31,9 +31,9 @@ function State({ state }: { state: string }) {
   return <span className={`state-${state}`}>{STATE_LABEL[state] ?? state}</span>;
 }
 
-function Dependency({ name, dep }: { name: string; dep: DependencyLatency }) {
+function Dependency({ id, name, dep }: { id: string; name: string; dep: DependencyLatency }) {
   return (
-    <div className="stat" data-testid={`dependency-${dep.name}`}>
+    <div className="stat" data-testid={`dependency-${id}`}>
       <dt>{name}</dt>
       <dd>
         <State state={dep.status} />
@@ -84,8 +84,8 @@ export default function SystemPage() {
           <section aria-labelledby="health-title" className="card">
             <h2 id="health-title">Health</h2>
             <dl className="stat-grid">
-              <Dependency name="Database" dep={s.database} />
-              <Dependency name="Redis" dep={s.redis} />
+              <Dependency id="database" name="Database" dep={s.database} />
+              <Dependency id="redis" name="Redis" dep={s.redis} />
               <Stat label="Error rate (recent)" value={`${(s.recent_error_rate * 100).toFixed(1)} % of ${s.recent_requests}`} />
               <Stat label="Open WebSockets" value={s.open_websockets} />
               <Stat label="Replies streaming" value={s.streaming_replies} />

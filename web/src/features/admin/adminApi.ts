@@ -103,7 +103,6 @@ export interface AuditPage {
 }
 
 export interface DependencyLatency {
-  name: string;
   status: "up" | "down" | "not_configured" | string;
   latency_ms: number | null;
   error: string | null;
@@ -116,7 +115,7 @@ export interface InstanceStatus {
   pid: number;
   version: string;
   started_at: string;
-  seen_at: string;
+  last_heartbeat_at: string;
   uptime_seconds: number;
   current: boolean;
   open_websockets: number;
