@@ -1,9 +1,6 @@
 // A person's avatar: their picture (the API's `avatar_url`, at the size asked for) or their initials.
 import type { User } from "../api/client";
 
-/** The user JSON with the profile fields (bio, avatar_url) the API added for profiles. */
-export type ProfileUser = User & { bio?: string; avatar_url?: string | null };
-
 /** `avatar_url` at 64 or 256 pixels (the URL names the upload, so the browser may cache it for good). */
 export function avatarSrc(url: string, size: 64 | 256): string {
   const [path, query = ""] = url.split("?");
@@ -22,7 +19,7 @@ function initials(name: string): string {
 }
 
 /** Decorative by default (shown beside the name); pass `label` where the picture stands alone. */
-export function Avatar({ user, size, label }: { user: ProfileUser; size: 64 | 256; label?: string }) {
+export function Avatar({ user, size, label }: { user: User; size: 64 | 256; label?: string }) {
   const px = size === 64 ? 28 : 96;
   if (user.avatar_url) {
     return (

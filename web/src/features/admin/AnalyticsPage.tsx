@@ -5,15 +5,15 @@ import { useState, type FormEvent } from "react";
 import { Bar, BarChart, CartesianGrid, Legend, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
 import { usd } from "../../api/client";
 import { AdminNav } from "./AdminNav";
-import { adminApi, type UsageStats } from "./adminApi";
+import { adminApi, type GroupBy, type UsageStats } from "./adminApi";
 
-const GROUPS = [
+const GROUPS: ReadonlyArray<readonly [GroupBy, string]> = [
   ["day", "Day"],
   ["user", "User"],
   ["model", "Model"],
   ["provider", "Provider"],
   ["api_key", "API key"],
-] as const;
+];
 
 function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
@@ -82,7 +82,7 @@ function UsageTable({ items, totals, groupLabel }: { items: UsageStats[]; totals
 }
 
 function Usage({ from, to }: { from: string; to: string }) {
-  const [groupBy, setGroupBy] = useState<string>("day");
+  const [groupBy, setGroupBy] = useState<GroupBy>("day");
   const groupLabel = GROUPS.find(([value]) => value === groupBy)?.[1] ?? groupBy;
   const usage = useQuery({
     queryKey: ["admin-analytics", "usage", from, to, groupBy],
@@ -99,7 +99,7 @@ function Usage({ from, to }: { from: string; to: string }) {
         <h2 id="usage-title">Usage</h2>
         <label>
           Group by
-          <select value={groupBy} onChange={(e) => setGroupBy(e.target.value)}>
+          <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as GroupBy)}>
             {GROUPS.map(([value, label]) => (
               <option key={value} value={value}>
                 {label}
@@ -233,8 +233,8 @@ function Content({ from, to }: { from: string; to: string }) {
 }
 
 function TopSpenders() {
-  const [by, setBy] = useState("cost");
-  const [period, setPeriod] = useState("month");
+  const [by, setBy] = useState<"cost" | "requests">("cost");
+  const [period, setPeriod] = useState<"day" | "week" | "month">("month");
   const top = useQuery({ queryKey: ["admin-analytics", "top", by, period], queryFn: () => adminApi.top({ by, period, limit: 10 }) });
   return (
     <section aria-labelledby="top-title" className="card">
@@ -243,14 +243,14 @@ function TopSpenders() {
         <div className="filters">
           <label>
             By
-            <select value={by} onChange={(e) => setBy(e.target.value)}>
+            <select value={by} onChange={(e) => setBy(e.target.value as typeof by)}>
               <option value="cost">Cost</option>
               <option value="requests">Requests</option>
             </select>
           </label>
           <label>
             Period
-            <select value={period} onChange={(e) => setPeriod(e.target.value)}>
+            <select value={period} onChange={(e) => setPeriod(e.target.value as typeof period)}>
               <option value="day">Today</option>
               <option value="week">This week</option>
               <option value="month">This month</option>

@@ -4,18 +4,18 @@ import { useInfiniteQuery, useMutation, useQueryClient } from "@tanstack/react-q
 import { useId, useState } from "react";
 import { ConfirmDialog } from "../../ui/ConfirmDialog";
 import { AdminNav } from "./AdminNav";
-import { adminApi, type ModerationItem, type ResolveAction } from "./adminApi";
+import { adminApi, type ModerationItem, type ModerationKind, type ResolveAction } from "./adminApi";
 
 export const PAGE_SIZE = 20;
 const QUEUE = ["admin-moderation"] as const;
 
-const KINDS = [
+const KINDS: ReadonlyArray<readonly [ModerationKind | "", string]> = [
   ["", "Any kind"],
   ["message", "Chat messages"],
   ["article", "Articles"],
   ["passage", "Knowledge passages"],
   ["tool_input", "AI tool input"],
-] as const;
+];
 
 const KIND_LABEL: Record<string, string> = {
   message: "Message",
@@ -30,7 +30,7 @@ const REASON_LABEL: Record<string, string> = { user_report: "reported by members
 /** Items whose content is stored can be hidden or deleted; the others can only be dismissed. */
 const CONTENT_KINDS = new Set(["message", "reply", "article"]);
 
-const RESOLUTION: Record<ResolveAction, string> = { dismiss: "Dismissed", hide: "Hidden", delete: "Deleted" };
+const RESOLUTION: Record<string, string> = { dismiss: "Dismissed", hide: "Hidden", delete: "Deleted" };
 
 function reasonText(item: ModerationItem): string {
   const reasons = item.reasons.map((r) => REASON_LABEL[r] ?? r.replace(/_/g, " "));
@@ -62,7 +62,7 @@ function Item({ item }: { item: ModerationItem }) {
       <blockquote className="excerpt">{item.excerpt}</blockquote>
       {item.status === "resolved" ? (
         <p className="meta" data-testid="resolution">
-          {item.resolution ? RESOLUTION[item.resolution] : "Resolved"}
+          {item.resolution ? (RESOLUTION[item.resolution] ?? item.resolution) : "Resolved"}
           {item.resolved_at && ` ${new Date(item.resolved_at).toLocaleString()}`}
           {item.resolution_note && ` · “${item.resolution_note}”`}
         </p>
@@ -114,7 +114,7 @@ function Item({ item }: { item: ModerationItem }) {
 
 export default function ModerationPage() {
   const [status, setStatus] = useState<"open" | "resolved">("open");
-  const [kind, setKind] = useState("");
+  const [kind, setKind] = useState<ModerationKind | "">("");
   const queue = useInfiniteQuery({
     queryKey: [...QUEUE, status, kind],
     initialPageParam: null as string | null,
@@ -140,7 +140,7 @@ export default function ModerationPage() {
         </div>
         <label>
           Kind
-          <select value={kind} onChange={(e) => setKind(e.target.value)}>
+          <select value={kind} onChange={(e) => setKind(e.target.value as ModerationKind | "")}>
             {KINDS.map(([value, label]) => (
               <option key={value} value={value}>
                 {label}

@@ -19,6 +19,7 @@ export function stats(key: string, fields: Partial<UsageStats> = {}): UsageStats
     cached_tokens: 0,
     reasoning_tokens: 0,
     cost_micros: 1_000,
+    cost_usd: "0.001",
     errors: 0,
     fallbacks: 0,
     latency_p50_ms: 100,

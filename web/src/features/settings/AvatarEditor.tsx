@@ -4,15 +4,8 @@ import { useMutation } from "@tanstack/react-query";
 import { useEffect, useId, useRef, useState } from "react";
 import { api, problemText } from "../../api/client";
 import { useSession } from "../../app/session";
-import { Avatar, type ProfileUser } from "../../ui/Avatar";
+import { Avatar } from "../../ui/Avatar";
 import { ConfirmDialog } from "../../ui/ConfirmDialog";
-
-type Call = (
-  path: string,
-  init?: { body?: unknown; bodySerializer?: (body: unknown) => unknown; headers?: Record<string, string> },
-) => Promise<{ error?: unknown; response: Response }>;
-// The avatar routes are newer than this branch's generated schema.d.ts (see features/admin/adminApi.ts).
-const client = api as unknown as { PUT: Call; DELETE: Call };
 
 /** What to tell the person when the API refused: its problem detail, else what the status means. */
 function refusal(error: unknown, status: number): string {
@@ -38,9 +31,10 @@ export function AvatarEditor() {
 
   const upload = useMutation({
     mutationFn: async (picture: File) => {
-      const { error, response } = await client.PUT("/api/v1/users/me/avatar", {
-        body: picture,
-        bodySerializer: (body) => body,
+      // The body is the file itself (the API tells the format by its bytes), not JSON.
+      const { error, response } = await api.PUT("/api/v1/users/me/avatar", {
+        body: picture as unknown as string,
+        bodySerializer: (body: unknown) => body as BodyInit,
         headers: { "Content-Type": "application/octet-stream" },
       });
       if (!response.ok) throw new Error(refusal(error, response.status));
@@ -55,7 +49,7 @@ export function AvatarEditor() {
   });
   const remove = useMutation({
     mutationFn: async () => {
-      const { error, response } = await client.DELETE("/api/v1/users/me/avatar");
+      const { error, response } = await api.DELETE("/api/v1/users/me/avatar");
       if (!response.ok) throw new Error(problemText(error, "The avatar could not be removed."));
     },
     onSuccess: async () => {
@@ -66,7 +60,7 @@ export function AvatarEditor() {
   });
 
   if (!user) return null;
-  const profile = user as ProfileUser;
+  const profile = user;
   return (
     <div className="avatar-editor">
       {preview ? (

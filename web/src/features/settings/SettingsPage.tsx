@@ -3,7 +3,6 @@ import { useState, type FormEvent } from "react";
 import { api, problemText, unwrap } from "../../api/client";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../ui/ConfirmDialog";
-import type { ProfileUser } from "../../ui/Avatar";
 import { NotificationPreferences } from "../notifications/Preferences";
 import { AvatarEditor } from "./AvatarEditor";
 
@@ -12,12 +11,10 @@ const MAX_BIO = 500;
 
 function Profile() {
   const { user, reloadUser } = useSession();
-  const profile = user as ProfileUser | null;
   const [done, setDone] = useState<string | null>(null);
   const save = useMutation({
     mutationFn: async ({ name, bio }: { name: string; bio: string }) =>
-      // `bio` is newer than this branch's generated types: the body is typed once `make web-client` runs.
-      unwrap(await api.PATCH("/api/v1/users/me", { body: { display_name: name, bio } as { display_name: string } })),
+      unwrap(await api.PATCH("/api/v1/users/me", { body: { display_name: name, bio } })),
     onSuccess: async () => {
       setDone("Profile saved");
       await reloadUser();
@@ -44,7 +41,7 @@ function Profile() {
         </label>
         <label>
           Bio
-          <textarea name="bio" rows={3} defaultValue={profile?.bio ?? ""} maxLength={MAX_BIO} aria-describedby="bio-hint" />
+          <textarea name="bio" rows={3} defaultValue={user?.bio ?? ""} maxLength={MAX_BIO} aria-describedby="bio-hint" />
         </label>
         <p id="bio-hint" className="meta">
           A few lines about you, at most {MAX_BIO} characters.
