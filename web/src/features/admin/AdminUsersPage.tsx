@@ -4,9 +4,6 @@ import { useState } from "react";
 import { api, unwrap, usd, type Schemas, type User } from "../../api/client";
 import { AdminNav } from "./AdminNav";
 
-/** The roles the API knows; what each may do is the API's role table (docs/API.md). */
-const ROLES = ["admin", "moderator", "creator", "viewer"] as const;
-
 type Change = Schemas["AdminUpdateUserRequest"];
 
 function Budget({ user }: { user: User }) {
@@ -82,11 +79,10 @@ export default function AdminUsersPage() {
                 </td>
                 <td>
                   <select aria-label={`Role of ${user.email}`} value={user.role} onChange={(e) => update.mutate({ id: user.id, change: { role: e.target.value as Change["role"] } })}>
-                    {ROLES.map((role) => (
-                      <option key={role} value={role}>
-                        {role}
-                      </option>
-                    ))}
+                    <option value="viewer">viewer</option>
+                    <option value="creator">creator</option>
+                    <option value="moderator">moderator</option>
+                    <option value="admin">admin</option>
                   </select>
                 </td>
                 <td>
