@@ -142,7 +142,7 @@ test("profile: a bio, an avatar shown in the header, a refused file, then no ava
   const header = page.locator("header img.avatar");
   await expect(header).toHaveAttribute("src", /size=64/);
   expect(await header.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth)).toBe(64);
-  await expectAccessible(page);
+  await captureScreens(page, "profile");
 
   await page.reload();
   await expect(page.getByRole("region", { name: "Profile" }).getByLabel("Bio")).toHaveValue("I paint okapis.");

@@ -51,6 +51,11 @@ describe("admin routes", () => {
     expect(await screen.findByRole("heading", { name: "System status" })).toBeInTheDocument();
     const nav = screen.getByRole("navigation", { name: "Admin" });
     expect(within(nav).getAllByRole("link").map((a) => a.textContent)).toEqual(["Users", "Analytics", "Moderation", "Audit log", "System"]);
+    expect(within(nav).getByRole("link", { name: "System" })).toHaveAttribute("aria-current", "page");
+    // The header's Admin link goes to the first page (users) and stays marked on every console page.
+    const admin = within(screen.getByRole("navigation", { name: "Main" })).getByRole("link", { name: "Admin" });
+    expect(admin).toHaveAttribute("href", "/admin/users");
+    expect(admin).toHaveClass("active");
   });
 
   it("offers a member no console at all", async () => {

@@ -1,5 +1,5 @@
 import { useState, type ReactNode } from "react";
-import { NavLink, useNavigate } from "react-router";
+import { NavLink, useLocation, useNavigate } from "react-router";
 import { Bell } from "../features/notifications/Bell";
 import { Avatar } from "../ui/Avatar";
 import { firstAdminPage } from "./permissions";
@@ -8,6 +8,7 @@ import { useSession } from "./session";
 export function Layout({ children }: { children: ReactNode }) {
   const { user, signOut } = useSession();
   const navigate = useNavigate();
+  const { pathname } = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const admin = firstAdminPage(user);
   const links = [
@@ -36,7 +37,13 @@ export function Layout({ children }: { children: ReactNode }) {
         </button>
         <nav id="main-nav" aria-label="Main" className={menuOpen ? "open" : undefined}>
           {links.map(([to, label]) => (
-            <NavLink key={to} to={to} onClick={() => setMenuOpen(false)}>
+            <NavLink
+              key={to}
+              to={to}
+              onClick={() => setMenuOpen(false)}
+              // "Admin" stays marked on every console page, not only the one it links to.
+              className={({ isActive }) => (isActive || (label === "Admin" && pathname.startsWith("/admin/")) ? "active" : undefined)}
+            >
               {label}
             </NavLink>
           ))}
