@@ -2,10 +2,34 @@
 // article, staff resolve them in the queue, the audit log records it, analytics and system status show
 // what happened; a profile gets a bio and an avatar (shown in the header), a bad picture is refused.
 import { expect, test, type Page } from "@playwright/test";
+import { crc32, deflateSync } from "node:zlib";
 import { ADMIN, captureScreens, expectAccessible, register, signIn, watchErrors } from "./helpers";
 
-// A 1x1 PNG: the smallest picture the avatar route reads.
-const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==", "base64");
+/** A size x size RGB PNG with a diagonal gradient (so the avatar in the screenshots is a picture). */
+function gradientPng(size = 96): Buffer {
+  const chunk = (type: string, data: Buffer) => {
+    const body = Buffer.concat([Buffer.from(type, "ascii"), data]);
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(data.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(body));
+    return Buffer.concat([length, body, crc]);
+  };
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(size, 0);
+  header.writeUInt32BE(size, 4);
+  header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+  const rows = Buffer.alloc(size * (1 + size * 3));
+  for (let y = 0; y < size; y++) {
+    const row = y * (1 + size * 3);
+    for (let x = 0; x < size; x++) {
+      rows.set([Math.round((x / size) * 255), 90, Math.round((y / size) * 255)], row + 1 + x * 3);
+    }
+  }
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk("IHDR", header), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
+const PNG = gradientPng();
 
 async function chatOnce(page: Page, text: string): Promise<void> {
   const box = page.getByRole("textbox", { name: "Message" });
