@@ -1,5 +1,5 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
-import { cleanup, render, screen, waitFor } from "@testing-library/react";
+import { cleanup, render, screen, waitFor, within } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { MemoryRouter } from "react-router";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
@@ -71,6 +71,23 @@ describe("AuditPage", () => {
     await userEvent.click(screen.getByRole("button", { name: "Filter" }));
     expect(await screen.findByText("No events match.")).toBeInTheDocument();
     expect(lastQuery()).toEqual({ target: "nothing-like-this", limit: PAGE_SIZE });
+  });
+
+  it("narrows to an event's actor or target from the event, and clears", async () => {
+    server.api.addAudit(2);
+    server.api.addAudit(1, { actor_id: "00000000-0000-7000-8000-00000000abcd" });
+    renderPage();
+    await waitFor(() => expect(events()).toHaveLength(3));
+    await userEvent.click(within(events()[0]).getByRole("button", { name: "Only this actor" }));
+    await waitFor(() => expect(events()).toHaveLength(1));
+    expect(screen.getByLabelText("Actor (user id)")).toHaveValue("00000000-0000-7000-8000-00000000abcd");
+    expect(lastQuery()).toMatchObject({ actor: "00000000-0000-7000-8000-00000000abcd" });
+    await userEvent.click(screen.getByRole("button", { name: "Clear filters" }));
+    await waitFor(() => expect(events()).toHaveLength(3));
+    await userEvent.click(within(events()[2]).getByRole("button", { name: "Only this target" }));
+    await waitFor(() => expect(events()).toHaveLength(1));
+    expect(lastQuery()).toMatchObject({ target: server.api.audit[0].target_id });
+    expect(screen.getByLabelText("Target (id)")).toHaveValue(server.api.audit[0].target_id);
   });
 
   it("shows the API's refusal", async () => {

@@ -1,7 +1,7 @@
 // The audit log: who changed what, when and from where; newest first, filtered by actor, action and
 // target, "Load more" with the `before` cursor. A chunk of its own, for staff.
 import { useInfiniteQuery } from "@tanstack/react-query";
-import { useState, type FormEvent } from "react";
+import { useState, type ChangeEvent, type FormEvent } from "react";
 import { AdminNav } from "./AdminNav";
 import { adminApi, type AuditEvent } from "./adminApi";
 
@@ -20,7 +20,7 @@ function details(event: AuditEvent): string {
     .join(" · ");
 }
 
-function Event({ event }: { event: AuditEvent }) {
+function Event({ event, onFilter }: { event: AuditEvent; onFilter: (change: Partial<Filters>) => void }) {
   const data = details(event);
   return (
     <li className="audit-event" data-testid="audit-event">
@@ -38,6 +38,18 @@ function Event({ event }: { event: AuditEvent }) {
         by {event.actor_id ?? "the system"}
         {event.actor_ip && ` from ${event.actor_ip}`}
       </p>
+      <div className="row">
+        {event.actor_id && (
+          <button className="ghost small" onClick={() => onFilter({ actor: event.actor_id ?? "" })}>
+            Only this actor
+          </button>
+        )}
+        {event.target_id && (
+          <button className="ghost small" onClick={() => onFilter({ target: event.target_id ?? "" })}>
+            Only this target
+          </button>
+        )}
+      </div>
       {data && <p className="audit-data">{data}</p>}
     </li>
   );
@@ -45,6 +57,13 @@ function Event({ event }: { event: AuditEvent }) {
 
 export default function AuditPage() {
   const [filters, setFilters] = useState<Filters>({ actor: "", action: "", target: "" });
+  // What the form shows; applied on submit, or at once from an event's "Only this ..." buttons.
+  const [draft, setDraft] = useState<Filters>(filters);
+  const filterBy = (change: Partial<Filters>) => {
+    const next = { ...draft, ...change };
+    setDraft(next);
+    setFilters(next);
+  };
   const log = useInfiniteQuery({
     queryKey: ["admin-audit", filters],
     initialPageParam: null as string | null,
@@ -61,9 +80,13 @@ export default function AuditPage() {
   const events = log.data?.pages.flatMap((page) => page.items) ?? [];
   function apply(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const form = new FormData(event.currentTarget);
-    setFilters({ actor: String(form.get("actor")), action: String(form.get("action")), target: String(form.get("target")) });
+    setFilters(draft);
   }
+  const field = (name: keyof Filters) => ({
+    name,
+    value: draft[name],
+    onChange: (e: ChangeEvent<HTMLInputElement>) => setDraft({ ...draft, [name]: e.target.value }),
+  });
   return (
     <div className="page">
       <AdminNav />
@@ -71,17 +94,22 @@ export default function AuditPage() {
       <form className="filters" onSubmit={apply} aria-label="Filter the audit log">
         <label>
           Actor (user id)
-          <input name="actor" defaultValue={filters.actor} />
+          <input {...field("actor")} />
         </label>
         <label>
           Action
-          <input name="action" defaultValue={filters.action} placeholder="user.role_changed" />
+          <input {...field("action")} placeholder="user.role_changed" />
         </label>
         <label>
           Target (id)
-          <input name="target" defaultValue={filters.target} />
+          <input {...field("target")} />
         </label>
         <button type="submit">Filter</button>
+        {(filters.actor || filters.action || filters.target) && (
+          <button type="button" className="ghost" onClick={() => filterBy({ actor: "", action: "", target: "" })}>
+            Clear filters
+          </button>
+        )}
       </form>
       {log.error && (
         <p role="alert" className="error">
@@ -92,7 +120,7 @@ export default function AuditPage() {
       {log.data && events.length === 0 && <p className="muted">No events match.</p>}
       <ol className="notifications" aria-label="Events, newest first">
         {events.map((event) => (
-          <Event key={event.id} event={event} />
+          <Event key={event.id} event={event} onFilter={filterBy} />
         ))}
       </ol>
       {log.hasNextPage && (

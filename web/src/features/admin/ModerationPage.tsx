@@ -51,7 +51,7 @@ function Item({ item }: { item: ModerationItem }) {
   return (
     <li className="moderation-item" aria-labelledby={titleId} data-testid="moderation-item">
       <div className="notification-head">
-        <h2 id={titleId} className="tag">
+        <h2 id={titleId} className="item-title">
           {kind}
         </h2>
         <span className="meta">Why: {reasonText(item)}</span>
