@@ -586,8 +586,8 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Rename, change the model, system prompt or grounding, archive
-         * @description Only the fields sent change; `null` clears a title, system prompt, temperature or grounding (`knowledge: false` too). Someone else's conversation is 404 `conversation_not_found`, never 403.
+         * Rename, change the model, system prompt, grounding or context cap, archive
+         * @description Only the fields sent change; `null` clears a title, system prompt, temperature or grounding (`knowledge: false` too), and puts `context_tokens` back to the deployment's cap. `context_tokens` above the model's context window is refused (422 `invalid_conversation`); `summarize: false` stops the running summary. Someone else's conversation is 404 `conversation_not_found`, never 403.
          */
         patch: operations["ApiV1ConversationsConversationIdUpdateConversation"];
         trace?: never;
@@ -1526,6 +1526,15 @@ export interface components {
             last_activity_at: string;
             /** @description The reply being generated now, if any: follow it at `.../messages/{id}/stream`. */
             generating_message_id: string | null;
+            /** @description The conversation's cap on the history a reply sends; `null`: the deployment's `CHAT_CONTEXT_TOKENS`. Always held to the model's context window. */
+            context_tokens: number | null;
+            /** @description Whether older turns are folded into the running `summary` and sent with replies. */
+            summarize: boolean;
+            /** @description The running summary of the turns beyond the cap (written by a background job). */
+            summary: string | null;
+            /** @description The last message the summary covers; later ones are sent as they are. */
+            summary_through: string | null;
+            summary_updated_at: string | null;
         };
         /** CreateApiKeyRequest */
         CreateApiKeyRequest: {
@@ -2260,6 +2269,10 @@ export interface components {
             knowledge?: boolean | string[] | null;
             grounding?: components["schemas"]["GroundingBody"] | null;
             archived?: boolean;
+            /** @description The most tokens of history a reply sends (the latest messages that fit), at most the model's context window; `null`: the deployment's `CHAT_CONTEXT_TOKENS`. */
+            context_tokens?: number | null;
+            /** @description Keep a running summary of the turns beyond the cap and send it with replies. */
+            summarize?: boolean;
         };
         /** UpdateProfileRequest */
         UpdateProfileRequest: {
@@ -3652,10 +3665,10 @@ export interface operations {
             /** @description Request fulfilled, document follows */
             200: {
                 headers: {
-                    /** @description Names this upload and size. */
-                    ETag?: unknown;
                     /** @description How long it may be cached. */
                     "Cache-Control"?: unknown;
+                    /** @description Names this upload and size. */
+                    ETag?: unknown;
                     [name: string]: unknown;
                 };
                 content: {
@@ -7974,7 +7987,16 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Conflicts with the current state */
+            /** @description `content_not_found`: no such content you can see */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description `already_reported`: you reported this content already */
             409: {
                 headers: {
                     [name: string]: unknown;
