@@ -1,4 +1,4 @@
-import { cleanup, render, screen } from "@testing-library/react";
+import { cleanup, fireEvent, render, screen } from "@testing-library/react";
 import { afterEach, describe, expect, it } from "vitest";
 import type { User } from "../api/client";
 import { Avatar, avatarSrc } from "./Avatar";
@@ -23,5 +23,12 @@ describe("Avatar", () => {
   it("shows two initials without a picture", () => {
     render(<Avatar user={user({ avatar_url: null })} size={256} label="No avatar yet" />);
     expect(screen.getByRole("img", { name: "No avatar yet" })).toHaveTextContent("GB");
+  });
+
+  it("falls back to the initials when the picture cannot be loaded", () => {
+    const { container } = render(<Avatar user={user({ avatar_url: "/api/v1/users/u/avatar?size=256&v=gone" })} size={256} label="Your avatar" />);
+    fireEvent.error(container.querySelector("img")!);
+    expect(container.querySelector("img")).toBeNull();
+    expect(screen.getByRole("img", { name: "Your avatar" })).toHaveTextContent("GB");
   });
 });
