@@ -47,6 +47,16 @@ describe("AnalyticsPage", () => {
     expect(lastQuery("/api/v1/admin/analytics/usage")).toEqual({ ...defaultRange(), group_by: "day" });
   });
 
+  it("charts cost or requests instead of tokens", async () => {
+    server.api.usageItems.day = [stats("2026-12-01", { cost_micros: 1_250_000, requests: 4 })];
+    renderPage();
+    expect(await screen.findByRole("img", { name: "Tokens by day: 2026-12-01 30" })).toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByRole("combobox", { name: "Chart" }), "cost");
+    expect(screen.getByRole("img", { name: "Cost by day: 2026-12-01 $1.25" })).toBeInTheDocument();
+    await userEvent.selectOptions(screen.getByRole("combobox", { name: "Chart" }), "requests");
+    expect(screen.getByRole("img", { name: "Requests by day: 2026-12-01 4" })).toBeInTheDocument();
+  });
+
   it("groups by another key and names the groups by their label", async () => {
     server.api.usageItems.user = [stats("u-1", { label: "ada@example.com", cost_micros: 2_500_000 })];
     renderPage();

@@ -15,6 +15,9 @@ const GROUPS: ReadonlyArray<readonly [GroupBy, string]> = [
   ["api_key", "API key"],
 ];
 
+type Metric = "tokens" | "cost" | "requests";
+const METRICS: Record<Metric, string> = { tokens: "Tokens", cost: "Cost", requests: "Requests" };
+
 function isoDay(date: Date): string {
   return date.toISOString().slice(0, 10);
 }
@@ -88,25 +91,43 @@ function Usage({ from, to }: { from: string; to: string }) {
     queryKey: ["admin-analytics", "usage", from, to, groupBy],
     queryFn: () => adminApi.usage({ from, to, group_by: groupBy }),
   });
+  const [metric, setMetric] = useState<Metric>("tokens");
   const chart = (usage.data?.items ?? []).map((row) => ({
     name: row.label ?? row.key,
     input: row.input_tokens,
     output: row.output_tokens,
+    cost: row.cost_micros / 1_000_000,
+    requests: row.requests,
   }));
+  const described = chart
+    .map((d) => `${d.name} ${metric === "tokens" ? d.input + d.output : metric === "cost" ? `$${d.cost.toFixed(2)}` : d.requests}`)
+    .join(", ");
   return (
     <section aria-labelledby="usage-title" className="card">
       <div className="row spread">
         <h2 id="usage-title">Usage</h2>
-        <label>
-          Group by
-          <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as GroupBy)}>
-            {GROUPS.map(([value, label]) => (
-              <option key={value} value={value}>
-                {label}
-              </option>
-            ))}
-          </select>
-        </label>
+        <div className="filters">
+          <label>
+            Group by
+            <select value={groupBy} onChange={(e) => setGroupBy(e.target.value as GroupBy)}>
+              {GROUPS.map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Chart
+            <select value={metric} onChange={(e) => setMetric(e.target.value as Metric)}>
+              {Object.entries(METRICS).map(([value, label]) => (
+                <option key={value} value={value}>
+                  {label}
+                </option>
+              ))}
+            </select>
+          </label>
+        </div>
       </div>
       {usage.error && (
         <p role="alert" className="error">
@@ -119,7 +140,7 @@ function Usage({ from, to }: { from: string; to: string }) {
           <div
             className="chart"
             role="img"
-            aria-label={`Tokens by ${groupLabel.toLowerCase()}: ${chart.map((d) => `${d.name} ${d.input + d.output}`).join(", ")}`}
+            aria-label={`${METRICS[metric]} by ${groupLabel.toLowerCase()}: ${described}`}
           >
             <ResponsiveContainer width="100%" height={260}>
               <BarChart data={chart}>
@@ -128,8 +149,10 @@ function Usage({ from, to }: { from: string; to: string }) {
                 <YAxis />
                 <Tooltip />
                 <Legend />
-                <Bar dataKey="input" name="Input tokens" stackId="t" fill="#6366f1" />
-                <Bar dataKey="output" name="Output tokens" stackId="t" fill="#14b8a6" />
+                {metric === "tokens" && <Bar dataKey="input" name="Input tokens" stackId="t" fill="#6366f1" />}
+                {metric === "tokens" && <Bar dataKey="output" name="Output tokens" stackId="t" fill="#14b8a6" />}
+                {metric === "cost" && <Bar dataKey="cost" name="Cost (USD)" fill="#f59e0b" />}
+                {metric === "requests" && <Bar dataKey="requests" name="Requests" fill="#6366f1" />}
               </BarChart>
             </ResponsiveContainer>
           </div>
