@@ -121,7 +121,7 @@ test("usage: budget bar and per-model table", async ({ page }) => {
 test("admin: an admin changes a user's tier; members cannot see the admin page", async ({ page }) => {
   const email = await register(page, "member");
   await page.goto("/admin/users");
-  await expect(page.getByText("This page is for administrators.")).toBeVisible();
+  await expect(page.getByText("This page is for staff with the users:manage permission.")).toBeVisible();
   await page.getByRole("button", { name: "Sign out" }).click();
   await signIn(page, ADMIN.email, ADMIN.password);
   await page.getByRole("link", { name: "Admin" }).click();

@@ -4,6 +4,7 @@ import { BrowserRouter, Navigate, Route, Routes, useLocation } from "react-route
 import { AuthPage } from "../features/auth/AuthPage";
 import { ChatPage } from "../features/chat/ChatPage";
 import { Layout } from "./Layout";
+import { can, type Permission } from "./permissions";
 import { SessionProvider, useSession } from "./session";
 
 // Everything but the chat is a chunk of its own: the chat route never loads the editor, charts or admin.
@@ -13,20 +14,24 @@ const SettingsPage = lazy(() => import("../features/settings/SettingsPage"));
 const UsagePage = lazy(() => import("../features/usage/UsagePage"));
 const InboxPage = lazy(() => import("../features/notifications/InboxPage"));
 const AdminUsersPage = lazy(() => import("../features/admin/AdminUsersPage"));
+const AnalyticsPage = lazy(() => import("../features/admin/AnalyticsPage"));
+const ModerationPage = lazy(() => import("../features/admin/ModerationPage"));
+const AuditPage = lazy(() => import("../features/admin/AuditPage"));
+const SystemPage = lazy(() => import("../features/admin/SystemPage"));
 
 export const queryClient = new QueryClient({
   defaultOptions: { queries: { staleTime: 10_000, retry: 1, refetchOnWindowFocus: false } },
 });
 
-function RequireSession({ children, staff = false }: { children: ReactNode; staff?: boolean }) {
+function RequireSession({ children, permission }: { children: ReactNode; permission?: Permission }) {
   const { status, user } = useSession();
   const location = useLocation();
   if (status === "loading") return <p className="centered" role="status">Loading…</p>;
   if (status === "signed-out") return <Navigate to="/signin" replace state={{ from: location.pathname }} />;
-  if (staff && user?.role !== "admin") {
+  if (permission && !can(user, permission)) {
     return (
       <Layout>
-        <p className="centered">This page is for administrators.</p>
+        <p className="centered">This page is for staff with the {permission} permission.</p>
       </Layout>
     );
   }
@@ -34,8 +39,8 @@ function RequireSession({ children, staff = false }: { children: ReactNode; staf
 }
 
 export function AppRoutes() {
-  const page = (node: ReactNode, staff = false) => (
-    <RequireSession staff={staff}>
+  const page = (node: ReactNode, permission?: Permission) => (
+    <RequireSession permission={permission}>
       <Layout>
         <Suspense fallback={<p role="status">Loading…</p>}>{node}</Suspense>
       </Layout>
@@ -54,7 +59,11 @@ export function AppRoutes() {
       <Route path="/settings" element={page(<SettingsPage />)} />
       <Route path="/usage" element={page(<UsagePage />)} />
       <Route path="/notifications" element={page(<InboxPage />)} />
-      <Route path="/admin/users" element={page(<AdminUsersPage />, true)} />
+      <Route path="/admin/users" element={page(<AdminUsersPage />, "users:manage")} />
+      <Route path="/admin/analytics" element={page(<AnalyticsPage />, "analytics:read")} />
+      <Route path="/admin/moderation" element={page(<ModerationPage />, "moderation:manage")} />
+      <Route path="/admin/audit" element={page(<AuditPage />, "audit:read")} />
+      <Route path="/admin/system" element={page(<SystemPage />, "system:read")} />
       <Route path="*" element={page(<p>Nothing here. <a href="/chat">Back to the chat</a></p>)} />
     </Routes>
   );

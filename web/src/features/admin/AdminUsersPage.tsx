@@ -2,6 +2,7 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api, unwrap, usd, type Schemas, type User } from "../../api/client";
+import { AdminNav } from "./AdminNav";
 
 type Change = Schemas["AdminUpdateUserRequest"];
 
@@ -50,6 +51,7 @@ export default function AdminUsersPage() {
   });
   return (
     <div className="page">
+      <AdminNav />
       <h1>Users</h1>
       <label>
         Search users

@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../api/client";
 import type { LiveReply } from "../../api/stream";
@@ -79,5 +79,18 @@ describe("Bubble", () => {
     const { container } = render(<Bubble row={{ key: "u", role: "user", content: "<b>x</b>\nline", message: null, streaming: false, error: null }} />);
     expect(container.querySelector("b")).toBeNull();
     expect(container.textContent).toContain("<b>x</b>");
+  });
+});
+
+describe("Bubble: Report", () => {
+  const reportButtons = (container: HTMLElement) => within(container).queryAllByRole("button", { name: /^Report/ });
+
+  it("is offered on a finished reply, not on one streaming nor on the person's own message", () => {
+    const reply = render(<Bubble row={rowsOf([message("a1", "assistant", "hello")], undefined)[0]} />);
+    expect(reportButtons(reply.container).map((b) => b.getAttribute("aria-label"))).toEqual(["Report this reply"]);
+    const streaming = render(<Bubble row={rowsOf([], live({ text: "partial" })).at(-1)!} />);
+    expect(reportButtons(streaming.container)).toHaveLength(0);
+    const own = render(<Bubble row={rowsOf([message("u1", "user", "hi")], undefined)[0]} />);
+    expect(reportButtons(own.container)).toHaveLength(0);
   });
 });

@@ -3,6 +3,7 @@ import { useVirtualizer } from "@tanstack/react-virtual";
 import { memo, useEffect, useLayoutEffect, useRef } from "react";
 import { usd, type Message } from "../../api/client";
 import type { LiveReply } from "../../api/stream";
+import { ReportButton } from "../../ui/ReportButton";
 import { Snippet } from "../../ui/Snippet";
 import { Markdown, warmMarkdown } from "./Markdown";
 
@@ -65,6 +66,8 @@ const Details = memo(function Details({ message }: { message: Message }) {
 });
 
 export const Bubble = memo(function Bubble({ row, onRegenerate }: { row: Row; onRegenerate?: () => void }) {
+  // A finished model reply can be reported to the moderators (the id of the stored message).
+  const reportable = row.role === "assistant" && row.message && !row.streaming ? row.message.id : null;
   return (
     <article className={`bubble ${row.role}`} aria-label={row.role === "user" ? "You" : "Assistant"} data-streaming={row.streaming || undefined}>
       {row.role === "user" ? <p className="user-text">{row.content}</p> : <Markdown text={row.content || (row.streaming ? "…" : "")} cache={!row.streaming} />}
@@ -74,10 +77,15 @@ export const Bubble = memo(function Bubble({ row, onRegenerate }: { row: Row; on
         </p>
       )}
       {row.role === "assistant" && row.message && !row.streaming && <Details message={row.message} />}
-      {onRegenerate && (
-        <button className="ghost small" onClick={onRegenerate}>
-          Regenerate
-        </button>
+      {(onRegenerate || reportable) && (
+        <div className="bubble-actions">
+          {onRegenerate && (
+            <button className="ghost small" onClick={onRegenerate}>
+              Regenerate
+            </button>
+          )}
+          {reportable && <ReportButton kind="message" id={reportable} what="this reply" />}
+        </div>
       )}
     </article>
   );

@@ -2,32 +2,43 @@ import { useMutation, useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 import { Link } from "react-router";
 import { api, unwrap } from "../../api/client";
+import { useSession } from "../../app/session";
+import { ReportButton } from "../../ui/ReportButton";
 import { Snippet } from "../../ui/Snippet";
 
 type Tab = "articles" | "search" | "paragraphs";
 
 function Articles() {
+  const { user } = useSession();
+  const [whose, setWhose] = useState<"me" | "everyone">("me");
   const [status, setStatus] = useState<"" | "draft" | "published">("");
   const [tag, setTag] = useState("");
   const [q, setQ] = useState("");
   const articles = useQuery({
-    queryKey: ["articles", status, tag, q],
+    queryKey: ["articles", whose, status, tag, q],
     queryFn: async () =>
       unwrap(
         await api.GET("/api/v1/articles", {
-          params: { query: { author: "me", status: status || undefined, tag: tag || undefined, q: q || undefined, limit: 50 } },
+          params: { query: { author: whose === "me" ? "me" : undefined, status: status || undefined, tag: tag || undefined, q: q || undefined, limit: 50 } },
         }),
       ),
   });
   return (
     <section aria-labelledby="articles-title">
       <div className="row spread">
-        <h2 id="articles-title">Your articles</h2>
+        <h2 id="articles-title">{whose === "me" ? "Your articles" : "Articles you can read"}</h2>
         <Link className="button primary" to="/knowledge/articles/new">
           New article
         </Link>
       </div>
       <div className="filters">
+        <label>
+          Whose
+          <select value={whose} onChange={(e) => setWhose(e.target.value as typeof whose)}>
+            <option value="me">Yours</option>
+            <option value="everyone">Everyone's public ones too</option>
+          </select>
+        </label>
         <label>
           Status
           <select value={status} onChange={(e) => setStatus(e.target.value as typeof status)}>
@@ -53,6 +64,9 @@ function Articles() {
               <span className={`badge ${article.status}`}>{article.status}</span> {article.visibility} · {article.tags.join(", ") || "no tags"} ·{" "}
               {new Date(article.updated_at).toLocaleDateString()}
             </p>
+            {article.visibility === "public" && article.author_id !== user?.id && (
+              <ReportButton kind="article" id={article.id} what={`the article “${article.title}”`} />
+            )}
           </li>
         ))}
         {articles.data?.items.length === 0 && <li className="muted">No articles match.</li>}

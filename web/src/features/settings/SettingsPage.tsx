@@ -4,12 +4,17 @@ import { api, problemText, unwrap } from "../../api/client";
 import { useSession } from "../../app/session";
 import { ConfirmDialog } from "../../ui/ConfirmDialog";
 import { NotificationPreferences } from "../notifications/Preferences";
+import { AvatarEditor } from "./AvatarEditor";
+
+/** The API's limit on a bio (characters, once trimmed). */
+const MAX_BIO = 500;
 
 function Profile() {
   const { user, reloadUser } = useSession();
   const [done, setDone] = useState<string | null>(null);
   const save = useMutation({
-    mutationFn: async (name: string) => unwrap(await api.PATCH("/api/v1/users/me", { body: { display_name: name } })),
+    mutationFn: async ({ name, bio }: { name: string; bio: string }) =>
+      unwrap(await api.PATCH("/api/v1/users/me", { body: { display_name: name, bio } })),
     onSuccess: async () => {
       setDone("Profile saved");
       await reloadUser();
@@ -21,11 +26,26 @@ function Profile() {
       <p className="meta">
         {user?.email} · {user?.role} · {user?.tier} tier
       </p>
-      <form onSubmit={(e: FormEvent<HTMLFormElement>) => { e.preventDefault(); save.mutate(String(new FormData(e.currentTarget).get("name"))); }}>
+      <AvatarEditor />
+      <form
+        onSubmit={(e: FormEvent<HTMLFormElement>) => {
+          e.preventDefault();
+          const form = new FormData(e.currentTarget);
+          setDone(null);
+          save.mutate({ name: String(form.get("name")), bio: String(form.get("bio") ?? "") });
+        }}
+      >
         <label>
           Display name
           <input name="name" defaultValue={user?.display_name} required maxLength={100} />
         </label>
+        <label>
+          Bio
+          <textarea name="bio" rows={3} defaultValue={user?.bio ?? ""} maxLength={MAX_BIO} aria-describedby="bio-hint" />
+        </label>
+        <p id="bio-hint" className="meta">
+          A few lines about you, at most {MAX_BIO} characters.
+        </p>
         <button type="submit">Save</button>
         {done && <p role="status">{done}</p>}
         {save.error && <p role="alert" className="error">{save.error.message}</p>}
