@@ -177,7 +177,7 @@ test("profile: a bio, an avatar shown in the header, a refused file, then no ava
   expect(errors).toEqual([]);
 });
 
-test("a moderator works the queue but is refused the audit log", async ({ page }) => {
+test("a moderator reads analytics and works the queue but is refused the audit log", async ({ page }) => {
   const email = await register(page, "mod");
   await signOut(page);
   await signIn(page, ADMIN.email, ADMIN.password);
@@ -189,6 +189,10 @@ test("a moderator works the queue but is refused the audit log", async ({ page }
 
   await signIn(page, email);
   await page.getByRole("link", { name: "Admin" }).click();
+  await expect(page).toHaveURL(/\/admin\/analytics$/);
+  const nav = page.getByRole("navigation", { name: "Admin" });
+  await expect(nav.getByRole("link")).toHaveText(["Analytics", "Moderation"]);
+  await nav.getByRole("link", { name: "Moderation" }).click();
   await expect(page.getByRole("heading", { name: "Moderation queue" })).toBeVisible();
   await page.goto("/admin/audit");
   await expect(page.getByText("This page is for staff with the audit:read permission.")).toBeVisible();
