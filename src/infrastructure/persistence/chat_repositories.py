@@ -14,6 +14,7 @@ from typing import Any, cast
 
 from advanced_alchemy.types import GUID
 from sqlalchemy import (
+    Boolean,
     Date,
     Insert,
     Select,
@@ -161,22 +162,27 @@ _BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c
 _ADD_TO_USAGE_MONTH = {dialect: _add_to_usage_month(dialect) for dialect in ("postgresql", "sqlite")}
 
 
+def _bump_histogram(dialect: str, table: str, column: str, bucket: str) -> str:
+    """``column = `` one more call in the bucket ``:bucket`` of the JSON histogram (unchanged when NULL)."""
+    current = f"{table}.{column}"
+    if dialect == "postgresql":
+        key = f"CAST(:{bucket} AS text)"
+        bumped = (
+            f"jsonb_set({current}::jsonb, ARRAY[{key}], "
+            f"to_jsonb(COALESCE(({current}::jsonb ->> {key})::bigint, 0) + 1))::text"
+        )
+    else:
+        path = f"'$.\"' || :{bucket} || '\"'"
+        bumped = f"json_set({current}, {path}, COALESCE(json_extract({current}, {path}), 0) + 1)"
+    return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
+
+
 def _add_to_usage_daily(dialect: str) -> TextClause:
     """One upsert per record into the day's rollup row of its user, model and key: the sums, and one
     more call in the bucket of its latency and of its time to first token (when timed)."""
 
     def bump(column: str, bucket: str) -> str:
-        current = f"usage_daily.{column}"
-        if dialect == "postgresql":
-            key = f"CAST(:{bucket} AS text)"
-            bumped = (
-                f"jsonb_set({current}::jsonb, ARRAY[{key}], "
-                f"to_jsonb(COALESCE(({current}::jsonb ->> {key})::bigint, 0) + 1))::text"
-            )
-        else:
-            path = f"'$.\"' || :{bucket} || '\"'"
-            bumped = f"json_set({current}, {path}, COALESCE(json_extract({current}, {path}), 0) + 1)"
-        return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
+        return _bump_histogram(dialect, "usage_daily", column, bucket)
 
     sums = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros", "errors",
             "fallbacks")  # fmt: skip
@@ -195,6 +201,25 @@ def _add_to_usage_daily(dialect: str) -> TextClause:
 
 
 _ADD_TO_USAGE_DAILY = {dialect: _add_to_usage_daily(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _add_to_usage_daily_model(dialect: str) -> TextClause:
+    """One upsert per record into the day's row of its model, with or without a key (``usage_daily_model``):
+    one more call, and one more in the bucket of its latency and of its time to first token (when timed)."""
+
+    def bump(column: str, bucket: str) -> str:
+        return _bump_histogram(dialect, "usage_daily_model", column, bucket)
+
+    return text(
+        "INSERT INTO usage_daily_model (usage_date, provider, model, with_api_key, requests, latency_histogram, "
+        "ttft_histogram) VALUES (:usage_date, :provider, :model, :with_api_key, :requests, :latency_histogram, "
+        ":ttft_histogram) ON CONFLICT (usage_date, provider, model, with_api_key) DO UPDATE SET "
+        "requests = usage_daily_model.requests + "
+        f"excluded.requests, {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
+    ).bindparams(bindparam("usage_date", type_=Date()), bindparam("with_api_key", type_=Boolean()))
+
+
+_ADD_TO_USAGE_DAILY_MODEL = {dialect: _add_to_usage_daily_model(dialect) for dialect in ("postgresql", "sqlite")}
 #: The ``api_key_id`` of the rollup rows of calls made without a key.
 NO_KEY_ID = uuid.UUID(int=0)
 
@@ -572,8 +597,15 @@ class SqlUsageRepository:
 
         latency = None if record.latency_ms is None else latency_bucket(record.latency_ms)
         ttft = None if record.ttft_ms is None else latency_bucket(record.ttft_ms)
+        histograms = {
+            "latency_histogram": json.dumps({str(latency): 1} if latency is not None else {}),
+            "ttft_histogram": json.dumps({str(ttft): 1} if ttft is not None else {}),
+            "latency_bucket": None if latency is None else str(latency),
+            "ttft_bucket": None if ttft is None else str(ttft),
+        }
+        flavour = "postgresql" if dialect == "postgresql" else "sqlite"
         await self._session.execute(
-            _ADD_TO_USAGE_DAILY["postgresql" if dialect == "postgresql" else "sqlite"],
+            _ADD_TO_USAGE_DAILY[flavour],
             {
                 "usage_date": record.day,
                 "user_id": record.user_id,
@@ -588,10 +620,18 @@ class SqlUsageRepository:
                 "cost_micros": record.cost_micros,
                 "errors": int(record.error_code is not None),
                 "fallbacks": int(record.fallback),
-                "latency_histogram": json.dumps({str(latency): 1} if latency is not None else {}),
-                "ttft_histogram": json.dumps({str(ttft): 1} if ttft is not None else {}),
-                "latency_bucket": None if latency is None else str(latency),
-                "ttft_bucket": None if ttft is None else str(ttft),
+                **histograms,
+            },
+        )
+        await self._session.execute(
+            _ADD_TO_USAGE_DAILY_MODEL[flavour],
+            {
+                "usage_date": record.day,
+                "provider": record.provider,
+                "model": record.model,
+                "with_api_key": record.api_key_id is not None,
+                "requests": 1,
+                **histograms,
             },
         )
 
