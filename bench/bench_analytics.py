@@ -169,9 +169,17 @@ async def fill(url: str, now: datetime) -> dict[str, float]:
         rollup = await connection.fetchval(
             "SELECT count(*) FROM usage_daily WHERE usage_date > $1::date - 30", now.date()
         )
+        coarse = await connection.fetchval(
+            "SELECT count(*) FROM usage_daily_model WHERE usage_date > $1::date - 30", now.date()
+        )
     finally:
         await connection.close()
-    return {"usage_records": float(count), "rollup_rows_in_30d": float(rollup), "fill_seconds": round(filled, 1)}
+    return {
+        "usage_records": float(count),
+        "rollup_rows_in_30d": float(rollup),
+        "coarse_rollup_rows_in_30d": float(coarse),
+        "fill_seconds": round(filled, 1),
+    }
 
 
 async def timed(call: Callable[[], Awaitable[Any]], rounds: int = ROUNDS) -> dict[str, float]:

@@ -175,12 +175,13 @@ class SqlAnalyticsReader:
             key = _group_key(group_by)
             cost = func.coalesce(func.sum(_D.cost_micros), 0)
             order = [key] if group_by is UsageGroupBy.DAY else [cost.desc(), key]
-            grouped = select(key, *_sums()).where(_in_range(days)).group_by(key).order_by(*order).limit(limit)
+            # The groups' sums, and (a window over every group, before the limit) all calls' sums.
+            every_group = [func.sum(column).over() for column in _sums()]
+            grouped = (
+                select(key, *_sums(), *every_group).where(_in_range(days)).group_by(key).order_by(*order).limit(limit)
+            )
             rows = (await session.execute(grouped)).all()
-            if len(rows) < limit:  # every group is listed: the totals are their sums
-                totals: Sequence[Any] = [sum(int(row[n] or 0) for row in rows) for n in range(1, 9)]
-            else:
-                totals = (await session.execute(select(*_sums()).where(_in_range(days)))).one()
+            totals: Sequence[Any] = rows[0][9:17] if rows else [0] * 8
             # The coarse rollup's rows (at most two per day and model called), each merged once: into
             # its day's, model's or provider's group, or (grouped by user or API key) into the calls'
             # made with a key or without; all calls' are then the sum of these parts.
