@@ -2,9 +2,9 @@
 
 A throwaway PostgreSQL database (``BENCH_DATABASE_URL``, default the test server on loopback) is
 migrated, then filled in SQL: 1,000 users, and 1,000,000 usage records spread evenly over the 365
-days ending today (about 82,000 in a 30-day range) across 3 providers, 6 models, 50 API keys, with
+days ending today (about 82,000 in a 30-day range) across 3 providers, 6 models, an API key per user, with
 latencies, errors and fallbacks (about 300 users active a day, each mostly on one model); ``usage_month``
-and the ``usage_daily`` rollup are filled from them as the usage repository keeps them.
+and the ``usage_daily`` and ``usage_daily_model`` rollups are filled from them as the usage repository keeps them.
 Each query then runs through the real adapter (``SqlAnalyticsReader``) ``ROUNDS`` times after a
 warm-up. Goal: p50 < 50 ms for a 30-day range.
 """
@@ -128,6 +128,31 @@ JOIN ttft t USING (usage_date, user_id, provider, model, api_key_id)
 """
 
 
+# The coarse rollup (one row per day, model and with or without a key) as the usage repository keeps
+# it, from the fine one.
+_DAILY_MODEL_SQL = """
+WITH fine AS (
+  SELECT usage_date, provider, model, api_key_id <> '00000000-0000-0000-0000-000000000000' AS with_api_key,
+         requests, latency_histogram, ttft_histogram
+  FROM usage_daily
+), latency AS (
+  SELECT usage_date, provider, model, with_api_key, json_object_agg(bucket, calls)::text AS h
+  FROM (SELECT f.usage_date, f.provider, f.model, f.with_api_key, b.key AS bucket, sum(b.value::bigint) AS calls
+        FROM fine f, json_each_text(f.latency_histogram::json) b GROUP BY 1, 2, 3, 4, 5) x GROUP BY 1, 2, 3, 4
+), ttft AS (
+  SELECT usage_date, provider, model, with_api_key, json_object_agg(bucket, calls)::text AS h
+  FROM (SELECT f.usage_date, f.provider, f.model, f.with_api_key, b.key AS bucket, sum(b.value::bigint) AS calls
+        FROM fine f, json_each_text(f.ttft_histogram::json) b GROUP BY 1, 2, 3, 4, 5) x GROUP BY 1, 2, 3, 4
+)
+INSERT INTO usage_daily_model (usage_date, provider, model, with_api_key, requests, latency_histogram,
+                               ttft_histogram)
+SELECT s.usage_date, s.provider, s.model, s.with_api_key, s.requests, COALESCE(l.h, '{}'), COALESCE(t.h, '{}')
+FROM (SELECT usage_date, provider, model, with_api_key, sum(requests) AS requests FROM fine GROUP BY 1, 2, 3, 4) s
+LEFT JOIN latency l USING (usage_date, provider, model, with_api_key)
+LEFT JOIN ttft t USING (usage_date, provider, model, with_api_key)
+"""
+
+
 async def fill(url: str, now: datetime) -> dict[str, float]:
     dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     connection = await asyncpg.connect(dsn)
@@ -137,15 +162,24 @@ async def fill(url: str, now: datetime) -> dict[str, float]:
         await connection.execute(_RECORDS_SQL, now, DAYS, ROWS, USERS)
         await connection.execute(_MONTHS_SQL)
         await connection.execute(_DAILY_SQL)
+        await connection.execute(_DAILY_MODEL_SQL)
         await connection.execute("ANALYZE")
         filled = time.perf_counter() - started
         count = await connection.fetchval("SELECT count(*) FROM usage_record")
         rollup = await connection.fetchval(
             "SELECT count(*) FROM usage_daily WHERE usage_date > $1::date - 30", now.date()
         )
+        coarse = await connection.fetchval(
+            "SELECT count(*) FROM usage_daily_model WHERE usage_date > $1::date - 30", now.date()
+        )
     finally:
         await connection.close()
-    return {"usage_records": float(count), "rollup_rows_in_30d": float(rollup), "fill_seconds": round(filled, 1)}
+    return {
+        "usage_records": float(count),
+        "rollup_rows_in_30d": float(rollup),
+        "coarse_rollup_rows_in_30d": float(coarse),
+        "fill_seconds": round(filled, 1),
+    }
 
 
 async def timed(call: Callable[[], Awaitable[Any]], rounds: int = ROUNDS) -> dict[str, float]:

@@ -13,7 +13,7 @@ import dataclasses
 import itertools
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -301,6 +301,10 @@ class InMemoryUsageRepository:
         self._t.usage.append(record)
         key = (record.user_id, month_start(record.created_at).date())
         self._t.months[key] = self._t.months.get(key, 0) + record.cost_micros
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
+        for record in records:
+            await self.record(record)
 
     async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
         return self._t.months.get((user_id, month_start.date()), 0)

@@ -5,6 +5,7 @@ computation, the permission guard, bad input, and the status of a process withou
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import uuid
 from collections.abc import AsyncIterator
@@ -17,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 
 from src.application.admin.analytics import UsageAnalyticsQuery
-from src.domain.admin.analytics import bucket_width, latency_bucket
+from src.domain.admin.analytics import bucket_width, histogram_percentiles, latency_bucket
 from src.domain.identity.model import Principal
 from src.domain.llm.model import Usage
 from src.domain.shared.errors import PermissionDenied
@@ -183,6 +184,8 @@ async def test_usage_by_every_grouping_adds_up_to_the_stored_records(api: Api) -
     by_provider = await api.ok("/api/v1/admin/analytics/usage", group_by="provider")
     assert {i["key"] for i in by_provider["items"]} == {"openai", "groq", "offline"}
     assert sum(i["fallbacks"] for i in by_provider["items"]) == by_provider["totals"]["fallbacks"]
+    for item in by_provider["items"]:
+        assert _figures(item) == _expected_figures([c for c in calls if c.provider == item["key"]]), item["key"]
 
     by_user = await api.ok("/api/v1/admin/analytics/usage", group_by="user", limit=1)
     (top,) = by_user["items"]  # only the biggest spender listed ...
@@ -192,6 +195,9 @@ async def test_usage_by_every_grouping_adds_up_to_the_stored_records(api: Api) -
 
     by_key = await api.ok("/api/v1/admin/analytics/usage", group_by="api_key")
     assert {i["key"] for i in by_key["items"]} == {str(uuid.UUID(int=7)), "no_api_key"}
+    for item in by_key["items"]:  # the calls without a key: a group of the coarse rollup's rows
+        keyed = [c for c in calls if (c.api_key_id is not None) == (item["key"] != "no_api_key")]
+        assert _figures(item) == _expected_figures(keyed), item["key"]
 
     # A range leaving out the oldest days leaves out their calls.
     start = (now - timedelta(days=1)).date()
@@ -394,3 +400,86 @@ async def test_the_migration_rolls_up_the_calls_recorded_before_it(settings: Any
         str(key_id): (1, 1_003),
     }
     assert (by_key.totals.cost_micros, by_key.totals.input_tokens, by_key.totals.latency_p50_ms) == (3_006, 3, None)
+
+
+async def test_the_coarse_rollup_migration_keeps_the_percentiles_of_the_days_rolled_up(settings: Any) -> None:
+    """Histograms in usage_daily before usage_daily_model existed are merged into it by the upgrade: the
+    percentiles of all calls, of a model and of the calls without a key are theirs afterwards."""
+    from sqlalchemy import text
+
+    migrator = Migrator(settings)
+    await asyncio.to_thread(migrator.upgrade, "c4d8a2f6b931")
+    container = build_container(settings, role="cli")
+    engine = container.database.get_engine()
+    users, key_id, day = (uuid.uuid4(), uuid.uuid4()), uuid.uuid4(), datetime.now(UTC).date()
+    postgres = engine.dialect.name == "postgresql"
+
+    def guid(value: uuid.UUID) -> Any:
+        return str(value) if postgres else value.bytes
+
+    # (user, model, key, latency histogram, ttft histogram)
+    rows = [
+        (0, "openai/gpt-4.1", None, {"100": 3, "400": 1}, {"20": 4}),
+        (1, "openai/gpt-4.1", None, {"100": 1, "2000": 2}, {"40": 3}),
+        (1, "openai/gpt-4.1", key_id, {"900": 5}, {"60": 5}),
+        (0, "groq/llama-3.1-8b-instant", None, {"50": 2}, {}),
+    ]
+    try:
+        async with engine.begin() as connection:
+            for n, user_id in enumerate(users):
+                await connection.execute(
+                    text(
+                        "INSERT INTO user_account (id, email, display_name, password_hash, role, tier, is_active, "
+                        "token_version, created_at, updated_at) VALUES (:id, :email, 'Old', 'x', 'member', "
+                        "'free', true, 0, :now, :now)"
+                    ),
+                    {"id": guid(user_id), "email": f"old{n}@example.com", "now": datetime.now(UTC)},
+                )
+            for user, model, api_key, latency, ttft in rows:
+                await connection.execute(
+                    text(
+                        "INSERT INTO usage_daily (usage_date, user_id, provider, model, api_key_id, requests, "
+                        "input_tokens, output_tokens, cached_tokens, reasoning_tokens, cost_micros, errors, fallbacks, "
+                        "latency_histogram, ttft_histogram) VALUES (:day, :user, :provider, :model, :key, :n, 0, 0, "
+                        "0, 0, :n, 0, 0, :latency, :ttft)"
+                    ),
+                    {
+                        "day": day,
+                        "user": guid(users[user]),
+                        "provider": model.partition("/")[0],
+                        "model": model,
+                        "key": guid(api_key or uuid.UUID(int=0)),
+                        "n": sum(latency.values()),
+                        "latency": json.dumps(latency),
+                        "ttft": json.dumps(ttft),
+                    },
+                )
+    finally:
+        await engine.dispose()
+    await asyncio.to_thread(migrator.upgrade)
+
+    def expected(chosen: list[tuple[Any, ...]]) -> list[float | None]:
+        merged: list[dict[int, int]] = [{}, {}]
+        for row in chosen:
+            for into, histogram in zip(merged, row[3:], strict=True):
+                for bucket, calls in histogram.items():
+                    into[int(bucket)] = into.get(int(bucket), 0) + calls
+        return [None if p is None else round(p, 1) for h in merged for p in histogram_percentiles(h, (0.5, 0.95))]
+
+    def found(stats: Any) -> list[float | None]:
+        return [stats.latency_p50_ms, stats.latency_p95_ms, stats.ttft_p50_ms, stats.ttft_p95_ms]
+
+    container = build_container(settings, role="cli")
+    try:
+        by_model = await container.admin.usage_analytics(UsageAnalyticsQuery(Principal.system(), group_by="model"))
+        by_key = await container.admin.usage_analytics(UsageAnalyticsQuery(Principal.system(), group_by="api_key"))
+    finally:
+        await container.database.get_engine().dispose()
+    assert found(by_model.totals) == expected(rows)
+    assert {i.key: found(i) for i in by_model.items} == {
+        model: expected([r for r in rows if r[1] == model]) for model in ("openai/gpt-4.1", "groq/llama-3.1-8b-instant")
+    }
+    assert {i.key: found(i) for i in by_key.items} == {
+        "no_api_key": expected([r for r in rows if r[2] is None]),
+        str(key_id): expected([r for r in rows if r[2] is not None]),
+    }

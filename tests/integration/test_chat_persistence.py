@@ -326,6 +326,52 @@ async def test_usage_adds_up_per_month_and_groups_by_day_or_model(uow: SqlAlchem
         assert [(b.key, b.cost_micros) for b in by_model] == [("openai/a", 1149), ("openai/b", 250)]
 
 
+async def test_batches_of_usage_in_opposite_orders_wait_for_each_other_without_deadlock(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    """Every call of a model on a day adds to one ``usage_daily_model`` row: a batch takes those rows'
+    locks in key order, so a batch (the ledger's) holding one never waits for another batch holding the
+    next while that one waits for it."""
+    from sqlalchemy import text
+
+    first, second = await a_user(uow), await a_user(uow)
+
+    def call(user_id: uuid.UUID, model: str) -> UsageRecord:
+        return record(user_id, cost=1, model=model, at=NOW)
+
+    async def batch(records: list[UsageRecord]) -> None:
+        async with uow() as tx:
+            await tx.usage.record_many(records)
+
+    async def waiting_on_a_lock() -> bool:
+        async with uow(read_only=True) as tx:
+            waiting = await tx.session.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            )
+        return bool(waiting)
+
+    async with uow() as tx:
+        if tx.session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite has one writer at a time: no row locks to wait on")
+        await tx.usage.record_many([call(first, "openai/a")])  # holds the day's row of model a
+        # The other batch lists model b first: it must wait for a without holding b.
+        other = asyncio.ensure_future(batch([call(second, "openai/b"), call(second, "openai/a")]))
+        for _ in range(1000):  # until it waits (a bound, not a timing: it fails the test if never)
+            if await waiting_on_a_lock():
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the other batch never waited for the row of model a")
+        await tx.usage.record_many([call(first, "openai/b")])
+    await other
+    async with uow(read_only=True) as tx:
+        rows = await tx.session.execute(text("SELECT model, requests FROM usage_daily_model ORDER BY model"))
+        assert [(model, int(n)) for model, n in rows] == [("openai/a", 2), ("openai/b", 2)]
+
+
 async def test_usage_groups_by_the_api_key_it_was_made_with(uow: SqlAlchemyUnitOfWorkFactory) -> None:
     owner = await a_user(uow)
     first_key, second_key = uuid.uuid4(), uuid.uuid4()

@@ -43,8 +43,7 @@ class UsageLedger:
             del self._pending[: self._max_batch]
             try:
                 async with self._uow() as tx:
-                    for record, _ in batch:
-                        await tx.usage.record(record)
+                    await tx.usage.record_many([record for record, _ in batch])
             except Exception as exc:  # noqa: BLE001 - every waiting caller gets the failure
                 for _, done in batch:
                     if not done.done():

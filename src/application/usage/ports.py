@@ -4,6 +4,7 @@ fakes: ``tests/fakes/chat.py``."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
@@ -33,6 +34,11 @@ class UsageRepository(Protocol):
     async def record(self, record: UsageRecord) -> None:
         """Store ``record`` and add its cost to the user's monthly total, in the caller's transaction
         (so the total is read in O(1) when checking a budget)."""
+        ...
+
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
+        """``record`` each of ``records`` in the caller's transaction, taking the running totals' row
+        locks in one order whatever the records' order (two batches never wait for each other in a cycle)."""
         ...
 
     async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:

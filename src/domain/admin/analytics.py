@@ -7,9 +7,10 @@ PostgreSQL's ``percentile_cont``, over calls spread evenly across their bucket).
 
 from __future__ import annotations
 
+import bisect
 import enum
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import TypeVar
@@ -159,20 +160,31 @@ def histogram_percentile(histogram: Mapping[int, int], fraction: float) -> float
     """``percentile_cont(fraction)`` of the calls a histogram counts, each bucket's calls taken as spread
     evenly across it (the k-th of c calls in ``[lower, lower + width)`` at ``lower + width * (k + 0.5) / c``);
     ``None`` when it counts nothing."""
+    return histogram_percentiles(histogram, (fraction,))[0]
+
+
+def histogram_percentiles(histogram: Mapping[int, int], fractions: Sequence[float]) -> list[float | None]:
+    """``histogram_percentile`` of each of ``fractions``, sorting and counting the histogram once."""
     buckets = sorted((lower, count) for lower, count in histogram.items() if count > 0)
     total = sum(count for _, count in buckets)
     if not total:
-        return None
-    position = fraction * (total - 1)
+        return [None for _ in fractions]
+    # The number of calls below each bucket, to find a rank's bucket by bisection.
+    below: list[int] = []
+    running = 0
+    for _, count in buckets:
+        below.append(running)
+        running += count
 
     def value_at(rank: int) -> float:
-        before = 0
-        for lower, count in buckets:
-            if rank < before + count:
-                return lower + bucket_width(lower) * (rank - before + 0.5) / count
-            before += count
-        raise AssertionError("rank past the histogram")  # pragma: no cover - position < total
+        index = bisect.bisect_right(below, rank) - 1
+        lower, count = buckets[index]
+        return lower + bucket_width(lower) * (rank - below[index] + 0.5) / count
 
-    below, above = math.floor(position), math.ceil(position)
-    low, high = value_at(below), value_at(above)
-    return low + (high - low) * (position - below)
+    found: list[float | None] = []
+    for fraction in fractions:
+        position = fraction * (total - 1)
+        low_rank, high_rank = math.floor(position), math.ceil(position)
+        low, high = value_at(low_rank), value_at(high_rank)
+        found.append(low + (high - low) * (position - low_rank))
+    return found

@@ -3,8 +3,12 @@
 Usage figures come from ``usage_daily``, the rollup kept with every usage record in its transaction
 (one row per day, user, model and API key): its sums are the records' sums exactly, and a month of
 it is a few rows per active user and day, whatever the number of calls. Latency percentiles come
-from its per-bucket counts, merged here (``domain.admin.analytics.histogram_percentile``: the same
-interpolation as ``percentile_cont``, each bucket's calls spread across it), on both databases.
+from per-bucket counts, merged here (``domain.admin.analytics.histogram_percentiles``: the same
+interpolation as ``percentile_cont``, each bucket's calls spread across it), on both databases: all
+calls', a day's, a model's, a provider's and those without an API key from ``usage_daily_model``
+(one row per day, model and with or without a key, kept with the same records), a user's or an API
+key's from ``usage_daily`` through its indexes, for the groups listed only.
+Merging in Python costs per row, so no report merges a month of ``usage_daily``.
 Top spenders of a month read ``usage_month``; sign-ups and articles read ``user_account`` and
 ``article`` through their ``created_at`` indexes.
 """
@@ -12,7 +16,7 @@ Top spenders of a month read ``usage_month``; sign-ups and articles read ``user_
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from uuid import UUID
@@ -35,15 +39,19 @@ from src.domain.admin.analytics import (
     TopBy,
     UsageGroupBy,
     UsageStats,
-    histogram_percentile,
+    histogram_percentiles,
 )
-from src.infrastructure.persistence.chat_models import UsageDailyModel, UsageMonthModel
+from src.infrastructure.persistence.chat_models import UsageDailyModel, UsageModelDayModel, UsageMonthModel
 from src.infrastructure.persistence.chat_repositories import NO_KEY_ID
 from src.infrastructure.persistence.knowledge_models import ArticleModel, ArticleTagModel, TagModel
 from src.infrastructure.persistence.models import ApiKeyModel, UserModel
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
 _D = UsageDailyModel
+_M = UsageModelDayModel
+#: Where a coarse rollup row (day, provider, model, with_api_key, ...) holds the key of the groupings it
+#: serves (by user or API key: the calls made with a key or without).
+_COARSE_KEY = {UsageGroupBy.DAY: 0, UsageGroupBy.PROVIDER: 1, UsageGroupBy.MODEL: 2}
 #: A rollup row's histogram, ``{"<bucket>": calls}`` (msgspec: a month of rows is thousands of them).
 _HISTOGRAM = msgspec.json.Decoder(dict[str, int])
 _TOTAL = "total"
@@ -91,7 +99,7 @@ def _sums() -> list[Any]:
 
 class _Latencies:
     """The merged latency and time-to-first-token histograms of one group (bucket keys kept as the
-    JSON's strings while merging: thousands of rows are merged per report)."""
+    JSON's strings while merging: thousands of buckets are merged per report)."""
 
     __slots__ = ("latency", "ttft")
 
@@ -100,16 +108,23 @@ class _Latencies:
         self.ttft: dict[str, int] = {}
 
     def add(self, latency: dict[str, int], ttft: dict[str, int]) -> None:
-        for into, counts in ((self.latency, latency), (self.ttft, ttft)):
-            for bucket, calls in counts.items():
-                into[bucket] = into.get(bucket, 0) + calls
+        into = self.latency
+        get = into.get
+        for bucket, calls in latency.items():
+            into[bucket] = get(bucket, 0) + calls
+        into = self.ttft
+        get = into.get
+        for bucket, calls in ttft.items():
+            into[bucket] = get(bucket, 0) + calls
+
+    def merge(self, other: _Latencies) -> None:
+        self.add(other.latency, other.ttft)
 
     def percentiles(self) -> list[float | None]:
-        found: list[float | None] = []
-        for counts in (self.latency, self.ttft):
-            histogram = {int(bucket): calls for bucket, calls in counts.items()}
-            found += [histogram_percentile(histogram, f) for f in _FRACTIONS]
-        return found
+        return [
+            *histogram_percentiles({int(bucket): calls for bucket, calls in self.latency.items()}, _FRACTIONS),
+            *histogram_percentiles({int(bucket): calls for bucket, calls in self.ttft.items()}, _FRACTIONS),
+        ]
 
 
 def _stats(key: str, sums: Iterable[Any], percentiles: Iterable[float | None], label: str | None = None) -> UsageStats:
@@ -160,21 +175,45 @@ class SqlAnalyticsReader:
             key = _group_key(group_by)
             cost = func.coalesce(func.sum(_D.cost_micros), 0)
             order = [key] if group_by is UsageGroupBy.DAY else [cost.desc(), key]
-            grouped = select(key, *_sums()).where(_in_range(days)).group_by(key).order_by(*order).limit(limit)
-            rows = (await session.execute(grouped)).all()
-            totals = (await session.execute(select(*_sums()).where(_in_range(days)))).one()
-            # The histograms of the range's rollup rows: merged per listed group, and all together.
-            listed = {row[0]: _Latencies() for row in rows}
-            overall = _Latencies()
-            histograms = select(key, _D.latency_histogram, _D.ttft_histogram).where(
-                _in_range(days), or_(_D.latency_histogram != "{}", _D.ttft_histogram != "{}")
+            # The groups' sums, and (a window over every group, before the limit) all calls' sums.
+            every_group = [func.sum(column).over() for column in _sums()]
+            grouped = (
+                select(key, *_sums(), *every_group).where(_in_range(days)).group_by(key).order_by(*order).limit(limit)
             )
-            for k, latency_text, ttft_text in await session.execute(histograms):
-                latency, ttft = _HISTOGRAM.decode(latency_text), _HISTOGRAM.decode(ttft_text)
-                overall.add(latency, ttft)
-                group = listed.get(k)
-                if group is not None:
-                    group.add(latency, ttft)
+            rows = (await session.execute(grouped)).all()
+            totals: Sequence[Any] = rows[0][9:17] if rows else [0] * 8
+            # The coarse rollup's rows (at most two per day and model called), each merged once: into
+            # its day's, model's or provider's group, or (grouped by user or API key) into the calls'
+            # made with a key or without; all calls' are then the sum of these parts.
+            coarse = await session.execute(
+                select(
+                    _M.usage_date, _M.provider, _M.model, _M.with_api_key, _M.latency_histogram, _M.ttft_histogram
+                ).where(_M.usage_date >= days.start, _M.usage_date <= days.end)
+            )
+            at = _COARSE_KEY.get(group_by, 3)
+            parts: dict[Any, _Latencies] = {}
+            for row in coarse:
+                part = parts.get(row[at])
+                if part is None:
+                    part = parts[row[at]] = _Latencies()
+                part.add(_HISTOGRAM.decode(row[4]), _HISTOGRAM.decode(row[5]))
+            overall = _Latencies()
+            for part in parts.values():
+                overall.merge(part)
+            if group_by in _COARSE_KEY:
+                listed = {row[0]: parts.get(row[0]) or _Latencies() for row in rows}
+            else:
+                listed = {row[0]: _Latencies() for row in rows}
+                if group_by is UsageGroupBy.API_KEY and NO_KEY_ID in listed:
+                    listed[NO_KEY_ID] = parts.get(False) or _Latencies()
+            # A user's or an API key's: from the fine rollup, for the groups listed only.
+            wanted = [] if group_by in _COARSE_KEY else [k for k in listed if k != NO_KEY_ID]
+            if wanted:
+                fine = select(key, _D.latency_histogram, _D.ttft_histogram).where(
+                    _in_range(days), key.in_(wanted), or_(_D.latency_histogram != "{}", _D.ttft_histogram != "{}")
+                )
+                for k, latency_text, ttft_text in await session.execute(fine):
+                    listed[k].add(_HISTOGRAM.decode(latency_text), _HISTOGRAM.decode(ttft_text))
             labels = await self._labels(session, group_by, list(listed))
         stats = [_stats(_key_text(row[0]), row[1:9], listed[row[0]].percentiles(), labels.get(row[0])) for row in rows]
         return UsageAnalytics(

@@ -141,6 +141,11 @@ class UsageDailyModel(DefaultBase):
     """
 
     __tablename__ = "usage_daily"
+    __table_args__ = (
+        # The latency histograms of the users or API keys an analytics report lists.
+        Index("ix_usage_daily_user_id_usage_date", "user_id", "usage_date"),
+        Index("ix_usage_daily_api_key_id_usage_date", "api_key_id", "usage_date"),
+    )
 
     usage_date: Mapped[date] = mapped_column(Date, primary_key=True)
     user_id: Mapped[UUID] = mapped_column(GUID, ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
@@ -157,6 +162,30 @@ class UsageDailyModel(DefaultBase):
     errors: Mapped[int] = mapped_column(Integer, default=0)
     fallbacks: Mapped[int] = mapped_column(Integer, default=0)
     #: ``{"<bucket lower bound, ms>": calls}`` of the calls that were timed.
+    latency_histogram: Mapped[str] = mapped_column(Text, default="{}")
+    ttft_histogram: Mapped[str] = mapped_column(Text, default="{}")
+
+
+class UsageModelDayModel(DefaultBase):
+    """The day's latency histograms of the calls to one model, with an API key or without: the coarse
+    rollup the analytics read their percentiles from (a day of it is two rows per model called at most,
+    where ``usage_daily`` has one per user, model and API key: merging a month's histograms is then
+    hundreds of rows, not tens of thousands).
+
+    Kept with each usage record, in its transaction, like ``usage_daily`` (one upsert on the day's row
+    of the record's model). It has no user in it: a deleted user's calls stay in it (the sums, read
+    from ``usage_daily``, drop them).
+    """
+
+    __tablename__ = "usage_daily_model"
+
+    usage_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(50), primary_key=True)
+    model: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: Calls made with an API key, or without (the analytics' ``no_api_key`` group).
+    with_api_key: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    #: ``{"<bucket lower bound, ms>": calls}``, as in ``usage_daily``.
     latency_histogram: Mapped[str] = mapped_column(Text, default="{}")
     ttft_histogram: Mapped[str] = mapped_column(Text, default="{}")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
 from advanced_alchemy.types import GUID
 from sqlalchemy import (
+    Boolean,
     Date,
     Insert,
     Select,
@@ -161,22 +163,27 @@ _BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c
 _ADD_TO_USAGE_MONTH = {dialect: _add_to_usage_month(dialect) for dialect in ("postgresql", "sqlite")}
 
 
+def _bump_histogram(dialect: str, table: str, column: str, bucket: str) -> str:
+    """``column = `` one more call in the bucket ``:bucket`` of the JSON histogram (unchanged when NULL)."""
+    current = f"{table}.{column}"
+    if dialect == "postgresql":
+        key = f"CAST(:{bucket} AS text)"
+        bumped = (
+            f"jsonb_set({current}::jsonb, ARRAY[{key}], "
+            f"to_jsonb(COALESCE(({current}::jsonb ->> {key})::bigint, 0) + 1))::text"
+        )
+    else:
+        path = f"'$.\"' || :{bucket} || '\"'"
+        bumped = f"json_set({current}, {path}, COALESCE(json_extract({current}, {path}), 0) + 1)"
+    return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
+
+
 def _add_to_usage_daily(dialect: str) -> TextClause:
     """One upsert per record into the day's rollup row of its user, model and key: the sums, and one
     more call in the bucket of its latency and of its time to first token (when timed)."""
 
     def bump(column: str, bucket: str) -> str:
-        current = f"usage_daily.{column}"
-        if dialect == "postgresql":
-            key = f"CAST(:{bucket} AS text)"
-            bumped = (
-                f"jsonb_set({current}::jsonb, ARRAY[{key}], "
-                f"to_jsonb(COALESCE(({current}::jsonb ->> {key})::bigint, 0) + 1))::text"
-            )
-        else:
-            path = f"'$.\"' || :{bucket} || '\"'"
-            bumped = f"json_set({current}, {path}, COALESCE(json_extract({current}, {path}), 0) + 1)"
-        return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
+        return _bump_histogram(dialect, "usage_daily", column, bucket)
 
     sums = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros", "errors",
             "fallbacks")  # fmt: skip
@@ -195,6 +202,25 @@ def _add_to_usage_daily(dialect: str) -> TextClause:
 
 
 _ADD_TO_USAGE_DAILY = {dialect: _add_to_usage_daily(dialect) for dialect in ("postgresql", "sqlite")}
+
+
+def _add_to_usage_daily_model(dialect: str) -> TextClause:
+    """One upsert per record into the day's row of its model, with or without a key (``usage_daily_model``):
+    one more call, and one more in the bucket of its latency and of its time to first token (when timed)."""
+
+    def bump(column: str, bucket: str) -> str:
+        return _bump_histogram(dialect, "usage_daily_model", column, bucket)
+
+    return text(
+        "INSERT INTO usage_daily_model (usage_date, provider, model, with_api_key, requests, latency_histogram, "
+        "ttft_histogram) VALUES (:usage_date, :provider, :model, :with_api_key, :requests, :latency_histogram, "
+        ":ttft_histogram) ON CONFLICT (usage_date, provider, model, with_api_key) DO UPDATE SET "
+        "requests = usage_daily_model.requests + "
+        f"excluded.requests, {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
+    ).bindparams(bindparam("usage_date", type_=Date()), bindparam("with_api_key", type_=Boolean()))
+
+
+_ADD_TO_USAGE_DAILY_MODEL = {dialect: _add_to_usage_daily_model(dialect) for dialect in ("postgresql", "sqlite")}
 #: The ``api_key_id`` of the rollup rows of calls made without a key.
 NO_KEY_ID = uuid.UUID(int=0)
 
@@ -523,77 +549,114 @@ class SqlMessageRepository:
         return await search_messages(self._session, user_id, query, limit=limit, offset=offset, any_word=any_word)
 
 
+_HISTOGRAM_PARAMS = ("latency_histogram", "ttft_histogram", "latency_bucket", "ttft_bucket")
+
+
+def _usage_record_row(record: UsageRecord) -> dict[str, Any]:
+    usage = record.usage
+    return {
+        "id": record.id,
+        "user_id": record.user_id,
+        "conversation_id": record.conversation_id,
+        "message_id": record.message_id,
+        "api_key_id": record.api_key_id,
+        "kind": record.kind.value,
+        "provider": record.provider,
+        "model": record.model,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "estimated": usage.estimated,
+        "cost_micros": record.cost_micros,
+        "usage_date": record.day,
+        "latency_ms": record.latency_ms,
+        "ttft_ms": record.ttft_ms,
+        "error_code": record.error_code,
+        "fallback": record.fallback,
+        "created_at": record.created_at,
+        "updated_at": record.created_at,
+    }
+
+
+def _usage_daily_row(record: UsageRecord) -> dict[str, Any]:
+    """The record as an addition to its ``usage_daily`` row: the sums, and the buckets of its timings."""
+    usage = record.usage
+    latency = None if record.latency_ms is None else latency_bucket(record.latency_ms)
+    ttft = None if record.ttft_ms is None else latency_bucket(record.ttft_ms)
+    return {
+        "usage_date": record.day,
+        "user_id": record.user_id,
+        "provider": record.provider,
+        "model": record.model,
+        "api_key_id": record.api_key_id or NO_KEY_ID,
+        "requests": 1,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cached_tokens": usage.cached_tokens,
+        "reasoning_tokens": usage.reasoning_tokens,
+        "cost_micros": record.cost_micros,
+        "errors": int(record.error_code is not None),
+        "fallbacks": int(record.fallback),
+        "latency_histogram": json.dumps({str(latency): 1} if latency is not None else {}),
+        "ttft_histogram": json.dumps({str(ttft): 1} if ttft is not None else {}),
+        "latency_bucket": None if latency is None else str(latency),
+        "ttft_bucket": None if ttft is None else str(ttft),
+    }
+
+
 class SqlUsageRepository:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def record(self, record: UsageRecord) -> None:
-        usage = record.usage
-        await _flush_pending(self._session)
-        await self._session.execute(
-            _INSERT_USAGE_RECORD,
-            {
-                "id": record.id,
-                "user_id": record.user_id,
-                "conversation_id": record.conversation_id,
-                "message_id": record.message_id,
-                "api_key_id": record.api_key_id,
-                "kind": record.kind.value,
-                "provider": record.provider,
-                "model": record.model,
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cached_tokens": usage.cached_tokens,
-                "reasoning_tokens": usage.reasoning_tokens,
-                "estimated": usage.estimated,
-                "cost_micros": record.cost_micros,
-                "usage_date": record.day,
-                "latency_ms": record.latency_ms,
-                "ttft_ms": record.ttft_ms,
-                "error_code": record.error_code,
-                "fallback": record.fallback,
-                "created_at": record.created_at,
-                "updated_at": record.created_at,
-            },
-        )
-        dialect = self._session.get_bind().dialect.name
-        await self._session.execute(
-            _ADD_TO_USAGE_MONTH["postgresql" if dialect == "postgresql" else "sqlite"],
-            {
-                "id": uuid7(),
-                "user_id": record.user_id,
-                "month": month_start(record.created_at).date(),
-                "cost_micros": record.cost_micros,
-                "requests": 1,
-                "created_at": record.created_at,
-                "updated_at": record.created_at,
-            },
-        )
+        await self.record_many([record])
 
-        latency = None if record.latency_ms is None else latency_bucket(record.latency_ms)
-        ttft = None if record.ttft_ms is None else latency_bucket(record.ttft_ms)
-        await self._session.execute(
-            _ADD_TO_USAGE_DAILY["postgresql" if dialect == "postgresql" else "sqlite"],
-            {
-                "usage_date": record.day,
-                "user_id": record.user_id,
-                "provider": record.provider,
-                "model": record.model,
-                "api_key_id": record.api_key_id or NO_KEY_ID,
-                "requests": 1,
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "cached_tokens": usage.cached_tokens,
-                "reasoning_tokens": usage.reasoning_tokens,
-                "cost_micros": record.cost_micros,
-                "errors": int(record.error_code is not None),
-                "fallbacks": int(record.fallback),
-                "latency_histogram": json.dumps({str(latency): 1} if latency is not None else {}),
-                "ttft_histogram": json.dumps({str(ttft): 1} if ttft is not None else {}),
-                "latency_bucket": None if latency is None else str(latency),
-                "ttft_bucket": None if ttft is None else str(ttft),
-            },
+    async def record_many(self, records: Sequence[UsageRecord]) -> None:
+        """The records, then the running totals they add to, table by table and each table's rows in key
+        order: every transaction takes these row locks in the same order (the day's row of a model is
+        shared by all users' calls: a batch locking it before another's would otherwise deadlock)."""
+        if not records:
+            return
+        await _flush_pending(self._session)
+        flavour = "postgresql" if self._session.get_bind().dialect.name == "postgresql" else "sqlite"
+        await self._session.execute(_INSERT_USAGE_RECORD, [_usage_record_row(record) for record in records])
+        months = sorted(
+            (
+                {
+                    "id": uuid7(),
+                    "user_id": record.user_id,
+                    "month": month_start(record.created_at).date(),
+                    "cost_micros": record.cost_micros,
+                    "requests": 1,
+                    "created_at": record.created_at,
+                    "updated_at": record.created_at,
+                }
+                for record in records
+            ),
+            key=lambda row: (row["user_id"], row["month"]),
         )
+        await self._session.execute(_ADD_TO_USAGE_MONTH[flavour], months)
+        daily = sorted(
+            (_usage_daily_row(record) for record in records),
+            key=lambda row: (row["usage_date"], row["user_id"], row["provider"], row["model"], row["api_key_id"]),
+        )
+        await self._session.execute(_ADD_TO_USAGE_DAILY[flavour], daily)
+        per_model = sorted(
+            (
+                {
+                    "usage_date": row["usage_date"],
+                    "provider": row["provider"],
+                    "model": row["model"],
+                    "with_api_key": row["api_key_id"] != NO_KEY_ID,
+                    "requests": 1,
+                    **{k: row[k] for k in _HISTOGRAM_PARAMS},
+                }
+                for row in daily
+            ),
+            key=lambda row: (row["usage_date"], row["provider"], row["model"], row["with_api_key"]),
+        )
+        await self._session.execute(_ADD_TO_USAGE_DAILY_MODEL[flavour], per_model)
 
     async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
         await _flush_pending(self._session)

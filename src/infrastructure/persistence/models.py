@@ -23,6 +23,7 @@ from src.infrastructure.persistence.chat_models import (  # noqa: F401
     ChatMessageModel,
     ConversationModel,
     UsageDailyModel,
+    UsageModelDayModel,
     UsageMonthModel,
     UsageRecordModel,
     UserBudgetModel,

@@ -16,6 +16,7 @@ from src.domain.admin.analytics import (
     checked_limit,
     day_range,
     histogram_percentile,
+    histogram_percentiles,
     latency_bucket,
     parse_choice,
     period_range,
@@ -92,3 +93,33 @@ def test_a_histogram_percentile_is_within_a_bucket_of_the_exact_one() -> None:
     # One call in a bucket sits in its middle; two in one bucket at its quarters.
     assert histogram_percentile({100: 1}, 0.5) == 102.5
     assert histogram_percentile({100: 2}, 0.0) == 101.25
+
+
+def _walked_percentile(histogram: dict[int, int], fraction: float) -> float | None:
+    """The percentile by walking the buckets call by call (the definition, slowly)."""
+    spread = [
+        lower + bucket_width(lower) * (k + 0.5) / count
+        for lower, count in sorted(histogram.items())
+        for k in range(count)
+    ]
+    if not spread:
+        return None
+    position = fraction * (len(spread) - 1)
+    low, high = spread[int(position)], spread[min(int(position) + 1, len(spread) - 1)]
+    return low + (high - low) * (position - int(position))
+
+
+def test_several_percentiles_at_once_are_each_the_walked_one() -> None:
+    histograms = [
+        {},
+        {100: 1},
+        {0: 3, 5: 0, 200: 1},
+        {latency_bucket((n * 104729) % 9000): 1 + n % 4 for n in range(60)},
+        {latency_bucket(n * 977): n % 3 for n in range(1, 200)},
+    ]
+    fractions = (0.0, 0.01, 0.5, 0.95, 0.99, 1.0)
+    for histogram in histograms:
+        found = histogram_percentiles(histogram, fractions)
+        for fraction, value in zip(fractions, found, strict=True):
+            expected = _walked_percentile(histogram, fraction)
+            assert value == (None if expected is None else pytest.approx(expected)), (histogram, fraction)
