@@ -134,6 +134,11 @@ export function MessageList({ rows, onRegenerate, sentAt }: { rows: Row[]; onReg
     // Rows beyond the screen, each way: enough for keyboard and wheel steps, few enough that a fling
     // mounts little per frame.
     overscan: 3,
+    // Scrolling re-renders with React's batching instead of synchronously inside each scroll event:
+    // the scroll events of a frame make one render, not one each (at 4x CPU slowdown: 7 and 8 long
+    // tasks a fling with flushSync, 0 to 12 without, on a shared machine). A flung row may show up a
+    // frame later.
+    useFlushSync: false,
     // A first guess until the list is measured (also what renders where nothing is laid out, as in jsdom).
     initialRect: { width: 800, height: 800 },
     getItemKey: (index) => rows[index].key,
