@@ -1,4 +1,4 @@
-import { render, screen } from "@testing-library/react";
+import { act, render, screen } from "@testing-library/react";
 import userEvent from "@testing-library/user-event";
 import { describe, expect, it, vi } from "vitest";
 import { Markdown } from "./Markdown";
@@ -32,5 +32,30 @@ describe("Markdown", () => {
     await userEvent.click(screen.getByRole("button", { name: "Copy" }));
     expect(writeText).toHaveBeenCalledWith("print('hi')\n");
     expect(await screen.findByRole("button", { name: "Copied" })).toBeInTheDocument();
+  });
+
+  it("mounts an unparsed message as its text while the list is flung, then renders its Markdown", async () => {
+    const text = "Deferred **reply** 7f3a";
+    const { container } = render(<Markdown text={text} cache defer />);
+    expect(container.querySelector("strong")).toBeNull();
+    expect(container.querySelector(".plain-text")?.textContent).toBe(text);
+    expect((await screen.findByText("reply")).tagName).toBe("STRONG");
+    expect(container.querySelector(".plain-text")).toBeNull();
+  });
+
+  it("mounts a message already parsed as Markdown at once, even while the list is flung", () => {
+    const text = "Parsed **once** 91c2";
+    render(<Markdown text={text} cache />).unmount();
+    const { container } = render(<Markdown text={text} cache defer />);
+    expect(container.querySelector(".plain-text")).toBeNull();
+    expect(screen.getByText("once").tagName).toBe("STRONG");
+  });
+
+  it("never parses a deferred message that is unmounted before its turn", async () => {
+    const text = "Scrolled **past** 55e0";
+    render(<Markdown text={text} cache defer />).unmount();
+    await act(() => new Promise((resolve) => setTimeout(resolve, 100)));
+    const { container } = render(<Markdown text={text} cache defer />);
+    expect(container.querySelector(".plain-text")).not.toBeNull(); // not in the cache: it was never parsed
   });
 });

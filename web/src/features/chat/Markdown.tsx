@@ -116,12 +116,37 @@ export function warmMarkdown(text: string): void {
   if (!rendered.has(key)) remember(key, render(text, plugins));
 }
 
-export const Markdown = memo(function Markdown({ text, cache = false }: { text: string; cache?: boolean }) {
+// requestIdleCallback where the browser has it (Safari does not): otherwise a short timeout.
+const idle: (callback: () => void, timeout: number) => number =
+  typeof window !== "undefined" && window.requestIdleCallback
+    ? (callback, timeout) => window.requestIdleCallback(callback, { timeout })
+    : (callback) => window.setTimeout(callback, 30);
+const cancelIdle: (handle: number) => void =
+  typeof window !== "undefined" && window.cancelIdleCallback ? (handle) => window.cancelIdleCallback(handle) : (handle) => window.clearTimeout(handle);
+
+/**
+ * A message's Markdown. `cache`: a finished message, parsed once and kept. `defer`: the list is being
+ * flung, so a finished message not parsed yet mounts as its plain text and is parsed in idle time (at
+ * most 250 ms later), one row per task: a fling mounts a screenful of rows per frame, and parsing them
+ * all in that frame is what made long tasks. A row scrolled past before then is never parsed.
+ */
+export const Markdown = memo(function Markdown({ text, cache = false, defer = false }: { text: string; cache?: boolean; defer?: boolean }) {
   const highlight = useHighlighter(text.includes("```") || text.includes("~~~"));
   const key = `${highlight.length}:${text}`;
-  if (cache) {
-    const hit = rendered.get(key);
-    if (hit) return hit;
+  const hit = cache ? rendered.get(key) : undefined;
+  const [parse, setParse] = useState(() => !cache || !defer || hit !== undefined);
+  useEffect(() => {
+    if (parse) return;
+    const handle = idle(() => setParse(true), 250);
+    return () => cancelIdle(handle);
+  }, [parse]);
+  if (hit) return hit;
+  if (!parse) {
+    return (
+      <div className="markdown" data-plain="">
+        <p className="plain-text">{text}</p>
+      </div>
+    );
   }
   const element = render(text, highlight);
   return cache ? remember(key, element) : element;

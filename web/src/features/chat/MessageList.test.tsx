@@ -2,7 +2,7 @@ import { render, screen, within } from "@testing-library/react";
 import { describe, expect, it } from "vitest";
 import type { Message } from "../../api/client";
 import type { LiveReply } from "../../api/stream";
-import { Bubble, rowsOf } from "./MessageList";
+import { Bubble, estimateRowHeight, rowsOf } from "./MessageList";
 
 function message(id: string, role: string, content: string): Message {
   return {
@@ -92,5 +92,23 @@ describe("Bubble: Report", () => {
     expect(reportButtons(streaming.container)).toHaveLength(0);
     const own = render(<Bubble row={rowsOf([message("u1", "user", "hi")], undefined)[0]} />);
     expect(reportButtons(own.container)).toHaveLength(0);
+  });
+});
+
+describe("estimateRowHeight", () => {
+  const row = (role: string, content: string, done = true) => rowsOf([message("m", role, content)], undefined).map((r) => ({ ...r, streaming: !done }))[0];
+
+  it("gives a one-line message of the person one line (as measured in Chromium: 51 px)", () => {
+    expect(estimateRowHeight(row("user", "Question 7: how does item 7 work?"), 1008)).toBe(51);
+  });
+
+  it("grows with the lines a text wraps to, and with the list getting narrower", () => {
+    const long = row("assistant", "word ".repeat(200));
+    expect(estimateRowHeight(long, 1008)).toBeGreaterThan(estimateRowHeight(row("assistant", "word"), 1008) + 200);
+    expect(estimateRowHeight(long, 400)).toBeGreaterThan(estimateRowHeight(long, 1008));
+  });
+
+  it("counts the usage line and the actions of a finished reply, not of one streaming", () => {
+    expect(estimateRowHeight(row("assistant", "hello"), 1008)).toBeGreaterThan(estimateRowHeight(row("assistant", "hello", false), 1008));
   });
 });
