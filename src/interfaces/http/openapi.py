@@ -116,6 +116,7 @@ def complete_openapi_document(document: dict[str, Any], app: Litestar) -> None:
             strict_bodies.update(_strict_struct_names(handler))
     for operation in _operations(document):
         _refuse_nul_in_inputs(operation, schemas)
+        _sort_response_headers(operation)
     for name in strict_bodies:
         schema = schemas.get(name)
         if isinstance(schema, dict) and schema.get("type") == "object":
@@ -139,6 +140,15 @@ def _operations(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
         for operation in path_item.values():
             if isinstance(operation, dict) and "responses" in operation:
                 yield operation
+
+
+def _sort_response_headers(operation: dict[str, Any]) -> None:
+    """Litestar collects a route's response headers in a set: their order followed the hash seed, so
+    the document (and the web client generated from it) changed from one process to the next."""
+    for response in operation.get("responses", {}).values():
+        headers = response.get("headers") if isinstance(response, dict) else None
+        if isinstance(headers, dict):
+            response["headers"] = dict(sorted(headers.items()))
 
 
 def _refuse_nul_in_inputs(operation: dict[str, Any], schemas: dict[str, Any]) -> None:
