@@ -223,7 +223,7 @@ def loaded_messages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     from src.infrastructure.persistence import chat_repositories
 
     loads: list[int] = []
-    for name in ("_to_message", "_to_prompt_message"):
+    for name in ("message_of", "prompt_message_of"):
         mapping = getattr(chat_repositories, name)
 
         def counting(row: object, mapping: Callable[[object], object] = mapping) -> object:

@@ -40,8 +40,8 @@ from uuid_utils.compat import uuid7
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
 from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
 from src.domain.admin.analytics import latency_bucket
-from src.domain.chat.model import Conversation, Grounding, Message, MessageStatus
-from src.domain.llm.model import FinishReason, MessageRole, PromptMessage, Usage
+from src.domain.chat.model import Conversation, Message, MessageStatus
+from src.domain.llm.model import MessageRole, PromptMessage, Usage
 from src.domain.usage.model import UsageRecord, month_start
 from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
@@ -50,6 +50,7 @@ from src.infrastructure.persistence.chat_models import (
     UsageRecordModel,
     UserBudgetModel,
 )
+from src.infrastructure.persistence.chat_rows import conversation_of, message_of, prompt_message_of
 from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
 from src.infrastructure.persistence.message_search import search_messages
 
@@ -268,7 +269,7 @@ class SqlConversationRepository:
         else:
             result = await self._session.execute(_GET_OWNED_CONVERSATION, {"p_id": conversation_id, "p_user": user_id})
         row = result.first()
-        return _to_conversation(row) if row is not None else None
+        return conversation_of(row) if row is not None else None
 
     async def list_for_user(
         self, user_id: uuid.UUID, *, query: str | None, archived: bool | None, limit: int, offset: int
@@ -286,7 +287,7 @@ class SqlConversationRepository:
             .limit(limit)
             .offset(offset)
         )
-        return [_to_conversation(r) for r in rows], int(total or 0)
+        return [conversation_of(r) for r in rows], int(total or 0)
 
     async def save(self, conversation: Conversation) -> None:
         await self._session.execute(
@@ -454,7 +455,7 @@ class SqlMessageRepository:
         row = await self._session.scalar(
             select(ChatMessageModel).where(ChatMessageModel.id == message_id).execution_options(populate_existing=True)
         )
-        return _to_message(row) if row is not None else None
+        return message_of(row) if row is not None else None
 
     async def latest(self, conversation_id: uuid.UUID) -> Message | None:
         row = await self._session.scalar(
@@ -463,7 +464,7 @@ class SqlMessageRepository:
             .order_by(ChatMessageModel.seq.desc())
             .limit(1)
         )
-        return _to_message(row) if row is not None else None
+        return message_of(row) if row is not None else None
 
     async def head(self, conversation_id: uuid.UUID, *, after_seq: int = 0, limit: int) -> list[Message]:
         rows = await self._session.scalars(
@@ -472,14 +473,14 @@ class SqlMessageRepository:
             .order_by(ChatMessageModel.seq)
             .limit(limit)
         )
-        return [_to_message(r) for r in rows]
+        return [message_of(r) for r in rows]
 
     async def page(self, conversation_id: uuid.UUID, *, before_seq: int | None, limit: int) -> list[Message]:
         query = select(ChatMessageModel).where(ChatMessageModel.conversation_id == conversation_id)
         if before_seq is not None:
             query = query.where(ChatMessageModel.seq < before_seq)
         rows = await self._session.scalars(query.order_by(ChatMessageModel.seq.desc()).limit(limit))
-        return [_to_message(r) for r in rows]
+        return [message_of(r) for r in rows]
 
     async def count(self, conversation_id: uuid.UUID, *, after_seq: int | None = None) -> int:
         query = (
@@ -494,7 +495,7 @@ class SqlMessageRepository:
     async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
-        return [_to_prompt_message(row) for row in await self._session.execute(_CONTEXT, parameters)]
+        return [prompt_message_of(row) for row in await self._session.execute(_CONTEXT, parameters)]
 
     async def turns_between(
         self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
@@ -506,7 +507,7 @@ class SqlMessageRepository:
             "p_below_token_start": below_token_start,
             "p_limit": limit,
         }
-        return [_to_message(row) for row in await self._session.execute(_TURNS_BETWEEN, parameters)]
+        return [message_of(row) for row in await self._session.execute(_TURNS_BETWEEN, parameters)]
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
         parameters = {"p_id": message_id, "p_content": content, "p_last_event_id": last_event_id, "p_now": now}
@@ -762,74 +763,3 @@ def _message_columns(message: Message) -> dict[str, Any]:
         "last_event_id": message.last_event_id,
         "updated_at": message.updated_at,
     }
-
-
-def _to_conversation(row: Any) -> Conversation:
-    """``row``: a ``ConversationModel`` or a Core row of its table (same names)."""
-    return Conversation(
-        id=row.id,
-        user_id=row.user_id,
-        title=row.title,
-        model=row.model,
-        system_prompt=row.system_prompt,
-        temperature=row.temperature,
-        archived=row.archived,
-        grounding=Grounding.from_json(row.grounding),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        last_activity_at=row.last_activity_at,
-        generating_message_id=row.generating_message_id,
-        generating_until=row.generating_until,
-        token_total=int(row.token_total),
-        next_seq=row.next_seq,
-        title_requested_at=row.title_requested_at,
-        context_tokens=row.context_tokens,
-        summarize=bool(row.summarize),
-        summary=row.summary,
-        summary_token_end=int(row.summary_token_end or 0),
-        summary_through_id=row.summary_through_id,
-        summary_updated_at=row.summary_updated_at,
-        summary_requested_at=row.summary_requested_at,
-    )
-
-
-def _to_prompt_message(row: Any) -> PromptMessage:
-    return PromptMessage(MessageRole(row.role), row.content, tokens=row.token_count or None)
-
-
-def _to_message(row: Any) -> Message:
-    """``row``: a ``ChatMessageModel`` or a Core row of its table (same names)."""
-    usage = (
-        Usage(
-            input_tokens=row.input_tokens or 0,
-            output_tokens=row.output_tokens or 0,
-            cached_tokens=row.cached_tokens or 0,
-            reasoning_tokens=row.reasoning_tokens or 0,
-            estimated=bool(row.usage_estimated),
-        )
-        if row.input_tokens is not None
-        else None
-    )
-    return Message(
-        id=row.id,
-        conversation_id=row.conversation_id,
-        user_id=row.user_id,
-        seq=row.seq,
-        role=MessageRole(row.role),
-        content=row.content,
-        status=MessageStatus(row.status),
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        model=row.model,
-        provider=row.provider,
-        finish_reason=FinishReason(row.finish_reason) if row.finish_reason else None,
-        usage=usage,
-        cost_micros=int(row.cost_micros),
-        latency_ms=row.latency_ms,
-        ttft_ms=row.ttft_ms,
-        error_code=row.error_code,
-        citations=tuple(dict(c) for c in row.citations or ()),
-        token_start=int(row.token_start) if row.token_start is not None else None,
-        token_count=row.token_count,
-        last_event_id=row.last_event_id,
-    )

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.application.chat.ports import MessageSearchHit
 from src.infrastructure.persistence.chat_models import ChatMessageModel, ConversationModel
+from src.infrastructure.persistence.chat_rows import message_of
 
 SQLITE_TABLE = "chat_message_search"
 POSTGRES_INDEX = "ix_chat_message_content_search"
@@ -106,9 +107,7 @@ async def _sqlite(
 
 
 def _hits(rows: Any) -> list[MessageSearchHit]:
-    from src.infrastructure.persistence.chat_repositories import _to_message
-
     return [
-        MessageSearchHit(message=_to_message(row), conversation_title=title, rank=float(rank or 0.0))
+        MessageSearchHit(message=message_of(row), conversation_title=title, rank=float(rank or 0.0))
         for row, title, rank in rows
     ]
