@@ -1,4 +1,4 @@
-"""Ports of the ``usage`` context. Adapters: ``src/infrastructure/persistence/chat_repositories.py``;
+"""Ports of the ``usage`` context. Adapters: ``src/infrastructure/persistence/usage_repositories.py``;
 fakes: ``tests/fakes/chat.py``."""
 
 from __future__ import annotations

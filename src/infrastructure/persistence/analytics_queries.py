@@ -42,10 +42,10 @@ from src.domain.admin.analytics import (
     histogram_percentiles,
 )
 from src.infrastructure.persistence.chat_models import UsageDailyModel, UsageModelDayModel, UsageMonthModel
-from src.infrastructure.persistence.chat_repositories import NO_KEY_ID
 from src.infrastructure.persistence.knowledge_models import ArticleModel, ArticleTagModel, TagModel
 from src.infrastructure.persistence.models import ApiKeyModel, UserModel
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.persistence.usage_repositories import NO_KEY_ID
 
 _D = UsageDailyModel
 _M = UsageModelDayModel

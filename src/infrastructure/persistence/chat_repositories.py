@@ -1,4 +1,5 @@
-"""Chat and usage repositories: conversations, messages, usage records, budgets, on one ``AsyncSession``.
+"""Chat repositories: conversations and messages, on one ``AsyncSession`` (usage and budgets:
+``usage_repositories.py``).
 
 Rows are mapped to and from the domain's entities here. The reply lock, the lease renewals and the
 "finish only if still generating" writes are single conditional ``UPDATE`` statements, so that
@@ -7,52 +8,36 @@ several instances racing on one conversation agree on one winner on PostgreSQL a
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any, cast
 
-from advanced_alchemy.types import GUID
 from sqlalchemy import (
-    Boolean,
-    Date,
     Insert,
     Select,
     Table,
-    TextClause,
     Update,
-    and_,
     bindparam,
     delete,
     func,
     insert,
     or_,
     select,
-    text,
     update,
 )
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from uuid_utils.compat import uuid7
 
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
-from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
-from src.domain.admin.analytics import latency_bucket
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.llm.model import MessageRole, PromptMessage, Usage
-from src.domain.usage.model import UsageRecord, month_start
 from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
     ConversationModel,
-    UsageMonthModel,
-    UsageRecordModel,
-    UserBudgetModel,
 )
 from src.infrastructure.persistence.chat_rows import conversation_of, message_of, prompt_message_of
 from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
 from src.infrastructure.persistence.message_search import search_messages
+from src.infrastructure.persistence.sql_support import flush_pending
 
 _GENERATING = MessageStatus.GENERATING.value
 _COMPLETE = MessageStatus.COMPLETE.value
@@ -68,9 +53,6 @@ def _rowcount(result: Any) -> int:
 # from column names in INSERT and UPDATE statements, hence ``p_``.
 _MESSAGES = cast(Table, ChatMessageModel.__table__)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
-_USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)
-_USAGE_MONTHS = cast(Table, UsageMonthModel.__table__)
-_BUDGETS = cast(Table, UserBudgetModel.__table__)
 
 _FINISHED_COLUMNS = (
     "content", "status", "model", "provider", "finish_reason", "error_code", "input_tokens", "output_tokens",
@@ -83,7 +65,6 @@ _FINISH_MESSAGE: Update = (
     .values({name: bindparam(f"p_{name}") for name in _FINISHED_COLUMNS})
 )
 _INSERT_MESSAGE: Insert = insert(_MESSAGES)
-_INSERT_USAGE_RECORD: Insert = insert(_USAGE_RECORDS)
 _RELEASE_REPLY = {
     keeps_total: update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.generating_message_id == bindparam("p_message"))
@@ -117,20 +98,6 @@ _SAVE_PROGRESS: Update = (
 )
 
 
-def _add_to_usage_month(dialect: str) -> Insert:
-    """One atomic add per record (an upsert): concurrent replies of one user never lose each other's cost."""
-    build = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = build(_USAGE_MONTHS)
-    return statement.on_conflict_do_update(
-        index_elements=[_USAGE_MONTHS.c.user_id, _USAGE_MONTHS.c.month],
-        set_={
-            "cost_micros": _USAGE_MONTHS.c.cost_micros + statement.excluded.cost_micros,
-            "requests": _USAGE_MONTHS.c.requests + 1,
-            "updated_at": statement.excluded.updated_at,
-        },
-    )
-
-
 _GET_CONVERSATION: Select[Any] = select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
 _GET_OWNED_CONVERSATION: Select[Any] = _GET_CONVERSATION.where(_CONVERSATIONS.c.user_id == bindparam("p_user"))
 # Core rows of the three columns a prompt needs, not ORM entities (a long context is hundreds of rows,
@@ -157,79 +124,6 @@ _TURNS_BETWEEN: Select[Any] = (
     .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
     .limit(bindparam("p_limit"))
 )
-_SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
-    _USAGE_MONTHS.c.user_id == bindparam("p_user"), _USAGE_MONTHS.c.month == bindparam("p_month")
-)
-_BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c.user_id == bindparam("p_user"))
-_ADD_TO_USAGE_MONTH = {dialect: _add_to_usage_month(dialect) for dialect in ("postgresql", "sqlite")}
-
-
-def _bump_histogram(dialect: str, table: str, column: str, bucket: str) -> str:
-    """``column = `` one more call in the bucket ``:bucket`` of the JSON histogram (unchanged when NULL)."""
-    current = f"{table}.{column}"
-    if dialect == "postgresql":
-        key = f"CAST(:{bucket} AS text)"
-        bumped = (
-            f"jsonb_set({current}::jsonb, ARRAY[{key}], "
-            f"to_jsonb(COALESCE(({current}::jsonb ->> {key})::bigint, 0) + 1))::text"
-        )
-    else:
-        path = f"'$.\"' || :{bucket} || '\"'"
-        bumped = f"json_set({current}, {path}, COALESCE(json_extract({current}, {path}), 0) + 1)"
-    return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
-
-
-def _add_to_usage_daily(dialect: str) -> TextClause:
-    """One upsert per record into the day's rollup row of its user, model and key: the sums, and one
-    more call in the bucket of its latency and of its time to first token (when timed)."""
-
-    def bump(column: str, bucket: str) -> str:
-        return _bump_histogram(dialect, "usage_daily", column, bucket)
-
-    sums = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros", "errors",
-            "fallbacks")  # fmt: skip
-    return text(
-        "INSERT INTO usage_daily (usage_date, user_id, provider, model, api_key_id, "
-        f"{', '.join(sums)}, latency_histogram, ttft_histogram) VALUES (:usage_date, :user_id, :provider, :model, "
-        f":api_key_id, {', '.join(':' + c for c in sums)}, :latency_histogram, :ttft_histogram) "
-        "ON CONFLICT (usage_date, user_id, provider, model, api_key_id) DO UPDATE SET "
-        + ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in sums)
-        + f", {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
-    ).bindparams(
-        bindparam("user_id", type_=GUID()),
-        bindparam("api_key_id", type_=GUID()),
-        bindparam("usage_date", type_=Date()),
-    )
-
-
-_ADD_TO_USAGE_DAILY = {dialect: _add_to_usage_daily(dialect) for dialect in ("postgresql", "sqlite")}
-
-
-def _add_to_usage_daily_model(dialect: str) -> TextClause:
-    """One upsert per record into the day's row of its model, with or without a key (``usage_daily_model``):
-    one more call, and one more in the bucket of its latency and of its time to first token (when timed)."""
-
-    def bump(column: str, bucket: str) -> str:
-        return _bump_histogram(dialect, "usage_daily_model", column, bucket)
-
-    return text(
-        "INSERT INTO usage_daily_model (usage_date, provider, model, with_api_key, requests, latency_histogram, "
-        "ttft_histogram) VALUES (:usage_date, :provider, :model, :with_api_key, :requests, :latency_histogram, "
-        ":ttft_histogram) ON CONFLICT (usage_date, provider, model, with_api_key) DO UPDATE SET "
-        "requests = usage_daily_model.requests + "
-        f"excluded.requests, {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
-    ).bindparams(bindparam("usage_date", type_=Date()), bindparam("with_api_key", type_=Boolean()))
-
-
-_ADD_TO_USAGE_DAILY_MODEL = {dialect: _add_to_usage_daily_model(dialect) for dialect in ("postgresql", "sqlite")}
-#: The ``api_key_id`` of the rollup rows of calls made without a key.
-NO_KEY_ID = uuid.UUID(int=0)
-
-
-async def _flush_pending(session: AsyncSession) -> None:
-    """Core statements do not autoflush: write pending ORM objects first (rows they refer to)."""
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
 
 
 class SqlConversationRepository:
@@ -263,7 +157,7 @@ class SqlConversationRepository:
 
     async def get(self, conversation_id: uuid.UUID, *, user_id: uuid.UUID | None = None) -> Conversation | None:
         # A Core row: read as it is now, never an ORM object this session saw before (the lock columns move).
-        await _flush_pending(self._session)
+        await flush_pending(self._session)
         if user_id is None:
             result = await self._session.execute(_GET_CONVERSATION, {"p_id": conversation_id})
         else:
@@ -327,7 +221,7 @@ class SqlConversationRepository:
         now: datetime,
         lease_until: datetime,
     ) -> ReplyClaim | None:
-        await _flush_pending(self._session)
+        await flush_pending(self._session)
         parameters = {
             "p_id": conversation_id,
             "p_message": message_id,
@@ -354,7 +248,7 @@ class SqlConversationRepository:
     async def release_reply(
         self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, token_total: int | None, now: datetime
     ) -> bool:
-        await _flush_pending(self._session)
+        await flush_pending(self._session)
         parameters: dict[str, Any] = {"p_id": conversation_id, "p_message": message_id, "p_now": now}
         if token_total is not None:
             parameters["p_token_total"] = token_total
@@ -446,7 +340,7 @@ class SqlMessageRepository:
         self._session = session
 
     async def add(self, message: Message) -> None:
-        await _flush_pending(self._session)
+        await flush_pending(self._session)
         row = _message_columns(message)
         row["id"], row["created_at"] = message.id, message.created_at
         await self._session.execute(_INSERT_MESSAGE, row)
@@ -515,7 +409,7 @@ class SqlMessageRepository:
         return _rowcount(result) == 1
 
     async def finish(self, message: Message) -> bool:
-        await _flush_pending(self._session)
+        await flush_pending(self._session)
         row = _message_columns(message)
         usage = message.usage or Usage()
         row.update(
@@ -548,191 +442,6 @@ class SqlMessageRepository:
         self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
     ) -> tuple[list[MessageSearchHit], int]:
         return await search_messages(self._session, user_id, query, limit=limit, offset=offset, any_word=any_word)
-
-
-_HISTOGRAM_PARAMS = ("latency_histogram", "ttft_histogram", "latency_bucket", "ttft_bucket")
-
-
-def _usage_record_row(record: UsageRecord) -> dict[str, Any]:
-    usage = record.usage
-    return {
-        "id": record.id,
-        "user_id": record.user_id,
-        "conversation_id": record.conversation_id,
-        "message_id": record.message_id,
-        "api_key_id": record.api_key_id,
-        "kind": record.kind.value,
-        "provider": record.provider,
-        "model": record.model,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-        "estimated": usage.estimated,
-        "cost_micros": record.cost_micros,
-        "usage_date": record.day,
-        "latency_ms": record.latency_ms,
-        "ttft_ms": record.ttft_ms,
-        "error_code": record.error_code,
-        "fallback": record.fallback,
-        "created_at": record.created_at,
-        "updated_at": record.created_at,
-    }
-
-
-def _usage_daily_row(record: UsageRecord) -> dict[str, Any]:
-    """The record as an addition to its ``usage_daily`` row: the sums, and the buckets of its timings."""
-    usage = record.usage
-    latency = None if record.latency_ms is None else latency_bucket(record.latency_ms)
-    ttft = None if record.ttft_ms is None else latency_bucket(record.ttft_ms)
-    return {
-        "usage_date": record.day,
-        "user_id": record.user_id,
-        "provider": record.provider,
-        "model": record.model,
-        "api_key_id": record.api_key_id or NO_KEY_ID,
-        "requests": 1,
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "cached_tokens": usage.cached_tokens,
-        "reasoning_tokens": usage.reasoning_tokens,
-        "cost_micros": record.cost_micros,
-        "errors": int(record.error_code is not None),
-        "fallbacks": int(record.fallback),
-        "latency_histogram": json.dumps({str(latency): 1} if latency is not None else {}),
-        "ttft_histogram": json.dumps({str(ttft): 1} if ttft is not None else {}),
-        "latency_bucket": None if latency is None else str(latency),
-        "ttft_bucket": None if ttft is None else str(ttft),
-    }
-
-
-class SqlUsageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def record(self, record: UsageRecord) -> None:
-        await self.record_many([record])
-
-    async def record_many(self, records: Sequence[UsageRecord]) -> None:
-        """The records, then the running totals they add to, table by table and each table's rows in key
-        order: every transaction takes these row locks in the same order (the day's row of a model is
-        shared by all users' calls: a batch locking it before another's would otherwise deadlock)."""
-        if not records:
-            return
-        await _flush_pending(self._session)
-        flavour = "postgresql" if self._session.get_bind().dialect.name == "postgresql" else "sqlite"
-        await self._session.execute(_INSERT_USAGE_RECORD, [_usage_record_row(record) for record in records])
-        months = sorted(
-            (
-                {
-                    "id": uuid7(),
-                    "user_id": record.user_id,
-                    "month": month_start(record.created_at).date(),
-                    "cost_micros": record.cost_micros,
-                    "requests": 1,
-                    "created_at": record.created_at,
-                    "updated_at": record.created_at,
-                }
-                for record in records
-            ),
-            key=lambda row: (row["user_id"], row["month"]),
-        )
-        await self._session.execute(_ADD_TO_USAGE_MONTH[flavour], months)
-        daily = sorted(
-            (_usage_daily_row(record) for record in records),
-            key=lambda row: (row["usage_date"], row["user_id"], row["provider"], row["model"], row["api_key_id"]),
-        )
-        await self._session.execute(_ADD_TO_USAGE_DAILY[flavour], daily)
-        per_model = sorted(
-            (
-                {
-                    "usage_date": row["usage_date"],
-                    "provider": row["provider"],
-                    "model": row["model"],
-                    "with_api_key": row["api_key_id"] != NO_KEY_ID,
-                    "requests": 1,
-                    **{k: row[k] for k in _HISTOGRAM_PARAMS},
-                }
-                for row in daily
-            ),
-            key=lambda row: (row["usage_date"], row["provider"], row["model"], row["with_api_key"]),
-        )
-        await self._session.execute(_ADD_TO_USAGE_DAILY_MODEL[flavour], per_model)
-
-    async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
-        await _flush_pending(self._session)
-        spent = await self._session.scalar(_SPENT_IN_MONTH, {"p_user": user_id, "p_month": month_start.date()})
-        return int(spent or 0)
-
-    async def summarize(
-        self, user_id: uuid.UUID, *, start: date, end: date, group_by: UsageGrouping
-    ) -> list[UsageBucket]:
-        key: Any = {
-            "day": UsageRecordModel.usage_date,
-            "model": UsageRecordModel.model,
-            "api_key": UsageRecordModel.api_key_id,
-        }[group_by]
-        cost = func.sum(UsageRecordModel.cost_micros)
-        query = (
-            select(
-                key,
-                func.count(),
-                func.sum(UsageRecordModel.input_tokens),
-                func.sum(UsageRecordModel.output_tokens),
-                func.sum(UsageRecordModel.cached_tokens),
-                func.sum(UsageRecordModel.reasoning_tokens),
-                cost,
-            )
-            .where(
-                and_(
-                    UsageRecordModel.user_id == user_id,
-                    UsageRecordModel.usage_date >= start,
-                    UsageRecordModel.usage_date <= end,
-                )
-            )
-            .group_by(key)
-            .order_by(key if group_by == "day" else cost.desc(), key)
-        )
-        rows = await self._session.execute(query)
-        return [
-            UsageBucket(
-                key=k.isoformat() if isinstance(k, date) else NO_API_KEY if k is None else str(k),
-                requests=int(n),
-                input_tokens=int(i or 0),
-                output_tokens=int(o or 0),
-                cached_tokens=int(c or 0),
-                reasoning_tokens=int(r or 0),
-                cost_micros=int(m or 0),
-            )
-            for k, n, i, o, c, r, m in rows
-        ]
-
-
-class SqlBudgetRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get(self, user_id: uuid.UUID) -> int | None:
-        await _flush_pending(self._session)
-        value = await self._session.scalar(_BUDGET, {"p_user": user_id})
-        return int(value) if value is not None else None
-
-    async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
-        if budget_micros is None:
-            await self._session.execute(
-                delete(UserBudgetModel).where(UserBudgetModel.user_id == user_id),
-                execution_options={"synchronize_session": False},
-            )
-            return
-        row = await self._session.scalar(select(UserBudgetModel).where(UserBudgetModel.user_id == user_id))
-        if row is None:
-            self._session.add(
-                UserBudgetModel(user_id=user_id, monthly_budget_micros=budget_micros, created_at=now, updated_at=now)
-            )
-        else:
-            row.monthly_budget_micros = budget_micros
-            row.updated_at = now
-        await self._session.flush()
 
 
 def _message_columns(message: Message) -> dict[str, Any]:

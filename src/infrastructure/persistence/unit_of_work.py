@@ -19,12 +19,7 @@ from src.infrastructure.persistence.admin_repositories import (
     SqlContentReportRepository,
     SqlModerationItemRepository,
 )
-from src.infrastructure.persistence.chat_repositories import (
-    SqlBudgetRepository,
-    SqlConversationRepository,
-    SqlMessageRepository,
-    SqlUsageRepository,
-)
+from src.infrastructure.persistence.chat_repositories import SqlConversationRepository, SqlMessageRepository
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
 from src.infrastructure.persistence.identity_repositories import (
     SqlApiKeyRepository,
@@ -43,6 +38,7 @@ from src.infrastructure.persistence.notification_repositories import (
     SqlProcessedEventRepository,
 )
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
+from src.infrastructure.persistence.usage_repositories import SqlBudgetRepository, SqlUsageRepository
 
 logger = get_logger("parley.db")
 
