@@ -35,7 +35,7 @@ from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
-from src.domain.chat.context import context_budget, context_start, context_threshold
+from src.domain.chat.context import context_budget, context_start, context_threshold, message_tokens
 from src.domain.chat.errors import ReplyInProgress
 from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
@@ -119,10 +119,23 @@ class ReplyLauncher:
         ``summarize`` both on."""
         return self.settings.summarize and conversation.summarize
 
-    def system_text(self, conversation: Conversation) -> str | None:
+    def summary(self, conversation: Conversation, model: ModelInfo) -> str | None:
+        """The running summary a reply with ``model`` sends: none when summaries are off, or when it would
+        take more than half of the history's room (a small window keeps its latest turns instead of a
+        summary that crowds them out; the turns it covers are then read again as far as they fit)."""
+        if not (self.summarizing(conversation) and conversation.summary):
+            return None
+        room = context_budget(
+            context_window=model.context_window,
+            max_output_tokens=model.max_output_tokens,
+            system_prompt=conversation.system_prompt,
+            cap=conversation.context_tokens or self.settings.context_tokens,
+        )
+        return conversation.summary if message_tokens(conversation.summary) <= room // 2 else None
+
+    def system_text(self, conversation: Conversation, model: ModelInfo) -> str | None:
         """The system prompt, with the running summary of the older turns as a note after it."""
-        summary = conversation.summary if self.summarizing(conversation) else None
-        return with_summary(conversation.system_prompt, summary)
+        return with_summary(conversation.system_prompt, self.summary(conversation, model))
 
     def context_budget(self, conversation: Conversation, model: ModelInfo) -> int:
         """The tokens of history a reply sends: the conversation's cap (the deployment's when it has
@@ -130,7 +143,7 @@ class ReplyLauncher:
         return context_budget(
             context_window=model.context_window,
             max_output_tokens=model.max_output_tokens,
-            system_prompt=self.system_text(conversation),
+            system_prompt=self.system_text(conversation, model),
             cap=conversation.context_tokens or self.settings.context_tokens,
         )
 
@@ -146,7 +159,7 @@ class ReplyLauncher:
     ) -> list[PromptMessage]:
         """The conversation's latest messages that fit its cap (the one being answered, starting at
         ``latest_start``, always): an index range of at most the cap's worth of rows, never the history."""
-        summarized = conversation.summary_token_end if self.summarizing(conversation) and conversation.summary else 0
+        summarized = conversation.summary_token_end if self.summary(conversation, model) else 0
         start = context_start(
             token_total=token_total,
             budget=self.context_budget(conversation, model),
@@ -192,7 +205,7 @@ class ReplyLauncher:
     ) -> GroundedPrompt:
         """The system prompt, the passages that fit, and the latest of ``history`` that fit the window."""
         return ground_prompt(
-            self.system_text(conversation),
+            self.system_text(conversation, model),
             [m for m in history if m.content],
             passages,
             context_window=model.context_window,

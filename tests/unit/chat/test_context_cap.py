@@ -3,6 +3,7 @@ remembered through the running summary (src/application/chat/replies.py, summari
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -201,3 +202,25 @@ async def test_a_regenerated_reply_is_held_to_the_cap_and_answers_its_question()
     prompt = world.model.requests[-1].messages
     assert prompt[-1].content == "the question answered again"
     assert sum(message_tokens(m.content) for m in prompt) <= 100
+
+
+async def test_a_summary_that_would_crowd_out_the_latest_turns_is_not_sent() -> None:
+    """A summary longer than half the history's room (a small window, a small cap) took the whole room:
+    a model with a 120-token window was sent 141 tokens. It is left out, and the turns it covers are
+    read again as far as they fit."""
+    world = ChatWorld(context_tokens=100)
+    conversation = await world.conversation()
+    await _talk(world, conversation.id, 15)
+    stored = world.db.chat.conversations[conversation.id]
+    world.db.chat.conversations[conversation.id] = dataclasses.replace(
+        stored, summary="an old and long summary " * 40, summary_token_end=stored.token_total - 10
+    )
+    prompt = await _last_prompt(world, conversation.id)
+    assert not any(m.content.startswith(SUMMARY_NOTE_HEADER) for m in prompt if m.role is MessageRole.SYSTEM)
+    assert sum(message_tokens(m.content) for m in prompt) <= 100
+    assert len(prompt) > 1  # earlier turns, not the question alone
+    # A summary that fits is sent.
+    stored = world.db.chat.conversations[conversation.id]
+    world.db.chat.conversations[conversation.id] = dataclasses.replace(stored, summary="They planned Lisbon.")
+    prompt = await _last_prompt(world, conversation.id)
+    assert prompt[0].role is MessageRole.SYSTEM and "They planned Lisbon." in prompt[0].content
