@@ -223,4 +223,5 @@ async def test_a_summary_that_would_crowd_out_the_latest_turns_is_not_sent() -> 
     stored = world.db.chat.conversations[conversation.id]
     world.db.chat.conversations[conversation.id] = dataclasses.replace(stored, summary="They planned Lisbon.")
     prompt = await _last_prompt(world, conversation.id)
-    assert prompt[0].role is MessageRole.SYSTEM and "They planned Lisbon." in prompt[0].content
+    assert prompt[0].role is MessageRole.SYSTEM
+    assert "They planned Lisbon." in prompt[0].content
