@@ -4,7 +4,9 @@ or stop beating, damaged heartbeats are skipped, and a Redis out of reach leaves
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
+from typing import Any, cast
 
 import pytest
 from redis.asyncio import Redis
@@ -97,3 +99,38 @@ async def _until_listed(mine: InstanceRegistry, count: int) -> list:  # type: ig
         if len(found) >= count:
             return found
         await asyncio.sleep(0.05)
+
+
+class SwallowingRedis:
+    """A Redis whose ``SET`` loses the caller's cancellation, as Python 3.11's ``asyncio.wait_for``
+    (inside redis-py) does when the command completes in the same loop turn as the cancel."""
+
+    def __init__(self, real: Redis) -> None:
+        self._real = real
+        self.writing = asyncio.Event()
+
+    async def set(self, *args: Any, **kwargs: Any) -> Any:
+        self.writing.set()
+        with contextlib.suppress(asyncio.CancelledError):  # the race: the cancellation is dropped
+            await asyncio.sleep(0.2)
+        return await self._real.set(*args, **kwargs)
+
+    async def delete(self, *names: Any) -> Any:
+        return await self._real.delete(*names)
+
+
+async def test_stopping_ends_the_heartbeat_even_when_redis_lost_the_cancellation(redis: Redis) -> None:
+    """Regression: an app's shutdown hung for good (a CI run's 900 s test timeout) when the heartbeat's
+    one cancellation was swallowed inside a Redis call: the loop went back to sleep and beat on."""
+    swallowing = SwallowingRedis(redis)
+    heartbeat = registry(cast(Redis, swallowing))
+    await heartbeat.start()
+    await asyncio.wait_for(swallowing.writing.wait(), timeout=5)
+    stopping = asyncio.ensure_future(heartbeat.stop())
+    # asyncio.wait, not wait_for: on a timeout it leaves the stop running instead of cancelling it
+    # (a second cancellation would end the loop and hide the hang).
+    done, _ = await asyncio.wait({stopping}, timeout=10)
+    if not done:
+        stopping.cancel()
+    assert stopping in done, "stop() still waiting for the heartbeat loop"
+    assert await redis.exists(f"{KEY_PREFIX}{heartbeat.instance_id}") == 0

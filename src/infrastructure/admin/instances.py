@@ -27,6 +27,7 @@ from src.application.shared.ports import Clock
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.tasks import cancel_and_wait
 
 logger = get_logger("parley.admin")
 
@@ -201,10 +202,7 @@ class InstanceRegistry:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(task)
         redis = self._redis
         if redis is not None:
             # Leave the list at once rather than when the heartbeat expires.

@@ -20,6 +20,7 @@ from croniter import croniter
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.queue.catalog import JobCatalog
+from src.infrastructure.tasks import cancel_and_wait
 
 logger = get_logger("parley.jobs")
 
@@ -99,9 +100,7 @@ class InProcessTaskQueue:
                 await self._none_running.wait()
         except TimeoutError:
             logger.warning("job_runner_stop_timeout", running=self._running)
-        for task in [*self._tasks, *self._delayed]:
-            task.cancel()
-        await asyncio.gather(*self._tasks, *self._delayed, return_exceptions=True)
+        await cancel_and_wait(*self._tasks, *self._delayed)
         self._tasks.clear()
         self._delayed.clear()
 

@@ -13,13 +13,13 @@ before running them (Redis restarted empty) are handed over again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 
 from src.application.shared.ports import Clock
 from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand, RelayOutboxResult
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.tasks import cancel_and_wait
 
 logger = get_logger("parley.outbox")
 
@@ -76,9 +76,7 @@ class OutboxRelayLoop:
         try:
             await asyncio.wait_for(asyncio.shield(task), grace_seconds)
         except TimeoutError:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            await cancel_and_wait(task)
 
     async def run_once(self) -> RelayOutboxResult:
         """One round, observed: metrics updated, failures and recoveries logged."""

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.tasks import cancel_and_wait
 
 KEY_PREFIX = "parley:ws:"
 #: How often a socket that Redis does not know about yet tries to register (see the module notes).
@@ -129,11 +130,8 @@ class ConnectionSlots:
 
     async def stop(self) -> None:
         """Stop the heartbeat (shutdown; sockets are released on their own)."""
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._heartbeat
-            self._heartbeat = None
+        await cancel_and_wait(self._heartbeat)
+        self._heartbeat = None
 
     @property
     def open_here(self) -> int:

@@ -25,6 +25,7 @@ from redis.asyncio.client import PubSub
 
 from src.infrastructure.logging import get_logger
 from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.tasks import cancel_and_wait
 
 logger = get_logger("parley.realtime")
 
@@ -74,16 +75,8 @@ class PubSubHub:
             self._listener = asyncio.create_task(self._listen(), name="pubsub-listener")
 
     async def stop(self) -> None:
-        if self._listener is not None:
-            self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._listener
-            self._listener = None
-        if self._sender is not None:
-            self._sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._sender
-            self._sender = None
+        await cancel_and_wait(self._listener, self._sender)
+        self._listener = self._sender = None
         if self._sent is not None and not self._sent.done():
             self._sent.set_result(False)
         self._outgoing, self._sent = None, None

@@ -38,6 +38,7 @@ from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.tasks import cancel_and_wait
 
 logger = get_logger("parley.realtime")
 
@@ -277,9 +278,7 @@ class ReplyStreams:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self._timeout * 4):
                     await self.flush()
-            self._mirror.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._mirror
+            await cancel_and_wait(self._mirror)
             self._mirror = None
 
     # -- reading ------------------------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
@@ -17,6 +16,7 @@ from src.infrastructure.queue.catalog import JobCatalog, JobSpec
 from src.infrastructure.queue.saq_failed_jobs import SaqJobObserver
 from src.infrastructure.queue.saq_queue import SWEEP_SECONDS, job_heartbeat, saq_job_options
 from src.infrastructure.settings import Settings
+from src.infrastructure.tasks import cancel_and_wait
 
 logger = get_logger("parley.worker")
 
@@ -51,10 +51,7 @@ def saq_function(catalog: JobCatalog, spec: JobSpec) -> SaqFunction:
         try:
             return await catalog.run(spec.name, payload or {}, dedupe_key)
         finally:
-            if beat is not None:
-                beat.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await beat
+            await cancel_and_wait(beat)
 
     # SAQ finds a job's function by its qualified name: give it the catalogue's name.
     run.__qualname__ = run.__name__ = spec.name
@@ -115,8 +112,7 @@ async def serve_worker(settings: Settings, *, stop: asyncio.Event | None = None)
         await asyncio.wait({task, asyncio.create_task(stop.wait())}, return_when=asyncio.FIRST_COMPLETED)
     finally:
         await worker.stop()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
+        await cancel_and_wait(task)
         await container.shutdown()
         logger.info("worker_stopped")
 
