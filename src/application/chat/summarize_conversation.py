@@ -22,12 +22,13 @@ from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.chat.model import Message
 from src.domain.chat.summary import (
-    MAX_SUMMARY_WORDS,
     SUMMARY_INPUT_TOKENS,
-    SUMMARY_INSTRUCTIONS,
     clean_summary,
     offline_summary,
+    summary_instructions,
+    summary_token_limit,
     summary_transcript,
+    summary_word_limit,
 )
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import ChatRequest, Completion, MessageRole, ModelInfo, PromptMessage
@@ -58,9 +59,18 @@ class SummaryResult:
 
 class SummarizeConversation:
     def __init__(
-        self, uow: UnitOfWorkFactory, model: ChatModel, catalog: ModelCatalog, clock: Clock, *, enabled: bool = True
+        self,
+        uow: UnitOfWorkFactory,
+        model: ChatModel,
+        catalog: ModelCatalog,
+        clock: Clock,
+        *,
+        context_tokens: int,
+        enabled: bool = True,
     ) -> None:
         self._uow = uow
+        #: ``CHAT_CONTEXT_TOKENS``: the cap of a conversation without its own, which bounds its summary.
+        self._context_tokens = context_tokens
         self._model = model
         self._catalog = catalog
         self._clock = clock
@@ -95,16 +105,22 @@ class SummarizeConversation:
                 await tx.conversations.clear_summary_request(conversation.id)
             return SummaryResult("skipped", summary_token_end=previous_end)
         prompt = [PromptMessage(t.role, t.content) for t in turns if t.content]
+        # At most a share of the conversation's cap, so the note never crowds out the latest turns.
+        max_tokens = summary_token_limit(conversation.context_tokens or self._context_tokens)
         summary, completion, info = None, None, None
         try:
             info = cheap_model(self._catalog)
             if info.provider != OFFLINE_PROVIDER:
-                completion = await self._ask(info, conversation.summary, prompt)
-                summary = clean_summary(completion.text)
+                completion = await self._ask(info, conversation.summary, prompt, max_tokens)
+                summary = clean_summary(completion.text, max_tokens)
         except (ProviderError, DomainError):
             completion = None  # no model this time: the extractive summary keeps the memory
         source = "model" if summary else "offline"
-        summary = summary or offline_summary(conversation.summary, prompt) or conversation.summary
+        summary = (
+            summary
+            or offline_summary(conversation.summary, prompt, max_tokens)
+            or clean_summary(conversation.summary, max_tokens)
+        )
         last = turns[-1]
         token_end = (last.token_start or 0) + last.token_count
         now = self._clock.now()
@@ -138,15 +154,18 @@ class SummarizeConversation:
             return SummaryResult("skipped", summary_token_end=previous_end)
         return SummaryResult(source, turns=len(turns), summary_token_end=token_end)
 
-    async def _ask(self, info: ModelInfo, previous: str | None, turns: list[PromptMessage]) -> Completion:
+    async def _ask(
+        self, info: ModelInfo, previous: str | None, turns: list[PromptMessage], max_tokens: int
+    ) -> Completion:
+        words = summary_word_limit(max_tokens)
         request = ChatRequest(
             messages=(
-                PromptMessage(MessageRole.SYSTEM, SUMMARY_INSTRUCTIONS),
+                PromptMessage(MessageRole.SYSTEM, summary_instructions(words)),
                 PromptMessage(MessageRole.USER, summary_transcript(previous, turns)),
             ),
             model=info.id,
             temperature=0.2,
-            max_output_tokens=MAX_SUMMARY_WORDS * 2,
+            max_output_tokens=words * 2,
             deadline=self._clock.monotonic() + SUMMARY_TIMEOUT_SECONDS,
         )
         return await self._model.complete(request)

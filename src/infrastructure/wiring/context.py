@@ -21,7 +21,14 @@ from src.infrastructure.settings import Settings
 def build_summarize_conversation(
     settings: Settings, *, uow: UnitOfWorkFactory, chat_model: ChatModel, catalog: ModelCatalog, clock: Clock
 ) -> SummarizeConversation:
-    return SummarizeConversation(uow, chat_model, catalog, clock, enabled=settings.chat_context_summary)
+    return SummarizeConversation(
+        uow,
+        chat_model,
+        catalog,
+        clock,
+        context_tokens=settings.chat_context_tokens,
+        enabled=settings.chat_context_summary,
+    )
 
 
 def context_jobs(summarize: SummarizeConversation) -> list[JobSpec]:

@@ -134,7 +134,9 @@ class ChatWorld:
         self.export = ExportConversation(self.uow, clock)
         self.list_messages = ListMessages(self.uow)
         self.title = TitleConversation(self.uow, self.model, self.catalog, self.events, clock)
-        self.summarize_job = SummarizeConversation(self.uow, self.model, self.catalog, clock, enabled=self.summarize)
+        self.summarize_job = SummarizeConversation(
+            self.uow, self.model, self.catalog, clock, context_tokens=self.context_tokens, enabled=self.summarize
+        )
         self.recover = RecoverStaleReplies(self.uow, self.recovery, clock)
         self.usage = GetUsage(self.uow, BUDGETS, clock)
         self.get_budget = GetUserBudget(self.uow, BUDGETS, clock)

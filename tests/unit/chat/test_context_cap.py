@@ -225,3 +225,40 @@ async def test_a_summary_that_would_crowd_out_the_latest_turns_is_not_sent() -> 
     prompt = await _last_prompt(world, conversation.id)
     assert prompt[0].role is MessageRole.SYSTEM
     assert "They planned Lisbon." in prompt[0].content
+
+
+@pytest.mark.parametrize("cap", [100, 400])
+async def test_the_summary_job_keeps_the_summary_within_a_quarter_of_the_cap_so_replies_send_it(cap: int) -> None:
+    """Regression: at CHAT_CONTEXT_TOKENS=400 the offline summary (up to 250 words) was longer than half
+    the history's room, so replies left it out and the conversation lost its memory."""
+    world = ChatWorld(context_tokens=cap)
+    conversation = await world.conversation(system_prompt="Be brief.")
+    for i in range(40):
+        await world.exchange(
+            f"Turn {i}: the lighthouse keeper counts {i} boats in the harbour tonight.", conversation.id
+        )
+    below = int(str(_summary_jobs(world)[0]["below_token_start"]))
+    result = await world.summarize_job(SummarizeConversationCommand(conversation.id, below))
+    summary = world.db.chat.conversations[conversation.id].summary
+    assert result.source == "offline"
+    assert summary
+    assert "lighthouse" in summary
+    assert message_tokens(summary) <= cap // 4
+    prompt = await _last_prompt(world, conversation.id)
+    assert prompt[0].content.startswith(f"Be brief.\n\n{SUMMARY_NOTE_HEADER}\n{summary}")
+
+
+async def test_a_model_is_asked_for_a_summary_that_fits_and_a_longer_answer_is_cut() -> None:
+    world = ChatWorld(providers=("openai",), context_tokens=100)
+    conversation = await world.conversation(title="Trip")
+    await _talk(world, conversation.id, 15)
+    world.model.script(Reply(tokens=tuple(f" word{i}" for i in range(200)), provider="openai", model="nano"))
+    first = _summary_jobs(world)[0]
+    await world.summarize_job(SummarizeConversationCommand(conversation.id, int(str(first["below_token_start"]))))
+    request = world.model.requests[-1]
+    assert "at most 15 words" in request.messages[0].content  # a quarter of 100 tokens
+    assert request.max_output_tokens == 30
+    summary = world.db.chat.conversations[conversation.id].summary
+    assert summary is not None
+    assert summary.endswith("…")
+    assert message_tokens(summary) <= 25

@@ -9,6 +9,7 @@ from src.domain.chat.context import (
     check_context_tokens,
     context_budget,
     context_start,
+    message_tokens,
 )
 from src.domain.chat.errors import InvalidConversation
 from src.domain.chat.summary import (
@@ -17,7 +18,10 @@ from src.domain.chat.summary import (
     clean_summary,
     offline_summary,
     summary_due,
+    summary_instructions,
+    summary_token_limit,
     summary_transcript,
+    summary_word_limit,
     with_summary,
 )
 from src.domain.llm.model import MessageRole, PromptMessage
@@ -106,3 +110,16 @@ def test_a_long_model_summary_is_cut_and_a_blank_one_is_none() -> None:
     assert cut is not None
     assert len(cut.split()) == MAX_SUMMARY_WORDS
     assert cut.endswith("…")
+    fitted = clean_summary("word " * 400, max_tokens=40)
+    assert fitted is not None
+    assert fitted.endswith("…")
+    assert message_tokens(fitted) <= 40 < message_tokens(fitted.removesuffix("…") + " word…")
+
+
+def test_the_summary_limits_follow_the_cap() -> None:
+    assert summary_token_limit(16_000) == MAX_SUMMARY_WORDS * 2  # a large cap: the word limit binds
+    assert summary_token_limit(400) == 100
+    assert summary_token_limit(8) >= 1
+    assert summary_word_limit(100) < 100
+    assert summary_word_limit(10_000) == MAX_SUMMARY_WORDS
+    assert "at most 42 words" in summary_instructions(42)
