@@ -23,6 +23,7 @@ import asyncio
 import dataclasses
 import random
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Collection, Mapping
+from contextlib import aclosing
 from typing import Any
 
 from src.application.llm.ports import ChatModel, LlmMetrics, ModelCatalog, ProviderBreakers
@@ -40,6 +41,19 @@ from src.domain.llm.model import (
     estimate_usage,
 )
 from src.domain.llm.routing import FallbackChains, RetryPolicy
+
+
+@dataclasses.dataclass(slots=True)
+class _Attempt:
+    """One call to one model; the caller sets ``failure`` when it failed with a ``ProviderError``."""
+
+    info: ModelInfo
+    model: ModelId
+    adapter: ChatModel
+    call: ChatRequest
+    started: float
+    failure: ProviderError | None = None
+
 
 #: When the request has no deadline: the longest a call may take, retries and fallbacks included.
 DEFAULT_TOTAL_TIMEOUT = 300.0
@@ -79,11 +93,68 @@ class ModelRouter:
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
         started = self._clock.monotonic()
+        async with aclosing(self._attempts(request, started)) as attempts:
+            async for attempt in attempts:
+                chunks = attempt.adapter.stream(attempt.call)
+                try:
+                    first = await anext(chunks)
+                except StopAsyncIteration:
+                    attempt.failure = ProviderUnavailable(
+                        f"{attempt.model.provider} ended its stream without an answer", provider=attempt.model.provider
+                    )
+                    continue
+                except ProviderError as exc:
+                    attempt.failure = exc
+                    continue
+                except BaseException as exc:
+                    # The caller went away while waiting for the first chunk: no verdict on the provider.
+                    await self._gave_up(attempt, exc)
+                    raise
+                await self._succeeded(attempt.model)
+                relay = self._relay(attempt.info, attempt.model, attempt.call, chunks, first, started)
+                try:
+                    async for chunk in relay:
+                        yield chunk
+                finally:
+                    # Not left to the garbage collector: the provider's stream closes now.
+                    await relay.aclose()
+                return
+
+    async def complete(self, request: ChatRequest) -> Completion:
+        started = self._clock.monotonic()
+        async with aclosing(self._attempts(request, started)) as attempts:
+            async for attempt in attempts:
+                try:
+                    completion = await attempt.adapter.complete(attempt.call)
+                except ProviderError as exc:
+                    attempt.failure = exc
+                    continue
+                except BaseException as exc:
+                    await self._gave_up(attempt, exc)
+                    raise
+                await self._succeeded(attempt.model)
+                latency_ms = self._elapsed_ms(started)
+                completion = dataclasses.replace(
+                    completion, latency_ms=latency_ms, ttft_ms=latency_ms if completion.text else None
+                )
+                self._answered(attempt.info, completion.provider, completion.model, completion.usage)
+                self._metrics.attempt_finished(
+                    completion.provider, completion.model, "ok", duration_s=latency_ms / 1000
+                )
+                return completion
+        raise AssertionError("unreachable: the attempts end in an answer or an error")  # pragma: no cover
+
+    # -- the attempts: retries, then fallbacks --------------------------------------------------------
+
+    async def _attempts(self, request: ChatRequest, started: float) -> AsyncGenerator[_Attempt, None]:
+        """The calls to make, in order: the requested model, retried with backoff, then each model of its
+        fallback chain. The caller makes each call and, when it fails, sets ``attempt.failure`` and asks
+        for the next; it stops asking once a call succeeded. Raises when no model could answer (naming
+        every model tried), when the deadline passes, or at once for a failure that is the request's."""
         deadline = self._deadline(request, started)
-        candidates = self._candidates(request.model)
         last_error: ProviderError | None = None
         tried: dict[str, str] = {}
-        for info in candidates:
+        for info in self._candidates(request.model):
             model = ModelId.parse(info.id)
             adapter = self._providers[model.provider]
             call = dataclasses.replace(request, model=info.id, deadline=deadline)
@@ -93,83 +164,25 @@ class ModelRouter:
                     last_error = self._breaker_open(model)
                     tried[str(model)] = "skipped, circuit open"
                     break
-                attempt_started = self._clock.monotonic()
-                chunks = adapter.stream(call)
-                try:
-                    first = await anext(chunks)
-                except StopAsyncIteration:
-                    failure: ProviderError = ProviderUnavailable(
-                        f"{model.provider} ended its stream without an answer", provider=model.provider
-                    )
-                except ProviderError as exc:
-                    failure = exc
-                except BaseException as exc:
-                    # The caller went away while waiting for the first chunk: no verdict on the provider.
-                    await self._release(model)
-                    self._attempt(model, _outcome_of(exc), attempt_started)
-                    raise
-                else:
-                    await self._succeeded(model)
-                    relay = self._relay(info, model, call, chunks, first, started)
-                    try:
-                        async for chunk in relay:
-                            yield chunk
-                    finally:
-                        # Not left to the garbage collector: the provider's stream closes now.
-                        await relay.aclose()
+                attempt = _Attempt(info, model, adapter, call, started=self._clock.monotonic())
+                yield attempt
+                failure = attempt.failure
+                if failure is None:
                     return
                 last_error = failure
                 tried[str(model)] = failure.code
-                wait = await self._after_failure(model, failure, retry, attempt_started, deadline)
+                wait = await self._after_failure(model, failure, retry, attempt.started, deadline)
                 if wait is None:
                     break
                 await self._sleep(wait)
                 retry += 1
         raise _naming_tried(last_error or ProviderUnavailable("no model could answer"), tried)
 
-    async def complete(self, request: ChatRequest) -> Completion:
-        started = self._clock.monotonic()
-        deadline = self._deadline(request, started)
-        candidates = self._candidates(request.model)
-        last_error: ProviderError | None = None
-        tried: dict[str, str] = {}
-        for info in candidates:
-            model = ModelId.parse(info.id)
-            adapter = self._providers[model.provider]
-            call = dataclasses.replace(request, model=info.id, deadline=deadline)
-            retry = 0
-            while True:
-                if not await self._admitted(model, deadline, last_error, tried):
-                    last_error = self._breaker_open(model)
-                    tried[str(model)] = "skipped, circuit open"
-                    break
-                attempt_started = self._clock.monotonic()
-                try:
-                    completion = await adapter.complete(call)
-                except ProviderError as exc:
-                    last_error = exc
-                    tried[str(model)] = exc.code
-                    wait = await self._after_failure(model, exc, retry, attempt_started, deadline)
-                    if wait is None:
-                        break
-                    await self._sleep(wait)
-                    retry += 1
-                    continue
-                except BaseException as exc:
-                    await self._release(model)
-                    self._attempt(model, _outcome_of(exc), attempt_started)
-                    raise
-                await self._succeeded(model)
-                latency_ms = self._elapsed_ms(started)
-                completion = dataclasses.replace(
-                    completion, latency_ms=latency_ms, ttft_ms=latency_ms if completion.text else None
-                )
-                self._answered(info, completion.provider, completion.model, completion.usage)
-                self._metrics.attempt_finished(
-                    completion.provider, completion.model, "ok", duration_s=latency_ms / 1000
-                )
-                return completion
-        raise _naming_tried(last_error or ProviderUnavailable("no model could answer"), tried)
+    async def _gave_up(self, attempt: _Attempt, exc: BaseException) -> None:
+        """A call that ended neither with an answer nor a ``ProviderError`` (the caller went away, a bug):
+        its breaker slot is given back without a verdict."""
+        await self._release(attempt.model)
+        self._attempt(attempt.model, _outcome_of(exc), attempt.started)
 
     # -- choosing models -----------------------------------------------------------------------------
 
