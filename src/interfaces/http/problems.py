@@ -32,32 +32,23 @@ PROBLEM_TYPE_BASE = "https://parley.dev/problems/"
 
 logger = get_logger("parley.http")
 
-#: DomainError.code -> HTTP status, for codes whose status differs from their kind's.
+#: DomainError.code -> HTTP status, only for codes whose status differs from their kind's (the
+#: others, e.g. conversation_not_found or budget_exceeded, map by kind; a unit test keeps it so).
 STATUS_BY_CODE: dict[str, int] = {
     # A wrong *current* password (changing it): the session itself is fine, and a 401 would make
     # clients throw their valid tokens away.
     "invalid_credentials": 403,
     # The paragraph source failed (down, too slow, garbage): an upstream's fault, nothing was stored.
     "paragraph_source_failed": 502,
-    # Model providers (src/domain/llm/errors.py): the upstream failed, not the client. A refused key
-    # or an unreadable answer is a bad gateway; an outage or an open circuit breaker, unavailable; no
-    # answer in time, a gateway timeout; the provider rate limiting Parley, 429 with its Retry-After.
-    # A request the provider rejects (provider_bad_request, content_blocked) and an unknown model
-    # (model_unavailable, listing the available ones) are the client's: 422 by their kind.
+    # Model providers (src/domain/llm/errors.py), all of kind "unavailable" (503, as an outage or an
+    # open circuit breaker is): the upstream failed, not the client. A refused key or an unreadable
+    # answer is a bad gateway; no answer in time, a gateway timeout; the provider rate limiting
+    # Parley, 429 with its Retry-After. A request the provider rejects (provider_bad_request,
+    # content_blocked) and an unknown model (model_unavailable) are the client's: 422 by their kind.
     "provider_error": 502,
     "provider_auth_failed": 502,
-    "provider_unavailable": 503,
     "provider_timeout": 504,
     "provider_rate_limited": 429,
-    # Chat and usage (src/domain/chat/errors.py, src/domain/usage/errors.py); the others map by kind
-    # (message_empty, message_too_long, context_window_exceeded, invalid_event_id: 422).
-    "conversation_not_found": 404,
-    "message_not_found": 404,
-    "reply_in_progress": 409,
-    "reply_not_in_progress": 409,
-    "not_latest_message": 409,
-    "budget_exceeded": 429,
-    "model_unavailable": 422,
     # AI tools (src/domain/ai/errors.py): a model that twice answered unreadable JSON is a bad gateway;
     # prompt_injection_suspected, invalid_template_parameters and invalid_tool_input are 422 by kind.
     "invalid_model_output": 502,
