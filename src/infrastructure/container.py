@@ -108,10 +108,10 @@ from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
-from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
-from src.infrastructure.realtime.stop_signals import StopSignalBus
-from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore
+from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
+from src.infrastructure.realtime.stop_signals import PubSubStopSignals
+from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.security.common_passwords import CommonPasswordList
 from src.infrastructure.security.passwords import Argon2PasswordHasher
@@ -254,13 +254,13 @@ class Container:
     llm_providers: dict[str, ProviderModel]
     #: Chat realtime ports (see src/application/chat/ports.py): every reply's events, readable from
     #: any event id on any instance (``ReplyStreamStore``) ...
-    reply_streams: ReplyStreams
+    reply_streams: RedisReplyStreamStore
     #: ... per-user events fanned out to every instance (``UserEvents``) ...
-    user_events: UserEventBus
+    user_events: PubSubUserEvents
     #: ... "stop this reply" delivered to the instance generating it (``StopSignals``) ...
-    stop_signals: StopSignalBus
+    stop_signals: PubSubStopSignals
     #: ... and the process-owned tasks generating replies (``ReplyTasks``), drained at shutdown.
-    reply_tasks: ReplyTaskRegistry
+    reply_tasks: InProcessReplyTasks
     #: The process's one Redis pub/sub connection (``None`` without Redis).
     pubsub: PubSubHub | None
     #: Open WebSockets per user, counted across instances (``WS_MAX_CONNECTIONS_PER_USER``).
@@ -454,11 +454,11 @@ def build_container(
     # cases every front door shares.
     pubsub = build_pubsub(settings, redis_breaker)
     access_cache = build_access_cache(cache, pubsub)
-    user_events = UserEventBus(pubsub)
+    user_events = PubSubUserEvents(pubsub)
     access_states = build_access_states(
         settings, uow, access_cache or cache, user_events=user_events, stats=cache_stats, clock=clock
     )
-    reply_streams = ReplyStreams(
+    reply_streams = RedisReplyStreamStore(
         MemoryReplyStreams(
             ttl=settings.reply_stream_ttl_seconds,
             max_age=settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60,
@@ -470,8 +470,8 @@ def build_container(
         max_age=settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60,
         timeout=settings.redis_timeout,
     )
-    stop_signals = StopSignalBus(pubsub)
-    reply_tasks = ReplyTaskRegistry()
+    stop_signals = PubSubStopSignals(pubsub)
+    reply_tasks = InProcessReplyTasks()
     reply_settings = ReplySettings(
         max_message_chars=settings.max_message_chars,
         lease_seconds=settings.reply_lease_seconds,

@@ -14,9 +14,9 @@ from redis.asyncio import Redis
 
 from src.application.chat.ports import ReplyEvent, StreamGap, UserEvent
 from src.infrastructure.realtime.pubsub import PubSubHub
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams, stream_key
-from src.infrastructure.realtime.stop_signals import StopSignalBus
-from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore, stream_key
+from src.infrastructure.realtime.stop_signals import PubSubStopSignals
+from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.resilience import CircuitBreaker
 
 pytestmark = pytest.mark.redis
@@ -26,9 +26,9 @@ pytestmark = pytest.mark.redis
 class Instance:
     redis: Redis
     hub: PubSubHub
-    streams: ReplyStreams
-    events: UserEventBus
-    stops: StopSignalBus
+    streams: RedisReplyStreamStore
+    events: PubSubUserEvents
+    stops: PubSubStopSignals
 
     async def close(self) -> None:
         await self.streams.stop()
@@ -42,7 +42,7 @@ async def instances(redis_url: str) -> AsyncIterator[tuple[Instance, Instance]]:
     for _ in range(2):
         redis = Redis.from_url(redis_url)
         hub = PubSubHub(Redis.from_url(redis_url), CircuitBreaker("redis-test"))
-        streams = ReplyStreams(
+        streams = RedisReplyStreamStore(
             MemoryReplyStreams(ttl=5, max_age=60),
             redis=redis,
             hub=hub,
@@ -50,7 +50,7 @@ async def instances(redis_url: str) -> AsyncIterator[tuple[Instance, Instance]]:
             ttl=5,
             max_age=60,
         )
-        made.append(Instance(redis, hub, streams, UserEventBus(hub), StopSignalBus(hub)))
+        made.append(Instance(redis, hub, streams, PubSubUserEvents(hub), PubSubStopSignals(hub)))
     yield made[0], made[1]
     for instance in made:
         await instance.close()
@@ -192,7 +192,7 @@ async def test_user_events_reach_every_instance_once(instances: tuple[Instance, 
         # Nothing more: an instance never hears its own message a second time from Redis.
         with pytest.raises(TimeoutError):
             await asyncio.wait_for(anext(here), 0.3)
-    other_user_events = UserEventBus(first.hub)
+    other_user_events = PubSubUserEvents(first.hub)
     async with other_user_events.subscribe(uuid.uuid4()) as elsewhere:
         await second.events.publish(UserEvent(type="title", user_id=user, data={}))
         with pytest.raises(TimeoutError):
@@ -248,7 +248,7 @@ async def test_a_stop_requested_on_one_instance_reaches_the_other(instances: tup
 
 
 async def test_without_redis_events_stay_on_the_instance() -> None:
-    local = UserEventBus()
+    local = PubSubUserEvents()
     user = uuid.uuid4()
     async with local.subscribe(user) as events:
         await local.publish(UserEvent(type="title", user_id=user, data={"title": "x"}))
@@ -260,10 +260,10 @@ async def test_while_redis_is_unreachable_everything_stays_on_the_instance() -> 
     breaker = CircuitBreaker("redis-down", failure_threshold=1, reset_after=60)
     hub = PubSubHub(Redis.from_url(unreachable, socket_connect_timeout=0.1), breaker, timeout=0.1)
     redis = Redis.from_url(unreachable, socket_connect_timeout=0.1)
-    streams = ReplyStreams(
+    streams = RedisReplyStreamStore(
         MemoryReplyStreams(ttl=5, max_age=60), redis=redis, hub=hub, breaker=breaker, ttl=5, max_age=60, timeout=0.1
     )
-    events, stops = UserEventBus(hub), StopSignalBus(hub)
+    events, stops = PubSubUserEvents(hub), PubSubStopSignals(hub)
     user, reply = uuid.uuid4(), uuid.uuid4()
     try:
         async with events.subscribe(user) as heard:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
+from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.interfaces.http.drain import CLOSE_SERVICE_RESTART, Drain, DrainGate
 
 
@@ -110,7 +110,7 @@ async def test_while_draining_new_work_and_readiness_are_refused_but_reads_go_on
 async def test_replies_get_what_is_left_of_the_timeout_since_sigterm() -> None:
     drain = Drain()
     await drain.begin()
-    replies = ReplyTaskRegistry()
+    replies = InProcessReplyTasks()
     quick = replies.spawn(uuid.uuid4(), asyncio.sleep(0.05, result="done"))
     slow = replies.spawn(uuid.uuid4(), asyncio.sleep(30))
     await drain.finish_replies(replies, timeout=0.5)

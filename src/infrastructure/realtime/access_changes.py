@@ -7,13 +7,13 @@ from __future__ import annotations
 import uuid
 
 from src.application.chat.ports import UserEvent
-from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.realtime.user_events import PubSubUserEvents
 
 
 class UserEventAccessChanges:
     """Implements ``AccessChanges``."""
 
-    def __init__(self, events: UserEventBus) -> None:
+    def __init__(self, events: PubSubUserEvents) -> None:
         self._events = events
 
     async def access_changed(self, user_id: uuid.UUID) -> None:

@@ -1,7 +1,7 @@
 """Reply streams: the events of each reply, replayable from any event id, followed live.
 
 ``MemoryReplyStreams`` keeps the streams of the replies this process generates (and, without Redis,
-is all there is). ``ReplyStreams`` is the ``ReplyStreamStore`` adapter:
+is all there is). ``RedisReplyStreamStore`` is the ``ReplyStreamStore`` adapter (memory alone without Redis):
 
 - ``append`` writes to memory at once (local readers see it immediately, the writer never waits)
   and, with Redis, queues the event for a mirror task that writes batches of events to Redis Streams
@@ -169,7 +169,7 @@ class MemoryReplyStreams:
 _CLOSE = object()
 
 
-class ReplyStreams:
+class RedisReplyStreamStore:
     """The ``ReplyStreamStore``: memory alone (embedded mode), or memory mirrored to Redis."""
 
     def __init__(

@@ -22,7 +22,7 @@ T = TypeVar("T")
 FINALISE_SECONDS = 5.0
 
 
-class ReplyTaskRegistry:
+class InProcessReplyTasks:
     def __init__(self) -> None:
         self._tasks: dict[uuid.UUID, asyncio.Task[Any]] = {}
 

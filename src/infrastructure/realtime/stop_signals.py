@@ -21,7 +21,7 @@ logger = get_logger("parley.realtime")
 STOP_CHANNEL = "parley:chat:stop"
 
 
-class StopSignalBus:
+class PubSubStopSignals:
     """The ``StopSignals`` port."""
 
     def __init__(self, hub: PubSubHub | None = None) -> None:

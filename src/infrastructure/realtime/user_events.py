@@ -62,7 +62,7 @@ class _Subscription:
             yield await self.queue.get()
 
 
-class UserEventBus:
+class PubSubUserEvents:
     """The ``UserEvents`` port."""
 
     def __init__(self, hub: PubSubHub | None = None, *, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
     from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
     from src.infrastructure.realtime.pubsub import PubSubHub
-    from src.infrastructure.realtime.user_events import UserEventBus
+    from src.infrastructure.realtime.user_events import PubSubUserEvents
     from src.infrastructure.resilience import CircuitBreaker
 
 #: Redis connections per client and process; more concurrent calls wait briefly for one.
@@ -121,7 +121,7 @@ def build_access_states(
     uow: UnitOfWorkFactory,
     cache: Cache,
     *,
-    user_events: UserEventBus,
+    user_events: PubSubUserEvents,
     stats: CacheStats,
     clock: Clock,
 ) -> UserAccessStates:

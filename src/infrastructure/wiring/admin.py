@@ -19,7 +19,7 @@ from src.infrastructure.queue.in_process import InProcessTaskQueue
 from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
 from src.infrastructure.queue.saq_queue import QUEUE_NAME
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
-from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
+from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.settings import Settings
 
@@ -55,7 +55,7 @@ def build_admin(
     failed_jobs: SaqFailedJobs | None,
     in_process: InProcessTaskQueue | None,
     connection_slots: ConnectionSlots,
-    reply_tasks: ReplyTaskRegistry,
+    reply_tasks: InProcessReplyTasks,
     providers: list[str],
 ) -> AdminServices:
     reader = SqlAnalyticsReader(uow)

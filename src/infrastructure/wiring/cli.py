@@ -46,7 +46,7 @@ if TYPE_CHECKING:
     from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
     from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
     from src.infrastructure.realtime.pubsub import PubSubHub
-    from src.infrastructure.realtime.user_events import UserEventBus
+    from src.infrastructure.realtime.user_events import PubSubUserEvents
     from src.infrastructure.resilience import CircuitBreaker
     from src.infrastructure.security.common_passwords import CommonPasswordList
     from src.infrastructure.security.passwords import Argon2PasswordHasher
@@ -222,10 +222,10 @@ class CliContainer:
         return build_pubsub(self.settings, self.redis_breaker)
 
     @cached_property
-    def user_events(self) -> UserEventBus:
-        from src.infrastructure.realtime.user_events import UserEventBus
+    def user_events(self) -> PubSubUserEvents:
+        from src.infrastructure.realtime.user_events import PubSubUserEvents
 
-        return UserEventBus(self.pubsub)
+        return PubSubUserEvents(self.pubsub)
 
     @cached_property
     def access_states(self) -> UserAccessStates:

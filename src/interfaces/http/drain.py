@@ -35,7 +35,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from src.infrastructure.logging import get_logger
-from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
+from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 
 logger = get_logger("parley.drain")
 
@@ -107,7 +107,7 @@ class Drain:
                 await asyncio.wait_for(self._all_closed.wait(), timeout=self._socket_close_seconds)
         logger.info("drain_sockets_closed", still_open=len(self._sockets))
 
-    async def finish_replies(self, replies: ReplyTaskRegistry, timeout: float) -> None:
+    async def finish_replies(self, replies: InProcessReplyTasks, timeout: float) -> None:
         """Give the replies under way what is left of ``timeout`` since the drain began, then stop
         the rest (stored as interrupted)."""
         elapsed = 0.0 if self.started_at is None else time.monotonic() - self.started_at

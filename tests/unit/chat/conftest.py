@@ -42,10 +42,10 @@ from src.domain.shared.rate_limit import RateLimitPolicy
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.llm.catalog import FileModelCatalog
 from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, ReplyStreams
-from src.infrastructure.realtime.reply_tasks import ReplyTaskRegistry
-from src.infrastructure.realtime.stop_signals import StopSignalBus
-from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore
+from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
+from src.infrastructure.realtime.stop_signals import PubSubStopSignals
+from src.infrastructure.realtime.user_events import PubSubUserEvents
 from tests.fakes.chat import ScriptedChatModel
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
 
@@ -91,10 +91,10 @@ class ChatWorld:
         self.uow = FakeUnitOfWorkFactory(clock=clock)
         self.db = self.uow.database
         self.catalog = FileModelCatalog(MODELS, configured_providers=self.providers, default_model="offline/echo")
-        self.streams = ReplyStreams(MemoryReplyStreams(ttl=60, max_age=600), ttl=60, max_age=600)
-        self.events = UserEventBus()
-        self.stops = StopSignalBus()
-        self.tasks = ReplyTaskRegistry()
+        self.streams = RedisReplyStreamStore(MemoryReplyStreams(ttl=60, max_age=600), ttl=60, max_age=600)
+        self.events = PubSubUserEvents()
+        self.stops = PubSubStopSignals()
+        self.tasks = InProcessReplyTasks()
         self.limiter = MemoryRateLimiter(clock=clock.monotonic)
         if self.settings is None:
             self.settings = ReplySettings(

@@ -9,8 +9,8 @@ import pytest
 
 from src.application.chat.ports import EventsLost, ReplyEvent, UserEvent
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams
-from src.infrastructure.realtime.stop_signals import StopSignalBus
-from src.infrastructure.realtime.user_events import UserEventBus
+from src.infrastructure.realtime.stop_signals import PubSubStopSignals
+from src.infrastructure.realtime.user_events import PubSubUserEvents
 
 
 def delta(event_id: int) -> ReplyEvent:
@@ -57,7 +57,7 @@ async def test_a_stream_whose_writer_never_closes_it_still_goes_away() -> None:
 
 
 async def test_a_subscriber_that_falls_behind_is_told_instead_of_growing_memory() -> None:
-    bus = UserEventBus(queue_size=3)
+    bus = PubSubUserEvents(queue_size=3)
     user = uuid.uuid4()
     async with bus.subscribe(user) as events:
         for i in range(10):
@@ -68,7 +68,7 @@ async def test_a_subscriber_that_falls_behind_is_told_instead_of_growing_memory(
 
 
 async def test_only_watchers_of_that_reply_are_stopped() -> None:
-    stops = StopSignalBus()
+    stops = PubSubStopSignals()
     mine, other = uuid.uuid4(), uuid.uuid4()
     calls: list[str] = []
     with stops.watch(mine, lambda: calls.append("mine")):
