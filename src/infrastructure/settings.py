@@ -28,6 +28,14 @@ from src.domain.chat.grounding import (
 from src.domain.identity.errors import InvalidEmail
 from src.domain.identity.model import normalise_email
 from src.domain.llm.routing import FallbackChains
+from src.infrastructure.llm.provider_table import (
+    NO_ACCESS,
+    PROVIDER_NAME,
+    ProviderAccess,
+    ProviderEntry,
+    provider_entries,
+    reserved_names,
+)
 from src.infrastructure.redaction import mask_url
 from src.infrastructure.redis_sentinel import SENTINEL_SCHEMES, SentinelUrlError, is_sentinel_url, parse_sentinel_url
 
@@ -127,12 +135,11 @@ class Settings:
     dictionary_timeout: float = 5.0
     dictionary_concurrency: int = 5
     # -- model providers (see README, "Language models") ---------------------------------------
-    openai_api_key: str | None = field(default=None, repr=False)
-    openai_base_url: str | None = field(default=None, repr=False)  # may hold a password
-    gemini_api_key: str | None = field(default=None, repr=False)
-    gemini_base_url: str | None = field(default=None, repr=False)  # may hold a password
-    groq_api_key: str | None = field(default=None, repr=False)
-    groq_base_url: str | None = field(default=None, repr=False)  # may hold a password
+    #: Each online provider's key and base URL by provider name, from ``<NAME>_API_KEY`` and
+    #: ``<NAME>_BASE_URL`` (the providers are the rows of ``llm/provider_table.py``).
+    llm_access: Mapping[str, ProviderAccess] = field(default_factory=dict, repr=False)
+    #: ``OPENAI_COMPATIBLE_PROVIDERS``: more providers that speak OpenAI's API, name -> base URL.
+    openai_compatible_providers: Mapping[str, str] = field(default_factory=dict, repr=False)
     llm_connect_timeout: float = 5.0
     llm_read_timeout: float = 60.0
     llm_total_timeout: float = 300.0
@@ -181,18 +188,25 @@ class Settings:
     #: The built web app (``web/dist``); when it is missing Parley serves the API alone.
     web_dist_dir: Path = Path("web/dist")
 
+    def provider_access(self, provider: str) -> ProviderAccess:
+        """``provider``'s key and base URL (both ``None`` when its variables are not set)."""
+        return self.llm_access.get(provider, NO_ACCESS)
+
+    @property
+    def llm_providers(self) -> tuple[ProviderEntry, ...]:
+        """Every online provider Parley knows: the built-in ones, then the OpenAI-compatible ones."""
+        return provider_entries(self.openai_compatible_providers)
+
     @property
     def configured_llm_providers(self) -> tuple[str, ...]:
-        """The providers Parley may call: OpenAI with a key or a base URL (an OpenAI-compatible server
-        such as Ollama may need no key), Gemini and Groq with a key. The offline one always is."""
-        configured = []
-        if self.openai_api_key or self.openai_base_url:
-            configured.append("openai")
-        if self.gemini_api_key:
-            configured.append("gemini")
-        if self.groq_api_key:
-            configured.append("groq")
-        return tuple(configured)
+        """The online providers Parley may call: each with its key, or (OpenAI at ``OPENAI_BASE_URL``, an
+        OpenAI-compatible provider) with a base URL alone, for a server that needs no key. The offline
+        one always is."""
+        return tuple(
+            entry.name
+            for entry in self.llm_providers
+            if entry.is_configured(self.provider_access(entry.name).api_key, self.provider_access(entry.name).base_url)
+        )
 
     @property
     def is_production(self) -> bool:
@@ -209,6 +223,12 @@ class Settings:
             if f.name in _NOT_VARIABLES:
                 continue
             value = getattr(self, f.name)
+            if f.name == "llm_access":
+                shown.update(self._masked_providers())
+                continue
+            if f.name == "openai_compatible_providers":
+                shown["OPENAI_COMPATIBLE_PROVIDERS"] = ",".join(f"{n}={mask_url(u)}" for n, u in value.items())
+                continue
             if f.name in _SECRETS:
                 text = "****" if value else ""
             elif isinstance(value, tuple):
@@ -221,6 +241,14 @@ class Settings:
             shown[_VARIABLE_NAMES.get(f.name, f.name.upper())] = text
         return shown
 
+    def _masked_providers(self) -> dict[str, str]:
+        shown: dict[str, str] = {}
+        for entry in self.llm_providers:
+            access = self.provider_access(entry.name)
+            shown[entry.key_variable] = "****" if access.api_key else ""
+            shown[entry.base_url_variable] = mask_url(access.base_url) if access.base_url else ""
+        return shown
+
 
 _VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR", "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
 _NOT_VARIABLES = frozenset({"secret_key_generated"})
@@ -229,9 +257,6 @@ _SECRETS = frozenset(
         "secret_key",
         "metrics_token",
         "admin_password",
-        "openai_api_key",
-        "gemini_api_key",
-        "groq_api_key",
         "files_s3_access_key_id",
         "files_s3_secret_access_key",
     }
@@ -431,6 +456,26 @@ def _notification_settings(env: _Reader) -> dict[str, Any]:
     }
 
 
+def _openai_compatible_providers(env: _Reader) -> dict[str, str]:
+    """``OPENAI_COMPATIBLE_PROVIDERS``: ``name=base_url`` pairs, separated by commas or spaces."""
+    variable = "OPENAI_COMPATIBLE_PROVIDERS"
+    providers: dict[str, str] = {}
+    for item in (env.raw(variable) or "").replace(",", " ").split():
+        name, equals, url = item.partition("=")
+        if not equals or not PROVIDER_NAME.fullmatch(name):
+            raise ConfigError(
+                variable,
+                f"has {item!r}: write name=base_url pairs, the name in lower case letters, digits and _ "
+                "(e.g. 'mistral=https://api.mistral.ai/v1')",
+            )
+        if name in reserved_names() or name in providers:
+            raise ConfigError(variable, f"names {name!r} twice or a provider Parley already has")
+        if not _is_http_url(url):
+            raise ConfigError(variable, f"gives {name!r} the base URL {mask_url(url)!r}, which is not an http(s) URL")
+        providers[name] = url
+    return providers
+
+
 def _llm_settings(env: _Reader) -> dict[str, Any]:
     """The model providers' variables (the ids in LLM_FALLBACKS are checked against the catalog
     when the container is built)."""
@@ -446,13 +491,18 @@ def _llm_settings(env: _Reader) -> dict[str, Any]:
     except ValueError as exc:
         example = "openai/gpt-4.1-mini -> groq/llama-3.3-70b-versatile"
         raise ConfigError("LLM_FALLBACKS", f"{exc} (write e.g. '{example}')") from None
+    compatible = _openai_compatible_providers(env)
+    access = {
+        entry.name: ProviderAccess(
+            api_key=env.raw(entry.key_variable),
+            base_url=env.url(entry.base_url_variable, schemes=("http", "https"), default=None)
+            or entry.default_base_url,
+        )
+        for entry in provider_entries(compatible)
+    }
     return {
-        "openai_api_key": env.raw("OPENAI_API_KEY"),
-        "openai_base_url": env.url("OPENAI_BASE_URL", schemes=("http", "https"), default=None),
-        "gemini_api_key": env.raw("GEMINI_API_KEY"),
-        "gemini_base_url": env.url("GEMINI_BASE_URL", schemes=("http", "https"), default=None),
-        "groq_api_key": env.raw("GROQ_API_KEY"),
-        "groq_base_url": env.url("GROQ_BASE_URL", schemes=("http", "https"), default=None),
+        "llm_access": access,
+        "openai_compatible_providers": compatible,
         "llm_connect_timeout": env.number("LLM_CONNECT_TIMEOUT", 5.0, minimum=0.1),
         "llm_read_timeout": env.number("LLM_READ_TIMEOUT", 60.0, minimum=0.1),
         "llm_total_timeout": env.number("LLM_TOTAL_TIMEOUT", 300.0, minimum=1.0),

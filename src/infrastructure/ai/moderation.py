@@ -9,7 +9,8 @@ from __future__ import annotations
 import openai
 
 from src.domain.ai.model import ModerationCategory, ModerationSource, ModerationVerdict
-from src.infrastructure.llm.openai import DEFAULT_BASE_URL, map_openai_style_error
+from src.infrastructure.llm.openai import DEFAULT_BASE_URL
+from src.infrastructure.llm.openai_wire import map_openai_style_error
 
 MODERATION_MODEL = "omni-moderation-latest"
 PARLEY_CATEGORIES = frozenset(c.value for c in ModerationCategory)

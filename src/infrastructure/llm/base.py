@@ -24,7 +24,6 @@ import dataclasses
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar
 
 from src.application.shared.ports import Clock
 from src.domain.llm.errors import ProviderError, ProviderTimeout, ProviderUnavailable, UnknownModel
@@ -78,7 +77,8 @@ class ProviderAnswer:
 class ProviderAdapter(abc.ABC):
     """A ``ChatModel`` for the models of one provider (``request.model`` is ``<provider>/<name>``)."""
 
-    provider: ClassVar[str]
+    #: The catalog's provider name (a class attribute; an adapter serving several providers sets it per instance).
+    provider: str
 
     def __init__(self, clock: Clock, timeouts: ProviderTimeouts) -> None:
         self._clock = clock
@@ -348,3 +348,13 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
         if math.isfinite(seconds) and seconds >= 0:
             return seconds
     return None
+
+
+def transport_error(exc: Exception, provider: str) -> ProviderError:
+    """Errors of the HTTP layer (httpx or httpx2) that an SDK let through, and anything else."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    if "TimeoutException" in names:
+        return ProviderTimeout(f"{provider} did not answer in time", provider=provider)
+    if names & {"TransportError", "StreamError", "JSONDecodeError", "ValidationError"}:
+        return ProviderUnavailable(f"{provider} broke off or sent something unreadable", provider=provider)
+    return ProviderUnavailable(f"{provider} failed ({type(exc).__name__})", provider=provider)

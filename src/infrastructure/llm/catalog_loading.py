@@ -20,15 +20,7 @@ logger = get_logger("parley.llm")
 
 def configured_provider_names(settings: Settings) -> list[str]:
     """The online providers an adapter is built for (``build_llm_providers``), offline left out."""
-    configured = settings.configured_llm_providers
-    names: list[str] = []
-    if "openai" in configured:
-        names.append("openai")
-    if "gemini" in configured and settings.gemini_api_key:
-        names.append("gemini")
-    if "groq" in configured and settings.groq_api_key:
-        names.append("groq")
-    return names
+    return list(settings.configured_llm_providers)
 
 
 def build_model_catalog(settings: Settings, configured_providers: Sequence[str] = ()) -> FileModelCatalog:

@@ -47,8 +47,8 @@ from src.infrastructure.llm.base import (
     ProviderTimeouts,
     close_quietly,
     retry_after_seconds,
+    transport_error,
 )
-from src.infrastructure.llm.openai import transport_error
 
 PROVIDER = "gemini"
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com"

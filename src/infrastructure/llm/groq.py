@@ -24,7 +24,7 @@ from src.infrastructure.llm.base import (
     ProviderTimeouts,
     close_quietly,
 )
-from src.infrastructure.llm.openai import (
+from src.infrastructure.llm.openai_wire import (
     chunk_event,
     completion_answer,
     map_openai_style_error,

@@ -1,9 +1,10 @@
 """Building the model providers from settings (called by the composition root, ``container.py``).
 
-A provider is configured when Parley may call it: OpenAI with ``OPENAI_API_KEY`` or ``OPENAI_BASE_URL``
-(an OpenAI-compatible server such as Ollama may need no key), Gemini with ``GEMINI_API_KEY``, Groq
-with ``GROQ_API_KEY``. The offline provider always is. Each configured provider gets one adapter, and
-so one long-lived HTTP client, for the life of the process.
+The providers are the rows of ``provider_table.py``. One is configured when Parley may call it: with
+its key (``<NAME>_API_KEY``), or, for OpenAI at ``OPENAI_BASE_URL`` and the OpenAI-compatible
+providers, with a base URL alone (a server such as Ollama may need no key). The offline provider
+always is. Each configured provider gets one adapter, and so one long-lived HTTP client, for the
+life of the process.
 """
 
 from __future__ import annotations
@@ -54,29 +55,19 @@ def retry_policy(settings: Settings) -> RetryPolicy:
 
 
 def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderModel]:
-    """One adapter per configured provider, the offline one first."""
+    """One adapter per configured provider (a row of ``provider_table.py``), the offline one first."""
     timeouts = provider_timeouts(settings)
     providers: dict[str, ProviderModel] = {
         OFFLINE_PROVIDER: OfflineChatModel(clock, token_delay_ms=settings.offline_token_delay_ms)
     }
-    configured = configured_provider_names(settings)
-    if "openai" in configured:
-        from src.infrastructure.llm.openai import OpenAIChatModel
-
-        providers["openai"] = OpenAIChatModel(
-            clock, timeouts, api_key=settings.openai_api_key, base_url=settings.openai_base_url
-        )
-    if "gemini" in configured and settings.gemini_api_key:
-        from src.infrastructure.llm.gemini import GeminiChatModel
-
-        providers["gemini"] = GeminiChatModel(
-            clock, timeouts, api_key=settings.gemini_api_key, base_url=settings.gemini_base_url
-        )
-    if "groq" in configured and settings.groq_api_key:
-        from src.infrastructure.llm.groq import GroqChatModel
-
-        providers["groq"] = GroqChatModel(
-            clock, timeouts, api_key=settings.groq_api_key, base_url=settings.groq_base_url
+    configured = set(configured_provider_names(settings))
+    for entry in settings.llm_providers:
+        if entry.name not in configured:
+            continue
+        access = settings.provider_access(entry.name)
+        named = {"provider": entry.name} if entry.openai_compatible else {}
+        providers[entry.name] = entry.adapter_class()(
+            clock, timeouts, api_key=access.api_key, base_url=access.base_url, **named
         )
     return providers
 

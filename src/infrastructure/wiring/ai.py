@@ -60,13 +60,14 @@ class AiUseCases:
 
 def build_moderation_service(settings: Settings) -> OpenAIModeration | None:
     """OpenAI's moderation endpoint when an OpenAI key is set (it is free), else none."""
-    if not settings.openai_api_key:
+    openai = settings.provider_access("openai")
+    if not openai.api_key:
         return None
     from src.infrastructure.ai.moderation import OpenAIModeration
 
     return OpenAIModeration(
-        api_key=settings.openai_api_key,
-        base_url=settings.openai_base_url,
+        api_key=openai.api_key,
+        base_url=openai.base_url,
         timeout=settings.llm_read_timeout,
         connect_timeout=settings.llm_connect_timeout,
     )

@@ -4,10 +4,12 @@ metrics, and the container that wires it all."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from redis.asyncio import Redis
@@ -320,3 +322,44 @@ async def test_the_container_routes_every_configured_provider_and_closes_them(
         await container.shutdown()
     openai = container.llm_providers["openai"]
     assert openai._client.is_closed()  # type: ignore[attr-defined]
+
+
+async def test_an_openai_compatible_provider_is_configuration_only(
+    fake: FakeProviderServer, make_settings: SettingsFactory, sqlite_url: str, tmp_path: Path
+) -> None:
+    """OPENAI_COMPATIBLE_PROVIDERS, its key variable and catalog entries make a provider Parley routes
+    to under its own name, through the OpenAI adapter, with no code of its own."""
+    catalog = tmp_path / "models.toml"
+    catalog.write_text(
+        '[[models]]\nid = "offline/echo"\ndisplay_name = "Echo"\ncontext_window = 8192\nmax_output_tokens = 2048\n'
+        'input = 0.0\noutput = 0.0\ncapabilities = ["streaming", "offline"]\n\n'
+        '[[models]]\nid = "mistral/mistral-small-latest"\ndisplay_name = "Mistral Small"\ncontext_window = 128000\n'
+        'max_output_tokens = 8192\ninput = 0.10\noutput = 0.30\ncapabilities = ["streaming"]\n'
+    )
+    settings = make_settings(
+        DATABASE_URL=sqlite_url,
+        MODEL_CATALOG_PATH=str(catalog),
+        OPENAI_COMPATIBLE_PROVIDERS=f"mistral={fake.openai_base_url}",
+        MISTRAL_API_KEY="m-test-key",
+        LLM_RETRIES=0,
+    )
+    container = build_container(settings, role="cli")
+    assert set(container.llm_providers) == {"offline", "mistral"}
+    assert container.model_catalog.default_model == "mistral/mistral-small-latest"
+    await container.startup()
+    try:
+        fake.script("openai", Reply(text="Bonjour tout le monde"))
+        ask = dataclasses.replace(request("mistral/mistral-small-latest"), max_output_tokens=64)
+        text, end = await collect(container.chat_model.stream(ask))
+        assert (text, end.model_id) == ("Bonjour tout le monde", "mistral/mistral-small-latest")
+        sent = fake.requests_for("openai")[-1]
+        assert sent.headers["authorization"] == "Bearer m-test-key"
+        assert (sent.body["model"], sent.body["max_tokens"]) == ("mistral-small-latest", 64)
+        assert "max_completion_tokens" not in sent.body
+        fake.script("openai", Reply(status=503))
+        with pytest.raises(ProviderUnavailable) as failed:
+            await container.chat_model.complete(request("mistral/mistral-small-latest"))
+        assert failed.value.provider == "mistral"
+        assert "mistral/mistral-small-latest" in failed.value.detail
+    finally:
+        await container.shutdown()

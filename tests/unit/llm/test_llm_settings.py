@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from src.domain.llm.routing import FallbackChains
+from src.infrastructure.llm.provider_table import ProviderAccess
 from src.infrastructure.settings import ConfigError
 from tests.conftest import SettingsFactory
 
@@ -26,9 +27,54 @@ def test_a_provider_is_configured_by_its_key_and_openai_also_by_a_base_url(make_
     # An OpenAI-compatible server that needs no key (Ollama): the base URL alone configures it.
     ollama = make_settings(OPENAI_BASE_URL="http://localhost:11434/v1")
     assert ollama.configured_llm_providers == ("openai",)
-    assert ollama.openai_base_url == "http://localhost:11434/v1"
+    assert ollama.provider_access("openai").base_url == "http://localhost:11434/v1"
     # Gemini and Groq always need a key: a base URL alone does not make them callable.
     assert make_settings(GROQ_BASE_URL="http://localhost:9000").configured_llm_providers == ()
+
+
+def test_openai_compatible_providers_are_configuration(make_settings: SettingsFactory) -> None:
+    settings = make_settings(
+        OPENAI_COMPATIBLE_PROVIDERS="mistral=https://api.mistral.ai/v1, vllm=http://gpu-box:8000/v1",
+        MISTRAL_API_KEY="m-key",
+    )
+    assert settings.openai_compatible_providers == {
+        "mistral": "https://api.mistral.ai/v1",
+        "vllm": "http://gpu-box:8000/v1",
+    }
+    # Listed means callable: a local server may need no key.
+    assert settings.configured_llm_providers == ("mistral", "vllm")
+    assert settings.provider_access("mistral") == ProviderAccess("m-key", "https://api.mistral.ai/v1")
+    assert settings.provider_access("vllm").api_key is None
+    # <NAME>_BASE_URL still wins over the listed URL, as for the built-in providers.
+    moved = make_settings(
+        OPENAI_COMPATIBLE_PROVIDERS="mistral=https://api.mistral.ai/v1", MISTRAL_BASE_URL="http://eu:1"
+    )
+    assert moved.provider_access("mistral").base_url == "http://eu:1"
+    shown = settings.masked()
+    assert (shown["MISTRAL_API_KEY"], shown["VLLM_API_KEY"], shown["GROQ_API_KEY"]) == ("****", "", "")
+    assert shown["OPENAI_COMPATIBLE_PROVIDERS"] == "mistral=https://api.mistral.ai/v1,vllm=http://gpu-box:8000/v1"
+    assert "m-key" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("mistral", "name=base_url"),
+        ("Mistral=https://api.mistral.ai/v1", "name=base_url"),
+        ("groq=https://api.groq.com/openai/v1", "already has"),
+        ("offline=http://localhost:1", "already has"),
+        ("a=http://x:1 a=http://y:1", "twice"),
+        ("mistral=ftp://api.mistral.ai", "not an http(s) URL"),
+        ("mistral=ftp://user:secret@proxy/v1", "not an http(s) URL"),
+    ],
+)
+def test_a_bad_openai_compatible_provider_list_is_one_clear_error(
+    make_settings: SettingsFactory, value: str, says: str
+) -> None:
+    with pytest.raises(ConfigError, match="OPENAI_COMPATIBLE_PROVIDERS") as error:
+        make_settings(OPENAI_COMPATIBLE_PROVIDERS=value)
+    assert says in str(error.value)
+    assert "secret" not in str(error.value)
 
 
 def test_fallback_chains_are_parsed(make_settings: SettingsFactory) -> None:

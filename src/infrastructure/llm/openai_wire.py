@@ -1,0 +1,159 @@
+"""The OpenAI chat completions wire format, shared by every adapter that speaks it (OpenAI and the
+OpenAI-compatible providers through the ``openai`` SDK, Groq through its own SDK, the moderation
+client): request options, chunks and answers read into the adapters' events, and errors mapped to
+Parley's provider errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from src.domain.llm.errors import (
+    ContentBlocked,
+    ProviderAuthError,
+    ProviderBadRequest,
+    ProviderError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnavailable,
+)
+from src.domain.llm.model import ChatRequest, FinishReason, Usage
+from src.infrastructure.llm.base import ProviderAnswer, ProviderEvent, retry_after_seconds, transport_error
+
+_FINISH_REASONS = {
+    "stop": FinishReason.STOP,
+    "length": FinishReason.LENGTH,
+    "content_filter": FinishReason.CONTENT_FILTER,
+    "tool_calls": FinishReason.STOP,
+    "function_call": FinishReason.STOP,
+}
+_CONTEXT_TOO_LONG_CODES = {"context_length_exceeded", "string_above_max_length"}
+_CONTEXT_TOO_LONG_WORDS = ("maximum context length", "context length", "reduce the length", "too many tokens")
+_CONTENT_FILTER_CODES = {"content_filter", "content_policy_violation"}
+_RATE_LIMIT_WORDS = ("rate_limit", "rate limit", "tokens_per_min", "requests_per_min")
+
+
+def sampling_options(request: ChatRequest) -> dict[str, Any]:
+    """``top_p``, ``seed`` and ``response_format`` when the request sets them (the gateway passes them on)."""
+    options: dict[str, Any] = {}
+    if request.top_p is not None:
+        options["top_p"] = request.top_p
+    if request.seed is not None:
+        options["seed"] = request.seed
+    if request.response_format is not None:
+        options["response_format"] = dict(request.response_format)
+    return options
+
+
+def finish_reason(value: str | None) -> FinishReason | None:
+    if value is None:
+        return None
+    return _FINISH_REASONS.get(value, FinishReason.STOP)
+
+
+def usage_of(reported: Any) -> Usage | None:
+    """``CompletionUsage`` (OpenAI and Groq alike) -> ``Usage``; cached and reasoning tokens when given."""
+    if reported is None:
+        return None
+    prompt_details = getattr(reported, "prompt_tokens_details", None)
+    completion_details = getattr(reported, "completion_tokens_details", None)
+    return Usage(
+        input_tokens=int(reported.prompt_tokens or 0),
+        output_tokens=int(reported.completion_tokens or 0),
+        cached_tokens=int(getattr(prompt_details, "cached_tokens", 0) or 0),
+        reasoning_tokens=int(getattr(completion_details, "reasoning_tokens", 0) or 0),
+    )
+
+
+def chunk_event(chunk: Any) -> ProviderEvent:
+    event = ProviderEvent(usage=usage_of(getattr(chunk, "usage", None)))
+    if chunk.choices:
+        choice = chunk.choices[0]
+        delta = getattr(choice, "delta", None)
+        event.text = (getattr(delta, "content", None) or "") if delta is not None else ""
+        event.finish_reason = finish_reason(choice.finish_reason)
+    return event
+
+
+def completion_answer(completion: Any) -> ProviderAnswer:
+    if not completion.choices:
+        raise ProviderUnavailable("the provider answered with no choices")
+    choice = completion.choices[0]
+    return ProviderAnswer(
+        text=(choice.message.content or "") if choice.message is not None else "",
+        finish_reason=finish_reason(choice.finish_reason) or FinishReason.STOP,
+        usage=usage_of(completion.usage),
+    )
+
+
+def map_openai_style_error(exc: Exception, provider: str, sdk: Any) -> ProviderError:
+    """An exception of the ``openai`` or ``groq`` SDK (same class names, same wire format)."""
+    if isinstance(exc, sdk.APITimeoutError):
+        return ProviderTimeout(f"{provider} did not answer in time", provider=provider)
+    if isinstance(exc, sdk.APIConnectionError):
+        return ProviderUnavailable(f"the connection to {provider} failed", provider=provider)
+    if isinstance(exc, sdk.APIResponseValidationError):
+        return ProviderUnavailable(f"{provider} sent an answer Parley could not read", provider=provider)
+    if isinstance(exc, sdk.APIStatusError):
+        return _from_status(provider, exc.status_code, _error_body(exc.body), exc.response.headers)
+    if isinstance(exc, sdk.APIError):
+        # An error event inside a stream (``data: {"error": {...}}``): no status, only the body.
+        return _from_stream_error(provider, _error_body(exc.body))
+    return transport_error(exc, provider)
+
+
+def _error_body(body: object) -> dict[str, Any]:
+    """The ``error`` object of an error response or event (the SDKs hand over either one)."""
+    if isinstance(body, dict):
+        inner = body.get("error")
+        return inner if isinstance(inner, dict) else body
+    return {}
+
+
+def _text(error: Mapping[str, Any], key: str) -> str:
+    value = error.get(key)
+    return value.lower() if isinstance(value, str) else ""
+
+
+def _from_status(provider: str, status: int, error: Mapping[str, Any], headers: Mapping[str, str]) -> ProviderError:
+    code, message = _text(error, "code"), _text(error, "message")
+    if status in (401, 403):
+        return ProviderAuthError(f"{provider} refused Parley's API key ({status})", provider=provider)
+    if status == 429:
+        if code == "insufficient_quota":
+            return ProviderAuthError(f"the {provider} account has no quota left", provider=provider)
+        return ProviderRateLimited(
+            f"{provider} is rate limiting Parley", provider=provider, retry_after=retry_after_seconds(headers)
+        )
+    if status == 408:
+        return ProviderTimeout(f"{provider} timed out ({status})", provider=provider)
+    if status == 409 or status >= 500:
+        return ProviderUnavailable(f"{provider} failed ({status})", provider=provider)
+    return _rejected(provider, status, code, message)
+
+
+def _from_stream_error(provider: str, error: Mapping[str, Any]) -> ProviderError:
+    code, kind, message = _text(error, "code"), _text(error, "type"), _text(error, "message")
+    if any(word in f"{code} {kind}" for word in _RATE_LIMIT_WORDS):
+        return ProviderRateLimited(f"{provider} is rate limiting Parley", provider=provider)
+    if kind in {"authentication_error", "permission_error"} or code == "invalid_api_key":
+        return ProviderAuthError(f"{provider} refused Parley's API key", provider=provider)
+    if kind == "invalid_request_error" or code in _CONTEXT_TOO_LONG_CODES | _CONTENT_FILTER_CODES:
+        return _rejected(provider, None, code, message)
+    return ProviderUnavailable(f"{provider} failed while streaming ({code or kind or 'error'})", provider=provider)
+
+
+def _rejected(provider: str, status: int | None, code: str, message: str) -> ProviderError:
+    if status == 413 or code in _CONTEXT_TOO_LONG_CODES or any(w in message for w in _CONTEXT_TOO_LONG_WORDS):
+        return ProviderBadRequest(
+            f"the conversation is longer than the model's context window ({provider})",
+            provider=provider,
+            context_too_long=True,
+        )
+    if code in _CONTENT_FILTER_CODES:
+        return ContentBlocked(f"{provider}'s content filter refused this request", provider=provider)
+    if status == 404:
+        return ProviderBadRequest(f"{provider} does not serve this model (404)", provider=provider)
+    suffix = f" ({code})" if code else f" ({status})" if status else ""
+    return ProviderBadRequest(f"{provider} rejected the request{suffix}", provider=provider)
