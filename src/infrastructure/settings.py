@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -62,131 +62,171 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True, slots=True)
+class Variable:
+    """How one setting is read: its variable (default: the field's name in capitals) and its limits.
+    The type to read comes from the field's default (bool, int, float, str, Path, or None with ``url``)."""
+
+    name: str | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    #: Allowed values (lower case, or upper with ``upper``).
+    choices: tuple[str, ...] = ()
+    upper: bool = False
+    #: A URL with one of these schemes (the default is then ``None``: unset).
+    url: tuple[str, ...] = ()
+
+
+def var(
+    default: _T,
+    name: str | None = None,
+    *,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    choices: tuple[str, ...] = (),
+    upper: bool = False,
+    url: tuple[str, ...] = (),
+    secret: bool = False,
+) -> _T:
+    """A setting read from one variable by ``load_settings``, declared once: default, name, limits."""
+    spec = Variable(name, minimum, maximum, choices, upper, url)
+    made: _T = field(default=default, repr=not secret, metadata={"variable": spec})
+    return made
+
+
+HTTP = ("http", "https")
+#: Sign-ups never become staff by configuration: admins and moderators are appointed.
+DEFAULT_ROLES = ("creator", "viewer")
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
+    """Every setting, each declared once: the fields made with ``var`` are read by their declaration
+    alone; the others (whose default or check depends on other variables) by ``load_settings``."""
+
     app_env: AppEnv = "development"
-    host: str = "127.0.0.1"
-    port: int = 8000
+    host: str = var("127.0.0.1")
+    port: int = var(8000, minimum=1, maximum=65535)
     database_url: str = ""
     redis_url: str | None = None
     secret_key: str = field(default="", repr=False)
-    log_level: str = "INFO"
+    log_level: str = var("INFO", choices=LOG_LEVELS, upper=True)
     log_format: LogFormat = "console"
     cors_origins: tuple[str, ...] = ()
-    slow_query_ms: int = 200
-    max_body_bytes: int = 1024 * 1024
-    forwarded_allow_ips: str = "127.0.0.1"
+    slow_query_ms: int = var(200, minimum=0)
+    max_body_bytes: int = var(1024 * 1024, minimum=1)
+    forwarded_allow_ips: str = var("127.0.0.1")
     var_dir: Path = Path("var")
-    db_pool_size: int = 10
-    db_max_overflow: int = 10
-    db_pool_timeout: float = 10.0
-    db_pool_ping_after: float = 1.0
-    db_echo: bool = False
+    db_pool_size: int = var(10, minimum=1)
+    db_max_overflow: int = var(10, minimum=0)
+    db_pool_timeout: float = var(10.0, minimum=0.1)
+    db_pool_ping_after: float = var(1.0, "DB_POOL_PING_AFTER_SECONDS", minimum=0.0)
+    db_echo: bool = var(False)
     #: DATABASE_URL points at PgBouncer in transaction pooling mode: no server-side prepared statement caches.
-    db_pgbouncer: bool = False
-    redis_timeout: float = 0.5
-    ready_timeout: float = 2.0
-    worker_concurrency: int = 10
-    shutdown_timeout: float = 4.0
+    db_pgbouncer: bool = var(False)
+    redis_timeout: float = var(0.5, minimum=0.01)
+    ready_timeout: float = var(2.0, minimum=0.1)
+    worker_concurrency: int = var(10, minimum=1)
+    shutdown_timeout: float = var(4.0, minimum=0.0)
     #: Seconds an idle keep-alive connection stays open. Longer than a load balancer's own idle timeout
     #: (60 s for most), so the balancer never sends a request down a connection the server is closing.
-    keep_alive_timeout: float = 75.0
+    keep_alive_timeout: float = var(75.0, minimum=1.0)
     #: Seconds between an API or worker process's heartbeats in Redis (the admin system status).
-    instance_heartbeat_seconds: float = 10.0
+    instance_heartbeat_seconds: float = var(10.0, minimum=1.0)
     # -- platform services -------------------------------------------------------------------
-    rate_limit_enabled: bool = True
-    rate_limit_anon_per_minute: int = 60
-    rate_limit_user_per_minute: int = 120
-    rate_limit_exempt_admins: bool = True
-    redis_breaker_failures: int = 3
-    redis_breaker_reset_seconds: float = 5.0
-    cache_default_ttl: int = 60
-    outbox_relay_interval: float = 1.0
-    outbox_batch_size: int = 100
-    metrics_token: str | None = field(default=None, repr=False)
-    otel_endpoint: str | None = None
-    otel_service_name: str = "parley"
+    rate_limit_enabled: bool = var(True)
+    rate_limit_anon_per_minute: int = var(60, minimum=1)
+    rate_limit_user_per_minute: int = var(120, minimum=1)
+    rate_limit_exempt_admins: bool = var(True)
+    redis_breaker_failures: int = var(3, minimum=1)
+    redis_breaker_reset_seconds: float = var(5.0, minimum=0.1)
+    cache_default_ttl: int = var(60, minimum=1)
+    outbox_relay_interval: float = var(1.0, minimum=0.05)
+    outbox_batch_size: int = var(100, minimum=1)
+    metrics_token: str | None = var(None, secret=True)
+    otel_endpoint: str | None = var(None, "OTEL_EXPORTER_OTLP_ENDPOINT", url=HTTP)
+    otel_service_name: str = var("parley")
     # -- identity ----------------------------------------------------------------------------
-    access_token_ttl_seconds: int = 900
-    refresh_token_ttl_days: int = 30
-    jwt_issuer: str = "parley"
-    jwt_audience: str = "parley-api"
+    access_token_ttl_seconds: int = var(900, minimum=30, maximum=86_400)
+    refresh_token_ttl_days: int = var(30, minimum=1, maximum=365)
+    jwt_issuer: str = var("parley")
+    jwt_audience: str = var("parley-api")
     admin_email: str | None = None
     admin_password: str | None = field(default=None, repr=False)
     secret_key_generated: bool = False
     #: The role of a new sign-up: ``creator`` (publishes, generates) or ``viewer`` (reads and chats).
-    default_role: Literal["creator", "viewer"] = "creator"
+    default_role: Literal["creator", "viewer"] = var("creator", choices=DEFAULT_ROLES)
     # -- files (avatars) -----------------------------------------------------------------------
     #: Where uploaded files live when ``files_url`` is not set (default ``<PARLEY_VAR_DIR>/files``).
     files_dir: Path = Path("var/files")
     #: ``s3://bucket/prefix``: S3-compatible object storage instead of the local folder.
     files_url: str | None = None
-    files_s3_endpoint: str | None = None
-    files_s3_region: str = "us-east-1"
+    files_s3_endpoint: str | None = var(None, url=HTTP)
+    files_s3_region: str = var("us-east-1")
     files_s3_access_key_id: str | None = field(default=None, repr=False)
     files_s3_secret_access_key: str | None = field(default=None, repr=False)
     # -- language models ---------------------------------------------------------------------
-    default_model: str | None = None
+    default_model: str | None = var(None)
     model_catalog_path: Path | None = None
-    offline_token_delay_ms: int = 15
-    # -- knowledge (see README, "Knowledge") ----------------------------------------------------
-    paragraph_source_url: str | None = None
-    paragraph_source_timeout: float = 5.0
-    dictionary_api_url: str | None = None
-    dictionary_timeout: float = 5.0
-    dictionary_concurrency: int = 5
+    offline_token_delay_ms: int = var(15, minimum=0, maximum=10_000)
+    # -- knowledge (see README, "Knowledge"; unset URLs: the offline generator, no definitions) --
+    paragraph_source_url: str | None = var(None, url=HTTP)
+    paragraph_source_timeout: float = var(5.0, minimum=0.1)
+    dictionary_api_url: str | None = var(None, url=HTTP)
+    dictionary_timeout: float = var(5.0, minimum=0.1)
+    dictionary_concurrency: int = var(5, minimum=1, maximum=50)
     # -- model providers (see README, "Language models") ---------------------------------------
     #: Each online provider's key and base URL by provider name, from ``<NAME>_API_KEY`` and
     #: ``<NAME>_BASE_URL`` (the providers are the rows of ``llm/provider_table.py``).
     llm_access: Mapping[str, ProviderAccess] = field(default_factory=dict, repr=False)
     #: ``OPENAI_COMPATIBLE_PROVIDERS``: more providers that speak OpenAI's API, name -> base URL.
     openai_compatible_providers: Mapping[str, str] = field(default_factory=dict, repr=False)
-    llm_connect_timeout: float = 5.0
-    llm_read_timeout: float = 60.0
-    llm_total_timeout: float = 300.0
-    llm_stream_idle_timeout: float = 30.0
-    llm_retries: int = 2
+    llm_connect_timeout: float = var(5.0, minimum=0.1)
+    llm_read_timeout: float = var(60.0, minimum=0.1)
+    llm_total_timeout: float = var(300.0, minimum=1.0)
+    llm_stream_idle_timeout: float = var(30.0, minimum=0.1)
+    llm_retries: int = var(2, minimum=0, maximum=10)
     llm_retry_base_delay: float = 0.5
     llm_retry_max_delay: float = 8.0
     llm_fallbacks: FallbackChains = field(default_factory=FallbackChains)
-    llm_breaker_min_calls: int = 5
-    llm_breaker_failure_rate: float = 0.5
-    llm_breaker_window_seconds: float = 60.0
-    llm_breaker_reset_seconds: float = 30.0
+    llm_breaker_min_calls: int = var(5, minimum=1)
+    llm_breaker_failure_rate: float = var(0.5, minimum=0.01, maximum=1.0)
+    llm_breaker_window_seconds: float = var(60.0, minimum=1.0)
+    llm_breaker_reset_seconds: float = var(30.0, minimum=0.1)
     # -- chat and budgets (see README, "Chat" and "Usage and budgets") ----------------------
-    max_message_chars: int = 32_000
-    chat_context_tokens: int = DEFAULT_CONTEXT_TOKENS
-    chat_context_summary: bool = True
-    reply_stream_ttl_seconds: float = 120.0
-    reply_flush_interval_ms: int = 500
-    reply_lease_seconds: float = 30.0
-    reply_timeout_seconds: float = 600.0
-    sse_heartbeat_seconds: float = 15.0
-    grounding_passages: int = 5
-    grounding_excerpt_chars: int = 600
+    max_message_chars: int = var(32_000, minimum=1, maximum=1_000_000)
+    chat_context_tokens: int = var(DEFAULT_CONTEXT_TOKENS, minimum=MIN_CONTEXT_TOKENS, maximum=10_000_000)
+    chat_context_summary: bool = var(True)
+    reply_stream_ttl_seconds: float = var(120.0, minimum=1.0)
+    reply_flush_interval_ms: int = var(500, minimum=10, maximum=60_000)
+    reply_lease_seconds: float = var(30.0, minimum=2.0)
+    reply_timeout_seconds: float = var(600.0, minimum=1.0)
+    sse_heartbeat_seconds: float = var(15.0, minimum=0.1)
+    grounding_passages: int = var(DEFAULT_PASSAGES, minimum=1, maximum=MAX_PASSAGES)
+    grounding_excerpt_chars: int = var(DEFAULT_EXCERPT_CHARS, minimum=MIN_EXCERPT_CHARS, maximum=MAX_EXCERPT_CHARS)
     budget_free_monthly_usd: Decimal = Decimal("5")
     budget_pro_monthly_usd: Decimal = Decimal("50")
     # -- AI tools and safety (docs/AI.md) ----------------------------------------------------
-    ai_tools_cache_ttl_seconds: float = 86_400.0
-    ai_tools_cache_shared: bool = False
-    ai_tools_max_input_chars: int = 32_000
-    prompt_injection_policy: Literal["off", "flag", "block"] = "flag"
-    pii_redaction: Literal["off", "output", "input", "both"] = "off"
-    moderate_chat: bool = False
+    ai_tools_cache_ttl_seconds: float = var(86_400.0, minimum=1.0)
+    ai_tools_cache_shared: bool = var(False)
+    ai_tools_max_input_chars: int = var(32_000, minimum=100, maximum=1_000_000)
+    prompt_injection_policy: Literal["off", "flag", "block"] = var("flag", choices=("off", "flag", "block"))
+    pii_redaction: Literal["off", "output", "input", "both"] = var("off", choices=("off", "output", "input", "both"))
+    moderate_chat: bool = var(False)
     # -- websocket chat ----------------------------------------------------------------------
-    ws_max_connections_per_user: int = 10
-    ws_auth_timeout_seconds: float = 5.0
-    ws_send_queue_frames: int = 512
-    # -- notifications and e-mail (see docs/NOTIFICATIONS.md) -----------------------------------
-    notification_retention_days: int = 90
+    ws_max_connections_per_user: int = var(10, minimum=1)
+    ws_auth_timeout_seconds: float = var(5.0, minimum=0.1)
+    ws_send_queue_frames: int = var(512, minimum=16)
+    # -- notifications and e-mail (see docs/NOTIFICATIONS.md; unset SMTP_URL: the console) -----
+    notification_retention_days: int = var(90, minimum=1, maximum=3650)
     # -- admin console: the audit log (docs/OPERATIONS.md) -------------------------------------
-    audit_retention_days: int = 365
-    smtp_url: str | None = field(default=None, repr=False)  # may hold a password
+    audit_retention_days: int = var(365, minimum=1, maximum=36500)
+    smtp_url: str | None = var(None, url=("smtp", "smtps"), secret=True)  # may hold a password
     mail_from: str = "Parley <parley@localhost>"
-    email_digest_minutes: int = 15
-    smtp_timeout: float = 10.0
+    email_digest_minutes: int = var(15, minimum=1, maximum=1440)
+    smtp_timeout: float = var(10.0, minimum=0.1)
     public_url: str = "http://127.0.0.1:8000"
     #: The built web app (``web/dist``); when it is missing Parley serves the API alone.
-    web_dist_dir: Path = Path("web/dist")
+    web_dist_dir: Path = var(Path("web/dist"))  # noqa: RUF009 - a dataclass field (var wraps field())
 
     def provider_access(self, provider: str) -> ProviderAccess:
         """``provider``'s key and base URL (both ``None`` when its variables are not set)."""
@@ -238,7 +278,7 @@ class Settings:
                 # Any URL (database, Redis, providers, OTLP, paragraph source, dictionary ...).
                 if "://" in text:
                     text = mask_url(text)
-            shown[_VARIABLE_NAMES.get(f.name, f.name.upper())] = text
+            shown[variable_name(f)] = text
         return shown
 
     def _masked_providers(self) -> dict[str, str]:
@@ -250,7 +290,15 @@ class Settings:
         return shown
 
 
-_VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR", "otel_endpoint": "OTEL_EXPORTER_OTLP_ENDPOINT"}
+_VARIABLE_NAMES = {"var_dir": "PARLEY_VAR_DIR"}
+
+
+def variable_name(setting: Field[Any]) -> str:
+    """The environment variable a setting is read from."""
+    spec: Variable | None = setting.metadata.get("variable")
+    return (spec.name if spec is not None else None) or _VARIABLE_NAMES.get(setting.name, setting.name.upper())
+
+
 _NOT_VARIABLES = frozenset({"secret_key_generated"})
 _SECRETS = frozenset(
     {
@@ -331,85 +379,61 @@ def load_settings(
         _check_admin_password(admin_password or "", admin_email)
 
     return Settings(
+        **_declared(env),
         app_env=app_env,  # type: ignore[arg-type]
-        host=env.text("HOST", "127.0.0.1"),
-        port=env.integer("PORT", 8000, minimum=1, maximum=65535),
         database_url=database_url or "",
         redis_url=redis_url,
         secret_key=secret_key,
-        log_level=env.choice("LOG_LEVEL", LOG_LEVELS, "INFO", upper=True),
         log_format=env.choice("LOG_FORMAT", LOG_FORMATS, log_format_default),  # type: ignore[arg-type]
         cors_origins=cors,
-        slow_query_ms=env.integer("SLOW_QUERY_MS", 200, minimum=0),
-        max_body_bytes=env.integer("MAX_BODY_BYTES", 1024 * 1024, minimum=1),
-        forwarded_allow_ips=env.text("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         var_dir=var_dir,
-        db_pool_size=env.integer("DB_POOL_SIZE", 10, minimum=1),
-        db_max_overflow=env.integer("DB_MAX_OVERFLOW", 10, minimum=0),
-        db_pool_timeout=env.number("DB_POOL_TIMEOUT", 10.0, minimum=0.1),
-        db_pool_ping_after=env.number("DB_POOL_PING_AFTER_SECONDS", 1.0, minimum=0.0),
-        db_echo=env.boolean("DB_ECHO", False),
-        db_pgbouncer=env.boolean("DB_PGBOUNCER", False),
-        redis_timeout=env.number("REDIS_TIMEOUT", 0.5, minimum=0.01),
-        ready_timeout=env.number("READY_TIMEOUT", 2.0, minimum=0.1),
-        worker_concurrency=env.integer("WORKER_CONCURRENCY", 10, minimum=1),
-        shutdown_timeout=env.number("SHUTDOWN_TIMEOUT", 4.0, minimum=0.0),
-        keep_alive_timeout=env.number("KEEP_ALIVE_TIMEOUT", 75.0, minimum=1.0),
-        instance_heartbeat_seconds=env.number("INSTANCE_HEARTBEAT_SECONDS", 10.0, minimum=1.0),
-        rate_limit_enabled=env.boolean("RATE_LIMIT_ENABLED", True),
-        rate_limit_anon_per_minute=env.integer("RATE_LIMIT_ANON_PER_MINUTE", 60, minimum=1),
-        rate_limit_user_per_minute=env.integer("RATE_LIMIT_USER_PER_MINUTE", 120, minimum=1),
-        rate_limit_exempt_admins=env.boolean("RATE_LIMIT_EXEMPT_ADMINS", True),
-        redis_breaker_failures=env.integer("REDIS_BREAKER_FAILURES", 3, minimum=1),
-        redis_breaker_reset_seconds=env.number("REDIS_BREAKER_RESET_SECONDS", 5.0, minimum=0.1),
-        cache_default_ttl=env.integer("CACHE_DEFAULT_TTL", 60, minimum=1),
-        outbox_relay_interval=env.number("OUTBOX_RELAY_INTERVAL", 1.0, minimum=0.05),
-        outbox_batch_size=env.integer("OUTBOX_BATCH_SIZE", 100, minimum=1),
-        metrics_token=env.raw("METRICS_TOKEN"),
-        otel_endpoint=env.url("OTEL_EXPORTER_OTLP_ENDPOINT", schemes=("http", "https"), default=None),
-        otel_service_name=env.text("OTEL_SERVICE_NAME", "parley"),
-        access_token_ttl_seconds=env.integer("ACCESS_TOKEN_TTL_SECONDS", 900, minimum=30, maximum=86_400),
-        refresh_token_ttl_days=env.integer("REFRESH_TOKEN_TTL_DAYS", 30, minimum=1, maximum=365),
-        jwt_issuer=env.text("JWT_ISSUER", "parley"),
-        jwt_audience=env.text("JWT_AUDIENCE", "parley-api"),
         admin_email=admin_email,
         admin_password=admin_password,
         secret_key_generated=generated,
-        default_role=env.choice("DEFAULT_ROLE", DEFAULT_ROLES, "creator"),  # type: ignore[arg-type]
         **_file_settings(env, var_dir),
-        default_model=env.raw("DEFAULT_MODEL"),
         model_catalog_path=_existing_file(env, "MODEL_CATALOG_PATH"),
-        offline_token_delay_ms=env.integer("OFFLINE_TOKEN_DELAY_MS", 15, minimum=0, maximum=10_000),
-        **_knowledge_settings(env),
         **_llm_settings(env),
-        max_message_chars=env.integer("MAX_MESSAGE_CHARS", 32_000, minimum=1, maximum=1_000_000),
-        chat_context_tokens=env.integer(
-            "CHAT_CONTEXT_TOKENS", DEFAULT_CONTEXT_TOKENS, minimum=MIN_CONTEXT_TOKENS, maximum=10_000_000
-        ),
-        chat_context_summary=env.boolean("CHAT_CONTEXT_SUMMARY", True),
-        reply_stream_ttl_seconds=env.number("REPLY_STREAM_TTL_SECONDS", 120.0, minimum=1.0),
-        reply_flush_interval_ms=env.integer("REPLY_FLUSH_INTERVAL_MS", 500, minimum=10, maximum=60_000),
-        reply_lease_seconds=env.number("REPLY_LEASE_SECONDS", 30.0, minimum=2.0),
-        reply_timeout_seconds=env.number("REPLY_TIMEOUT_SECONDS", 600.0, minimum=1.0),
-        sse_heartbeat_seconds=env.number("SSE_HEARTBEAT_SECONDS", 15.0, minimum=0.1),
-        grounding_passages=env.integer("GROUNDING_PASSAGES", DEFAULT_PASSAGES, minimum=1, maximum=MAX_PASSAGES),
-        grounding_excerpt_chars=env.integer(
-            "GROUNDING_EXCERPT_CHARS", DEFAULT_EXCERPT_CHARS, minimum=MIN_EXCERPT_CHARS, maximum=MAX_EXCERPT_CHARS
-        ),
-        budget_free_monthly_usd=_dollars(env, "BUDGET_FREE_MONTHLY_USD", "5"),
-        budget_pro_monthly_usd=_dollars(env, "BUDGET_PRO_MONTHLY_USD", "50"),
-        **_ai_settings(env),
-        ws_max_connections_per_user=env.integer("WS_MAX_CONNECTIONS_PER_USER", 10, minimum=1),
-        ws_auth_timeout_seconds=env.number("WS_AUTH_TIMEOUT_SECONDS", 5.0, minimum=0.1),
-        ws_send_queue_frames=env.integer("WS_SEND_QUEUE_FRAMES", 512, minimum=16),
+        budget_free_monthly_usd=_dollars(env, "BUDGET_FREE_MONTHLY_USD", _DEFAULTS.budget_free_monthly_usd),
+        budget_pro_monthly_usd=_dollars(env, "BUDGET_PRO_MONTHLY_USD", _DEFAULTS.budget_pro_monthly_usd),
         **_notification_settings(env),
-        audit_retention_days=env.integer("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500),
-        web_dist_dir=Path(env.text("WEB_DIST_DIR", "web/dist")),
     )
 
 
-#: Sign-ups never become staff by configuration: admins and moderators are appointed.
-DEFAULT_ROLES = ("creator", "viewer")
+#: The declared defaults, for the settings read by hand.
+_DEFAULTS = Settings()
+
+
+def _declared(env: _Reader) -> dict[str, Any]:
+    """Every setting declared with ``var``, read by its type, default and limits."""
+    values: dict[str, Any] = {}
+    for setting in fields(Settings):
+        spec: Variable | None = setting.metadata.get("variable")
+        if spec is None:
+            continue
+        name, default = variable_name(setting), setting.default
+        value: Any
+        if spec.url:
+            value = env.url(name, schemes=spec.url, default=None)
+        elif spec.choices:
+            value = env.choice(name, spec.choices, str(default), upper=spec.upper)
+        elif isinstance(default, bool):
+            value = env.boolean(name, default)
+        elif isinstance(default, int):
+            value = env.integer(name, default, minimum=_whole(spec.minimum), maximum=_whole(spec.maximum))
+        elif isinstance(default, float):
+            value = env.number(name, default, minimum=spec.minimum, maximum=spec.maximum)
+        elif isinstance(default, Path):
+            value = Path(env.text(name, default.as_posix()))
+        elif default is None:
+            value = env.raw(name)
+        else:
+            value = env.text(name, str(default))
+        values[setting.name] = value
+    return values
+
+
+def _whole(limit: float | None) -> int | None:
+    return None if limit is None else int(limit)
 
 
 def _file_settings(env: _Reader, var_dir: Path) -> dict[str, Any]:
@@ -428,16 +452,13 @@ def _file_settings(env: _Reader, var_dir: Path) -> dict[str, Any]:
     return {
         "files_dir": Path(env.text("FILES_DIR", (var_dir / "files").as_posix())),
         "files_url": files_url.rstrip("/") if files_url else None,
-        "files_s3_endpoint": env.url("FILES_S3_ENDPOINT", schemes=("http", "https"), default=None),
-        "files_s3_region": env.text("FILES_S3_REGION", "us-east-1"),
         "files_s3_access_key_id": key_id,
         "files_s3_secret_access_key": secret,
     }
 
 
 def _notification_settings(env: _Reader) -> dict[str, Any]:
-    """Retention of read notifications, the e-mail transport (unset SMTP_URL: the console) and digests."""
-    smtp_url = env.url("SMTP_URL", schemes=("smtp", "smtps"), default=None)
+    """The sender of e-mail, and the address its links point at (default: HOST and PORT)."""
     mail_from = env.text("MAIL_FROM", "Parley <parley@localhost>")
     if "@" not in mail_from:
         raise ConfigError(
@@ -446,14 +467,7 @@ def _notification_settings(env: _Reader) -> dict[str, Any]:
     public_url = env.url("PUBLIC_URL", schemes=("http", "https"), default=None)
     if public_url is None:
         public_url = f"http://{env.text('HOST', '127.0.0.1')}:{env.text('PORT', '8000')}"
-    return {
-        "notification_retention_days": env.integer("NOTIFICATION_RETENTION_DAYS", 90, minimum=1, maximum=3650),
-        "smtp_url": smtp_url,
-        "mail_from": mail_from,
-        "email_digest_minutes": env.integer("EMAIL_DIGEST_MINUTES", 15, minimum=1, maximum=1440),
-        "smtp_timeout": env.number("SMTP_TIMEOUT", 10.0, minimum=0.1),
-        "public_url": public_url.rstrip("/"),
-    }
+    return {"mail_from": mail_from, "public_url": public_url.rstrip("/")}
 
 
 def _openai_compatible_providers(env: _Reader) -> dict[str, str]:
@@ -477,10 +491,10 @@ def _openai_compatible_providers(env: _Reader) -> dict[str, str]:
 
 
 def _llm_settings(env: _Reader) -> dict[str, Any]:
-    """The model providers' variables (the ids in LLM_FALLBACKS are checked against the catalog
-    when the container is built)."""
-    base_delay = env.number("LLM_RETRY_BASE_DELAY", 0.5, minimum=0.0)
-    max_delay = env.number("LLM_RETRY_MAX_DELAY", max(8.0, base_delay), minimum=0.0)
+    """The model providers, the fallback chains and the retries' delays (the ids in LLM_FALLBACKS are
+    checked against the catalog when the container is built)."""
+    base_delay = env.number("LLM_RETRY_BASE_DELAY", _DEFAULTS.llm_retry_base_delay, minimum=0.0)
+    max_delay = env.number("LLM_RETRY_MAX_DELAY", max(_DEFAULTS.llm_retry_max_delay, base_delay), minimum=0.0)
     if max_delay < base_delay:
         raise ConfigError(
             "LLM_RETRY_MAX_DELAY", f"must be at least LLM_RETRY_BASE_DELAY ({base_delay:g}), got {max_delay:g}"
@@ -503,35 +517,15 @@ def _llm_settings(env: _Reader) -> dict[str, Any]:
     return {
         "llm_access": access,
         "openai_compatible_providers": compatible,
-        "llm_connect_timeout": env.number("LLM_CONNECT_TIMEOUT", 5.0, minimum=0.1),
-        "llm_read_timeout": env.number("LLM_READ_TIMEOUT", 60.0, minimum=0.1),
-        "llm_total_timeout": env.number("LLM_TOTAL_TIMEOUT", 300.0, minimum=1.0),
-        "llm_stream_idle_timeout": env.number("LLM_STREAM_IDLE_TIMEOUT", 30.0, minimum=0.1),
-        "llm_retries": env.integer("LLM_RETRIES", 2, minimum=0, maximum=10),
         "llm_retry_base_delay": base_delay,
         "llm_retry_max_delay": max_delay,
         "llm_fallbacks": chains,
-        "llm_breaker_min_calls": env.integer("LLM_BREAKER_MIN_CALLS", 5, minimum=1),
-        "llm_breaker_failure_rate": env.number("LLM_BREAKER_FAILURE_RATE", 0.5, minimum=0.01, maximum=1.0),
-        "llm_breaker_window_seconds": env.number("LLM_BREAKER_WINDOW_SECONDS", 60.0, minimum=1.0),
-        "llm_breaker_reset_seconds": env.number("LLM_BREAKER_RESET_SECONDS", 30.0, minimum=0.1),
     }
 
 
-def _knowledge_settings(env: _Reader) -> dict[str, Any]:
-    """Where paragraphs and definitions come from (unset: the offline generator, no definitions)."""
-    return {
-        "paragraph_source_url": env.url("PARAGRAPH_SOURCE_URL", schemes=("http", "https"), default=None),
-        "paragraph_source_timeout": env.number("PARAGRAPH_SOURCE_TIMEOUT", 5.0, minimum=0.1),
-        "dictionary_api_url": env.url("DICTIONARY_API_URL", schemes=("http", "https"), default=None),
-        "dictionary_timeout": env.number("DICTIONARY_TIMEOUT", 5.0, minimum=0.1),
-        "dictionary_concurrency": env.integer("DICTIONARY_CONCURRENCY", 5, minimum=1, maximum=50),
-    }
-
-
-def _dollars(env: _Reader, name: str, default: str) -> Decimal:
+def _dollars(env: _Reader, name: str, default: Decimal) -> Decimal:
     """A monthly amount in US dollars (``12.50``), zero or more."""
-    value = env.raw(name) or default
+    value = env.raw(name) or str(default)
     try:
         amount = Decimal(value)
     except InvalidOperation:
@@ -576,17 +570,6 @@ def _development_secret(var_dir: Path) -> tuple[str, bool]:
     except OSError as exc:
         raise ConfigError("SECRET_KEY", f"is not set and {path} cannot be written ({exc.strerror})") from exc
     return key, True
-
-
-def _ai_settings(env: _Reader) -> dict[str, Any]:
-    return {
-        "ai_tools_cache_ttl_seconds": env.number("AI_TOOLS_CACHE_TTL_SECONDS", 86_400.0, minimum=1.0),
-        "ai_tools_cache_shared": env.boolean("AI_TOOLS_CACHE_SHARED", False),
-        "ai_tools_max_input_chars": env.integer("AI_TOOLS_MAX_INPUT_CHARS", 32_000, minimum=100, maximum=1_000_000),
-        "prompt_injection_policy": env.choice("PROMPT_INJECTION_POLICY", ("off", "flag", "block"), "flag"),
-        "pii_redaction": env.choice("PII_REDACTION", ("off", "output", "input", "both"), "off"),
-        "moderate_chat": env.boolean("MODERATE_CHAT", False),
-    }
 
 
 def _is_http_url(value: str) -> bool:

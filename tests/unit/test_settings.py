@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import re
 import stat
+from dataclasses import fields
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from src.infrastructure.settings import ConfigError, load_settings, mask_url
+from src.infrastructure.settings import ConfigError, Settings, load_settings, mask_url
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def load(tmp_path: Path, **env: str):
@@ -24,6 +29,24 @@ def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
     assert settings.cors_origins == ()
     # A reply's history is capped well below today's 128k-1M windows, and older turns are summarised.
     assert (settings.chat_context_tokens, settings.chat_context_summary) == (16_000, True)
+
+
+def test_every_declared_setting_loads_its_declared_default(tmp_path: Path) -> None:
+    loaded, declared = load(tmp_path, SECRET_KEY="x" * 32), Settings()
+    read_by_declaration = [f.name for f in fields(Settings) if "variable" in f.metadata]
+    assert len(read_by_declaration) > 60
+    assert {n: getattr(loaded, n) for n in read_by_declaration} == {
+        n: getattr(declared, n) for n in read_by_declaration
+    }
+    assert (loaded.llm_retry_base_delay, loaded.budget_pro_monthly_usd) == (0.5, Decimal("50"))
+
+
+def test_config_show_names_each_variable_as_env_example_documents_it(tmp_path: Path) -> None:
+    """Regression: `parley config show` printed DB_POOL_PING_AFTER for DB_POOL_PING_AFTER_SECONDS."""
+    documented = set(re.findall(r"^#?\s?([A-Z][A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    shown = set(load(tmp_path, SECRET_KEY="x" * 32).masked())
+    assert shown - documented == set()
+    assert documented - shown == set()
 
 
 def test_production_logs_json_by_default(tmp_path: Path) -> None:
