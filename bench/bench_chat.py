@@ -41,6 +41,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -355,8 +356,8 @@ async def streams(base: str, seeded: Seeded) -> dict[str, Any]:
                     accepted["sse"] += sse_accepted
                     accepted["ws"] += ws_accepted
                     accepted["get"].append(got)
-            for name, timings in one.items():
-                figures.update(stream_figures(f"single_{name}", timings, [], 1))
+            for name, samples in one.items():
+                figures.update(stream_figures(f"single_{name}", samples, [], 1))
             figures["single_sse_response_headers_p50_ms"] = ms(statistics.median(accepted["sse"]))
             figures["single_ws_ack_p50_ms"] = ms(statistics.median(accepted["ws"]))
             figures["single_authenticated_get_p50_ms"] = ms(statistics.median(accepted["get"]))
@@ -372,15 +373,15 @@ async def streams(base: str, seeded: Seeded) -> dict[str, Any]:
             walls: dict[str, list[float]] = {"direct": [], "sse": [], "ws": []}
             errors = {"direct": 0, "sse": 0, "ws": 0}
             for round_number in range(ROUNDS + 1):
-                rounds = {
+                rounds: dict[str, list[Callable[[], Awaitable[Timing]]]] = {
                     "direct": [lambda: direct_reply(model) for _ in pairs],
-                    "sse": [lambda t=t, c=c: sse_reply(http, t, c) for t, c in pairs],
-                    "ws": [lambda s=s, c=c: s.reply(c) for s, (_, c) in zip(sockets, ws_pairs, strict=True)],
+                    "sse": [partial(sse_reply, http, t, c) for t, c in pairs],
+                    "ws": [partial(s.reply, c) for s, (_, c) in zip(sockets, ws_pairs, strict=True)],
                 }
                 for name, calls in rounds.items():
-                    got, failed, wall = await concurrently(calls)
+                    done, failed, wall = await concurrently(calls)
                     if round_number:  # the first round warms up
-                        timings[name].extend(got)
+                        timings[name].extend(done)
                         walls[name].append(wall)
                         errors[name] += failed
                 print(f"   round {round_number}: {', '.join(f'{k} {v[-1]:.2f} s' for k, v in walls.items() if v)}")

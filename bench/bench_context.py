@@ -192,7 +192,12 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
             out[f"{label}_vs_short_ttft_ratio"] = round(out[f"{label}_ttft_ms_p50"] / out["short_ttft_ms_p50"], 2)
         # One update of the running summary (enabled for this call only), through the same upstream.
         summarize = type(container.use_cases.summarize_conversation)(
-            container.uow, container.chat_model, container.model_catalog, container.clock, enabled=True
+            container.uow,
+            container.chat_model,
+            container.model_catalog,
+            container.clock,
+            context_tokens=settings.chat_context_tokens,
+            enabled=True,
         )
         cpu, wall = time.process_time(), time.perf_counter()
         result = await summarize(SummarizeConversationCommand(capped, below_token_start=10**9))

@@ -88,7 +88,7 @@ async def load(database_url: str, owner: uuid.UUID) -> dict[str, float]:
             batch.append(Paragraph(_id(at, n), text, at))
             counts.update(count_words(text))
         async with uow() as tx:
-            await tx.paragraphs.add_many(batch)  # type: ignore[attr-defined]
+            await tx.paragraphs.add_many(batch)
     async with uow() as tx:
         await tx.word_counts.add(counts)
         await tx.users.add(_user(owner, start))

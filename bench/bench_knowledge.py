@@ -143,7 +143,7 @@ async def bulk_load(database_url: str) -> dict[str, float]:
             batch.append(Paragraph(paragraph_id, text, at))
             counts.update(count_words(text))
         async with uow() as tx:
-            await tx.paragraphs.add_many(batch)  # type: ignore[attr-defined]
+            await tx.paragraphs.add_many(batch)
     async with uow() as tx:
         await tx.word_counts.add(counts)
     loaded = time.perf_counter() - started

@@ -136,7 +136,7 @@ def adapter_for(provider: str, server: FakeProviderServer, clock: SystemClock) -
 
 def router_over(providers: dict[str, Any], clock: SystemClock) -> ModelRouter:
     catalog = FileModelCatalog.load(None, configured_providers=providers, default_model=None)
-    breakers = LocalProviderBreakers(failure_threshold=5, reset_after=30)
+    breakers = LocalProviderBreakers(min_calls=5, reset_after=30)
     return ModelRouter(
         providers, catalog, clock, breakers=breakers, metrics=PrometheusLlmMetrics(), unbreakable=("offline",)
     )

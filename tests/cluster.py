@@ -108,7 +108,7 @@ class Cluster:
         if check.returncode != 0:
             raise AssertionError(f"haproxy rejected its configuration:\n{check.stdout}{check.stderr}")
         self.balancer = self._spawn("haproxy", [self._haproxy, "-db", "-f", str(config)])
-        wait_for_port(self.port, self.balancer.process, "haproxy")  # type: ignore[arg-type]
+        wait_for_port(self.port, self.balancer.process, "haproxy")
         self._wait_until(lambda: self._status("/ready") == 200, "HAProxy never routed /ready")
 
     def haproxy_config(self) -> str:

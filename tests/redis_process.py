@@ -8,6 +8,7 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import cast
 
 import pytest
 import redis
@@ -82,9 +83,9 @@ class RedisProcess:
         self._process.send_signal(signal.SIGCONT)
 
     def stored_keys(self) -> list[bytes]:
-        client = redis.Redis(port=self.port)
+        client = redis.Redis(port=self.port)  # without decode_responses: the keys come back as bytes
         try:
-            return list(client.keys("*"))
+            return cast("list[bytes]", client.keys("*"))
         finally:
             client.close()
 

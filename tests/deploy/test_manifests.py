@@ -49,7 +49,8 @@ def one(resources: list[Resource], kind: str, name: str) -> Resource:
 
 
 def pod_spec(workload: Resource) -> dict[str, Any]:
-    return workload["spec"]["template"]["spec"]
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
 
 
 def parley_workloads(resources: list[Resource]) -> list[Resource]:
@@ -232,7 +233,8 @@ def test_production_pins_its_image_and_runs_three_api_pods() -> None:
 
 @pytest.fixture(scope="module")
 def blueprint() -> dict[str, Any]:
-    return yaml.safe_load((ROOT / "render.yaml").read_text())
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "render.yaml").read_text())
+    return loaded
 
 
 def test_render_blueprint_references_resolve(blueprint: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ ACTIONLINT = shutil.which("actionlint", path=str(Path(sys.executable).parent)) o
 
 
 def workflow(name: str) -> dict[str, Any]:
-    loaded = yaml.safe_load((WORKFLOWS / name).read_text())
+    loaded: dict[Any, Any] = yaml.safe_load((WORKFLOWS / name).read_text())
     # YAML 1.1 reads the key `on` as True.
     loaded["on"] = loaded.pop(True, loaded.get("on"))
     return loaded

@@ -140,7 +140,7 @@ def test_a_second_user_can_never_read_or_change_the_first_users_data(
     ).json()["key"]
 
     def intruder_token() -> str:
-        token = key if credential == "api_key" else sign_in(client, intruder_email, passwords[-1])["access_token"]
+        token: str = key if credential == "api_key" else sign_in(client, intruder_email, passwords[-1])["access_token"]
         assert me(client, token).status_code == 200, "the intruder must be signed in, or the test proves nothing"
         return token
 

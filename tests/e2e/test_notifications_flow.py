@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
@@ -39,7 +39,7 @@ def wait_for_mail(server: SmtpServer, count: int, timeout: float = 20) -> None:
         time.sleep(0.05)
 
 
-async def sse_events(response: httpx.Response) -> AsyncIterator[tuple[str, dict[str, Any], str]]:
+async def sse_events(response: httpx.Response) -> AsyncGenerator[tuple[str, dict[str, Any], str], None]:
     """(event, data, id) of each server-sent event."""
     event, data, event_id = "message", "", ""
     async for line in response.aiter_lines():

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.e2e.chat_client import chat_user
 from tests.e2e.conftest import RunCli, Server
@@ -286,16 +287,16 @@ def test_each_error_is_the_sdks_matching_exception(
     server = serve(run_cli, start_server, **providers_env(fake))
     key, _, headers = api_key(server, "errors.user@example.com")
     client = sdk(server, key)
-    hello = [{"role": "user", "content": "hello"}]
+    hello: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
 
     with pytest.raises(openai.AuthenticationError) as bad_key:
-        sdk(server, "pk_not_a_real_key").chat.completions.create(model=MODEL, messages=hello)  # type: ignore[arg-type]
+        sdk(server, "pk_not_a_real_key").chat.completions.create(model=MODEL, messages=hello)
     assert bad_key.value.status_code == 401
     assert bad_key.value.code == "invalid_api_key"
     assert bad_key.value.type == "invalid_request_error"
 
     with pytest.raises(openai.NotFoundError) as unknown:
-        client.chat.completions.create(model="openai/gpt-9", messages=hello)  # type: ignore[arg-type]
+        client.chat.completions.create(model="openai/gpt-9", messages=hello)
     assert unknown.value.code == "model_not_found"
     with pytest.raises(openai.NotFoundError):
         client.models.retrieve("no-such-model")
@@ -303,16 +304,17 @@ def test_each_error_is_the_sdks_matching_exception(
     assert client.models.retrieve(MODEL).owned_by == "openai"
 
     with pytest.raises(openai.BadRequestError) as two_choices:
-        client.chat.completions.create(model=MODEL, messages=hello, n=2)  # type: ignore[arg-type]
+        client.chat.completions.create(model=MODEL, messages=hello, n=2)
     assert (two_choices.value.code, two_choices.value.param) == ("invalid_value", "n")
     assert two_choices.value.type == "invalid_request_error"
     with pytest.raises(openai.BadRequestError) as bad_type:
-        client.chat.completions.create(model=MODEL, messages=hello, temperature="hot")  # type: ignore[arg-type]
+        # A temperature of the wrong type, which the SDK's types refuse: sent as is through extra_body.
+        client.chat.completions.create(model=MODEL, messages=hello, extra_body={"temperature": "hot"})
     assert bad_type.value.param == "temperature"
     with pytest.raises(openai.BadRequestError) as tool_role:
         client.chat.completions.create(
             model=MODEL,
-            messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}],  # type: ignore[list-item]
+            messages=[{"role": "tool", "content": "x", "tool_call_id": "1"}],
         )
     assert tool_role.value.param == "messages[0].role"
     assert fake.requests_for("openai") == []  # refused requests never reach a provider
@@ -321,7 +323,7 @@ def test_each_error_is_the_sdks_matching_exception(
     fake.script("openai", *[Reply.failing(500)] * 3)
     fake.script("groq", *[Reply.failing(503)] * 3)
     with pytest.raises(openai.InternalServerError) as chain_failed:
-        client.chat.completions.create(model=MODEL, messages=hello, stream=True)  # type: ignore[arg-type]
+        client.chat.completions.create(model=MODEL, messages=hello, stream=True)
     assert chain_failed.value.status_code == 502
     assert len(fake.requests_for("openai")) == 3
     assert len(fake.requests_for("groq")) == 3
@@ -332,7 +334,7 @@ def test_each_error_is_the_sdks_matching_exception(
     retrying = openai.OpenAI(api_key=key, base_url=f"{server.base_url}/v1", max_retries=2, timeout=20)
     fake.clear()
     with pytest.raises(openai.RateLimitError) as spent:
-        retrying.chat.completions.create(model=MODEL, messages=hello)  # type: ignore[arg-type]
+        retrying.chat.completions.create(model=MODEL, messages=hello)
     assert spent.value.code == "insufficient_quota"
     assert spent.value.type == "insufficient_quota"
     assert spent.value.response.headers["x-should-retry"] == "false"
@@ -345,13 +347,13 @@ def test_fallback_before_the_first_chunk_and_an_error_after_it(
     server = serve(run_cli, start_server, **providers_env(fake))
     key, _, headers = api_key(server, "fallback.user@example.com")
     client = sdk(server, key)
-    hello = [{"role": "user", "content": "hello"}]
+    hello: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]
 
     # OpenAI refuses Parley's key (no retry; the chain goes on): Groq answers, the client never knows.
     fake.script("openai", Reply.failing(401))
     fake.script("groq", Reply(text="groq to the rescue", prompt_tokens=6, completion_tokens=4))
     chunks = list(
-        client.chat.completions.create(model=MODEL, messages=hello, stream=True, stream_options={"include_usage": True})  # type: ignore[call-overload]
+        client.chat.completions.create(model=MODEL, messages=hello, stream=True, stream_options={"include_usage": True})
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "groq to the rescue"
     assert chunks[-1].model == FALLBACK  # the usage chunk names the model that answered
@@ -359,7 +361,7 @@ def test_fallback_before_the_first_chunk_and_an_error_after_it(
     assert chunks[-1].usage.total_tokens == 10
     fake.script("openai", Reply.failing(401))
     fake.script("groq", Reply(text="again from groq", prompt_tokens=6, completion_tokens=3))
-    whole = client.chat.completions.create(model=MODEL, messages=hello)  # type: ignore[arg-type]
+    whole = client.chat.completions.create(model=MODEL, messages=hello)
     assert (whole.model, whole.choices[0].message.content) == (FALLBACK, "again from groq")
 
     # The provider fails after two chunks: the stream ends with an OpenAI error event, the text is charged.
@@ -367,7 +369,7 @@ def test_fallback_before_the_first_chunk_and_an_error_after_it(
     received: list[str] = []
 
     def read_all() -> None:
-        for chunk in client.chat.completions.create(model=MODEL, messages=hello, stream=True):  # type: ignore[call-overload]
+        for chunk in client.chat.completions.create(model=MODEL, messages=hello, stream=True):
             received.extend(c.delta.content or "" for c in chunk.choices)
 
     with pytest.raises(openai.APIError) as broken:
@@ -381,9 +383,9 @@ def test_fallback_before_the_first_chunk_and_an_error_after_it(
     assert by_model[MODEL]["output_tokens"] >= 2  # estimated from the text that was sent
 
     # The admin analytics see the fallbacks, the error and the timing of each call, ...
-    with httpx.Client(base_url=server.base_url, timeout=20) as client:
-        admin = bearer(sign_in(client, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"])
-        response = client.get("/api/v1/admin/analytics/usage", params={"group_by": "model"}, headers=admin)
+    with httpx.Client(base_url=server.base_url, timeout=20) as http:
+        admin = bearer(sign_in(http, ADMIN_EMAIL, ADMIN_PASSWORD)["access_token"])
+        response = http.get("/api/v1/admin/analytics/usage", params={"group_by": "model"}, headers=admin)
     assert response.status_code == 200, response.text
     analytics = {i["key"]: i for i in response.json()["items"]}
     assert (analytics[FALLBACK]["fallbacks"], analytics[FALLBACK]["errors"]) == (2, 0)
@@ -441,12 +443,12 @@ def test_the_ai_rate_limit_is_shared_by_two_instances(
     second = start_server(env={**shared, "RATE_LIMIT_ENABLED": "true"})
     key, _, headers = api_key(first, "limited@example.com")
     clients = [sdk(first, key), sdk(second, key)]
-    hello = [{"role": "user", "content": "hi"}]
+    hello: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hi"}]
     for index in range(20):  # the free tier's 20 AI requests a minute, half on each instance
-        clients[index % 2].chat.completions.create(model=MODEL, messages=hello)  # type: ignore[arg-type]
+        clients[index % 2].chat.completions.create(model=MODEL, messages=hello)
     for client in clients:
         with pytest.raises(openai.RateLimitError) as limited:
-            client.chat.completions.create(model=MODEL, messages=hello)  # type: ignore[arg-type]
+            client.chat.completions.create(model=MODEL, messages=hello)
         assert limited.value.code == "rate_limit_exceeded"
         assert int(limited.value.response.headers["retry-after"]) >= 1
     assert len(fake.requests_for("openai")) == 20

@@ -231,8 +231,8 @@ async def test_several_conversations_stream_on_one_socket(run_cli: RunCli, start
                 elif got["type"] == "done":
                     finished[got["message_id"]] = got["message"]
         for message_id, client_id in acks.items():
-            index = client_id.removeprefix("c")
-            assert texts[message_id] == finished[message_id]["content"] == f"{LONG} number {index}"
+            number = client_id.removeprefix("c")
+            assert texts[message_id] == finished[message_id]["content"] == f"{LONG} number {number}"
 
 
 async def test_a_dropped_socket_resumes_on_another_instance(
@@ -249,7 +249,7 @@ async def test_a_dropped_socket_resumes_on_another_instance(
             await frame(socket)
             await send(socket, content=LONG, client_id="c1")
             ack = await frame(socket)
-            received = []
+            received: list[dict[str, Any]] = []
             while len(received) < 8:
                 got = await frame(socket)
                 if got["type"] == "delta":

@@ -59,7 +59,7 @@ async def client(settings: Settings) -> AsyncIterator[Redis]:
 async def fill_the_pool(client: Redis) -> None:
     """Hold ``POOLED`` connections at once, so the pool keeps that many sockets open afterwards."""
     await asyncio.gather(*(client.blpop([f"parley:test:nothing:{i}"], timeout=0.2) for i in range(POOLED)))
-    assert len(client.connection_pool._available_connections) >= POOLED  # type: ignore[attr-defined]
+    assert len(client.connection_pool._available_connections) >= POOLED
 
 
 def restart(server: RedisProcess) -> None:

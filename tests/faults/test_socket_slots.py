@@ -25,7 +25,8 @@ async def admitted(server: Any, headers: dict[str, str]) -> bool:
     """Whether a new socket on ``server`` gets ``ready`` (``False``: refused with 4429)."""
     try:
         async with connect(ws_url(server), additional_headers=headers, open_timeout=10) as socket:
-            return (await frame(socket, timeout=10))["type"] == "ready"
+            kind: str = (await frame(socket, timeout=10))["type"]
+            return kind == "ready"
     except ConnectionClosed as closed:
         code = closed.rcvd.code if closed.rcvd is not None else None
     if code != 4429:

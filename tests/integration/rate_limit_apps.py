@@ -98,7 +98,7 @@ async def serving(*apps: Litestar) -> AsyncIterator[ClientFactory]:
             await stack.enter_async_context(app.lifespan())
 
         def client(index: int = 0, ip: str = "203.0.113.7", **kwargs: Any) -> httpx.AsyncClient:
-            transport = httpx.ASGITransport(app=apps[index], client=(ip, 40000))
+            transport = httpx.ASGITransport(app=apps[index], client=(ip, 40000))  # type: ignore[arg-type]
             http = httpx.AsyncClient(transport=transport, base_url="http://parley.test", **kwargs)
             stack.push_async_callback(http.aclose)
             return http

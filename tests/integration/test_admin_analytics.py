@@ -60,7 +60,7 @@ async def api(make_settings: SettingsFactory, database_url: str) -> AsyncIterato
     await asyncio.to_thread(Migrator(settings).upgrade)
     container = build_container(settings, role="api")
     await container.startup()
-    transport = httpx.ASGITransport(app=create_app(settings, container=container))
+    transport = httpx.ASGITransport(app=create_app(settings, container=container))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as client:
             tokens = await sign_up(client, ("ada", "bob"), PASSWORD)
@@ -319,7 +319,7 @@ async def test_the_system_status_lists_every_instance_sharing_redis(
     worker_container = build_container(settings, role="worker")
     await api_container.startup()
     await worker_container.startup()
-    transport = httpx.ASGITransport(app=create_app(settings, container=api_container))
+    transport = httpx.ASGITransport(app=create_app(settings, container=api_container))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as client:
             signed_in = await client.post(

@@ -58,7 +58,7 @@ async def api(make_settings: SettingsFactory, database_url: str) -> AsyncIterato
     await asyncio.to_thread(Migrator(settings).upgrade)
     container = build_container(settings, role="api")
     await container.startup()
-    transport = httpx.ASGITransport(app=create_app(settings, container=container), client=("203.0.113.9", 4711))
+    transport = httpx.ASGITransport(app=create_app(settings, container=container), client=("203.0.113.9", 4711))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as client:
             tokens = await sign_up(client, ("ada", "bob"), PASSWORD)

@@ -250,7 +250,8 @@ async def test_the_context_query_reads_only_the_messages_that_fit(
             min_token_start=context_threshold(token_total=current.token_total, budget=budget),
             up_to_seq=current.next_seq,
         )
-    expected, used = [], 0
+    expected: list[str] = []
+    used = 0
     for content in reversed(contents):
         if used + message_tokens(content) > budget:
             break

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +14,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from src.domain.ai.moderation_queue import ModerationItem
 from src.domain.chat.grounding import GROUNDING_INSTRUCTIONS
 from src.domain.llm.model import ChatRequest
 from src.infrastructure.container import Container, build_container
@@ -267,7 +268,10 @@ async def test_a_flagged_passage_is_labelled_and_queued_once(api: Api) -> None:
         assert "(article: Pasta notes) [flagged:" in passages
 
     # The app runs on the test client's own loop: ask the queue there.
-    queued = await asyncio.to_thread(api.client.blocking_portal.call, api.container.ai.moderation_queue.list_open)
+    def open_items() -> Sequence[ModerationItem]:
+        return api.client.blocking_portal.call(api.container.ai.moderation_queue.list_open)
+
+    queued = await asyncio.to_thread(open_items)
     assert [(item.kind.value, str(item.target_id)) for item in queued] == [("passage", planted["id"])]
     assert "instruction_override" in queued[0].reasons
 

@@ -50,7 +50,7 @@ async def test_jobs_triggered_while_redis_is_down_run_exactly_once_after_it_is_b
         # Started here rather than by the app's lifespan, so that the test and the app share one
         # event loop (and the test may use the container's connections too).
         await api.startup()
-        transport = httpx.ASGITransport(app=create_app(settings, container=api))
+        transport = httpx.ASGITransport(app=create_app(settings, container=api))  # type: ignore[arg-type]
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test") as client:
             healthy = (await client.get("/ready")).json()
             assert healthy["checks"]["jobs"]["details"] == {

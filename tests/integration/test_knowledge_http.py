@@ -60,7 +60,7 @@ async def start_api(settings: Any, server: FakeHttpServer) -> AsyncIterator[Api]
     await asyncio.to_thread(Migrator(settings).upgrade)
     container = build_container(settings, role="api")
     await container.startup()
-    transport = httpx.ASGITransport(app=create_app(settings, container=container))
+    transport = httpx.ASGITransport(app=create_app(settings, container=container))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as client:
             tokens = await sign_up(client, ("ada", "bob"), PASSWORD)
@@ -144,7 +144,7 @@ async def test_after_each_fetch_the_job_refreshes_the_cached_answer(api: Api) ->
     assert (await api.post("/api/v1/paragraphs/fetch")).status_code == 201
 
     async def refreshed() -> bool:
-        words = (await api.get("/api/v1/paragraphs/dictionary")).json()["words"]
+        words: list[dict[str, Any]] = (await api.get("/api/v1/paragraphs/dictionary")).json()["words"]
         return words[0] == {"word": "zebra", "count": 6, "definitions": [], "phonetic": None}
 
     await wait_until(refreshed, timeout=10)
@@ -253,7 +253,7 @@ async def test_search_pages_with_an_exact_total(sqlite_api: Api) -> None:
     for i in range(7):
         api.server.answer(SOURCE_PATH, Answer(body=f"Paragraph number {i} says one thing.".encode()))
         assert (await api.post("/api/v1/paragraphs/fetch")).status_code == 201
-    seen = []
+    seen: list[str] = []
     for offset in (0, 3, 6):
         page = (
             await api.post(

@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from uuid_utils.compat import uuid7
 
@@ -42,12 +42,14 @@ async def test_a_database_error_logs_no_parameters_and_no_key_values(
 ) -> None:
     config = build_database_config(migrated_settings)
     engine = config.get_engine()
+    users = UserModel.__table__
+    assert isinstance(users, Table)
     try:
         async with engine.begin() as connection:
-            await connection.execute(insert(UserModel.__table__).values(**row()))
+            await connection.execute(insert(users).values(**row()))
         with pytest.raises(IntegrityError) as caught:
             async with engine.begin() as connection:
-                await connection.execute(insert(UserModel.__table__).values(**row()))
+                await connection.execute(insert(users).values(**row()))
     finally:
         await engine.dispose()
     assert EMAIL not in str(caught.value)

@@ -103,12 +103,14 @@ class _Collector(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def otlp_collector() -> Iterator[tuple[str, list[ExportTraceServiceRequest]]]:
-    handler = type("Collector", (_Collector,), {"received": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    class Collector(_Collector):  # a class of its own per test: its own list of requests
+        received: list[ExportTraceServiceRequest] = []
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", handler.received
+        yield f"http://127.0.0.1:{server.server_address[1]}", Collector.received
     finally:
         server.shutdown()
 

@@ -59,7 +59,7 @@ async def test_the_v1_operations_are_documented_with_resolvable_schemas(client: 
 
 async def test_real_v1_answers_match_the_documented_schemas(client: AsyncTestClient[Litestar]) -> None:
     document = Document((await client.get("/schema/openapi.json")).json())
-    token = (await sign_up(client, ["gatewaydoc"], PASSWORD))["gatewaydoc"]  # type: ignore[arg-type]
+    token = (await sign_up(client, ["gatewaydoc"], PASSWORD))["gatewaydoc"]
     headers = {"Authorization": f"Bearer {token}"}
     body = {"model": "offline/echo", "messages": [{"role": "user", "content": "say hi"}]}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -235,10 +235,14 @@ async def api(make_settings: SettingsFactory, database_url: str) -> AsyncIterato
 
 async def test_a_commit_with_outbox_rows_wakes_the_relay_at_once(api: tuple[Container, Counter[int]]) -> None:
     container, runs = api
+
+    def ran_once(n: int) -> Callable[[], bool]:
+        return lambda: runs[n] == 1
+
     for n in (1, 2):
         async with container.uow() as tx:
             await tx.outbox.add("count", {"n": n})
-        await wait_until(lambda n=n: runs[n] == 1, timeout=5)
+        await wait_until(ran_once(n), timeout=5)
     async with container.uow() as tx:
         assert (await tx.outbox.backlog()).pending == 0
 

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect, text
+from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from src.domain.shared.jobs import JobReceipt
 from src.infrastructure.persistence.database import build_database_config
@@ -68,8 +69,10 @@ def test_every_migration_steps_up_and_down_in_turn(settings: Settings) -> None:
     revisions = list(reversed(list(script.walk_revisions())))
     assert revisions, "there is at least one migration"
     for revision in revisions:
+        down = revision.down_revision or "base"
+        assert isinstance(down, str), f"{revision.revision} merges revisions: the stairway needs one step down"
         migrator.upgrade(revision.revision)
-        migrator.downgrade(revision.down_revision or "base")
+        migrator.downgrade(down)
         migrator.upgrade(revision.revision)
     assert migrator.state().up_to_date
 
@@ -214,10 +217,10 @@ async def test_a_connection_idle_past_the_threshold_is_pinged_and_a_dead_one_rep
 
     settings = make_settings(DATABASE_URL=postgres_url, DB_POOL_SIZE="1", DB_POOL_PING_AFTER_SECONDS="0.2")
     engine = build_database_config(settings).get_engine()
-    pings: list[object] = []
+    pings: list[DBAPIConnection] = []
     ping = engine.sync_engine.dialect.do_ping
 
-    def counting_ping(dbapi_connection: object) -> bool:
+    def counting_ping(dbapi_connection: DBAPIConnection) -> bool:
         pings.append(dbapi_connection)
         return ping(dbapi_connection)
 
@@ -252,6 +255,6 @@ async def test_ping_after_zero_pings_before_every_use(make_settings: SettingsFac
     settings = make_settings(DATABASE_URL=postgres_url, DB_POOL_PING_AFTER_SECONDS="0")
     engine = build_database_config(settings).get_engine()
     try:
-        assert engine.pool._pre_ping  # type: ignore[attr-defined]
+        assert engine.pool._pre_ping
     finally:
         await engine.dispose()

@@ -89,11 +89,11 @@ def test_pgbouncer_mode_turns_off_both_statement_caches(make_settings: SettingsF
 
     settings = make_settings(DATABASE_URL="postgresql+asyncpg://parley@127.0.0.1:6432/parley", DB_PGBOUNCER="true")
     connect_args = build_database_config(settings).engine_config.connect_args
-    assert connect_args is not None
+    assert isinstance(connect_args, dict)
     assert connect_args["statement_cache_size"] == 0
     assert connect_args["prepared_statement_cache_size"] == 0
     names = {connect_args["prepared_statement_name_func"]() for _ in range(3)}
     assert len(names) == 3
     plain = build_database_config(make_settings(DATABASE_URL=settings.database_url)).engine_config.connect_args
-    assert plain is not None
+    assert isinstance(plain, dict)
     assert "statement_cache_size" not in plain

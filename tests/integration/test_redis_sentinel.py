@@ -63,7 +63,7 @@ async def test_the_container_finds_the_master_through_sentinel_and_follows_a_fai
 
         wait_until_replicated(sentinel)
         admin = redis.Redis(port=sentinel.sentinel_port, socket_timeout=5)
-        admin.execute_command("SENTINEL", "FAILOVER", sentinel.service)
+        admin.sentinel_failover(sentinel.service)
         admin.close()
         deadline = time.monotonic() + 30
         while master_port(sentinel) != sentinel.replica_port:

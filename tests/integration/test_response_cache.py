@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from litestar import Controller, Litestar, MediaType, Request, get, post
+from litestar.enums import ScopeType
 from litestar.params import FromQuery, SkipValidation
 from litestar.testing import AsyncTestClient
 from litestar.types import Receive, Scope, Send
@@ -76,10 +77,10 @@ def with_test_user(app: Litestar) -> Litestar:
     inner = app.asgi_handler
 
     async def set_user(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             for name, value in scope["headers"]:
                 if name == b"x-test-user":
-                    scope["user"] = {"id": value.decode()}  # type: ignore[typeddict-unknown-key]
+                    scope["user"] = {"id": value.decode()}
         await inner(scope, receive, send)
 
     app.asgi_handler = set_user

@@ -10,7 +10,7 @@ import pytest
 from src.domain.llm.errors import ProviderAuthError
 from src.domain.llm.model import ChatRequest, MessageRole, PromptMessage, StreamEnd, TextDelta
 from src.infrastructure.clock import SystemClock
-from src.infrastructure.container import build_model_catalog
+from src.infrastructure.llm.catalog_loading import build_model_catalog
 from src.infrastructure.llm.providers import ProviderModel, build_llm_providers
 from src.infrastructure.settings import Settings
 

@@ -14,7 +14,7 @@ from src.infrastructure.persistence.outage import is_database_outage
 
 
 def wrapped(error: BaseException, *, invalidated: bool = False) -> sa.DBAPIError:
-    return sa.DBAPIError("SELECT 1", None, error, connection_invalidated=invalidated)  # type: ignore[arg-type]
+    return sa.DBAPIError("SELECT 1", None, error, connection_invalidated=invalidated)
 
 
 def test_a_lost_connection_is_an_outage() -> None:
@@ -27,7 +27,7 @@ def test_a_lost_connection_is_an_outage() -> None:
 
 
 def test_bugs_and_bad_data_are_not_an_outage() -> None:
-    assert not is_database_outage(sa.IntegrityError("INSERT", None, Exception("duplicate key")))  # type: ignore[arg-type]
+    assert not is_database_outage(sa.IntegrityError("INSERT", None, Exception("duplicate key")))
     assert not is_database_outage(wrapped(pg.UndefinedTableError("relation does not exist")))
     assert not is_database_outage(wrapped(sqlite3.OperationalError("no such table: user_account")))
     assert not is_database_outage(ValueError("a bug"))

@@ -58,11 +58,11 @@ class UnreachableDatabase(FakeUnitOfWorkFactory):
         super().__init__(clock=clock)
         self.failures = failures
 
-    def __call__(self) -> InMemoryUnitOfWork:
+    def __call__(self, *, read_only: bool = False) -> InMemoryUnitOfWork:
         if self.failures:
             self.failures -= 1
             raise ConnectionRefusedError("connect call failed")
-        return super().__call__()
+        return super().__call__(read_only=read_only)
 
 
 async def test_the_loop_outlives_a_database_outage_and_relays_once_it_is_back() -> None:

@@ -8,12 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from src.infrastructure.settings import ConfigError, Settings, load_settings, mask_url
+from src.infrastructure.redaction import mask_url
+from src.infrastructure.settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def load(tmp_path: Path, **env: str):
+def load(tmp_path: Path, **env: str) -> Settings:
     return load_settings({"PARLEY_VAR_DIR": str(tmp_path), **env}, env_file=None)
 
 

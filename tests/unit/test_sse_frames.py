@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 
 import pytest
 
@@ -88,6 +88,7 @@ async def test_a_client_that_goes_away_closes_the_event_iterator() -> None:
             closed.set()
 
     frames = _frames(endless(), 15)
+    assert isinstance(frames, AsyncGenerator)
     assert (await anext(frames)).startswith(b"id: 1\n")
     await frames.aclose()  # what the server does when the client disconnects
     assert closed.is_set()

@@ -29,7 +29,7 @@ async def chat_api(settings: Any) -> AsyncIterator[tuple[httpx.AsyncClient, Cont
     await asyncio.to_thread(Migrator(settings).upgrade)
     container = build_container(settings, role="api")
     await container.startup()
-    transport = httpx.ASGITransport(app=create_app(settings, container=container))
+    transport = httpx.ASGITransport(app=create_app(settings, container=container))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=20) as client:
             token = (await sign_up(client, ("ada",), PASSWORD))["ada"]

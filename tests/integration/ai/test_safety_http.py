@@ -23,7 +23,7 @@ async def client(make_settings: SettingsFactory, sqlite_url: str) -> AsyncIterat
     await asyncio.to_thread(Migrator(settings).upgrade)
     container = build_container(settings, role="api")
     await container.startup()
-    transport = httpx.ASGITransport(app=create_app(settings, container=container))
+    transport = httpx.ASGITransport(app=create_app(settings, container=container))  # type: ignore[arg-type]
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://parley.test", timeout=10) as http:
             tokens = await sign_up(http, ("ada",), PASSWORD)

@@ -12,7 +12,7 @@ from src.infrastructure.settings import Settings
 
 
 def test_personal_data_is_masked_in_structlog_and_stdlib_lines(capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(Settings(log_format="json"))  # type: ignore[arg-type]
+    configure_logging(Settings(log_format="json"))
     try:
         get_logger("parley.test").warning(
             "signup for ada@example.com", card="4111 1111 1111 1111", phone="call +44 20 7946 0958", count=3

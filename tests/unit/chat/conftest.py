@@ -84,7 +84,7 @@ class ChatWorld:
     context_tokens: int = DEFAULT_CONTEXT_TOKENS
     summarize: bool = True
     #: The reply settings; by default fast timers and the context fields above.
-    settings: ReplySettings | None = None  # type: ignore[assignment]
+    settings: ReplySettings | None = None
 
     def __post_init__(self) -> None:
         clock = self.clock

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import uuid
+from collections.abc import AsyncGenerator
 
 import pytest
 
@@ -130,6 +131,7 @@ async def test_a_stream_is_relayed_then_charged_once_however_often_it_is_settled
 async def test_a_stream_left_early_closes_the_upstream_call_and_charges_what_was_generated(gateway: Gateway) -> None:
     stream = await gateway.use_case.stream(gateway.command())
     deltas = stream.deltas()
+    assert isinstance(deltas, AsyncGenerator)
     assert await anext(deltas) == "Hello"
     await deltas.aclose()
     result = await stream.settle()

@@ -44,7 +44,7 @@ def test_a_cap_above_the_model_room_is_held_to_the_room() -> None:
 def test_a_conversation_cap_must_be_positive_and_within_the_window(value: int) -> None:
     with pytest.raises(InvalidConversation) as caught:
         check_context_tokens(value, context_window=8192)
-    assert caught.value.extra["max_context_tokens"] == 8192  # type: ignore[attr-defined]
+    assert caught.value.extra["max_context_tokens"] == 8192
 
 
 def test_a_conversation_cap_within_the_window_is_kept_and_none_is_the_default() -> None:

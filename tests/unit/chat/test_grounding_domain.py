@@ -74,14 +74,19 @@ def test_single_digits_are_words_and_at_most_twenty_words_the_most_frequent_firs
     assert query.words[2:] == tuple(w for w in words if w not in {"word29", "word12"})[:18]
 
 
+def words_of(query: SearchQuery | None) -> tuple[str, ...]:
+    assert query is not None
+    return query.words
+
+
 def test_the_paragraph_search_keeps_the_rarest_words_within_its_budget() -> None:
     query = SearchQuery(("cat", "zebra", "violin", "lamp", "unicorn"), SearchOperator.OR)
     counts = {"cat": 9000, "zebra": 300, "violin": 300, "lamp": 1200}  # no paragraph has "unicorn"
     assert selective_query(query, counts, budget=1000) == SearchQuery(("zebra", "violin"), SearchOperator.OR)
-    assert selective_query(query, counts, budget=2000).words == ("zebra", "violin", "lamp")
-    assert selective_query(query, counts, budget=100_000).words == ("cat", "zebra", "violin", "lamp")
+    assert words_of(selective_query(query, counts, budget=2000)) == ("zebra", "violin", "lamp")
+    assert words_of(selective_query(query, counts, budget=100_000)) == ("cat", "zebra", "violin", "lamp")
     # The rarest word is always searched, however common; a query no paragraph can match is none.
-    assert selective_query(query, counts, budget=10).words == ("zebra",)
+    assert words_of(selective_query(query, counts, budget=10)) == ("zebra",)
     assert selective_query(query, {}, budget=1000) is None
 
 

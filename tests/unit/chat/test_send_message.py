@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from datetime import timedelta
 
 import pytest
@@ -104,6 +104,7 @@ async def test_a_reader_that_goes_away_changes_nothing(world: ChatWorld) -> None
     conversation = await world.conversation()
     handle = await world.say("long answer please", conversation_id=conversation.id)
     events = handle.events()
+    assert isinstance(events, AsyncGenerator)
     seen = [await anext(events) for _ in range(3)]
     await events.aclose()  # the client disconnected
     assert [e.kind for e in seen] == ["message", "delta", "delta"]
@@ -582,6 +583,7 @@ async def test_a_reader_the_stream_cannot_continue_gets_the_stored_text_as_one_s
             break
         await asyncio.sleep(0.01)
     lost = LostEvents(world.streams, lost_after=2, lost_until=4)
+    assert world.settings is not None  # ChatWorld fills in the default settings
     resume = ResumeReplyStream(world.uow, lost, world.settings, world.recovery, world.clock)
     reader = asyncio.ensure_future(collect(await resume(ResumeReplyStreamCommand(world.me, handle.message_id, "2"))))
     await asyncio.sleep(0.05)

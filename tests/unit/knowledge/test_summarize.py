@@ -74,7 +74,7 @@ def limiter(world: World) -> AiRequestLimiter:
 def summarize(world: World, model: FakeChatModel, limiter: AiRequestLimiter) -> SummarizeArticle:
     return SummarizeArticle(
         world.uow,
-        model,  # type: ignore[arg-type]
+        model,
         FakeCatalog(),  # type: ignore[arg-type]
         world.cache,
         limiter=limiter,

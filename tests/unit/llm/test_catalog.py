@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from src.domain.llm.errors import UnknownModel
-from src.infrastructure.container import build_model_catalog
 from src.infrastructure.llm.catalog import SHIPPED_CATALOG, CatalogError, FileModelCatalog, read_catalog
+from src.infrastructure.llm.catalog_loading import build_model_catalog
 from src.infrastructure.settings import ConfigError
 from tests.conftest import SettingsFactory
 
