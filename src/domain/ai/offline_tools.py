@@ -101,20 +101,27 @@ def extractive_summary(text: str, *, max_words: int, bullets: bool) -> str:
         return sum(frequencies[w] for w in content) / math.sqrt(len(content)) if content else 0.0
 
     ranked = sorted(range(len(sentences)), key=lambda i: (-weight(sentences[i]), i))
+    # Whole sentences, best first, as long as they fit: a long top sentence gives way to the next
+    # best ones rather than crowding them out as a cut fragment.
     chosen: list[int] = []
     used = 0
     for index in ranked:
         length = len(sentences[index].split())
-        if chosen and used + length > max_words:
+        if used + length > max_words:
             continue
         chosen.append(index)
         used += length
         if used >= max_words:
             break
+    if not chosen:  # no sentence fits whole: the best one, cut
+        return _cut_words(sentences[ranked[0]], max_words, bullets)
     picked = [sentences[i] for i in sorted(chosen)]
-    if len(picked) == 1 and len(picked[0].split()) > max_words:
-        picked = [" ".join(picked[0].split()[:max_words]) + "…"]
     return "\n".join(f"- {s}" for s in picked) if bullets else " ".join(picked)
+
+
+def _cut_words(sentence: str, max_words: int, bullets: bool) -> str:
+    cut = " ".join(sentence.split()[:max_words]) + "…"
+    return f"- {cut}" if bullets else cut
 
 
 POSITIVE = frozenset(

@@ -28,6 +28,19 @@ def test_extractive_summary_keeps_sentences_in_order_within_the_limit() -> None:
     assert extractive_summary("", max_words=20, bullets=False) == ""
 
 
+def test_a_long_top_sentence_gives_way_to_whole_sentences_that_fit() -> None:
+    """Regression: a running summary at a small cap (36 words) was the cut start of one long repeated
+    sentence, and the short sentences that carried the facts (the lighthouse keeper) were left out."""
+    long = " ".join(f"word{i}" for i in range(60))
+    text = " ".join(f"Turn {i}: the lighthouse keeper. {long}." for i in range(4))
+    summary = extractive_summary(text, max_words=36, bullets=False)
+    assert "lighthouse keeper" in summary
+    assert len(summary.split()) <= 36
+    assert "…" not in summary
+    # With no sentence short enough, the best one is cut to the limit.
+    assert extractive_summary(long + ".", max_words=5, bullets=True) == "- word0 word1 word2 word3 word4…"
+
+
 def test_lexicon_sentiment_with_negation() -> None:
     assert lexicon_sentiment("great service, thank you")[0] == "positive"
     assert lexicon_sentiment("this is not good")[0] == "negative"
