@@ -659,7 +659,7 @@ def build_container(
             reset_password=ResetPassword(uow, password_hasher, clock, common_passwords, access_states),
             create_api_key=CreateApiKey(uow, secrets, clock),
             list_api_keys=ListApiKeys(uow),
-            revoke_api_key=RevokeApiKey(uow, clock),
+            revoke_api_key=RevokeApiKey(uow, clock, access_states),
             create_article=CreateArticle(uow, clock),
             get_article=GetArticle(uow),
             list_articles=ListArticles(uow),

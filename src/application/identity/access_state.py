@@ -10,16 +10,23 @@ Signing one session out (``SignOut``, a stolen refresh token coming back) also c
 state lists the sessions ended while their access tokens may still be unexpired, and ``Authenticate``
 refuses a token whose session id (``sid``) is listed. ``forget`` then tells every instance
 (``AccessChanges``) so that open WebSockets check their credentials again.
+
+API keys are looked up the same way (``api_key``, by the key's digest): a gateway or API call with a
+``pk_`` key reads no database either. Revoking a key calls ``forget_api_keys`` after its commit,
+which drops it on every instance as ``forget`` does; a deactivated account's keys stop at once
+through its access state in any case.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import timedelta
 
 from src.application.identity.ports import AccessChanges, UserAccessState
 from src.application.shared.ports import Cache, CacheStats, Clock, UnitOfWorkFactory
 from src.application.shared.read_through import ReadThrough
+from src.domain.identity.model import ApiKey
 
 ACCESS_STATE_TTL_SECONDS = 300.0
 
@@ -68,6 +75,21 @@ class UserAccessStates:
         # ``None`` (an unknown user) is never cached, so ReadThrough's type is the optional one.
         return await self._reads.get_or_fill(_key(user_id), UserAccessState, None, load)
 
+    async def api_key(self, digest: str) -> ApiKey | None:
+        """The API key whose secret has ``digest`` (revoked and expired ones included: the caller
+        checks), or ``None`` when there is none."""
+
+        async def load() -> ApiKey | None:
+            async with self._uow(read_only=True) as tx:
+                return await tx.api_keys.get_by_hash(digest)
+
+        return await self._reads.get_or_fill(_api_key_key(digest), ApiKey, None, load)
+
+    async def forget_api_keys(self, digests: Iterable[str]) -> None:
+        """Call after committing the revocation of keys: every instance reads them anew."""
+        for digest in digests:
+            await self._reads.invalidate(_api_key_key(digest))
+
     async def forget(self, user_id: uuid.UUID) -> None:
         """Call after committing a change to the user's access; every instance reads it anew."""
         await self._reads.invalidate(_key(user_id))
@@ -77,3 +99,7 @@ class UserAccessStates:
 
 def _key(user_id: uuid.UUID) -> str:
     return f"access:{user_id}"
+
+
+def _api_key_key(digest: str) -> str:
+    return f"api_key:{digest}"

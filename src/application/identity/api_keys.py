@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 
 from src.application.admin.audit import record_audit
+from src.application.identity.access_state import UserAccessStates
 from src.application.identity.ports import SecretGenerator
 from src.application.identity.views import ApiKeyView, CreatedApiKey
 from src.application.shared.events import record_event
@@ -103,9 +104,10 @@ class ListApiKeys:
 
 
 class RevokeApiKey:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, access_state: UserAccessStates) -> None:
         self._uow = uow
         self._clock = clock
+        self._access_state = access_state
 
     async def __call__(self, principal: Principal, key_id: uuid.UUID) -> None:
         _require_key_manager(principal)
@@ -125,3 +127,5 @@ class RevokeApiKey:
                 now=now,
                 data={"name": key.name, "prefix": key.prefix, "owner_id": str(key.user_id)},
             )
+        # After the commit: every instance stops accepting the key at once.
+        await self._access_state.forget_api_keys([key.key_hash])

@@ -1,9 +1,9 @@
 """Authenticate: the bearer credential of a request in, the ``Principal`` out.
 
-``pk_...`` is an API key (looked up by digest); anything else must be a valid access token. The
-account's state (active, token version, role, tier) comes from ``UserAccessStates``, cached, so an
-access-token request reads no database while a deactivation or sign-out-everywhere still ends it on
-the next request. The role and tier are the current ones, not those the token was issued with.
+``pk_...`` is an API key (looked up by digest); anything else must be a valid access token. The key
+and the account's state (active, token version, role, tier) come from ``UserAccessStates``, cached,
+so a request reads no database while a revocation, a deactivation or sign-out-everywhere still ends
+it on the next request. The role and tier are the current ones, not those the token was issued with.
 """
 
 from __future__ import annotations
@@ -58,9 +58,8 @@ class Authenticate:
 
     async def _by_api_key(self, secret: str) -> Principal:
         now = self._clock.now()
-        # Read-only: API-key requests must not queue behind writers.
-        async with self._uow(read_only=True) as tx:
-            key = await tx.api_keys.get_by_hash(self._secrets.digest(secret))
+        # Through the access states' cache: an API-key request reads no database (revocations drop it).
+        key = await self._access_state.api_key(self._secrets.digest(secret))
         if key is None or not key.is_usable(now):
             raise InvalidToken()
         state = await self._usable_state(key.user_id)

@@ -119,12 +119,12 @@ class DeactivateAccount:
             user.deactivate(now=now)
             await tx.users.save(user)
             await tx.refresh_tokens.revoke_all_for_user(user.id, now)
-            revoked = 0
+            revoked: list[str] = []
             for key in await tx.api_keys.list_for_user(user.id):
                 if key.revoked_at is None:
                     key.revoke(now)
                     await tx.api_keys.save(key)
-                    revoked += 1
+                    revoked.append(key.key_hash)
             if was_active:
                 await record_audit(
                     tx,
@@ -133,6 +133,7 @@ class DeactivateAccount:
                     AuditTarget.USER,
                     user.id,
                     now=now,
-                    data={"email": user.email, "by_self": True, "revoked_api_keys": revoked},
+                    data={"email": user.email, "by_self": True, "revoked_api_keys": len(revoked)},
                 )
         await self._access_state.forget(user.id)
+        await self._access_state.forget_api_keys(revoked)

@@ -52,10 +52,13 @@ class SignOutEverywhere:
             revoked = await tx.refresh_tokens.revoke_all_for_user(user.id, now)
             user.end_access_tokens(now=now)
             await tx.users.save(user)
+            revoked_keys: list[str] = []
             if revoke_api_keys:
                 for key in await tx.api_keys.list_for_user(user.id):
                     if key.revoked_at is None:
                         key.revoke(now)
                         await tx.api_keys.save(key)
+                        revoked_keys.append(key.key_hash)
         await self._access_state.forget(user.id)
+        await self._access_state.forget_api_keys(revoked_keys)
         return revoked

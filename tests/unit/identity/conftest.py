@@ -81,7 +81,7 @@ class World:
         self.reset_password = ResetPassword(uow, self.hasher, clock, self.common, self.access)
         self.create_key = CreateApiKey(uow, self.secrets, clock)
         self.list_keys = ListApiKeys(uow)
-        self.revoke_key = RevokeApiKey(uow, clock)
+        self.revoke_key = RevokeApiKey(uow, clock, self.access)
 
     async def user(
         self, email: str = "ada@example.com", *, role: Role = Role.CREATOR, tier: Tier = Tier.FREE, name: str = "Ada"
