@@ -26,9 +26,14 @@ from src.infrastructure.llm.base import (
     ProviderAnswer,
     ProviderEvent,
     ProviderTimeouts,
-    close_quietly,
 )
-from src.infrastructure.llm.openai_wire import chunk_event, completion_answer, map_openai_style_error, sampling_options
+from src.infrastructure.llm.openai_wire import (
+    chunk_event,
+    completion_answer,
+    map_openai_style_error,
+    sampling_options,
+    stream_chunks,
+)
 
 PROVIDER = "openai"
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -83,14 +88,14 @@ class OpenAIChatModel(ProviderAdapter):
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
-        stream = await self._client.chat.completions.create(
+        # The SDK's request path (its errors, headers and options), its response read as lines: the
+        # chunks are decoded with msgspec rather than as a pydantic object each (openai_wire.py).
+        call = self._client.chat.completions.with_streaming_response.create(
             **self._arguments(request, model), stream=True, stream_options={"include_usage": True}
         )
-        try:
-            async for chunk in stream:
+        async with call as response:
+            async for chunk in stream_chunks(response.iter_lines(), self.provider):
                 yield chunk_event(chunk)
-        finally:
-            await close_quietly(stream.close())
 
     async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:
         completion = await self._client.chat.completions.create(**self._arguments(request, model))
