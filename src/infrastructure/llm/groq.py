@@ -3,8 +3,8 @@
 One ``AsyncGroq`` client per process, SDK retries off, connect/read timeouts from settings. Groq
 reports a stream's usage in ``x_groq.usage`` on its last chunk, and in a usage chunk when asked with
 ``stream_options`` (which the SDK does not know: it goes in ``extra_body``); whichever arrives is
-used, the last one winning. The groq SDK does not close a stream's response when its reader stops
-early, so ``_events`` always closes it itself.
+used, the last one winning. The response is read as lines (``openai_wire.stream_chunks``) and closed
+when its reader stops, early or not.
 """
 
 from __future__ import annotations
@@ -22,13 +22,13 @@ from src.infrastructure.llm.base import (
     ProviderAnswer,
     ProviderEvent,
     ProviderTimeouts,
-    close_quietly,
 )
 from src.infrastructure.llm.openai_wire import (
     chunk_event,
     completion_answer,
     map_openai_style_error,
     sampling_options,
+    stream_chunks,
     usage_of,
 )
 
@@ -67,18 +67,16 @@ class GroqChatModel(ProviderAdapter):
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
-        stream = await self._client.chat.completions.create(
+        # As OpenAI's adapter: the SDK's request path, the chunks read as lines and decoded with msgspec.
+        call = self._client.chat.completions.with_streaming_response.create(
             **self._arguments(request, model), stream=True, extra_body={"stream_options": {"include_usage": True}}
         )
-        try:
-            async for chunk in stream:
+        async with call as response:
+            async for chunk in stream_chunks(response.iter_lines(), self.provider):
                 event = chunk_event(chunk)
-                x_groq = getattr(chunk, "x_groq", None)
-                if event.usage is None and x_groq is not None:
-                    event.usage = usage_of(getattr(x_groq, "usage", None))
+                if event.usage is None and chunk.x_groq is not None:
+                    event.usage = usage_of(chunk.x_groq.usage)
                 yield event
-        finally:
-            await close_quietly(stream.close())
 
     async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:
         completion = await self._client.chat.completions.create(**self._arguments(request, model))
