@@ -142,6 +142,8 @@ class FakeProviderServer:
         self._writers: set[asyncio.StreamWriter] = set()
         self._stopping: asyncio.Event | None = None
         self.port = 0
+        #: TCP connections accepted so far (keep-alive reuse shows as fewer connections than requests).
+        self.connections = 0
 
     # -- the test's side ---------------------------------------------------------------------------
 
@@ -226,6 +228,7 @@ class FakeProviderServer:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.add(writer)
+        self.connections += 1
         try:
             while True:
                 request = await _read_request(reader)

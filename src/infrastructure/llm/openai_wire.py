@@ -133,6 +133,10 @@ async def stream_chunks(lines: AsyncIterator[str], provider: str) -> AsyncIterat
         payload, errored = "\n".join(data), event == "error"
         data, event = [], None
         if payload == "[DONE]":
+            # Read to the end of the body (the chunked terminator): a response closed before it is
+            # fully read takes its keep-alive connection with it, and the next call opens another.
+            async for _ in lines:
+                pass
             return
         try:
             if errored:  # the data is the error (or holds it)

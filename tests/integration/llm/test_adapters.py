@@ -93,6 +93,22 @@ async def test_a_stream_brings_the_text_word_by_word_and_the_exact_usage(
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
+async def test_streams_one_after_another_reuse_one_keep_alive_connection(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """Regression: reading OpenAI's and Groq's streams as lines stopped at [DONE] and closed the response
+    before its end, which took the connection with it: every call opened a new one (a TLS handshake
+    to a real provider)."""
+    adapter = make_adapter(provider)
+    before = fake.connections
+    for _ in range(3):
+        fake.script(provider, usage_reply())
+        _, end = await collect(adapter.stream(request(provider)))
+        assert end.finish_reason is FinishReason.STOP
+    assert fake.connections - before == 1
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
 async def test_complete_brings_the_whole_answer_and_the_exact_usage(
     provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
 ) -> None:
