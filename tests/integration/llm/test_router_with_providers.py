@@ -261,6 +261,55 @@ async def test_only_one_probe_goes_out_across_instances(redis_client: Redis, bre
     await redis_client.delete(breaker_prefix + "p")
 
 
+class CountingRedisBreakers(RedisProviderBreakers):
+    """Counts the round trips to Redis."""
+
+    trips = 0
+
+    async def check(self, provider: str) -> tuple[bool, CircuitPosition]:
+        self.trips += 1
+        return await super().check(provider)
+
+    async def record_success(self, provider: str, calls: int = 1) -> None:
+        self.trips += 1
+        await super().record_success(provider, calls)
+
+
+@pytest.mark.redis
+async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
+    redis_client: Redis, breaker_prefix: str
+) -> None:
+    counting = CountingRedisBreakers(redis_client, min_calls=3, reset_after=30, prefix=breaker_prefix)
+    now = [100.0]
+    shared = SharedProviderBreakers(
+        counting,
+        LocalProviderBreakers(min_calls=3, reset_after=30),
+        CircuitBreaker("redis-test", failure_threshold=3, reset_after=30),
+        timeout=2,
+        monotonic=lambda: now[0],
+    )
+    model = "openai/gpt-busy"
+    assert await shared.allow(model)
+    assert [await shared.allow(model) for _ in range(10)] == [True] * 10
+    assert counting.trips == 1, "a circuit Redis just said is closed is not asked about again at once"
+    now[0] += 1.0
+    assert await shared.allow(model)
+    assert counting.trips == 2, "after CLOSED_VIEW_SECONDS it is asked again"
+
+    counting.trips = 0
+    await asyncio.gather(*(shared.record_success(model) for _ in range(20)))
+    assert counting.trips < 20, "successes arriving together share a report"
+    stored = await redis_client.hget(breaker_prefix + model, "calls")
+    assert int(stored or 0) == 20, "every call is counted"
+
+    # A failure seen here makes the next allow ask Redis (another instance may have opened it).
+    counting.trips = 0
+    await shared.record_failure(model)
+    await shared.allow(model)
+    assert counting.trips == 1
+    await redis_client.delete(breaker_prefix + model)
+
+
 async def test_redis_being_down_does_not_take_model_calls_down(fake: FakeProviderServer, routing: Routing) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
