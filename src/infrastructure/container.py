@@ -621,6 +621,7 @@ def build_container(
         gateway=build_gateway(
             settings,
             uow=uow,
+            engine=database.get_engine(),
             chat_model=chat_model,
             catalog=model_catalog,
             limiter=ai_requests,

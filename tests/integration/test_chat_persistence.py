@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
+from src.application.usage.budget import UnitOfWorkBudgetReader
 from src.application.usage.ports import NO_API_KEY
 from src.domain.chat.context import context_threshold, message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
@@ -19,6 +20,7 @@ from src.domain.llm.model import FinishReason, Usage
 from src.domain.usage.model import UsageKind, UsageRecord
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.persistence.usage_repositories import SqlBudgetReader
 from src.infrastructure.settings import Settings
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
@@ -496,3 +498,26 @@ async def test_the_turns_that_fell_out_are_read_as_an_index_range_and_summarised
     assert (current.summary, current.summary_token_end, current.summary_through_id) == ("A trip.", end, turns[-1].id)
     assert current.summary_updated_at == later
     assert current.summary_requested_at is None
+
+
+async def test_the_budget_reader_reads_the_budget_and_the_months_spending_in_one_statement(
+    migrated_settings: Settings,
+) -> None:
+    config = build_database_config(migrated_settings)
+    uow = SqlAlchemyUnitOfWorkFactory.for_database(config)
+    reader = SqlBudgetReader(config.get_engine())
+    june, july = datetime(2026, 6, 1, tzinfo=UTC), datetime(2026, 7, 1, tzinfo=UTC)
+    try:
+        owner, other = await a_user(uow), await a_user(uow)
+        assert await reader.standing(owner, june) == (None, 0)
+        async with uow() as tx:
+            await tx.budgets.set(owner, 5_000, now=NOW)
+            await tx.usage.record(record(owner, cost=400, model="openai/a", at=NOW))
+            await tx.usage.record(record(other, cost=7, model="openai/a", at=NOW))
+        assert await reader.standing(owner, june) == (5_000, 400)
+        assert await reader.standing(owner, july) == (5_000, 0)
+        assert await reader.standing(other, june) == (None, 7)
+        # The same figures the repositories read in a unit of work (the reader the use cases default to).
+        assert await UnitOfWorkBudgetReader(uow).standing(owner, june) == (5_000, 400)
+    finally:
+        await config.get_engine().dispose()

@@ -30,8 +30,9 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.budget import ensure_within_budget
+from src.application.usage.budget import UnitOfWorkBudgetReader, check_budget
 from src.application.usage.ledger import UsageLedger
+from src.application.usage.ports import BudgetReader
 from src.domain.chat.context import message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Principal
@@ -116,10 +117,13 @@ class CompleteChat:
         clock: Clock,
         timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS,
         ledger: UsageLedger | None = None,
+        budget_reader: BudgetReader | None = None,
     ) -> None:
         """``ledger`` writes the usage of calls that store nothing else (group commit); without it,
-        each call writes its own transaction."""
+        each call writes its own transaction. ``budget_reader`` reads the budget check's figures
+        (default: through a read-only unit of work)."""
         self._uow = uow
+        self._budget_reader = budget_reader or UnitOfWorkBudgetReader(uow)
         self._ledger = ledger
         self._model = model
         self._catalog = catalog
@@ -193,8 +197,7 @@ class CompleteChat:
                 extra={"param": "messages"},
             )
         await self._limiter.check(principal)
-        async with self._uow(read_only=True) as tx:
-            await ensure_within_budget(tx, principal, self._budgets, self._clock.now())
+        await check_budget(self._budget_reader, principal, self._budgets, self._clock.now())
         return ChatRequest(
             messages=command.messages,
             model=info.id,

@@ -61,3 +61,12 @@ class BudgetRepository(Protocol):
     async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
         """Set the user's own budget; ``None`` removes it (back to the tier's)."""
         ...
+
+
+class BudgetReader(Protocol):
+    """What a budget check reads, outside any unit of work: the one read before a model call."""
+
+    async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
+        """(the user's own monthly budget, or ``None`` for their tier's; what they spent in the month
+        starting at ``month_start``), in micro-dollars."""
+        ...

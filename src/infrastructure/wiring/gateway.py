@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from src.application.chat.complete_chat import CompleteChat
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.ledger import UsageLedger
 from src.domain.usage.model import TierBudgets
+from src.infrastructure.persistence.usage_repositories import SqlBudgetReader
 from src.infrastructure.settings import Settings
 
 
@@ -28,6 +31,7 @@ def build_gateway(
     limiter: AiRequestLimiter,
     budgets: TierBudgets,
     clock: Clock,
+    engine: AsyncEngine,
 ) -> GatewayUseCases:
     """Calls share the chat's AI allowance (``limiter``), budgets and model router; a call may take
     as long as a chat reply (``REPLY_TIMEOUT_SECONDS``)."""
@@ -41,6 +45,8 @@ def build_gateway(
             clock=clock,
             timeout_seconds=settings.reply_timeout_seconds,
             ledger=UsageLedger(uow),
+            # The budget check in one autocommit statement: the one database read before a call.
+            budget_reader=SqlBudgetReader(engine),
         ),
         catalog=catalog,
     )
