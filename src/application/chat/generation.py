@@ -38,7 +38,8 @@ from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import ChatRequest, FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
 from src.domain.shared.errors import DomainError, ServiceUnavailable
-from src.domain.usage.events import UsageCharged
+from src.domain.usage.events import UsageCharged, thresholds_reached
+from src.domain.usage.model import month_start
 
 TITLE_JOB = "title_conversation"
 #: Backoff of the final write while the database is away: 0.25 s, 0.5 s, 1 s, ... at most 4 s apart.
@@ -96,6 +97,9 @@ class ReplyJob:
     citations: tuple[dict[str, Any], ...] = ()
     #: ``PII_REDACTION``: what the user is sent of the model's text (placeholders restored, data masked).
     text_filter: PiiReplyFilter | None = None
+    #: The user's monthly budget when the reply started (``None``: unknown): the charge raises
+    #: ``UsageCharged`` (and so the budget-alert job) only once the month's total reaches a threshold.
+    budget_micros: int | None = None
 
 
 @dataclass(slots=True)
@@ -388,7 +392,7 @@ class ReplyGenerator:
             if won or existing is None:
                 # Won, or the conversation was deleted meanwhile: the tokens were spent either way.
                 await tx.usage.record(usage_record_for(message, now=now, requested_model=job.model))
-                await _record_reply_events(tx, message, finish_reason, now)
+                await _record_reply_events(tx, message, finish_reason, now, budget_micros=job.budget_micros)
             if won:
                 await tx.conversations.release_reply(
                     job.conversation_id,
@@ -419,9 +423,20 @@ class ReplyGenerator:
         )
 
 
-async def _record_reply_events(tx: UnitOfWork, message: Message, finish_reason: FinishReason, now: datetime) -> None:
-    """The charge (budget alerts follow from it) and, for a failed reply, the failure the user hears of."""
-    if message.cost_micros:
+async def _record_reply_events(
+    tx: UnitOfWork, message: Message, finish_reason: FinishReason, now: datetime, *, budget_micros: int | None
+) -> None:
+    """The charge, when the month's total (this charge included, as this transaction sees it) has
+    reached a budget alert's threshold (budget alerts follow from it: an outbox message, a job and its
+    transaction on every paid reply otherwise), and, for a failed reply, the failure the user hears of.
+    Of charges committed together, the last sees the others' totals, so a crossing is never missed."""
+    if message.cost_micros and (
+        budget_micros is None
+        or thresholds_reached(
+            spent_micros=await tx.usage.spent_in_month(message.user_id, month_start(now)),
+            budget_micros=budget_micros,
+        )
+    ):
         await record_event(
             tx,
             UsageCharged(

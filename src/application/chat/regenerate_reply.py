@@ -56,7 +56,7 @@ class RegenerateReply:
                 if not earlier or earlier[0].role is not MessageRole.USER:
                     raise NotLatestMessage("this reply does not answer a user message")
                 user_message, old_reply = earlier[0], target
-            await launcher.prepare(tx, principal, conversation, now)
+            budget_micros = await launcher.prepare(tx, principal, conversation, now)
             reply_id = new_id(now)
             claim = await tx.conversations.claim_reply(
                 conversation.id,
@@ -83,6 +83,7 @@ class RegenerateReply:
                 token_total=claim.token_total,
                 now=now,
                 created_conversation=False,
+                budget_micros=budget_micros,
             )
         conversation.last_activity_at = now
         return await launcher.launch(plan, started_at)

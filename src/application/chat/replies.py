@@ -34,7 +34,7 @@ from src.application.chat.views import ConversationView, MessageView, ReplyHandl
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.budget import ensure_within_budget
+from src.application.usage.budget import budget_status_of
 from src.domain.chat.context import context_budget, context_start, context_threshold, message_tokens
 from src.domain.chat.errors import ReplyInProgress
 from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
@@ -61,6 +61,8 @@ class ReplyPlan:
     token_start: int
     request_title: bool
     created_conversation: bool
+    #: The user's monthly budget as ``prepare`` read it (``None``: not read).
+    budget_micros: int | None = None
 
 
 class ReplyLauncher:
@@ -100,15 +102,18 @@ class ReplyLauncher:
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.lease_seconds)
 
-    async def prepare(self, tx: UnitOfWork, principal: Principal, conversation: Conversation, now: datetime) -> None:
-        """Before claiming: the budget, and a lock left behind by a dead instance."""
-        await ensure_within_budget(tx, principal, self._budgets, now)
+    async def prepare(self, tx: UnitOfWork, principal: Principal, conversation: Conversation, now: datetime) -> int:
+        """Before claiming: the budget, and a lock left behind by a dead instance. The user's monthly
+        budget in micro-dollars (the reply's charge raises a budget alert only near it)."""
+        status = await budget_status_of(tx, principal, self._budgets, now)
+        status.ensure_not_exceeded(now)
         stale = conversation.generating_message_id
         if stale is not None and not conversation.reply_in_progress(now):
             interrupted = await interrupt_stale_reply(
                 tx, conversation, stale, now=now, catalog=self.catalog, streams=self._streams
             )
             await announce(self._streams, interrupted)
+        return status.budget_micros
 
     def in_progress(self, conversation: Conversation) -> ReplyInProgress:
         extra = {"message_id": str(conversation.generating_message_id)} if conversation.generating_message_id else {}
@@ -225,6 +230,7 @@ class ReplyLauncher:
         token_total: int,
         now: datetime,
         created_conversation: bool,
+        budget_micros: int | None = None,
     ) -> ReplyPlan:
         """Inside the use case's transaction, once the reply lock is held: read the history that fits,
         retrieve the grounding passages (anew on every reply: the knowledge or the conversation's
@@ -255,6 +261,7 @@ class ReplyLauncher:
             token_start=token_total,
             request_title=conversation.title is None and conversation.title_requested_at is None,
             created_conversation=created_conversation,
+            budget_micros=budget_micros,
         )
 
     async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
@@ -305,6 +312,7 @@ class ReplyLauncher:
             request_title=plan.request_title,
             started_at=started_at,
             text_filter=text_filter,
+            budget_micros=plan.budget_micros,
         )
         outcome = self._tasks.spawn(reply_id, self._generator.run(job))
         return ReplyHandle(

@@ -76,7 +76,7 @@ class SendMessage:
                     system_prompt=conversation.system_prompt,
                 ),
             )
-            await launcher.prepare(tx, principal, conversation, now)
+            budget_micros = await launcher.prepare(tx, principal, conversation, now)
             reply_id = new_id(now)
             claim = await tx.conversations.claim_reply(
                 conversation.id,
@@ -110,6 +110,7 @@ class SendMessage:
                 token_total=claim.token_total,
                 now=now,
                 created_conversation=created,
+                budget_micros=budget_micros,
             )
         conversation.last_activity_at = now
         handle = await launcher.launch(plan, started_at)

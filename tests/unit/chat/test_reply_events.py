@@ -7,6 +7,7 @@ from typing import Any
 
 from src.application.shared.events import DISPATCH_EVENT_JOB
 from src.domain.llm.errors import ProviderUnavailable
+from src.domain.usage.model import month_start
 from tests.fakes.chat import Reply
 from tests.unit.chat.conftest import ChatWorld
 
@@ -17,7 +18,23 @@ def events(world: ChatWorld) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
-async def test_a_priced_reply_records_its_charge_and_nothing_else(world: ChatWorld) -> None:
+def spent_this_month(world: ChatWorld, micros: int) -> None:
+    """The user's month so far (the free tier's budget is 5,000,000 micro-dollars)."""
+    world.db.chat.months[(world.me.user_id, month_start(world.clock.now()).date())] = micros
+
+
+async def test_a_priced_reply_far_from_the_budget_records_no_event(world: ChatWorld) -> None:
+    """Regression (issue 14): every paid reply recorded UsageCharged, an outbox message, a relay round and
+    a budget-alert job with its own transaction, ~10 % of a reply's CPU, to find no threshold reached."""
+    world.model.script(Reply(tokens=("Bonjour", " le", " monde"), model="priced"))
+    handle = await world.say("Say hello", model="offline/priced")
+    stored = await handle.result()
+    assert stored.cost_micros > 0
+    assert events(world) == []
+
+
+async def test_a_priced_reply_that_reaches_a_threshold_records_its_charge(world: ChatWorld) -> None:
+    spent_this_month(world, 4_000_000)  # 80 % of the free tier's 5,000,000 with this reply's charge
     world.model.script(Reply(tokens=("Bonjour", " le", " monde"), model="priced"))
     handle = await world.say("Say hello", model="offline/priced")
     stored = await handle.result()
@@ -28,6 +45,7 @@ async def test_a_priced_reply_records_its_charge_and_nothing_else(world: ChatWor
 
 
 async def test_a_reply_that_fails_after_writing_records_the_failure(world: ChatWorld) -> None:
+    spent_this_month(world, 4_500_000)
     world.model.script(Reply(tokens=("partial", " answer", " lost"), fail_after=2, model="priced"))
     conversation = await world.conversation(model="offline/priced")
     handle = await world.say("go", conversation_id=conversation.id)
