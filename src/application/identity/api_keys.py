@@ -127,5 +127,7 @@ class RevokeApiKey:
                 now=now,
                 data={"name": key.name, "prefix": key.prefix, "owner_id": str(key.user_id)},
             )
-        # After the commit: every instance stops accepting the key at once.
+        # After the commit: every instance stops accepting the key at once, and the owner's open sockets
+        # check their credentials again (one opened with this key is closed).
         await self._access_state.forget_api_keys([key.key_hash])
+        await self._access_state.forget(key.user_id)

@@ -135,5 +135,5 @@ class DeactivateAccount:
                     now=now,
                     data={"email": user.email, "by_self": True, "revoked_api_keys": len(revoked)},
                 )
+        await self._access_state.forget_api_keys(revoked)  # before the sockets check again
         await self._access_state.forget(user.id)
-        await self._access_state.forget_api_keys(revoked)

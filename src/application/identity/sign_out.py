@@ -59,6 +59,8 @@ class SignOutEverywhere:
                         key.revoke(now)
                         await tx.api_keys.save(key)
                         revoked_keys.append(key.key_hash)
-        await self._access_state.forget(user.id)
+        # Keys first: forgetting the access state tells open sockets to check their credentials again,
+        # and one opened with a revoked key must not find it still cached.
         await self._access_state.forget_api_keys(revoked_keys)
+        await self._access_state.forget(user.id)
         return revoked

@@ -182,3 +182,15 @@ async def test_a_revoked_or_expired_api_key_is_refused(world: World) -> None:
     world.clock.advance(86400)
     with pytest.raises(InvalidToken):
         await world.authenticate(expiring.secret)
+
+
+async def test_revoking_a_key_tells_the_owners_open_connections_to_check_again(world: World) -> None:
+    """An open WebSocket authenticated with the key re-checks its credentials and is closed."""
+    principal, _ = await world.session()
+    created = await world.create_key(principal, "ci")
+    await world.authenticate(created.secret)
+    world.access_changes.clear()
+    await world.revoke_key(principal, created.key.id)
+    assert world.access_changes == [principal.user_id]
+    with pytest.raises(InvalidToken):
+        await world.authenticate(created.secret, allow_expired=True)
