@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from src.application.shared.events import DISPATCH_EVENT_JOB
 from src.application.usage.ledger import UsageLedger
 from src.domain.llm.model import Usage
 from src.domain.usage.model import UsageKind, UsageRecord, month_start
@@ -84,3 +85,27 @@ async def test_a_cancelled_caller_does_not_cancel_the_write() -> None:
     for _ in range(5):
         await asyncio.sleep(0)
     assert len(uow.database.chat.usage) == 1
+
+
+def charge_events(uow: FakeUnitOfWorkFactory) -> list[dict[str, Any]]:
+    return [
+        dict(m.payload["event"])
+        for m in uow.database.outbox.values()
+        if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == "UsageCharged"
+    ]
+
+
+async def test_a_batch_that_brings_a_month_to_an_alert_threshold_raises_one_charge_event() -> None:
+    """Regression: gateway calls never raised UsageCharged, so budget alerts never came for them."""
+    uow = FakeUnitOfWorkFactory()
+    ledger = UsageLedger(uow)
+    near, far = uuid.uuid4(), uuid.uuid4()
+    uow.database.chat.months[(near, month_start(NOW).date())] = 790
+    await asyncio.gather(
+        *(ledger.record(record(near, cost=5), budget_micros=1_000) for _ in range(4)),
+        *(ledger.record(record(far, cost=5), budget_micros=1_000) for _ in range(4)),
+        ledger.record(record(near, cost=5)),  # no budget given: no check
+    )
+    events = charge_events(uow)
+    assert {e["user_id"] for e in events} == {str(near)}
+    assert sum(e["cost_micros"] for e in events) <= 20

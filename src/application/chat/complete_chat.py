@@ -30,7 +30,7 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.budget import UnitOfWorkBudgetReader, check_budget
+from src.application.usage.budget import UnitOfWorkBudgetReader, check_budget, record_charge_if_near_budget
 from src.application.usage.ledger import UsageLedger
 from src.application.usage.ports import BudgetReader
 from src.domain.chat.context import message_tokens
@@ -149,7 +149,7 @@ class CompleteChat:
 
     async def complete(self, command: ChatCompletionCommand) -> CompletionResult:
         """The whole answer, charged before it is returned."""
-        request = await self._admit(command)
+        request, budget_micros = await self._admit(command)
         asked = self._clock.monotonic()
         completion = await self._model.complete(request)
         provider_seconds = self._clock.monotonic() - asked
@@ -166,20 +166,24 @@ class CompleteChat:
             provider_seconds=provider_seconds,
             latency_ms=round(provider_seconds * 1000),
             ttft_ms=completion.ttft_ms,
+            budget_micros=budget_micros,
         )
 
     async def stream(self, command: ChatCompletionCommand) -> CompletionStream:
         """Start a streamed answer; returns once its first chunk arrived (or raises, having sent nothing)."""
-        request = await self._admit(command)
+        request, budget_micros = await self._admit(command)
         asked = self._clock.monotonic()
         chunks = self._model.stream(request)
         first = await anext(aiter(chunks))
-        return CompletionStream(self, command, request, chunks, first, waited=self._clock.monotonic() - asked)
+        return CompletionStream(
+            self, command, request, chunks, first, waited=self._clock.monotonic() - asked, budget_micros=budget_micros
+        )
 
     # -- inside ----------------------------------------------------------------------------------------
 
-    async def _admit(self, command: ChatCompletionCommand) -> ChatRequest:
-        """Checks that cost nothing first, then the rate limit and the budget; the request to send."""
+    async def _admit(self, command: ChatCompletionCommand) -> tuple[ChatRequest, int]:
+        """Checks that cost nothing first, then the rate limit and the budget; the request to send and
+        the user's monthly budget."""
         principal = command.principal
         require_chat(principal)
         info = self.resolve_model(command.model)
@@ -197,8 +201,8 @@ class CompleteChat:
                 extra={"param": "messages"},
             )
         await self._limiter.check(principal)
-        await check_budget(self._budget_reader, principal, self._budgets, self._clock.now())
-        return ChatRequest(
+        budget_micros = await check_budget(self._budget_reader, principal, self._budgets, self._clock.now())
+        request = ChatRequest(
             messages=command.messages,
             model=info.id,
             temperature=command.temperature,
@@ -209,6 +213,7 @@ class CompleteChat:
             seed=command.seed,
             response_format=command.response_format,
         )
+        return request, budget_micros
 
     async def _charge(
         self,
@@ -224,8 +229,10 @@ class CompleteChat:
         error_detail: str | None = None,
         latency_ms: int | None = None,
         ttft_ms: int | None = None,
+        budget_micros: int | None = None,
     ) -> CompletionResult:
-        """The call's one write: its usage record (and, with ``store``, the conversation)."""
+        """The call's one write: its usage record (and, with ``store``, the conversation), and the charge
+        event when it brings the month to a budget-alert threshold."""
         now = self._clock.now()
         cost = reply_cost(self._catalog, model, usage)
         record = UsageRecord(
@@ -245,7 +252,7 @@ class CompleteChat:
         )
         conversation_id: uuid.UUID | None = None
         if self._ledger is not None and not command.store:
-            await self._ledger.record(record)
+            await self._ledger.record(record, budget_micros=budget_micros)
         else:
             async with self._uow() as tx:
                 if command.store:
@@ -254,6 +261,10 @@ class CompleteChat:
                     )
                     record = dataclasses.replace(record, conversation_id=conversation_id, message_id=message_id)
                 await tx.usage.record(record)
+                if budget_micros is not None:
+                    await record_charge_if_near_budget(
+                        tx, user_id=record.user_id, cost_micros=cost, budget_micros=budget_micros, now=now
+                    )
         return CompletionResult(
             text=text,
             finish_reason=finish_reason,
@@ -278,6 +289,8 @@ class CompletionStream:
     _first: Chunk
     #: Seconds spent waiting for the first chunk (retries and fallbacks included).
     waited: float
+    #: The user's monthly budget as the admission read it (the charge's alert check).
+    budget_micros: int | None = None
     _parts: list[str] = field(default_factory=list)
     _end: StreamEnd | None = None
     _settling: asyncio.Future[CompletionResult] | None = None
@@ -340,6 +353,7 @@ class CompletionStream:
             error_detail=detail,
             latency_ms=end.latency_ms if end is not None else None,
             ttft_ms=round(self.waited * 1000),
+            budget_micros=self.budget_micros,
         )
 
 

@@ -31,6 +31,7 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.usage.budget import record_charge_if_near_budget
 from src.domain.chat.context import message_tokens
 from src.domain.chat.events import ReplyFailed
 from src.domain.chat.grounding import mark_cited
@@ -38,8 +39,6 @@ from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import ChatRequest, FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
 from src.domain.shared.errors import DomainError, ServiceUnavailable
-from src.domain.usage.events import UsageCharged, thresholds_reached
-from src.domain.usage.model import month_start
 
 TITLE_JOB = "title_conversation"
 #: Backoff of the final write while the database is away: 0.25 s, 0.5 s, 1 s, ... at most 4 s apart.
@@ -426,23 +425,12 @@ class ReplyGenerator:
 async def _record_reply_events(
     tx: UnitOfWork, message: Message, finish_reason: FinishReason, now: datetime, *, budget_micros: int | None
 ) -> None:
-    """The charge, when the month's total (this charge included, as this transaction sees it) has
-    reached a budget alert's threshold (budget alerts follow from it: an outbox message, a job and its
-    transaction on every paid reply otherwise), and, for a failed reply, the failure the user hears of.
-    Of charges committed together, the last sees the others' totals, so a crossing is never missed."""
-    if message.cost_micros and (
-        budget_micros is None
-        or thresholds_reached(
-            spent_micros=await tx.usage.spent_in_month(message.user_id, month_start(now)),
-            budget_micros=budget_micros,
-        )
-    ):
-        await record_event(
-            tx,
-            UsageCharged(
-                event_id=new_id(now), occurred_at=now, user_id=message.user_id, cost_micros=message.cost_micros
-            ),
-        )
+    """The charge, when it brings the month to a budget-alert threshold (every paid reply raised it before:
+    an outbox message, a relay round and a job with its own transaction, ~10 % of a reply's CPU), and, for
+    a failed reply, the failure the user hears of."""
+    await record_charge_if_near_budget(
+        tx, user_id=message.user_id, cost_micros=message.cost_micros, budget_micros=budget_micros, now=now
+    )
     if finish_reason is FinishReason.ERROR:
         await record_event(
             tx,

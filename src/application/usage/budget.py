@@ -5,9 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
+from src.application.shared.events import record_event
+from src.application.shared.ids import new_id
 from src.application.shared.ports import UnitOfWork, UnitOfWorkFactory
 from src.application.usage.ports import BudgetReader
 from src.domain.identity.model import Principal
+from src.domain.usage.events import UsageCharged, thresholds_reached
 from src.domain.usage.model import BudgetStatus, TierBudgets, budget_status, month_start
 
 
@@ -24,12 +27,14 @@ async def ensure_within_budget(tx: UnitOfWork, principal: Principal, budgets: Ti
     status.ensure_not_exceeded(now)
 
 
-async def check_budget(reader: BudgetReader, principal: Principal, budgets: TierBudgets, now: datetime) -> None:
+async def check_budget(reader: BudgetReader, principal: Principal, budgets: TierBudgets, now: datetime) -> int:
     """``ensure_within_budget`` outside a unit of work, through ``reader`` (one statement on the
-    database adapter): for calls that write nothing before the model answers (the gateway)."""
+    database adapter): for calls that write nothing before the model answers (the gateway). The
+    user's monthly budget in micro-dollars."""
     custom, spent = await reader.standing(principal.user_id, month_start(now))
     status = budget_status(tier=principal.tier, custom_micros=custom, spent_micros=spent, budgets=budgets, now=now)
     status.ensure_not_exceeded(now)
+    return status.budget_micros
 
 
 class UnitOfWorkBudgetReader:
@@ -42,3 +47,23 @@ class UnitOfWorkBudgetReader:
     async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
         async with self._uow(read_only=True) as tx:
             return await tx.budgets.get(user_id), await tx.usage.spent_in_month(user_id, month_start)
+
+
+async def record_charge_if_near_budget(
+    tx: UnitOfWork, *, user_id: uuid.UUID, cost_micros: int, budget_micros: int | None, now: datetime
+) -> bool:
+    """In the transaction that recorded a charge: raise ``UsageCharged`` (the budget-alert job follows from
+    it) when the month's total, this charge included, has reached an alert threshold of ``budget_micros``
+    (``None``: unknown, always raise). Charges committed together serialise on the month's row, so the
+    last of them sees the others' totals and a crossing is never missed; the handler claims each alert
+    once. Whether an event was recorded."""
+    if not cost_micros:
+        return False
+    if budget_micros is not None and not thresholds_reached(
+        spent_micros=await tx.usage.spent_in_month(user_id, month_start(now)), budget_micros=budget_micros
+    ):
+        return False
+    await record_event(
+        tx, UsageCharged(event_id=new_id(now), occurred_at=now, user_id=user_id, cost_micros=cost_micros)
+    )
+    return True

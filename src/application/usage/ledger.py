@@ -12,8 +12,11 @@ knows the usage is stored. A caller being cancelled does not cancel the write.
 from __future__ import annotations
 
 import asyncio
+import uuid
+from datetime import datetime
 
-from src.application.shared.ports import UnitOfWorkFactory
+from src.application.shared.ports import UnitOfWork, UnitOfWorkFactory
+from src.application.usage.budget import record_charge_if_near_budget
 from src.domain.usage.model import UsageRecord
 
 #: Records per transaction at most (a longer queue is written in several).
@@ -24,15 +27,17 @@ class UsageLedger:
     def __init__(self, uow: UnitOfWorkFactory, *, max_batch: int = MAX_BATCH) -> None:
         self._uow = uow
         self._max_batch = max_batch
-        self._pending: list[tuple[UsageRecord, asyncio.Future[None]]] = []
+        self._pending: list[tuple[UsageRecord, int | None, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
         #: Transactions committed (for tests and metrics: fewer than records under load).
         self.commits = 0
 
-    async def record(self, record: UsageRecord) -> None:
-        """Store ``record`` (and add it to the month's total); raises what the write raised."""
+    async def record(self, record: UsageRecord, *, budget_micros: int | None = None) -> None:
+        """Store ``record`` (and add it to the month's total); raises what the write raised. With the
+        user's ``budget_micros``, a batch that brings their month to an alert threshold raises
+        ``UsageCharged`` in the same transaction (budget alerts follow)."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((record, done))
+        self._pending.append((record, budget_micros, done))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.ensure_future(self._write_pending())
         await asyncio.shield(done)
@@ -43,13 +48,29 @@ class UsageLedger:
             del self._pending[: self._max_batch]
             try:
                 async with self._uow() as tx:
-                    await tx.usage.record_many([record for record, _ in batch])
+                    await tx.usage.record_many([record for record, _, _ in batch])
+                    await _charges_near_budget(tx, batch)
             except Exception as exc:  # noqa: BLE001 - every waiting caller gets the failure
-                for _, done in batch:
+                for _, _, done in batch:
                     if not done.done():
                         done.set_exception(exc)
                 continue
             self.commits += 1
-            for _, done in batch:
+            for _, _, done in batch:
                 if not done.done():
                     done.set_result(None)
+
+
+async def _charges_near_budget(
+    tx: UnitOfWork, batch: list[tuple[UsageRecord, int | None, asyncio.Future[None]]]
+) -> None:
+    """One ``UsageCharged`` per user whose month the batch brought to an alert threshold (one total read
+    per user of the batch that gave a budget)."""
+    charged: dict[uuid.UUID, tuple[int, int, datetime]] = {}
+    for record, budget, _ in batch:
+        if budget is None or not record.cost_micros:
+            continue
+        cost, _, _ = charged.get(record.user_id, (0, budget, record.created_at))
+        charged[record.user_id] = (cost + record.cost_micros, budget, record.created_at)
+    for user_id, (cost, budget, at) in charged.items():
+        await record_charge_if_near_budget(tx, user_id=user_id, cost_micros=cost, budget_micros=budget, now=at)

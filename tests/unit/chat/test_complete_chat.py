@@ -306,3 +306,25 @@ async def test_an_answer_from_another_model_than_the_one_asked_is_recorded_as_a_
     assert result.model == "offline/echo"
     [record] = gateway.usage
     assert (record.model, record.fallback) == ("offline/echo", True)
+
+
+async def test_a_completion_that_brings_the_month_to_80_percent_raises_the_charge_event(gateway: Gateway) -> None:
+    """Regression: gateway calls never raised UsageCharged, so their spending never sent a budget alert."""
+    from src.application.shared.events import DISPATCH_EVENT_JOB
+    from src.domain.usage.model import month_start
+
+    def charges() -> list[str]:
+        return [
+            str(m.payload["type"])
+            for m in gateway.world.db.outbox.values()
+            if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == "UsageCharged"
+        ]
+
+    gateway.model.script(Reply(model="priced"))
+    await gateway.use_case.complete(gateway.command())
+    assert charges() == []  # far from the free tier's 5,000,000
+    month = (gateway.caller.user_id, month_start(gateway.world.clock.now()).date())
+    gateway.world.db.chat.months[month] = 3_995_000
+    gateway.model.script(Reply(model="priced"))
+    await gateway.use_case.complete(gateway.command())  # +7,000: 80 %
+    assert charges() == ["UsageCharged"]
