@@ -32,3 +32,13 @@ async def cancel_and_wait(*tasks: asyncio.Future[Any] | None, recancel_after: fl
     for ended in tasks:
         if ended is not None and ended.done() and not ended.cancelled():
             ended.exception()
+
+
+def raise_if_cancelled() -> None:
+    """At the top of a background loop's round: end the loop when its task was asked to stop and the
+    request was lost on the way (the race above). The task's ``cancelling()`` count stays raised after
+    a lost request (``asyncio.timeout`` takes back its own), so a single ``cancel()`` (an event loop
+    closing, pytest's included) still ends the loop within one round."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 
 async def _loop_that_swallows_one_cancellation(rounds: list[int]) -> None:
@@ -61,3 +61,38 @@ async def test_finished_failed_and_missing_tasks_are_fine() -> None:
 
     assert failed.done()
     assert finished.done()
+
+
+async def test_a_loop_that_checks_ends_on_a_single_cancel_it_lost() -> None:
+    """Regression: a CI run hung in pytest-asyncio's teardown, whose one cancel() of the tasks left
+    over was lost in a Redis call: a loop must end on the next round all the same."""
+    rounds: list[int] = []
+
+    async def loop() -> None:
+        while True:
+            raise_if_cancelled()
+            with contextlib.suppress(asyncio.CancelledError):  # lost, as 3.11's asyncio.wait_for loses it
+                await asyncio.sleep(0.01)
+            rounds.append(1)
+
+    task = asyncio.create_task(loop())
+    await asyncio.sleep(0.03)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=5)
+    assert task in done
+    assert task.cancelled()
+
+
+async def test_a_timeout_inside_the_loop_does_not_end_it() -> None:
+    rounds: list[int] = []
+
+    async def loop() -> None:
+        while len(rounds) < 3:
+            raise_if_cancelled()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(0.01):
+                    await asyncio.sleep(1)
+            rounds.append(1)
+
+    await asyncio.wait_for(loop(), timeout=5)
+    assert len(rounds) == 3

@@ -27,7 +27,7 @@ from src.application.shared.ports import Clock
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 logger = get_logger("parley.admin")
 
@@ -212,6 +212,7 @@ class InstanceRegistry:
 
     async def _run(self) -> None:
         while True:
+            raise_if_cancelled()
             try:
                 await self.beat()
             except Exception as exc:  # noqa: BLE001 - a missed heartbeat is retried at the next

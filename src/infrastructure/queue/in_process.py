@@ -20,7 +20,7 @@ from croniter import croniter
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.queue.catalog import JobCatalog
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 logger = get_logger("parley.jobs")
 
@@ -107,6 +107,7 @@ class InProcessTaskQueue:
     async def _schedule(self, name: str, cron: str) -> None:
         schedule = croniter(cron, datetime.now(UTC))
         while True:
+            raise_if_cancelled()
             due: datetime = schedule.get_next(datetime)
             await asyncio.sleep(max(0.0, (due - datetime.now(UTC)).total_seconds()))
             # The scheduled time is the dedupe key: a tick is never run twice.
@@ -114,6 +115,7 @@ class InProcessTaskQueue:
 
     async def _work(self) -> None:
         while True:
+            raise_if_cancelled()
             job = await self._pending.get()
             self._running += 1
             self._none_running.clear()

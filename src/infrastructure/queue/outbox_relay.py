@@ -19,7 +19,7 @@ from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand, RelayOutboxResult
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 logger = get_logger("parley.outbox")
 
@@ -99,6 +99,7 @@ class OutboxRelayLoop:
         assert wakeup is not None
         assert stopping is not None
         while not stopping.is_set():
+            raise_if_cancelled()
             wakeup.clear()
             try:
                 result = await self.run_once()

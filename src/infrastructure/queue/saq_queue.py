@@ -16,6 +16,7 @@ from saq.queue.redis import RedisQueue
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec
+from src.infrastructure.tasks import raise_if_cancelled
 
 QUEUE_NAME = "parley"
 #: A running job touches itself this often (``job_heartbeat``); one untouched for
@@ -44,6 +45,7 @@ async def job_heartbeat(job: Job) -> None:
     worker was killed stops being touched and is swept after ``JOB_HEARTBEAT_SECONDS``, not after
     its whole timeout."""
     while True:
+        raise_if_cancelled()
         await asyncio.sleep(max(job.heartbeat, 3) / 3)
         with contextlib.suppress(Exception):  # Redis away: the next beat tries again
             await job.update()

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 KEY_PREFIX = "parley:ws:"
 #: How often a socket that Redis does not know about yet tries to register (see the module notes).
@@ -125,6 +125,7 @@ class ConnectionSlots:
                 await redis.set(self._instance_key, "1", px=liveness_ms)
 
         while self._local:
+            raise_if_cancelled()
             await self._through_breaker(beat)
             await asyncio.sleep(self._heartbeat_seconds)
 

@@ -25,7 +25,7 @@ from redis.asyncio.client import PubSub
 
 from src.infrastructure.logging import get_logger
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 logger = get_logger("parley.realtime")
 
@@ -112,6 +112,7 @@ class PubSubHub:
 
     async def _send_outgoing(self) -> None:
         while self._outgoing is not None:
+            raise_if_cancelled()
             batch, sent = self._outgoing, self._sent
             self._outgoing, self._sent = None, None
             assert sent is not None
@@ -191,6 +192,7 @@ class PubSubHub:
     async def _listen(self) -> None:
         backoff = 0.2
         while True:
+            raise_if_cancelled()
             pubsub: PubSub | None = None
             try:
                 pubsub = self._redis.pubsub()
@@ -205,6 +207,7 @@ class PubSubHub:
                         logger.info("pubsub_reconnected", channels=len(subscribed))
                 backoff = 0.2
                 while True:
+                    raise_if_cancelled()
                     if self._pending:
                         await self._sync(pubsub, subscribed)
                     if not subscribed:

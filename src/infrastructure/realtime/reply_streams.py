@@ -38,7 +38,7 @@ from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.tasks import cancel_and_wait
+from src.infrastructure.tasks import cancel_and_wait, raise_if_cancelled
 
 logger = get_logger("parley.realtime")
 
@@ -221,6 +221,7 @@ class RedisReplyStreamStore:
 
     async def _mirror_loop(self, queue: asyncio.Queue[tuple[uuid.UUID, Any]]) -> None:
         while True:
+            raise_if_cancelled()
             batch = [await queue.get()]
             while len(batch) < MIRROR_BATCH and not queue.empty():
                 batch.append(queue.get_nowait())
