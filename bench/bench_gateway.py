@@ -18,6 +18,13 @@ and are driven by the same client (httpx streaming POSTs with ``stream: true``, 
       python3 -m venv /tmp/litellm-venv
       /tmp/litellm-venv/bin/pip install -c <(echo 'certifi<=2026.10.18') 'litellm[proxy]==1.100.0'
 
+A third system is Parley's chat reply path, which the lean-reply-path goals are about: the same
+server and user, a message posted to a conversation of each client's own (``POST .../messages`` with
+``Accept: text/event-stream``, read to the ``done`` event), each conversation keeping only its latest
+exchange in context (``context_tokens`` 64, no summary), so every reply's prompt is one short message
+as the gateway's is; what a reply stores (both messages, the usage, the reply stream in Redis) is
+stored. Its figures are named ``parley_chat_*`` and ``chat_ratio_*``.
+
 Figures per system: streamed requests per second with 20 and 50 concurrent clients
 (``BENCH_GATEWAY_SECONDS`` each, default 10), the server's CPU time per stream at that load (its
 process and children, from ``/proc``: the figure a busy shared machine disturbs least), and at 1
@@ -38,8 +45,9 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +66,10 @@ WORKERS = int(os.environ.get("BENCH_GATEWAY_WORKERS", "1"))
 REDIS_URL = os.environ.get("BENCH_GATEWAY_REDIS_URL", "redis://127.0.0.1:6379/7")
 LITELLM_VENV = Path(os.environ.get("BENCH_LITELLM", "/tmp/litellm-venv"))
 MODEL = "gpt-4.1-mini"
+PROMPT = "Say nine words."
 BODY = {
     "model": MODEL,
-    "messages": [{"role": "user", "content": "Say nine words."}],
+    "messages": [{"role": "user", "content": PROMPT}],
     "stream": True,
     "stream_options": {"include_usage": True},
 }
@@ -69,6 +78,10 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 _CHUNK = msgspec.json.Decoder()
 #: Streams read to their end, by URL (Parley's must all be in its usage rows).
 COMPLETED: dict[str, int] = {}
+#: The chat system's key in COMPLETED.
+CHAT = "parley_chat"
+#: Concurrent clients of the throughput loads (each chat client has a conversation of its own).
+LOADS = (20, 50)
 
 
 # -- the three servers ----------------------------------------------------------------------------
@@ -189,11 +202,50 @@ async def one_stream(http: httpx.AsyncClient, url: str, headers: dict[str, str])
     return first - started, time.perf_counter() - started
 
 
-async def first_chunk_p50(url: str, headers: dict[str, str], calls: int) -> float:
+async def one_chat_reply(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[float, float]:
+    """(seconds to the first ``delta`` event, seconds to ``done``) of one chat reply streamed over SSE."""
+    started = time.perf_counter()
+    first: float | None = None
+    stream_headers = {**headers, "Accept": "text/event-stream"}
+    async with http.stream("POST", url, json={"content": PROMPT}, headers=stream_headers) as response:
+        if response.status_code != 200:
+            await response.aread()
+            raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
+        async for line in response.aiter_lines():
+            if not line.startswith("event:"):
+                continue
+            event = line[6:].strip()
+            if event == "delta" and first is None:
+                first = time.perf_counter()
+            elif event == "error":
+                raise RuntimeError("error event")
+            elif event == "done":
+                break
+    if first is None:
+        raise RuntimeError("no delta")
+    COMPLETED[CHAT] = COMPLETED.get(CHAT, 0) + 1
+    return first - started, time.perf_counter() - started
+
+
+Streamer = Callable[[httpx.AsyncClient, str, dict[str, str]], Awaitable[tuple[float, float]]]
+
+
+@dataclass(frozen=True)
+class System:
+    """What a system is called with: one URL per concurrent client, its headers, how a stream is read."""
+
+    urls: list[str]
+    headers: dict[str, str]
+    stream: Streamer = one_stream
+    pid: int | None = None
+
+
+async def first_chunk_p50(system: System, calls: int) -> float:
+    url = system.urls[0]
     async with httpx.AsyncClient(timeout=30) as http:
         for _ in range(5):
-            await one_stream(http, url, headers)
-        firsts = [(await one_stream(http, url, headers))[0] for _ in range(calls)]
+            await system.stream(http, url, system.headers)
+        firsts = [(await system.stream(http, url, system.headers))[0] for _ in range(calls)]
     return statistics.median(firsts) * 1000
 
 
@@ -220,31 +272,31 @@ def cpu_seconds(pid: int) -> float:
     return sum(times.get(p, 0.0) for p in tree)
 
 
-async def throughput(
-    url: str, headers: dict[str, str], clients: int, seconds: float, pid: int | None = None
-) -> dict[str, float]:
+async def throughput(system: System, clients: int, seconds: float) -> dict[str, float]:
+    urls = (system.urls * clients)[:clients] if len(system.urls) == 1 else system.urls[:clients]
     done = 0
     errors = 0
     firsts: list[float] = []
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
     async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await asyncio.gather(*(one_stream(http, url, headers) for _ in range(clients)))  # warm the connections
+        await asyncio.gather(*(system.stream(http, url, system.headers) for url in urls))  # warm the connections
         stop_at = time.perf_counter() + seconds
 
-        async def client() -> None:
+        async def client(url: str) -> None:
             nonlocal done, errors
             while time.perf_counter() < stop_at:
                 try:
-                    first, _ = await one_stream(http, url, headers)
+                    first, _ = await system.stream(http, url, system.headers)
                 except (RuntimeError, httpx.HTTPError):
                     errors += 1
                     continue
                 done += 1
                 firsts.append(first)
 
+        pid = system.pid
         cpu_before = cpu_seconds(pid) if pid is not None else 0.0
         started = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(clients)))
+        await asyncio.gather(*(client(url) for url in urls))
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(pid) - cpu_before if pid is not None else 0.0
     return {
@@ -297,16 +349,40 @@ def _parley(env: dict[str, str]) -> Iterator[str]:
         yield base
 
 
+def chat_conversations(base: str, key: str, count: int) -> list[str]:
+    """``count`` conversations on the catalog's gpt-4.1-mini, each holding only its latest exchange in a
+    reply's context (``context_tokens`` 64, no running summary): every reply's prompt is one short user
+    message, as the gateway's is. Their ``/messages`` URLs."""
+    headers = {"Authorization": f"Bearer {key}"}
+    urls: list[str] = []
+    with httpx.Client(base_url=base, timeout=30) as client:
+        for _ in range(count):
+            created = client.post("/api/v1/conversations", json={"model": f"openai/{MODEL}"}, headers=headers)
+            created.raise_for_status()
+            conversation = f"/api/v1/conversations/{created.json()['id']}"
+            client.patch(
+                conversation, json={"context_tokens": 64, "summarize": False}, headers=headers
+            ).raise_for_status()
+            urls.append(f"{base}{conversation}/messages")
+    return urls
+
+
 def _measure(upstream: str, parley: str, key: str, litellm: str | None, database_url: str) -> dict[str, Any]:
-    systems: dict[str, tuple[str, dict[str, str]]] = {
-        "parley": (f"{parley}/v1/chat/completions", {"Authorization": f"Bearer {key}"})
+    auth = {"Authorization": f"Bearer {key}"}
+    pid = SERVER_PIDS.get(parley)
+    systems: dict[str, System] = {
+        "parley": System([f"{parley}/v1/chat/completions"], auth, pid=pid),
+        # The chat reply path (POST .../messages streamed over SSE), which the lean-reply-path goals are about.
+        CHAT: System(chat_conversations(parley, key, max(LOADS)), auth, one_chat_reply, pid=pid),
     }
-    pids = {"parley": SERVER_PIDS.get(parley), "litellm": SERVER_PIDS.get(litellm or "")}
     if litellm is None:
         print(f"   LiteLLM skipped: no {LITELLM_VENV}/bin/litellm (see this module's docstring to install it)")
     else:
-        systems["litellm"] = (f"{litellm}/v1/chat/completions", {"Authorization": "Bearer sk-anything"})
-    direct = (f"{upstream}/chat/completions", {"Authorization": "Bearer sk-bench"})
+        litellm_url = f"{litellm}/v1/chat/completions"
+        systems["litellm"] = System(
+            [litellm_url], {"Authorization": "Bearer sk-anything"}, pid=SERVER_PIDS.get(litellm)
+        )
+    direct = System([f"{upstream}/chat/completions"], {"Authorization": "Bearer sk-bench"})
     samples: dict[str, list[float]] = {}
 
     def note(name: str, value: float) -> None:
@@ -314,50 +390,54 @@ def _measure(upstream: str, parley: str, key: str, litellm: str | None, database
 
     for round_ in range(ROUNDS):
         order = list(systems) if round_ % 2 == 0 else list(reversed(systems))
-        base_first = asyncio.run(first_chunk_p50(*direct, SEQUENTIAL))
+        base_first = asyncio.run(first_chunk_p50(direct, SEQUENTIAL))
         note("direct_first_chunk_p50_ms", base_first)
         for name in order:
-            first = asyncio.run(first_chunk_p50(*systems[name], SEQUENTIAL))
+            first = asyncio.run(first_chunk_p50(systems[name], SEQUENTIAL))
             note(f"{name}_added_first_chunk_ms_1_client", first - base_first)
-            for clients in (20, 50):
-                figures = asyncio.run(throughput(*systems[name], clients, SECONDS, pids[name]))
+            for clients in LOADS:
+                figures = asyncio.run(throughput(systems[name], clients, SECONDS))
                 note(f"{name}_streams_per_s_{clients}_clients", figures["streams_per_s"])
                 note(f"{name}_server_cpu_ms_per_stream_{clients}_clients", figures["server_cpu_ms_per_stream"])
                 note(f"{name}_first_chunk_p50_ms_{clients}_clients", figures["first_chunk_p50_ms"])
                 note(f"{name}_errors", figures["errors"])
-                print(f"   round {round_ + 1} {name:<8} {clients} clients: {figures}")
+                print(f"   round {round_ + 1} {name:<11} {clients} clients: {figures}")
     result: dict[str, Any] = {"rounds": ROUNDS, "seconds_per_load": SECONDS, "parley_workers": WORKERS}
     for name, values in samples.items():
         result[name] = round(statistics.median(values), 2)
         result[f"{name}_all"] = [round(v, 2) for v in values]
     if "litellm" in systems:
-        for clients in (20, 50):
-            ours, theirs = (
-                result[f"parley_streams_per_s_{clients}_clients"],
-                result[f"litellm_streams_per_s_{clients}_clients"],
+        for ours in ("parley", CHAT):
+            prefix = "ratio" if ours == "parley" else "chat_ratio"
+            for clients in LOADS:
+                mine, theirs = (
+                    result[f"{ours}_streams_per_s_{clients}_clients"],
+                    result[f"litellm_streams_per_s_{clients}_clients"],
+                )
+                result[f"{prefix}_streams_per_s_{clients}_clients"] = round(mine / theirs, 2) if theirs else None
+                cpu_ours = result[f"{ours}_server_cpu_ms_per_stream_{clients}_clients"]
+                cpu_theirs = result[f"litellm_server_cpu_ms_per_stream_{clients}_clients"]
+                result[f"{prefix}_server_cpu_per_stream_{clients}_clients"] = (
+                    round(cpu_ours / cpu_theirs, 2) if cpu_theirs else None
+                )
+            theirs_added = result["litellm_added_first_chunk_ms_1_client"]
+            result[f"{prefix}_added_first_chunk"] = (
+                round(result[f"{ours}_added_first_chunk_ms_1_client"] / theirs_added, 2) if theirs_added > 0 else None
             )
-            result[f"ratio_streams_per_s_{clients}_clients"] = round(ours / theirs, 2) if theirs else None
-            cpu_ours = result[f"parley_server_cpu_ms_per_stream_{clients}_clients"]
-            cpu_theirs = result[f"litellm_server_cpu_ms_per_stream_{clients}_clients"]
-            result[f"ratio_server_cpu_per_stream_{clients}_clients"] = (
-                round(cpu_ours / cpu_theirs, 2) if cpu_theirs else None
-            )
-        theirs_added = result["litellm_added_first_chunk_ms_1_client"]
-        result["ratio_added_first_chunk"] = (
-            round(result["parley_added_first_chunk_ms_1_client"] / theirs_added, 2) if theirs_added > 0 else None
-        )
-    result["parley_streams_completed"] = COMPLETED.get(systems["parley"][0], 0)
+    result["parley_streams_completed"] = COMPLETED.get(systems["parley"].urls[0], 0)
     result["parley_usage_rows"] = asyncio.run(_usage_rows(database_url))
+    result["parley_chat_replies_completed"] = COMPLETED.get(CHAT, 0)
+    result["parley_chat_usage_rows"] = asyncio.run(_usage_rows(database_url, kind="reply"))
     return result
 
 
-async def _usage_rows(database_url: str) -> int:
+async def _usage_rows(database_url: str, kind: str = "completion") -> int:
     """Usage rows Parley wrote (one per completed request, warm-ups included)."""
     url = make_url(database_url)
     connection = await asyncpg.connect(
         host=url.host, port=url.port or 5432, user=url.username, password=url.password, database=url.database
     )
     try:
-        return int(await connection.fetchval("SELECT count(*) FROM usage_record WHERE kind = 'completion'"))
+        return int(await connection.fetchval("SELECT count(*) FROM usage_record WHERE kind = $1", kind))
     finally:
         await connection.close()
