@@ -116,11 +116,8 @@ class Settings:
     max_body_bytes: int = var(1024 * 1024, minimum=1)
     forwarded_allow_ips: str = var("127.0.0.1")
     var_dir: Path = Path("var")
-    #: Connections kept open per process. Above it a checkout opens and then closes an overflow
-    #: connection (TLS attempt and authentication each time: ~5% of the CPU of 20 concurrent gateway
-    #: streams with 10 + 10), so the default keeps them all in the pool and none overflow.
-    db_pool_size: int = var(20, minimum=1)
-    db_max_overflow: int = var(0, minimum=0)
+    db_pool_size: int = var(10, minimum=1)
+    db_max_overflow: int = var(10, minimum=0)
     db_pool_timeout: float = var(10.0, minimum=0.1)
     db_pool_ping_after: float = var(1.0, "DB_POOL_PING_AFTER_SECONDS", minimum=0.0)
     db_echo: bool = var(False)
