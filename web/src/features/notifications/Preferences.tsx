@@ -1,5 +1,6 @@
 // Notification preferences, in Settings: in the app and by e-mail, per category. Security e-mail stays on.
 import { useMutation, useQueryClient } from "@tanstack/react-query";
+import { useState } from "react";
 import { api, unwrap, type Schemas } from "../../api/client";
 import { NOTIFICATIONS, usePreferences } from "./queries";
 
@@ -43,6 +44,10 @@ export function NotificationPreferences() {
     onSuccess: (data) => queryClient.setQueryData(KEY, data),
   });
   const categories = preferences.data?.categories ?? {};
+  // What was just clicked, shown at once (in the click's own render): the cache is only updated after
+  // cancelQueries resolves, and a refetch in flight (a new notification invalidates these queries) made
+  // the box flip back under the pointer. Cleared when the save settles (the server's answer then shows).
+  const [clicked, setClicked] = useState<Record<string, boolean>>({});
   return (
     <section aria-labelledby="preferences-title" className="card">
       <h2 id="preferences-title">Notifications</h2>
@@ -68,9 +73,17 @@ export function NotificationPreferences() {
                     <input
                       type="checkbox"
                       aria-label={`${label}: ${channelLabel}${isLocked ? " (always on)" : ""}`}
-                      checked={isLocked || categories[category][channel]}
+                      checked={isLocked || (clicked[`${category}.${channel}`] ?? categories[category][channel])}
                       disabled={isLocked}
-                      onChange={(e) => save.mutate({ category, channel, value: e.target.checked })}
+                      onChange={(e) => {
+                        const key = `${category}.${channel}`;
+                        const value = e.target.checked;
+                        setClicked((shown) => ({ ...shown, [key]: value }));
+                        save.mutate(
+                          { category, channel, value },
+                          { onSettled: () => setClicked(({ [key]: _settled, ...rest }) => rest) },
+                        );
+                      }}
                     />
                   </td>
                 );
