@@ -96,8 +96,7 @@ async def test_grounded_replies_carry_their_citations_everywhere(
         async with chat_socket(server, ada) as socket:
             assert (await frame(socket))["type"] == "ready"
             await ws_send(socket, content="pasta water [1]", conversation_id=conversation["id"], client_id="g1")
-            ack = await frame(socket)
-            assert ack["type"] == "ack", ack
+            ack = (await until(socket, "ack"))[-1]
             socket_done = (await until(socket, "done", message_id=ack["message_id"]))[-1]["message"]
         assert [(c["id"], c["cited"]) for c in socket_done["citations"]] == [(pasta["id"], True)]
 
