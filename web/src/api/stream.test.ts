@@ -53,6 +53,19 @@ describe("ChatStream over the WebSocket", () => {
     expect(finished).toHaveBeenCalledWith("c1");
   });
 
+  it("keeps a reply whose frames came before its ack", async () => {
+    const { socket, stream } = connected();
+    const sending = stream.send("hello", null, null);
+    await Promise.resolve();
+    const clientId = socket.sent[1].client_id;
+    socket.receive({ type: "message", message_id: "m7", event_id: "1", message: { id: "u7", conversation_id: "c7" } });
+    socket.receive({ type: "delta", message_id: "m7", text: "Hello", event_id: "2" });
+    socket.receive({ type: "done", message_id: "m7", event_id: "3", message: { id: "m7", content: "Hello" } });
+    socket.receive({ type: "ack", client_id: clientId, conversation_id: "c7", message_id: "m7", user_message_id: "u7" });
+    await expect(sending).resolves.toBe("c7");
+    expect(stream.reply("c7")).toMatchObject({ text: "Hello", status: "done", pendingText: "hello" });
+  });
+
   it("replaces the text with a snapshot, then goes on with the deltas after it", async () => {
     const { socket, stream } = connected();
     await stream.resume("c4", "m4");

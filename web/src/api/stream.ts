@@ -244,13 +244,16 @@ export class ChatStream {
         if (pending) {
           this.pendingSends.delete(frame.client_id!);
           const previous = this.replies.get(pending.conversationId ?? NEW_CONVERSATION);
+          // Frames of this reply that came before the ack (another socket's server may order them
+          // so) are kept: the ack must never turn a reply back into an empty one.
+          const current = this.replies.get(conversationId);
+          const known = [current, previous].find((live) => live?.messageId === frame.message_id);
           this.replies.delete(NEW_CONVERSATION);
           this.replies.set(conversationId, {
-            ...blank(conversationId),
-            pendingText: previous?.pendingText ?? null,
+            ...(known ?? blank(conversationId)),
+            pendingText: previous?.pendingText ?? known?.pendingText ?? null,
             messageId: frame.message_id!,
             sentAt: previous?.sentAt ?? performance.now(),
-            text: previous && previous.messageId === frame.message_id ? previous.text : "",
           });
           this.byMessage.set(frame.message_id!, conversationId);
           this.emit();

@@ -50,6 +50,10 @@ class ChatSocket:
         self._user_events = container.user_events
         #: Replies this socket streams now, by assistant message id.
         self._following: dict[uuid.UUID, asyncio.Task[Any]] = {}
+        #: ``send`` frames whose use case has not returned yet, and the replies other clients
+        #: started meanwhile (followed once those sends are acknowledged; see ``send``).
+        self._sending = 0
+        self._started_meanwhile: list[tuple[uuid.UUID, Any]] = []
 
     @property
     def handlers(self) -> dict[type[Any], FrameHandler]:
@@ -65,6 +69,21 @@ class ChatSocket:
     # -- frames ----------------------------------------------------------------------------------
 
     async def send(self, session: SocketSession, frame: SendFrame) -> None:
+        # The use case announces the reply to every client of the user (``reply_started``) before it
+        # returns here, and that event may reach this socket's listener first: a reply started
+        # meanwhile is followed only after this send's ``ack``, so the sender never gets a reply's
+        # frames before the ack that says which reply they belong to.
+        self._sending += 1
+        try:
+            await self._send(session, frame)
+        finally:
+            self._sending -= 1
+            if not self._sending:
+                started, self._started_meanwhile = self._started_meanwhile, []
+                for message_id, data in started:
+                    self._follow_started(message_id, data)
+
+    async def _send(self, session: SocketSession, frame: SendFrame) -> None:
         try:
             principal = await session.current_principal()
             handle = await self._use_cases.send_message(
@@ -166,13 +185,18 @@ class ChatSocket:
         data = event.data
         if event.type == "reply_started":
             message_id = uuid.UUID(str(data["message_id"]))
-            if message_id in self._following:
-                return
-            self._follow(message_id, self._reply_events(message_id, data), show_user_message=True)
+            if self._sending:
+                self._started_meanwhile.append((message_id, data))
+            else:
+                self._follow_started(message_id, data)
         elif event.type == "title":
             self._session.push(encode("title", conversation_id=str(data["conversation_id"]), title=str(data["title"])))
         elif event.type == "notification":
             self._session.push(encode("notification", notification=dict(data)))
+
+    def _follow_started(self, message_id: uuid.UUID, started: Any) -> None:
+        if message_id not in self._following:  # this socket's own send follows its reply already
+            self._follow(message_id, self._reply_events(message_id, started), show_user_message=True)
 
     async def _reply_events(self, message_id: uuid.UUID, started: Any) -> AsyncIterator[ReplyEvent]:
         """A reply started elsewhere, read through the same use case (and ownership check) as resume."""
