@@ -61,7 +61,7 @@ class Session:
         self.frames.append({"type": "error", "code": code, "detail": detail, **fields})
 
     def spawn(self, work: Any, *, name: str) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(work)
+        task: asyncio.Task[Any] = asyncio.ensure_future(work)
         self.tasks.append(task)
         return task
 
