@@ -2,8 +2,9 @@
 
 Both relay to the same wire-format fake OpenAI upstream (``tests/fakes/llm_server.py`` in a process of
 its own, ``bench/fake_upstream.py``: zero delay, a 9-word answer in 9 chunks plus its usage chunk),
-and are driven by the same client (httpx streaming POSTs with ``stream: true``, read to
-``data: [DONE]``), systems interleaved round by round (the order alternates):
+and are driven by the same client (streaming POSTs with ``stream: true`` over one keep-alive
+connection per concurrent client, ``bench/stream_client.py``, read to ``data: [DONE]`` and the end of
+the body), systems interleaved round by round (the order alternates):
 
 - Parley: one `parley serve` process on PostgreSQL (a throwaway database on ``BENCH_DATABASE_URL``)
   and Redis (``BENCH_GATEWAY_REDIS_URL``, default db 7, emptied before and after), called with a
@@ -45,11 +46,12 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -57,6 +59,7 @@ import msgspec
 import redis
 from sqlalchemy.engine import make_url
 
+from bench.stream_client import StreamConnection
 from bench.support import DATABASE_URL, SERVER_PIDS, admin, free_port, parley_server
 
 ROUNDS = int(os.environ.get("BENCH_GATEWAY_ROUNDS", "3"))
@@ -76,7 +79,7 @@ BODY = {
 PASSWORD = "gateway-bench-password-41"
 REPOSITORY = Path(__file__).resolve().parent.parent
 _CHUNK = msgspec.json.Decoder()
-#: Streams read to their end, by URL (Parley's must all be in its usage rows).
+#: Streams read to their end, by system (Parley's must all be in its usage rows).
 COMPLETED: dict[str, int] = {}
 #: The chat system's key in COMPLETED.
 CHAT = "parley_chat"
@@ -173,79 +176,75 @@ def parley_key(base: str) -> str:
 
 
 # -- the client -------------------------------------------------------------------------------------
+# One lean keep-alive connection per concurrent client (``bench/stream_client.py``): httpx cost about
+# 1 ms of CPU per stream, taken from the servers it measured on this two-core machine.
 
 
-async def one_stream(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[float, float]:
-    """(seconds to the first content chunk, seconds to ``[DONE]``) of one streamed completion."""
-    started = time.perf_counter()
-    first: float | None = None
-    async with http.stream("POST", url, json=BODY, headers=headers) as response:
-        if response.status_code != 200:
-            await response.aread()
-            raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-        async for line in response.aiter_lines():
-            if not line.startswith("data: "):
-                continue
-            data = line[6:]
-            if data == "[DONE]":
-                break
-            if first is None:
-                chunk: Any = _CHUNK.decode(data)
-                if "error" in chunk:
-                    raise RuntimeError(f"error event: {data[:200]}")
-                choices = chunk.get("choices") or []
-                if choices and (choices[0].get("delta") or {}).get("content"):
-                    first = time.perf_counter()
-    if first is None:
-        raise RuntimeError("no content chunk")
-    COMPLETED[url] = COMPLETED.get(url, 0) + 1
-    return first - started, time.perf_counter() - started
+def openai_stream(line: bytes) -> str | None:
+    """What a line of an OpenAI stream says: ``first`` (content), ``end`` (``[DONE]``), or nothing."""
+    if not line.startswith(b"data: "):
+        return None
+    data = line[6:]
+    if data == b"[DONE]":
+        return "end"
+    chunk: Any = _CHUNK.decode(data)
+    if "error" in chunk:
+        raise RuntimeError(f"error event: {data[:200]!r}")
+    choices = chunk.get("choices") or []
+    return "first" if choices and (choices[0].get("delta") or {}).get("content") else None
 
 
-async def one_chat_reply(http: httpx.AsyncClient, url: str, headers: dict[str, str]) -> tuple[float, float]:
-    """(seconds to the first ``delta`` event, seconds to ``done``) of one chat reply streamed over SSE."""
-    started = time.perf_counter()
-    first: float | None = None
-    stream_headers = {**headers, "Accept": "text/event-stream"}
-    async with http.stream("POST", url, json={"content": PROMPT}, headers=stream_headers) as response:
-        if response.status_code != 200:
-            await response.aread()
-            raise RuntimeError(f"{response.status_code}: {response.text[:200]}")
-        async for line in response.aiter_lines():
-            if not line.startswith("event:"):
-                continue
-            event = line[6:].strip()
-            if event == "delta" and first is None:
-                first = time.perf_counter()
-            elif event == "error":
-                raise RuntimeError("error event")
-            elif event == "done":
-                break
-    if first is None:
-        raise RuntimeError("no delta")
-    COMPLETED[CHAT] = COMPLETED.get(CHAT, 0) + 1
-    return first - started, time.perf_counter() - started
-
-
-Streamer = Callable[[httpx.AsyncClient, str, dict[str, str]], Awaitable[tuple[float, float]]]
+def chat_stream(line: bytes) -> str | None:
+    """What a line of a chat reply's SSE stream says: ``first`` (a delta), ``end`` (done), or nothing."""
+    if line == b"event: delta":
+        return "first"
+    if line == b"event: done":
+        return "end"
+    if line == b"event: error":
+        raise RuntimeError("error event")
+    return None
 
 
 @dataclass(frozen=True)
 class System:
-    """What a system is called with: one URL per concurrent client, its headers, how a stream is read."""
+    """What a system is called with: one URL per concurrent client, its headers, the request body, and
+    how its stream's lines read."""
 
     urls: list[str]
     headers: dict[str, str]
-    stream: Streamer = one_stream
+    body: bytes = msgspec.json.encode(BODY)
+    reads: Callable[[bytes], str | None] = openai_stream
+    #: Counted in COMPLETED under this name (Parley's must all be in its usage rows).
+    name: str = ""
     pid: int | None = None
+
+
+async def one_stream(connection: StreamConnection, system: System, url: str) -> tuple[float, float]:
+    """(seconds to the first content, seconds to the end) of one streamed request, read to its end."""
+    path = urlsplit(url).path
+    started = time.perf_counter()
+    first: float | None = None
+    end: float | None = None
+    async for line in connection.post_lines(path, system.body, system.headers):
+        if end is not None:
+            continue  # read the rest: the connection stays alive for the next request
+        said = system.reads(line) if first is None or line.startswith((b"data: [DONE]", b"event: ")) else None
+        if said == "first" and first is None:
+            first = time.perf_counter()
+        elif said == "end":
+            end = time.perf_counter()
+    if first is None or end is None:
+        raise RuntimeError("no content" if first is None else "no end of stream")
+    COMPLETED[system.name] = COMPLETED.get(system.name, 0) + 1
+    return first - started, end - started
 
 
 async def first_chunk_p50(system: System, calls: int) -> float:
     url = system.urls[0]
-    async with httpx.AsyncClient(timeout=30) as http:
+    async with StreamConnection(url) as connection:
         for _ in range(5):
-            await system.stream(http, url, system.headers)
-        firsts = [(await system.stream(http, url, system.headers))[0] for _ in range(calls)]
+            await one_stream(connection, system, url)
+        firsts = [(await one_stream(connection, system, url))[0] for _ in range(calls)]
     return statistics.median(firsts) * 1000
 
 
@@ -277,18 +276,20 @@ async def throughput(system: System, clients: int, seconds: float) -> dict[str, 
     done = 0
     errors = 0
     firsts: list[float] = []
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as http:
-        await asyncio.gather(*(system.stream(http, url, system.headers) for url in urls))  # warm the connections
+    connections = [StreamConnection(url) for url in urls]
+    try:
+        # Warm the connections.
+        await asyncio.gather(*(one_stream(c, system, url) for c, url in zip(connections, urls, strict=True)))
         stop_at = time.perf_counter() + seconds
 
-        async def client(url: str) -> None:
+        async def client(connection: StreamConnection, url: str) -> None:
             nonlocal done, errors
             while time.perf_counter() < stop_at:
                 try:
-                    first, _ = await system.stream(http, url, system.headers)
-                except (RuntimeError, httpx.HTTPError):
+                    first, _ = await one_stream(connection, system, url)
+                except (RuntimeError, OSError, asyncio.IncompleteReadError):
                     errors += 1
+                    await connection.close()
                     continue
                 done += 1
                 firsts.append(first)
@@ -296,9 +297,11 @@ async def throughput(system: System, clients: int, seconds: float) -> dict[str, 
         pid = system.pid
         cpu_before = cpu_seconds(pid) if pid is not None else 0.0
         started = time.perf_counter()
-        await asyncio.gather(*(client(url) for url in urls))
+        await asyncio.gather(*(client(c, url) for c, url in zip(connections, urls, strict=True)))
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(pid) - cpu_before if pid is not None else 0.0
+    finally:
+        await asyncio.gather(*(c.close() for c in connections))
     return {
         "server_cpu_ms_per_stream": round(cpu * 1000 / done, 2) if done else 0.0,
         "streams_per_s": round(done / elapsed, 1),
@@ -325,6 +328,10 @@ def run() -> dict[str, Any]:
                 "OPENAI_BASE_URL": upstream,
                 "RATE_LIMIT_ENABLED": "false",
                 "DB_POOL_TIMEOUT": "30",
+                # A pool as large as the load: no overflow connections opened and closed per burst
+                # (the defaults, 10 + 10, leave room for more processes on one PostgreSQL).
+                "DB_POOL_SIZE": "20",
+                "DB_MAX_OVERFLOW": "0",
             }
             with _parley(env) as parley:
                 key = parley_key(parley)
@@ -371,18 +378,25 @@ def _measure(upstream: str, parley: str, key: str, litellm: str | None, database
     auth = {"Authorization": f"Bearer {key}"}
     pid = SERVER_PIDS.get(parley)
     systems: dict[str, System] = {
-        "parley": System([f"{parley}/v1/chat/completions"], auth, pid=pid),
+        "parley": System([f"{parley}/v1/chat/completions"], auth, name="parley", pid=pid),
         # The chat reply path (POST .../messages streamed over SSE), which the lean-reply-path goals are about.
-        CHAT: System(chat_conversations(parley, key, max(LOADS)), auth, one_chat_reply, pid=pid),
+        CHAT: System(
+            chat_conversations(parley, key, max(LOADS)),
+            {**auth, "Accept": "text/event-stream"},
+            msgspec.json.encode({"content": PROMPT}),
+            chat_stream,
+            name=CHAT,
+            pid=pid,
+        ),
     }
     if litellm is None:
         print(f"   LiteLLM skipped: no {LITELLM_VENV}/bin/litellm (see this module's docstring to install it)")
     else:
         litellm_url = f"{litellm}/v1/chat/completions"
         systems["litellm"] = System(
-            [litellm_url], {"Authorization": "Bearer sk-anything"}, pid=SERVER_PIDS.get(litellm)
+            [litellm_url], {"Authorization": "Bearer sk-anything"}, name="litellm", pid=SERVER_PIDS.get(litellm)
         )
-    direct = System([f"{upstream}/chat/completions"], {"Authorization": "Bearer sk-bench"})
+    direct = System([f"{upstream}/chat/completions"], {"Authorization": "Bearer sk-bench"}, name="direct")
     samples: dict[str, list[float]] = {}
 
     def note(name: str, value: float) -> None:
@@ -424,7 +438,7 @@ def _measure(upstream: str, parley: str, key: str, litellm: str | None, database
             result[f"{prefix}_added_first_chunk"] = (
                 round(result[f"{ours}_added_first_chunk_ms_1_client"] / theirs_added, 2) if theirs_added > 0 else None
             )
-    result["parley_streams_completed"] = COMPLETED.get(systems["parley"].urls[0], 0)
+    result["parley_streams_completed"] = COMPLETED.get("parley", 0)
     result["parley_usage_rows"] = asyncio.run(_usage_rows(database_url))
     result["parley_chat_replies_completed"] = COMPLETED.get(CHAT, 0)
     result["parley_chat_usage_rows"] = asyncio.run(_usage_rows(database_url, kind="reply"))

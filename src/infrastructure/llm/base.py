@@ -350,10 +350,22 @@ def retry_after_seconds(headers: Mapping[str, str] | None) -> float | None:
     return None
 
 
+def timed_out(exc: BaseException) -> bool:
+    """Whether a timeout error an SDK raised is one. The SDKs' aiohttp transport maps every aiohttp
+    connection error to a connect timeout (``ClientConnectionError`` comes first in its map): a
+    refused, reset or broken-off connection is read from the aiohttp error it was raised from."""
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None:
+        if type(cause).__module__.split(".")[0] == "aiohttp":
+            return isinstance(cause, TimeoutError)
+        cause = cause.__cause__ or cause.__context__
+    return True
+
+
 def transport_error(exc: Exception, provider: str) -> ProviderError:
     """Errors of the HTTP layer (httpx or httpx2) that an SDK let through, and anything else."""
     names = {cls.__name__ for cls in type(exc).__mro__}
-    if "TimeoutException" in names:
+    if "TimeoutException" in names and timed_out(exc):
         return ProviderTimeout(f"{provider} did not answer in time", provider=provider)
     if names & {"TransportError", "StreamError", "JSONDecodeError", "ValidationError"}:
         return ProviderUnavailable(f"{provider} broke off or sent something unreadable", provider=provider)

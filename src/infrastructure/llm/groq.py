@@ -42,11 +42,13 @@ class GroqChatModel(ProviderAdapter):
 
     def __init__(self, clock: Clock, timeouts: ProviderTimeouts, *, api_key: str, base_url: str | None) -> None:
         super().__init__(clock, timeouts)
+        timeout = groq.Timeout(timeouts.read, connect=timeouts.connect)
         self._client = groq.AsyncGroq(
             api_key=api_key,
             base_url=base_url or DEFAULT_BASE_URL,
-            timeout=groq.Timeout(timeouts.read, connect=timeouts.connect),
+            timeout=timeout,
             max_retries=0,
+            http_client=groq.DefaultAioHttpClient(timeout=timeout),  # as the OpenAI adapter's (openai.py)
         )
 
     async def aclose(self) -> None:

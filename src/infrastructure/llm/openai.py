@@ -56,11 +56,16 @@ class OpenAIChatModel(ProviderAdapter):
         super().__init__(clock, timeouts)
         #: The catalog's provider name: ``openai``, or an OpenAI-compatible provider's own.
         self.provider = provider
+        timeout = openai.Timeout(timeouts.read, connect=timeouts.connect)
         self._client = openai.AsyncOpenAI(
             api_key=api_key or NO_KEY_PLACEHOLDER,
             base_url=base_url or DEFAULT_BASE_URL,
-            timeout=openai.Timeout(timeouts.read, connect=timeouts.connect),
+            timeout=timeout,
             max_retries=0,
+            # The SDK's aiohttp transport (the `aiohttp` extra): a third less CPU per streamed call
+            # than its default httpx pool, which checks every kept-alive connection with a poll()
+            # before each request (bench_gateway, side by side).
+            http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
         # OpenAI itself wants max_completion_tokens (its reasoning models refuse max_tokens); other
         # OpenAI-compatible servers are surer to know max_tokens.

@@ -21,7 +21,7 @@ from src.domain.llm.errors import (
     ProviderUnavailable,
 )
 from src.domain.llm.model import ChatRequest, FinishReason, Usage
-from src.infrastructure.llm.base import ProviderAnswer, ProviderEvent, retry_after_seconds, transport_error
+from src.infrastructure.llm.base import ProviderAnswer, ProviderEvent, retry_after_seconds, timed_out, transport_error
 
 _FINISH_REASONS = {
     "stop": FinishReason.STOP,
@@ -174,7 +174,7 @@ def completion_answer(completion: Any) -> ProviderAnswer:
 
 def map_openai_style_error(exc: Exception, provider: str, sdk: Any) -> ProviderError:
     """An exception of the ``openai`` or ``groq`` SDK (same class names, same wire format)."""
-    if isinstance(exc, sdk.APITimeoutError):
+    if isinstance(exc, sdk.APITimeoutError) and timed_out(exc):
         return ProviderTimeout(f"{provider} did not answer in time", provider=provider)
     if isinstance(exc, sdk.APIConnectionError):
         return ProviderUnavailable(f"the connection to {provider} failed", provider=provider)

@@ -293,7 +293,9 @@ async def test_a_stream_that_stalls_ends_as_a_timeout_and_the_connection_is_clos
     assert deltas == ["one", " two"]
     assert (end.finish_reason, end.error_code) == (FinishReason.ERROR, "provider_timeout")
     assert "sent nothing for 0.4 s" in (end.error_detail or "")
-    assert fake.requests_for(provider)[0].disconnected.wait(5), "the provider must see the connection close"
+    assert await asyncio.to_thread(fake.requests_for(provider)[0].disconnected.wait, 5), (
+        "the provider must see the connection close"
+    )
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -458,7 +460,7 @@ async def test_closing_the_stream_closes_the_connection_at_once_and_the_provider
     assert await anext(stream) == TextDelta(" word1")
     await stream.aclose()  # type: ignore[attr-defined]
     recorded = fake.requests_for(provider)[0]
-    assert recorded.disconnected.wait(5), "the provider must see the connection close"
+    assert await asyncio.to_thread(recorded.disconnected.wait, 5), "the provider must see the connection close"
     assert not recorded.completed.is_set()
     sent = recorded.chunks_sent
     await asyncio.sleep(0.1)
@@ -487,7 +489,7 @@ async def test_cancelling_the_reader_closes_the_connection_at_once(
     with pytest.raises(asyncio.CancelledError):
         await task
     recorded = fake.requests_for(provider)[0]
-    assert recorded.disconnected.wait(5), "the provider must see the connection close"
+    assert await asyncio.to_thread(recorded.disconnected.wait, 5), "the provider must see the connection close"
     assert not recorded.completed.is_set()
 
 

@@ -176,7 +176,7 @@ async def test_stopping_the_routers_stream_cancels_the_upstream_request(
     await anext(stream)
     await stream.aclose()  # type: ignore[attr-defined]
     recorded = fake.requests_for("gemini")[0]
-    assert recorded.disconnected.wait(5)
+    assert await asyncio.to_thread(recorded.disconnected.wait, 5)
     assert not recorded.completed.is_set()
 
 
