@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.observability.metrics import METRICS, labelled
 
 
 class PrometheusCacheStats:
     """``parley_cache_requests_total{cache, result="hit"|"miss"}``."""
 
     def record(self, cache: str, *, hit: bool) -> None:
-        METRICS.cache_requests.labels(cache, "hit" if hit else "miss").inc()
+        labelled(METRICS.cache_requests, cache, "hit" if hit else "miss").inc()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from src.domain.llm.model import Usage
-from src.infrastructure.observability.metrics import METRICS, Metrics
+from src.infrastructure.observability.metrics import METRICS, Metrics, labelled
 
 #: Outcomes whose duration says how long an answer took (a failed or cancelled attempt's does not).
 _ANSWERED = frozenset({"ok", "interrupted"})
@@ -22,17 +22,17 @@ class PrometheusLlmMetrics:
         duration_s: float | None = None,
         ttft_s: float | None = None,
     ) -> None:
-        self._metrics.llm_requests.labels(provider, model, outcome).inc()
+        labelled(self._metrics.llm_requests, provider, model, outcome).inc()
         if outcome in _ANSWERED and duration_s is not None:
-            self._metrics.llm_latency.labels(provider, model).observe(duration_s)
+            labelled(self._metrics.llm_latency, provider, model).observe(duration_s)
         if ttft_s is not None:
-            self._metrics.llm_ttft.labels(provider, model).observe(ttft_s)
+            labelled(self._metrics.llm_ttft, provider, model).observe(ttft_s)
 
     def tokens_used(self, provider: str, model: str, usage: Usage, cost_micros: int) -> None:
         estimated = "true" if usage.estimated else "false"
         if usage.input_tokens:
-            self._metrics.llm_tokens.labels(provider, model, "input", estimated).inc(usage.input_tokens)
+            labelled(self._metrics.llm_tokens, provider, model, "input", estimated).inc(usage.input_tokens)
         if usage.output_tokens:
-            self._metrics.llm_tokens.labels(provider, model, "output", estimated).inc(usage.output_tokens)
+            labelled(self._metrics.llm_tokens, provider, model, "output", estimated).inc(usage.output_tokens)
         if cost_micros:
-            self._metrics.llm_cost.labels(provider, model).inc(cost_micros)
+            labelled(self._metrics.llm_cost, provider, model).inc(cost_micros)

@@ -7,6 +7,7 @@ WebSocket connections) add their metrics to this module so that a reader finds t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -117,3 +118,18 @@ class Metrics:
 
 
 METRICS = Metrics()
+
+_Metric = TypeVar("_Metric", Counter, Gauge, Histogram)
+#: Keyed by the metric itself (held here, so no other metric can take its place under the same key).
+_CHILDREN: dict[tuple[object, tuple[str, ...]], object] = {}
+
+
+def labelled(metric: _Metric, *values: str) -> _Metric:
+    """``metric.labels(*values)``, remembered: prometheus_client validates the values and takes a lock
+    on every ``labels`` call, several microseconds that hot paths (every request, every model call)
+    need not pay again. Label values here are bounded sets (routes, providers, outcomes)."""
+    key = (metric, values)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*values)
+    return child  # type: ignore[return-value]

@@ -13,7 +13,7 @@ from collections.abc import Coroutine
 from typing import Any, TypeVar
 
 from src.infrastructure.logging import get_logger
-from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.observability.metrics import METRICS, labelled
 
 logger = get_logger("parley.chat")
 
@@ -50,7 +50,7 @@ class InProcessReplyTasks:
         outcome = task.result()
         message = getattr(outcome, "message", None)
         reason = getattr(getattr(message, "finish_reason", None), "value", None) or "error"
-        METRICS.replies_finished.labels(reason).inc()
+        labelled(METRICS.replies_finished, reason).inc()
 
     async def drain(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for the replies under way, then cancel the rest."""

@@ -34,7 +34,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.application.shared.ports import RateLimiter
 from src.domain.shared.rate_limit import RateDecision, RateLimitPolicy
-from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.observability.metrics import METRICS, labelled
 from src.infrastructure.rate_limit.policies import RateLimitPolicies
 from src.interfaces.http.problems import CODE_BY_STATUS, problem
 
@@ -105,7 +105,7 @@ class RateLimitMiddleware:
             return
         policy, subject = chosen
         decision = await self.limiter.hit(f"{policy.name}:{subject}", policy.limit, policy.window_seconds)
-        METRICS.rate_limit_decisions.labels(policy.name, "allowed" if decision.allowed else "rejected").inc()
+        labelled(METRICS.rate_limit_decisions, policy.name, "allowed" if decision.allowed else "rejected").inc()
         headers = rate_limit_headers(policy, decision)
         if not decision.allowed:
             await self._reject(scope, receive, send, policy, decision, headers)

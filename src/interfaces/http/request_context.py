@@ -16,7 +16,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from src.infrastructure.logging import get_logger
-from src.infrastructure.observability.metrics import METRICS
+from src.infrastructure.observability.metrics import METRICS, labelled
 
 REQUEST_ID_HEADER = "x-request-id"
 _WELL_FORMED_ID = re.compile(r"^[A-Za-z0-9._:\-]{8,128}$")
@@ -97,8 +97,8 @@ class RequestContextMiddleware:
                 method = str(scope.get("method"))
                 # The route template, never the raw path: bounded label values.
                 route = scope.get("path_template") or "<unmatched>"
-                METRICS.http_requests.labels(method, route, str(status)).inc()
-                METRICS.http_latency.labels(method, route).observe(elapsed)
+                labelled(METRICS.http_requests, method, route, str(status)).inc()
+                labelled(METRICS.http_latency, method, route).observe(elapsed)
                 access_logger.info(
                     "request",
                     method=method,
