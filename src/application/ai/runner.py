@@ -23,7 +23,7 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.budget import ensure_within_budget
+from src.application.usage.budget import budget_status_of, record_charge_if_near_budget
 from src.domain.ai.errors import InvalidModelOutput
 from src.domain.ai.injection import InjectionVerdict
 from src.domain.ai.moderation_queue import ModerationItemKind
@@ -149,12 +149,13 @@ class ToolRunner:
         try:
             await self._limiter.check(principal)
             async with self._uow(read_only=True) as tx:
-                await ensure_within_budget(tx, principal, self._budgets, self._clock.now())
+                standing = await budget_status_of(tx, principal, self._budgets, self._clock.now())
+            standing.ensure_not_exceeded(self._clock.now())
             result, bill = await answer()
         except Exception:
             self.metrics.tool_finished(tool, "failure")
             raise
-        cost = await self.record(principal, bill) if bill is not None else 0
+        cost = await self.record(principal, bill, budget_micros=standing.budget_micros) if bill is not None else 0
         self.metrics.tool_finished(tool, "success")
         await self._cache.set(key, result, self.settings.cache_ttl_seconds)
         if verdict is not None and self._guard is not None:
@@ -209,7 +210,10 @@ class ToolRunner:
             "the model answered twice with something that is not the expected JSON", extra={"model": bill.model}
         )
 
-    async def record(self, principal: Principal, bill: Bill) -> int:
+    async def record(self, principal: Principal, bill: Bill, *, budget_micros: int | None = None) -> int:
+        """Store the bill's usage; a charge that brings the month to an alert threshold of the user's
+        budget (``None``: not known here) raises ``UsageCharged`` in the same transaction, as a chat
+        reply's does, so the budget alerts hear of AI-tool spending too."""
         info = self.catalog.get(bill.model)
         cost = info.pricing.cost_micros(bill.usage) if info is not None else 0
         now = self._clock.now()
@@ -225,6 +229,9 @@ class ToolRunner:
                     cost_micros=cost,
                     created_at=now,
                 )
+            )
+            await record_charge_if_near_budget(
+                tx, user_id=principal.user_id, cost_micros=cost, budget_micros=budget_micros, now=now
             )
         return cost
 

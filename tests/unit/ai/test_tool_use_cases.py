@@ -302,3 +302,30 @@ async def test_generation_needs_ai_generate_a_viewer_is_refused_before_any_call(
     # The other tools stay open to viewers (they read and chat).
     summary = await tools.summarize(viewer, SummarizeCommand(ARTICLE, max_words=12))
     assert summary.result.summary
+
+
+async def test_a_tool_call_that_brings_the_month_to_80_percent_raises_the_charge_event() -> None:
+    """Regression: AI tools recorded usage but never ``UsageCharged``, so their spending reached the
+    budget alerts only through a later chat reply or gateway call."""
+    from src.application.shared.events import DISPATCH_EVENT_JOB
+    from src.domain.usage.model import month_start
+
+    tools = Tools()
+
+    def charges() -> list[str]:
+        return [
+            str(m.payload["type"])
+            for m in tools.uow.database.outbox.values()
+            if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == "UsageCharged"
+        ]
+
+    answer = '{"category": "billing", "sentiment": "neutral", "confidence": 0.9, "scores": {}}'
+    tools.model.script(nano_reply(answer))
+    first = await tools.classify(tools.me, ClassifyCommand("refund my invoice", model="openai/nano"))
+    assert 0 < first.cost_micros < 1_000_000
+    assert charges() == []  # far from the free tier's 5,000,000
+    month = (tools.me.user_id, month_start(tools.clock.now()).date())
+    tools.uow.database.chat.months[month] = 4_000_000 - first.cost_micros // 2
+    tools.model.script(nano_reply(answer))
+    await tools.classify(tools.me, ClassifyCommand("refund my other invoice", model="openai/nano"))  # past 80 %
+    assert charges() == ["UsageCharged"]
