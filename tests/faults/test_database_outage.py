@@ -58,6 +58,10 @@ async def test_a_database_outage_is_503_with_retry_after_over_rest_and_websocket
         created = client.post("/api/v1/api-keys", json={"name": "sdk"}, headers=headers)
         assert created.status_code == 201, created.text
         sdk = {"Authorization": f"Bearer {created.json()['key']}"}
+        completion = {"model": "offline/echo", "messages": [{"role": "user", "content": "hi"}]}
+        # A first call while the database is up: the key is in the near cache, so the call after the
+        # cut gets as far as the budget check (a statement on the driver itself, on PostgreSQL).
+        assert client.post("/v1/chat/completions", json=completion, headers=sdk).status_code == 200
         async with chat_socket(server, headers) as socket:
             assert (await frame(socket))["type"] == "ready"
 
@@ -65,11 +69,14 @@ async def test_a_database_outage_is_503_with_retry_after_over_rest_and_websocket
             assert_unavailable(client.get("/api/v1/conversations", headers=headers))
             assert_unavailable(client.post("/api/v1/conversations", json={}, headers=headers))
             assert client.get("/ready").status_code == 503
-            # The OpenAI-compatible gateway says it in OpenAI's shape (the SDKs retry a 503).
-            gateway = client.get("/v1/models", headers=sdk)
-            assert gateway.status_code == 503, gateway.text
-            assert gateway.headers["retry-after"] == "5"
-            assert gateway.json()["error"]["type"] == "server_error"
+            # The OpenAI-compatible gateway: the model list needs no database (the key is in the near
+            # cache); a completion does (its budget check), and says so in OpenAI's shape (the SDKs
+            # retry a 503).
+            assert client.get("/v1/models", headers=sdk).status_code == 200
+            completed = client.post("/v1/chat/completions", json=completion, headers=sdk)
+            assert completed.status_code == 503, completed.text
+            assert completed.headers["retry-after"] == "5"
+            assert completed.json()["error"]["type"] == "server_error"
 
             # The socket stays open and says the same in an error frame.
             await send(socket, content="hello?", client_id="c1", conversation_id=conversation["id"])

@@ -24,7 +24,7 @@ from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig, SQLA
 from advanced_alchemy.config.engine import EngineConfig
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from src.infrastructure.logging import get_logger
 from src.infrastructure.settings import Settings
@@ -139,10 +139,15 @@ async def fetch_on_driver(session: AsyncSession, sql: str, *args: Any) -> list[A
     raw = await connection.get_raw_connection()
     started = time.perf_counter()
     records: list[Any] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
-    elapsed = time.perf_counter() - started
-    if elapsed >= getattr(connection.sync_engine, "_parley_slow_query_s", float("inf")):
-        logger.warning("slow_query", duration_ms=round(elapsed * 1000, 2), sql=" ".join(sql.split())[:2000])
+    log_if_slow(connection, sql, time.perf_counter() - started)
     return records
+
+
+def log_if_slow(engine: AsyncEngine | AsyncConnection, sql: str, elapsed: float) -> None:
+    """The ``slow_query`` warning of a statement run on the driver itself (SQLAlchemy's own statements
+    are timed by ``instrument_engine``'s listeners), without its parameters."""
+    if elapsed >= getattr(engine.sync_engine, "_parley_slow_query_s", float("inf")):
+        logger.warning("slow_query", duration_ms=round(elapsed * 1000, 2), sql=" ".join(sql.split())[:2000])
 
 
 def instrument_engine(engine: AsyncEngine, *, slow_query_ms: int) -> None:
