@@ -15,7 +15,8 @@ from src.application.chat.stop_reply import StopReplyCommand
 from src.domain.chat.errors import ReplyInProgress, ReplyNotInProgress
 from src.domain.identity.model import Principal
 from src.domain.usage.errors import BudgetExceeded
-from src.interfaces.cli.terminal_chat import ChatSession, Screen, describe_error, reply_note
+from src.interfaces.cli.terminal.screen import Screen, describe_error, reply_note
+from src.interfaces.cli.terminal.session import ChatSession
 
 DONE = {
     "model": "offline/echo",
