@@ -191,7 +191,7 @@ async def seed(database_url: str) -> Seeded:
                 for message in messages[batch : batch + 1000]:
                     await tx.messages.add(message)
         histories[label] = str(conversation.id)
-    tokens = [container.access_tokens.issue(user, now=now).token for user in users]
+    tokens = [container.credentials.access_tokens.issue(user, now=now).token for user in users]
     await container.shutdown()
     await container.database.get_engine().dispose()
     url = make_url(database_url)

@@ -111,7 +111,7 @@ async def seed(container: Container, principal: Principal, count: int) -> uuid.U
 async def one_reply(container: Container, principal: Principal, conversation_id: uuid.UUID) -> tuple[float, float]:
     """(CPU seconds, seconds to the first delta) of one reply, sent and stored."""
     cpu, wall = time.process_time(), time.perf_counter()
-    handle = await container.use_cases.send_message(SendMessageCommand(principal, SEND_TEXT, conversation_id))
+    handle = await container.use_cases.chat.send_message(SendMessageCommand(principal, SEND_TEXT, conversation_id))
     first = None
     async for event in handle.events():
         if event.kind == "delta" and first is None:
@@ -174,7 +174,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
         capped = await seed(container, principal, LONG)
         uncapped = await seed(container, principal, LONG)
         info = container.model_catalog.resolve(MODEL)
-        await container.use_cases.update_conversation(
+        await container.use_cases.chat.update_conversation(
             UpdateConversationCommand(principal, uncapped, context_tokens=info.context_window)
         )
         results: dict[str, list[tuple[float, float]]] = {"short": [], "long_capped": [], "long_uncapped": []}
@@ -191,7 +191,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
             out[f"{label}_vs_short_cpu_ratio"] = round(out[f"{label}_cpu_ms_p50"] / out["short_cpu_ms_p50"], 2)
             out[f"{label}_vs_short_ttft_ratio"] = round(out[f"{label}_ttft_ms_p50"] / out["short_ttft_ms_p50"], 2)
         # One update of the running summary (enabled for this call only), through the same upstream.
-        summarize = type(container.use_cases.summarize_conversation)(
+        summarize = type(container.use_cases.chat.summarize_conversation)(
             container.uow,
             container.chat_model,
             container.model_catalog,

@@ -280,7 +280,7 @@ def measure(base: str, database_url: str, dictionary_url: str, cache: redis.Redi
                 return response.json()  # type: ignore[no-any-return]
 
             def in_process(command: SearchParagraphsCommand = SearchParagraphsCommand(words, operator, PAGE)) -> Any:
-                return loop.run_until_complete(container.use_cases.search_paragraphs(system, command))
+                return loop.run_until_complete(container.use_cases.knowledge.search_paragraphs(system, command))
 
             def theirs(w: list[str] = words, o: str = operator) -> tuple[int, list[str]]:
                 return loop.run_until_complete(reference.search(w, o))
@@ -364,7 +364,7 @@ def measure(base: str, database_url: str, dictionary_url: str, cache: redis.Redi
         for _ in range(50):
             clear("top_words_definitions:*", "word_frequencies:*")
             started = time.perf_counter()
-            loop.run_until_complete(container.use_cases.get_dictionary(system))
+            loop.run_until_complete(container.use_cases.knowledge.get_dictionary(system))
             in_process_samples.append(time.perf_counter() - started)
         dictionary()
         answer, cached_ms = timed(dictionary, 200)

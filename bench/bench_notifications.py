@@ -112,7 +112,7 @@ async def fan_out(container: Container) -> dict[str, Any]:
 async def inbox(container: Container) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     for size in (10, 10_000):
-        user = await container.use_cases.register_user(
+        user = await container.use_cases.identity.register_user(
             RegisterUserCommand(f"inbox{size}@example.com", PASSWORD, f"Inbox {size}")
         )
         base = datetime.now(UTC)

@@ -22,8 +22,8 @@ async def test_a_command_builds_only_what_its_use_cases_need(migrated_settings: 
     try:
         assert cli.built() == []  # nothing before a command asks
 
-        await cli.use_cases.register_user(register("ada@example.com"))
-        page = await cli.use_cases.list_users(Principal.system(), "ada", 10, 0)
+        await cli.use_cases.identity.register_user(register("ada@example.com"))
+        page = await cli.use_cases.identity.list_users(Principal.system(), "ada", 10, 0)
 
         assert [user.email for user in page.items] == ["ada@example.com"]
         assert cli.built() == ["common_passwords", "database", "password_hasher", "uow"]
@@ -39,12 +39,12 @@ async def test_a_change_made_by_the_cli_is_what_every_api_instance_reads(
     api = build_container(settings, role="api")
     await api.startup()
     try:
-        user = await cli.use_cases.register_user(register("ada@example.com"))
+        user = await cli.use_cases.identity.register_user(register("ada@example.com"))
         before = await api.access_states.get(user.id)  # now in the shared (Redis) cache
         assert before is not None
         assert before.tier is Tier.FREE
 
-        await cli.use_cases.update_user(Principal.system(), user.id, tier=Tier.PRO)
+        await cli.use_cases.identity.update_user(Principal.system(), user.id, tier=Tier.PRO)
 
         # An instance that has kept no copy of its own reads through Redis: the CLI's change must have
         # reached the shared cache (a CLI with a cache of its own would leave the old state there).

@@ -51,7 +51,7 @@ async def test_the_configured_admin_is_created_once_at_start(admin_settings: Set
         assert total == 1
         (admin,) = admins
         assert (admin.email, admin.role, admin.is_active) == ("root@example.com", Role.ADMIN, True)
-        matches, _ = await second.password_hasher.verify(ADMIN_PASSWORD, admin.password_hash)
+        matches, _ = await second.credentials.password_hasher.verify(ADMIN_PASSWORD, admin.password_hash)
         assert matches
         assert len(logs.events("admin_created")) == 1
         assert ADMIN_PASSWORD not in logs.text()
@@ -62,7 +62,7 @@ async def test_the_configured_admin_is_created_once_at_start(admin_settings: Set
 async def test_an_existing_account_with_the_admin_email_is_left_alone(admin_settings: Settings) -> None:
     member_container = build_container(admin_settings, role="cli")
     try:
-        await member_container.use_cases.register_user(
+        await member_container.use_cases.identity.register_user(
             RegisterUserCommand(email="root@example.com", password="a-member-chose-this-one", display_name="Member")
         )
     finally:
@@ -74,7 +74,7 @@ async def test_an_existing_account_with_the_admin_email_is_left_alone(admin_sett
             user = await tx.users.get_by_email("root@example.com")
         assert user is not None
         assert user.role == Role.CREATOR
-        assert (await api.password_hasher.verify("a-member-chose-this-one", user.password_hash))[0]
+        assert (await api.credentials.password_hasher.verify("a-member-chose-this-one", user.password_hash))[0]
     finally:
         await api.shutdown()
 
@@ -121,7 +121,7 @@ def test_identity_settings_are_read_and_checked(make_settings: SettingsFactory) 
 
 
 async def test_the_prune_job_deletes_expired_refresh_tokens(container: Container) -> None:
-    user = await container.use_cases.register_user(
+    user = await container.use_cases.identity.register_user(
         RegisterUserCommand(email="ada@example.com", password="correct horse battery", display_name="Ada")
     )
     now = container.clock.now()
@@ -139,7 +139,7 @@ async def test_the_prune_job_deletes_expired_refresh_tokens(container: Container
                 )
             )
 
-    result = await container.use_cases.prune_expired(PruneExpiredCommand(batch_size=1))
+    result = await container.use_cases.system.prune_expired(PruneExpiredCommand(batch_size=1))
 
     assert result.deleted["refresh_tokens"] == 2
     async with container.uow(read_only=True) as tx:

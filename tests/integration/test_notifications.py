@@ -304,7 +304,7 @@ async def test_a_notification_reaches_a_subscriber_on_another_instance_over_redi
         c.pubsub.start()
     try:
         user = uuid.uuid4()
-        async with one.user_events.subscribe(user) as events:
+        async with one.realtime.user_events.subscribe(user) as events:
             heard: list[UserEvent] = []
 
             async def listen() -> None:
@@ -314,7 +314,7 @@ async def test_a_notification_reaches_a_subscriber_on_another_instance_over_redi
 
             listener = asyncio.create_task(listen())
             await asyncio.sleep(0.2)
-            await two.user_events.publish(
+            await two.realtime.user_events.publish(
                 UserEvent(type="notification", user_id=user, data={"id": "n-1", "title": "hi"})
             )
             await asyncio.wait_for(listener, 5)

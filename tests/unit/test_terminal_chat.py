@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -86,7 +87,7 @@ class UseCases:
 
 def session_over(use_cases: UseCases) -> ChatSession:
     principal = Principal(user_id=uuid.uuid4(), email="ada@example.com", role="creator", tier="free")  # type: ignore[arg-type]
-    return ChatSession(use_cases, principal, Screen())
+    return ChatSession(SimpleNamespace(chat=use_cases), principal, Screen())
 
 
 async def test_a_send_streams_the_reply_and_keeps_the_new_conversation(capsys: pytest.CaptureFixture[str]) -> None:

@@ -108,8 +108,10 @@ async def test_the_ack_comes_before_the_replys_frames_when_reply_started_arrives
         return stream(command.last_event_id or 0)
 
     container = SimpleNamespace(
-        use_cases=SimpleNamespace(send_message=send_message, resume_reply_stream=resume_reply_stream),
-        user_events=events,
+        use_cases=SimpleNamespace(
+            chat=SimpleNamespace(send_message=send_message, resume_reply_stream=resume_reply_stream)
+        ),
+        realtime=SimpleNamespace(user_events=events),
     )
     session = Session()
     chat = ChatSocket(cast(Any, session), cast(Any, container))
@@ -139,8 +141,8 @@ async def test_a_reply_started_elsewhere_while_nothing_is_sent_is_followed_at_on
         return stream()
 
     container = SimpleNamespace(
-        use_cases=SimpleNamespace(resume_reply_stream=resume_reply_stream),
-        user_events=events,
+        use_cases=SimpleNamespace(chat=SimpleNamespace(resume_reply_stream=resume_reply_stream)),
+        realtime=SimpleNamespace(user_events=events),
     )
     session = Session()
     chat = ChatSocket(cast(Any, session), cast(Any, container))

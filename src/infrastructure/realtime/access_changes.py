@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import uuid
 
-from src.application.chat.ports import UserEvent
-from src.infrastructure.realtime.user_events import PubSubUserEvents
+from src.application.chat.ports import UserEvent, UserEvents
 
 
 class UserEventAccessChanges:
     """Implements ``AccessChanges``."""
 
-    def __init__(self, events: PubSubUserEvents) -> None:
+    def __init__(self, events: UserEvents) -> None:
         self._events = events
 
     async def access_changed(self, user_id: uuid.UUID) -> None:

@@ -15,15 +15,15 @@ from src.infrastructure.settings import Settings
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
+    from src.application.chat.ports import UserEvents
     from src.application.identity.access_state import UserAccessStates
     from src.application.knowledge.dictionary import TopWordsDefinitions
-    from src.application.shared.ports import Cache, CacheStats, Clock, UnitOfWorkFactory
+    from src.application.shared.ports import Cache, CacheStats, Clock, RateLimiter, UnitOfWorkFactory
     from src.domain.usage.model import TierBudgets
     from src.infrastructure.cache.near_cache import NearCache
     from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
     from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
     from src.infrastructure.realtime.pubsub import PubSubHub
-    from src.infrastructure.realtime.user_events import PubSubUserEvents
     from src.infrastructure.resilience import CircuitBreaker
 
 #: Redis connections per client and process; more concurrent calls wait briefly for one.
@@ -92,6 +92,18 @@ def build_cache(settings: Settings, redis: Redis | None, breaker: CircuitBreaker
     return RedisCache(redis, breaker, timeout=settings.redis_timeout)
 
 
+def build_rate_limiter(settings: Settings, redis: Redis | None, breaker: CircuitBreaker) -> RateLimiter:
+    """Redis GCRA shared by every instance (per-process while Redis is down), else in-process memory."""
+    from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
+
+    if redis is None:
+        return MemoryRateLimiter()
+    from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
+    from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
+
+    return ResilientRateLimiter(RedisRateLimiter(redis), MemoryRateLimiter(), breaker, timeout=settings.redis_timeout)
+
+
 def build_pubsub(settings: Settings, breaker: CircuitBreaker) -> PubSubHub | None:
     """The process's one Redis pub/sub connection (its own client, no read timeout); ``None`` without Redis."""
     if not settings.redis_url:
@@ -121,7 +133,7 @@ def build_access_states(
     uow: UnitOfWorkFactory,
     cache: Cache,
     *,
-    user_events: PubSubUserEvents,
+    user_events: UserEvents,
     stats: CacheStats,
     clock: Clock,
 ) -> UserAccessStates:

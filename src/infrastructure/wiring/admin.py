@@ -10,18 +10,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.admin.analytics import GetContentAnalytics, GetTopSpenders, GetUsageAnalytics, GetUserAnalytics
 from src.application.admin.system_status import GetSystemStatus
-from src.application.shared.ports import Clock, TaskQueue
+from src.application.shared.ports import Clock
 from src.infrastructure.admin.instances import InstanceRegistry
 from src.infrastructure.admin.probes import SqlSystemProbes
 from src.infrastructure.persistence.analytics_queries import SqlAnalyticsReader
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from src.infrastructure.queue.in_process import InProcessTaskQueue
-from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
 from src.infrastructure.queue.saq_queue import QUEUE_NAME
-from src.infrastructure.realtime.connection_slots import ConnectionSlots
-from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.settings import Settings
+from src.infrastructure.wiring.chat import ChatRealtime
+from src.infrastructure.wiring.system import JobRunners
 
 
 def parley_version() -> str:
@@ -51,13 +49,11 @@ def build_admin(
     redis: Redis | None,
     redis_breaker: CircuitBreaker,
     clock: Clock,
-    task_queue: TaskQueue,
-    failed_jobs: SaqFailedJobs | None,
-    in_process: InProcessTaskQueue | None,
-    connection_slots: ConnectionSlots,
-    reply_tasks: InProcessReplyTasks,
+    runners: JobRunners,
+    realtime: ChatRealtime,
     providers: list[str],
 ) -> AdminServices:
+    """The heartbeat counts ``realtime``'s open WebSockets and replies; the probes look at ``runners``."""
     reader = SqlAnalyticsReader(uow)
     parley = parley_version()
     instances = InstanceRegistry(
@@ -68,18 +64,18 @@ def build_admin(
         breaker=redis_breaker,
         timeout=settings.redis_timeout,
         interval=settings.instance_heartbeat_seconds,
-        open_websockets=lambda: connection_slots.open_here,
-        streaming_replies=reply_tasks.running,
+        open_websockets=lambda: realtime.connection_slots.open_here,
+        streaming_replies=realtime.reply_tasks.running,
         providers=providers,
     )
     probes = SqlSystemProbes(
         engine=engine,
         redis=redis,
         uow=uow,
-        queue=task_queue,
+        queue=runners.task_queue,
         queue_name=QUEUE_NAME,
-        failed_jobs=failed_jobs,
-        in_process=in_process,
+        failed_jobs=runners.failed_jobs,
+        in_process=runners.in_process,
         clock=clock,
         timeout=settings.ready_timeout,
     )

@@ -18,10 +18,7 @@ from src.application.ai.tools import (
     Moderate,
     Summarize,
 )
-from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Cache, Clock
-from src.application.usage.ai_requests import AiRequestLimiter
-from src.domain.usage.model import TierBudgets
 from src.infrastructure.ai.decoder import MsgspecAnswerDecoder
 from src.infrastructure.ai.metrics import PrometheusToolMetrics
 from src.infrastructure.ai.moderation_queue import SqlModerationQueue
@@ -29,6 +26,7 @@ from src.infrastructure.ai.pii_recognizers import NationalIdRecognizer, PhoneNum
 from src.infrastructure.ai.templates import FileTemplateCatalog
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
+from src.infrastructure.wiring.llm import ModelAccess
 
 if TYPE_CHECKING:  # the OpenAI SDK is imported only when a key is set
     from src.infrastructure.ai.moderation import OpenAIModeration
@@ -77,13 +75,11 @@ def build_ai(
     settings: Settings,
     *,
     uow: SqlAlchemyUnitOfWorkFactory,
-    chat_model: ChatModel,
-    catalog: ModelCatalog,
+    models: ModelAccess,
     cache: Cache,
-    limiter: AiRequestLimiter,
-    budgets: TierBudgets,
     clock: Clock,
 ) -> AiUseCases:
+    chat_model, catalog, limiter, budgets = models.chat_model, models.catalog, models.limiter, models.budgets
     pii = PiiScanner([PhoneNumberRecognizer(), NationalIdRecognizer()])
     templates = FileTemplateCatalog()
     queue = SqlModerationQueue(uow)

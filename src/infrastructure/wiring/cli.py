@@ -62,14 +62,16 @@ def build_list_models(settings: Settings) -> ListModels:
     return ListModels(build_model_catalog(settings, configured_provider_names(settings)))
 
 
-class CliUseCases:
-    """The use cases ``parley`` commands run, each built when a command first asks for it, with the
-    same collaborators as ``container.UseCases``."""
+class _CliGroup:
+    """A group of the CLI's use cases, built from the container's parts on first use."""
 
     def __init__(self, parts: CliContainer) -> None:
         self._parts = parts
 
-    # -- identity ------------------------------------------------------------------------------
+
+class CliIdentityUseCases(_CliGroup):
+    """``use_cases.identity``: accounts."""
+
     @cached_property
     def register_user(self) -> RegisterUser:
         from src.application.identity.register_user import RegisterUser
@@ -103,12 +105,19 @@ class CliUseCases:
         p = self._parts
         return ResetPassword(p.uow, p.password_hasher, p.clock, p.common_passwords, p.access_states)
 
-    # -- chat and usage ------------------------------------------------------------------------
+
+class CliChatUseCases(_CliGroup):
+    """``use_cases.chat``: conversations."""
+
     @cached_property
     def export_conversation(self) -> ExportConversation:
         from src.application.chat.export_conversation import ExportConversation
 
         return ExportConversation(self._parts.uow, self._parts.clock)
+
+
+class CliUsageUseCases(_CliGroup):
+    """``use_cases.usage``: spending and budgets."""
 
     @cached_property
     def get_usage(self) -> GetUsage:
@@ -131,7 +140,10 @@ class CliUseCases:
         p = self._parts
         return SetUserBudget(p.uow, p.tier_budgets, p.clock)
 
-    # -- knowledge -----------------------------------------------------------------------------
+
+class CliKnowledgeUseCases(_CliGroup):
+    """``use_cases.knowledge``: paragraphs, the dictionary, articles."""
+
     @cached_property
     def fetch_paragraph(self) -> FetchParagraph:
         from src.application.knowledge.fetch_paragraph import FetchParagraph
@@ -157,7 +169,10 @@ class CliUseCases:
 
         return CreateArticle(self._parts.uow, self._parts.clock)
 
-    # -- llm -----------------------------------------------------------------------------------
+
+class CliLlmUseCases(_CliGroup):
+    """``use_cases.llm``: the models and their providers."""
+
     @cached_property
     def list_models(self) -> ListModels:
         from src.application.llm.list_models import ListModels
@@ -170,6 +185,18 @@ class CliUseCases:
 
         p = self._parts
         return CheckProviders(p.llm_providers, p.model_catalog, p.clock)
+
+
+class CliUseCases:
+    """The use cases ``parley`` commands run, grouped as in ``container.UseCases``; each is built
+    when a command first asks for it, with the same collaborators as the full container's."""
+
+    def __init__(self, parts: CliContainer) -> None:
+        self.identity = CliIdentityUseCases(parts)
+        self.chat = CliChatUseCases(parts)
+        self.usage = CliUsageUseCases(parts)
+        self.knowledge = CliKnowledgeUseCases(parts)
+        self.llm = CliLlmUseCases(parts)
 
 
 class CliContainer:

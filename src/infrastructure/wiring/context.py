@@ -1,5 +1,5 @@
-"""Conversation context: the running-summary job (``summarize_conversation``), built from the
-container's adapters. The reply path queues it through the outbox (``ReplyLauncher.request_summary``)."""
+"""Conversation context: the running-summary job (``summarize_conversation``, wired in chat.py). The
+reply path queues it through the outbox (``ReplyLauncher.request_summary``)."""
 
 from __future__ import annotations
 
@@ -12,23 +12,7 @@ from src.application.chat.summarize_conversation import (
     SummarizeConversation,
     SummarizeConversationCommand,
 )
-from src.application.llm.ports import ChatModel, ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobSpec
-from src.infrastructure.settings import Settings
-
-
-def build_summarize_conversation(
-    settings: Settings, *, uow: UnitOfWorkFactory, chat_model: ChatModel, catalog: ModelCatalog, clock: Clock
-) -> SummarizeConversation:
-    return SummarizeConversation(
-        uow,
-        chat_model,
-        catalog,
-        clock,
-        context_tokens=settings.chat_context_tokens,
-        enabled=settings.chat_context_summary,
-    )
 
 
 def context_jobs(summarize: SummarizeConversation) -> list[JobSpec]:

@@ -7,13 +7,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.chat.complete_chat import CompleteChat
-from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.ledger import UsageLedger
-from src.domain.usage.model import TierBudgets
 from src.infrastructure.persistence.usage_repositories import SqlBudgetReader
 from src.infrastructure.settings import Settings
+from src.infrastructure.wiring.llm import ModelAccess
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +25,7 @@ def build_gateway(
     settings: Settings,
     *,
     uow: UnitOfWorkFactory,
-    chat_model: ChatModel,
-    catalog: ModelCatalog,
-    limiter: AiRequestLimiter,
-    budgets: TierBudgets,
+    models: ModelAccess,
     clock: Clock,
     engine: AsyncEngine,
 ) -> GatewayUseCases:
@@ -38,15 +34,15 @@ def build_gateway(
     return GatewayUseCases(
         complete_chat=CompleteChat(
             uow,
-            chat_model,
-            catalog,
-            limiter=limiter,
-            budgets=budgets,
+            models.chat_model,
+            models.catalog,
+            limiter=models.limiter,
+            budgets=models.budgets,
             clock=clock,
             timeout_seconds=settings.reply_timeout_seconds,
             ledger=UsageLedger(uow),
             # The budget check in one autocommit statement: the one database read before a call.
             budget_reader=SqlBudgetReader(engine),
         ),
-        catalog=catalog,
+        catalog=models.catalog,
     )

@@ -40,7 +40,7 @@ def conversations_export(conversation_id: uuid.UUID, format_: str, output: Path 
 
     async def work(container: Any) -> Any:
         principal = Principal.system() if who is None else await act_as(container, who)
-        return await container.use_cases.export_conversation(principal, conversation_id, format_)
+        return await container.use_cases.chat.export_conversation(principal, conversation_id, format_)
 
     exported = run_in_container(work)
     if output is None:

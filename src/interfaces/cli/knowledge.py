@@ -40,7 +40,7 @@ def paragraphs_fetch(count: int) -> None:
         with _progress(count, "fetching paragraphs") as bar:
             for _ in range(count):
                 try:
-                    await container.use_cases.fetch_paragraph(Principal.system())
+                    await container.use_cases.knowledge.fetch_paragraph(Principal.system())
                 except ParagraphSourceFailed as exc:
                     raise ParagraphSourceFailed(f"{exc.detail} ({fetched} of {count} fetched)") from exc
                 fetched += 1
@@ -63,7 +63,9 @@ def paragraphs_search(words: tuple[str, ...], any_word: bool, limit: int, offset
     from src.domain.identity.model import Principal
 
     command = SearchParagraphsCommand(list(words), "or" if any_word else "and", limit, offset)
-    result = run_in_container(lambda container: container.use_cases.search_paragraphs(Principal.system(), command))
+    result = run_in_container(
+        lambda container: container.use_cases.knowledge.search_paragraphs(Principal.system(), command)
+    )
     total = result.total_count
     click.echo(f"{total} paragraph{'' if total == 1 else 's'} match")
     for paragraph in result.paragraphs:
@@ -80,7 +82,9 @@ def dictionary(exclude_stopwords: bool) -> None:
     from src.domain.identity.model import Principal
 
     view = run_in_container(
-        lambda container: container.use_cases.get_dictionary(Principal.system(), exclude_stopwords=exclude_stopwords)
+        lambda container: container.use_cases.knowledge.get_dictionary(
+            Principal.system(), exclude_stopwords=exclude_stopwords
+        )
     )
     if not view.words:
         click.echo("no paragraphs yet: `parley paragraphs fetch` stores some")
@@ -133,7 +137,7 @@ def articles_import(directory: Path, who: str, status: str, visibility: str, tag
                 try:
                     title, body = article_from_markdown(path.name, path.read_text(encoding="utf-8"))
                     command = CreateArticleCommand(title, body, tags, status, visibility)
-                    await container.use_cases.create_article(principal, command)
+                    await container.use_cases.knowledge.create_article(principal, command)
                     imported += 1
                 except (DomainError, OSError, UnicodeDecodeError) as exc:
                     failed.append((path, getattr(exc, "detail", None) or f"{type(exc).__name__}: {exc}"))

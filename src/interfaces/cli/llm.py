@@ -56,7 +56,7 @@ def providers_check(only: tuple[str, ...], timeout: float) -> None:
     from src.application.llm.check_providers import CheckProvidersCommand
 
     command = CheckProvidersCommand(providers=tuple(p.lower() for p in only), timeout_seconds=timeout)
-    checks = run_in_container(lambda container: container.use_cases.check_providers(command))
+    checks = run_in_container(lambda container: container.use_cases.llm.check_providers(command))
     model_width = max(len("MODEL"), *(len(c.model or "-") for c in checks))
     click.echo(f"{'PROVIDER':<9}  {'MODEL':<{model_width}}  {'STATUS':<22}  {'LATENCY':>8}  DETAIL")
     for check in checks:

@@ -132,14 +132,14 @@ async def find_user(container: Any, who: str) -> UserView:
         user_id = None
     if user_id is not None:
         try:
-            found: UserView = await container.use_cases.get_user(system, user_id)
+            found: UserView = await container.use_cases.identity.get_user(system, user_id)
         except UserNotFound:
             raise UserNotFound(f"no user with id {who}") from None
         return found
     email = who.strip().lower()
     offset = 0
     while True:  # the search matches parts of emails: walk its pages for the exact one
-        page = await container.use_cases.list_users(system, email, 100, offset)
+        page = await container.use_cases.identity.list_users(system, email, 100, offset)
         for user in page.items:
             if user.email == email:
                 return user  # type: ignore[no-any-return]

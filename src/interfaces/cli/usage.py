@@ -51,7 +51,7 @@ def usage_command(user: str, group_by: str, start: datetime | None, end: datetim
 
     async def work(container: Any) -> Any:
         principal = await act_as(container, user)
-        return await container.use_cases.get_usage(
+        return await container.use_cases.usage.get_usage(
             GetUsageCommand(principal, start=_day(start), end=_day(end), group_by=group_by)
         )
 

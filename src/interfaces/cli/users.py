@@ -56,7 +56,7 @@ def users_create(email: str, display_name: str | None, role: str | None, tier: s
         role=Role(role) if role else None,
         tier=Tier(tier),
     )
-    user = run_in_container(lambda container: container.use_cases.register_user(command))
+    user = run_in_container(lambda container: container.use_cases.identity.register_user(command))
     click.echo(f"created {_user_line(user)}")
 
 
@@ -69,7 +69,9 @@ def users_list(query: str | None, limit: int, offset: int) -> None:
     """List users, newest first, as a table."""
     from src.domain.identity.model import Principal
 
-    page = run_in_container(lambda container: container.use_cases.list_users(Principal.system(), query, limit, offset))
+    page = run_in_container(
+        lambda container: container.use_cases.identity.list_users(Principal.system(), query, limit, offset)
+    )
     if not page.items:
         click.echo("no users" + (f" matching {query!r}" if query else ""))
         return
@@ -94,7 +96,7 @@ def _update_user(who: str, **changes: Any) -> Any:
 
     async def work(container: Any) -> Any:
         user = await find_user(container, who)
-        return await container.use_cases.update_user(Principal.system(), user.id, **changes)
+        return await container.use_cases.identity.update_user(Principal.system(), user.id, **changes)
 
     return run_in_container(work)
 
@@ -149,7 +151,7 @@ def users_reset_password(user: str, password_stdin: bool) -> None:
 
     async def work(container: Any) -> Any:
         found = await find_user(container, user)
-        await container.use_cases.reset_password(Principal.system(), found.id, password)
+        await container.use_cases.identity.reset_password(Principal.system(), found.id, password)
         return found
 
     click.echo(f"password reset for {run_in_container(work).email}")
@@ -169,7 +171,7 @@ def users_set_budget(user: str, amount: str) -> None:
 
     async def work(container: Any) -> Any:
         found = await find_user(container, user)
-        view = await container.use_cases.set_user_budget(Principal.system(), found.id, monthly)
+        view = await container.use_cases.usage.set_user_budget(Principal.system(), found.id, monthly)
         return found, view
 
     found, view = run_in_container(work)

@@ -78,7 +78,7 @@ def create_app(
         finally:
             restore_signals()
             drain.uninstall()
-            await drain.finish_replies(container.reply_tasks, settings.shutdown_timeout)
+            await drain.finish_replies(container.realtime.reply_tasks, settings.shutdown_timeout)
             await container.shutdown()
             logger.info("api_stopped")
 
@@ -160,7 +160,7 @@ def create_app(
             # NUL characters in query parameters refused before anything reads them (input_checks.py).
             QueryTextMiddleware(),
             # Authentication first (auth.py): the rate limits and the response cache key on scope["user"].
-            AuthenticationMiddleware(container.use_cases.authenticate),
+            AuthenticationMiddleware(container.use_cases.identity.authenticate),
             # Rate limits (rate_limit.py): after routing, so a route's opt={"rate_limit": ...} is known.
             *(
                 [
@@ -190,7 +190,9 @@ def create_app(
     # bodies from below Parley's exception handlers (CORS, /schema) rewritten as problem JSON.
     # The OpenAI-compatible /v1 surface (docs/GATEWAY.md) is served beside the router, inside the context
     # and the drain gate (a draining instance takes no new work).
-    gateway = OpenAIGateway(container.gateway, container.use_cases.authenticate, max_body_bytes=settings.max_body_bytes)
+    gateway = OpenAIGateway(
+        container.gateway, container.use_cases.identity.authenticate, max_body_bytes=settings.max_body_bytes
+    )
     routed = MethodsMiddleware(ProblemFallbackMiddleware(app.asgi_handler), app)
     app.asgi_handler = RequestContextMiddleware(
         DrainGate(mount_gateway(routed, gateway), drain), docs_path=DOCS_PATH, hsts=settings.is_production

@@ -39,8 +39,10 @@ def drain_replies_on_stop_signal(container: Container) -> Callable[[], None]:
 
     def start_draining() -> None:
         if not draining:
-            logger.info("shutdown_requested", replies=container.reply_tasks.running())
-            draining.append(asyncio.ensure_future(container.reply_tasks.drain(container.settings.shutdown_timeout / 2)))
+            logger.info("shutdown_requested", replies=container.realtime.reply_tasks.running())
+            draining.append(
+                asyncio.ensure_future(container.realtime.reply_tasks.drain(container.settings.shutdown_timeout / 2))
+            )
 
     def handler(sig: int, frame: FrameType | None) -> None:
         loop.call_soon_threadsafe(start_draining)

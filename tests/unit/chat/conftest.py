@@ -1,6 +1,6 @@
-"""One chat "world" per test: every chat and usage use case wired to the in-memory fakes, the
-in-process realtime adapters (memory reply streams, local events and stops), a scripted model and
-one fake clock."""
+"""One chat "world" per test: every chat and usage use case, wired by the container's own builders
+(``build_chat``, ``build_usage``) over the in-memory fakes, the in-process realtime adapters (memory
+reply streams, local events and stops), a scripted model and one fake clock."""
 
 from __future__ import annotations
 
@@ -11,30 +11,13 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from src.application.chat.create_conversation import CreateConversation, CreateConversationCommand
-from src.application.chat.delete_conversation import DeleteConversation
-from src.application.chat.export_conversation import ExportConversation
-from src.application.chat.generation import ReplyGenerator
-from src.application.chat.get_conversation import GetConversation
-from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
-from src.application.chat.list_conversations import ListConversations
-from src.application.chat.list_messages import ListMessages
+from src.application.chat.create_conversation import CreateConversationCommand
 from src.application.chat.ports import ReplyEvent
-from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.recovery import ReplyRecovery
-from src.application.chat.regenerate_reply import RegenerateReply
-from src.application.chat.replies import ReplyLauncher
-from src.application.chat.resume_reply_stream import ResumeReplyStream
-from src.application.chat.send_message import SendMessage, SendMessageCommand
+from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.settings import ReplySettings
-from src.application.chat.stop_reply import StopReply
-from src.application.chat.summarize_conversation import SummarizeConversation
-from src.application.chat.title_conversation import TitleConversation
-from src.application.chat.update_conversation import UpdateConversation
 from src.application.chat.views import ConversationView, ReplyHandle
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.get_usage import GetUsage
-from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
 from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS
 from src.domain.identity.model import Principal, Role, Tier, User, permissions_of
 from src.domain.llm.model import ModelInfo, ModelPricing
@@ -46,6 +29,9 @@ from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisR
 from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents
+from src.infrastructure.wiring.chat import build_chat
+from src.infrastructure.wiring.llm import ModelAccess
+from src.infrastructure.wiring.usage import build_usage
 from tests.fakes.chat import ScriptedChatModel
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
 
@@ -105,42 +91,33 @@ class ChatWorld:
                 context_tokens=self.context_tokens,
                 summarize=self.summarize,
             )
-        generator = ReplyGenerator(
-            self.uow, self.model, self.catalog, self.streams, self.stops, self.events, clock, self.settings
+        models = ModelAccess(
+            self.model, self.catalog, AiRequestLimiter(self.limiter, {Tier.FREE: AI_FREE, Tier.PRO: AI_PRO}), BUDGETS
         )
-        launcher = ReplyLauncher(
+        # The chat wired as the container wires it (src/infrastructure/wiring/chat.py), over fakes.
+        chat = build_chat(
             uow=self.uow,
-            generator=generator,
-            catalog=self.catalog,
+            clock=clock,
+            models=models,
             streams=self.streams,
             events=self.events,
+            stops=self.stops,
             tasks=self.tasks,
-            limiter=AiRequestLimiter(self.limiter, {Tier.FREE: AI_FREE, Tier.PRO: AI_PRO}),
-            budgets=BUDGETS,
-            clock=clock,
             settings=self.settings,
-            retriever=KnowledgeBaseRetriever(excerpt_chars=300),
+            excerpt_chars=300,
         )
-        self.send = SendMessage(launcher)
-        self.regenerate = RegenerateReply(launcher)
+        self.chat = chat
+        self.send, self.regenerate = chat.send_message, chat.regenerate_reply
+        self.stop, self.resume = chat.stop_reply, chat.resume_reply_stream
+        self.create, self.list, self.get = chat.create_conversation, chat.list_conversations, chat.get_conversation
+        self.update, self.delete = chat.update_conversation, chat.delete_conversation
+        self.export, self.list_messages = chat.export_conversation, chat.list_messages
+        self.title, self.summarize_job = chat.title_conversation, chat.summarize_conversation
+        self.recover = chat.recover_stale_replies
+        #: A recovery of its own, for tests that build a use case over other streams.
         self.recovery = ReplyRecovery(self.uow, self.catalog, self.streams, clock)
-        self.stop = StopReply(self.uow, self.stops, self.recovery, clock)
-        self.resume = ResumeReplyStream(self.uow, self.streams, self.settings, self.recovery, clock)
-        self.create = CreateConversation(self.uow, self.catalog, clock)
-        self.list = ListConversations(self.uow, clock)
-        self.get = GetConversation(self.uow, clock)
-        self.update = UpdateConversation(self.uow, self.catalog, clock)
-        self.delete = DeleteConversation(self.uow, self.stops, clock)
-        self.export = ExportConversation(self.uow, clock)
-        self.list_messages = ListMessages(self.uow)
-        self.title = TitleConversation(self.uow, self.model, self.catalog, self.events, clock)
-        self.summarize_job = SummarizeConversation(
-            self.uow, self.model, self.catalog, clock, context_tokens=self.context_tokens, enabled=self.summarize
-        )
-        self.recover = RecoverStaleReplies(self.uow, self.recovery, clock)
-        self.usage = GetUsage(self.uow, BUDGETS, clock)
-        self.get_budget = GetUserBudget(self.uow, BUDGETS, clock)
-        self.set_budget = SetUserBudget(self.uow, BUDGETS, clock)
+        usage = build_usage(uow=self.uow, budgets=BUDGETS, clock=clock)
+        self.usage, self.get_budget, self.set_budget = usage.get_usage, usage.get_user_budget, usage.set_user_budget
         self.me = principal()
 
     def add_user(self, who: Principal) -> None:

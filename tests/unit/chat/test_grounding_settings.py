@@ -38,4 +38,4 @@ def test_bad_values_name_the_variable(make_settings: SettingsFactory, variable: 
 
 def test_the_container_registers_the_messages_scope(make_settings: SettingsFactory) -> None:
     container = build_container(make_settings(), role="api")
-    assert container.use_cases.search_everything.scope_names == ["articles", "paragraphs", "messages"]
+    assert container.use_cases.knowledge.search_everything.scope_names == ["articles", "paragraphs", "messages"]

@@ -1,4 +1,5 @@
-"""One identity "world" per test: every use case wired to the in-memory fakes and one fake clock."""
+"""One identity "world" per test: every use case, wired by the container's own builder
+(``build_identity``) over the in-memory fakes and one fake clock."""
 
 from __future__ import annotations
 
@@ -9,18 +10,11 @@ from datetime import timedelta
 import pytest
 
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.admin_users import GetUser, ListUsers, ResetPassword, UpdateUser
-from src.application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
-from src.application.identity.authenticate import Authenticate
-from src.application.identity.profile import ChangePassword, DeactivateAccount, GetProfile, UpdateProfile
-from src.application.identity.refresh_session import RefreshSession
-from src.application.identity.register_user import RegisterUser
-from src.application.identity.sign_in import SignIn
-from src.application.identity.sign_out import SignOut, SignOutEverywhere
 from src.application.identity.views import RegisterUserCommand, SignInCommand, TokenPair, UserView
 from src.domain.identity.model import Principal, Role, Tier
 from src.domain.shared.rate_limit import RateLimitPolicy
 from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
+from src.infrastructure.wiring.identity import Credentials, build_identity
 from tests.fakes.cache import FakeCache
 from tests.fakes.identity import FakeAccessTokenIssuer, FakeCommonPasswords, FakePasswordHasher, FakeSecretGenerator
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
@@ -62,26 +56,27 @@ class World:
             ended_session_window=self.tokens.ttl,
             changes=RecordedAccessChanges(self.access_changes),
         )
-        uow, clock = self.uow, self.clock
-        self.register = RegisterUser(uow, self.hasher, clock, self.common)
-        self.sign_in = SignIn(
-            uow, self.hasher, self.tokens, self.secrets, clock, self.limiter, LOGIN_POLICY, REFRESH_TTL
+        # Identity wired as the container wires it (src/infrastructure/wiring/identity.py), over fakes.
+        uc = build_identity(
+            uow=self.uow,
+            clock=self.clock,
+            credentials=Credentials(self.hasher, self.tokens, self.secrets, self.common),
+            access_states=self.access,
+            rate_limiter=self.limiter,
+            login_policy=LOGIN_POLICY,
+            refresh_ttl=REFRESH_TTL,
         )
-        self.refresh = RefreshSession(uow, self.tokens, self.secrets, clock, REFRESH_TTL, self.access)
-        self.sign_out = SignOut(uow, self.secrets, clock, self.access)
-        self.sign_out_everywhere = SignOutEverywhere(uow, clock, self.access)
-        self.authenticate = Authenticate(uow, self.tokens, self.secrets, clock, self.access)
-        self.get_profile = GetProfile(uow)
-        self.update_profile = UpdateProfile(uow, clock)
-        self.change_password = ChangePassword(uow, self.hasher, clock, self.common, self.access)
-        self.deactivate = DeactivateAccount(uow, clock, self.access)
-        self.list_users = ListUsers(uow)
-        self.get_user = GetUser(uow)
-        self.update_user = UpdateUser(uow, clock, self.access)
-        self.reset_password = ResetPassword(uow, self.hasher, clock, self.common, self.access)
-        self.create_key = CreateApiKey(uow, self.secrets, clock)
-        self.list_keys = ListApiKeys(uow)
-        self.revoke_key = RevokeApiKey(uow, clock, self.access)
+        self.register, self.sign_in, self.refresh = uc.register_user, uc.sign_in, uc.refresh_session
+        self.sign_out, self.sign_out_everywhere, self.authenticate = (
+            uc.sign_out,
+            uc.sign_out_everywhere,
+            uc.authenticate,
+        )
+        self.get_profile, self.update_profile = uc.get_profile, uc.update_profile
+        self.change_password, self.deactivate = uc.change_password, uc.deactivate_account
+        self.list_users, self.get_user, self.update_user = uc.list_users, uc.get_user, uc.update_user
+        self.reset_password = uc.reset_password
+        self.create_key, self.list_keys, self.revoke_key = uc.create_api_key, uc.list_api_keys, uc.revoke_api_key
 
     async def user(
         self, email: str = "ada@example.com", *, role: Role = Role.CREATOR, tier: Tier = Tier.FREE, name: str = "Ada"

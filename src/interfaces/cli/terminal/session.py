@@ -46,8 +46,8 @@ class ChatSession:
         """Show the conversation's latest messages; the id of a reply still being written, if any."""
         from src.application.chat.list_messages import ListMessagesCommand
 
-        conversation = await self.use_cases.get_conversation(self.principal, conversation_id)
-        page = await self.use_cases.list_messages(
+        conversation = await self.use_cases.chat.get_conversation(self.principal, conversation_id)
+        page = await self.use_cases.chat.list_messages(
             ListMessagesCommand(principal=self.principal, conversation_id=conversation_id, limit=RECENT_MESSAGES)
         )
         self.conversation_id = conversation.id
@@ -76,7 +76,7 @@ class ChatSession:
     async def _available_models(self) -> list[Any]:
         from src.application.llm.list_models import ListModelsQuery
 
-        page = await self.use_cases.list_models(ListModelsQuery(available_only=True, limit=10_000))
+        page = await self.use_cases.llm.list_models(ListModelsQuery(available_only=True, limit=10_000))
         return list(page.items)
 
     # -- a message and its reply -----------------------------------------------------------------
@@ -91,7 +91,7 @@ class ChatSession:
             principal=self.principal, content=content, conversation_id=self.conversation_id, model=self.model
         )
         try:
-            handle = await self.use_cases.send_message(command)
+            handle = await self.use_cases.chat.send_message(command)
         except DomainError as exc:
             self.screen.error(describe_error(exc))
             return False
@@ -109,7 +109,7 @@ class ChatSession:
 
         assert self.conversation_id is not None
         self.screen.note("[a reply is being written: following it, Ctrl-C stops it]")
-        events = await self.use_cases.resume_reply_stream(
+        events = await self.use_cases.chat.resume_reply_stream(
             ResumeReplyStreamCommand(
                 principal=self.principal, message_id=message_id, conversation_id=self.conversation_id
             )
@@ -155,7 +155,7 @@ class ChatSession:
             return
         conversation_id, message_id = self._current
         with contextlib.suppress(DomainError):  # reply_not_in_progress: it ended meanwhile
-            await self.use_cases.stop_reply(
+            await self.use_cases.chat.stop_reply(
                 StopReplyCommand(principal=self.principal, message_id=message_id, conversation_id=conversation_id)
             )
 
@@ -179,9 +179,9 @@ class ChatSession:
             self.screen.note("no conversation yet: the first message starts one")
             return
         if text:
-            view = await self.use_cases.update_conversation(
+            view = await self.use_cases.chat.update_conversation(
                 UpdateConversationCommand(principal=self.principal, conversation_id=self.conversation_id, title=text)
             )
         else:
-            view = await self.use_cases.get_conversation(self.principal, self.conversation_id)
+            view = await self.use_cases.chat.get_conversation(self.principal, self.conversation_id)
         self.screen.note(f"title: {view.title or '(none yet)'}")

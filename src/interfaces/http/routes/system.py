@@ -60,7 +60,7 @@ class SystemController(Controller):
         cache_control=None,
     )
     async def ready(self, container: SkipValidation[Container]) -> Response[ReadyResponse]:
-        check: CheckReadiness = container.use_cases.check_readiness
+        check: CheckReadiness = container.use_cases.system.check_readiness
         report = await check(CheckReadinessCommand(timeout_seconds=container.settings.ready_timeout))
         body = ReadyResponse(
             status=report.status,

@@ -46,8 +46,8 @@ class ChatSocket:
 
     def __init__(self, session: SocketSession, container: Container) -> None:
         self._session = session
-        self._use_cases = container.use_cases
-        self._user_events = container.user_events
+        self._use_cases = container.use_cases.chat
+        self._user_events = container.realtime.user_events
         #: Replies this socket streams now, by assistant message id.
         self._following: dict[uuid.UUID, asyncio.Task[Any]] = {}
         #: ``send`` frames whose use case has not returned yet, and the replies other clients
@@ -258,8 +258,8 @@ async def chat_socket(
     settings = container.settings
     session = SocketSession(
         socket,
-        authenticate=container.use_cases.authenticate,
-        slots=container.connection_slots,
+        authenticate=container.use_cases.identity.authenticate,
+        slots=container.realtime.connection_slots,
         auth_timeout=settings.ws_auth_timeout_seconds,
         queue_frames=settings.ws_send_queue_frames,
     )

@@ -65,7 +65,7 @@ class ConversationsController(Controller):
             temperature=data.temperature,
             knowledge=data.chosen_knowledge(),
         )
-        return ConversationResponse.of(await container.use_cases.create_conversation(command))
+        return ConversationResponse.of(await container.use_cases.chat.create_conversation(command))
 
     @get(
         "/",
@@ -85,7 +85,7 @@ class ConversationsController(Controller):
         offset: Annotated[int, offset_param("Conversations to skip")] = 0,
     ) -> ConversationPageResponse:
         command = ListConversationsCommand(principal, query=q, archived=archived, limit=limit, offset=offset)
-        return ConversationPageResponse.of(await container.use_cases.list_conversations(command))
+        return ConversationPageResponse.of(await container.use_cases.chat.list_conversations(command))
 
     @get("/{conversation_id:uuid}", summary="Read a conversation", description=NOT_YOURS)
     async def get_conversation(
@@ -94,7 +94,7 @@ class ConversationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ConversationResponse:
-        return ConversationResponse.of(await container.use_cases.get_conversation(principal, conversation_id))
+        return ConversationResponse.of(await container.use_cases.chat.get_conversation(principal, conversation_id))
 
     @patch(
         "/{conversation_id:uuid}",
@@ -123,7 +123,7 @@ class ConversationsController(Controller):
             context_tokens=_given(data.context_tokens),
             summarize=_given(data.summarize),
         )
-        return ConversationResponse.of(await container.use_cases.update_conversation(command))
+        return ConversationResponse.of(await container.use_cases.chat.update_conversation(command))
 
     @delete(
         "/{conversation_id:uuid}",
@@ -137,7 +137,7 @@ class ConversationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.use_cases.delete_conversation(principal, conversation_id)
+        await container.use_cases.chat.delete_conversation(principal, conversation_id)
 
     @get(
         "/{conversation_id:uuid}/export",
@@ -162,7 +162,7 @@ class ConversationsController(Controller):
             Parameter(max_length=20, description="`json` or `markdown`", schema_extra={"enum": ["json", "markdown"]}),
         ] = "json",
     ) -> Response[Any]:
-        exported = await container.use_cases.export_conversation(principal, conversation_id, format)
+        exported = await container.use_cases.chat.export_conversation(principal, conversation_id, format)
         headers = {"Content-Disposition": f'attachment; filename="{exported.filename}"'}
         if exported.format == "json":
             return Response(ConversationExportResponse.of(exported.export), headers=headers)

@@ -122,7 +122,7 @@ class MessagesController(Controller):
     ) -> MessagePageResponse:
         command = ListMessagesCommand(principal, conversation_id, before=before, limit=limit)
         scan = container.settings.prompt_injection_policy == "flag"
-        return MessagePageResponse.of(await container.use_cases.list_messages(command), scan=scan)
+        return MessagePageResponse.of(await container.use_cases.chat.list_messages(command), scan=scan)
 
     @post(
         "/",
@@ -143,7 +143,7 @@ class MessagesController(Controller):
     ) -> Response[Any]:
         wants_event_stream(request)  # 406 before anything is stored
         command = SendMessageCommand(principal, data.content, conversation_id=conversation_id, model=data.model)
-        return await reply_response(request, await container.use_cases.send_message(command), container)
+        return await reply_response(request, await container.use_cases.chat.send_message(command), container)
 
     @post(
         "/{message_id:uuid}/regenerate",
@@ -164,7 +164,7 @@ class MessagesController(Controller):
     ) -> Response[Any]:
         wants_event_stream(request)
         command = RegenerateReplyCommand(principal, conversation_id, message_id, model=data.model if data else None)
-        return await reply_response(request, await container.use_cases.regenerate_reply(command), container)
+        return await reply_response(request, await container.use_cases.chat.regenerate_reply(command), container)
 
     @post(
         "/{message_id:uuid}/stop",
@@ -182,7 +182,7 @@ class MessagesController(Controller):
         container: SkipValidation[Container],
     ) -> StopResponse:
         command = StopReplyCommand(principal, message_id, conversation_id=conversation_id)
-        await container.use_cases.stop_reply(command)
+        await container.use_cases.chat.stop_reply(command)
         return StopResponse(message_id=message_id, status="stopping")
 
     @get(
@@ -215,5 +215,5 @@ class MessagesController(Controller):
         command = ResumeReplyStreamCommand(
             principal, message_id, last_event_id_header or last_event_id, conversation_id=conversation_id
         )
-        events = await container.use_cases.resume_reply_stream(command)
+        events = await container.use_cases.chat.resume_reply_stream(command)
         return sse_response(events, heartbeat_seconds=container.settings.sse_heartbeat_seconds)

@@ -35,13 +35,13 @@ class AdminUsersController(Controller):
         limit: Annotated[int, limit_param(100)] = 20,
         offset: Annotated[int, offset_param("Users to skip")] = 0,
     ) -> UserPage:
-        return UserPage.of(await container.use_cases.list_users(principal, q or None, limit, offset))
+        return UserPage.of(await container.use_cases.identity.list_users(principal, q or None, limit, offset))
 
     @get("/{user_id:uuid}", summary="Read a user", description="404 `user_not_found`. Needs `users:manage`.")
     async def get_user(
         self, user_id: FromPath[uuid.UUID], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> UserResponse:
-        return UserResponse.of(await container.use_cases.get_user(principal, user_id))
+        return UserResponse.of(await container.use_cases.identity.get_user(principal, user_id))
 
     @patch(
         "/{user_id:uuid}",
@@ -59,7 +59,7 @@ class AdminUsersController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> UserResponse:
-        view = await container.use_cases.update_user(
+        view = await container.use_cases.identity.update_user(
             principal, user_id, role=data.role, tier=data.tier, is_active=data.is_active
         )
         return UserResponse.of(view)

@@ -40,7 +40,7 @@ class ApiKeysController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> Response[CreatedApiKeyResponse]:
-        created = await container.use_cases.create_api_key(principal, data.name, data.expires_in_days)
+        created = await container.use_cases.identity.create_api_key(principal, data.name, data.expires_in_days)
         return Response(
             CreatedApiKeyResponse.of(created), status_code=HTTP_201_CREATED, headers={"Cache-Control": "no-store"}
         )
@@ -49,7 +49,7 @@ class ApiKeysController(Controller):
     async def list_api_keys(
         self, principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> ApiKeyList:
-        keys = await container.use_cases.list_api_keys(principal)
+        keys = await container.use_cases.identity.list_api_keys(principal)
         return ApiKeyList(items=[ApiKeyResponse.of(k) for k in keys], total=len(keys))
 
     @delete(
@@ -61,4 +61,4 @@ class ApiKeysController(Controller):
     async def revoke_api_key(
         self, key_id: FromPath[uuid.UUID], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> None:
-        await container.use_cases.revoke_api_key(principal, key_id)
+        await container.use_cases.identity.revoke_api_key(principal, key_id)

@@ -159,7 +159,7 @@ class AuthController(Controller):
         },
     )
     async def register(self, data: JSONBody[RegisterRequest], container: SkipValidation[Container]) -> UserResponse:
-        view = await container.use_cases.register_user(
+        view = await container.use_cases.identity.register_user(
             RegisterUserCommand(email=data.email, password=data.password, display_name=data.display_name)
         )
         return UserResponse.of(view)
@@ -206,9 +206,9 @@ class AuthController(Controller):
                 password=_require(body.password, "password", "password"),
                 client_ip=client_address(request.scope),
             )
-            return await container.use_cases.sign_in(command)
+            return await container.use_cases.identity.sign_in(command)
         if body.grant_type == "refresh_token":
-            return await container.use_cases.refresh_session(
+            return await container.use_cases.identity.refresh_session(
                 _require(body.refresh_token, "refresh_token", "refresh_token"), client_ip=client_host(request.scope)
             )
         raise OAuthTokenError("unsupported_grant_type", "grant_type must be `password` or `refresh_token`")
@@ -227,7 +227,7 @@ class AuthController(Controller):
         self, data: JSONBody[LogoutRequest], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> None:
         with contextlib.suppress(InvalidToken):  # nothing to revoke, and nothing to reveal about others
-            await container.use_cases.sign_out(principal, data.refresh_token)
+            await container.use_cases.identity.sign_out(principal, data.refresh_token)
 
     @post(
         "/logout-all",
@@ -248,5 +248,7 @@ class AuthController(Controller):
     ) -> SignedOut:
         revoke_api_keys = data is not None and data.revoke_api_keys
         return SignedOut(
-            revoked_sessions=await container.use_cases.sign_out_everywhere(principal, revoke_api_keys=revoke_api_keys)
+            revoked_sessions=await container.use_cases.identity.sign_out_everywhere(
+                principal, revoke_api_keys=revoke_api_keys
+            )
         )

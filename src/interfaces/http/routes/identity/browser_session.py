@@ -149,7 +149,7 @@ class BrowserSessionController(Controller):
         check_same_site(request)
         command = SignInCommand(email=data.email, password=data.password, client_ip=client_address(request.scope))
         try:
-            pair = await container.use_cases.sign_in(command)
+            pair = await container.use_cases.identity.sign_in(command)
         except DomainError as exc:
             log_security_event(exc, request)
             raise
@@ -178,7 +178,9 @@ class BrowserSessionController(Controller):
         if not refresh_token:
             raise NoBrowserSession("Sign in first: this browser holds no session")
         try:
-            pair = await container.use_cases.refresh_session(refresh_token, client_ip=client_host(request.scope))
+            pair = await container.use_cases.identity.refresh_session(
+                refresh_token, client_ip=client_host(request.scope)
+            )
         except DomainError as exc:
             log_security_event(exc, request)
             if not isinstance(exc, Unauthenticated):
@@ -207,13 +209,13 @@ class BrowserSessionController(Controller):
         if refresh_token:
             with contextlib.suppress(DomainError):
                 if request.scope.get("user") is not None:
-                    await container.use_cases.sign_out(principal_of(request), refresh_token)
+                    await container.use_cases.identity.sign_out(principal_of(request), refresh_token)
                 else:
                     # An expired access token must not keep the session alive: revoke by the cookie alone.
-                    pair = await container.use_cases.refresh_session(
+                    pair = await container.use_cases.identity.refresh_session(
                         refresh_token, client_ip=client_host(request.scope)
                     )
-                    await container.use_cases.sign_out(
-                        await container.use_cases.authenticate(pair.access_token), pair.refresh_token
+                    await container.use_cases.identity.sign_out(
+                        await container.use_cases.identity.authenticate(pair.access_token), pair.refresh_token
                     )
         return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=_expired(container.settings))

@@ -43,7 +43,7 @@ class MeController(Controller):
 
     @get("/", summary="Your account", description="The signed-in user (or the owner of the API key).")
     async def get_me(self, principal: SkipValidation[Principal], container: SkipValidation[Container]) -> UserResponse:
-        return UserResponse.of(await container.use_cases.get_profile(principal))
+        return UserResponse.of(await container.use_cases.identity.get_profile(principal))
 
     @patch(
         "/",
@@ -56,7 +56,9 @@ class MeController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> UserResponse:
-        view = await container.use_cases.update_profile(principal, display_name=data.display_name, bio=data.bio)
+        view = await container.use_cases.identity.update_profile(
+            principal, display_name=data.display_name, bio=data.bio
+        )
         return UserResponse.of(view)
 
     @put(
@@ -98,7 +100,7 @@ class MeController(Controller):
         ),
     )
     async def deactivate_me(self, principal: SkipValidation[Principal], container: SkipValidation[Container]) -> None:
-        await container.use_cases.deactivate_account(principal)
+        await container.use_cases.identity.deactivate_account(principal)
 
     @post(
         "/password",
@@ -117,7 +119,7 @@ class MeController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.use_cases.change_password(
+        await container.use_cases.identity.change_password(
             principal, data.current_password, data.new_password, principal.session_id
         )
 

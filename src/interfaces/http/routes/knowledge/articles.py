@@ -38,7 +38,7 @@ class ArticlesController(Controller):
         container: SkipValidation[Container],
     ) -> ArticleResponse:
         command = CreateArticleCommand(data.title, data.body, data.tags, data.status, data.visibility)
-        return ArticleResponse.of(await container.use_cases.create_article(principal, command))
+        return ArticleResponse.of(await container.use_cases.knowledge.create_article(principal, command))
 
     @get(
         "/",
@@ -62,7 +62,7 @@ class ArticlesController(Controller):
     ) -> ArticleList:
         author_id = principal.user_id if author == "me" else _uuid_or_none(author)
         command = ListArticlesCommand(author_id, status or None, tag or None, q, limit, offset)
-        return ArticleList.of(await container.use_cases.list_articles(principal, command))
+        return ArticleList.of(await container.use_cases.knowledge.list_articles(principal, command))
 
     @get("/{article_id:uuid}", summary="Read an article", description=NOT_YOURS)
     async def get_article(
@@ -71,7 +71,7 @@ class ArticlesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ArticleResponse:
-        return ArticleResponse.of(await container.use_cases.get_article(principal, article_id))
+        return ArticleResponse.of(await container.use_cases.knowledge.get_article(principal, article_id))
 
     @patch(
         "/{article_id:uuid}",
@@ -86,7 +86,7 @@ class ArticlesController(Controller):
         container: SkipValidation[Container],
     ) -> ArticleResponse:
         command = UpdateArticleCommand(article_id, data.title, data.body, data.tags, data.status, data.visibility)
-        return ArticleResponse.of(await container.use_cases.update_article(principal, command))
+        return ArticleResponse.of(await container.use_cases.knowledge.update_article(principal, command))
 
     @delete(
         "/{article_id:uuid}",
@@ -100,7 +100,7 @@ class ArticlesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.use_cases.delete_article(principal, article_id)
+        await container.use_cases.knowledge.delete_article(principal, article_id)
 
     @post(
         "/{article_id:uuid}/summarize",
@@ -119,7 +119,7 @@ class ArticlesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> SummaryResponse:
-        return SummaryResponse.of(await container.use_cases.summarize_article(principal, article_id))
+        return SummaryResponse.of(await container.use_cases.knowledge.summarize_article(principal, article_id))
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

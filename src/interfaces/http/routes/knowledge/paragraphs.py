@@ -40,7 +40,7 @@ class ParagraphsController(Controller):
     async def fetch_paragraph(
         self, principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> ParagraphResponse:
-        return ParagraphResponse.of(await container.use_cases.fetch_paragraph(principal))
+        return ParagraphResponse.of(await container.use_cases.knowledge.fetch_paragraph(principal))
 
     @post(
         "/search",
@@ -59,7 +59,7 @@ class ParagraphsController(Controller):
         container: SkipValidation[Container],
     ) -> ParagraphSearchResponse:
         command = SearchParagraphsCommand(data.words, data.operator, data.limit, data.offset)
-        return ParagraphSearchResponse.of(await container.use_cases.search_paragraphs(principal, command))
+        return ParagraphSearchResponse.of(await container.use_cases.knowledge.search_paragraphs(principal, command))
 
     @get(
         "/dictionary",
@@ -76,5 +76,5 @@ class ParagraphsController(Controller):
         container: SkipValidation[Container],
         exclude_stopwords: Annotated[bool, Parameter(description="Leave out English stop words")] = False,
     ) -> DictionaryResponse:
-        view = await container.use_cases.get_dictionary(principal, exclude_stopwords=exclude_stopwords)
+        view = await container.use_cases.knowledge.get_dictionary(principal, exclude_stopwords=exclude_stopwords)
         return DictionaryResponse.of(view)

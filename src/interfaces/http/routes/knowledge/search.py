@@ -49,4 +49,4 @@ class SearchController(Controller):
         offset: Annotated[int, offset_param("Results to skip", maximum=1000)] = 0,
     ) -> SearchResponse:
         command = SearchCommand(q, (scopes or "").split(","), operator, limit, offset)
-        return SearchResponse.of(await container.use_cases.search_everything(principal, command))
+        return SearchResponse.of(await container.use_cases.knowledge.search_everything(principal, command))

@@ -36,4 +36,4 @@ class ModelsController(Controller):
         offset: Annotated[int, offset_param("Models to skip")] = 0,
     ) -> ModelPage:
         query = ListModelsQuery(available_only=available, limit=limit, offset=offset)
-        return ModelPage.of(await container.use_cases.list_models(query))
+        return ModelPage.of(await container.use_cases.llm.list_models(query))

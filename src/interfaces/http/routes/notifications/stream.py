@@ -39,7 +39,7 @@ async def notification_stream(
     container: Container, principal: Principal, after: uuid.UUID | None
 ) -> AsyncIterator[bytes]:
     heartbeat = container.settings.sse_heartbeat_seconds
-    async with container.user_events.subscribe(principal.user_id) as events:
+    async with container.realtime.user_events.subscribe(principal.user_id) as events:
         yield OPENING
         last = after
         if after is not None:

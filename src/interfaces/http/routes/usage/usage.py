@@ -47,7 +47,7 @@ class UsageController(Controller):
         ] = "day",
     ) -> UsageResponse:
         command = GetUsageCommand(principal, start=start, end=end, group_by=group_by)
-        return UsageResponse.of(await container.use_cases.get_usage(command))
+        return UsageResponse.of(await container.use_cases.usage.get_usage(command))
 
 
 class BudgetsController(Controller):
@@ -64,7 +64,7 @@ class BudgetsController(Controller):
     async def get_budget(
         self, user_id: FromPath[uuid.UUID], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> UserBudgetResponse:
-        return UserBudgetResponse.of(await container.use_cases.get_user_budget(principal, user_id))
+        return UserBudgetResponse.of(await container.use_cases.usage.get_user_budget(principal, user_id))
 
     @put(
         "/{user_id:uuid}/budget",
@@ -83,4 +83,4 @@ class BudgetsController(Controller):
         container: SkipValidation[Container],
     ) -> UserBudgetResponse:
         amount = None if data.monthly_usd is None else str(data.monthly_usd)
-        return UserBudgetResponse.of(await container.use_cases.set_user_budget(principal, user_id, amount))
+        return UserBudgetResponse.of(await container.use_cases.usage.set_user_budget(principal, user_id, amount))

@@ -1,0 +1,65 @@
+"""Wiring of the ``llm`` context: the model router every AI feature calls, and the model use cases."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+
+from src.application.llm.check_providers import CheckProviders
+from src.application.llm.list_models import ListModels
+from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.llm.router import ModelRouter
+from src.application.shared.ports import Clock
+from src.application.usage.ai_requests import AiRequestLimiter
+from src.domain.usage.model import TierBudgets
+from src.infrastructure.llm.metrics import PrometheusLlmMetrics
+from src.infrastructure.llm.providers import ProviderModel, build_provider_breakers, retry_policy
+from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.settings import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class ModelAccess:
+    """How a use case calls a model on a member's behalf: through the router, resolving models in the
+    catalog, within the member's AI request allowance and their tier's monthly budget."""
+
+    chat_model: ChatModel
+    catalog: ModelCatalog
+    limiter: AiRequestLimiter
+    budgets: TierBudgets
+
+
+@dataclass(frozen=True, slots=True)
+class LlmUseCases:
+    list_models: ListModels
+    check_providers: CheckProviders
+
+
+def build_model_router(
+    settings: Settings,
+    *,
+    providers: Mapping[str, ProviderModel],
+    catalog: ModelCatalog,
+    clock: Clock,
+    redis: Redis | None,
+    redis_breaker: CircuitBreaker,
+) -> ChatModel:
+    """Every model of every provider behind one port: retries, fallbacks, and a breaker per provider
+    (never for the offline one)."""
+    return ModelRouter(
+        providers,
+        catalog,
+        clock,
+        breakers=build_provider_breakers(settings, redis, redis_breaker),
+        metrics=PrometheusLlmMetrics(),
+        retry=retry_policy(settings),
+        fallbacks=settings.llm_fallbacks,
+        total_timeout=settings.llm_total_timeout,
+        unbreakable=("offline",),
+    )
+
+
+def build_llm(*, providers: Mapping[str, ChatModel], catalog: ModelCatalog, clock: Clock) -> LlmUseCases:
+    return LlmUseCases(list_models=ListModels(catalog), check_providers=CheckProviders(providers, catalog, clock))
