@@ -65,6 +65,7 @@ from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
+from src.application.unit_of_work import UnitOfWork
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
@@ -197,7 +198,7 @@ class UseCases:
     search_paragraphs: SearchParagraphs
     get_dictionary: GetDictionary
     refresh_dictionary: RefreshDictionary
-    search_everything: SearchEverything
+    search_everything: SearchEverything[UnitOfWork]
     # -- chat and usage (the WebSocket and `parley chat` use these too) -------------------------
     create_conversation: CreateConversation
     list_conversations: ListConversations

@@ -13,13 +13,14 @@ from src.application.chat.summarize_conversation import (
     SummarizeConversationCommand,
 )
 from src.application.llm.ports import ChatModel, ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobSpec
 from src.infrastructure.settings import Settings
 
 
 def build_summarize_conversation(
-    settings: Settings, *, uow: UnitOfWorkFactory, chat_model: ChatModel, catalog: ModelCatalog, clock: Clock
+    settings: Settings, *, uow: AppUnitOfWorkFactory, chat_model: ChatModel, catalog: ModelCatalog, clock: Clock
 ) -> SummarizeConversation:
     return SummarizeConversation(
         uow,

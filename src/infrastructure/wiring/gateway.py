@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.chat.complete_chat import CompleteChat
 from src.application.llm.ports import ChatModel, ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.ledger import UsageLedger
 from src.domain.usage.model import TierBudgets
@@ -25,7 +26,7 @@ class GatewayUseCases:
 def build_gateway(
     settings: Settings,
     *,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     chat_model: ChatModel,
     catalog: ModelCatalog,
     limiter: AiRequestLimiter,
