@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
+from src.application.identity.ports import IdentityTransaction
 from src.application.identity.views import RegisterUserCommand, UserView
 from src.application.shared.ports import UnitOfWorkFactory
 from src.domain.identity.errors import EmailTaken, InvalidDisplayName, InvalidEmail, WeakPassword
@@ -22,7 +23,9 @@ ADMIN_DISPLAY_NAME = "Administrator"
 RegisterUserFn = Callable[[RegisterUserCommand], Awaitable[UserView]]
 
 
-async def bootstrap_admin(settings: Settings, uow: UnitOfWorkFactory, register_user: RegisterUserFn) -> bool:
+async def bootstrap_admin(
+    settings: Settings, uow: UnitOfWorkFactory[IdentityTransaction], register_user: RegisterUserFn
+) -> bool:
     """Create the configured admin unless that email is registered; whether an account was created.
 
     Raises ``ConfigError`` when the password breaks the password policy: the API must not start

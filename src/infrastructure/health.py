@@ -8,7 +8,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.application.shared.ports import Clock, TaskQueue, UnitOfWorkFactory
+from src.application.shared.ports import Clock, TaskQueue, Transaction, UnitOfWorkFactory
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
 from src.infrastructure.persistence.migrator import ExpectedSchema, current_revisions
 
@@ -66,7 +66,7 @@ class JobsProbe:
     name = "jobs"
     required = False
 
-    def __init__(self, uow: UnitOfWorkFactory, queue: TaskQueue, clock: Clock, *, runner: str) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[Transaction], queue: TaskQueue, clock: Clock, *, runner: str) -> None:
         self._uow = uow
         self._queue = queue
         self._clock = clock

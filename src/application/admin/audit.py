@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from src.application.admin.ports import AuditTransaction
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.admin.audit import AuditAction, AuditActor, AuditEvent, AuditQuery, AuditTarget
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
@@ -28,7 +29,7 @@ def actor_of(principal: Principal) -> AuditActor:
 
 
 async def record_audit(
-    tx: UnitOfWork,
+    tx: AuditTransaction,
     actor: Principal | AuditActor,
     action: AuditAction,
     target_type: AuditTarget,
@@ -61,7 +62,7 @@ class AuditPage:
 class ListAuditEvents:
     """A page of the log, newest first; with ``query.after``, the events after it, oldest first (``audit:read``)."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AuditTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, query: AuditQuery) -> AuditPage:
@@ -83,7 +84,9 @@ class AuditPruneResult:
 class PruneAuditEvents:
     """Deletes events older than the retention (``AUDIT_RETENTION_DAYS``), in committed batches."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, retention: timedelta, *, max_batches: int = 100) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[AuditTransaction], clock: Clock, retention: timedelta, *, max_batches: int = 100
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._retention = retention

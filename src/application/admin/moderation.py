@@ -12,13 +12,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from src.application.admin.audit import record_audit
-from src.application.admin.ports import ModerationFilter
+from src.application.admin.ports import AdminTransaction, ModerationFilter
 from src.application.chat.access import owned_message
+from src.application.chat.ports import ChatTransaction
 from src.application.knowledge.articles import readable_article
+from src.application.knowledge.ports import KnowledgeTransaction
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.admin.moderation import (
     AlreadyReported,
@@ -43,6 +46,11 @@ from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import ArticleNotFound
 from src.domain.llm.model import MessageRole
 from src.domain.shared.errors import InvalidInput
+
+
+class ModerationTransaction(AdminTransaction, ChatTransaction, KnowledgeTransaction, Protocol):
+    """Admin's repositories and the messages and articles being moderated."""
+
 
 MAX_MODERATION_PAGE = 100
 #: The ``kind`` filter: ``message`` means every chat message, the member's and the model's.
@@ -80,7 +88,7 @@ class ModerationPage:
 
 
 class ListModerationItems:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ModerationTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, query: ModerationQuery) -> ModerationPage:
@@ -112,7 +120,7 @@ class ResolveCommand:
 
 
 class ResolveModerationItem:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ModerationTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -160,7 +168,7 @@ def _same_content(kind: ModerationItemKind) -> tuple[ModerationItemKind, ...]:
     return (kind,)
 
 
-async def _apply(tx: UnitOfWork, item: ModerationItem, action: ModerationAction, *, now: datetime) -> bool:
+async def _apply(tx: ModerationTransaction, item: ModerationItem, action: ModerationAction, *, now: datetime) -> bool:
     """Hide or delete the item's content; whether the content was still there."""
     if action is ModerationAction.DISMISS or not item.kind.is_content:
         return True
@@ -204,7 +212,11 @@ class ReportContent:
     Content they cannot see answers ``content_not_found``, as content that does not exist does."""
 
     def __init__(
-        self, uow: UnitOfWorkFactory, clock: Clock, *, mask_excerpt: Callable[[str], str] | None = None
+        self,
+        uow: UnitOfWorkFactory[ModerationTransaction],
+        clock: Clock,
+        *,
+        mask_excerpt: Callable[[str], str] | None = None,
     ) -> None:
         self._uow = uow
         self._clock = clock
@@ -248,7 +260,7 @@ class ReportContent:
 
 
 async def _reported_content(
-    tx: UnitOfWork, principal: Principal, kind: ReportKind, target_id: uuid.UUID
+    tx: ModerationTransaction, principal: Principal, kind: ReportKind, target_id: uuid.UUID
 ) -> tuple[ModerationItemKind, uuid.UUID, str]:
     """(queue kind, author, text) of content the reporter can see; ``ReportedContentNotFound`` otherwise."""
     if kind is ReportKind.MESSAGE:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Protocol
 
+from src.application.shared.ports import Transaction
 from src.domain.admin.analytics import DayRange, TopBy, UsageGroupBy, UsageStats
 from src.domain.admin.audit import AuditEvent, AuditQuery
 from src.domain.admin.moderation import ContentReport, ReportKind
@@ -73,6 +74,23 @@ class ContentReportRepository(Protocol):
         ...
 
     async def exists(self, reporter_id: uuid.UUID, kind: ReportKind, target_id: uuid.UUID) -> bool: ...
+
+
+class AuditTransaction(Transaction, Protocol):
+    """The audit log in a transaction: what any context's use case needs to ``record_audit``."""
+
+    @property
+    def audit(self) -> AuditLogRepository: ...
+
+
+class AdminTransaction(AuditTransaction, Protocol):
+    """The admin context's repositories, in one transaction."""
+
+    @property
+    def moderation_items(self) -> ModerationItemRepository: ...
+
+    @property
+    def content_reports(self) -> ContentReportRepository: ...
 
 
 @dataclass(frozen=True, slots=True)

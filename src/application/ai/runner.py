@@ -24,6 +24,7 @@ from src.application.shared.ids import new_id
 from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import budget_status_of, record_charge_if_near_budget
+from src.application.usage.ports import UsageTransaction
 from src.domain.ai.errors import InvalidModelOutput
 from src.domain.ai.injection import InjectionVerdict
 from src.domain.ai.moderation_queue import ModerationItemKind
@@ -90,7 +91,7 @@ class Bill:
 class ToolRunner:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[UsageTransaction],
         chat_model: ChatModel,
         catalog: ModelCatalog,
         cache: Cache,

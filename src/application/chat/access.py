@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from src.application.shared.ports import UnitOfWork
+from src.application.chat.ports import ChatTransaction
 from src.domain.chat.errors import ConversationNotFound, MessageNotFound
 from src.domain.chat.model import Conversation, Message
 from src.domain.identity.errors import Forbidden
@@ -17,7 +17,7 @@ def require_chat(principal: Principal) -> None:
         raise Forbidden("This needs the chat:use permission")
 
 
-async def owned_conversation(tx: UnitOfWork, principal: Principal, conversation_id: uuid.UUID) -> Conversation:
+async def owned_conversation(tx: ChatTransaction, principal: Principal, conversation_id: uuid.UUID) -> Conversation:
     require_chat(principal)
     conversation = await tx.conversations.get(conversation_id, user_id=principal.user_id)
     if conversation is None:
@@ -25,7 +25,7 @@ async def owned_conversation(tx: UnitOfWork, principal: Principal, conversation_
     return conversation
 
 
-async def message_in(tx: UnitOfWork, conversation: Conversation, message_id: uuid.UUID) -> Message:
+async def message_in(tx: ChatTransaction, conversation: Conversation, message_id: uuid.UUID) -> Message:
     message = await tx.messages.get(message_id)
     if message is None or message.conversation_id != conversation.id:
         raise MessageNotFound()
@@ -33,7 +33,7 @@ async def message_in(tx: UnitOfWork, conversation: Conversation, message_id: uui
 
 
 async def owned_message(
-    tx: UnitOfWork, principal: Principal, message_id: uuid.UUID, conversation_id: uuid.UUID | None = None
+    tx: ChatTransaction, principal: Principal, message_id: uuid.UUID, conversation_id: uuid.UUID | None = None
 ) -> tuple[Conversation, Message]:
     """A message of one of the caller's conversations (of ``conversation_id`` when given). Front doors
     that know only the message (the WebSocket ``stop`` and ``resume`` frames) leave the conversation out."""

@@ -25,10 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from src.application.chat.access import require_chat
+from src.application.chat.ports import ChargedChatTransaction
 from src.application.chat.recovery import reply_cost
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import UnitOfWorkBudgetReader, check_budget, record_charge_if_near_budget
 from src.application.usage.ledger import UsageLedger
@@ -108,7 +109,7 @@ class CompletionResult:
 class CompleteChat:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[ChargedChatTransaction],
         model: ChatModel,
         catalog: ModelCatalog,
         *,
@@ -379,7 +380,7 @@ def _checked_options(command: ChatCompletionCommand, info: ModelInfo) -> int:
 
 
 async def _store_exchange(
-    tx: UnitOfWork,
+    tx: ChargedChatTransaction,
     command: ChatCompletionCommand,
     request: ChatRequest,
     text: str,

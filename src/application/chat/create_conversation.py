@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from src.application.chat.access import require_chat
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.views import ConversationView
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
@@ -26,7 +27,7 @@ class CreateConversationCommand:
 
 
 class CreateConversation:
-    def __init__(self, uow: UnitOfWorkFactory, catalog: ModelCatalog, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], catalog: ModelCatalog, clock: Clock) -> None:
         self._uow = uow
         self._catalog = catalog
         self._clock = clock

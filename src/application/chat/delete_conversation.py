@@ -8,13 +8,13 @@ from __future__ import annotations
 import uuid
 
 from src.application.chat.access import owned_conversation
-from src.application.chat.ports import StopSignals
+from src.application.chat.ports import ChatTransaction, StopSignals
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Principal
 
 
 class DeleteConversation:
-    def __init__(self, uow: UnitOfWorkFactory, stops: StopSignals, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], stops: StopSignals, clock: Clock) -> None:
         self._uow = uow
         self._stops = stops
         self._clock = clock

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from src.application.chat.access import owned_conversation
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.views import ConversationExport, ConversationView, MessageView, iso
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.chat.errors import ConversationNotFound, InvalidExportFormat
@@ -33,7 +34,7 @@ class ExportedConversation:
 
 
 class ExportConversation:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

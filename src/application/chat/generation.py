@@ -23,14 +23,22 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from src.application.ai.pii_stream import PiiReplyFilter
-from src.application.chat.ports import ReplyEvent, ReplyEventKind, ReplyStreamStore, StopSignals, UserEvent, UserEvents
+from src.application.chat.ports import (
+    ChargedChatTransaction,
+    ReplyEvent,
+    ReplyEventKind,
+    ReplyStreamStore,
+    StopSignals,
+    UserEvent,
+    UserEvents,
+)
 from src.application.chat.recovery import reply_cost, usage_record_for
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import MessageView, ReplyOutcome
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.budget import record_charge_if_near_budget
 from src.domain.chat.context import message_tokens
 from src.domain.chat.events import ReplyFailed
@@ -125,7 +133,7 @@ class _Progress:
 class ReplyGenerator:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[ChargedChatTransaction],
         model: ChatModel,
         catalog: ModelCatalog,
         streams: ReplyStreamStore,
@@ -423,7 +431,12 @@ class ReplyGenerator:
 
 
 async def _record_reply_events(
-    tx: UnitOfWork, message: Message, finish_reason: FinishReason, now: datetime, *, budget_micros: int | None
+    tx: ChargedChatTransaction,
+    message: Message,
+    finish_reason: FinishReason,
+    now: datetime,
+    *,
+    budget_micros: int | None,
 ) -> None:
     """The charge, when it brings the month to a budget-alert threshold (every paid reply raised it before:
     an outbox message, a relay round and a job with its own transaction, ~10 % of a reply's CPU), and, for

@@ -5,13 +5,14 @@ from __future__ import annotations
 import uuid
 
 from src.application.chat.access import owned_conversation
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.views import ConversationView
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Principal
 
 
 class GetConversation:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

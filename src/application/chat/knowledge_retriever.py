@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import uuid
 
-from src.application.knowledge.ports import RankedHit
-from src.application.shared.ports import UnitOfWork
+from src.application.knowledge.ports import KnowledgeTransaction, RankedHit
 from src.domain.chat.grounding import (
     DEFAULT_EXCERPT_CHARS,
     MAX_PASSAGES,
@@ -42,7 +41,7 @@ class KnowledgeBaseRetriever:
         self._excerpt_chars = excerpt_chars
 
     async def retrieve(
-        self, tx: UnitOfWork, principal: Principal, text: str, grounding: Grounding, limit: int
+        self, tx: KnowledgeTransaction, principal: Principal, text: str, grounding: Grounding, limit: int
     ) -> list[Passage]:
         limit = min(limit, MAX_PASSAGES)
         if limit <= 0 or not principal.can(Permission.KNOWLEDGE_READ):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from src.application.chat.access import require_chat
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.views import ConversationPage, ConversationView
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Principal
@@ -26,7 +27,7 @@ class ListConversationsCommand:
 
 
 class ListConversations:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

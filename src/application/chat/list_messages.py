@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass
 
 from src.application.chat.access import message_in, owned_conversation
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.views import MessagePage, MessageView
 from src.application.shared.ports import UnitOfWorkFactory
 from src.domain.identity.model import Principal
@@ -24,7 +25,7 @@ class ListMessagesCommand:
 
 
 class ListMessages:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, command: ListMessagesCommand) -> MessagePage:

@@ -23,15 +23,15 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
+from src.application.knowledge.ports import KnowledgeTransaction
+from src.application.shared.ports import Transaction
+from src.application.usage.ports import UsageTransaction
 from src.domain.chat.grounding import Passage
 from src.domain.chat.model import Conversation, Grounding, Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import PromptMessage
-
-if TYPE_CHECKING:
-    from src.application.shared.ports import UnitOfWork
 
 T = TypeVar("T")
 
@@ -207,6 +207,25 @@ class MessageRepository(Protocol):
         ...
 
 
+class ChatTransaction(Transaction, Protocol):
+    """The chat context's repositories, in one transaction."""
+
+    @property
+    def conversations(self) -> ConversationRepository: ...
+
+    @property
+    def messages(self) -> MessageRepository: ...
+
+
+class ChargedChatTransaction(ChatTransaction, UsageTransaction, Protocol):
+    """Chat's repositories and usage's: for the use cases that charge a model call to the user."""
+
+
+class ReplyTransaction(ChargedChatTransaction, KnowledgeTransaction, Protocol):
+    """A reply's transaction: the conversation, the budget it is charged to, and the knowledge
+    it is grounded on (``KnowledgeRetriever`` reads it in the same transaction)."""
+
+
 # -- grounding ----------------------------------------------------------------------------------
 
 
@@ -218,7 +237,7 @@ class KnowledgeRetriever(Protocol):
     """
 
     async def retrieve(
-        self, tx: UnitOfWork, principal: Principal, text: str, grounding: Grounding, limit: int
+        self, tx: KnowledgeTransaction, principal: Principal, text: str, grounding: Grounding, limit: int
     ) -> list[Passage]:
         """The best (at most ``limit``) passages of ``principal``'s knowledge for ``text``, best
         first, as ``grounding`` narrows it; none when nothing matches."""

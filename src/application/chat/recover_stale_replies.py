@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.recovery import ReplyRecovery
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 
@@ -23,7 +24,7 @@ class RecoveredReplies:
 
 
 class RecoverStaleReplies:
-    def __init__(self, uow: UnitOfWorkFactory, recovery: ReplyRecovery, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], recovery: ReplyRecovery, clock: Clock) -> None:
         self._uow = uow
         self._recovery = recovery
         self._clock = clock

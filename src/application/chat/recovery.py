@@ -19,11 +19,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from src.application.chat.ports import ReplyEvent, ReplyStreamStore, reply_text
+from src.application.chat.ports import ChargedChatTransaction, ReplyEvent, ReplyStreamStore, reply_text
 from src.application.chat.views import MessageView
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.chat.context import message_tokens
 from src.domain.chat.grounding import mark_cited
 from src.domain.chat.model import Conversation, Message, MessageStatus
@@ -94,7 +94,7 @@ async def _stream_tail(streams: ReplyStreamStore | None, message_id: uuid.UUID) 
 
 
 async def interrupt_stale_reply(
-    tx: UnitOfWork,
+    tx: ChargedChatTransaction,
     conversation: Conversation,
     message_id: uuid.UUID,
     *,
@@ -167,7 +167,13 @@ async def announce(streams: ReplyStreamStore, interrupted: InterruptedReply | No
 class ReplyRecovery:
     """Finish one abandoned reply now, in its own transaction, and tell its readers."""
 
-    def __init__(self, uow: UnitOfWorkFactory, catalog: ModelCatalog, streams: ReplyStreamStore, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWorkFactory[ChargedChatTransaction],
+        catalog: ModelCatalog,
+        streams: ReplyStreamStore,
+        clock: Clock,
+    ) -> None:
         self._uow = uow
         self._catalog = catalog
         self._streams = streams

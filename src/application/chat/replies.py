@@ -24,6 +24,7 @@ from src.application.chat.ports import (
     ReplyEvent,
     ReplyStreamStore,
     ReplyTasks,
+    ReplyTransaction,
     UserEvent,
     UserEvents,
 )
@@ -32,7 +33,7 @@ from src.application.chat.settings import ReplySettings
 from src.application.chat.summarize_conversation import SUMMARY_JOB
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import budget_status_of
 from src.domain.chat.context import context_budget, context_start, context_threshold, message_tokens
@@ -69,7 +70,7 @@ class ReplyLauncher:
     def __init__(
         self,
         *,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[ReplyTransaction],
         generator: ReplyGenerator,
         catalog: ModelCatalog,
         streams: ReplyStreamStore,
@@ -102,7 +103,9 @@ class ReplyLauncher:
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self.settings.lease_seconds)
 
-    async def prepare(self, tx: UnitOfWork, principal: Principal, conversation: Conversation, now: datetime) -> int:
+    async def prepare(
+        self, tx: ReplyTransaction, principal: Principal, conversation: Conversation, now: datetime
+    ) -> int:
         """Before claiming: the budget, and a lock left behind by a dead instance. The user's monthly
         budget in micro-dollars (the reply's charge raises a budget alert only near it)."""
         status = await budget_status_of(tx, principal, self._budgets, now)
@@ -154,7 +157,7 @@ class ReplyLauncher:
 
     async def context(
         self,
-        tx: UnitOfWork,
+        tx: ReplyTransaction,
         conversation: Conversation,
         model: ModelInfo,
         *,
@@ -174,7 +177,7 @@ class ReplyLauncher:
         return await tx.messages.context(conversation.id, min_token_start=start, up_to_seq=up_to_seq)
 
     async def request_summary(
-        self, tx: UnitOfWork, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime
+        self, tx: ReplyTransaction, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime
     ) -> bool:
         """Queue an update of the running summary (through the outbox, in the caller's transaction)
         once a batch of turns has fallen out of the context since the last one; one at a time."""
@@ -191,7 +194,7 @@ class ReplyLauncher:
         return True
 
     async def passages(
-        self, tx: UnitOfWork, principal: Principal, conversation: Conversation, text: str
+        self, tx: ReplyTransaction, principal: Principal, conversation: Conversation, text: str
     ) -> list[Passage]:
         """The passages of the user's knowledge for ``text`` when the conversation is grounded (none
         otherwise), from the knowledge indexes, in the use case's transaction."""
@@ -219,7 +222,7 @@ class ReplyLauncher:
 
     async def plan(
         self,
-        tx: UnitOfWork,
+        tx: ReplyTransaction,
         principal: Principal,
         conversation: Conversation,
         model: ModelInfo,

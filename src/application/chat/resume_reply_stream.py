@@ -22,7 +22,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from src.application.chat.access import owned_message
-from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap
+from src.application.chat.ports import ChatTransaction, ReplyEvent, ReplyStreamStore, StreamGap
 from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import MessageView
@@ -58,7 +58,7 @@ def parse_event_id(value: str | None) -> int:
 class ResumeReplyStream:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[ChatTransaction],
         streams: ReplyStreamStore,
         settings: ReplySettings,
         recovery: ReplyRecovery,

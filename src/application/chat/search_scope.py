@@ -11,8 +11,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
+from src.application.chat.ports import ChatTransaction
 from src.application.knowledge.ports import RankedHit, Ranking, SearchDocument
-from src.application.shared.ports import UnitOfWork
 from src.domain.chat.model import MessageStatus
 from src.domain.identity.model import Principal
 from src.domain.knowledge.words import SearchOperator, SearchQuery
@@ -23,7 +23,7 @@ class MessageSearchScope:
 
     name = "messages"
 
-    async def rank(self, tx: UnitOfWork, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
+    async def rank(self, tx: ChatTransaction, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
         hits, total = await tx.messages.search(
             principal.user_id,
             " ".join(query.words),
@@ -35,7 +35,7 @@ class MessageSearchScope:
             hits=[RankedHit(id=h.message.id, score=h.rank, created_at=h.message.created_at) for h in hits], total=total
         )
 
-    async def load(self, tx: UnitOfWork, principal: Principal, ids: Sequence[uuid.UUID]) -> list[SearchDocument]:
+    async def load(self, tx: ChatTransaction, principal: Principal, ids: Sequence[uuid.UUID]) -> list[SearchDocument]:
         documents: list[SearchDocument] = []
         titles: dict[uuid.UUID, str | None] = {}
         for message_id in ids:

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 
 from src.application.chat.access import owned_message
-from src.application.chat.ports import StopSignals
+from src.application.chat.ports import ChatTransaction, StopSignals
 from src.application.chat.recovery import ReplyRecovery
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.chat.errors import ReplyNotInProgress
@@ -27,7 +27,9 @@ class StopReplyCommand:
 
 
 class StopReply:
-    def __init__(self, uow: UnitOfWorkFactory, stops: StopSignals, recovery: ReplyRecovery, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[ChatTransaction], stops: StopSignals, recovery: ReplyRecovery, clock: Clock
+    ) -> None:
         self._uow = uow
         self._stops = stops
         self._recovery = recovery

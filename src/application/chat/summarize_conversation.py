@@ -16,6 +16,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from src.application.chat.ports import ChargedChatTransaction
 from src.application.chat.title_conversation import OFFLINE_PROVIDER, cheap_model
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
@@ -60,7 +61,7 @@ class SummaryResult:
 class SummarizeConversation:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[ChargedChatTransaction],
         model: ChatModel,
         catalog: ModelCatalog,
         clock: Clock,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from src.application.chat.ports import UserEvent, UserEvents
+from src.application.chat.ports import ChargedChatTransaction, UserEvent, UserEvents
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
@@ -55,7 +55,12 @@ class TitleResult:
 
 class TitleConversation:
     def __init__(
-        self, uow: UnitOfWorkFactory, model: ChatModel, catalog: ModelCatalog, events: UserEvents, clock: Clock
+        self,
+        uow: UnitOfWorkFactory[ChargedChatTransaction],
+        model: ChatModel,
+        catalog: ModelCatalog,
+        events: UserEvents,
+        clock: Clock,
     ) -> None:
         self._uow = uow
         self._model = model

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Final, Literal
 
 from src.application.chat.access import owned_conversation
+from src.application.chat.ports import ChatTransaction
 from src.application.chat.views import ConversationView
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory
@@ -46,7 +47,7 @@ class UpdateConversationCommand:
 
 
 class UpdateConversation:
-    def __init__(self, uow: UnitOfWorkFactory, catalog: ModelCatalog, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], catalog: ModelCatalog, clock: Clock) -> None:
         self._uow = uow
         self._catalog = catalog
         self._clock = clock

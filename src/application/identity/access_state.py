@@ -23,7 +23,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
-from src.application.identity.ports import AccessChanges, UserAccessState
+from src.application.identity.ports import AccessChanges, IdentityTransaction, UserAccessState
 from src.application.shared.ports import Cache, CacheStats, Clock, UnitOfWorkFactory
 from src.application.shared.read_through import ReadThrough
 from src.domain.identity.model import ApiKey
@@ -34,7 +34,7 @@ ACCESS_STATE_TTL_SECONDS = 300.0
 class UserAccessStates:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[IdentityTransaction],
         cache: Cache,
         *,
         ttl_seconds: float = ACCESS_STATE_TTL_SECONDS,

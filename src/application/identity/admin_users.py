@@ -8,11 +8,11 @@ from datetime import datetime
 
 from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.ports import CommonPasswords, PasswordHasher
+from src.application.identity.ports import AuditedIdentityTransaction, CommonPasswords, PasswordHasher
 from src.application.identity.views import Page, UserView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.events import PasswordChanged
@@ -30,7 +30,7 @@ def _require_manager(principal: Principal) -> None:
 
 
 class ListUsers:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AuditedIdentityTransaction]) -> None:
         self._uow = uow
 
     async def __call__(
@@ -50,7 +50,7 @@ class ListUsers:
 
 
 class GetUser:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AuditedIdentityTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, user_id: uuid.UUID) -> UserView:
@@ -67,7 +67,9 @@ class UpdateUser:
     while the account is inactive and work again if it is reactivated). Nobody changes their own
     access: demoting or deactivating yourself, or changing your own tier, is refused."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, access_state: UserAccessStates) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[AuditedIdentityTransaction], clock: Clock, access_state: UserAccessStates
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._access_state = access_state
@@ -113,7 +115,7 @@ class ResetPassword:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[AuditedIdentityTransaction],
         hasher: PasswordHasher,
         clock: Clock,
         common_passwords: CommonPasswords,
@@ -149,7 +151,7 @@ class ResetPassword:
 
 
 async def _audit_changes(
-    tx: UnitOfWork,
+    tx: AuditedIdentityTransaction,
     principal: Principal,
     user: User,
     before_role: Role,

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.ports import SecretGenerator
+from src.application.identity.ports import AuditedIdentityTransaction, SecretGenerator
 from src.application.identity.views import ApiKeyView, CreatedApiKey
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
@@ -40,7 +40,9 @@ def _require_key_manager(principal: Principal) -> None:
 
 
 class CreateApiKey:
-    def __init__(self, uow: UnitOfWorkFactory, secrets: SecretGenerator, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[AuditedIdentityTransaction], secrets: SecretGenerator, clock: Clock
+    ) -> None:
         self._uow = uow
         self._secrets = secrets
         self._clock = clock
@@ -92,7 +94,7 @@ class CreateApiKey:
 
 
 class ListApiKeys:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AuditedIdentityTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal) -> list[ApiKeyView]:
@@ -104,7 +106,9 @@ class ListApiKeys:
 
 
 class RevokeApiKey:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, access_state: UserAccessStates) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[AuditedIdentityTransaction], clock: Clock, access_state: UserAccessStates
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._access_state = access_state

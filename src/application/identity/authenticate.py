@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime, timedelta
 
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.ports import AccessTokenIssuer, SecretGenerator, UserAccessState
+from src.application.identity.ports import AccessTokenIssuer, IdentityTransaction, SecretGenerator, UserAccessState
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import AccountInactive, InvalidToken, SessionRevoked
 from src.domain.identity.model import API_KEY_PREFIX, ApiKey, Principal, permissions_of
@@ -25,7 +25,7 @@ MAX_TOUCHED_KEYS = 10_000
 class Authenticate:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[IdentityTransaction],
         tokens: AccessTokenIssuer,
         secrets: SecretGenerator,
         clock: Clock,

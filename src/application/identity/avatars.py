@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from src.application.identity.ports import AvatarRenderer
+from src.application.identity.ports import AvatarRenderer, IdentityTransaction
 from src.application.identity.views import UserView
 from src.application.shared.ports import Clock, FileStore, UnitOfWorkFactory
 from src.domain.identity.errors import AvatarNotFound, UserNotFound
@@ -47,7 +47,9 @@ class AvatarPicture:
 
 
 class SetAvatar:
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore, renderer: AvatarRenderer, clock: Clock) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[IdentityTransaction], files: FileStore, renderer: AvatarRenderer, clock: Clock
+    ) -> None:
         self._uow = uow
         self._files = files
         self._renderer = renderer
@@ -77,7 +79,7 @@ class SetAvatar:
 
 
 class RemoveAvatar:
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[IdentityTransaction], files: FileStore, clock: Clock) -> None:
         self._uow = uow
         self._files = files
         self._clock = clock
@@ -99,7 +101,7 @@ class RemoveAvatar:
 class GetAvatar:
     """Anyone's avatar, for any caller: profiles are shown to others. Deactivated accounts have none."""
 
-    def __init__(self, uow: UnitOfWorkFactory, files: FileStore) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[IdentityTransaction], files: FileStore) -> None:
         self._uow = uow
         self._files = files
 

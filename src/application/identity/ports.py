@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from src.application.admin.ports import AuditTransaction
+from src.application.shared.ports import Transaction
 from src.domain.identity.model import ApiKey, RefreshToken, Role, Tier, User
 
 
@@ -81,6 +83,19 @@ class ApiKeyRepository(Protocol):
     async def list_for_user(self, user_id: uuid.UUID) -> list[ApiKey]: ...
 
     async def save(self, key: ApiKey) -> None: ...
+
+
+class IdentityTransaction(Transaction, Protocol):
+    """The identity context's repositories, in one transaction."""
+
+    @property
+    def users(self) -> UserRepository: ...
+
+    @property
+    def refresh_tokens(self) -> RefreshTokenRepository: ...
+
+    @property
+    def api_keys(self) -> ApiKeyRepository: ...
 
 
 class PasswordHasher(Protocol):
@@ -175,3 +190,7 @@ class AccessChanges(Protocol):
     its credentials again, and closes when they no longer hold). Best effort, never raises."""
 
     async def access_changed(self, user_id: uuid.UUID) -> None: ...
+
+
+class AuditedIdentityTransaction(IdentityTransaction, AuditTransaction, Protocol):
+    """Identity's repositories and the audit log: for the use cases that record who did what."""

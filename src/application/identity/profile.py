@@ -6,7 +6,7 @@ import uuid
 
 from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.ports import CommonPasswords, PasswordHasher
+from src.application.identity.ports import AuditedIdentityTransaction, CommonPasswords, PasswordHasher
 from src.application.identity.views import UserView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
@@ -19,7 +19,7 @@ from src.domain.identity.passwords import check_password_policy
 
 
 class GetProfile:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AuditedIdentityTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal) -> UserView:
@@ -31,7 +31,7 @@ class GetProfile:
 
 
 class UpdateProfile:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AuditedIdentityTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -56,7 +56,7 @@ class ChangePassword:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[AuditedIdentityTransaction],
         hasher: PasswordHasher,
         clock: Clock,
         common_passwords: CommonPasswords,
@@ -104,7 +104,9 @@ class ChangePassword:
 class DeactivateAccount:
     """The user closes their own account: it can no longer sign in, and every session and API key ends."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, access_state: UserAccessStates) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[AuditedIdentityTransaction], clock: Clock, access_state: UserAccessStates
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._access_state = access_state

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 from src.application.admin.audit import record_audit
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.ports import AccessTokenIssuer, SecretGenerator
+from src.application.identity.ports import AccessTokenIssuer, AuditedIdentityTransaction, SecretGenerator
 from src.application.identity.views import TokenPair
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
@@ -25,7 +25,7 @@ from src.domain.identity.model import User
 class RefreshSession:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[AuditedIdentityTransaction],
         tokens: AccessTokenIssuer,
         secrets: SecretGenerator,
         clock: Clock,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from src.application.identity.ports import CommonPasswords, PasswordHasher
+from src.application.identity.ports import CommonPasswords, IdentityTransaction, PasswordHasher
 from src.application.identity.views import RegisterUserCommand, UserView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
@@ -18,7 +18,7 @@ __all__ = ["RegisterUser", "RegisterUserCommand"]
 class RegisterUser:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[IdentityTransaction],
         hasher: PasswordHasher,
         clock: Clock,
         common_passwords: CommonPasswords,

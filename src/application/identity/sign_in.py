@@ -13,7 +13,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 from src.application.admin.audit import record_audit
-from src.application.identity.ports import AccessTokenIssuer, PasswordHasher, SecretGenerator
+from src.application.identity.ports import (
+    AccessTokenIssuer,
+    AuditedIdentityTransaction,
+    PasswordHasher,
+    SecretGenerator,
+)
 from src.application.identity.views import SignInCommand, TokenPair
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, RateLimiter, UnitOfWorkFactory
@@ -28,7 +33,7 @@ __all__ = ["SignIn", "SignInCommand"]
 class SignIn:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[AuditedIdentityTransaction],
         hasher: PasswordHasher,
         tokens: AccessTokenIssuer,
         secrets: SecretGenerator,

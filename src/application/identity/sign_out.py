@@ -8,7 +8,7 @@ leave them working unless ``revoke_api_keys`` is asked for (docs/SESSIONS.md).
 from __future__ import annotations
 
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.ports import SecretGenerator
+from src.application.identity.ports import IdentityTransaction, SecretGenerator
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import InvalidToken, UserNotFound
 from src.domain.identity.model import Principal
@@ -16,7 +16,11 @@ from src.domain.identity.model import Principal
 
 class SignOut:
     def __init__(
-        self, uow: UnitOfWorkFactory, secrets: SecretGenerator, clock: Clock, access_state: UserAccessStates
+        self,
+        uow: UnitOfWorkFactory[IdentityTransaction],
+        secrets: SecretGenerator,
+        clock: Clock,
+        access_state: UserAccessStates,
     ) -> None:
         self._uow = uow
         self._secrets = secrets
@@ -36,7 +40,9 @@ class SignOut:
 
 
 class SignOutEverywhere:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, access_state: UserAccessStates) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[IdentityTransaction], clock: Clock, access_state: UserAccessStates
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._access_state = access_state

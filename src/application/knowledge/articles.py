@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 
-from src.application.knowledge.ports import ArticleFilter
+from src.application.knowledge.ports import ArticleFilter, KnowledgeTransaction
 from src.application.knowledge.views import (
     ArticlePage,
     ArticleView,
@@ -18,7 +18,7 @@ from src.application.knowledge.views import (
     UpdateArticleCommand,
 )
 from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import ArticleNotFound
@@ -41,7 +41,7 @@ def require_publisher_of_public(principal: Principal, article: Article) -> None:
         require(principal, Permission.KNOWLEDGE_PUBLISH)
 
 
-async def readable_article(tx: UnitOfWork, principal: Principal, article_id: uuid.UUID) -> Article:
+async def readable_article(tx: KnowledgeTransaction, principal: Principal, article_id: uuid.UUID) -> Article:
     """The article, when ``principal`` may read it; ``ArticleNotFound`` otherwise. A hidden public
     article is read by its author and by moderators only."""
     article = await tx.articles.get(article_id)
@@ -52,7 +52,7 @@ async def readable_article(tx: UnitOfWork, principal: Principal, article_id: uui
     return article
 
 
-async def own_article(tx: UnitOfWork, principal: Principal, article_id: uuid.UUID) -> Article:
+async def own_article(tx: KnowledgeTransaction, principal: Principal, article_id: uuid.UUID) -> Article:
     """The article, when ``principal`` wrote it; ``ArticleNotFound`` otherwise (never ``forbidden``)."""
     article = await tx.articles.get(article_id)
     if article is None or article.author_id != principal.user_id:
@@ -61,7 +61,7 @@ async def own_article(tx: UnitOfWork, principal: Principal, article_id: uuid.UUI
 
 
 class CreateArticle:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -85,7 +85,7 @@ class CreateArticle:
 
 
 class GetArticle:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, article_id: uuid.UUID) -> ArticleView:
@@ -97,7 +97,7 @@ class GetArticle:
 class ListArticles:
     """Everything the caller may read, newest first: filter by author, status, tag and words."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, command: ListArticlesCommand) -> ArticlePage:
@@ -119,7 +119,7 @@ class ListArticles:
 
 
 class UpdateArticle:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -141,7 +141,7 @@ class UpdateArticle:
 
 
 class DeleteArticle:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, article_id: uuid.UUID) -> None:

@@ -30,7 +30,7 @@ import asyncio
 from dataclasses import dataclass
 
 from src.application.knowledge.articles import require
-from src.application.knowledge.ports import Dictionary
+from src.application.knowledge.ports import Dictionary, KnowledgeTransaction
 from src.application.knowledge.views import DictionaryEntry, DictionaryView
 from src.application.shared.ports import Cache, CacheStats, UnitOfWorkFactory
 from src.domain.identity.model import Permission, Principal
@@ -69,7 +69,7 @@ class TopWordsDefinitions:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[KnowledgeTransaction],
         cache: Cache,
         dictionary: Dictionary,
         *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from src.application.knowledge.articles import require
 from src.application.knowledge.dictionary import TopWordsDefinitions
-from src.application.knowledge.ports import ParagraphSource
+from src.application.knowledge.ports import KnowledgeTransaction, ParagraphSource
 from src.application.knowledge.views import ParagraphView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
@@ -28,7 +28,7 @@ REFRESH_DICTIONARY_JOB = "refresh_dictionary"
 class FetchParagraph:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[KnowledgeTransaction],
         source: ParagraphSource,
         clock: Clock,
         dictionary: TopWordsDefinitions | None = None,

@@ -11,14 +11,12 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol, TypeVar
 
+from src.application.shared.ports import Transaction
 from src.domain.identity.model import Principal
 from src.domain.knowledge.model import Article, ArticleStatus, Paragraph, WordDefinition, WordFrequency
 from src.domain.knowledge.words import SearchQuery
-
-if TYPE_CHECKING:
-    from src.application.shared.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +113,19 @@ class WordCountRepository(Protocol):
         ...
 
 
+class KnowledgeTransaction(Transaction, Protocol):
+    """The knowledge context's repositories, in one transaction."""
+
+    @property
+    def articles(self) -> ArticleRepository: ...
+
+    @property
+    def paragraphs(self) -> ParagraphRepository: ...
+
+    @property
+    def word_counts(self) -> WordCountRepository: ...
+
+
 class ParagraphSource(Protocol):
     """Where paragraphs come from: a metaphorpsum-compatible service, or the offline generator."""
 
@@ -150,7 +161,10 @@ class SearchDocument:
     conversation_id: uuid.UUID | None = None
 
 
-class SearchScope(Protocol):
+TxT_contra = TypeVar("TxT_contra", bound=Transaction, contravariant=True)
+
+
+class SearchScope(Protocol[TxT_contra]):
     """One kind of thing ``GET /api/v1/search`` looks through (articles, paragraphs, messages).
 
     A scope only ever finds what ``principal`` may read. Both calls run inside the search's one
@@ -160,10 +174,10 @@ class SearchScope(Protocol):
     @property
     def name(self) -> str: ...
 
-    async def rank(self, tx: UnitOfWork, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
+    async def rank(self, tx: TxT_contra, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
         """The best ``limit`` hits, best first, and the total number of hits."""
         ...
 
-    async def load(self, tx: UnitOfWork, principal: Principal, ids: Sequence[uuid.UUID]) -> list[SearchDocument]:
+    async def load(self, tx: TxT_contra, principal: Principal, ids: Sequence[uuid.UUID]) -> list[SearchDocument]:
         """The documents of hits ``rank`` returned (those still there)."""
         ...

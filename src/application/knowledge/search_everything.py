@@ -10,11 +10,12 @@ PostgreSQL, BM25 on SQLite; higher is better); the page shown is the best ``limi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Generic, TypeVar
 
 from src.application.knowledge.articles import require
 from src.application.knowledge.ports import RankedHit, SearchScope
 from src.application.knowledge.views import SearchCommand, SearchHitView, SearchResults
-from src.application.shared.ports import UnitOfWorkFactory
+from src.application.shared.ports import Transaction, UnitOfWorkFactory
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import UnknownSearchScope
 from src.domain.knowledge.snippets import make_snippet
@@ -26,10 +27,15 @@ MAX_LIMIT = 100
 MAX_OFFSET = 1000
 
 
-class SearchEverything:
-    def __init__(self, uow: UnitOfWorkFactory, scopes: Sequence[SearchScope]) -> None:
+TxT = TypeVar("TxT", bound=Transaction)
+
+
+class SearchEverything(Generic[TxT]):
+    """Searches ``scopes``, each given the one read-only transaction (``TxT``: what they all need)."""
+
+    def __init__(self, uow: UnitOfWorkFactory[TxT], scopes: Sequence[SearchScope[TxT]]) -> None:
         self._uow = uow
-        self._scopes: dict[str, SearchScope] = {s.name: s for s in scopes}
+        self._scopes: dict[str, SearchScope[TxT]] = {s.name: s for s in scopes}
 
     @property
     def scope_names(self) -> list[str]:
@@ -76,7 +82,7 @@ class SearchEverything:
             items=items, total=sum(totals.values()), limit=command.limit, offset=command.offset, totals=totals
         )
 
-    def _chosen(self, names: Sequence[str]) -> list[SearchScope]:
+    def _chosen(self, names: Sequence[str]) -> list[SearchScope[TxT]]:
         wanted = [n.strip().lower() for n in names if n.strip()]
         if not wanted:
             return list(self._scopes.values())

@@ -7,6 +7,7 @@ search index: never by reading every paragraph.
 from __future__ import annotations
 
 from src.application.knowledge.articles import require
+from src.application.knowledge.ports import KnowledgeTransaction
 from src.application.knowledge.views import ParagraphSearchResult, ParagraphView, SearchParagraphsCommand
 from src.application.shared.ports import UnitOfWorkFactory
 from src.domain.identity.model import Permission, Principal
@@ -17,7 +18,7 @@ MAX_LIMIT = 1000
 
 
 class SearchParagraphs:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, command: SearchParagraphsCommand) -> ParagraphSearchResult:

@@ -9,8 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 
-from src.application.knowledge.ports import Ranking, SearchDocument
-from src.application.shared.ports import UnitOfWork
+from src.application.knowledge.ports import KnowledgeTransaction, Ranking, SearchDocument
 from src.domain.identity.model import Principal
 from src.domain.knowledge.words import SearchQuery
 
@@ -20,10 +19,12 @@ class ArticleSearchScope:
 
     name = "articles"
 
-    async def rank(self, tx: UnitOfWork, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
+    async def rank(self, tx: KnowledgeTransaction, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
         return await tx.articles.rank(query, reader_id=principal.user_id, limit=limit)
 
-    async def load(self, tx: UnitOfWork, principal: Principal, ids: Sequence[uuid.UUID]) -> list[SearchDocument]:
+    async def load(
+        self, tx: KnowledgeTransaction, principal: Principal, ids: Sequence[uuid.UUID]
+    ) -> list[SearchDocument]:
         articles = await tx.articles.get_many(ids)
         return [
             SearchDocument(id=a.id, title=a.title, text=a.body or a.title, created_at=a.created_at)
@@ -37,9 +38,11 @@ class ParagraphSearchScope:
 
     name = "paragraphs"
 
-    async def rank(self, tx: UnitOfWork, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
+    async def rank(self, tx: KnowledgeTransaction, principal: Principal, query: SearchQuery, limit: int) -> Ranking:
         return await tx.paragraphs.rank(query, limit=limit)
 
-    async def load(self, tx: UnitOfWork, principal: Principal, ids: Sequence[uuid.UUID]) -> list[SearchDocument]:
+    async def load(
+        self, tx: KnowledgeTransaction, principal: Principal, ids: Sequence[uuid.UUID]
+    ) -> list[SearchDocument]:
         paragraphs = await tx.paragraphs.get_many(ids)
         return [SearchDocument(id=p.id, title=None, text=p.content, created_at=p.created_at) for p in paragraphs]

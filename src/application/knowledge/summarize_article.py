@@ -15,8 +15,10 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass
+from typing import Protocol
 
 from src.application.knowledge.articles import readable_article, require
+from src.application.knowledge.ports import KnowledgeTransaction
 from src.application.knowledge.views import SummaryView
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.events import record_event
@@ -24,12 +26,18 @@ from src.application.shared.ids import new_id
 from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import ensure_within_budget
+from src.application.usage.ports import UsageTransaction
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.events import ArticleSummarized
 from src.domain.knowledge.model import Article
 from src.domain.llm.model import ChatRequest, Completion, MessageRole, PromptMessage
 from src.domain.usage.events import UsageCharged
 from src.domain.usage.model import TierBudgets, UsageKind, UsageRecord
+
+
+class SummarizeArticleTransaction(KnowledgeTransaction, UsageTransaction, Protocol):
+    """Knowledge's repositories and usage's (the summary's model call is charged)."""
+
 
 SUMMARY_TTL = 30 * 24 * 60 * 60
 SUMMARY_MAX_TOKENS = 300
@@ -54,7 +62,7 @@ def summary_hash(model: str, title: str, body: str) -> str:
 class SummarizeArticle:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[SummarizeArticleTransaction],
         chat_model: ChatModel,
         catalog: ModelCatalog,
         cache: Cache,

@@ -11,9 +11,11 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from src.application.admin.audit import record_audit
-from src.application.notifications.ports import LivePush
+from src.application.admin.ports import AuditTransaction
+from src.application.notifications.ports import LivePush, NotificationsTransaction
 from src.application.notifications.views import AnnouncementView, NotificationView
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
@@ -26,11 +28,16 @@ from src.domain.notifications.events import AnnouncementPublished
 from src.domain.notifications.model import Audience, Category, Notification, Preferences, check_announcement
 from src.domain.shared.jobs import JobReceipt
 
+
+class AnnouncementTransaction(NotificationsTransaction, AuditTransaction, Protocol):
+    """Notifications' repositories and the audit log."""
+
+
 FAN_OUT_RECEIPT = "announcement_batch"
 
 
 class PublishAnnouncement:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[AnnouncementTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -71,7 +78,9 @@ class FanOutResult:
 
 
 class FanOutAnnouncement:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, push: LivePush, *, batch_size: int = 1000) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[AnnouncementTransaction], clock: Clock, push: LivePush, *, batch_size: int = 1000
+    ) -> None:
         self._uow = uow
         self._clock = clock
         self._push = push

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from src.application.notifications.ports import EmailTemplates, Mailer, UnsubscribeLinks
+from src.application.notifications.ports import EmailTemplates, Mailer, RecipientTransaction, UnsubscribeLinks
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import User
@@ -58,7 +58,7 @@ class EmailComposer:
 class DeliverEmail:
     """Send through the ``Mailer`` (raises when refused: the job retries), then record it as sent."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, mailer: Mailer) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[RecipientTransaction], clock: Clock, mailer: Mailer) -> None:
         self._uow = uow
         self._clock = clock
         self._mailer = mailer
@@ -101,7 +101,7 @@ class SendEmailDigests:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[RecipientTransaction],
         clock: Clock,
         composer: EmailComposer,
         deliver: DeliverEmail,

@@ -9,6 +9,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
+from src.application.notifications.ports import NotificationsTransaction
 from src.application.notifications.views import NotificationPage, NotificationView
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Principal
@@ -29,7 +30,7 @@ class ListNotificationsQuery:
 
 
 class ListNotifications:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, query: ListNotificationsQuery) -> NotificationPage:
@@ -50,7 +51,7 @@ class ListNotifications:
 class NotificationsAfter:
     """What a reconnecting stream missed: the caller's notifications newer than ``after``, oldest first."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, after: uuid.UUID, limit: int = 500) -> list[NotificationView]:
@@ -60,7 +61,7 @@ class NotificationsAfter:
 
 
 class MarkNotificationRead:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -71,7 +72,7 @@ class MarkNotificationRead:
 
 
 class MarkAllNotificationsRead:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -81,7 +82,7 @@ class MarkAllNotificationsRead:
 
 
 class DeleteNotification:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal, notification_id: uuid.UUID) -> None:
@@ -104,7 +105,7 @@ class PruneNotifications:
     """Read notifications older than the retention (``NOTIFICATION_RETENTION_DAYS``) and old
     processed-event records, in batches (one short transaction each)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, retention: timedelta) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction], clock: Clock, retention: timedelta) -> None:
         self._uow = uow
         self._clock = clock
         self._retention = retention

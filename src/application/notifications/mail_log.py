@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
+from src.application.notifications.ports import NotificationsTransaction
 from src.application.notifications.views import SentEmailView
 from src.application.shared.ports import UnitOfWorkFactory
 
 
 class ListSentEmails:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, limit: int = 20) -> list[SentEmailView]:
@@ -18,7 +19,7 @@ class ListSentEmails:
 
 
 class GetSentEmail:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, email_id: uuid.UUID) -> SentEmailView | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from src.application.notifications.email import DeliverEmail, EmailComposer
-from src.application.notifications.ports import LivePush
+from src.application.notifications.ports import LivePush, RecipientTransaction
 from src.application.notifications.views import NotificationView
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
@@ -41,7 +41,7 @@ class NotifyResult:
 class Notify:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[RecipientTransaction],
         clock: Clock,
         push: LivePush,
         composer: EmailComposer,

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
+from src.application.identity.ports import IdentityTransaction
+from src.application.shared.ports import Transaction
 from src.domain.notifications.email import OutgoingEmail, PendingEmail, SentEmail
 from src.domain.notifications.model import Audience, Category, Notification, Preferences
 
@@ -82,6 +84,23 @@ class EmailRepository(Protocol):
     async def list_sent(self, *, limit: int) -> list[SentEmail]: ...
 
     async def get_sent(self, email_id: uuid.UUID) -> SentEmail | None: ...
+
+
+class NotificationsTransaction(Transaction, Protocol):
+    """The notifications context's repositories, in one transaction."""
+
+    @property
+    def notifications(self) -> NotificationRepository: ...
+
+    @property
+    def notification_preferences(self) -> PreferenceRepository: ...
+
+    @property
+    def emails(self) -> EmailRepository: ...
+
+
+class RecipientTransaction(NotificationsTransaction, IdentityTransaction, Protocol):
+    """Notifications' repositories and the users they go to."""
 
 
 class Mailer(Protocol):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from src.application.notifications.ports import UnsubscribeLinks
+from src.application.notifications.ports import NotificationsTransaction, UnsubscribeLinks
 from src.application.notifications.views import PreferencesView
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Principal
@@ -13,7 +13,7 @@ from src.domain.notifications.model import ChannelChoice, Preferences
 
 
 class GetPreferences:
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction]) -> None:
         self._uow = uow
 
     async def __call__(self, principal: Principal) -> PreferencesView:
@@ -24,7 +24,7 @@ class GetPreferences:
 class UpdatePreferences:
     """``{category: {in_app?, email?}}``: the categories and channels given change, the rest stay."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
@@ -39,7 +39,7 @@ class UpdatePreferences:
 class Unsubscribe:
     """RFC 8058 one-click: the signed link of a mail turns that category's e-mail off (no sign-in)."""
 
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, links: UnsubscribeLinks) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[NotificationsTransaction], clock: Clock, links: UnsubscribeLinks) -> None:
         self._uow = uow
         self._clock = clock
         self._links = links

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from src.application.shared.events import decode_event
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock, Transaction, UnitOfWorkFactory
 from src.domain.shared.events import DomainEvent
 
 
@@ -56,7 +56,9 @@ class DispatchResult:
 
 
 class DispatchEvent:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock, table: EventHandlerTable, observer: EventObserver) -> None:
+    def __init__(
+        self, uow: UnitOfWorkFactory[Transaction], clock: Clock, table: EventHandlerTable, observer: EventObserver
+    ) -> None:
         names = [h.name for handlers in table.values() for h in handlers]
         if len(names) != len(set(names)):
             raise ValueError("event handler names must be unique")

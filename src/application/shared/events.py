@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from src.application.shared.ports import UnitOfWork
+from src.application.shared.ports import Transaction
 from src.domain.chat.events import ReplyFailed
 from src.domain.identity.events import ApiKeyCreated, PasswordChanged, RefreshTokenReuseDetected, UserRegistered
 from src.domain.knowledge.events import ArticleSummarized, ParagraphsFetched
@@ -49,7 +49,7 @@ class UnknownEvent(ValueError):
     """A payload names an event type this process does not know."""
 
 
-async def record_event(tx: UnitOfWork, event: DomainEvent) -> None:
+async def record_event(tx: Transaction, event: DomainEvent) -> None:
     """Write ``event`` to the outbox in ``tx``: dispatched after the commit, never without it."""
     await tx.outbox.add(DISPATCH_EVENT_JOB, encode_event(event))
 

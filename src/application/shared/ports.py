@@ -11,12 +11,6 @@ from types import TracebackType
 from typing import Any, Protocol, Self, TypeVar
 from uuid import UUID
 
-from src.application.admin.ports import AuditLogRepository, ContentReportRepository, ModerationItemRepository
-from src.application.chat.ports import ConversationRepository, MessageRepository
-from src.application.identity.ports import ApiKeyRepository, RefreshTokenRepository, UserRepository
-from src.application.knowledge.ports import ArticleRepository, ParagraphRepository, WordCountRepository
-from src.application.notifications.ports import EmailRepository, NotificationRepository, PreferenceRepository
-from src.application.usage.ports import BudgetRepository, UsageRepository
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
 from src.domain.shared.rate_limit import RateDecision
@@ -95,10 +89,14 @@ class OutboxRepository(Protocol):
         ...
 
 
-class UnitOfWork(Protocol):
-    """One database transaction and the repositories bound to it.
+class Transaction(Protocol):
+    """One database transaction and the shared repositories bound to it.
 
     ``async with uow() as tx:`` commits when the block ends normally and rolls back when it raises.
+    Each context extends this with its own repositories in its ``ports.py`` (``ChatTransaction``,
+    ``IdentityTransaction``, ...); a use case asks for the narrowest one it needs, and the adapter
+    (``src/infrastructure/persistence/unit_of_work.py``) satisfies them all. This module names no
+    context: ``src/application/unit_of_work.py`` gathers them.
     """
 
     @property
@@ -109,54 +107,6 @@ class UnitOfWork(Protocol):
 
     @property
     def processed_events(self) -> ProcessedEventRepository: ...
-
-    @property
-    def notifications(self) -> NotificationRepository: ...
-
-    @property
-    def notification_preferences(self) -> PreferenceRepository: ...
-
-    @property
-    def emails(self) -> EmailRepository: ...
-
-    @property
-    def users(self) -> UserRepository: ...
-
-    @property
-    def refresh_tokens(self) -> RefreshTokenRepository: ...
-
-    @property
-    def api_keys(self) -> ApiKeyRepository: ...
-
-    @property
-    def conversations(self) -> ConversationRepository: ...
-
-    @property
-    def messages(self) -> MessageRepository: ...
-
-    @property
-    def usage(self) -> UsageRepository: ...
-
-    @property
-    def budgets(self) -> BudgetRepository: ...
-
-    @property
-    def articles(self) -> ArticleRepository: ...
-
-    @property
-    def paragraphs(self) -> ParagraphRepository: ...
-
-    @property
-    def word_counts(self) -> WordCountRepository: ...
-
-    @property
-    def audit(self) -> AuditLogRepository: ...
-
-    @property
-    def moderation_items(self) -> ModerationItemRepository: ...
-
-    @property
-    def content_reports(self) -> ContentReportRepository: ...
 
     async def __aenter__(self) -> Self: ...
 
@@ -174,14 +124,19 @@ class UnitOfWork(Protocol):
     async def rollback(self) -> None: ...
 
 
-class UnitOfWorkFactory(Protocol):
-    """Opens a fresh unit of work: ``async with uow() as tx:``.
+TxT_co = TypeVar("TxT_co", bound=Transaction, covariant=True)
+
+
+class UnitOfWorkFactory(Protocol[TxT_co]):
+    """Opens a fresh unit of work: ``async with uow() as tx:``, ``tx`` a ``TxT_co``.
+
+    A use case names the transaction it needs: ``uow: UnitOfWorkFactory[ChatTransaction]``.
 
     ``read_only=True`` is for queries: the transaction takes no write lock (SQLite) and refuses
     writes (PostgreSQL), so readers never queue behind writers.
     """
 
-    def __call__(self, *, read_only: bool = False) -> UnitOfWork: ...
+    def __call__(self, *, read_only: bool = False) -> TxT_co: ...
 
 
 class HealthProbe(Protocol):

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Protocol
 
-from src.application.shared.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import Clock, Transaction, UnitOfWorkFactory
 from src.domain.shared.outbox import SENT_MESSAGE_RETENTION
 
 
@@ -31,11 +32,25 @@ class PruneExpiredResult:
         return sum(self.deleted.values())
 
 
-DeleteBatch = Callable[[UnitOfWork], Awaitable[int]]
+class ExpiringRecords(Protocol):
+    async def delete_expired(self, now: datetime, *, batch_size: int) -> int:
+        """Delete up to ``batch_size`` records that expired before ``now``; the number deleted."""
+        ...
+
+
+class PruneTransaction(Transaction, Protocol):
+    """The shared repositories and the other expiring records this job deletes, by shape only
+    (this module imports no context: identity's refresh tokens fit ``ExpiringRecords``)."""
+
+    @property
+    def refresh_tokens(self) -> ExpiringRecords: ...
+
+
+DeleteBatch = Callable[[PruneTransaction], Awaitable[int]]
 
 
 class PruneExpiredRecords:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[PruneTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

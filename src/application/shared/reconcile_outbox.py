@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from src.application.shared.ports import Clock, TaskQueue, UnitOfWorkFactory
+from src.application.shared.ports import Clock, TaskQueue, Transaction, UnitOfWorkFactory
 
 #: A job handed over this long ago without a receipt is taken for lost (it would have run by then).
 DEFAULT_GRACE = timedelta(minutes=2)
@@ -32,7 +32,7 @@ class ReconciledOutbox:
 class ReconcileOutbox:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[Transaction],
         queue: TaskQueue,
         clock: Clock,
         *,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from src.application.shared.ports import Clock, TaskQueue, UnitOfWorkFactory
+from src.application.shared.ports import Clock, TaskQueue, Transaction, UnitOfWorkFactory
 from src.domain.shared.outbox import DEFAULT_BACKOFF, OutboxBacklog, OutboxBackoff
 
 
@@ -43,7 +43,7 @@ class RelayOutboxResult:
 class RelayOutbox:
     def __init__(
         self,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[Transaction],
         queue: TaskQueue,
         clock: Clock,
         *,

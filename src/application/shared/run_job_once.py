@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock, Transaction, UnitOfWorkFactory
 from src.domain.shared.jobs import JobReceipt
 
 
@@ -21,7 +21,7 @@ class JobOutcome:
 
 
 class RunJobOnce:
-    def __init__(self, uow: UnitOfWorkFactory, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[Transaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 

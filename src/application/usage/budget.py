@@ -7,21 +7,23 @@ from datetime import datetime
 
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
-from src.application.shared.ports import UnitOfWork, UnitOfWorkFactory
-from src.application.usage.ports import BudgetReader
+from src.application.shared.ports import UnitOfWorkFactory
+from src.application.usage.ports import BudgetReader, UsageTransaction
 from src.domain.identity.model import Principal
 from src.domain.usage.events import UsageCharged, thresholds_reached
 from src.domain.usage.model import BudgetStatus, TierBudgets, budget_status, month_start
 
 
-async def budget_status_of(tx: UnitOfWork, principal: Principal, budgets: TierBudgets, now: datetime) -> BudgetStatus:
+async def budget_status_of(
+    tx: UsageTransaction, principal: Principal, budgets: TierBudgets, now: datetime
+) -> BudgetStatus:
     """O(1): the user's own budget (if an admin set one) and this month's running total."""
     custom = await tx.budgets.get(principal.user_id)
     spent = await tx.usage.spent_in_month(principal.user_id, month_start(now))
     return budget_status(tier=principal.tier, custom_micros=custom, spent_micros=spent, budgets=budgets, now=now)
 
 
-async def ensure_within_budget(tx: UnitOfWork, principal: Principal, budgets: TierBudgets, now: datetime) -> None:
+async def ensure_within_budget(tx: UsageTransaction, principal: Principal, budgets: TierBudgets, now: datetime) -> None:
     """Raise ``budget_exceeded`` when the month's spending reached the budget."""
     status = await budget_status_of(tx, principal, budgets, now)
     status.ensure_not_exceeded(now)
@@ -41,7 +43,7 @@ class UnitOfWorkBudgetReader:
     """``BudgetReader`` through the repositories, in a read-only unit of work (what the adapters'
     one-statement reader does faster)."""
 
-    def __init__(self, uow: UnitOfWorkFactory) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[UsageTransaction]) -> None:
         self._uow = uow
 
     async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
@@ -50,7 +52,7 @@ class UnitOfWorkBudgetReader:
 
 
 async def record_charge_if_near_budget(
-    tx: UnitOfWork, *, user_id: uuid.UUID, cost_micros: int, budget_micros: int | None, now: datetime
+    tx: UsageTransaction, *, user_id: uuid.UUID, cost_micros: int, budget_micros: int | None, now: datetime
 ) -> bool:
     """In the transaction that recorded a charge: raise ``UsageCharged`` (the budget-alert job follows from
     it) when the month's total, this charge included, has reached an alert threshold of ``budget_micros``

@@ -8,13 +8,21 @@ as the event, so concurrent charges and redeliveries raise it once.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Protocol
 
+from src.application.identity.ports import IdentityTransaction
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ports import UsageTransaction
 from src.domain.shared.jobs import JobReceipt
 from src.domain.usage.events import BudgetThresholdReached, UsageCharged, thresholds_reached
 from src.domain.usage.model import TierBudgets, month_start
+
+
+class BudgetAlertTransaction(UsageTransaction, IdentityTransaction, Protocol):
+    """Usage's repositories and the users the alerts go to."""
+
 
 BUDGET_THRESHOLD_RECEIPT = "budget_threshold"
 #: Longer than any month, so that a claim outlives the month it is for.
@@ -22,7 +30,7 @@ RECEIPT_RETENTION = timedelta(days=40)
 
 
 class CheckBudgetThresholds:
-    def __init__(self, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[BudgetAlertTransaction], budgets: TierBudgets, clock: Clock) -> None:
         self._uow = uow
         self._budgets = budgets
         self._clock = clock

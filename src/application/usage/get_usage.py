@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.budget import budget_status_of
-from src.application.usage.ports import UsageBucket, UsageGrouping
+from src.application.usage.ports import UsageBucket, UsageGrouping, UsageTransaction
 from src.application.usage.views import UsageReport
 from src.domain.identity.model import Principal
 from src.domain.usage.errors import InvalidUsageQuery
@@ -28,7 +28,7 @@ class GetUsageCommand:
 
 
 class GetUsage:
-    def __init__(self, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[UsageTransaction], budgets: TierBudgets, clock: Clock) -> None:
         self._uow = uow
         self._budgets = budgets
         self._clock = clock

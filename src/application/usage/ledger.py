@@ -15,8 +15,9 @@ import asyncio
 import uuid
 from datetime import datetime
 
-from src.application.shared.ports import UnitOfWork, UnitOfWorkFactory
+from src.application.shared.ports import UnitOfWorkFactory
 from src.application.usage.budget import record_charge_if_near_budget
+from src.application.usage.ports import UsageTransaction
 from src.domain.usage.model import UsageRecord
 
 #: Records per transaction at most (a longer queue is written in several).
@@ -24,7 +25,7 @@ MAX_BATCH = 200
 
 
 class UsageLedger:
-    def __init__(self, uow: UnitOfWorkFactory, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[UsageTransaction], *, max_batch: int = MAX_BATCH) -> None:
         self._uow = uow
         self._max_batch = max_batch
         self._pending: list[tuple[UsageRecord, int | None, asyncio.Future[None]]] = []
@@ -62,7 +63,7 @@ class UsageLedger:
 
 
 async def _charges_near_budget(
-    tx: UnitOfWork, batch: list[tuple[UsageRecord, int | None, asyncio.Future[None]]]
+    tx: UsageTransaction, batch: list[tuple[UsageRecord, int | None, asyncio.Future[None]]]
 ) -> None:
     """One ``UsageCharged`` per user whose month the batch brought to an alert threshold (one total read
     per user of the batch that gave a budget)."""

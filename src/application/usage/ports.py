@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal, Protocol
 
+from src.application.shared.ports import Transaction
 from src.domain.usage.model import UsageRecord
 
 UsageGrouping = Literal["day", "model", "api_key"]
@@ -61,6 +62,16 @@ class BudgetRepository(Protocol):
     async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
         """Set the user's own budget; ``None`` removes it (back to the tier's)."""
         ...
+
+
+class UsageTransaction(Transaction, Protocol):
+    """The usage context's repositories, in one transaction."""
+
+    @property
+    def usage(self) -> UsageRepository: ...
+
+    @property
+    def budgets(self) -> BudgetRepository: ...
 
 
 class BudgetReader(Protocol):

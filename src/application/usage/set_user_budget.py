@@ -5,14 +5,22 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
+from typing import Protocol
 
 from src.application.admin.audit import record_audit
+from src.application.admin.ports import AuditTransaction
+from src.application.identity.ports import IdentityTransaction
 from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ports import UsageTransaction
 from src.application.usage.views import UserBudgetView
 from src.domain.admin.audit import AuditAction, AuditTarget
 from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.model import Permission, Principal
 from src.domain.usage.model import TierBudgets, budget_status, dollars_to_micros, month_start
+
+
+class UserBudgetTransaction(UsageTransaction, IdentityTransaction, AuditTransaction, Protocol):
+    """Usage's repositories, the user whose budget it is, and the audit log."""
 
 
 def _require_manager(principal: Principal) -> None:
@@ -21,7 +29,7 @@ def _require_manager(principal: Principal) -> None:
 
 
 class GetUserBudget:
-    def __init__(self, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[UserBudgetTransaction], budgets: TierBudgets, clock: Clock) -> None:
         self._uow = uow
         self._budgets = budgets
         self._clock = clock
@@ -40,7 +48,7 @@ class GetUserBudget:
 
 
 class SetUserBudget:
-    def __init__(self, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWorkFactory[UserBudgetTransaction], budgets: TierBudgets, clock: Clock) -> None:
         self._uow = uow
         self._budgets = budgets
         self._clock = clock

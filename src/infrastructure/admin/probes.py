@@ -10,7 +10,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.admin.ports import DependencyLatency, JobsState
-from src.application.shared.ports import Clock, TaskQueue, UnitOfWorkFactory
+from src.application.shared.ports import Clock, TaskQueue, Transaction, UnitOfWorkFactory
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
 from src.infrastructure.queue.in_process import InProcessTaskQueue
 from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
@@ -27,7 +27,7 @@ class SqlSystemProbes:
         *,
         engine: AsyncEngine,
         redis: Redis | None,
-        uow: UnitOfWorkFactory,
+        uow: UnitOfWorkFactory[Transaction],
         queue: TaskQueue,
         queue_name: str,
         failed_jobs: SaqFailedJobs | None,

@@ -37,7 +37,7 @@ from src.infrastructure.persistence.chat_models import (
 from src.infrastructure.persistence.chat_rows import conversation_of, message_of, prompt_message_of
 from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
 from src.infrastructure.persistence.message_search import search_messages
-from src.infrastructure.persistence.sql_support import flush_pending
+from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
 
 _GENERATING = MessageStatus.GENERATING.value
 _COMPLETE = MessageStatus.COMPLETE.value
@@ -472,3 +472,15 @@ def _message_columns(message: Message) -> dict[str, Any]:
         "last_event_id": message.last_event_id,
         "updated_at": message.updated_at,
     }
+
+
+class ChatRepositories(SessionScope):
+    """The chat context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
+
+    @property
+    def conversations(self) -> SqlConversationRepository:
+        return SqlConversationRepository(self.session)
+
+    @property
+    def messages(self) -> SqlMessageRepository:
+        return SqlMessageRepository(self.session)

@@ -9,3 +9,17 @@ async def flush_pending(session: AsyncSession) -> None:
     """Core statements do not autoflush: write pending ORM objects first (rows they refer to)."""
     if session.new or session.dirty or session.deleted:
         await session.flush()
+
+
+class SessionScope:
+    """The base of each context's repositories mixin (``ChatRepositories``, ...): the open session of
+    the unit of work they are mixed into, and whether it is read-only. ``SqlAlchemyUnitOfWork``
+    provides both."""
+
+    @property
+    def session(self) -> AsyncSession:
+        raise NotImplementedError
+
+    @property
+    def read_only(self) -> bool:
+        raise NotImplementedError

@@ -14,31 +14,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
-from src.infrastructure.persistence.admin_repositories import (
-    SqlAuditLogRepository,
-    SqlContentReportRepository,
-    SqlModerationItemRepository,
-)
-from src.infrastructure.persistence.chat_repositories import SqlConversationRepository, SqlMessageRepository
+from src.infrastructure.persistence.admin_repositories import AdminRepositories
+from src.infrastructure.persistence.chat_repositories import ChatRepositories
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
-from src.infrastructure.persistence.identity_repositories import (
-    SqlApiKeyRepository,
-    SqlRefreshTokenRepository,
-    SqlUserRepository,
-)
-from src.infrastructure.persistence.knowledge_repositories import (
-    SqlArticleRepository,
-    SqlParagraphRepository,
-    SqlWordCountRepository,
-)
+from src.infrastructure.persistence.identity_repositories import IdentityRepositories
+from src.infrastructure.persistence.knowledge_repositories import KnowledgeRepositories
 from src.infrastructure.persistence.notification_repositories import (
-    SqlEmailRepository,
-    SqlNotificationRepository,
-    SqlPreferenceRepository,
+    NotificationRepositories,
     SqlProcessedEventRepository,
 )
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
-from src.infrastructure.persistence.usage_repositories import SqlBudgetRepository, SqlUsageRepository
+from src.infrastructure.persistence.usage_repositories import UsageRepositories
 
 logger = get_logger("parley.db")
 
@@ -66,7 +52,17 @@ class WriterGate:
         return found
 
 
-class SqlAlchemyUnitOfWork:
+class SqlAlchemyUnitOfWork(
+    AdminRepositories,
+    ChatRepositories,
+    IdentityRepositories,
+    KnowledgeRepositories,
+    NotificationRepositories,
+    UsageRepositories,
+):
+    """One session, one transaction: the shared repositories here, each context's from its mixin
+    (a new context adds its ``<Context>Repositories`` to the bases, one line)."""
+
     def __init__(
         self,
         session_factory: Callable[[], AsyncSession],
@@ -84,6 +80,10 @@ class SqlAlchemyUnitOfWork:
         self._outbox_listeners = outbox_listeners if outbox_listeners is not None else []
         self._session: AsyncSession | None = None
         self._outbox_written = False
+
+    @property
+    def read_only(self) -> bool:
+        return self._read_only
 
     @property
     def session(self) -> AsyncSession:
@@ -104,70 +104,6 @@ class SqlAlchemyUnitOfWork:
     @property
     def processed_events(self) -> SqlProcessedEventRepository:
         return SqlProcessedEventRepository(self.session)
-
-    @property
-    def notifications(self) -> SqlNotificationRepository:
-        return SqlNotificationRepository(self.session)
-
-    @property
-    def notification_preferences(self) -> SqlPreferenceRepository:
-        return SqlPreferenceRepository(self.session)
-
-    @property
-    def emails(self) -> SqlEmailRepository:
-        return SqlEmailRepository(self.session)
-
-    @property
-    def users(self) -> SqlUserRepository:
-        return SqlUserRepository(self.session)
-
-    @property
-    def refresh_tokens(self) -> SqlRefreshTokenRepository:
-        return SqlRefreshTokenRepository(self.session, lock_rows=not self._read_only)
-
-    @property
-    def api_keys(self) -> SqlApiKeyRepository:
-        return SqlApiKeyRepository(self.session)
-
-    @property
-    def conversations(self) -> SqlConversationRepository:
-        return SqlConversationRepository(self.session)
-
-    @property
-    def messages(self) -> SqlMessageRepository:
-        return SqlMessageRepository(self.session)
-
-    @property
-    def usage(self) -> SqlUsageRepository:
-        return SqlUsageRepository(self.session)
-
-    @property
-    def budgets(self) -> SqlBudgetRepository:
-        return SqlBudgetRepository(self.session)
-
-    @property
-    def articles(self) -> SqlArticleRepository:
-        return SqlArticleRepository(self.session)
-
-    @property
-    def paragraphs(self) -> SqlParagraphRepository:
-        return SqlParagraphRepository(self.session)
-
-    @property
-    def word_counts(self) -> SqlWordCountRepository:
-        return SqlWordCountRepository(self.session)
-
-    @property
-    def audit(self) -> SqlAuditLogRepository:
-        return SqlAuditLogRepository(self.session)
-
-    @property
-    def moderation_items(self) -> SqlModerationItemRepository:
-        return SqlModerationItemRepository(self.session, lock_rows=not self._read_only)
-
-    @property
-    def content_reports(self) -> SqlContentReportRepository:
-        return SqlContentReportRepository(self.session)
 
     async def __aenter__(self) -> Self:
         if self._session is not None:

@@ -44,7 +44,7 @@ from src.infrastructure.persistence.chat_models import (
     UserBudgetModel,
 )
 from src.infrastructure.persistence.database import log_if_slow
-from src.infrastructure.persistence.sql_support import flush_pending
+from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
 
 _USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)
 _USAGE_MONTHS = cast(Table, UsageMonthModel.__table__)
@@ -360,3 +360,15 @@ class SqlBudgetReader:
         finally:
             await greenlet_spawn(pooled.close)
         return row[0], row[1]
+
+
+class UsageRepositories(SessionScope):
+    """The usage context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
+
+    @property
+    def usage(self) -> SqlUsageRepository:
+        return SqlUsageRepository(self.session)
+
+    @property
+    def budgets(self) -> SqlBudgetRepository:
+        return SqlBudgetRepository(self.session)

@@ -18,7 +18,8 @@ if TYPE_CHECKING:
     from src.application.chat.ports import UserEvents
     from src.application.identity.access_state import UserAccessStates
     from src.application.knowledge.dictionary import TopWordsDefinitions
-    from src.application.shared.ports import Cache, CacheStats, Clock, RateLimiter, UnitOfWorkFactory
+    from src.application.shared.ports import Cache, CacheStats, Clock, RateLimiter
+    from src.application.unit_of_work import AppUnitOfWorkFactory
     from src.domain.usage.model import TierBudgets
     from src.infrastructure.cache.near_cache import NearCache
     from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
@@ -130,7 +131,7 @@ def build_access_cache(cache: Cache, pubsub: PubSubHub | None) -> NearCache | No
 
 def build_access_states(
     settings: Settings,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     cache: Cache,
     *,
     user_events: UserEvents,
@@ -184,7 +185,7 @@ def build_dictionary(settings: Settings) -> HttpDictionary | OfflineDictionary:
 
 def build_dictionary_levels(
     settings: Settings,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     cache: Cache,
     dictionary: HttpDictionary | OfflineDictionary,
 ) -> TopWordsDefinitions:

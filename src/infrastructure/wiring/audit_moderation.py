@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 from src.application.admin.audit import ListAuditEvents, PruneAuditEvents
 from src.application.admin.moderation import ListModerationItems, ReportContent, ResolveModerationItem
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ class AuditModerationServices:
 
 
 def build_audit_moderation(
-    settings: Settings, uow: UnitOfWorkFactory, clock: Clock, *, mask_excerpt: Callable[[str], str]
+    settings: Settings, uow: AppUnitOfWorkFactory, clock: Clock, *, mask_excerpt: Callable[[str], str]
 ) -> AuditModerationServices:
     """``mask_excerpt``: the personal-data masker the scanners' queue excerpts go through too."""
     return AuditModerationServices(

@@ -32,7 +32,8 @@ from src.application.chat.stop_reply import StopReply
 from src.application.chat.summarize_conversation import SummarizeConversation
 from src.application.chat.title_conversation import TitleConversation
 from src.application.chat.update_conversation import UpdateConversation
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore
@@ -118,7 +119,7 @@ def build_realtime(
 
 def build_chat(
     *,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     models: ModelAccess,
     streams: ReplyStreamStore,
     events: UserEvents,

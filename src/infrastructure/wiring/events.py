@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from src.application.shared.dispatch_event import DispatchEvent, EventHandler, EventHandlerTable
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.domain.chat.events import ReplyFailed
 from src.domain.identity.events import ApiKeyCreated, PasswordChanged, RefreshTokenReuseDetected, UserRegistered
 from src.domain.knowledge.events import ArticleSummarized, ParagraphsFetched
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
     from src.infrastructure.wiring.notifications import NotificationServices
 
 
-def build_event_dispatch(uow: UnitOfWorkFactory, clock: Clock, services: NotificationServices) -> DispatchEvent:
+def build_event_dispatch(uow: AppUnitOfWorkFactory, clock: Clock, services: NotificationServices) -> DispatchEvent:
     return DispatchEvent(uow, clock, event_handler_table(services), LoggingEventObserver())
 
 

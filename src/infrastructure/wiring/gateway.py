@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.chat.complete_chat import CompleteChat
 from src.application.llm.ports import ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.ledger import UsageLedger
 from src.infrastructure.persistence.usage_repositories import SqlBudgetReader
 from src.infrastructure.settings import Settings
@@ -24,7 +25,7 @@ class GatewayUseCases:
 def build_gateway(
     settings: Settings,
     *,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     models: ModelAccess,
     clock: Clock,
     engine: AsyncEngine,

@@ -18,7 +18,8 @@ from src.application.identity.refresh_session import RefreshSession
 from src.application.identity.register_user import RegisterUser
 from src.application.identity.sign_in import SignIn
 from src.application.identity.sign_out import SignOut, SignOutEverywhere
-from src.application.shared.ports import Clock, RateLimiter, UnitOfWorkFactory
+from src.application.shared.ports import Clock, RateLimiter
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.domain.identity.model import Role
 from src.domain.shared.rate_limit import RateLimitPolicy
 from src.infrastructure.security.common_passwords import CommonPasswordList
@@ -75,7 +76,7 @@ def build_credentials(settings: Settings) -> Credentials:
 
 def build_identity(
     *,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     clock: Clock,
     credentials: Credentials,
     access_states: UserAccessStates,

@@ -14,7 +14,8 @@ from src.application.knowledge.search_everything import SearchEverything
 from src.application.knowledge.search_paragraphs import SearchParagraphs
 from src.application.knowledge.search_scopes import ArticleSearchScope, ParagraphSearchScope
 from src.application.knowledge.summarize_article import SummarizeArticle
-from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
+from src.application.shared.ports import Cache, Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory, UnitOfWork
 from src.infrastructure.wiring.llm import ModelAccess
 
 
@@ -30,18 +31,18 @@ class KnowledgeUseCases:
     search_paragraphs: SearchParagraphs
     get_dictionary: GetDictionary
     refresh_dictionary: RefreshDictionary
-    search_everything: SearchEverything
+    search_everything: SearchEverything[UnitOfWork]
 
 
 def build_knowledge(
     *,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     clock: Clock,
     cache: Cache,
     paragraph_source: ParagraphSource,
     dictionary_levels: TopWordsDefinitions,
     models: ModelAccess,
-    search_scopes: Sequence[SearchScope] | None = None,
+    search_scopes: Sequence[SearchScope[UnitOfWork]] | None = None,
 ) -> KnowledgeUseCases:
     """``search_scopes`` default to articles, paragraphs and chat messages (``search_everything``)."""
     if search_scopes is None:

@@ -25,7 +25,8 @@ from src.application.notifications.preferences import GetPreferences, Unsubscrib
 from src.application.notifications.reactions import NotificationReactions
 from src.application.shared.dispatch_event import DispatchEvent
 from src.application.shared.events import DISPATCH_EVENT_JOB
-from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.shared.ports import Clock
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.budget_alerts import CheckBudgetThresholds
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.notifications.live_push import UserEventLivePush
@@ -78,7 +79,7 @@ def build_mailer(settings: Settings) -> Mailer:
 
 def build_notifications(
     settings: Settings,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     clock: Clock,
     user_events: UserEvents,
     tier_budgets: TierBudgets,

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from src.application.identity.avatars import GetAvatar, RemoveAvatar, SetAvatar
-from src.application.shared.ports import Clock, FileStore, UnitOfWorkFactory
+from src.application.shared.ports import Clock, FileStore
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.files.avatars import PillowAvatarRenderer
 from src.infrastructure.files.local import LocalFileStore
 from src.infrastructure.files.s3 import S3FileStore
@@ -33,7 +34,7 @@ def build_file_store(settings: Settings) -> FileStore:
     return LocalFileStore(settings.files_dir)
 
 
-def build_profiles(settings: Settings, uow: UnitOfWorkFactory, clock: Clock) -> ProfileServices:
+def build_profiles(settings: Settings, uow: AppUnitOfWorkFactory, clock: Clock) -> ProfileServices:
     files = build_file_store(settings)
     renderer = PillowAvatarRenderer()
     return ProfileServices(

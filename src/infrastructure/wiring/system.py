@@ -10,11 +10,12 @@ from saq.queue.redis import RedisQueue
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.shared.check_readiness import CheckReadiness
-from src.application.shared.ports import Clock, HealthProbe, TaskQueue, UnitOfWorkFactory
+from src.application.shared.ports import Clock, HealthProbe, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.health import DatabaseProbe, JobsProbe, RedisProbe
 from src.infrastructure.persistence.migrator import ExpectedSchema
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
@@ -87,7 +88,7 @@ def build_system(
     *,
     engine: AsyncEngine,
     redis: Redis | None,
-    uow: UnitOfWorkFactory,
+    uow: AppUnitOfWorkFactory,
     clock: Clock,
     runners: JobRunners,
     prune_expired: PruneExpiredRecords,

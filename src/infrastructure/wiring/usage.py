@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.application.shared.ports import Clock, RateLimiter, UnitOfWorkFactory
+from src.application.shared.ports import Clock, RateLimiter
+from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
 from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
@@ -30,7 +31,7 @@ def build_ai_requests(settings: Settings, limiter: RateLimiter, policies: RateLi
     )
 
 
-def build_usage(*, uow: UnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> UsageUseCases:
+def build_usage(*, uow: AppUnitOfWorkFactory, budgets: TierBudgets, clock: Clock) -> UsageUseCases:
     return UsageUseCases(
         get_usage=GetUsage(uow, budgets, clock),
         get_user_budget=GetUserBudget(uow, budgets, clock),
