@@ -84,6 +84,16 @@ def test_create_and_list(parley: RunWithInput) -> None:
     assert "no users matching 'nobody'" in parley("users", "list", "--q", "nobody").stdout
 
 
+def test_create_without_a_role_gives_the_default_role(parley: RunWithInput) -> None:
+    """Regression: ``--role`` said "Default: DEFAULT_ROLE" but the CLI always made creators."""
+    created = parley(
+        "users", "create", "--email", "vi@example.com", "--password-stdin",
+        stdin=PASSWORD + "\n", env={"DEFAULT_ROLE": "viewer"},
+    )  # fmt: skip
+    assert created.code == 0, created.stderr
+    assert "viewer, free, active" in created.stdout
+
+
 def test_create_refuses_bad_input_in_one_line(parley: RunWithInput) -> None:
     assert parley("users", "create", "--email", "ada@example.com", "--password-stdin", stdin=PASSWORD).code == 0
     one_line_error(

@@ -75,9 +75,11 @@ class CliIdentityUseCases(_CliGroup):
     @cached_property
     def register_user(self) -> RegisterUser:
         from src.application.identity.register_user import RegisterUser
+        from src.domain.identity.model import Role
 
         p = self._parts
-        return RegisterUser(p.uow, p.password_hasher, p.clock, p.common_passwords)
+        default_role = Role(p.settings.default_role)
+        return RegisterUser(p.uow, p.password_hasher, p.clock, p.common_passwords, default_role=default_role)
 
     @cached_property
     def list_users(self) -> ListUsers:
