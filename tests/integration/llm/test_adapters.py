@@ -517,3 +517,45 @@ async def test_no_test_here_can_reach_the_internet(network_guard: list[str]) -> 
     assert "api.openai.com" in network_guard
     with socket.socket() as sock, pytest.raises(NonLoopbackConnection):
         sock.connect(("203.0.113.7", 443))
+
+
+# -- proxies -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+async def test_a_proxy_from_the_environment_carries_the_calls(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The SDKs' aiohttp transport still honours ``HTTP_PROXY`` (a deployment behind an egress proxy)."""
+    seen: list[bytes] = []
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        # A forward proxy for plain HTTP: the request line names the whole URL; pass the bytes on.
+        head = await reader.readuntil(b"\r\n\r\n")
+        line, rest = head.split(b"\r\n", 1)
+        seen.append(line)
+        method, url, version = line.split(b" ")
+        path = b"/" + url.split(b"://", 1)[1].split(b"/", 1)[1]  # origin-form for the server
+        upstream_reader, upstream_writer = await asyncio.open_connection("127.0.0.1", fake.port)
+        upstream_writer.write(b" ".join((method, path, version)) + b"\r\n" + rest)
+
+        async def pump(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+            sink.close()
+
+        await asyncio.gather(pump(reader, upstream_writer), pump(upstream_reader, writer), return_exceptions=True)
+
+    proxy = await asyncio.start_server(relay, "127.0.0.1", 0)
+    port = proxy.sockets[0].getsockname()[1]
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
+    try:
+        fake.script(provider, Reply(text="through the proxy"))
+        answer = await make_adapter(provider).complete(request(provider))
+        assert answer.text == "through the proxy"
+        assert seen and seen[0].startswith(b"POST http://127.0.0.1:")
+    finally:
+        proxy.close()
