@@ -556,6 +556,7 @@ async def test_a_proxy_from_the_environment_carries_the_calls(
         fake.script(provider, Reply(text="through the proxy"))
         answer = await make_adapter(provider).complete(request(provider))
         assert answer.text == "through the proxy"
-        assert seen and seen[0].startswith(b"POST http://127.0.0.1:")
+        assert seen, "the call did not go through the proxy"
+        assert seen[0].startswith(b"POST http://127.0.0.1:")
     finally:
         proxy.close()
