@@ -1,5 +1,5 @@
 // Server state of the chat (TanStack Query) and the one live stream of the signed-in page.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { type QueryClient, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useEffect, useSyncExternalStore } from "react";
 import { api, unwrap, type Conversation, type Message } from "../../api/client";
 import { ChatStream, type LiveReply } from "../../api/stream";
@@ -11,19 +11,32 @@ export function chatStream(): ChatStream {
   return shared;
 }
 
+/**
+ * A reply ended: read the conversation again, then drop the live reply (the stored one replaces it).
+ * A first read of the messages may still be in flight, started while the reply was being written (the
+ * page of a new conversation opens mid-reply): invalidating would join that read (TanStack Query joins
+ * a query's first fetch instead of restarting it) and the page would show the reply as it was then,
+ * empty. Those reads are cancelled first, so the read after the reply is a new one.
+ */
+export async function refreshAfterReply(
+  queryClient: QueryClient,
+  stream: Pick<ChatStream, "forget">,
+  conversationId: string,
+): Promise<void> {
+  const mine = [["messages", conversationId], ["conversation", conversationId]];
+  await Promise.all(mine.map((queryKey) => queryClient.cancelQueries({ queryKey })));
+  await Promise.all(
+    [...mine, ["conversations"], ["usage"]].map((queryKey) => queryClient.invalidateQueries({ queryKey })),
+  );
+  stream.forget(conversationId);
+}
+
 export function useChatStream(): ChatStream {
   const queryClient = useQueryClient();
   const stream = chatStream();
   useEffect(() => {
     stream.onTitle = () => void queryClient.invalidateQueries({ queryKey: ["conversations"] });
-    stream.onReplyFinished = (conversationId) => {
-      void Promise.all([
-        queryClient.invalidateQueries({ queryKey: ["messages", conversationId] }),
-        queryClient.invalidateQueries({ queryKey: ["conversations"] }),
-        queryClient.invalidateQueries({ queryKey: ["conversation", conversationId] }),
-        queryClient.invalidateQueries({ queryKey: ["usage"] }),
-      ]).then(() => stream.forget(conversationId));
-    };
+    stream.onReplyFinished = (conversationId) => void refreshAfterReply(queryClient, stream, conversationId);
     stream.connect();
   }, [stream, queryClient]);
   return stream;
