@@ -134,6 +134,43 @@ async def test_a_reader_whose_events_redis_lost_is_told_instead_of_skipping_them
     assert 0 < await writer.redis.ttl(stream_key(reply)) <= 60
 
 
+async def test_events_queued_together_are_one_entry_and_one_message_and_read_from_inside_it(
+    instances: tuple[Instance, Instance],
+) -> None:
+    writer, reader = instances
+    reply = uuid.uuid4()
+    heard: list[bytes] = []
+    token = await reader.hub.subscribe(stream_key(reply), heard.append)
+    try:
+        for event_id in range(1, 8):  # appended in one go: one mirror batch
+            await writer.streams.append(reply, delta(event_id))
+        await writer.streams.flush()
+        entries = await writer.redis.xrange(stream_key(reply))
+        assert [entry_id for entry_id, _ in entries] == [b"0-7"]  # one entry, found by its last event
+        async with asyncio.timeout(5):
+            while not heard:
+                await asyncio.sleep(0.01)
+        assert len(heard) == 1
+        # A reader resuming from the middle of that entry gets the rest of it, once, in order.
+        await writer.streams.append(reply, ReplyEvent(id=8, kind="done", data={}))
+        await writer.streams.close(reply)
+        await writer.streams.flush()
+        assert await collect_ids(reader.streams.follow(reply, after=5)) == [6, 7, 8]
+        assert [e.id for e in await reader.streams.read(reply) or []] == list(range(1, 9))
+    finally:
+        reader.hub.unsubscribe(stream_key(reply), token)
+
+
+async def test_entries_of_one_event_each_are_still_read(instances: tuple[Instance, Instance]) -> None:
+    """Streams written before events were batched (an instance of the previous version, mid-upgrade)."""
+    writer, reader = instances
+    reply = uuid.uuid4()
+    for event_id, kind in ((1, "delta"), (2, "delta"), (3, "done")):
+        payload = b'{"i":%d,"k":"%s","d":{}}' % (event_id, kind.encode())
+        await writer.redis.xadd(stream_key(reply), {"e": payload}, id=f"0-{event_id}")
+    assert await collect_ids(reader.streams.follow(reply, after=1)) == [2, 3]
+
+
 async def test_read_returns_what_a_stream_holds_now_on_any_instance(instances: tuple[Instance, Instance]) -> None:
     writer, reader = instances
     reply = uuid.uuid4()

@@ -4,9 +4,11 @@
 is all there is). ``RedisReplyStreamStore`` is the ``ReplyStreamStore`` adapter (memory alone without Redis):
 
 - ``append`` writes to memory at once (local readers see it immediately, the writer never waits)
-  and, with Redis, queues the event for a mirror task that writes batches of events to Redis Streams
-  (``parley:reply:<id>``, entry ids ``0-<event id>``) and publishes each on the channel of the same
-  name, in one pipeline round trip per batch.
+  and, with Redis, queues the event for a mirror task that writes what is queued in one pipeline
+  round trip: the events of one reply queued together become one entry of its Redis Stream
+  (``parley:reply:<id>``, field ``b``: a JSON array of events; entry id ``0-<its last event id>``)
+  and one message on the channel of the same name (a streamed reply's deltas often arrive several at
+  once: one entry and one message for them, not one of each per delta).
 - ``follow`` reads memory when this process has the stream; otherwise Redis: it subscribes to the
   reply's channel, reads what it missed with ``XRANGE``, then takes live events from the channel,
   skipping duplicates and re-reading the stream when it sees a gap (or hears nothing for a while,
@@ -64,9 +66,17 @@ def encode_event(event: ReplyEvent) -> bytes:
     return _encoder.encode({"i": event.id, "k": event.kind, "d": dict(event.data)})
 
 
-def decode_event(data: bytes) -> ReplyEvent:
+def encode_events(payloads: list[bytes]) -> bytes:
+    """Events already encoded (``encode_event``), as one JSON array: a stream entry or channel message."""
+    return b"[" + b",".join(payloads) + b"]"
+
+
+def decode_events(data: bytes) -> list[ReplyEvent]:
+    """The events of a stream entry or channel message: an array of events (``encode_events``), or one
+    event alone (entries written before events were batched)."""
     raw = _decoder.decode(data)
-    return ReplyEvent(id=int(raw["i"]), kind=raw["k"], data=raw["d"])
+    items = raw if isinstance(raw, list) else [raw]
+    return [ReplyEvent(id=int(item["i"]), kind=item["k"], data=item["d"]) for item in items]
 
 
 # -- memory ---------------------------------------------------------------------------------------
@@ -236,23 +246,30 @@ class RedisReplyStreamStore:
         redis = self._redis
         hub = self._hub
 
+        # Per reply, in queue order: its events, and whether it closed after them.
+        replies: dict[uuid.UUID, tuple[list[ReplyEvent], list[bool]]] = {}
+        for reply_id, item in batch:
+            events, closed = replies.setdefault(reply_id, ([], [False]))
+            if item is _CLOSE:
+                closed[0] = True
+            else:
+                events.append(item)
+
         async def write() -> bool:
             pipe = redis.pipeline(transaction=False)
-            expiring: set[uuid.UUID] = set()
-            for reply_id, item in batch:
+            for reply_id, (events, closed) in replies.items():
                 key = stream_key(reply_id)
-                if item is _CLOSE:
+                if events:
+                    payload = encode_events([encode_event(event) for event in events])
+                    pipe.xadd(key, {"b": payload}, id=f"0-{events[-1].id}")
+                    if not closed[0]:
+                        # A stream whose writer dies mid-reply still goes away, even one Redis made
+                        # anew after losing the first (set on every batch, not only the first).
+                        pipe.expire(key, self._max_age)
+                    if hub is not None:
+                        pipe.publish(key, hub.frame(payload))
+                if closed[0]:
                     pipe.expire(key, self._ttl)
-                    continue
-                payload = encode_event(item)
-                pipe.xadd(key, {"e": payload}, id=f"0-{item.id}")
-                if reply_id not in expiring:
-                    # A stream whose writer dies mid-reply still goes away, even one Redis made
-                    # anew after losing the first (set on every batch, not only the first).
-                    pipe.expire(key, self._max_age)
-                    expiring.add(reply_id)
-                if hub is not None:
-                    pipe.publish(key, hub.frame(payload))
             async with asyncio.timeout(self._timeout * 4):
                 await pipe.execute(raise_on_error=False)
             return True
@@ -310,9 +327,10 @@ class RedisReplyStreamStore:
             while True:
                 # Catch up from the stream itself.
                 gap.clear()
-                entries = await self._range(key, last)
-                if entries is None:
+                read = await self._range(key, last)
+                if read is None:
                     return  # Redis is unreachable: the caller falls back to the database
+                entries, more = read
                 for event in entries:
                     if event.id <= last:
                         continue
@@ -325,7 +343,7 @@ class RedisReplyStreamStore:
                     yield event
                     if event.terminal:
                         return
-                if len(entries) >= XRANGE_COUNT:
+                if more:
                     continue
                 # Then live, until a gap or a quiet spell sends us back to the stream.
                 while not gap.is_set():
@@ -336,16 +354,20 @@ class RedisReplyStreamStore:
                         if waited >= idle_timeout and not await self._exists(key):
                             return  # never started, or expired: nothing will come
                         break
-                    event = decode_event(payload)
-                    if event.id <= last:
-                        continue
-                    if event.id > last + 1:
-                        break  # missed some: read them from the stream
-                    last = event.id
-                    waited = 0.0
-                    yield event
-                    if event.terminal:
-                        return
+                    missed = False
+                    for event in decode_events(payload):
+                        if event.id <= last:
+                            continue
+                        if event.id > last + 1:
+                            missed = True  # missed some: read them from the stream
+                            break
+                        last = event.id
+                        waited = 0.0
+                        yield event
+                        if event.terminal:
+                            return
+                    if missed:
+                        break
         finally:
             if token is not None and self._hub is not None:
                 self._hub.unsubscribe(key, token)
@@ -357,23 +379,34 @@ class RedisReplyStreamStore:
         key = stream_key(reply_id)
         gathered: list[ReplyEvent] = []
         while True:
-            batch = await self._range(key, gathered[-1].id if gathered else 0)
-            if batch is None:
+            read = await self._range(key, gathered[-1].id if gathered else 0)
+            if read is None:
                 return None
-            gathered.extend(batch)
-            if len(batch) < XRANGE_COUNT:
+            events, more = read
+            gathered.extend(events)
+            if not more:
                 return gathered or None
 
-    async def _range(self, key: str, after: int) -> list[ReplyEvent] | None:
+    async def _range(self, key: str, after: int) -> tuple[list[ReplyEvent], bool] | None:
+        """The events after ``after`` in up to ``XRANGE_COUNT`` entries (an entry holds a batch of
+        events, and is found by its last one: the first entry read may begin before ``after``), and
+        whether more entries may follow; ``None`` when Redis is unreachable."""
         assert self._redis is not None
         redis = self._redis
 
-        async def read() -> list[ReplyEvent] | None:
+        async def read() -> tuple[list[ReplyEvent], bool] | None:
             async with asyncio.timeout(self._timeout * 4):
                 rows: Any = await redis.xrange(key, min=f"(0-{after}", max="+", count=XRANGE_COUNT)
-            return [decode_event(fields[b"e"]) for _, fields in rows or ()]
+            rows = rows or ()
+            events = [
+                event
+                for _, fields in rows
+                for event in decode_events(fields.get(b"b") or fields[b"e"])
+                if event.id > after
+            ]
+            return events, len(rows) >= XRANGE_COUNT
 
-        async def unavailable() -> list[ReplyEvent] | None:
+        async def unavailable() -> tuple[list[ReplyEvent], bool] | None:
             return None
 
         if self._breaker is None:
