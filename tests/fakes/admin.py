@@ -122,3 +122,21 @@ class InMemoryContentReportRepository:
 
     async def exists(self, reporter_id: uuid.UUID, kind: ReportKind, target_id: uuid.UUID) -> bool:
         return (reporter_id, kind, target_id) in self._t.reports
+
+
+class AdminRepositories:
+    """The admin context's repositories in a fake unit of work (``tests.fakes.shared.InMemoryUnitOfWork``)."""
+
+    admin_tables: AdminTables
+
+    @property
+    def audit(self) -> InMemoryAuditLogRepository:
+        return InMemoryAuditLogRepository(self.admin_tables)
+
+    @property
+    def moderation_items(self) -> InMemoryModerationItemRepository:
+        return InMemoryModerationItemRepository(self.admin_tables)
+
+    @property
+    def content_reports(self) -> InMemoryContentReportRepository:
+        return InMemoryContentReportRepository(self.admin_tables)

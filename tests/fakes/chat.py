@@ -460,3 +460,25 @@ class ScriptedChatModel:
                     latency_ms=chunk.latency_ms,
                 )
         raise AssertionError("a scripted stream always ends")
+
+
+class ChatRepositories:
+    """The chat context's repositories in a fake unit of work (``tests.fakes.shared.InMemoryUnitOfWork``)."""
+
+    chat_tables: ChatTables
+
+    @property
+    def conversations(self) -> InMemoryConversationRepository:
+        return InMemoryConversationRepository(self.chat_tables)
+
+    @property
+    def messages(self) -> InMemoryMessageRepository:
+        return InMemoryMessageRepository(self.chat_tables)
+
+    @property
+    def usage(self) -> InMemoryUsageRepository:
+        return InMemoryUsageRepository(self.chat_tables)
+
+    @property
+    def budgets(self) -> InMemoryBudgetRepository:
+        return InMemoryBudgetRepository(self.chat_tables)

@@ -11,11 +11,44 @@ import hashlib
 import itertools
 import json
 import uuid
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from src.application.identity.ports import AccessClaims, IssuedAccessToken
 from src.domain.identity.errors import EmailTaken, InvalidToken
 from src.domain.identity.model import ApiKey, RefreshToken, Role, User
+
+
+@dataclass
+class IdentityTables:
+    users: dict[uuid.UUID, User] = field(default_factory=dict)
+    refresh_tokens: dict[uuid.UUID, RefreshToken] = field(default_factory=dict)
+    api_keys: dict[uuid.UUID, ApiKey] = field(default_factory=dict)
+
+    def copy(self) -> IdentityTables:
+        return IdentityTables(
+            users={k: dataclasses.replace(v) for k, v in self.users.items()},
+            refresh_tokens={k: dataclasses.replace(v) for k, v in self.refresh_tokens.items()},
+            api_keys={k: dataclasses.replace(v) for k, v in self.api_keys.items()},
+        )
+
+
+class IdentityRepositories:
+    """The identity context's repositories in a fake unit of work (``tests.fakes.shared.InMemoryUnitOfWork``)."""
+
+    identity_tables: IdentityTables
+
+    @property
+    def users(self) -> InMemoryUserRepository:
+        return InMemoryUserRepository(self.identity_tables.users)
+
+    @property
+    def refresh_tokens(self) -> InMemoryRefreshTokenRepository:
+        return InMemoryRefreshTokenRepository(self.identity_tables.refresh_tokens)
+
+    @property
+    def api_keys(self) -> InMemoryApiKeyRepository:
+        return InMemoryApiKeyRepository(self.identity_tables.api_keys)
 
 
 class InMemoryUserRepository:

@@ -222,3 +222,21 @@ class RecordingCache:
         for key in doomed:
             del self.values[key]
         return len(doomed)
+
+
+class KnowledgeRepositories:
+    """The knowledge context's repositories in a fake unit of work (``tests.fakes.shared.InMemoryUnitOfWork``)."""
+
+    knowledge_tables: KnowledgeTables
+
+    @property
+    def articles(self) -> InMemoryArticleRepository:
+        return InMemoryArticleRepository(self.knowledge_tables)
+
+    @property
+    def paragraphs(self) -> InMemoryParagraphRepository:
+        return InMemoryParagraphRepository(self.knowledge_tables)
+
+    @property
+    def word_counts(self) -> InMemoryWordCountRepository:
+        return InMemoryWordCountRepository(self.knowledge_tables)

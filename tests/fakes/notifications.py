@@ -13,6 +13,7 @@ from typing import Any
 from src.domain.identity.model import User
 from src.domain.notifications.email import OutgoingEmail, PendingEmail, SentEmail
 from src.domain.notifications.model import Audience, Category, Notification, Preferences
+from tests.fakes.identity import IdentityTables
 
 
 @dataclass(slots=True)
@@ -223,3 +224,27 @@ class RecordingLivePush:
 
     async def push(self, user_id: uuid.UUID, notification: Mapping[str, Any]) -> None:
         self.pushed.append((user_id, dict(notification)))
+
+
+class NotificationRepositories:
+    """The notifications context's repositories in a fake unit of work (``tests.fakes.shared.InMemoryUnitOfWork``);
+    the inbox reads the users (an announcement's audience) as the SQL adapter joins them."""
+
+    notifications_tables: NotificationTables
+    identity_tables: IdentityTables
+
+    @property
+    def processed_events(self) -> InMemoryProcessedEventRepository:
+        return InMemoryProcessedEventRepository(self.notifications_tables)
+
+    @property
+    def notifications(self) -> InMemoryNotificationRepository:
+        return InMemoryNotificationRepository(self.notifications_tables, self.identity_tables.users)
+
+    @property
+    def notification_preferences(self) -> InMemoryPreferenceRepository:
+        return InMemoryPreferenceRepository(self.notifications_tables)
+
+    @property
+    def emails(self) -> InMemoryEmailRepository:
+        return InMemoryEmailRepository(self.notifications_tables)

@@ -5,40 +5,18 @@ from __future__ import annotations
 import dataclasses
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Protocol, Self
 
-from src.domain.identity.model import ApiKey, RefreshToken, User
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import OutboxBacklog, OutboxMessage
-from tests.fakes.admin import (
-    AdminTables,
-    InMemoryAuditLogRepository,
-    InMemoryContentReportRepository,
-    InMemoryModerationItemRepository,
-)
-from tests.fakes.chat import (
-    ChatTables,
-    InMemoryBudgetRepository,
-    InMemoryConversationRepository,
-    InMemoryMessageRepository,
-    InMemoryUsageRepository,
-)
-from tests.fakes.identity import InMemoryApiKeyRepository, InMemoryRefreshTokenRepository, InMemoryUserRepository
-from tests.fakes.knowledge import (
-    InMemoryArticleRepository,
-    InMemoryParagraphRepository,
-    InMemoryWordCountRepository,
-    KnowledgeTables,
-)
-from tests.fakes.notifications import (
-    InMemoryEmailRepository,
-    InMemoryNotificationRepository,
-    InMemoryPreferenceRepository,
-    InMemoryProcessedEventRepository,
-    NotificationTables,
-)
+from tests.fakes.admin import AdminRepositories, AdminTables
+from tests.fakes.chat import ChatRepositories, ChatTables
+from tests.fakes.identity import IdentityRepositories, IdentityTables
+from tests.fakes.knowledge import KnowledgeRepositories, KnowledgeTables
+from tests.fakes.notifications import NotificationRepositories, NotificationTables
 
 
 class FakeClock:
@@ -126,117 +104,75 @@ class InMemoryOutboxRepository:
         return len(old)
 
 
-class InMemoryDatabase:
-    """What the fake units of work commit to."""
+@dataclass
+class SharedTables:
+    job_receipts: dict[tuple[str, str], JobReceipt] = field(default_factory=dict)
+    outbox: dict[uuid.UUID, OutboxMessage] = field(default_factory=dict)
 
-    def __init__(self) -> None:
-        self.job_receipts: dict[tuple[str, str], JobReceipt] = {}
-        self.outbox: dict[uuid.UUID, OutboxMessage] = {}
-        self.users: dict[uuid.UUID, User] = {}
-        self.refresh_tokens: dict[uuid.UUID, RefreshToken] = {}
-        self.api_keys: dict[uuid.UUID, ApiKey] = {}
-        self.knowledge = KnowledgeTables()
-        self.chat = ChatTables()
-        self.notifications = NotificationTables()
-        self.admin = AdminTables()
-        self.commits = 0
-        self.rollbacks = 0
-        #: "read" or "write" for every unit of work opened, in order.
-        self.opened: list[str] = []
+    def copy(self) -> SharedTables:
+        return SharedTables(job_receipts=dict(self.job_receipts), outbox=dict(self.outbox))
 
 
-class InMemoryUnitOfWork:
-    """Works on a copy of the data; the copy replaces the data only on commit."""
+class SharedRepositories:
+    """The shared repositories (job receipts, outbox) in a fake unit of work."""
 
-    def __init__(self, database: InMemoryDatabase, clock: FakeClock | None = None) -> None:
-        self._database = database
-        self._clock = clock or FakeClock()
-        self._receipts: dict[tuple[str, str], JobReceipt] = {}
-        self._outbox: dict[uuid.UUID, OutboxMessage] = {}
-        self._users: dict[uuid.UUID, User] = {}
-        self._refresh_tokens: dict[uuid.UUID, RefreshToken] = {}
-        self._api_keys: dict[uuid.UUID, ApiKey] = {}
-        self._knowledge = KnowledgeTables()
-        self._chat = ChatTables()
-        self._notifications = NotificationTables()
-        self._admin = AdminTables()
-        self.read_only = False
+    shared_tables: SharedTables
+    clock: FakeClock
 
     @property
     def job_receipts(self) -> InMemoryJobReceiptRepository:
-        return InMemoryJobReceiptRepository(self._receipts)
+        return InMemoryJobReceiptRepository(self.shared_tables.job_receipts)
 
     @property
     def outbox(self) -> InMemoryOutboxRepository:
-        return InMemoryOutboxRepository(self._outbox, self._clock)
+        return InMemoryOutboxRepository(self.shared_tables.outbox, self.clock)
 
-    @property
-    def processed_events(self) -> InMemoryProcessedEventRepository:
-        return InMemoryProcessedEventRepository(self._notifications)
 
-    @property
-    def notifications(self) -> InMemoryNotificationRepository:
-        return InMemoryNotificationRepository(self._notifications, self._users)
+class Tables(Protocol):
+    """One context's tables: compared to tell a write, copied so that a unit of work sees its own."""
 
-    @property
-    def notification_preferences(self) -> InMemoryPreferenceRepository:
-        return InMemoryPreferenceRepository(self._notifications)
+    def copy(self) -> Self: ...
 
-    @property
-    def emails(self) -> InMemoryEmailRepository:
-        return InMemoryEmailRepository(self._notifications)
 
-    @property
-    def users(self) -> InMemoryUserRepository:
-        return InMemoryUserRepository(self._users)
+@dataclass
+class InMemoryDatabase:
+    """What the fake units of work commit to: each context's tables (a context's fakes module holds its
+    ``<Context>Tables`` and the ``<Context>Repositories`` mixin ``InMemoryUnitOfWork`` is made of)."""
 
-    @property
-    def refresh_tokens(self) -> InMemoryRefreshTokenRepository:
-        return InMemoryRefreshTokenRepository(self._refresh_tokens)
+    shared: SharedTables = field(default_factory=SharedTables)
+    identity: IdentityTables = field(default_factory=IdentityTables)
+    knowledge: KnowledgeTables = field(default_factory=KnowledgeTables)
+    chat: ChatTables = field(default_factory=ChatTables)
+    notifications: NotificationTables = field(default_factory=NotificationTables)
+    admin: AdminTables = field(default_factory=AdminTables)
+    commits: int = 0
+    rollbacks: int = 0
+    #: "read" or "write" for every unit of work opened, in order.
+    opened: list[str] = field(default_factory=list)
 
-    @property
-    def api_keys(self) -> InMemoryApiKeyRepository:
-        return InMemoryApiKeyRepository(self._api_keys)
+    def tables(self) -> dict[str, Tables]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in _BOOKKEEPING}
 
-    @property
-    def conversations(self) -> InMemoryConversationRepository:
-        return InMemoryConversationRepository(self._chat)
 
-    @property
-    def messages(self) -> InMemoryMessageRepository:
-        return InMemoryMessageRepository(self._chat)
+_BOOKKEEPING = frozenset({"commits", "rollbacks", "opened"})
 
-    @property
-    def usage(self) -> InMemoryUsageRepository:
-        return InMemoryUsageRepository(self._chat)
 
-    @property
-    def budgets(self) -> InMemoryBudgetRepository:
-        return InMemoryBudgetRepository(self._chat)
+class InMemoryUnitOfWork(
+    SharedRepositories,
+    IdentityRepositories,
+    KnowledgeRepositories,
+    ChatRepositories,
+    NotificationRepositories,
+    AdminRepositories,
+):
+    """Works on a copy of every context's tables; the copies replace the database's only on commit.
+    Each context's repositories come from its mixin, reading its tables as ``<name>_tables``."""
 
-    @property
-    def articles(self) -> InMemoryArticleRepository:
-        return InMemoryArticleRepository(self._knowledge)
-
-    @property
-    def paragraphs(self) -> InMemoryParagraphRepository:
-        return InMemoryParagraphRepository(self._knowledge)
-
-    @property
-    def word_counts(self) -> InMemoryWordCountRepository:
-        return InMemoryWordCountRepository(self._knowledge)
-
-    @property
-    def audit(self) -> InMemoryAuditLogRepository:
-        return InMemoryAuditLogRepository(self._admin)
-
-    @property
-    def moderation_items(self) -> InMemoryModerationItemRepository:
-        return InMemoryModerationItemRepository(self._admin)
-
-    @property
-    def content_reports(self) -> InMemoryContentReportRepository:
-        return InMemoryContentReportRepository(self._admin)
+    def __init__(self, database: InMemoryDatabase, clock: FakeClock | None = None) -> None:
+        self._database = database
+        self.clock = clock or FakeClock()
+        self.read_only = False
+        self._load()
 
     async def __aenter__(self) -> Self:
         self._load()
@@ -245,15 +181,11 @@ class InMemoryUnitOfWork:
 
     def _load(self) -> None:
         # Entities are mutable: each unit of work gets its own copies.
-        self._receipts = dict(self._database.job_receipts)
-        self._outbox = dict(self._database.outbox)
-        self._users = {k: dataclasses.replace(v) for k, v in self._database.users.items()}
-        self._refresh_tokens = {k: dataclasses.replace(v) for k, v in self._database.refresh_tokens.items()}
-        self._api_keys = {k: dataclasses.replace(v) for k, v in self._database.api_keys.items()}
-        self._knowledge = self._database.knowledge.copy()
-        self._chat = self._database.chat.copy()
-        self._notifications = self._database.notifications.copy()
-        self._admin = self._database.admin.copy()
+        for name, tables in self._database.tables().items():
+            setattr(self, f"{name}_tables", tables.copy())
+
+    def _mine(self) -> dict[str, Tables]:
+        return {name: getattr(self, f"{name}_tables") for name in self._database.tables()}
 
     async def __aexit__(
         self,
@@ -267,29 +199,13 @@ class InMemoryUnitOfWork:
             await self.rollback()
 
     async def commit(self) -> None:
+        mine = self._mine()
         if self.read_only:
-            if (
-                self._receipts != self._database.job_receipts
-                or self._outbox != self._database.outbox
-                or self._users != self._database.users
-                or self._refresh_tokens != self._database.refresh_tokens
-                or self._api_keys != self._database.api_keys
-                or self._knowledge != self._database.knowledge
-                or self._chat != self._database.chat
-                or self._notifications != self._database.notifications
-                or self._admin != self._database.admin
-            ):
+            if mine != self._database.tables():
                 raise PermissionError("a read-only unit of work cannot write")
             return
-        self._database.job_receipts = dict(self._receipts)
-        self._database.outbox = dict(self._outbox)
-        self._database.users = {k: dataclasses.replace(v) for k, v in self._users.items()}
-        self._database.refresh_tokens = {k: dataclasses.replace(v) for k, v in self._refresh_tokens.items()}
-        self._database.api_keys = {k: dataclasses.replace(v) for k, v in self._api_keys.items()}
-        self._database.knowledge = self._knowledge.copy()
-        self._database.chat = self._chat.copy()
-        self._database.notifications = self._notifications.copy()
-        self._database.admin = self._admin.copy()
+        for name, tables in mine.items():
+            setattr(self._database, name, tables.copy())
         self._database.commits += 1
 
     async def rollback(self) -> None:

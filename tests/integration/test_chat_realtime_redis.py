@@ -145,7 +145,7 @@ async def test_events_queued_together_are_one_entry_and_one_message_and_read_fro
         for event_id in range(1, 8):  # appended in one go: one mirror batch
             await writer.streams.append(reply, delta(event_id))
         await writer.streams.flush()
-        entries = await writer.redis.xrange(stream_key(reply))
+        entries = await writer.redis.xrange(stream_key(reply)) or []
         assert [entry_id for entry_id, _ in entries] == [b"0-7"]  # one entry, found by its last event
         async with asyncio.timeout(5):
             while not heard:

@@ -111,7 +111,7 @@ async def test_a_refused_security_mail_is_retried_with_backoff_then_lands_in_the
     clock = FakeClock(NOW)
     uow = FakeUnitOfWorkFactory(clock=clock)
     ada = user()
-    uow.database.users[ada.id] = ada
+    uow.database.identity.users[ada.id] = ada
     with smtp_server(refuse="451 4.3.0 Try again later") as server:
         mailer = mailer_for(server.port)
         notify = Notify(uow, clock, RecordingLivePush(), composer(), DeliverEmail(uow, clock, mailer))

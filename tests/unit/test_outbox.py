@@ -145,7 +145,7 @@ async def test_the_relay_hands_each_message_to_the_queue_with_its_id_as_dedupe_k
     assert queue.enqueued == [("count", {"n": 1}, str(added[0].id)), ("count", {"n": 2}, str(added[1].id))]
     assert (result.claimed, result.sent, result.failed) == (2, 2, 0)
     assert result.backlog.pending == 0
-    assert all(m.sent_at == NOW for m in uow.database.outbox.values())
+    assert all(m.sent_at == NOW for m in uow.database.shared.outbox.values())
     # Sent messages are not sent again.
     await RelayOutbox(uow, queue, clock)()
     assert len(queue.enqueued) == 2
@@ -162,12 +162,12 @@ async def test_a_refused_send_keeps_the_message_with_a_backoff_and_stops_the_rou
     assert (result.claimed, result.sent, result.failed) == (2, 0, 1)
     assert result.error == "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."
     assert result.backlog.pending == 2
-    stored = uow.database.outbox[first.id]
+    stored = uow.database.shared.outbox[first.id]
     assert (stored.attempts, stored.sent_at) == (1, None)
     assert stored.last_error == result.error
     assert stored.available_at == NOW + timedelta(seconds=1)
     # The rest of the batch was not tried: it is untouched and still due.
-    untouched = uow.database.outbox[second.id]
+    untouched = uow.database.shared.outbox[second.id]
     assert (untouched.attempts, untouched.available_at) == (0, NOW)
     assert queue.enqueued == []
 
@@ -189,7 +189,7 @@ async def test_a_backed_off_message_goes_out_once_its_wait_is_over_exactly_once(
 
     assert result.sent == 1
     assert queue.dedupe_keys == [str(only.id)]
-    stored = uow.database.outbox[only.id]
+    stored = uow.database.shared.outbox[only.id]
     assert stored.attempts == 2
     assert stored.sent_at == NOW + timedelta(seconds=3)
     await relay()
@@ -248,4 +248,4 @@ async def test_prune_deletes_messages_sent_before_their_retention_and_keeps_the_
     result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=5))
 
     assert result.deleted == {"job_receipts": 0, "outbox_messages": len(old), "refresh_tokens": 0}
-    assert set(uow.database.outbox) == {waiting.id, recent.id}
+    assert set(uow.database.shared.outbox) == {waiting.id, recent.id}

@@ -209,7 +209,7 @@ async def test_stop_lets_the_round_in_flight_finish_and_mark_its_messages_sent()
     await asyncio.wait_for(stopping, 5)
 
     assert not loop.running
-    assert [m.sent_at is not None for m in uow.database.outbox.values()] == [True]
+    assert [m.sent_at is not None for m in uow.database.shared.outbox.values()] == [True]
 
 
 async def test_stop_cancels_a_round_that_outlasts_the_grace_period() -> None:
@@ -225,4 +225,4 @@ async def test_stop_cancels_a_round_that_outlasts_the_grace_period() -> None:
     await asyncio.wait_for(loop.stop(grace_seconds=0.05), 2)
 
     assert not loop.running
-    assert [m.sent_at for m in uow.database.outbox.values()] == [None]  # rolled back: sent again later
+    assert [m.sent_at for m in uow.database.shared.outbox.values()] == [None]  # rolled back: sent again later

@@ -54,16 +54,16 @@ async def test_prune_deletes_only_expired_receipts_in_batches() -> None:
     uow = FakeUnitOfWorkFactory()
     for i in range(25):
         receipt = JobReceipt.issue("job", f"old-{i}", now=clock.now(), retention=timedelta(hours=1))
-        uow.database.job_receipts[(receipt.job_name, receipt.dedupe_key)] = receipt
+        uow.database.shared.job_receipts[(receipt.job_name, receipt.dedupe_key)] = receipt
     fresh = JobReceipt.issue("job", "fresh", now=clock.now(), retention=timedelta(days=3))
-    uow.database.job_receipts[("job", "fresh")] = fresh
+    uow.database.shared.job_receipts[("job", "fresh")] = fresh
     clock.advance(2 * 3600)
 
     result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=10))
 
     assert result.deleted == {"job_receipts": 25, "outbox_messages": 0, "refresh_tokens": 0}
     assert result.total == 25
-    assert list(uow.database.job_receipts) == [("job", "fresh")]
+    assert list(uow.database.shared.job_receipts) == [("job", "fresh")]
     assert uow.database.commits >= 3  # one commit per batch
 
 
@@ -100,7 +100,7 @@ async def test_a_failing_job_leaves_no_receipt_so_a_retry_runs_it() -> None:
 
     with pytest.raises(RuntimeError):
         await run_once("notify", "event-1", broken)
-    assert uow.database.job_receipts == {}
+    assert uow.database.shared.job_receipts == {}
 
     async def fixed() -> str:
         return "ok"

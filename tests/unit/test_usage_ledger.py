@@ -90,7 +90,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_write() -> None:
 def charge_events(uow: FakeUnitOfWorkFactory) -> list[dict[str, Any]]:
     return [
         dict(m.payload["event"])
-        for m in uow.database.outbox.values()
+        for m in uow.database.shared.outbox.values()
         if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == "UsageCharged"
     ]
 

@@ -137,7 +137,7 @@ async def test_sign_in_throttling_is_recorded_once_per_spent_allowance(world: Wo
     assert throttled.action is AuditAction.SIGN_IN_THROTTLED
     assert throttled.actor_id is None
     assert throttled.actor_ip == CLIENT_IP
-    assert throttled.target_id == str(world.db.users[next(iter(world.db.users))].id)
+    assert throttled.target_id == str(world.db.identity.users[next(iter(world.db.identity.users))].id)
     assert throttled.data == {"email": "ada@example.com", "via": "anonymous"}
 
 

@@ -315,7 +315,7 @@ async def test_a_tool_call_that_brings_the_month_to_80_percent_raises_the_charge
     def charges() -> list[str]:
         return [
             str(m.payload["type"])
-            for m in tools.uow.database.outbox.values()
+            for m in tools.uow.database.shared.outbox.values()
             if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == "UsageCharged"
         ]
 

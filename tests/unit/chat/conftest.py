@@ -122,7 +122,7 @@ class ChatWorld:
 
     def add_user(self, who: Principal) -> None:
         now = self.clock.now()
-        self.db.users[who.user_id] = User(
+        self.db.identity.users[who.user_id] = User(
             id=who.user_id,
             email=f"{who.user_id}@example.com",
             display_name="User",

@@ -316,7 +316,7 @@ async def test_a_completion_that_brings_the_month_to_80_percent_raises_the_charg
     def charges() -> list[str]:
         return [
             str(m.payload["type"])
-            for m in gateway.world.db.outbox.values()
+            for m in gateway.world.db.shared.outbox.values()
             if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == "UsageCharged"
         ]
 

@@ -25,7 +25,7 @@ async def _talk(world: ChatWorld, conversation_id: uuid.UUID, count: int) -> Non
 
 
 def _summary_jobs(world: ChatWorld) -> list[dict[str, object]]:
-    return [dict(m.payload) for m in world.db.outbox.values() if m.job_name == SUMMARY_JOB]
+    return [dict(m.payload) for m in world.db.shared.outbox.values() if m.job_name == SUMMARY_JOB]
 
 
 async def _last_prompt(world: ChatWorld, conversation_id: uuid.UUID, content: str = "the last question") -> list:  # type: ignore[type-arg]

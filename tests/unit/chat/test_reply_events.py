@@ -14,7 +14,9 @@ from tests.unit.chat.conftest import ChatWorld
 
 def events(world: ChatWorld) -> list[tuple[str, dict[str, Any]]]:
     return [
-        (m.payload["type"], m.payload["event"]) for m in world.db.outbox.values() if m.job_name == DISPATCH_EVENT_JOB
+        (m.payload["type"], m.payload["event"])
+        for m in world.db.shared.outbox.values()
+        if m.job_name == DISPATCH_EVENT_JOB
     ]
 
 

@@ -320,14 +320,14 @@ async def test_a_title_is_asked_for_once_after_the_first_reply(world: ChatWorld)
     conversation = await world.conversation()
     await world.exchange("first question", conversation.id)
     await world.exchange("second question", conversation.id)
-    jobs = [m for m in world.db.outbox.values() if m.job_name == "title_conversation"]
+    jobs = [m for m in world.db.shared.outbox.values() if m.job_name == "title_conversation"]
     assert [j.payload for j in jobs] == [{"conversation_id": str(conversation.id)}]
 
 
 async def test_a_titled_conversation_gets_no_title_job(world: ChatWorld) -> None:
     conversation = await world.conversation(title="Mine")
     await world.exchange("question", conversation.id)
-    assert not [m for m in world.db.outbox.values() if m.job_name == "title_conversation"]
+    assert not [m for m in world.db.shared.outbox.values() if m.job_name == "title_conversation"]
 
 
 async def test_reply_events_reach_the_users_other_clients(world: ChatWorld) -> None:

@@ -31,8 +31,8 @@ async def test_members_may_not_use_any_admin_use_case(world: World) -> None:
     for call in calls:
         with pytest.raises(Forbidden):
             await call
-    assert world.db.users[creator.user_id].role == Role.CREATOR
-    assert world.db.users[other.id].password_hash.endswith(PASSWORD)
+    assert world.db.identity.users[creator.user_id].role == Role.CREATOR
+    assert world.db.identity.users[other.id].password_hash.endswith(PASSWORD)
 
 
 async def test_list_users_searches_email_and_name_newest_first_with_paging(world: World) -> None:
@@ -75,7 +75,7 @@ async def test_admin_changes_role_and_tier(world: World) -> None:
     view = await world.update_user(admin, user.id, role=Role.ADMIN, tier=Tier.PRO)
 
     assert (view.role, view.tier) == (Role.ADMIN, Tier.PRO)
-    assert (world.db.users[user.id].role, world.db.users[user.id].tier) == (Role.ADMIN, Tier.PRO)
+    assert (world.db.identity.users[user.id].role, world.db.identity.users[user.id].tier) == (Role.ADMIN, Tier.PRO)
 
 
 async def test_admin_deactivates_and_reactivates(world: World) -> None:
@@ -101,8 +101,8 @@ async def test_an_admin_cannot_demote_or_deactivate_themselves(world: World, cha
     with pytest.raises(CannotChangeOwnAccess):
         await world.update_user(admin, admin.user_id, **change)  # type: ignore[arg-type]
 
-    assert world.db.users[admin.user_id].role == Role.ADMIN
-    assert world.db.users[admin.user_id].is_active
+    assert world.db.identity.users[admin.user_id].role == Role.ADMIN
+    assert world.db.identity.users[admin.user_id].is_active
     await world.authenticate(pair.access_token)
 
 
@@ -112,7 +112,7 @@ async def test_an_admin_cannot_change_their_own_tier(world: World) -> None:
     with pytest.raises(CannotChangeOwnAccess):
         await world.update_user(admin, admin.user_id, tier=Tier.PRO)
 
-    assert world.db.users[admin.user_id].tier == Tier.FREE
+    assert world.db.identity.users[admin.user_id].tier == Tier.FREE
     # Restating what is already true (a form sent whole) is not a change.
     view = await world.update_user(admin, admin.user_id, role=Role.ADMIN, tier=Tier.FREE, is_active=True)
     assert view.tier == Tier.FREE

@@ -29,7 +29,7 @@ async def test_a_new_key_is_shown_once_and_stored_only_as_a_digest(world: World)
     assert created.key.prefix == created.secret[:11]
     assert created.key.expires_at == world.clock.now() + timedelta(days=90)
     assert created.key.last_used_at is None
-    stored = world.db.api_keys[created.key.id]
+    stored = world.db.identity.api_keys[created.key.id]
     assert stored.key_hash == world.secrets.digest(created.secret)
     assert created.secret not in repr(stored)
 
@@ -63,7 +63,7 @@ async def test_users_see_and_revoke_only_their_own_keys(world: World) -> None:
         await world.revoke_key(bob, alices.key.id)  # not Forbidden: do not reveal it exists
     with pytest.raises(ApiKeyNotFound):
         await world.revoke_key(bob, uuid.uuid4())
-    assert world.db.api_keys[alices.key.id].revoked_at is None
+    assert world.db.identity.api_keys[alices.key.id].revoked_at is None
     assert (await world.authenticate(alices.secret)).user_id == alice.user_id
 
 

@@ -36,7 +36,7 @@ async def test_an_expired_access_token_is_refused(world: World) -> None:
 
 async def test_a_token_of_a_user_that_no_longer_exists_is_refused(world: World) -> None:
     principal, pair = await world.session()
-    del world.db.users[principal.user_id]
+    del world.db.identity.users[principal.user_id]
     await world.access.forget(principal.user_id)
     with pytest.raises(InvalidToken):
         await world.authenticate(pair.access_token)
@@ -55,7 +55,7 @@ async def test_access_state_is_cached_so_requests_read_no_database(world: World)
 
 async def test_a_stale_cache_entry_is_read_until_it_is_forgotten(world: World) -> None:
     principal, pair = await world.session()
-    world.db.users[principal.user_id].is_active = False  # behind the use cases' back: no forget()
+    world.db.identity.users[principal.user_id].is_active = False  # behind the use cases' back: no forget()
     await world.authenticate(pair.access_token)
 
     await world.access.forget(principal.user_id)
@@ -79,7 +79,7 @@ async def test_an_inactive_users_api_key_is_refused(world: World) -> None:
     created = await world.create_key(principal, "ci")
     await world.authenticate(created.secret)
 
-    world.db.users[principal.user_id].is_active = False
+    world.db.identity.users[principal.user_id].is_active = False
     await world.access.forget(principal.user_id)
 
     with pytest.raises(AccountInactive):
@@ -131,11 +131,11 @@ async def test_api_key_last_used_is_written_at_most_once_a_minute(world: World) 
     world.db.opened.clear()
     await world.authenticate(created.secret)
     assert world.db.opened == []  # the key and the account's state come from the cache
-    assert world.db.api_keys[created.key.id].last_used_at == start
+    assert world.db.identity.api_keys[created.key.id].last_used_at == start
 
     world.clock.advance(30)
     await world.authenticate(created.secret)
-    assert world.db.api_keys[created.key.id].last_used_at == world.clock.now()
+    assert world.db.identity.api_keys[created.key.id].last_used_at == world.clock.now()
 
 
 async def test_concurrent_requests_with_a_stale_last_used_write_it_once(world: World) -> None:
@@ -146,7 +146,7 @@ async def test_concurrent_requests_with_a_stale_last_used_write_it_once(world: W
     world.db.opened.clear()
     await asyncio.gather(*(world.authenticate(created.secret) for _ in range(10)))
     assert world.db.opened.count("write") == 1
-    assert world.db.api_keys[created.key.id].last_used_at == world.clock.now()
+    assert world.db.identity.api_keys[created.key.id].last_used_at == world.clock.now()
 
 
 async def test_a_cached_api_key_is_refused_as_soon_as_it_is_revoked(world: World) -> None:

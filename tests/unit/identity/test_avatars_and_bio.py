@@ -46,7 +46,7 @@ async def test_bio_refuses_too_long_text_and_control_characters(world: World, bi
     ada, _ = await world.session()
     with pytest.raises(InvalidBio):
         await world.update_profile(ada, bio=bio)
-    assert world.db.users[ada.user_id].bio == ""
+    assert world.db.identity.users[ada.user_id].bio == ""
 
 
 def test_uploads_are_told_by_their_content_not_their_name() -> None:

@@ -17,7 +17,7 @@ NEW_PASSWORD = "amber-quarry-window-41"
 def events(world: World, kind: str) -> list[dict[str, Any]]:
     return [
         m.payload["event"]
-        for m in world.db.outbox.values()
+        for m in world.db.shared.outbox.values()
         if m.job_name == DISPATCH_EVENT_JOB and m.payload["type"] == kind
     ]
 

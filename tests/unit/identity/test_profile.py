@@ -31,7 +31,7 @@ async def test_update_profile_renames_and_cleans_the_name(world: World) -> None:
 
     assert view.display_name == "Countess of Lovelace"
     assert (await world.get_profile(principal)).display_name == "Countess of Lovelace"
-    assert world.db.users[principal.user_id].updated_at == world.clock.now()
+    assert world.db.identity.users[principal.user_id].updated_at == world.clock.now()
     with pytest.raises(InvalidDisplayName):
         await world.update_profile(principal, " ")
 
@@ -39,7 +39,7 @@ async def test_update_profile_renames_and_cleans_the_name(world: World) -> None:
 async def test_change_password_keeps_the_callers_session_and_ends_the_others(world: World) -> None:
     principal, mine = await world.session()
     other = await world.login()
-    my_family = world.db.refresh_tokens[next(iter(world.db.refresh_tokens))].family_id
+    my_family = world.db.identity.refresh_tokens[next(iter(world.db.identity.refresh_tokens))].family_id
 
     await world.change_password(principal, PASSWORD, NEW_PASSWORD, keep_family=my_family)
 
@@ -108,4 +108,4 @@ async def test_deactivating_ones_account_ends_sessions_keys_and_sign_in(world: W
         await world.refresh(pair.refresh_token)
     with pytest.raises(AccountInactive):
         await world.login()
-    assert world.db.api_keys[created.key.id].revoked_at == world.clock.now()
+    assert world.db.identity.api_keys[created.key.id].revoked_at == world.clock.now()

@@ -26,7 +26,7 @@ async def test_register_normalises_email_and_name_and_stores_only_a_hash(world: 
     assert view.display_name == "Ada Lovelace"
     assert (view.role, view.tier, view.is_active) == (Role.CREATOR, Tier.FREE, True)
     assert view.created_at == world.clock.now()
-    stored = world.db.users[view.id]
+    stored = world.db.identity.users[view.id]
     assert stored.password_hash != PASSWORD
     assert await world.hasher.verify(PASSWORD, stored.password_hash) == (True, None)
     assert view.id.version == 7
@@ -41,7 +41,7 @@ async def test_the_same_email_in_another_case_is_taken(world: World) -> None:
     await world.user("ada@example.com")
     with pytest.raises(EmailTaken):
         await world.register(RegisterUserCommand("ADA@example.com ", "another strong one", "Imposter"))
-    assert len(world.db.users) == 1
+    assert len(world.db.identity.users) == 1
 
 
 @pytest.mark.parametrize(
@@ -57,7 +57,7 @@ async def test_weak_passwords_are_refused_naming_the_rule(world: World, password
     with pytest.raises(WeakPassword) as caught:
         await world.register(RegisterUserCommand("ada@example.com", password, "Ada"))
     assert caught.value.extra == {"rule": rule}
-    assert world.db.users == {}
+    assert world.db.identity.users == {}
 
 
 @pytest.mark.parametrize("email", ["ada", "ada@", "@example.com", "ada@localhost", "a b@example.com", "ada@@x.com"])
@@ -89,7 +89,7 @@ async def test_sign_in_returns_a_usable_token_pair_and_starts_a_session(world: W
     assert pair.expires_in == 900
     principal = await world.authenticate(pair.access_token)
     assert principal.user_id == user.id
-    (token,) = world.db.refresh_tokens.values()
+    (token,) = world.db.identity.refresh_tokens.values()
     assert token.user_id == user.id
     assert token.token_hash == world.secrets.digest(pair.refresh_token)
     assert token.token_hash != pair.refresh_token
@@ -100,7 +100,7 @@ async def test_each_sign_in_starts_its_own_family(world: World) -> None:
     await world.user()
     await world.login()
     await world.login()
-    assert len({t.family_id for t in world.db.refresh_tokens.values()}) == 2
+    assert len({t.family_id for t in world.db.identity.refresh_tokens.values()}) == 2
 
 
 async def test_unknown_email_and_wrong_password_get_the_same_answer(world: World) -> None:
@@ -113,7 +113,7 @@ async def test_unknown_email_and_wrong_password_get_the_same_answer(world: World
 
     assert (wrong.value.code, wrong.value.detail) == (unknown.value.code, unknown.value.detail)
     assert world.hasher.dummy_checks == 1  # the unknown user still cost a hash check
-    assert world.db.refresh_tokens == {}
+    assert world.db.identity.refresh_tokens == {}
 
 
 async def test_a_malformed_email_at_sign_in_is_just_invalid_credentials(world: World) -> None:
@@ -187,7 +187,7 @@ async def test_a_deactivated_account_is_told_so_only_with_the_right_password(wor
         await world.login(password="not the password")
     with pytest.raises(AccountInactive):
         await world.login()
-    assert all(t.revoked_at is not None for t in world.db.refresh_tokens.values())
+    assert all(t.revoked_at is not None for t in world.db.identity.refresh_tokens.values())
 
 
 async def test_sign_in_rehashes_an_outdated_hash_and_sessions_survive(world: World) -> None:
@@ -197,12 +197,12 @@ async def test_sign_in_rehashes_an_outdated_hash_and_sessions_survive(world: Wor
 
     await world.login()
 
-    assert world.db.users[user.id].password_hash == "fake$v2$" + PASSWORD
-    assert world.db.users[user.id].token_version == 0
+    assert world.db.identity.users[user.id].password_hash == "fake$v2$" + PASSWORD
+    assert world.db.identity.users[user.id].token_version == 0
     await world.authenticate(old_pair.access_token)  # a rehash is not a password change
     world.hasher.verified.clear()
     await world.login()
-    assert world.db.users[user.id].password_hash == "fake$v2$" + PASSWORD
+    assert world.db.identity.users[user.id].password_hash == "fake$v2$" + PASSWORD
 
 
 async def test_sign_in_holds_no_write_transaction_while_checking_the_password(world: World) -> None:

@@ -23,7 +23,7 @@ async def test_refresh_rotates_the_token_within_the_family(world: World) -> None
 
     assert second.refresh_token != first.refresh_token
     assert (await world.authenticate(second.access_token)).user_id == principal.user_id
-    old, new = sorted(world.db.refresh_tokens.values(), key=lambda t: t.issued_at)
+    old, new = sorted(world.db.identity.refresh_tokens.values(), key=lambda t: t.issued_at)
     assert old.family_id == new.family_id
     assert old.used_at == world.clock.now()
     assert new.used_at is None
@@ -76,13 +76,13 @@ async def test_a_refresh_token_expires_after_its_lifetime(world: World) -> None:
 
 async def test_refresh_for_a_deactivated_account_is_refused_and_rotates_nothing(world: World) -> None:
     principal, pair = await world.session()
-    (token,) = world.db.refresh_tokens.values()
-    world.db.users[principal.user_id].is_active = False  # e.g. flipped directly in the database
+    (token,) = world.db.identity.refresh_tokens.values()
+    world.db.identity.users[principal.user_id].is_active = False  # e.g. flipped directly in the database
 
     with pytest.raises(AccountInactive):
         await world.refresh(pair.refresh_token)
-    assert world.db.refresh_tokens[token.id].used_at is None
-    assert len(world.db.refresh_tokens) == 1
+    assert world.db.identity.refresh_tokens[token.id].used_at is None
+    assert len(world.db.identity.refresh_tokens) == 1
 
 
 async def test_sign_out_revokes_that_session_only(world: World) -> None:
@@ -138,7 +138,7 @@ async def test_sign_out_everywhere_keeps_api_keys_unless_asked_to_revoke_them(wo
 
     with pytest.raises(InvalidToken):
         await world.authenticate(kept.secret)
-    assert all(key.revoked_at is not None for key in world.db.api_keys.values())
+    assert all(key.revoked_at is not None for key in world.db.identity.api_keys.values())
 
 
 async def test_sign_out_with_another_users_token_is_invalid_and_revokes_nothing(world: World) -> None:
@@ -148,7 +148,7 @@ async def test_sign_out_with_another_users_token_is_invalid_and_revokes_nothing(
     with pytest.raises(InvalidToken):
         await world.sign_out(alice, bobs.refresh_token)
 
-    assert all(t.revoked_at is None for t in world.db.refresh_tokens.values())
+    assert all(t.revoked_at is None for t in world.db.identity.refresh_tokens.values())
     await world.refresh(bobs.refresh_token)
 
 

@@ -23,7 +23,7 @@ async def test_a_fetched_paragraph_is_stored_counted_and_refreshes_the_dictionar
     assert view.content == "One fish, two fish. Red fish!"
     assert list(world.db.knowledge.paragraphs) == [view.id]
     assert world.db.knowledge.word_counts == {"fish": 3, "one": 1, "two": 1, "red": 1}
-    refresh, event = world.db.outbox.values()
+    refresh, event = world.db.shared.outbox.values()
     assert (refresh.job_name, refresh.payload) == (REFRESH_DICTIONARY_JOB, {"paragraph_id": str(view.id)})
     # ... and, in the same transaction, the event the notifications context hears of.
     assert event.payload["type"] == "ParagraphsFetched"
@@ -37,7 +37,7 @@ async def test_a_source_answering_garbage_stores_nothing(world: World, ada: Prin
         await world.fetch_paragraph(ada)
     assert world.db.knowledge.paragraphs == {}
     assert not world.db.knowledge.word_counts
-    assert world.db.outbox == {}
+    assert world.db.shared.outbox == {}
 
 
 async def test_a_failing_source_stores_nothing(world: World, ada: Principal) -> None:
@@ -45,7 +45,7 @@ async def test_a_failing_source_stores_nothing(world: World, ada: Principal) -> 
     with pytest.raises(ParagraphSourceFailed, match="did not answer"):
         await world.fetch_paragraph(ada)
     assert world.db.knowledge.paragraphs == {}
-    assert world.db.outbox == {}
+    assert world.db.shared.outbox == {}
 
 
 async def test_fetching_needs_knowledge_write_and_searching_knowledge_read(world: World) -> None:

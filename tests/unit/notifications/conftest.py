@@ -88,7 +88,7 @@ class World:
             created_at=now,
             updated_at=now,
         )
-        self.db.users[user.id] = user
+        self.db.identity.users[user.id] = user
         return user
 
 

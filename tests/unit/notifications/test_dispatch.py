@@ -84,7 +84,7 @@ async def test_registering_writes_the_event_in_the_same_transaction(world: World
     view = await register(
         RegisterUserCommand("new@example.com", "correct horse battery staple", "New", Role.CREATOR, Tier.FREE)
     )
-    (message,) = world.db.outbox.values()
+    (message,) = world.db.shared.outbox.values()
     assert message.job_name == DISPATCH_EVENT_JOB
     assert message.payload["type"] == "UserRegistered"
     assert message.payload["event"]["user_id"] == str(view.id)

@@ -159,7 +159,7 @@ async def test_budget_thresholds_are_raised_once_each_per_month(world: World) ->
     assert await charge(500_000) == []
     assert await charge(600_000) == [100]
     assert await charge(600_000) == []
-    events = [m.payload for m in world.db.outbox.values() if m.payload.get("type") == "BudgetThresholdReached"]
+    events = [m.payload for m in world.db.shared.outbox.values() if m.payload.get("type") == "BudgetThresholdReached"]
     assert [e["event"]["percent"] for e in events] == [80, 100]
 
 
@@ -171,7 +171,7 @@ async def test_an_announcement_fans_out_in_batches_to_its_audience_honouring_pre
     with pytest.raises(Forbidden):
         await world.publish(principal_of(members[1]), "t", "b", "all")
     view = await world.publish(principal_of(admin), "Maintenance", "Tonight at 22:00.", "tier:free")
-    (message,) = world.db.outbox.values()
+    (message,) = world.db.shared.outbox.values()
     assert message.payload["type"] == "AnnouncementPublished"
     event = AnnouncementPublished(
         event_id=uuid.uuid4(),
