@@ -348,6 +348,9 @@ class InMemoryBudgetRepository:
     async def get(self, user_id: uuid.UUID) -> int | None:
         return self._t.budgets.get(user_id)
 
+    async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
+        return self._t.budgets.get(user_id), self._t.months.get((user_id, month_start.date()), 0)
+
     async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
         if budget_micros is None:
             self._t.budgets.pop(user_id, None)

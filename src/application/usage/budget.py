@@ -18,8 +18,7 @@ async def budget_status_of(
     tx: UsageTransaction, principal: Principal, budgets: TierBudgets, now: datetime
 ) -> BudgetStatus:
     """O(1): the user's own budget (if an admin set one) and this month's running total."""
-    custom = await tx.budgets.get(principal.user_id)
-    spent = await tx.usage.spent_in_month(principal.user_id, month_start(now))
+    custom, spent = await tx.budgets.standing(principal.user_id, month_start(now))
     return budget_status(tier=principal.tier, custom_micros=custom, spent_micros=spent, budgets=budgets, now=now)
 
 
@@ -48,7 +47,7 @@ class UnitOfWorkBudgetReader:
 
     async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
         async with self._uow(read_only=True) as tx:
-            return await tx.budgets.get(user_id), await tx.usage.spent_in_month(user_id, month_start)
+            return await tx.budgets.standing(user_id, month_start)
 
 
 async def record_charge_if_near_budget(

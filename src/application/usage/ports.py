@@ -59,6 +59,11 @@ class BudgetRepository(Protocol):
         """The user's own monthly budget in micro-dollars, or ``None`` (their tier's applies)."""
         ...
 
+    async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
+        """(``get``, what the user spent in the month starting at ``month_start``) in one read: what a
+        budget check needs, as ``BudgetReader.standing`` but in the caller's transaction."""
+        ...
+
     async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
         """Set the user's own budget; ``None`` removes it (back to the tier's)."""
         ...

@@ -35,6 +35,7 @@ from src.infrastructure.persistence.chat_models import (
     ConversationModel,
 )
 from src.infrastructure.persistence.chat_rows import conversation_of, message_of, prompt_message_of
+from src.infrastructure.persistence.driver import run
 from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
 from src.infrastructure.persistence.message_search import search_messages
 from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
@@ -159,9 +160,9 @@ class SqlConversationRepository:
         # A Core row: read as it is now, never an ORM object this session saw before (the lock columns move).
         await flush_pending(self._session)
         if user_id is None:
-            result = await self._session.execute(_GET_CONVERSATION, {"p_id": conversation_id})
+            result = await run(self._session, _GET_CONVERSATION, {"p_id": conversation_id})
         else:
-            result = await self._session.execute(_GET_OWNED_CONVERSATION, {"p_id": conversation_id, "p_user": user_id})
+            result = await run(self._session, _GET_OWNED_CONVERSATION, {"p_id": conversation_id, "p_user": user_id})
         row = result.first()
         return conversation_of(row) if row is not None else None
 
@@ -230,7 +231,7 @@ class SqlConversationRepository:
             "p_token_delta": token_delta,
             "p_now": now,
         }
-        row = (await self._session.execute(_CLAIM_REPLY, parameters)).first()
+        row = (await run(self._session, _CLAIM_REPLY, parameters)).first()
         if row is None:
             return None
         next_seq, token_total = row
@@ -252,7 +253,7 @@ class SqlConversationRepository:
         parameters: dict[str, Any] = {"p_id": conversation_id, "p_message": message_id, "p_now": now}
         if token_total is not None:
             parameters["p_token_total"] = token_total
-        result = await self._session.execute(_RELEASE_REPLY[token_total is None], parameters)
+        result = await run(self._session, _RELEASE_REPLY[token_total is None], parameters)
         return _rowcount(result) == 1
 
     async def set_title_if_untitled(self, conversation_id: uuid.UUID, title: str, *, now: datetime) -> bool:
@@ -343,7 +344,7 @@ class SqlMessageRepository:
         await flush_pending(self._session)
         row = _message_columns(message)
         row["id"], row["created_at"] = message.id, message.created_at
-        await self._session.execute(_INSERT_MESSAGE, row)
+        await run(self._session, _INSERT_MESSAGE, row)
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         row = await self._session.scalar(
@@ -389,7 +390,7 @@ class SqlMessageRepository:
     async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
-        return [prompt_message_of(row) for row in await self._session.execute(_CONTEXT, parameters)]
+        return [prompt_message_of(row) for row in await run(self._session, _CONTEXT, parameters)]
 
     async def turns_between(
         self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
@@ -401,11 +402,11 @@ class SqlMessageRepository:
             "p_below_token_start": below_token_start,
             "p_limit": limit,
         }
-        return [message_of(row) for row in await self._session.execute(_TURNS_BETWEEN, parameters)]
+        return [message_of(row) for row in await run(self._session, _TURNS_BETWEEN, parameters)]
 
     async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
         parameters = {"p_id": message_id, "p_content": content, "p_last_event_id": last_event_id, "p_now": now}
-        result = await self._session.execute(_SAVE_PROGRESS, parameters)
+        result = await run(self._session, _SAVE_PROGRESS, parameters)
         return _rowcount(result) == 1
 
     async def finish(self, message: Message) -> bool:
@@ -422,7 +423,7 @@ class SqlMessageRepository:
         )
         parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
         parameters["p_id"] = message.id
-        return _rowcount(await self._session.execute(_FINISH_MESSAGE, parameters)) == 1
+        return _rowcount(await run(self._session, _FINISH_MESSAGE, parameters)) == 1
 
     async def delete(self, message_id: uuid.UUID) -> None:
         await self._session.execute(

@@ -24,7 +24,7 @@ from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig, SQLA
 from advanced_alchemy.config.engine import EngineConfig
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from src.infrastructure.logging import get_logger
 from src.infrastructure.settings import Settings
@@ -125,22 +125,6 @@ def ping_when_idle(engine: AsyncEngine, *, after_seconds: float) -> None:
             raise exc.DisconnectionError(f"the idle connection failed its ping: {type(error).__name__}") from error
         if alive is False:
             raise exc.DisconnectionError("the idle connection failed its ping")
-
-
-async def fetch_on_driver(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
-    """Run ``sql`` (asyncpg's ``$1`` placeholders) on the asyncpg connection under ``session``, in its
-    transaction, and return asyncpg's records: PostgreSQL only.
-
-    For the hottest reads (a paragraph search), SQLAlchemy's statement execution costs more than the
-    database does (~0.3 ms per statement against ~0.15 ms for the driver's own prepared statement).
-    Such statements are still logged when slower than ``SLOW_QUERY_MS``.
-    """
-    connection = await session.connection()
-    raw = await connection.get_raw_connection()
-    started = time.perf_counter()
-    records: list[Any] = await raw.driver_connection.fetch(sql, *args)  # type: ignore[union-attr]
-    log_if_slow(connection, sql, time.perf_counter() - started)
-    return records
 
 
 def log_if_slow(engine: AsyncEngine | AsyncConnection, sql: str, elapsed: float) -> None:

@@ -27,7 +27,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.domain.knowledge.words import SearchOperator, SearchQuery
-from src.infrastructure.persistence.database import fetch_on_driver
+from src.infrastructure.persistence.driver import fetch_on_driver
 from src.infrastructure.persistence.knowledge_models import ParagraphTermBitmapModel
 
 CHUNK_BITS = 8192
@@ -42,7 +42,7 @@ Key = tuple[str, int]
 _BITMAPS = ParagraphTermBitmapModel.__table__
 _BITMAPS_NAME = ParagraphTermBitmapModel.__tablename__
 #: The rows of a search's words. On PostgreSQL straight on the driver (see
-#: ``database.fetch_on_driver``), the words as one array parameter; on SQLite a prebuilt statement.
+#: ``driver.fetch_on_driver``), the words as one array parameter; on SQLite a prebuilt statement.
 _ROWS_OF_TERMS_POSTGRES = f"SELECT chunk, bits FROM {_BITMAPS_NAME} WHERE term = ANY($1::text[])"
 _ROWS_OF_TERMS_SQLITE = sa.select(_BITMAPS.c.chunk, _BITMAPS.c.bits).where(
     _BITMAPS.c.term.in_(sa.bindparam("p_terms", expanding=True))

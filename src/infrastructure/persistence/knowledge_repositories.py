@@ -20,7 +20,7 @@ from uuid_utils.compat import uuid7
 from src.application.knowledge.ports import ArticleFilter, RankedHit, Ranking
 from src.domain.knowledge.model import Article, ArticleStatus, Paragraph, Visibility, WordFrequency
 from src.domain.knowledge.words import SearchQuery, index_terms
-from src.infrastructure.persistence.database import fetch_on_driver
+from src.infrastructure.persistence.driver import fetch_on_driver
 from src.infrastructure.persistence.knowledge_bitmaps import PostingBitmaps, postings
 from src.infrastructure.persistence.knowledge_models import (
     ArticleModel,
@@ -38,7 +38,7 @@ INSERT_BATCH = 1000
 
 _PARAGRAPHS = ParagraphModel.__table__
 #: A search's page of paragraphs by sequence number: on PostgreSQL straight on the driver (see
-#: ``database.fetch_on_driver``), on SQLite a prebuilt statement.
+#: ``driver.fetch_on_driver``), on SQLite a prebuilt statement.
 _PARAGRAPHS_BY_SEQ_POSTGRES = (
     f"SELECT id, content, created_at FROM {ParagraphModel.__tablename__} WHERE seq = ANY($1::bigint[]) ORDER BY seq"
 )

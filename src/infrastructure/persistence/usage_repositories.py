@@ -44,6 +44,7 @@ from src.infrastructure.persistence.chat_models import (
     UserBudgetModel,
 )
 from src.infrastructure.persistence.database import log_if_slow
+from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
 
 _USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)
@@ -208,7 +209,7 @@ class SqlUsageRepository:
             return
         await flush_pending(self._session)
         flavour = "postgresql" if self._session.get_bind().dialect.name == "postgresql" else "sqlite"
-        await self._session.execute(_INSERT_USAGE_RECORD, [_usage_record_row(record) for record in records])
+        await run_many(self._session, _INSERT_USAGE_RECORD, [_usage_record_row(record) for record in records])
         months = sorted(
             (
                 {
@@ -224,12 +225,12 @@ class SqlUsageRepository:
             ),
             key=lambda row: (row["user_id"], row["month"]),
         )
-        await self._session.execute(_ADD_TO_USAGE_MONTH[flavour], months)
+        await run_many(self._session, _ADD_TO_USAGE_MONTH[flavour], months)
         daily = sorted(
             (_usage_daily_row(record) for record in records),
             key=lambda row: (row["usage_date"], row["user_id"], row["provider"], row["model"], row["api_key_id"]),
         )
-        await self._session.execute(_ADD_TO_USAGE_DAILY[flavour], daily)
+        await run_many(self._session, _ADD_TO_USAGE_DAILY[flavour], daily)
         per_model = sorted(
             (
                 {
@@ -244,12 +245,12 @@ class SqlUsageRepository:
             ),
             key=lambda row: (row["usage_date"], row["provider"], row["model"], row["with_api_key"]),
         )
-        await self._session.execute(_ADD_TO_USAGE_DAILY_MODEL[flavour], per_model)
+        await run_many(self._session, _ADD_TO_USAGE_DAILY_MODEL[flavour], per_model)
 
     async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
         await flush_pending(self._session)
-        spent = await self._session.scalar(_SPENT_IN_MONTH, {"p_user": user_id, "p_month": month_start.date()})
-        return int(spent or 0)
+        row = (await run(self._session, _SPENT_IN_MONTH, {"p_user": user_id, "p_month": month_start.date()})).first()
+        return int(row[0] or 0) if row is not None else 0
 
     async def summarize(
         self, user_id: uuid.UUID, *, start: date, end: date, group_by: UsageGrouping
@@ -301,8 +302,14 @@ class SqlBudgetRepository:
 
     async def get(self, user_id: uuid.UUID) -> int | None:
         await flush_pending(self._session)
-        value = await self._session.scalar(_BUDGET, {"p_user": user_id})
-        return int(value) if value is not None else None
+        row = (await run(self._session, _BUDGET, {"p_user": user_id})).first()
+        return int(row[0]) if row is not None and row[0] is not None else None
+
+    async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
+        await flush_pending(self._session)
+        parameters = {"p_user": user_id, "p_month": month_start.date()}
+        budget, spent = (await run(self._session, _STANDING, parameters)).rows[0]
+        return (int(budget) if budget is not None else None), int(spent or 0)
 
     async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
         if budget_micros is None:

@@ -1,0 +1,224 @@
+"""Core statements run on the asyncpg connection itself, inside the unit of work's transaction.
+
+Every chat reply runs about ten small statements (read the conversation, claim its reply lock, store
+the user's message, read the context, finish the reply, charge it, release the lock). Through the
+session each costs ~0.1 ms of CPU in SQLAlchemy (statement cache lookup, parameter processing,
+cursor and result objects) on top of the driver's own work; the driver alone is about a third of
+that. ``run`` compiles a Core statement once for the engine's dialect (the SQL with asyncpg's
+``$n`` placeholders, the order of its parameters, their bind processors and the column defaults
+SQLAlchemy would have computed in Python) and then executes it with asyncpg, in the same
+transaction as everything else the session does: the transaction is begun first when the
+statement is the unit of work's first. asyncpg prepares and caches the statement itself (or, with
+``DB_PGBOUNCER``, does not: the cache size is 0 then).
+
+On any other database (SQLite, the embedded default) it is the session's ``execute``; both ways
+return ``Rows``. Driver errors go through the same outage test (``outage.py``) as SQLAlchemy's;
+a statement slower than ``SLOW_QUERY_MS`` is logged, without its parameters, as the session's are.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import Column
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import ClauseElement, Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from src.infrastructure.persistence.database import log_if_slow
+
+
+class Row:
+    """One row of a driver result, read by column name as attributes (as SQLAlchemy's rows are) or by
+    position."""
+
+    __slots__ = ("_record",)
+
+    def __init__(self, record: Any) -> None:
+        self._record = record
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._record[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def __getitem__(self, index: int) -> Any:
+        return self._record[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._record.values())
+
+    def __len__(self) -> int:
+        return len(self._record)
+
+
+@dataclass(frozen=True, slots=True)
+class Rows:
+    """What a statement gave: its rows (none for a statement without ``RETURNING``) and how many rows
+    it changed or returned."""
+
+    rows: Sequence[Any]
+    rowcount: int
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
+
+    def first(self) -> Any | None:
+        return self.rows[0] if self.rows else None
+
+    def all(self) -> list[Any]:
+        return list(self.rows)
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    sql: str
+    returns_rows: bool
+    #: (parameter name, its bind processor) in the order of the ``$n`` placeholders.
+    binds: tuple[tuple[str, Callable[[Any], Any] | None], ...]
+    #: Values bound when the statement was built (``status == "generating"``): name -> value.
+    literals: tuple[tuple[str, Any], ...]
+    #: Columns whose value SQLAlchemy computes in Python when the caller gives none (``default=``
+    #: on INSERT, ``onupdate=`` on UPDATE): name -> a function of nothing.
+    prefetch: tuple[tuple[str, Callable[[], Any]], ...]
+
+
+_COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Executable, _Compiled]] = {}
+
+
+async def run(session: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
+    """Execute ``statement`` (a Core statement built once, with bound parameters) with ``parameters``
+    in ``session``'s transaction: on asyncpg's connection itself on PostgreSQL, through the session
+    elsewhere."""
+    bind = session.bind
+    dialect = bind.dialect if bind is not None else None
+    if dialect is None or dialect.driver != "asyncpg":
+        result = await session.execute(statement, parameters)
+        if result.returns_rows:  # type: ignore[attr-defined]
+            rows = result.all()
+            return Rows(rows, len(rows))
+        return Rows((), int(getattr(result, "rowcount", 0) or 0))
+    compiled = _compiled(statement, parameters, dialect)
+    arguments = _arguments(compiled, parameters)
+    connection = await session.connection()
+    driver = await _in_transaction(connection)
+    started = time.perf_counter()
+    if compiled.returns_rows:
+        records = await driver.fetch(compiled.sql, *arguments)
+        log_if_slow(connection, compiled.sql, time.perf_counter() - started)
+        return Rows([Row(record) for record in records], len(records))
+    status: str = await driver.execute(compiled.sql, *arguments)
+    log_if_slow(connection, compiled.sql, time.perf_counter() - started)
+    return Rows((), _count(status))
+
+
+async def run_many(session: AsyncSession, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Execute ``statement`` (without ``RETURNING``) once per parameter set of ``rows`` (an INSERT's
+    rows share one key set), as ``run`` does: asyncpg's ``executemany`` on PostgreSQL."""
+    if not rows:
+        return
+    if len(rows) == 1:
+        await run(session, statement, rows[0])
+        return
+    bind = session.bind
+    dialect = bind.dialect if bind is not None else None
+    if dialect is None or dialect.driver != "asyncpg":
+        await session.execute(statement, list(rows))
+        return
+    compiled = _compiled(statement, rows[0], dialect)
+    arguments = [_arguments(compiled, row) for row in rows]
+    connection = await session.connection()
+    driver = await _in_transaction(connection)
+    started = time.perf_counter()
+    await driver.executemany(compiled.sql, arguments)
+    log_if_slow(connection, compiled.sql, time.perf_counter() - started)
+
+
+def _arguments(compiled: _Compiled, parameters: Mapping[str, Any]) -> list[Any]:
+    values = dict(compiled.literals)
+    values.update(parameters)
+    for name, compute in compiled.prefetch:
+        if name not in values:
+            values[name] = compute()
+    return [values[name] if process is None else process(values[name]) for name, process in compiled.binds]
+
+
+async def fetch_on_driver(session: AsyncSession, sql: str, *args: Any) -> list[Any]:
+    """Run ``sql`` (asyncpg's ``$1`` placeholders) on the asyncpg connection under ``session``, in its
+    transaction, and return asyncpg's records: PostgreSQL only, for statements written for it (the
+    paragraph search's array parameters)."""
+    connection = await session.connection()
+    driver = await _in_transaction(connection)
+    started = time.perf_counter()
+    records: list[Any] = await driver.fetch(sql, *args)
+    log_if_slow(connection, sql, time.perf_counter() - started)
+    return records
+
+
+async def _in_transaction(connection: Any) -> Any:
+    """The asyncpg connection under ``connection``, its transaction begun (SQLAlchemy's asyncpg adapter
+    begins it lazily, at the first statement it runs itself)."""
+    raw = await connection.get_raw_connection()
+    adapted = raw.dbapi_connection
+    if adapted._transaction is None and adapted.isolation_level != "autocommit":
+        await adapted._start_transaction()
+    return raw.driver_connection
+
+
+def _count(status: str) -> int:
+    """The row count of a command status (``UPDATE 1``, ``INSERT 0 1``, ``DELETE 3``)."""
+    last = status.rpartition(" ")[2]
+    return int(last) if last.isdigit() else 0
+
+
+def _compiled(statement: Executable, parameters: Mapping[str, Any], dialect: Dialect) -> _Compiled:
+    # An INSERT without .values() takes its columns from the parameters: one compilation per key set.
+    keys = tuple(sorted(parameters)) if getattr(statement, "is_insert", False) else ()
+    key = (id(statement), keys)
+    found = _COMPILED.get(key)
+    if found is not None and found[0] is statement:
+        return found[1]
+    compiler = cast(ClauseElement, statement).compile(dialect=dialect, column_keys=list(keys) if keys else None)
+    made = _compile(compiler, dialect)
+    _COMPILED[key] = (statement, made)
+    return made
+
+
+def _compile(compiler: Any, dialect: Dialect) -> _Compiled:
+    assert isinstance(compiler, SQLCompiler)
+    names = compiler.positiontup or []
+    if any(compiler.binds[name].expanding for name in names):
+        raise TypeError("statements with expanding IN parameters are not run on the driver")
+    binds = tuple((name, compiler.binds[name].type._cached_bind_processor(dialect)) for name in names)
+    prefetch = tuple((column.key, _default_of(column, "default")) for column in compiler.insert_prefetch) + tuple(
+        (column.key, _default_of(column, "onupdate")) for column in compiler.update_prefetch
+    )
+    computed = {name for name, _ in prefetch}
+    literals = tuple(
+        (name, compiler.binds[name].effective_value)
+        for name in names
+        if name not in computed and not compiler.binds[name].required
+    )
+    return _Compiled(
+        sql=compiler.string,
+        returns_rows=bool(getattr(compiler.statement, "is_select", False) or compiler.effective_returning),
+        binds=binds,
+        literals=literals,
+        prefetch=prefetch,
+    )
+
+
+def _default_of(column: Column[Any], which: str) -> Callable[[], Any]:
+    default = getattr(column, which)
+    if default is None or not (default.is_scalar or default.is_callable):
+        raise TypeError(f"{column} has no Python-side {which} to compute")
+    if default.is_scalar:
+        value = default.arg
+        return lambda: value
+    function = default.arg
+    return lambda: function(None)

@@ -1,0 +1,137 @@
+"""Core statements run on the driver (``persistence/driver.py``): in the unit of work's transaction even
+when they are its first statement, with the values SQLAlchemy would have bound (literals, Python-side
+``onupdate`` columns), rows read alike; on PostgreSQL (asyncpg) and SQLite (through the session)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, bindparam, select, update
+
+from src.domain.chat.model import Conversation
+from src.domain.identity.model import Role, Tier, User
+from src.infrastructure.persistence import chat_repositories
+from src.infrastructure.persistence.chat_models import ConversationModel
+from src.infrastructure.persistence.chat_rows import conversation_of
+from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.driver import run, run_many
+from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
+from src.infrastructure.settings import Settings
+
+NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
+_CONVERSATIONS = cast(Table, ConversationModel.__table__)
+_RENAME = update(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id")).values(title=bindparam("p_title"))
+
+
+@pytest.fixture
+async def uow(migrated_settings: Settings) -> AsyncIterator[SqlAlchemyUnitOfWorkFactory]:
+    config = build_database_config(migrated_settings)
+    yield SqlAlchemyUnitOfWorkFactory.for_database(config)
+    await config.get_engine().dispose()
+
+
+async def a_conversation(uow: SqlAlchemyUnitOfWorkFactory) -> Conversation:
+    user_id = uuid.uuid4()
+    conversation = Conversation.start(id=uuid.uuid4(), user_id=user_id, model="offline/echo", now=NOW)
+    async with uow() as tx:
+        await tx.users.add(
+            User(
+                id=user_id,
+                email=f"{user_id.hex[:12]}@example.com",
+                display_name="User",
+                password_hash="x",
+                role=Role.CREATOR,
+                tier=Tier.FREE,
+                is_active=True,
+                created_at=NOW,
+                updated_at=NOW,
+            )
+        )
+        await tx.conversations.add(conversation)
+    return conversation
+
+
+async def stored(uow: SqlAlchemyUnitOfWorkFactory, conversation_id: uuid.UUID) -> Any:
+    async with uow(read_only=True) as tx:
+        return (await tx.session.execute(select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == conversation_id))).one()
+
+
+async def test_a_first_statement_is_inside_the_transaction_and_rolls_back_with_it(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    conversation = await a_conversation(uow)
+    changed: list[int] = []
+
+    async def rename_then_fail() -> None:
+        async with uow() as tx:
+            changed.append((await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "Renamed"})).rowcount)
+            raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await rename_then_fail()
+    assert changed == [1]
+    assert (await stored(uow, conversation.id)).title is None  # not committed on its own (autocommit)
+    async with uow() as tx:
+        await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "Renamed"})
+    assert (await stored(uow, conversation.id)).title == "Renamed"
+
+
+async def test_a_write_in_a_read_only_unit_of_work_is_refused(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow)
+    async with uow(read_only=True) as tx:
+        if tx.session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite's read-only units of work are read-only by convention (no write lock taken)")
+
+    async def rename() -> None:
+        async with uow(read_only=True) as tx:
+            await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "Renamed"})
+
+    with pytest.raises(Exception, match="read-only"):
+        await rename()
+    assert (await stored(uow, conversation.id)).title is None
+
+
+async def test_literal_binds_and_python_side_onupdate_columns_are_bound(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow)
+    before = (await stored(uow, conversation.id)).updated_at
+    marker = uuid.uuid4()
+    async with uow() as tx:
+        claim = await tx.conversations.claim_reply(
+            conversation.id, marker, seqs=2, token_delta=5, now=NOW, lease_until=NOW + timedelta(seconds=30)
+        )
+        assert claim is not None
+        assert (claim.first_seq, claim.token_total) == (1, 5)
+    row = await stored(uow, conversation.id)
+    assert row.generating_message_id == marker
+    assert row.updated_at > before  # ``onupdate``, computed in Python as SQLAlchemy would have
+    async with uow() as tx:
+        # The release's ``generating_message_id = NULL`` and ``status == "generating"``-style literals.
+        assert await tx.conversations.release_reply(conversation.id, marker, token_total=None, now=NOW)
+        assert not await tx.conversations.release_reply(conversation.id, marker, token_total=None, now=NOW)
+    assert (await stored(uow, conversation.id)).generating_message_id is None
+
+
+async def test_rows_read_on_the_driver_map_as_the_orm_reads_them(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    conversation = await a_conversation(uow)
+    async with uow() as tx:
+        on_driver = (await run(tx.session, chat_repositories._GET_CONVERSATION, {"p_id": conversation.id})).first()
+        model = await tx.session.get(ConversationModel, conversation.id)
+        assert on_driver is not None
+        assert model is not None
+        assert conversation_of(on_driver) == conversation_of(model)
+        assert conversation_of(on_driver) == conversation
+
+
+async def test_many_parameter_sets_in_one_call(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    first, second = await a_conversation(uow), await a_conversation(uow)
+    async with uow() as tx:
+        await run_many(
+            tx.session,
+            _RENAME,
+            [{"p_id": first.id, "p_title": "One"}, {"p_id": second.id, "p_title": "Two"}],
+        )
+    assert [(await stored(uow, c.id)).title for c in (first, second)] == ["One", "Two"]
