@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy import Table, bindparam, select, update
 
 from src.domain.chat.model import Conversation
-from src.domain.identity.model import Role, Tier, User
 from src.infrastructure.persistence import chat_repositories
 from src.infrastructure.persistence.chat_models import ConversationModel
 from src.infrastructure.persistence.chat_rows import conversation_of
@@ -21,6 +20,7 @@ from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
+from tests.integration.test_chat_persistence import a_user
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
@@ -35,22 +35,8 @@ async def uow(migrated_settings: Settings) -> AsyncIterator[SqlAlchemyUnitOfWork
 
 
 async def a_conversation(uow: SqlAlchemyUnitOfWorkFactory) -> Conversation:
-    user_id = uuid.uuid4()
-    conversation = Conversation.start(id=uuid.uuid4(), user_id=user_id, model="offline/echo", now=NOW)
+    conversation = Conversation.start(id=uuid.uuid4(), user_id=await a_user(uow), model="offline/echo", now=NOW)
     async with uow() as tx:
-        await tx.users.add(
-            User(
-                id=user_id,
-                email=f"{user_id.hex[:12]}@example.com",
-                display_name="User",
-                password_hash="x",
-                role=Role.CREATOR,
-                tier=Tier.FREE,
-                is_active=True,
-                created_at=NOW,
-                updated_at=NOW,
-            )
-        )
         await tx.conversations.add(conversation)
     return conversation
 
