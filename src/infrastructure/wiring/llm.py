@@ -55,8 +55,8 @@ def build_model_router(
         breakers=build_provider_breakers(settings, redis, redis_breaker),
         metrics=PrometheusLlmMetrics(),
         retry=retry_policy(settings),
-        fallbacks=settings.llm_fallbacks,
-        total_timeout=settings.llm_total_timeout,
+        fallbacks=settings.llm.fallbacks,
+        total_timeout=settings.llm.total_timeout,
         unbreakable=("offline",),
     )
 
