@@ -25,7 +25,7 @@ from src.infrastructure.llm.catalog import OFFLINE_PROVIDER
 from src.infrastructure.llm.catalog_loading import configured_provider_names
 from src.infrastructure.llm.offline import OfflineChatModel
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import LlmSettings, Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -37,26 +37,19 @@ class ProviderModel(ChatModel, Protocol):
     async def aclose(self) -> None: ...
 
 
-def provider_timeouts(settings: Settings) -> ProviderTimeouts:
+def provider_timeouts(llm: LlmSettings) -> ProviderTimeouts:
     return ProviderTimeouts(
-        connect=settings.llm.connect_timeout,
-        read=settings.llm.read_timeout,
-        total=settings.llm.total_timeout,
-        stream_idle=settings.llm.stream_idle_timeout,
+        connect=llm.connect_timeout, read=llm.read_timeout, total=llm.total_timeout, stream_idle=llm.stream_idle_timeout
     )
 
 
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        max_retries=settings.llm.retries,
-        base_delay=settings.llm.retry_base_delay,
-        max_delay=settings.llm.retry_max_delay,
-    )
+def retry_policy(llm: LlmSettings) -> RetryPolicy:
+    return RetryPolicy(max_retries=llm.retries, base_delay=llm.retry_base_delay, max_delay=llm.retry_max_delay)
 
 
 def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderModel]:
     """One adapter per configured provider (a row of ``provider_table.py``), the offline one first."""
-    timeouts = provider_timeouts(settings)
+    timeouts = provider_timeouts(settings.llm)
     providers: dict[str, ProviderModel] = {
         OFFLINE_PROVIDER: OfflineChatModel(clock, token_delay_ms=settings.llm.offline_token_delay_ms)
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from src.application.ai.runner import ToolSettings
+from src.application.ai.settings import ToolSettings
 from src.infrastructure.settings.reading import var
 
 #: The use cases' own defaults, which these variables override.

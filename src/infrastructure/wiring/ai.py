@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from src.application.ai.chat_guard import ChatModerator, ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.ai.ports import ModerationQueue
-from src.application.ai.runner import ToolRunner, ToolSettings
+from src.application.ai.runner import ToolRunner
 from src.application.ai.safety import PiiScanner, ScanText
+from src.application.ai.settings import ToolSettings
 from src.application.ai.tools import (
     Classify,
     Generate,

@@ -54,7 +54,7 @@ def build_model_router(
         clock,
         breakers=build_provider_breakers(settings, redis, redis_breaker),
         metrics=PrometheusLlmMetrics(),
-        retry=retry_policy(settings),
+        retry=retry_policy(settings.llm),
         fallbacks=settings.llm.fallbacks,
         total_timeout=settings.llm.total_timeout,
         unbreakable=("offline",),
