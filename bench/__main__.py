@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from src.infrastructure.logging import configure_logging
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import ObservabilitySettings, Settings
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results"
@@ -35,7 +35,7 @@ def main(argv: list[str]) -> int:
         return 0
     RESULTS.mkdir(exist_ok=True)
     # Benchmarks that run Parley in this process log only warnings: the figures are the output.
-    configure_logging(Settings(log_level="WARNING"))
+    configure_logging(Settings(observability=ObservabilitySettings(log_level="WARNING")))
     for name in modules:
         module = importlib.import_module(f"bench.{name}")
         print(f"== {name}: {(module.__doc__ or '').strip().splitlines()[0]}")

@@ -196,7 +196,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
             container.chat_model,
             container.model_catalog,
             container.clock,
-            context_tokens=settings.chat_context_tokens,
+            context_tokens=settings.chat.context_tokens,
             enabled=True,
         )
         cpu, wall = time.process_time(), time.perf_counter()

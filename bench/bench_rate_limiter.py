@@ -24,7 +24,7 @@ from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
 from src.infrastructure.rate_limit.redis_limiter import KEY_PREFIX, RedisRateLimiter
 from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import RedisSettings, Settings
 
 SEQUENTIAL_CHECKS = 5000
 CONCURRENT_CALLERS = 50
@@ -92,7 +92,7 @@ async def delete_bench_keys(client: Redis) -> int:
 
 
 async def measure() -> dict[str, float | str]:
-    settings = Settings(redis_url=redis_url())
+    settings = Settings(redis=RedisSettings(url=redis_url()))
     client = redis_client(settings)
     figures: dict[str, float | str] = {"redis": redis_url().rsplit("@", 1)[-1]}
     try:
@@ -106,7 +106,7 @@ async def measure() -> dict[str, float | str]:
         figures["redis_round_trips_per_check"] = round(round_trips() / SEQUENTIAL_CHECKS, 3)
 
         breaker = CircuitBreaker("bench-redis", failure_threshold=3, reset_after=5)
-        resilient = ResilientRateLimiter(shared, MemoryRateLimiter(), breaker, timeout=settings.redis_timeout)
+        resilient = ResilientRateLimiter(shared, MemoryRateLimiter(), breaker, timeout=settings.redis.timeout)
         for name, value in (await sequential(resilient, SEQUENTIAL_CHECKS)).items():
             figures[f"redis_via_breaker_{name}"] = value
 

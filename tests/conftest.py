@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from src.infrastructure.settings import Settings, load_settings
+from src.infrastructure.settings import ObservabilitySettings, Settings, load_settings
 
 
 def _redis_url_for_this_worker(base: str) -> str:
@@ -127,4 +127,4 @@ def _structured_logging() -> None:
     """Route structlog through the standard library as the front doors do, so tests can read it."""
     from src.infrastructure.logging import configure_logging
 
-    configure_logging(Settings(log_format="console", log_level="INFO"))
+    configure_logging(Settings(observability=ObservabilitySettings(log_format="console", log_level="INFO")))

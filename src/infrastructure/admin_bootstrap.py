@@ -31,7 +31,7 @@ async def bootstrap_admin(
     Raises ``ConfigError`` when the password breaks the password policy: the API must not start
     with an admin password it would refuse from anyone else.
     """
-    email, password = settings.admin_email, settings.admin_password
+    email, password = settings.identity.admin_email, settings.identity.admin_password
     if not email or not password:
         return False
     async with uow(read_only=True) as tx:

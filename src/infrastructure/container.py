@@ -217,7 +217,7 @@ class Container:
         log(
             "container_started",
             role=self.role,
-            database=self.settings.database_backend,
+            database=self.settings.database.backend,
             redis=self.redis is not None,
             jobs="saq" if self.saq_queue is not None else "in_process",
         )
@@ -294,7 +294,7 @@ def build_container(
 
     # Shared adapters: Redis (when configured) behind one breaker, the cache, the rate limiter,
     # pub/sub and the chat's realtime ports, the access states, the model router.
-    redis = redis_client(settings) if settings.redis_url else None
+    redis = redis_client(settings) if settings.redis.url else None
     redis_breaker = build_redis_breaker(settings)
     cache = build_cache(settings, redis, redis_breaker)
     cache_stats = PrometheusCacheStats()
@@ -327,8 +327,8 @@ def build_container(
         access_states=access_states,
         rate_limiter=rate_limiter,
         login_policy=rate_limit_policies[LOGIN],
-        refresh_ttl=timedelta(days=settings.refresh_token_ttl_days),
-        default_role=UserRole(settings.default_role),
+        refresh_ttl=timedelta(days=settings.identity.refresh_token_ttl_days),
+        default_role=UserRole(settings.identity.default_role),
     )
     knowledge = build_knowledge(
         uow=uow,
@@ -347,7 +347,7 @@ def build_container(
         stops=realtime.stop_signals,
         tasks=realtime.reply_tasks,
         settings=reply_settings(settings),
-        excerpt_chars=settings.grounding_excerpt_chars,
+        excerpt_chars=settings.chat.grounding_excerpt_chars,
         pii=ai.chat_pii,
         guard=ai.chat_guard,
     )

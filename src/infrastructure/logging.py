@@ -247,7 +247,7 @@ def configure_logging(settings: Settings) -> None:
     ]
     # Tracebacks never show local variables: they can hold passwords, tokens and message bodies.
     renderers: list[structlog.types.Processor]
-    if settings.log_format == "json":
+    if settings.observability.log_format == "json":
         renderers = [
             structlog.processors.ExceptionRenderer(structlog.tracebacks.ExceptionDictTransformer(show_locals=False)),
             _scrub_rendered_exception,
@@ -288,7 +288,7 @@ def configure_logging(settings: Settings) -> None:
             "version": 1,
             "disable_existing_loggers": False,
             "handlers": {"default": {"()": lambda: _QueueingHandler(_writer)}},
-            "root": {"handlers": ["default"], "level": settings.log_level},
+            "root": {"handlers": ["default"], "level": settings.observability.log_level},
             "loggers": {
                 # uvicorn's own handlers are dropped: its lines go through ours. Its access log is
                 # off because Parley writes one richer access line per request itself (and when an
@@ -296,7 +296,7 @@ def configure_logging(settings: Settings) -> None:
                 "uvicorn": {"handlers": [], "propagate": True},
                 "uvicorn.error": {"handlers": [], "propagate": True},
                 "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
-                "sqlalchemy.engine": {"level": "INFO" if settings.db_echo else "WARNING"},
+                "sqlalchemy.engine": {"level": "INFO" if settings.database.echo else "WARNING"},
                 "aiosqlite": {"level": "WARNING"},
                 "asyncio": {"level": "WARNING"},
                 "alembic": {"level": "INFO"},

@@ -171,8 +171,8 @@ def test_every_pod_gets_the_config_and_secret_and_the_settings_load(overlay: tup
     else:
         assert not generated, "production's Secret is created outside the repository"
     settings = load_settings({**config, **secrets}, env_file=None)
-    assert settings.database_backend == "postgresql"
-    assert settings.redis_url
+    assert settings.database.backend == "postgresql"
+    assert settings.redis.url
     for workload in parley_workloads(resources):
         sources = pod_spec(workload)["containers"][0]["envFrom"]
         assert {"configMapRef": {"name": "parley-config"}} in sources
@@ -284,4 +284,4 @@ def test_render_settings_are_parley_settings_and_load(blueprint: dict[str, Any])
     environ["REDIS_URL"] = "redis://red-example:6379"
     settings = load_settings(environ, env_file=None)
     assert settings.is_production
-    assert settings.database_backend == "postgresql"
+    assert settings.database.backend == "postgresql"

@@ -34,7 +34,7 @@ async def test_a_command_builds_only_what_its_use_cases_need(migrated_settings: 
 async def test_a_change_made_by_the_cli_is_what_every_api_instance_reads(
     make_settings: SettingsFactory, migrated_settings: Settings, redis_url: str
 ) -> None:
-    settings = make_settings(DATABASE_URL=migrated_settings.database_url, REDIS_URL=redis_url)
+    settings = make_settings(DATABASE_URL=migrated_settings.database.url, REDIS_URL=redis_url)
     cli = CliContainer(settings)
     api = build_container(settings, role="api")
     await api.startup()

@@ -320,7 +320,7 @@ async def test_two_concurrent_refreshes_of_one_token_rotate_it_once(
         current = await holder.refresh_tokens.get_by_hash("shared")
         assert current is not None
         second = asyncio.create_task(_rotate(uow, "shared", "second-successor"))
-        if migrated_settings.database_backend == "postgresql":
+        if migrated_settings.database.backend == "postgresql":
             await _wait_until_blocked_or_done(uow, second)
         else:
             # SQLite lets one writer in at a time: the second waits for the first to finish.

@@ -23,7 +23,7 @@ ADMIN_PASSWORD = "velvet-otter-drums-quietly"
 @pytest.fixture
 def admin_settings(make_settings: SettingsFactory, migrated_settings: Settings) -> Settings:
     return make_settings(
-        DATABASE_URL=migrated_settings.database_url, ADMIN_EMAIL=" Root@Example.com ", ADMIN_PASSWORD=ADMIN_PASSWORD
+        DATABASE_URL=migrated_settings.database.url, ADMIN_EMAIL=" Root@Example.com ", ADMIN_PASSWORD=ADMIN_PASSWORD
     )
 
 
@@ -112,8 +112,8 @@ def test_identity_settings_are_read_and_checked(make_settings: SettingsFactory) 
     settings = make_settings(
         ACCESS_TOKEN_TTL_SECONDS=300, REFRESH_TOKEN_TTL_DAYS=7, JWT_ISSUER="me", JWT_AUDIENCE="my-api"
     )
-    assert (settings.access_token_ttl_seconds, settings.refresh_token_ttl_days) == (300, 7)
-    assert (settings.jwt_issuer, settings.jwt_audience) == ("me", "my-api")
+    assert (settings.identity.access_token_ttl_seconds, settings.identity.refresh_token_ttl_days) == (300, 7)
+    assert (settings.identity.jwt_issuer, settings.identity.jwt_audience) == ("me", "my-api")
     with pytest.raises(ConfigError, match="ACCESS_TOKEN_TTL_SECONDS"):
         make_settings(ACCESS_TOKEN_TTL_SECONDS=0)
     with pytest.raises(ConfigError, match="REFRESH_TOKEN_TTL_DAYS"):

@@ -144,6 +144,11 @@ def test_the_container_picks_the_services_or_the_offline_defaults(make_settings:
     settings = make_settings()
     assert isinstance(build_paragraph_source(settings), OfflineParagraphSource)
     assert isinstance(build_dictionary(settings), OfflineDictionary)
-    configured = replace(settings, paragraph_source_url="http://x.test/p", dictionary_api_url="http://x.test/en")
+    configured = replace(
+        settings,
+        knowledge=replace(
+            settings.knowledge, paragraph_source_url="http://x.test/p", dictionary_api_url="http://x.test/en"
+        ),
+    )
     assert isinstance(build_paragraph_source(configured), HttpParagraphSource)
     assert isinstance(build_dictionary(configured), HttpDictionary)

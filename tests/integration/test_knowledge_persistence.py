@@ -66,7 +66,7 @@ async def test_search_answers_exactly_as_the_reference_regex_on_the_same_data(
     rng = random.Random(2026)
     texts = [random_text(rng, words=25) for _ in range(400)]
     stored = await store(uow, texts)
-    postgres = settings.database_backend == "postgresql"
+    postgres = settings.database.backend == "postgresql"
     for _ in range(250):
         words, operator = random_query(rng), rng.choice(["and", "or"])
         expected = [stored[i].id for i in reference_search(texts, words, operator)]

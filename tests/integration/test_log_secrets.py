@@ -14,7 +14,7 @@ from uuid_utils.compat import uuid7
 from src.infrastructure.logging import configure_logging, flush_logs, get_logger
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.models import UserModel
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import ObservabilitySettings, Settings
 
 EMAIL = "secret-person@example.com"
 PASSWORD_HASH = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0c2FsdA$c2VjcmV0aGFzaHZhbHVl"
@@ -55,7 +55,7 @@ async def test_a_database_error_logs_no_parameters_and_no_key_values(
     assert EMAIL not in str(caught.value)
     assert PASSWORD_HASH not in str(caught.value)
 
-    configure_logging(Settings(log_format=log_format))  # type: ignore[arg-type]
+    configure_logging(Settings(observability=ObservabilitySettings(log_format=log_format)))  # type: ignore[arg-type]
     try:
         try:
             raise caught.value
@@ -64,7 +64,7 @@ async def test_a_database_error_logs_no_parameters_and_no_key_values(
             logging.getLogger("uvicorn.error").exception("Exception in ASGI application")
         flush_logs()
     finally:
-        configure_logging(Settings(log_format="console", log_level="INFO"))
+        configure_logging(Settings(observability=ObservabilitySettings(log_format="console", log_level="INFO")))
     err = capsys.readouterr().err
     assert "IntegrityError" in err  # the error is logged ...
     assert EMAIL not in err  # ... without the values: not as parameters, not in a "Key (email)=(...)" detail

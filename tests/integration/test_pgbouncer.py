@@ -94,6 +94,6 @@ def test_pgbouncer_mode_turns_off_both_statement_caches(make_settings: SettingsF
     assert connect_args["prepared_statement_cache_size"] == 0
     names = {connect_args["prepared_statement_name_func"]() for _ in range(3)}
     assert len(names) == 3
-    plain = build_database_config(make_settings(DATABASE_URL=settings.database_url)).engine_config.connect_args
+    plain = build_database_config(make_settings(DATABASE_URL=settings.database.url)).engine_config.connect_args
     assert isinstance(plain, dict)
     assert "statement_cache_size" not in plain

@@ -43,7 +43,7 @@ def test_members_become_creators_and_admins_stay(settings: Settings) -> None:
             run_sql(
                 settings,
                 insert,
-                id=str(uuid7()) if "sqlite" in settings.database_url else uuid7(),
+                id=str(uuid7()) if "sqlite" in settings.database.url else uuid7(),
                 email=email,
                 role=role,
                 now=NOW,

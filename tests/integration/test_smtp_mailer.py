@@ -162,8 +162,8 @@ def test_smtp_settings(make_settings: SettingsFactory) -> None:
     assert build_mailer(make_settings()).name == "console"
     assert "hunter2" not in repr(make_settings(SMTP_URL="smtp://me:hunter2@mail.example.com").masked())
     defaults = make_settings()
-    assert (defaults.notification_retention_days, defaults.email_digest_minutes) == (90, 15)
-    assert defaults.public_url == "http://127.0.0.1:8000"
+    assert (defaults.notifications.retention_days, defaults.notifications.email_digest_minutes) == (90, 15)
+    assert defaults.server.public_url == "http://127.0.0.1:8000"
     assert build_mailer(make_settings(SMTP_URL="smtp://mail.example.com:587")).name == "smtp"
     with pytest.raises(ConfigError, match="SMTP_URL"):
         build_mailer(make_settings(SMTP_URL="smtp://mail.example.com?starttls=maybe"))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import pytest
 
@@ -16,8 +15,6 @@ from src.infrastructure.settings import Settings
 
 pytestmark = pytest.mark.live
 
-KEY_SETTINGS = {"openai": "openai_api_key", "gemini": "gemini_api_key", "groq": "groq_api_key"}
-
 
 def adapter(settings: Settings, provider: str) -> ProviderModel:
     providers = build_llm_providers(settings, SystemClock())
@@ -27,7 +24,7 @@ def adapter(settings: Settings, provider: str) -> ProviderModel:
 
 
 def model_for(settings: Settings, provider: str) -> str:
-    catalog = build_model_catalog(settings, settings.configured_llm_providers)
+    catalog = build_model_catalog(settings, settings.llm.configured_providers)
     models = [m for m in catalog.models() if m.provider == provider and catalog.is_available(m.id)]
     cheap = [m for m in models if "cheap" in m.capabilities]
     return (cheap or models)[0].id
@@ -68,10 +65,11 @@ async def test_a_real_stream_brings_text_and_exact_usage(live_settings: Settings
 
 @pytest.mark.parametrize("provider", ["openai", "gemini", "groq"])
 async def test_a_refused_key_is_an_auth_error(live_settings: Settings, provider: str) -> None:
-    if not getattr(live_settings, KEY_SETTINGS[provider]):
+    llm = live_settings.llm
+    if not llm.provider_access(provider).api_key:
         pytest.skip(f"{provider} has no key configured")
-    changes: dict[str, Any] = {KEY_SETTINGS[provider]: "parley-live-test-invalid-key"}
-    wrong = dataclasses.replace(live_settings, **changes)
+    refused = dataclasses.replace(llm.provider_access(provider), api_key="parley-live-test-invalid-key")
+    wrong = dataclasses.replace(live_settings, llm=dataclasses.replace(llm, access={**llm.access, provider: refused}))
     model = adapter(wrong, provider)
     try:
         with pytest.raises(ProviderAuthError):

@@ -9,12 +9,12 @@ import pytest
 import structlog
 
 from src.infrastructure.logging import configure_logging, flush_logs, get_logger
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import ObservabilitySettings, Settings
 
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
 def test_tracebacks_and_fields_never_show_secrets(log_format: str, capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(Settings(log_format=log_format))  # type: ignore[arg-type]
+    configure_logging(Settings(observability=ObservabilitySettings(log_format=log_format)))  # type: ignore[arg-type]
     try:
         password = "-".join(["hunter2", "local", "variable"])  # not spelled out in the source shown
         raise ValueError("failed")
@@ -28,7 +28,7 @@ def test_tracebacks_and_fields_never_show_secrets(log_format: str, capsys: pytes
     assert "ValueError" in err  # the traceback is there
     assert password not in err
     assert "tok-123456" not in err
-    configure_logging(Settings(log_format="console", log_level="INFO"))
+    configure_logging(Settings(observability=ObservabilitySettings(log_format="console", log_level="INFO")))
 
 
 class _RecordsWhereRendered(Exception):
@@ -43,7 +43,7 @@ class _RecordsWhereRendered(Exception):
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
 async def test_tracebacks_are_rendered_off_the_event_loop(log_format: str, capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(Settings(log_format=log_format))  # type: ignore[arg-type]
+    configure_logging(Settings(observability=ObservabilitySettings(log_format=log_format)))  # type: ignore[arg-type]
     _RecordsWhereRendered.rendered_in.clear()
     structlog.contextvars.bind_contextvars(request_id="req-off-loop")
     try:
@@ -68,7 +68,7 @@ async def test_tracebacks_are_rendered_off_the_event_loop(log_format: str, capsy
 
 @pytest.mark.parametrize("log_format", ["json", "console"])
 def test_secret_query_values_are_masked_in_every_line(log_format: str, capsys: pytest.CaptureFixture[str]) -> None:
-    configure_logging(Settings(log_format=log_format))  # type: ignore[arg-type]
+    configure_logging(Settings(observability=ObservabilitySettings(log_format=log_format)))  # type: ignore[arg-type]
     # The shape of uvicorn's access line, and a field of Parley's own.
     logging.getLogger("uvicorn.error").warning(
         '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", "/api/v1/ws/chat?token=eyJsecret&lang=en", "1.1", 101

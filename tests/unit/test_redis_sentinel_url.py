@@ -50,8 +50,8 @@ def test_bad_urls_say_what_is_wrong(url: str, problem: str) -> None:
 def test_settings_accept_sentinel_and_plain_urls_alike() -> None:
     sentinel = "redis+sentinel://s1:26379,s2:26379/parley/0"
     assert is_sentinel_url(sentinel)
-    assert load_settings({**BASE, "REDIS_URL": sentinel}, env_file=None).redis_url == sentinel
+    assert load_settings({**BASE, "REDIS_URL": sentinel}, env_file=None).redis.url == sentinel
     assert not is_sentinel_url("redis://localhost:6379/0")
-    assert load_settings({**BASE, "REDIS_URL": "redis://localhost:6379/0"}, env_file=None).redis_url
+    assert load_settings({**BASE, "REDIS_URL": "redis://localhost:6379/0"}, env_file=None).redis.url
     masked = load_settings({**BASE, "REDIS_URL": "redis+sentinel://:hunter2@s1/parley"}, env_file=None).masked()
     assert "hunter2" not in masked["REDIS_URL"]

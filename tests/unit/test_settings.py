@@ -10,6 +10,7 @@ import pytest
 
 from src.infrastructure.redaction import mask_url
 from src.infrastructure.settings import ConfigError, Settings, load_settings
+from src.infrastructure.settings.reading import variable_of
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -21,25 +22,47 @@ def load(tmp_path: Path, **env: str) -> Settings:
 def test_defaults_are_the_embedded_ones(tmp_path: Path) -> None:
     settings = load(tmp_path, SECRET_KEY="x" * 32)
     assert settings.app_env == "development"
-    assert settings.port == 8000
-    assert settings.database_url == f"sqlite+aiosqlite:///{(tmp_path / 'parley.db').as_posix()}"
-    assert settings.redis_url is None
-    assert settings.slow_query_ms == 200
-    assert settings.max_body_bytes == 1024 * 1024
-    assert settings.log_format == "console"
-    assert settings.cors_origins == ()
+    assert settings.server.port == 8000
+    assert settings.database.url == f"sqlite+aiosqlite:///{(tmp_path / 'parley.db').as_posix()}"
+    assert settings.redis.url is None
+    assert settings.database.slow_query_ms == 200
+    assert settings.server.max_body_bytes == 1024 * 1024
+    assert settings.observability.log_format == "console"
+    assert settings.server.cors_origins == ()
     # A reply's history is capped well below today's 128k-1M windows, and older turns are summarised.
-    assert (settings.chat_context_tokens, settings.chat_context_summary) == (16_000, True)
+    assert (settings.chat.context_tokens, settings.chat.context_summary) == (16_000, True)
+
+
+def declared_values(settings: Settings) -> dict[str, object]:
+    """Every setting read by its declaration alone (``var``), by variable name."""
+    values: dict[str, object] = {}
+    for group in (settings, *settings.groups()):
+        for setting in fields(group):  # type: ignore[arg-type]
+            spec = variable_of(setting)
+            if spec is not None and not spec.manual:
+                values[spec.name] = getattr(group, setting.name)
+    return values
 
 
 def test_every_declared_setting_loads_its_declared_default(tmp_path: Path) -> None:
     loaded, declared = load(tmp_path, SECRET_KEY="x" * 32), Settings()
-    read_by_declaration = [f.name for f in fields(Settings) if "variable" in f.metadata]
-    assert len(read_by_declaration) > 60
-    assert {n: getattr(loaded, n) for n in read_by_declaration} == {
-        n: getattr(declared, n) for n in read_by_declaration
-    }
-    assert (loaded.llm_retry_base_delay, loaded.budget_pro_monthly_usd) == (0.5, Decimal("50"))
+    assert len(declared_values(declared)) > 70
+    read, defaults = declared_values(loaded), declared_values(declared)
+    assert (read.pop("PARLEY_VAR_DIR"), defaults.pop("PARLEY_VAR_DIR")) == (tmp_path, Path("var"))
+    assert read == defaults
+    assert (loaded.llm.retry_base_delay, loaded.usage.budget_pro_monthly_usd) == (0.5, Decimal("50"))
+
+
+def test_each_variable_is_declared_once(tmp_path: Path) -> None:
+    settings = Settings()
+    names = [
+        spec.name
+        for group in (settings, *settings.groups())
+        for setting in fields(group)  # type: ignore[arg-type]
+        if (spec := variable_of(setting)) is not None
+    ]
+    assert len(names) == len(set(names))
+    assert len(settings.groups()) >= 10
 
 
 def test_config_show_names_each_variable_as_env_example_documents_it(tmp_path: Path) -> None:
@@ -52,7 +75,7 @@ def test_config_show_names_each_variable_as_env_example_documents_it(tmp_path: P
 
 def test_production_logs_json_by_default(tmp_path: Path) -> None:
     settings = load(tmp_path, APP_ENV="production", SECRET_KEY="s" * 40)
-    assert settings.log_format == "json"
+    assert settings.observability.log_format == "json"
     assert settings.is_production
 
 
@@ -104,28 +127,28 @@ def test_production_requires_a_secret_key(tmp_path: Path) -> None:
 
 def test_development_generates_and_keeps_a_secret_key(tmp_path: Path) -> None:
     first = load(tmp_path)
-    assert first.secret_key_generated
-    assert len(first.secret_key) >= 32
+    assert first.identity.secret_key_generated
+    assert len(first.identity.secret_key) >= 32
     key_file = tmp_path / "secret_key"
     assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
     second = load(tmp_path)
-    assert second.secret_key == first.secret_key  # tokens survive a restart
-    assert not second.secret_key_generated
+    assert second.identity.secret_key == first.identity.secret_key  # tokens survive a restart
+    assert not second.identity.secret_key_generated
 
 
 def test_common_database_url_spellings_use_the_async_drivers(tmp_path: Path) -> None:
     settings = load(tmp_path, SECRET_KEY="k" * 32, DATABASE_URL="postgres://u:p@db:5432/parley")
-    assert settings.database_url == "postgresql+asyncpg://u:p@db:5432/parley"
-    assert settings.database_backend == "postgresql"
+    assert settings.database.url == "postgresql+asyncpg://u:p@db:5432/parley"
+    assert settings.database.backend == "postgresql"
 
 
 def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("PORT=9000\nLOG_LEVEL=debug\nSECRET_KEY=" + "f" * 32 + "\n")
     settings = load_settings({"PARLEY_VAR_DIR": str(tmp_path), "PORT": "9100"}, env_file=env_file)
-    assert settings.port == 9100
-    assert settings.log_level == "DEBUG"
-    assert settings.secret_key == "f" * 32
+    assert settings.server.port == 9100
+    assert settings.observability.log_level == "DEBUG"
+    assert settings.identity.secret_key == "f" * 32
 
 
 def test_bad_value_in_env_file_is_reported(tmp_path: Path) -> None:
@@ -137,7 +160,7 @@ def test_bad_value_in_env_file_is_reported(tmp_path: Path) -> None:
 
 def test_cors_origins_are_split_and_trimmed(tmp_path: Path) -> None:
     settings = load(tmp_path, SECRET_KEY="k" * 32, CORS_ORIGINS=" https://a.example , http://localhost:3000 ")
-    assert settings.cors_origins == ("https://a.example", "http://localhost:3000")
+    assert settings.server.cors_origins == ("https://a.example", "http://localhost:3000")
 
 
 def test_masked_settings_hide_secrets_and_passwords(tmp_path: Path) -> None:

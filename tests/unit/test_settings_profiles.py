@@ -15,10 +15,10 @@ def load(tmp_path: Path, **env: str) -> Settings:
 
 def test_defaults_are_creators_and_a_folder_under_the_var_dir(tmp_path: Path) -> None:
     settings = load(tmp_path)
-    assert settings.default_role == "creator"
-    assert settings.files_dir == tmp_path / "files"
-    assert settings.files_url is None
-    assert load(tmp_path, DEFAULT_ROLE="Viewer").default_role == "viewer"
+    assert settings.identity.default_role == "creator"
+    assert settings.files.directory == tmp_path / "files"
+    assert settings.files.url is None
+    assert load(tmp_path, DEFAULT_ROLE="Viewer").identity.default_role == "viewer"
 
 
 @pytest.mark.parametrize("role", ["admin", "moderator", "member", "anyone"])
@@ -45,7 +45,7 @@ def test_s3_credentials_go_together_and_are_masked(tmp_path: Path) -> None:
         FILES_S3_ACCESS_KEY_ID="AKIAEXAMPLE",
         FILES_S3_SECRET_ACCESS_KEY="wJalrXUtnFEMI-secret",
     )
-    assert settings.files_url == "s3://bucket/team"
+    assert settings.files.url == "s3://bucket/team"
     shown = settings.masked()
     assert shown["FILES_S3_SECRET_ACCESS_KEY"] == "****"
     assert "wJalrXUtnFEMI-secret" not in repr(settings) + repr(shown)

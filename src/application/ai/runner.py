@@ -19,6 +19,7 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.ports import ToolMetrics
+from src.application.ai.settings import ToolSettings
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Cache, Clock, UnitOfWorkFactory
@@ -44,14 +45,6 @@ class AnswerDecoder(Protocol):
     """Decodes a model's JSON answer (code fences allowed) as ``type_``; raises ``ValueError`` when it is not one."""
 
     def decode(self, text: str, type_: type[T]) -> T: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ToolSettings:
-    cache_ttl_seconds: float = 86_400.0
-    #: True: one user's identical request is served from another's cache entry.
-    shared_cache: bool = False
-    max_input_chars: int = 32_000
 
 
 @dataclass(frozen=True, slots=True)

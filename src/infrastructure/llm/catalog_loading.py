@@ -20,20 +20,22 @@ logger = get_logger("parley.llm")
 
 def configured_provider_names(settings: Settings) -> list[str]:
     """The online providers an adapter is built for (``build_llm_providers``), offline left out."""
-    return list(settings.configured_llm_providers)
+    return list(settings.llm.configured_providers)
 
 
 def build_model_catalog(settings: Settings, configured_providers: Sequence[str] = ()) -> FileModelCatalog:
     try:
         catalog = FileModelCatalog.load(
-            settings.model_catalog_path, configured_providers=configured_providers, default_model=settings.default_model
+            settings.llm.catalog_path,
+            configured_providers=configured_providers,
+            default_model=settings.llm.default_model,
         )
     except CatalogError as exc:
         raise ConfigError("MODEL_CATALOG_PATH", f"is not a usable model catalog: {exc}") from None
-    if settings.default_model is not None and not catalog.is_available(settings.default_model):
+    if settings.llm.default_model is not None and not catalog.is_available(settings.llm.default_model):
         raise ConfigError(
             "DEFAULT_MODEL",
-            f"is {settings.default_model!r}, which is not an available catalog model "
+            f"is {settings.llm.default_model!r}, which is not an available catalog model "
             f"(available: {', '.join(catalog.available_ids())})",
         )
     check_fallbacks(settings, catalog)
@@ -43,7 +45,7 @@ def build_model_catalog(settings: Settings, configured_providers: Sequence[str] 
 def check_fallbacks(settings: Settings, catalog: ModelCatalog) -> None:
     """Every model of ``LLM_FALLBACKS`` must be in the catalog; one whose provider is not configured
     is skipped when calls are made (and said so now, once)."""
-    for model_id in settings.llm_fallbacks.model_ids():
+    for model_id in settings.llm.fallbacks.model_ids():
         if catalog.get(model_id) is None:
             raise ConfigError(
                 "LLM_FALLBACKS", f"names {model_id!r}, which is not in the model catalog (see `parley models`)"

@@ -25,7 +25,7 @@ from src.infrastructure.llm.catalog import OFFLINE_PROVIDER
 from src.infrastructure.llm.catalog_loading import configured_provider_names
 from src.infrastructure.llm.offline import OfflineChatModel
 from src.infrastructure.resilience import CircuitBreaker
-from src.infrastructure.settings import Settings
+from src.infrastructure.settings import LlmSettings, Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -37,34 +37,27 @@ class ProviderModel(ChatModel, Protocol):
     async def aclose(self) -> None: ...
 
 
-def provider_timeouts(settings: Settings) -> ProviderTimeouts:
+def provider_timeouts(llm: LlmSettings) -> ProviderTimeouts:
     return ProviderTimeouts(
-        connect=settings.llm_connect_timeout,
-        read=settings.llm_read_timeout,
-        total=settings.llm_total_timeout,
-        stream_idle=settings.llm_stream_idle_timeout,
+        connect=llm.connect_timeout, read=llm.read_timeout, total=llm.total_timeout, stream_idle=llm.stream_idle_timeout
     )
 
 
-def retry_policy(settings: Settings) -> RetryPolicy:
-    return RetryPolicy(
-        max_retries=settings.llm_retries,
-        base_delay=settings.llm_retry_base_delay,
-        max_delay=settings.llm_retry_max_delay,
-    )
+def retry_policy(llm: LlmSettings) -> RetryPolicy:
+    return RetryPolicy(max_retries=llm.retries, base_delay=llm.retry_base_delay, max_delay=llm.retry_max_delay)
 
 
 def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderModel]:
     """One adapter per configured provider (a row of ``provider_table.py``), the offline one first."""
-    timeouts = provider_timeouts(settings)
+    timeouts = provider_timeouts(settings.llm)
     providers: dict[str, ProviderModel] = {
-        OFFLINE_PROVIDER: OfflineChatModel(clock, token_delay_ms=settings.offline_token_delay_ms)
+        OFFLINE_PROVIDER: OfflineChatModel(clock, token_delay_ms=settings.llm.offline_token_delay_ms)
     }
     configured = set(configured_provider_names(settings))
-    for entry in settings.llm_providers:
+    for entry in settings.llm.providers:
         if entry.name not in configured:
             continue
-        access = settings.provider_access(entry.name)
+        access = settings.llm.provider_access(entry.name)
         named = {"provider": entry.name} if entry.openai_compatible else {}
         providers[entry.name] = entry.adapter_class()(
             clock, timeouts, api_key=access.api_key, base_url=access.base_url, **named
@@ -75,9 +68,9 @@ def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderM
 def build_provider_breakers(settings: Settings, redis: Redis | None, redis_breaker: CircuitBreaker) -> ProviderBreakers:
     """One breaker per model, shared through Redis when it is configured (per process while it is
     unreachable), else per process."""
-    reporter = BreakerReporter(settings.llm_breaker_reset_seconds)
-    min_calls, reset_after = settings.llm_breaker_min_calls, settings.llm_breaker_reset_seconds
-    rate, window = settings.llm_breaker_failure_rate, settings.llm_breaker_window_seconds
+    reporter = BreakerReporter(settings.llm.breaker_reset_seconds)
+    min_calls, reset_after = settings.llm.breaker_min_calls, settings.llm.breaker_reset_seconds
+    rate, window = settings.llm.breaker_failure_rate, settings.llm.breaker_window_seconds
     if redis is None:
         return LocalProviderBreakers(
             min_calls=min_calls, reset_after=reset_after, failure_rate=rate, window=window, reporter=reporter
@@ -88,6 +81,6 @@ def build_provider_breakers(settings: Settings, redis: Redis | None, redis_break
         ),
         LocalProviderBreakers(min_calls=min_calls, reset_after=reset_after, failure_rate=rate, window=window),
         redis_breaker,
-        timeout=settings.redis_timeout,
+        timeout=settings.redis.timeout,
         reporter=reporter,
     )

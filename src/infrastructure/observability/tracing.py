@@ -24,11 +24,11 @@ _TRACER_NAME = "parley"
 
 
 def build_tracer_provider(settings: Settings, *, role: str) -> TracerProvider | None:
-    if not settings.otel_endpoint:
+    if not settings.observability.otel_endpoint:
         return None
-    resource = Resource.create({SERVICE_NAME: settings.otel_service_name, "parley.role": role})
+    resource = Resource.create({SERVICE_NAME: settings.observability.otel_service_name, "parley.role": role})
     provider = TracerProvider(resource=resource)
-    endpoint = settings.otel_endpoint.rstrip("/")
+    endpoint = settings.observability.otel_endpoint.rstrip("/")
     if not endpoint.endswith("/v1/traces"):
         endpoint += "/v1/traces"
     provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint, timeout=5)))

@@ -58,21 +58,21 @@ def _unique_statement_name() -> str:
 
 
 def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
-    url = make_url(settings.database_url)
+    url = make_url(settings.database.url)
     # Statement parameters (password hashes, key digests, e-mails, message text) never appear in an
     # error's text, so no log line or traceback can carry them.
     engine: dict[str, Any] = {"echo": False, "hide_parameters": True}
     if url.get_backend_name() == "postgresql":
         engine.update(
-            pool_size=settings.db_pool_size,
-            max_overflow=settings.db_max_overflow,
-            pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=settings.db_pool_ping_after <= 0,
+            pool_size=settings.database.pool_size,
+            max_overflow=settings.database.max_overflow,
+            pool_timeout=settings.database.pool_timeout,
+            pool_pre_ping=settings.database.pool_ping_after <= 0,
             pool_recycle=1800,
             connect_args={
-                "timeout": settings.db_pool_timeout,
+                "timeout": settings.database.pool_timeout,
                 "server_settings": {"application_name": "parley"},
-                **(pgbouncer_connect_args() if settings.db_pgbouncer else {}),
+                **(pgbouncer_connect_args() if settings.database.pgbouncer else {}),
             },
         )
     else:
@@ -80,7 +80,7 @@ def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine.update(connect_args={"timeout": 30})
     config = SQLAlchemyAsyncConfig(
-        connection_string=settings.database_url,
+        connection_string=settings.database.url,
         engine_config=EngineConfig(**engine),
         session_config=AsyncSessionConfig(expire_on_commit=False, autoflush=False),
         alembic_config=AlembicAsyncConfig(
@@ -94,9 +94,9 @@ def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         ),
         create_all=False,
     )
-    instrument_engine(config.get_engine(), slow_query_ms=settings.slow_query_ms)
-    if url.get_backend_name() == "postgresql" and settings.db_pool_ping_after > 0:
-        ping_when_idle(config.get_engine(), after_seconds=settings.db_pool_ping_after)
+    instrument_engine(config.get_engine(), slow_query_ms=settings.database.slow_query_ms)
+    if url.get_backend_name() == "postgresql" and settings.database.pool_ping_after > 0:
+        ping_when_idle(config.get_engine(), after_seconds=settings.database.pool_ping_after)
     return config
 
 

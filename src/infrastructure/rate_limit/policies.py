@@ -71,7 +71,7 @@ class RateLimitPolicies:
 
 def build_policies(settings: Settings) -> RateLimitPolicies:
     configurable = (
-        RateLimitPolicy(ANONYMOUS, limit=settings.rate_limit_anon_per_minute, window_seconds=MINUTE),
-        RateLimitPolicy(USER, limit=settings.rate_limit_user_per_minute, window_seconds=MINUTE),
+        RateLimitPolicy(ANONYMOUS, limit=settings.rate_limits.anon_per_minute, window_seconds=MINUTE),
+        RateLimitPolicy(USER, limit=settings.rate_limits.user_per_minute, window_seconds=MINUTE),
     )
     return RateLimitPolicies({p.name: p for p in (*configurable, *FIXED_POLICIES)})

@@ -47,26 +47,26 @@ def redis_client(settings: Settings, *, blocking: bool = False) -> Redis:
     from src.infrastructure.redis_resilience import REDIS_HEALTH_CHECK_SECONDS, reconnect_retry
     from src.infrastructure.redis_sentinel import is_sentinel_url, sentinel_client
 
-    assert settings.redis_url is not None
-    if is_sentinel_url(settings.redis_url):
+    assert settings.redis.url is not None
+    if is_sentinel_url(settings.redis.url):
         return sentinel_client(
-            settings.redis_url,
-            timeout=settings.redis_timeout,
+            settings.redis.url,
+            timeout=settings.redis.timeout,
             blocking=blocking,
             max_connections=REDIS_MAX_CONNECTIONS,
             health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-            retry=reconnect_retry(settings.redis_timeout),
+            retry=reconnect_retry(settings.redis.timeout),
         )
     # A blocking pool: under a burst of more concurrent calls than connections, a call waits (up to
     # the Redis timeout) for a free connection instead of failing, which would trip the breaker.
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
+        settings.redis.url,
         max_connections=REDIS_MAX_CONNECTIONS,
-        timeout=settings.redis_timeout,
-        socket_timeout=None if blocking else settings.redis_timeout,
-        socket_connect_timeout=settings.redis_timeout,
+        timeout=settings.redis.timeout,
+        socket_timeout=None if blocking else settings.redis.timeout,
+        socket_connect_timeout=settings.redis.timeout,
         health_check_interval=REDIS_HEALTH_CHECK_SECONDS,
-        retry=reconnect_retry(settings.redis_timeout),
+        retry=reconnect_retry(settings.redis.timeout),
     )
     return Redis.from_pool(pool)
 
@@ -77,8 +77,8 @@ def build_redis_breaker(settings: Settings) -> CircuitBreaker:
 
     return CircuitBreaker(
         "redis",
-        failure_threshold=settings.redis_breaker_failures,
-        reset_after=settings.redis_breaker_reset_seconds,
+        failure_threshold=settings.redis.breaker_failures,
+        reset_after=settings.redis.breaker_reset_seconds,
     )
 
 
@@ -90,7 +90,7 @@ def build_cache(settings: Settings, redis: Redis | None, breaker: CircuitBreaker
         return MemoryCache()
     from src.infrastructure.cache.redis_cache import RedisCache
 
-    return RedisCache(redis, breaker, timeout=settings.redis_timeout)
+    return RedisCache(redis, breaker, timeout=settings.redis.timeout)
 
 
 def build_rate_limiter(settings: Settings, redis: Redis | None, breaker: CircuitBreaker) -> RateLimiter:
@@ -102,16 +102,16 @@ def build_rate_limiter(settings: Settings, redis: Redis | None, breaker: Circuit
     from src.infrastructure.rate_limit.redis_limiter import RedisRateLimiter
     from src.infrastructure.rate_limit.resilient import ResilientRateLimiter
 
-    return ResilientRateLimiter(RedisRateLimiter(redis), MemoryRateLimiter(), breaker, timeout=settings.redis_timeout)
+    return ResilientRateLimiter(RedisRateLimiter(redis), MemoryRateLimiter(), breaker, timeout=settings.redis.timeout)
 
 
 def build_pubsub(settings: Settings, breaker: CircuitBreaker) -> PubSubHub | None:
     """The process's one Redis pub/sub connection (its own client, no read timeout); ``None`` without Redis."""
-    if not settings.redis_url:
+    if not settings.redis.url:
         return None
     from src.infrastructure.realtime.pubsub import PubSubHub
 
-    return PubSubHub(redis_client(settings, blocking=True), breaker, timeout=settings.redis_timeout)
+    return PubSubHub(redis_client(settings, blocking=True), breaker, timeout=settings.redis.timeout)
 
 
 def build_access_cache(cache: Cache, pubsub: PubSubHub | None) -> NearCache | None:
@@ -147,11 +147,11 @@ def build_access_states(
     return UserAccessStates(
         uow,
         cache,
-        ttl_seconds=300 if settings.redis_url else 1,
+        ttl_seconds=300 if settings.redis.url else 1,
         stats=stats,
         clock=clock,
         # A signed-out session's access tokens are refused until they would have expired anyway.
-        ended_session_window=timedelta(seconds=settings.access_token_ttl_seconds) + DEFAULT_LEEWAY,
+        ended_session_window=timedelta(seconds=settings.identity.access_token_ttl_seconds) + DEFAULT_LEEWAY,
         changes=UserEventAccessChanges(user_events),
     )
 
@@ -160,8 +160,8 @@ def build_tier_budgets(settings: Settings) -> TierBudgets:
     from src.domain.usage.model import TierBudgets, dollars_to_micros
 
     return TierBudgets(
-        free_micros=dollars_to_micros(settings.budget_free_monthly_usd),
-        pro_micros=dollars_to_micros(settings.budget_pro_monthly_usd),
+        free_micros=dollars_to_micros(settings.usage.budget_free_monthly_usd),
+        pro_micros=dollars_to_micros(settings.usage.budget_pro_monthly_usd),
     )
 
 
@@ -169,8 +169,10 @@ def build_paragraph_source(settings: Settings) -> HttpParagraphSource | OfflineP
     """PARAGRAPH_SOURCE_URL's service, or paragraphs made up offline when it is unset."""
     from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
 
-    if settings.paragraph_source_url:
-        return HttpParagraphSource(settings.paragraph_source_url, timeout=settings.paragraph_source_timeout)
+    if settings.knowledge.paragraph_source_url:
+        return HttpParagraphSource(
+            settings.knowledge.paragraph_source_url, timeout=settings.knowledge.paragraph_source_timeout
+        )
     return OfflineParagraphSource()
 
 
@@ -178,8 +180,8 @@ def build_dictionary(settings: Settings) -> HttpDictionary | OfflineDictionary:
     """DICTIONARY_API_URL's service, or no definitions when it is unset."""
     from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
 
-    if settings.dictionary_api_url:
-        return HttpDictionary(settings.dictionary_api_url, timeout=settings.dictionary_timeout)
+    if settings.knowledge.dictionary_api_url:
+        return HttpDictionary(settings.knowledge.dictionary_api_url, timeout=settings.knowledge.dictionary_timeout)
     return OfflineDictionary()
 
 
@@ -194,5 +196,5 @@ def build_dictionary_levels(
     from src.infrastructure.cache.stats import PrometheusCacheStats
 
     return TopWordsDefinitions(
-        uow, cache, dictionary, concurrency=settings.dictionary_concurrency, stats=PrometheusCacheStats()
+        uow, cache, dictionary, concurrency=settings.knowledge.dictionary_concurrency, stats=PrometheusCacheStats()
     )

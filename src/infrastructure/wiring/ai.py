@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING
 from src.application.ai.chat_guard import ChatModerator, ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.ai.ports import ModerationQueue
-from src.application.ai.runner import ToolRunner, ToolSettings
+from src.application.ai.runner import ToolRunner
 from src.application.ai.safety import PiiScanner, ScanText
+from src.application.ai.settings import ToolSettings
 from src.application.ai.tools import (
     Classify,
     Generate,
@@ -58,7 +59,7 @@ class AiUseCases:
 
 def build_moderation_service(settings: Settings) -> OpenAIModeration | None:
     """OpenAI's moderation endpoint when an OpenAI key is set (it is free), else none."""
-    openai = settings.provider_access("openai")
+    openai = settings.llm.provider_access("openai")
     if not openai.api_key:
         return None
     from src.infrastructure.ai.moderation import OpenAIModeration
@@ -66,8 +67,8 @@ def build_moderation_service(settings: Settings) -> OpenAIModeration | None:
     return OpenAIModeration(
         api_key=openai.api_key,
         base_url=openai.base_url,
-        timeout=settings.llm_read_timeout,
-        connect_timeout=settings.llm_connect_timeout,
+        timeout=settings.llm.read_timeout,
+        connect_timeout=settings.llm.connect_timeout,
     )
 
 
@@ -85,11 +86,11 @@ def build_ai(
     queue = SqlModerationQueue(uow)
     moderation_service = build_moderation_service(settings)
     guard = ChatSafetyGuard(
-        settings.prompt_injection_policy,
+        settings.ai.prompt_injection_policy,
         queue,
         pii,
         clock,
-        moderator=ChatModerator(moderation_service) if settings.moderate_chat else None,
+        moderator=ChatModerator(moderation_service) if settings.ai.moderate_chat else None,
     )
     runner = ToolRunner(
         uow,
@@ -102,9 +103,9 @@ def build_ai(
         budgets=budgets,
         clock=clock,
         settings=ToolSettings(
-            cache_ttl_seconds=settings.ai_tools_cache_ttl_seconds,
-            shared_cache=settings.ai_tools_cache_shared,
-            max_input_chars=settings.ai_tools_max_input_chars,
+            cache_ttl_seconds=settings.ai.tools_cache_ttl_seconds,
+            shared_cache=settings.ai.tools_cache_shared,
+            max_input_chars=settings.ai.tools_max_input_chars,
         ),
         guard=guard,
     )
@@ -119,6 +120,6 @@ def build_ai(
         tool_stats=GetToolStats(runner),
         moderation_queue=queue,
         chat_guard=guard,
-        chat_pii=ChatPiiPolicy(pii, settings.pii_redaction),
+        chat_pii=ChatPiiPolicy(pii, settings.ai.pii_redaction),
         moderation_service=moderation_service,
     )

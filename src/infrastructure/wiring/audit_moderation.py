@@ -34,7 +34,7 @@ def build_audit_moderation(
     """``mask_excerpt``: the personal-data masker the scanners' queue excerpts go through too."""
     return AuditModerationServices(
         list_audit_events=ListAuditEvents(uow),
-        prune_audit_events=PruneAuditEvents(uow, clock, timedelta(days=settings.audit_retention_days)),
+        prune_audit_events=PruneAuditEvents(uow, clock, timedelta(days=settings.admin.audit_retention_days)),
         list_moderation_items=ListModerationItems(uow),
         resolve_moderation_item=ResolveModerationItem(uow, clock),
         report_content=ReportContent(uow, clock, mask_excerpt=mask_excerpt),

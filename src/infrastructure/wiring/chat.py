@@ -82,13 +82,13 @@ class ChatRealtime:
 
 def reply_settings(settings: Settings) -> ReplySettings:
     return ReplySettings(
-        max_message_chars=settings.max_message_chars,
-        lease_seconds=settings.reply_lease_seconds,
-        flush_interval_seconds=settings.reply_flush_interval_ms / 1000,
-        timeout_seconds=settings.reply_timeout_seconds,
-        grounding_passages=settings.grounding_passages,
-        context_tokens=settings.chat_context_tokens,
-        summarize=settings.chat_context_summary,
+        max_message_chars=settings.chat.max_message_chars,
+        lease_seconds=settings.chat.reply_lease_seconds,
+        flush_interval_seconds=settings.chat.reply_flush_interval_ms / 1000,
+        timeout_seconds=settings.chat.reply_timeout_seconds,
+        grounding_passages=settings.chat.grounding_passages,
+        context_tokens=settings.chat.context_tokens,
+        summarize=settings.chat.context_summary,
     )
 
 
@@ -96,8 +96,8 @@ def build_realtime(
     settings: Settings, *, redis: Redis | None, pubsub: PubSubHub | None, breaker: CircuitBreaker
 ) -> ChatRealtime:
     """Redis streams and pub/sub when configured (``pubsub``), else in-process memory."""
-    max_age = settings.reply_timeout_seconds + settings.reply_stream_ttl_seconds + 60
-    ttl = settings.reply_stream_ttl_seconds
+    max_age = settings.chat.reply_timeout_seconds + settings.chat.reply_stream_ttl_seconds + 60
+    ttl = settings.chat.reply_stream_ttl_seconds
     return ChatRealtime(
         reply_streams=RedisReplyStreamStore(
             MemoryReplyStreams(ttl=ttl, max_age=max_age),
@@ -106,13 +106,13 @@ def build_realtime(
             breaker=breaker,
             ttl=ttl,
             max_age=max_age,
-            timeout=settings.redis_timeout,
+            timeout=settings.redis.timeout,
         ),
         user_events=PubSubUserEvents(pubsub),
         stop_signals=PubSubStopSignals(pubsub),
         reply_tasks=InProcessReplyTasks(),
         connection_slots=ConnectionSlots(
-            redis, breaker, limit=settings.ws_max_connections_per_user, timeout=settings.redis_timeout
+            redis, breaker, limit=settings.chat.ws_max_connections_per_user, timeout=settings.redis.timeout
         ),
     )
 

@@ -78,7 +78,7 @@ class CliIdentityUseCases(_CliGroup):
         from src.domain.identity.model import Role
 
         p = self._parts
-        default_role = Role(p.settings.default_role)
+        default_role = Role(p.settings.identity.default_role)
         return RegisterUser(p.uow, p.password_hasher, p.clock, p.common_passwords, default_role=default_role)
 
     @cached_property
@@ -230,7 +230,7 @@ class CliContainer:
     def redis(self) -> Redis | None:
         from src.infrastructure.wiring.adapters import redis_client
 
-        return redis_client(self.settings) if self.settings.redis_url else None
+        return redis_client(self.settings) if self.settings.redis.url else None
 
     @cached_property
     def redis_breaker(self) -> CircuitBreaker:
@@ -341,7 +341,7 @@ class CliContainer:
 
     async def failed_jobs(self) -> SaqFailedJobs | None:
         """Failed SAQ jobs (``None`` without Redis), on a connected queue."""
-        if not self.settings.redis_url:
+        if not self.settings.redis.url:
             return None
         if "_failed_jobs" not in self.__dict__:
             from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs

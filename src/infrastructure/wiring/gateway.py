@@ -40,7 +40,7 @@ def build_gateway(
             limiter=models.limiter,
             budgets=models.budgets,
             clock=clock,
-            timeout_seconds=settings.reply_timeout_seconds,
+            timeout_seconds=settings.chat.reply_timeout_seconds,
             ledger=UsageLedger(uow),
             # The budget check in one autocommit statement: the one database read before a call.
             budget_reader=SqlBudgetReader(engine),

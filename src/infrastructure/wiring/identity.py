@@ -64,12 +64,12 @@ def build_credentials(settings: Settings) -> Credentials:
     return Credentials(
         password_hasher=Argon2PasswordHasher(),
         access_tokens=JwtAccessTokenIssuer(
-            settings.secret_key,
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-            ttl=timedelta(seconds=settings.access_token_ttl_seconds),
+            settings.identity.secret_key,
+            issuer=settings.identity.jwt_issuer,
+            audience=settings.identity.jwt_audience,
+            ttl=timedelta(seconds=settings.identity.access_token_ttl_seconds),
         ),
-        secrets=HmacSecretGenerator(settings.secret_key),
+        secrets=HmacSecretGenerator(settings.identity.secret_key),
         common_passwords=CommonPasswordList(),
     )
 

@@ -54,9 +54,9 @@ def build_model_router(
         clock,
         breakers=build_provider_breakers(settings, redis, redis_breaker),
         metrics=PrometheusLlmMetrics(),
-        retry=retry_policy(settings),
-        fallbacks=settings.llm_fallbacks,
-        total_timeout=settings.llm_total_timeout,
+        retry=retry_policy(settings.llm),
+        fallbacks=settings.llm.fallbacks,
+        total_timeout=settings.llm.total_timeout,
         unbreakable=("offline",),
     )
 

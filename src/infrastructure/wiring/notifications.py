@@ -68,13 +68,13 @@ class NotificationServices:
 
 def build_mailer(settings: Settings) -> Mailer:
     """SMTP when ``SMTP_URL`` is set, else the console (the embedded default)."""
-    if settings.smtp_url is None:
-        return ConsoleMailer(settings.mail_from)
+    if settings.notifications.smtp_url is None:
+        return ConsoleMailer(settings.notifications.mail_from)
     try:
-        config = SmtpConfig.from_url(settings.smtp_url, timeout=settings.smtp_timeout)
+        config = SmtpConfig.from_url(settings.notifications.smtp_url, timeout=settings.notifications.smtp_timeout)
     except ValueError as exc:
         raise ConfigError("SMTP_URL", str(exc)) from None
-    return SmtpMailer(config, settings.mail_from)
+    return SmtpMailer(config, settings.notifications.mail_from)
 
 
 def build_notifications(
@@ -87,7 +87,7 @@ def build_notifications(
     mailer: Mailer | None = None,
 ) -> NotificationServices:
     mailer = mailer or build_mailer(settings)
-    links = HmacUnsubscribeLinks(settings.secret_key, settings.public_url)
+    links = HmacUnsubscribeLinks(settings.identity.secret_key, settings.server.public_url)
     push = UserEventLivePush(user_events)
     composer = EmailComposer(FileEmailTemplates(), links)
     deliver = DeliverEmail(uow, clock, mailer)
@@ -107,9 +107,9 @@ def build_notifications(
         reactions=NotificationReactions(notify),
         check_budget_thresholds=CheckBudgetThresholds(uow, tier_budgets, clock),
         send_email_digests=SendEmailDigests(
-            uow, clock, composer, deliver, timedelta(minutes=settings.email_digest_minutes)
+            uow, clock, composer, deliver, timedelta(minutes=settings.notifications.email_digest_minutes)
         ),
-        prune_notifications=PruneNotifications(uow, clock, timedelta(days=settings.notification_retention_days)),
+        prune_notifications=PruneNotifications(uow, clock, timedelta(days=settings.notifications.retention_days)),
         list_sent_emails=ListSentEmails(uow),
         get_sent_email=GetSentEmail(uow),
         mailer=mailer,

@@ -23,15 +23,15 @@ class ProfileServices:
 
 def build_file_store(settings: Settings) -> FileStore:
     """S3-compatible object storage when ``FILES_URL`` is set, else the local folder ``FILES_DIR``."""
-    if settings.files_url is not None:
+    if settings.files.url is not None:
         return S3FileStore(
-            settings.files_url,
-            endpoint=settings.files_s3_endpoint,
-            region=settings.files_s3_region,
-            access_key_id=settings.files_s3_access_key_id,
-            secret_access_key=settings.files_s3_secret_access_key,
+            settings.files.url,
+            endpoint=settings.files.s3_endpoint,
+            region=settings.files.s3_region,
+            access_key_id=settings.files.s3_access_key_id,
+            secret_access_key=settings.files.s3_secret_access_key,
         )
-    return LocalFileStore(settings.files_dir)
+    return LocalFileStore(settings.files.directory)
 
 
 def build_profiles(settings: Settings, uow: AppUnitOfWorkFactory, clock: Clock) -> ProfileServices:

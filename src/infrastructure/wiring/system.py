@@ -58,18 +58,18 @@ def build_job_runners(
     saq_queue: RedisQueue | None = None
     in_process: InProcessTaskQueue | None = None
     task_queue: TaskQueue
-    if settings.redis_url:
+    if settings.redis.url:
         saq_queue = build_saq_queue(redis_client(settings, blocking=role == "worker"))
-        task_queue = SaqTaskQueue(saq_queue, catalog, timeout=settings.redis_timeout)
+        task_queue = SaqTaskQueue(saq_queue, catalog, timeout=settings.redis.timeout)
     else:
-        in_process = InProcessTaskQueue(catalog, concurrency=min(settings.worker_concurrency, 4))
+        in_process = InProcessTaskQueue(catalog, concurrency=min(settings.jobs.worker_concurrency, 4))
         task_queue = in_process
     relay_outbox = RelayOutbox(uow, task_queue, clock)
     outbox_relay = OutboxRelayLoop(
         relay_outbox,
         clock,
-        interval=settings.outbox_relay_interval,
-        batch_size=settings.outbox_batch_size,
+        interval=settings.jobs.outbox_relay_interval,
+        batch_size=settings.jobs.outbox_batch_size,
         reconcile=ReconcileOutbox(uow, task_queue, clock),
     )
     # Low latency without polling hard: a commit that wrote outbox messages wakes the relay.

@@ -25,9 +25,9 @@ class UsageUseCases:
 def build_ai_requests(settings: Settings, limiter: RateLimiter, policies: RateLimitPolicies) -> AiRequestLimiter:
     """One allowance of AI requests per user and minute, whatever asks: replies, summaries, tools."""
     return AiRequestLimiter(
-        limiter if settings.rate_limit_enabled else None,
+        limiter if settings.rate_limits.enabled else None,
         {Tier.FREE: policies[AI_FREE], Tier.PRO: policies[AI_PRO]},
-        exempt_permission_holders=settings.rate_limit_exempt_admins,
+        exempt_permission_holders=settings.rate_limits.exempt_admins,
     )
 
 

@@ -69,7 +69,7 @@ def _with_failed_jobs(work: Callable[[Any], Awaitable[Any]]) -> Any:
     """Run ``work(failed_jobs)`` on the SAQ queue's record of failed jobs (Redis required); nothing
     else of the application is built."""
     settings = settings_or_exit()
-    if not settings.redis_url:
+    if not settings.redis.url:
         fail(NO_REDIS_FOR_FAILED_JOBS, EXIT_USAGE)
 
     async def run(container: Any) -> Any:

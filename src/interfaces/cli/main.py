@@ -91,8 +91,8 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         HTTP_APP_FACTORY,
         factory=True,
         http=HTTP_PROTOCOL,
-        host=host or settings.host,
-        port=port or settings.port,
+        host=host or settings.server.host,
+        port=port or settings.server.port,
         reload=reload,
         reload_dirs=["src"] if reload else None,
         workers=workers,
@@ -100,7 +100,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         access_log=False,
         proxy_headers=True,
         # Only these proxies may set the client address (X-Forwarded-For), which rate limits key on.
-        forwarded_allow_ips=settings.forwarded_allow_ips,
+        forwarded_allow_ips=settings.server.forwarded_allow_ips,
         server_header=False,
         # WebSocket chat frames are at most 64 KiB (interfaces/http/ws/frames.py): a bigger one is
         # refused by the protocol layer with close code 1009 before it is ever buffered whole.
@@ -109,7 +109,7 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int) -> Non
         # Behind a balancer that keeps connections to the server (HAProxy, nginx upstream keepalive,
         # cloud load balancers), the server must outlast the balancer's idle timeout; uvicorn's 5 s
         # default closes connections the balancer is about to reuse, and the request is lost.
-        timeout_keep_alive=max(1, int(settings.keep_alive_timeout)),
+        timeout_keep_alive=max(1, int(settings.server.keep_alive_timeout)),
     )
 
 
@@ -121,7 +121,7 @@ def worker() -> None:
     Without Redis there is nothing to run here: the API runs the same jobs itself.
     """
     settings = settings_or_exit()
-    if not settings.redis_url:
+    if not settings.redis.url:
         fail("REDIS_URL is not set; without Redis the API runs background jobs in-process", EXIT_USAGE)
     _entry(WORKER_ENTRY)(settings)
 

@@ -70,7 +70,7 @@ def create_app(
         # (shutdown.py). Installed in that order, the reply drain's handler runs first and chains on.
         drain.install()
         restore_signals = drain_replies_on_stop_signal(container)
-        if settings.secret_key_generated:
+        if settings.identity.secret_key_generated:
             logger.warning("secret_key_generated", path=str(settings.var_dir / "secret_key"))
         logger.info("api_started", version=app_version, env=settings.app_env)
         try:
@@ -84,7 +84,7 @@ def create_app(
 
     cors = (
         CORSConfig(
-            allow_origins=list(settings.cors_origins),
+            allow_origins=list(settings.server.cors_origins),
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type", "X-Request-ID", "X-API-Key"],
             expose_headers=[
@@ -95,10 +95,10 @@ def create_app(
                 "RateLimit-Policy",
                 "Retry-After",
             ],
-            allow_credentials="*" not in settings.cors_origins,
+            allow_credentials="*" not in settings.server.cors_origins,
             max_age=600,
         )
-        if settings.cors_origins
+        if settings.server.cors_origins
         else None
     )
 
@@ -111,8 +111,8 @@ def create_app(
         ),
         path=DOCS_PATH,
         render_plugins=[  # served from Parley itself (web_ui.py): no CDN, no inline script
-            LocalSwaggerPlugin(path="/swagger", dist_dir=settings.web_dist_dir),
-            LocalScalarPlugin(path="/scalar", dist_dir=settings.web_dist_dir),
+            LocalSwaggerPlugin(path="/swagger", dist_dir=settings.server.web_dist_dir),
+            LocalScalarPlugin(path="/scalar", dist_dir=settings.server.web_dist_dir),
         ],
         servers=[Server(url="/", description="This server")],
         use_handler_docstrings=True,
@@ -145,7 +145,7 @@ def create_app(
             SystemController,
             metrics,
             api_v1_router(),
-            *web_app_handlers(settings.web_dist_dir),
+            *web_app_handlers(settings.server.web_dist_dir),
             *extra_route_handlers,
         ],
         dependencies=dependencies,
@@ -167,18 +167,18 @@ def create_app(
                     rate_limit_middleware(
                         container.rate_limiter,
                         container.rate_limit_policies,
-                        exempt_admins=settings.rate_limit_exempt_admins,
+                        exempt_admins=settings.rate_limits.exempt_admins,
                         docs_path=DOCS_PATH,
                     )
                 ]
-                if settings.rate_limit_enabled
+                if settings.rate_limits.enabled
                 else []
             ),
             ResponseCacheMiddleware(
-                container.cache, default_ttl=settings.cache_default_ttl, stats=container.cache_stats
+                container.cache, default_ttl=settings.redis.cache_default_ttl, stats=container.cache_stats
             ),
         ],
-        request_max_body_size=settings.max_body_bytes,
+        request_max_body_size=settings.server.max_body_bytes,
         # JSON bodies: strict types, 415/400/422 for hostile input, decoded once (input_checks.py).
         request_class=ParleyRequest,
         debug=False,
@@ -191,14 +191,14 @@ def create_app(
     # The OpenAI-compatible /v1 surface (docs/GATEWAY.md) is served beside the router, inside the context
     # and the drain gate (a draining instance takes no new work).
     gateway = OpenAIGateway(
-        container.gateway, container.use_cases.identity.authenticate, max_body_bytes=settings.max_body_bytes
+        container.gateway, container.use_cases.identity.authenticate, max_body_bytes=settings.server.max_body_bytes
     )
     routed = MethodsMiddleware(ProblemFallbackMiddleware(app.asgi_handler), app)
     app.asgi_handler = RequestContextMiddleware(
         DrainGate(mount_gateway(routed, gateway), drain), docs_path=DOCS_PATH, hsts=settings.is_production
     )
     openapi_document.install(app)  # every operation's error answers, strict bodies (openapi.py)
-    check_cache_options(app, default_ttl=settings.cache_default_ttl)
+    check_cache_options(app, default_ttl=settings.redis.cache_default_ttl)
     check_route_policies(app, container.rate_limit_policies)
     app.state.container = container
     app.state.settings = settings

@@ -81,7 +81,7 @@ def build_worker(container: Container, *, concurrency: int | None = None) -> Pro
         container.saq_queue,
         functions=list(functions.values()),
         cron_jobs=cron_jobs,
-        concurrency=concurrency or container.settings.worker_concurrency,
+        concurrency=concurrency or container.settings.jobs.worker_concurrency,
         shutdown_grace_period_s=int(container.settings.shutdown_timeout),
         dequeue_timeout=DEQUEUE_WAIT_SECONDS,
         # Stuck jobs of a killed worker are found within a heartbeat plus this, not SAQ's 60 s.

@@ -49,7 +49,7 @@ async def send(client: httpx.AsyncClient, content: str) -> tuple[str, httpx.Resp
 
 async def test_flag_marks_the_message_and_queues_it(make_settings: SettingsFactory, database_url: str) -> None:
     settings = make_settings(DATABASE_URL=database_url, RATE_LIMIT_ENABLED="false")
-    assert settings.prompt_injection_policy == "flag"  # the default
+    assert settings.ai.prompt_injection_policy == "flag"  # the default
     async with chat_api(settings) as (client, container):
         conversation_id, sent = await send(client, ATTACK)
         assert sent.status_code == 201, sent.text

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from src.application.ai.chat_guard import ChatSafetyGuard, InjectionPolicy
-from src.application.ai.runner import ToolRunner, ToolSettings
+from src.application.ai.runner import ToolRunner
 from src.application.ai.safety import PiiScanner
+from src.application.ai.settings import ToolSettings
 from src.application.ai.tools import (
     Classify,
     ClassifyCommand,

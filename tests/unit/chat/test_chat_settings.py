@@ -12,12 +12,19 @@ from tests.conftest import SettingsFactory
 
 def test_defaults(make_settings: SettingsFactory) -> None:
     settings = make_settings()
-    assert (settings.max_message_chars, settings.reply_stream_ttl_seconds, settings.sse_heartbeat_seconds) == (
+    assert (
+        settings.chat.max_message_chars,
+        settings.chat.reply_stream_ttl_seconds,
+        settings.chat.sse_heartbeat_seconds,
+    ) == (
         32_000,
         120.0,
         15.0,
     )
-    assert (settings.budget_free_monthly_usd, settings.budget_pro_monthly_usd) == (Decimal("5"), Decimal("50"))
+    assert (settings.usage.budget_free_monthly_usd, settings.usage.budget_pro_monthly_usd) == (
+        Decimal("5"),
+        Decimal("50"),
+    )
     assert settings.masked()["BUDGET_PRO_MONTHLY_USD"] == "50"
 
 
@@ -29,9 +36,13 @@ def test_values_are_read(make_settings: SettingsFactory) -> None:
         REPLY_LEASE_SECONDS="10",
         REPLY_TIMEOUT_SECONDS="30",
     )
-    assert settings.max_message_chars == 1000
-    assert settings.budget_free_monthly_usd == Decimal("0.25")
-    assert (settings.reply_flush_interval_ms, settings.reply_lease_seconds, settings.reply_timeout_seconds) == (
+    assert settings.chat.max_message_chars == 1000
+    assert settings.usage.budget_free_monthly_usd == Decimal("0.25")
+    assert (
+        settings.chat.reply_flush_interval_ms,
+        settings.chat.reply_lease_seconds,
+        settings.chat.reply_timeout_seconds,
+    ) == (
         100,
         10.0,
         30.0,

@@ -12,9 +12,9 @@ from tests.conftest import SettingsFactory
 
 def test_defaults_and_values(make_settings: SettingsFactory) -> None:
     defaults = make_settings()
-    assert (defaults.grounding_passages, defaults.grounding_excerpt_chars) == (5, 600)
+    assert (defaults.chat.grounding_passages, defaults.chat.grounding_excerpt_chars) == (5, 600)
     chosen = make_settings(GROUNDING_PASSAGES="3", GROUNDING_EXCERPT_CHARS="250")
-    assert (chosen.grounding_passages, chosen.grounding_excerpt_chars) == (3, 250)
+    assert (chosen.chat.grounding_passages, chosen.chat.grounding_excerpt_chars) == (3, 250)
     assert chosen.masked()["GROUNDING_PASSAGES"] == "3"
 
 

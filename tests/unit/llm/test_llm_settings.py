@@ -12,24 +12,24 @@ from tests.conftest import SettingsFactory
 
 def test_nothing_configured_means_only_the_offline_model_and_sensible_timeouts(make_settings: SettingsFactory) -> None:
     settings = make_settings()
-    assert settings.configured_llm_providers == ()
-    assert (settings.llm_connect_timeout, settings.llm_read_timeout) == (5.0, 60.0)
-    assert (settings.llm_total_timeout, settings.llm_stream_idle_timeout) == (300.0, 30.0)
-    assert (settings.llm_retries, settings.llm_retry_base_delay, settings.llm_retry_max_delay) == (2, 0.5, 8.0)
-    assert settings.llm_fallbacks == FallbackChains()
-    assert (settings.llm_breaker_min_calls, settings.llm_breaker_failure_rate) == (5, 0.5)
-    assert (settings.llm_breaker_window_seconds, settings.llm_breaker_reset_seconds) == (60.0, 30.0)
+    assert settings.llm.configured_providers == ()
+    assert (settings.llm.connect_timeout, settings.llm.read_timeout) == (5.0, 60.0)
+    assert (settings.llm.total_timeout, settings.llm.stream_idle_timeout) == (300.0, 30.0)
+    assert (settings.llm.retries, settings.llm.retry_base_delay, settings.llm.retry_max_delay) == (2, 0.5, 8.0)
+    assert settings.llm.fallbacks == FallbackChains()
+    assert (settings.llm.breaker_min_calls, settings.llm.breaker_failure_rate) == (5, 0.5)
+    assert (settings.llm.breaker_window_seconds, settings.llm.breaker_reset_seconds) == (60.0, 30.0)
 
 
 def test_a_provider_is_configured_by_its_key_and_openai_also_by_a_base_url(make_settings: SettingsFactory) -> None:
-    assert make_settings(GEMINI_API_KEY="g", GROQ_API_KEY="q").configured_llm_providers == ("gemini", "groq")
-    assert make_settings(OPENAI_API_KEY="sk-x").configured_llm_providers == ("openai",)
+    assert make_settings(GEMINI_API_KEY="g", GROQ_API_KEY="q").llm.configured_providers == ("gemini", "groq")
+    assert make_settings(OPENAI_API_KEY="sk-x").llm.configured_providers == ("openai",)
     # An OpenAI-compatible server that needs no key (Ollama): the base URL alone configures it.
     ollama = make_settings(OPENAI_BASE_URL="http://localhost:11434/v1")
-    assert ollama.configured_llm_providers == ("openai",)
-    assert ollama.provider_access("openai").base_url == "http://localhost:11434/v1"
+    assert ollama.llm.configured_providers == ("openai",)
+    assert ollama.llm.provider_access("openai").base_url == "http://localhost:11434/v1"
     # Gemini and Groq always need a key: a base URL alone does not make them callable.
-    assert make_settings(GROQ_BASE_URL="http://localhost:9000").configured_llm_providers == ()
+    assert make_settings(GROQ_BASE_URL="http://localhost:9000").llm.configured_providers == ()
 
 
 def test_openai_compatible_providers_are_configuration(make_settings: SettingsFactory) -> None:
@@ -37,19 +37,19 @@ def test_openai_compatible_providers_are_configuration(make_settings: SettingsFa
         OPENAI_COMPATIBLE_PROVIDERS="mistral=https://api.mistral.ai/v1, vllm=http://gpu-box:8000/v1",
         MISTRAL_API_KEY="m-key",
     )
-    assert settings.openai_compatible_providers == {
+    assert settings.llm.openai_compatible_providers == {
         "mistral": "https://api.mistral.ai/v1",
         "vllm": "http://gpu-box:8000/v1",
     }
     # Listed means callable: a local server may need no key.
-    assert settings.configured_llm_providers == ("mistral", "vllm")
-    assert settings.provider_access("mistral") == ProviderAccess("m-key", "https://api.mistral.ai/v1")
-    assert settings.provider_access("vllm").api_key is None
+    assert settings.llm.configured_providers == ("mistral", "vllm")
+    assert settings.llm.provider_access("mistral") == ProviderAccess("m-key", "https://api.mistral.ai/v1")
+    assert settings.llm.provider_access("vllm").api_key is None
     # <NAME>_BASE_URL still wins over the listed URL, as for the built-in providers.
     moved = make_settings(
         OPENAI_COMPATIBLE_PROVIDERS="mistral=https://api.mistral.ai/v1", MISTRAL_BASE_URL="http://eu:1"
     )
-    assert moved.provider_access("mistral").base_url == "http://eu:1"
+    assert moved.llm.provider_access("mistral").base_url == "http://eu:1"
     shown = settings.masked()
     assert (shown["MISTRAL_API_KEY"], shown["VLLM_API_KEY"], shown["GROQ_API_KEY"]) == ("****", "", "")
     assert shown["OPENAI_COMPATIBLE_PROVIDERS"] == "mistral=https://api.mistral.ai/v1,vllm=http://gpu-box:8000/v1"
@@ -79,8 +79,8 @@ def test_a_bad_openai_compatible_provider_list_is_one_clear_error(
 
 def test_fallback_chains_are_parsed(make_settings: SettingsFactory) -> None:
     settings = make_settings(LLM_FALLBACKS="openai/gpt-4.1-mini -> groq/llama-3.3-70b-versatile; gemini/a -> openai/b")
-    assert settings.llm_fallbacks.fallbacks_for("openai/gpt-4.1-mini") == ("groq/llama-3.3-70b-versatile",)
-    assert settings.llm_fallbacks.fallbacks_for("gemini/a") == ("openai/b",)
+    assert settings.llm.fallbacks.fallbacks_for("openai/gpt-4.1-mini") == ("groq/llama-3.3-70b-versatile",)
+    assert settings.llm.fallbacks.fallbacks_for("gemini/a") == ("openai/b",)
 
 
 @pytest.mark.parametrize(
@@ -110,7 +110,7 @@ def test_bad_values_are_one_readable_line(
 def test_a_max_delay_below_the_base_delay_is_refused(make_settings: SettingsFactory) -> None:
     with pytest.raises(ConfigError, match="LLM_RETRY_MAX_DELAY must be at least LLM_RETRY_BASE_DELAY"):
         make_settings(LLM_RETRY_BASE_DELAY="2", LLM_RETRY_MAX_DELAY="1")
-    assert make_settings(LLM_RETRY_BASE_DELAY="10").llm_retry_max_delay == 10.0
+    assert make_settings(LLM_RETRY_BASE_DELAY="10").llm.retry_max_delay == 10.0
 
 
 def test_keys_are_masked_and_never_in_the_repr(make_settings: SettingsFactory) -> None:

@@ -30,7 +30,7 @@ MEDIA_TYPE = "; ".join(part for part in CONTENT_TYPE_LATEST.split("; ") if not p
     include_in_schema=True,
 )
 async def metrics(request: Request, container: SkipValidation[Container]) -> Response[bytes]:  # type: ignore[type-arg]
-    token = container.settings.metrics_token
+    token = container.settings.observability.metrics_token
     if token:
         supplied = request.headers.get("authorization", "")
         if not hmac.compare_digest(supplied.encode(), f"Bearer {token}".encode()):

@@ -260,8 +260,8 @@ async def chat_socket(
         socket,
         authenticate=container.use_cases.identity.authenticate,
         slots=container.realtime.connection_slots,
-        auth_timeout=settings.ws_auth_timeout_seconds,
-        queue_frames=settings.ws_send_queue_frames,
+        auth_timeout=settings.chat.ws_auth_timeout_seconds,
+        queue_frames=settings.chat.ws_send_queue_frames,
     )
     chat = ChatSocket(session, container)
     drain.track(session)

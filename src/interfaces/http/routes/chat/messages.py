@@ -94,9 +94,9 @@ def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
 
 async def reply_response(request: Request[Any, Any, Any], handle: ReplyHandle, container: Container) -> Response[Any]:
     if wants_event_stream(request):
-        return sse_response(handle.events(), heartbeat_seconds=container.settings.sse_heartbeat_seconds)
+        return sse_response(handle.events(), heartbeat_seconds=container.settings.chat.sse_heartbeat_seconds)
     assistant = await handle.result()
-    scan = container.settings.prompt_injection_policy == "flag"
+    scan = container.settings.ai.prompt_injection_policy == "flag"
     body = SentMessagesResponse(MessageResponse.of(handle.user_message, scan=scan), MessageResponse.of(assistant))
     return Response(body, status_code=HTTP_201_CREATED)
 
@@ -121,7 +121,7 @@ class MessagesController(Controller):
         limit: Annotated[int, limit_param(200)] = 50,
     ) -> MessagePageResponse:
         command = ListMessagesCommand(principal, conversation_id, before=before, limit=limit)
-        scan = container.settings.prompt_injection_policy == "flag"
+        scan = container.settings.ai.prompt_injection_policy == "flag"
         return MessagePageResponse.of(await container.use_cases.chat.list_messages(command), scan=scan)
 
     @post(
@@ -216,4 +216,4 @@ class MessagesController(Controller):
             principal, message_id, last_event_id_header or last_event_id, conversation_id=conversation_id
         )
         events = await container.use_cases.chat.resume_reply_stream(command)
-        return sse_response(events, heartbeat_seconds=container.settings.sse_heartbeat_seconds)
+        return sse_response(events, heartbeat_seconds=container.settings.chat.sse_heartbeat_seconds)

@@ -21,7 +21,7 @@ from src.application.chat.views import (
 )
 from src.domain.ai.injection import scan_prompt_injection
 from src.domain.chat.errors import InvalidConversation
-from src.domain.chat.model import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_LENGTH, Grounding
+from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS, MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_LENGTH, Grounding
 from src.domain.llm.model import MessageRole
 
 ModelId = Annotated[
@@ -294,8 +294,11 @@ class MessagePageResponse(msgspec.Struct):
         )
 
 
+_CONTENT = f"1 to MAX_MESSAGE_CHARS characters ({DEFAULT_MAX_MESSAGE_CHARS:,} by default)."
+
+
 class SendMessageRequest(msgspec.Struct, forbid_unknown_fields=True):
-    content: Annotated[str, msgspec.Meta(description="1 to MAX_MESSAGE_CHARS characters (32,000 by default).")]
+    content: Annotated[str, msgspec.Meta(description=_CONTENT)]
     model: ModelId | None = None
 
 

@@ -65,7 +65,7 @@ class BrowserSessionResponse(msgspec.Struct):
 
 def _cookies(settings: Settings, refresh_token: str, csrf_token: str) -> list[Cookie]:
     secure = settings.app_env != "development"
-    max_age = settings.refresh_token_ttl_days * 86_400
+    max_age = settings.identity.refresh_token_ttl_days * 86_400
     return [
         Cookie(
             key=REFRESH_COOKIE,

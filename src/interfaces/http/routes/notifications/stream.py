@@ -38,7 +38,7 @@ def notification_event(notification: dict[str, Any]) -> bytes:
 async def notification_stream(
     container: Container, principal: Principal, after: uuid.UUID | None
 ) -> AsyncIterator[bytes]:
-    heartbeat = container.settings.sse_heartbeat_seconds
+    heartbeat = container.settings.chat.sse_heartbeat_seconds
     async with container.realtime.user_events.subscribe(principal.user_id) as events:
         yield OPENING
         last = after
