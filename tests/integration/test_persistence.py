@@ -11,8 +11,9 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 
 from src.domain.shared.jobs import JobReceipt
-from src.infrastructure.persistence.database import build_database_config
-from src.infrastructure.persistence.migrator import Migrator
+from src.infrastructure.persistence.database import build_database_config, build_engine_database
+from src.infrastructure.persistence.migrator import Migrator, migration_heads
+from src.infrastructure.persistence.models import UserModel
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 from tests.conftest import SettingsFactory
@@ -92,6 +93,58 @@ def test_models_differing_from_migrations_are_detected(settings: Settings) -> No
     asyncio.run(drop_index())
     differences = migrator.pending_model_changes()
     assert any("ix_job_receipt_expires_at" in repr(d) for d in differences)
+
+
+def test_the_heads_read_from_the_revision_files_are_alembics() -> None:
+    from alembic.script import ScriptDirectory
+
+    from src.infrastructure.persistence.database import MIGRATIONS_DIR
+
+    assert migration_heads() == tuple(sorted(ScriptDirectory(str(MIGRATIONS_DIR)).get_heads()))
+
+
+async def test_the_clis_database_and_the_apis_store_the_same_rows(migrated_settings: Settings) -> None:
+    """``parley`` commands run on SQLAlchemy alone (``EngineDatabase``), the API on advanced-alchemy's
+    config: what one writes the other reads, and an update bumps ``updated_at`` on both."""
+    cli_database, api_database = build_engine_database(migrated_settings), build_database_config(migrated_settings)
+    cli_uow = SqlAlchemyUnitOfWorkFactory.for_database(cli_database)
+    api_uow = SqlAlchemyUnitOfWorkFactory.for_database(api_database)
+    try:
+        async with cli_uow() as tx:
+            assert await tx.job_receipts.add(JobReceipt.issue("job", "from-cli", now=NOW))
+        async with api_uow() as tx:
+            assert await tx.job_receipts.exists("job", "from-cli")
+            assert await tx.job_receipts.add(JobReceipt.issue("job", "from-api", now=NOW))
+        async with cli_uow(read_only=True) as tx:
+            assert await tx.job_receipts.exists("job", "from-api")
+
+        for database in (cli_database, api_database):
+            async with database.create_session_maker()() as session, session.begin():
+                user = UserModel(
+                    email=f"{database.__class__.__name__.lower()}@example.com",
+                    display_name="Before",
+                    password_hash="x",
+                    role="creator",
+                    tier="free",
+                    created_at=EPOCH,
+                    updated_at=EPOCH,
+                )
+                session.add(user)
+            async with database.create_session_maker()() as session, session.begin():
+                stored = await session.get(UserModel, user.id)
+                assert stored is not None
+                assert stored.updated_at == EPOCH
+                assert stored.created_at.tzinfo is not None
+                stored.display_name = "After"
+            async with database.create_session_maker()() as session:
+                updated = await session.get(UserModel, user.id)
+                assert updated is not None
+                assert updated.display_name == "After"
+                assert updated.updated_at > EPOCH
+                assert updated.created_at == EPOCH
+    finally:
+        await cli_database.get_engine().dispose()
+        await api_database.get_engine().dispose()
 
 
 async def test_unit_of_work_commits_on_success(uow: SqlAlchemyUnitOfWorkFactory) -> None:

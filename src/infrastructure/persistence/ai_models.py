@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from advanced_alchemy.base import UUIDv7AuditBase
-from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+
+from src.infrastructure.persistence.orm import GUID, DateTimeUTC, UUIDv7AuditBase
 
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 

@@ -6,8 +6,6 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
-from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -26,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+
+from src.infrastructure.persistence.orm import GUID, DateTimeUTC, DefaultBase, UUIDv7AuditBase
 
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 

@@ -1,5 +1,10 @@
 """The database: one advanced-alchemy config per process, built from settings.
 
+The API and the worker run on advanced-alchemy's ``SQLAlchemyAsyncConfig``
+(``build_database_config``). A ``parley`` command opens the same engine, with the same options
+and listeners, on SQLAlchemy alone (``build_engine_database``): importing advanced-alchemy
+imports all of it (Litestar's DTOs and pydantic among it), several times what the command costs.
+
 Postgres (asyncpg) with a sized pool in production; an SQLite file (aiosqlite, WAL, foreign keys
 on) as the embedded default.
 
@@ -17,17 +22,19 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
-from advanced_alchemy.config.engine import EngineConfig
 from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from src.infrastructure.logging import get_logger
 from src.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from advanced_alchemy.config import SQLAlchemyAsyncConfig
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 #: Execution options of a read-only transaction: deferred BEGIN on SQLite (no write lock, so
@@ -57,7 +64,22 @@ def _unique_statement_name() -> str:
     return f"__parley_{uuid.uuid4().hex}__"
 
 
-def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+#: Every session's options (advanced-alchemy's ``AsyncSessionConfig`` and the CLI's alike).
+SESSION_OPTIONS: dict[str, Any] = {"expire_on_commit": False, "autoflush": False}
+
+
+class Database(Protocol):
+    """What the unit of work and the containers use of a database: its engine and its sessions
+    (``SQLAlchemyAsyncConfig`` and ``EngineDatabase`` both are one)."""
+
+    def get_engine(self) -> AsyncEngine: ...
+
+    def create_session_maker(self) -> Callable[[], AsyncSession]: ...
+
+
+def engine_options(settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of ``create_async_engine`` for ``DATABASE_URL`` (an SQLite file's
+    folder is created on the way)."""
     url = make_url(settings.database.url)
     # Statement parameters (password hashes, key digests, e-mails, message text) never appear in an
     # error's text, so no log line or traceback can carry them.
@@ -79,10 +101,18 @@ def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine.update(connect_args={"timeout": 30})
+    return engine
+
+
+def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
+    """advanced-alchemy's config of the database (the API, the worker, migrations)."""
+    from advanced_alchemy.config import AlembicAsyncConfig, AsyncSessionConfig, SQLAlchemyAsyncConfig
+    from advanced_alchemy.config.engine import EngineConfig
+
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.database.url,
-        engine_config=EngineConfig(**engine),
-        session_config=AsyncSessionConfig(expire_on_commit=False, autoflush=False),
+        engine_config=EngineConfig(**engine_options(settings)),
+        session_config=AsyncSessionConfig(**SESSION_OPTIONS),
         alembic_config=AlembicAsyncConfig(
             script_location=str(MIGRATIONS_DIR),
             script_config=str(MIGRATIONS_DIR / "alembic.ini"),
@@ -94,10 +124,45 @@ def build_database_config(settings: Settings) -> SQLAlchemyAsyncConfig:
         ),
         create_all=False,
     )
-    instrument_engine(config.get_engine(), slow_query_ms=settings.database.slow_query_ms)
-    if url.get_backend_name() == "postgresql" and settings.database.pool_ping_after > 0:
-        ping_when_idle(config.get_engine(), after_seconds=settings.database.pool_ping_after)
+    _watch_engine(config.get_engine(), settings)
     return config
+
+
+class EngineDatabase:
+    """The database of ``build_database_config`` on SQLAlchemy alone, for a short-lived process:
+    the same engine options and listeners, the same session options, JSON columns encoded as
+    advanced-alchemy's default encoder does (msgspec, compact). advanced-alchemy's session
+    listeners have nothing to do here: no model has a file column, sessions have no cache, and
+    ``updated_at`` is also set by its column's ``onupdate`` (``orm.UUIDv7AuditBase``)."""
+
+    def __init__(self, settings: Settings) -> None:
+        import msgspec
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        self._engine = create_async_engine(
+            settings.database.url,
+            json_serializer=lambda value: msgspec.json.encode(value).decode(),
+            json_deserializer=msgspec.json.decode,
+            **engine_options(settings),
+        )
+        _watch_engine(self._engine, settings)
+        self._sessions = async_sessionmaker(bind=self._engine, **SESSION_OPTIONS)
+
+    def get_engine(self) -> AsyncEngine:
+        return self._engine
+
+    def create_session_maker(self) -> Callable[[], AsyncSession]:
+        return self._sessions
+
+
+def build_engine_database(settings: Settings) -> EngineDatabase:
+    return EngineDatabase(settings)
+
+
+def _watch_engine(engine: AsyncEngine, settings: Settings) -> None:
+    instrument_engine(engine, slow_query_ms=settings.database.slow_query_ms)
+    if engine.dialect.name == "postgresql" and settings.database.pool_ping_after > 0:
+        ping_when_idle(engine, after_seconds=settings.database.pool_ping_after)
 
 
 #: Where a pooled connection's record keeps when it was last handed back.

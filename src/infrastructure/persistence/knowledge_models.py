@@ -11,10 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
-from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
+
+from src.infrastructure.persistence.orm import GUID, DateTimeUTC, DefaultBase, UUIDv7AuditBase
 
 #: Tables the knowledge migration creates outside the models (and, on SQLite, FTS5's own tables
 #: named after them: ``paragraph_search_data``, ``paragraph_search_idx``, ...).

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
-from advanced_alchemy.types import GUID
 from sqlalchemy.dialects.postgresql import TSQUERY, TSVECTOR
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from src.domain.knowledge.words import SearchOperator, SearchQuery, Term, index_terms
+from src.infrastructure.persistence.orm import GUID
 
 _PLAIN_TERM = re.compile(r"[a-z0-9]+")
 #: PostgreSQL keeps positions up to this, and at most this many per lexeme (more are clamped).

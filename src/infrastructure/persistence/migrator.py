@@ -6,25 +6,30 @@ these from synchronous code, or through ``asyncio.to_thread`` from async code.
 
 from __future__ import annotations
 
+import ast
 import asyncio
 import io
 from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from advanced_alchemy.alembic.commands import AlembicCommands
-from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from src.infrastructure.persistence.database import MIGRATIONS_DIR, VERSION_TABLE, build_database_config
-from src.infrastructure.persistence.models import metadata
+from src.infrastructure.persistence.database import (
+    MIGRATIONS_DIR,
+    VERSION_TABLE,
+    build_database_config,
+    build_engine_database,
+)
 from src.infrastructure.persistence.schema_filter import include_name
 from src.infrastructure.persistence.type_comparison import compare_column_type
 from src.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    from advanced_alchemy.alembic.commands import AlembicCommands
 
 _T = TypeVar("_T")
 
@@ -44,6 +49,8 @@ class Migrator:
         self._settings = settings
 
     def _commands(self) -> AlembicCommands:
+        from advanced_alchemy.alembic.commands import AlembicCommands
+
         # A fresh config (and engine) per command: env.py disposes it inside its own event loop.
         return AlembicCommands(sqlalchemy_config=build_database_config(self._settings))
 
@@ -61,7 +68,7 @@ class Migrator:
         return [s.path for s in scripts if s is not None]
 
     def heads(self) -> tuple[str, ...]:
-        return tuple(ScriptDirectory.from_config(self._commands().config).get_heads())
+        return migration_heads()
 
     def state(self) -> MigrationState:
         """The revision(s) the database is at and the head(s) the code expects."""
@@ -72,7 +79,8 @@ class Migrator:
         return self._with_connection(_diff_against_models)
 
     def _with_connection(self, work: Callable[[Connection], _T]) -> _T:
-        engine = build_database_config(self._settings).get_engine()
+        # Reading the version table needs an engine, not advanced-alchemy's Alembic commands.
+        engine = build_engine_database(self._settings).get_engine()
 
         async def run() -> _T:
             try:
@@ -84,12 +92,47 @@ class Migrator:
         return asyncio.run(run())
 
 
+def migration_heads() -> tuple[str, ...]:
+    """The head revision(s) of the migrations, read from each revision file's ``revision`` and
+    ``down_revision`` without running it: running the files (as Alembic's ``ScriptDirectory``
+    does) imports advanced-alchemy, all of it, for ``parley db current`` to print two lines.
+    tests/integration/test_persistence.py checks the answer against Alembic's."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS_DIR / "versions").glob("*.py"):
+        found = _revision_ids(ast.parse(path.read_text(encoding="utf-8"), str(path)))
+        if "revision" in found:
+            revisions.update(found["revision"])
+            parents.update(found.get("down_revision", ()))
+    return tuple(sorted(revisions - parents))
+
+
+def _revision_ids(module: ast.Module) -> dict[str, tuple[str, ...]]:
+    """``revision`` and ``down_revision`` of a revision file (a string, ``None`` or a tuple of strings)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for node in module.body:
+        if isinstance(node, ast.Assign) and len(node.targets) == 1:
+            target, value = node.targets[0], node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            target, value = node.target, node.value
+        else:
+            continue
+        if isinstance(target, ast.Name) and target.id in ("revision", "down_revision"):
+            ids = ast.literal_eval(value)
+            found[target.id] = (ids,) if isinstance(ids, str) else tuple(ids or ())
+    return found
+
+
 def _current_revisions(connection: Connection) -> tuple[str, ...]:
     context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
     return tuple(context.get_current_heads())
 
 
 def _diff_against_models(connection: Connection) -> list[Any]:
+    from alembic.autogenerate import compare_metadata
+
+    from src.infrastructure.persistence.models import metadata
+
     context = MigrationContext.configure(
         connection,
         opts={
@@ -111,6 +154,8 @@ class ExpectedSchema:
 
     @classmethod
     def from_migrations(cls) -> ExpectedSchema:
+        from alembic.script import ScriptDirectory
+
         script = ScriptDirectory(str(MIGRATIONS_DIR))
         return cls(
             heads=frozenset(script.get_heads()),

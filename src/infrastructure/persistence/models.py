@@ -10,8 +10,6 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import UUIDv7AuditBase, orm_registry
-from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -43,6 +41,7 @@ from src.infrastructure.persistence.notification_models import (  # noqa: F401
     ProcessedEventModel,
     SentEmailModel,
 )
+from src.infrastructure.persistence.orm import GUID, DateTimeUTC, UUIDv7AuditBase, orm_registry
 
 
 class JobReceiptModel(UUIDv7AuditBase):

@@ -7,11 +7,11 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from advanced_alchemy.base import UUIDv7AuditBase
-from advanced_alchemy.types import GUID, DateTimeUTC
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+
+from src.infrastructure.persistence.orm import GUID, DateTimeUTC, UUIDv7AuditBase
 
 _JSON = JSON().with_variant(JSONB(), "postgresql")
 

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
-from advanced_alchemy.config import SQLAlchemyAsyncConfig
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.application.shared.ports import Clock
@@ -16,7 +15,7 @@ from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
 from src.infrastructure.persistence.admin_repositories import AdminRepositories
 from src.infrastructure.persistence.chat_repositories import ChatRepositories
-from src.infrastructure.persistence.database import READ_ONLY_OPTIONS
+from src.infrastructure.persistence.database import READ_ONLY_OPTIONS, Database
 from src.infrastructure.persistence.identity_repositories import IdentityRepositories
 from src.infrastructure.persistence.knowledge_repositories import KnowledgeRepositories
 from src.infrastructure.persistence.notification_repositories import (
@@ -183,10 +182,10 @@ class SqlAlchemyUnitOfWorkFactory:
         self._writer_gate = writer_gate
 
     @classmethod
-    def for_database(cls, config: SQLAlchemyAsyncConfig, clock: Clock | None = None) -> SqlAlchemyUnitOfWorkFactory:
-        """The factory for ``config``'s database: with a writer gate on SQLite (one writer)."""
-        sqlite = config.get_engine().dialect.name == "sqlite"
-        return cls(config.create_session_maker(), clock, writer_gate=WriterGate() if sqlite else None)
+    def for_database(cls, database: Database, clock: Clock | None = None) -> SqlAlchemyUnitOfWorkFactory:
+        """The factory for ``database``: with a writer gate on SQLite (one writer)."""
+        sqlite = database.get_engine().dialect.name == "sqlite"
+        return cls(database.create_session_maker(), clock, writer_gate=WriterGate() if sqlite else None)
 
     def on_outbox_commit(self, listener: OutboxListener) -> None:
         self._outbox_listeners.append(listener)

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from advanced_alchemy.types import GUID
 from sqlalchemy import (
     Boolean,
     Date,
@@ -45,6 +44,7 @@ from src.infrastructure.persistence.chat_models import (
 )
 from src.infrastructure.persistence.database import log_if_slow
 from src.infrastructure.persistence.driver import run, run_many
+from src.infrastructure.persistence.orm import GUID
 from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
 
 _USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)

@@ -15,11 +15,11 @@ from src.infrastructure.settings import Settings
 async def usage_analytics_on_database(settings: Settings) -> AsyncIterator[GetUsageAnalytics]:
     """``GetUsageAnalytics`` over the configured database; the engine is closed on the way out."""
     from src.infrastructure.persistence.analytics_queries import SqlAnalyticsReader
-    from src.infrastructure.persistence.database import build_database_config
+    from src.infrastructure.persistence.database import build_engine_database
     from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 
     clock = SystemClock()
-    database = build_database_config(settings)
+    database = build_engine_database(settings)
     try:
         yield GetUsageAnalytics(SqlAnalyticsReader(SqlAlchemyUnitOfWorkFactory.for_database(database, clock)), clock)
     finally:

@@ -22,7 +22,6 @@ from src.infrastructure.clock import SystemClock
 from src.infrastructure.settings import Settings
 
 if TYPE_CHECKING:
-    from advanced_alchemy.config import SQLAlchemyAsyncConfig
     from redis.asyncio import Redis
 
     from src.application.chat.export_conversation import ExportConversation
@@ -43,6 +42,7 @@ if TYPE_CHECKING:
     from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
     from src.infrastructure.llm.catalog import FileModelCatalog
     from src.infrastructure.llm.providers import ProviderModel
+    from src.infrastructure.persistence.database import EngineDatabase
     from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
     from src.infrastructure.queue.saq_failed_jobs import SaqFailedJobs
     from src.infrastructure.realtime.pubsub import PubSubHub
@@ -214,10 +214,11 @@ class CliContainer:
 
     # -- database ------------------------------------------------------------------------------
     @cached_property
-    def database(self) -> SQLAlchemyAsyncConfig:
-        from src.infrastructure.persistence.database import build_database_config
+    def database(self) -> EngineDatabase:
+        """The API's engine and sessions on SQLAlchemy alone (no advanced-alchemy, no Litestar)."""
+        from src.infrastructure.persistence.database import build_engine_database
 
-        return build_database_config(self.settings)
+        return build_engine_database(self.settings)
 
     @cached_property
     def uow(self) -> SqlAlchemyUnitOfWorkFactory:
