@@ -73,8 +73,7 @@ class PromptTooLong(InvalidInput):
 
 
 @dataclass(frozen=True, slots=True)
-class ChatCompletionCommand:
-    principal: Principal
+class CompleteChatCommand:
     #: A catalog id (``openai/gpt-4.1-mini``) or an unambiguous short name (``gpt-4.1-mini``).
     model: str
     messages: tuple[PromptMessage, ...]
@@ -148,9 +147,9 @@ class CompleteChat:
 
     # -- the calls -----------------------------------------------------------------------------------
 
-    async def complete(self, command: ChatCompletionCommand) -> CompletionResult:
+    async def complete(self, principal: Principal, command: CompleteChatCommand) -> CompletionResult:
         """The whole answer, charged before it is returned."""
-        request, budget_micros = await self._admit(command)
+        request, budget_micros = await self._admit(principal, command)
         asked = self._clock.monotonic()
         completion = await self._model.complete(request)
         provider_seconds = self._clock.monotonic() - asked
@@ -158,6 +157,7 @@ class CompleteChat:
         if usage.input_tokens == 0 and usage.output_tokens == 0 and completion.text:
             usage = estimate_usage(request.messages, completion.text)
         return await self._charge(
+            principal,
             command,
             request,
             text=completion.text,
@@ -170,22 +170,28 @@ class CompleteChat:
             budget_micros=budget_micros,
         )
 
-    async def stream(self, command: ChatCompletionCommand) -> CompletionStream:
+    async def stream(self, principal: Principal, command: CompleteChatCommand) -> CompletionStream:
         """Start a streamed answer; returns once its first chunk arrived (or raises, having sent nothing)."""
-        request, budget_micros = await self._admit(command)
+        request, budget_micros = await self._admit(principal, command)
         asked = self._clock.monotonic()
         chunks = self._model.stream(request)
         first = await anext(aiter(chunks))
         return CompletionStream(
-            self, command, request, chunks, first, waited=self._clock.monotonic() - asked, budget_micros=budget_micros
+            self,
+            principal,
+            command,
+            request,
+            chunks,
+            first,
+            waited=self._clock.monotonic() - asked,
+            budget_micros=budget_micros,
         )
 
     # -- inside ----------------------------------------------------------------------------------------
 
-    async def _admit(self, command: ChatCompletionCommand) -> tuple[ChatRequest, int]:
+    async def _admit(self, principal: Principal, command: CompleteChatCommand) -> tuple[ChatRequest, int]:
         """Checks that cost nothing first, then the rate limit and the budget; the request to send and
         the user's monthly budget."""
-        principal = command.principal
         require_chat(principal)
         info = self.resolve_model(command.model)
         max_output = _checked_options(command, info)
@@ -218,7 +224,8 @@ class CompleteChat:
 
     async def _charge(
         self,
-        command: ChatCompletionCommand,
+        principal: Principal,
+        command: CompleteChatCommand,
         request: ChatRequest,
         *,
         text: str,
@@ -238,14 +245,14 @@ class CompleteChat:
         cost = reply_cost(self._catalog, model, usage)
         record = UsageRecord(
             id=new_id(now),
-            user_id=command.principal.user_id,
+            user_id=principal.user_id,
             kind=UsageKind.COMPLETION,
             model=model,
             provider=model.partition("/")[0],
             usage=usage,
             cost_micros=cost,
             created_at=now,
-            api_key_id=command.principal.api_key_id,
+            api_key_id=principal.api_key_id,
             latency_ms=latency_ms,
             ttft_ms=ttft_ms,
             error_code=error_code,
@@ -258,7 +265,7 @@ class CompleteChat:
             async with self._uow() as tx:
                 if command.store:
                     conversation_id, message_id = await _store_exchange(
-                        tx, command, request, text, finish_reason, usage, model, cost, error_code, now
+                        tx, principal, command, request, text, finish_reason, usage, model, cost, error_code, now
                     )
                     record = dataclasses.replace(record, conversation_id=conversation_id, message_id=message_id)
                 await tx.usage.record(record)
@@ -284,7 +291,8 @@ class CompletionStream:
     """A streamed answer under way: ``deltas()`` to relay it, then ``settle()`` (always, once)."""
 
     _use_case: CompleteChat
-    _command: ChatCompletionCommand
+    _principal: Principal
+    _command: CompleteChatCommand
     _request: ChatRequest
     _chunks: AsyncIterator[Chunk]
     _first: Chunk
@@ -343,6 +351,7 @@ class CompletionStream:
             code = (end.error_code or ProviderError.code) if finish is FinishReason.ERROR else None
             detail = end.error_detail if finish is FinishReason.ERROR else None
         return await self._use_case._charge(
+            self._principal,
             self._command,
             self._request,
             text=text,
@@ -358,7 +367,7 @@ class CompletionStream:
         )
 
 
-def _checked_options(command: ChatCompletionCommand, info: ModelInfo) -> int:
+def _checked_options(command: CompleteChatCommand, info: ModelInfo) -> int:
     """Refuse options out of range, as OpenAI does; the answer's token limit."""
 
     def refuse(param: str, why: str) -> InvalidCompletionRequest:
@@ -381,7 +390,8 @@ def _checked_options(command: ChatCompletionCommand, info: ModelInfo) -> int:
 
 async def _store_exchange(
     tx: ChargedChatTransaction,
-    command: ChatCompletionCommand,
+    principal: Principal,
+    command: CompleteChatCommand,
     request: ChatRequest,
     text: str,
     finish_reason: FinishReason,
@@ -395,7 +405,7 @@ async def _store_exchange(
     system = request.system_prompt
     conversation = Conversation.start(
         id=new_id(now),
-        user_id=command.principal.user_id,
+        user_id=principal.user_id,
         model=request.model,
         now=now,
         system_prompt=system,

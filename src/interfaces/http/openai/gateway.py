@@ -118,10 +118,10 @@ class OpenAIGateway:
         self, principal: Principal, body: bytes, receive: Receive, send: Send, started: float
     ) -> None:
         request = REQUEST_DECODER.decode(body)
-        command = command_of(request, principal)
+        command = command_of(request)
         complete_chat = self._use_cases.complete_chat
         if request.stream:
-            stream = await complete_chat.stream(command)
+            stream = await complete_chat.stream(principal, command)
             await relay_stream(
                 stream,
                 send,
@@ -130,7 +130,7 @@ class OpenAIGateway:
                 parley_seconds=_since(started) - stream.waited,
             )
             return
-        result = await complete_chat.complete(command)
+        result = await complete_chat.complete(principal, command)
         answer = completion_body(result, id_=completion_id(), created=int(time.time()))
         await _answer(send, 200, answer, started, waited=result.provider_seconds)
 
