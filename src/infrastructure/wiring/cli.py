@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 
     from src.application.chat.export_conversation import ExportConversation
     from src.application.identity.access_state import UserAccessStates
-    from src.application.identity.admin_users import GetUser, ListUsers, ResetPassword, UpdateUser
+    from src.application.identity.get_user import GetUser
+    from src.application.identity.list_users import ListUsers
     from src.application.identity.register_user import RegisterUser
+    from src.application.identity.reset_password import ResetPassword
+    from src.application.identity.update_user import UpdateUser
     from src.application.knowledge.articles import CreateArticle
     from src.application.knowledge.dictionary import GetDictionary, TopWordsDefinitions
     from src.application.knowledge.fetch_paragraph import FetchParagraph
@@ -83,26 +86,26 @@ class CliIdentityUseCases(_CliGroup):
 
     @cached_property
     def list_users(self) -> ListUsers:
-        from src.application.identity.admin_users import ListUsers
+        from src.application.identity.list_users import ListUsers
 
         return ListUsers(self._parts.uow)
 
     @cached_property
     def get_user(self) -> GetUser:
-        from src.application.identity.admin_users import GetUser
+        from src.application.identity.get_user import GetUser
 
         return GetUser(self._parts.uow)
 
     @cached_property
     def update_user(self) -> UpdateUser:
-        from src.application.identity.admin_users import UpdateUser
+        from src.application.identity.update_user import UpdateUser
 
         p = self._parts
         return UpdateUser(p.uow, p.clock, p.access_states)
 
     @cached_property
     def reset_password(self) -> ResetPassword:
-        from src.application.identity.admin_users import ResetPassword
+        from src.application.identity.reset_password import ResetPassword
 
         p = self._parts
         return ResetPassword(p.uow, p.password_hasher, p.clock, p.common_passwords, p.access_states)

@@ -17,7 +17,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
-from src.application.identity.authenticate import Authenticate
+from src.application.identity.authenticate import Authenticate, AuthenticateCommand
 from src.domain.identity.model import Principal
 from src.domain.llm.errors import UnknownModel
 from src.domain.shared.errors import DomainError, Unauthenticated
@@ -96,7 +96,7 @@ class OpenAIGateway:
         token = bearer_token(scope)
         if token is None:
             raise Unauthenticated("You didn't provide an API key: send `Authorization: Bearer pk_...`")
-        return await self._authenticate(token)
+        return await self._authenticate(AuthenticateCommand(token))
 
     async def _body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
