@@ -16,8 +16,8 @@ from typing import Any
 from src.application.chat.generation import TITLE_JOB
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.title_conversation import TitleConversation, TitleConversationCommand
-from src.application.knowledge.dictionary import RefreshDictionary
 from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
+from src.application.knowledge.refresh_dictionary import RefreshDictionary
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
 from src.infrastructure.observability.tracing import JobTracer

@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from src.application.identity.register_user import RegisterUser
     from src.application.identity.reset_password import ResetPassword
     from src.application.identity.update_user import UpdateUser
-    from src.application.knowledge.articles import CreateArticle
-    from src.application.knowledge.dictionary import GetDictionary, TopWordsDefinitions
+    from src.application.knowledge.create_article import CreateArticle
+    from src.application.knowledge.dictionary import TopWordsDefinitions
     from src.application.knowledge.fetch_paragraph import FetchParagraph
+    from src.application.knowledge.get_dictionary import GetDictionary
     from src.application.knowledge.search_paragraphs import SearchParagraphs
     from src.application.llm.check_providers import CheckProviders
     from src.application.llm.list_models import ListModels
@@ -164,13 +165,13 @@ class CliKnowledgeUseCases(_CliGroup):
 
     @cached_property
     def get_dictionary(self) -> GetDictionary:
-        from src.application.knowledge.dictionary import GetDictionary
+        from src.application.knowledge.get_dictionary import GetDictionary
 
         return GetDictionary(self._parts.dictionary_levels)
 
     @cached_property
     def create_article(self) -> CreateArticle:
-        from src.application.knowledge.articles import CreateArticle
+        from src.application.knowledge.create_article import CreateArticle
 
         return CreateArticle(self._parts.uow, self._parts.clock)
 

@@ -17,8 +17,10 @@ from src.application.admin.moderation import (
     ResolveModerationItem,
 )
 from src.application.ai.safety import PiiScanner
-from src.application.knowledge.articles import CreateArticle, GetArticle, ListArticles
-from src.application.knowledge.views import CreateArticleCommand, ListArticlesCommand
+from src.application.knowledge.create_article import CreateArticle
+from src.application.knowledge.get_article import GetArticle, GetArticleQuery
+from src.application.knowledge.list_articles import ListArticles
+from src.application.knowledge.views import CreateArticleCommand, ListArticlesQuery
 from src.domain.admin.audit import AuditAction
 from src.domain.admin.moderation import (
     AlreadyReported,
@@ -155,11 +157,11 @@ async def test_hiding_an_article_leaves_it_to_its_author_and_staff(setup: Setup)
     assert resolved.resolution_note == "pure spam"
 
     with pytest.raises(ArticleNotFound):
-        await mod.get_article(bob, article_id)
-    assert (await mod.list_articles(bob, ListArticlesCommand())).items == []
-    assert (await mod.get_article(ada, article_id)).id == article_id
-    assert [a.id for a in (await mod.list_articles(ada, ListArticlesCommand())).items] == [article_id]
-    assert (await mod.get_article(admin, article_id)).id == article_id  # staff
+        await mod.get_article(bob, GetArticleQuery(article_id))
+    assert (await mod.list_articles(bob, ListArticlesQuery())).items == []
+    assert (await mod.get_article(ada, GetArticleQuery(article_id))).id == article_id
+    assert [a.id for a in (await mod.list_articles(ada, ListArticlesQuery())).items] == [article_id]
+    assert (await mod.get_article(admin, GetArticleQuery(article_id))).id == article_id  # staff
 
     (event,) = [e for e in world.db.admin.audit.values() if e.action is AuditAction.MODERATION_HIDDEN]
     assert event.actor_id == admin.user_id
