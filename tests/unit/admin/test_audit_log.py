@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import pytest
 
-from src.application.admin.audit import ListAuditEvents, PruneAuditEvents
+from src.application.admin.list_audit_events import ListAuditEvents
+from src.application.admin.prune_audit_events import PruneAuditEvents, PruneAuditEventsCommand
 from src.application.identity.create_api_key import CreateApiKeyCommand
 from src.application.identity.refresh_session import RefreshSessionCommand
 from src.application.identity.reset_password import ResetPasswordCommand
@@ -216,7 +217,7 @@ async def test_the_prune_deletes_only_events_older_than_the_retention(world: Wor
     await world.update_user(admin, UpdateUserCommand(bob.id, tier=Tier.FREE))
     world.clock.advance(timedelta(days=100).total_seconds())
 
-    result = await PruneAuditEvents(world.uow, world.clock, timedelta(days=365))(batch_size=1)
+    result = await PruneAuditEvents(world.uow, world.clock, timedelta(days=365))(PruneAuditEventsCommand(batch_size=1))
     assert result.deleted == 1
     (kept,) = events(world)
     assert kept.data["to"] == "free"
