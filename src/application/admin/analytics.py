@@ -1,7 +1,7 @@
 """What the analytics use cases share (``get_usage_analytics``, ``get_user_analytics``,
 ``get_content_analytics``, ``get_top_spenders``): usage by day, user, model, provider or API key;
-sign-ups and active users; articles; top spenders. Read-only; every use case needs ``analytics:read`` (a permission, never a
-role: an admin has it, and so may a read-only staff role)."""
+sign-ups and active users; articles; top spenders. Read-only; every use case needs
+``analytics:read`` (a permission, never a role: an admin has it, and so may a read-only staff role)."""
 
 from __future__ import annotations
 
