@@ -41,7 +41,8 @@ if TYPE_CHECKING:
     from src.application.llm.list_models import ListModels
     from src.application.shared.ports import Cache
     from src.application.usage.get_usage import GetUsage
-    from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+    from src.application.usage.get_user_budget import GetUserBudget
+    from src.application.usage.set_user_budget import SetUserBudget
     from src.domain.usage.model import TierBudgets
     from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
     from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
@@ -134,7 +135,7 @@ class CliUsageUseCases(_CliGroup):
 
     @cached_property
     def get_user_budget(self) -> GetUserBudget:
-        from src.application.usage.set_user_budget import GetUserBudget
+        from src.application.usage.get_user_budget import GetUserBudget
 
         p = self._parts
         return GetUserBudget(p.uow, p.tier_budgets, p.clock)

@@ -46,13 +46,13 @@ def usage_group() -> None:
 @one_line_errors
 def usage_command(user: str, group_by: str, start: datetime | None, end: datetime | None, as_json: bool) -> None:
     """Print USER's (email or id) model calls: requests, tokens and cost, and this month's budget."""
-    from src.application.usage.get_usage import GetUsageCommand
+    from src.application.usage.get_usage import GetUsageQuery
     from src.domain.usage.model import micros_to_dollars
 
     async def work(container: Any) -> Any:
         principal = await act_as(container, user)
         return await container.use_cases.usage.get_usage(
-            GetUsageCommand(principal, start=_day(start), end=_day(end), group_by=group_by)
+            principal, GetUsageQuery(start=_day(start), end=_day(end), group_by=group_by)
         )
 
     report = run_in_container(work)

@@ -169,6 +169,7 @@ def users_reset_password(user: str, password_stdin: bool) -> None:
 def users_set_budget(user: str, amount: str) -> None:
     """Give USER a monthly budget of AMOUNT US dollars (e.g. 12.50; 0 allows no AI requests), whatever
     their tier; AMOUNT `tier` gives them their tier's budget again."""
+    from src.application.usage.set_user_budget import SetUserBudgetCommand
     from src.domain.identity.model import Principal
     from src.domain.usage.model import micros_to_dollars
 
@@ -176,7 +177,9 @@ def users_set_budget(user: str, amount: str) -> None:
 
     async def work(container: Any) -> Any:
         found = await find_user(container, user)
-        view = await container.use_cases.usage.set_user_budget(Principal.system(), found.id, monthly)
+        view = await container.use_cases.usage.set_user_budget(
+            Principal.system(), SetUserBudgetCommand(found.id, monthly)
+        )
         return found, view
 
     found, view = run_in_container(work)

@@ -17,8 +17,8 @@ from src.application.identity.refresh_session import RefreshSessionCommand
 from src.application.identity.reset_password import ResetPasswordCommand
 from src.application.identity.revoke_api_key import RevokeApiKeyCommand
 from src.application.identity.update_user import UpdateUserCommand
-from src.application.notifications.announcements import PublishAnnouncement
-from src.application.usage.set_user_budget import SetUserBudget
+from src.application.notifications.publish_announcement import PublishAnnouncement, PublishAnnouncementCommand
+from src.application.usage.set_user_budget import SetUserBudget, SetUserBudgetCommand
 from src.domain.admin.audit import AuditAction, AuditEvent, AuditQuery, AuditTarget, first_id_at, parse_action
 from src.domain.identity.errors import (
     CannotChangeOwnAccess,
@@ -115,10 +115,12 @@ async def test_budget_changes_and_announcements_are_recorded(world: World) -> No
     bob = await world.user("bob@example.com", name="Bob")
     budgets = TierBudgets(free_micros=5_000_000, pro_micros=50_000_000)
     set_budget = SetUserBudget(world.uow, budgets, world.clock)
-    await set_budget(admin, bob.id, Decimal("12.50"))
-    await set_budget(admin, bob.id, "12.50")  # the same: nothing changed, nothing recorded
-    await set_budget(admin, bob.id, None)
-    await PublishAnnouncement(world.uow, world.clock)(admin, "Maintenance", "Tonight at ten.", "all")
+    await set_budget(admin, SetUserBudgetCommand(bob.id, Decimal("12.50")))
+    await set_budget(admin, SetUserBudgetCommand(bob.id, "12.50"))  # the same: nothing changed, nothing recorded
+    await set_budget(admin, SetUserBudgetCommand(bob.id, None))
+    await PublishAnnouncement(world.uow, world.clock)(
+        admin, PublishAnnouncementCommand("Maintenance", "Tonight at ten.", "all")
+    )
 
     first, second, announced = events(world)
     assert first.data["from_micros"] is None

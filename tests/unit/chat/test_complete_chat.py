@@ -17,7 +17,7 @@ from src.application.chat.complete_chat import (
     PromptTooLong,
 )
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.get_usage import GetUsageCommand
+from src.application.usage.get_usage import GetUsageQuery
 from src.application.usage.ledger import UsageLedger
 from src.domain.chat.errors import AiRequestsRateLimited
 from src.domain.identity.errors import Forbidden
@@ -108,7 +108,7 @@ async def test_a_completion_is_charged_once_to_the_user_and_the_key_at_catalog_p
     assert sent.max_output_tokens == 100
     assert sent.response_format == {"type": "json_object"}
     assert sent.deadline == pytest.approx(gateway.world.clock.monotonic() + 30)
-    report = await gateway.world.usage(GetUsageCommand(gateway.caller, group_by="api_key"))
+    report = await gateway.world.usage(gateway.caller, GetUsageQuery(group_by="api_key"))
     assert [(b.key, b.requests, b.cost_micros) for b in report.items] == [(str(gateway.key_id), 1, 7000)]
 
 

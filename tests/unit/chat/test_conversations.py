@@ -16,7 +16,9 @@ from src.application.chat.list_messages import ListMessagesQuery
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.title_conversation import TitleConversationCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
-from src.application.usage.get_usage import GetUsageCommand
+from src.application.usage.get_usage import GetUsageQuery
+from src.application.usage.get_user_budget import GetUserBudgetQuery
+from src.application.usage.set_user_budget import SetUserBudgetCommand
 from src.domain.chat.errors import ConversationNotFound, InvalidExportFormat, NotLatestMessage
 from src.domain.identity.errors import CannotChangeOwnAccess, Forbidden, UserNotFound
 from src.domain.identity.model import Principal, Role
@@ -241,36 +243,36 @@ async def test_usage_is_totalled_by_day_and_by_model(world: ChatWorld) -> None:
     world.clock.advance(86_400)
     world.model.script(Reply(model="echo"))
     await world.exchange("two", created.id, model="offline/echo")
-    by_day = await world.usage(GetUsageCommand(world.me, group_by="day"))
+    by_day = await world.usage(world.me, GetUsageQuery(group_by="day"))
     assert [b.requests for b in by_day.items] == [1, 1]
     assert by_day.items[0].key == "2026-01-01"
     assert by_day.totals.requests == 2
-    by_model = await world.usage(GetUsageCommand(world.me, group_by="model"))
+    by_model = await world.usage(world.me, GetUsageQuery(group_by="model"))
     assert [b.key for b in by_model.items] == ["offline/priced", "offline/echo"]
     assert by_model.budget.spent_micros == by_model.totals.cost_micros > 0
-    assert (await world.usage(GetUsageCommand(principal()))).totals.requests == 0
+    assert (await world.usage(principal(), GetUsageQuery())).totals.requests == 0
     with pytest.raises(InvalidUsageQuery):
-        await world.usage(GetUsageCommand(world.me, group_by="week"))
+        await world.usage(world.me, GetUsageQuery(group_by="week"))
 
 
 async def test_admins_set_and_clear_a_users_budget(world: ChatWorld) -> None:
     admin = principal(role=Role.ADMIN)
     world.add_user(world.me)
-    view = await world.set_budget(admin, world.me.user_id, "0.50")
+    view = await world.set_budget(admin, SetUserBudgetCommand(world.me.user_id, "0.50"))
     assert (view.status.budget_micros, view.status.custom) == (500_000, True)
-    cleared = await world.set_budget(admin, world.me.user_id, None)
+    cleared = await world.set_budget(admin, SetUserBudgetCommand(world.me.user_id, None))
     assert (cleared.status.budget_micros, cleared.status.custom) == (5_000_000, False)
     with pytest.raises(Forbidden):
-        await world.set_budget(world.me, world.me.user_id, "100")
+        await world.set_budget(world.me, SetUserBudgetCommand(world.me.user_id, "100"))
     with pytest.raises(UserNotFound):
-        await world.set_budget(admin, principal().user_id, "1")
+        await world.set_budget(admin, SetUserBudgetCommand(principal().user_id, "1"))
     with pytest.raises(InvalidBudget):
-        await world.set_budget(admin, world.me.user_id, "-3")
+        await world.set_budget(admin, SetUserBudgetCommand(world.me.user_id, "-3"))
 
 
 async def test_an_admin_cannot_set_their_own_budget(world: ChatWorld) -> None:
     admin = principal(role=Role.ADMIN)
     world.add_user(admin)
     with pytest.raises(CannotChangeOwnAccess):
-        await world.set_budget(admin, admin.user_id, "1000")
-    assert not (await world.get_budget(admin, admin.user_id)).status.custom
+        await world.set_budget(admin, SetUserBudgetCommand(admin.user_id, "1000"))
+    assert not (await world.get_budget(admin, GetUserBudgetQuery(admin.user_id))).status.custom
