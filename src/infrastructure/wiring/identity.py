@@ -17,7 +17,13 @@ from src.application.identity.get_profile import GetProfile
 from src.application.identity.get_user import GetUser
 from src.application.identity.list_api_keys import ListApiKeys
 from src.application.identity.list_users import ListUsers
-from src.application.identity.ports import AccessTokenIssuer, CommonPasswords, PasswordHasher, SecretGenerator
+from src.application.identity.ports import (
+    AccessTokenIssuer,
+    CommonPasswords,
+    IdentityTransaction,
+    PasswordHasher,
+    SecretGenerator,
+)
 from src.application.identity.refresh_session import RefreshSession
 from src.application.identity.register_user import RegisterUser
 from src.application.identity.reset_password import ResetPassword
@@ -28,6 +34,7 @@ from src.application.identity.sign_out_everywhere import SignOutEverywhere
 from src.application.identity.update_profile import UpdateProfile
 from src.application.identity.update_user import UpdateUser
 from src.application.shared.ports import Clock, RateLimiter
+from src.application.shared.prune_expired import ExpiringRecordsOf
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.domain.identity.model import Role
 from src.domain.shared.rate_limit import RateLimitPolicy
@@ -81,6 +88,12 @@ def build_credentials(settings: Settings) -> Credentials:
         secrets=HmacSecretGenerator(settings.secret_key),
         common_passwords=CommonPasswordList(),
     )
+
+
+def identity_expiring_records() -> dict[str, ExpiringRecordsOf[IdentityTransaction]]:
+    """What of identity the prune job deletes: a refresh token past its expiry can never be exchanged
+    again, used or not."""
+    return {"refresh_tokens": lambda tx: tx.refresh_tokens}
 
 
 def build_identity(
