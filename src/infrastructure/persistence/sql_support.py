@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
@@ -11,15 +13,16 @@ async def flush_pending(session: AsyncSession) -> None:
         await session.flush()
 
 
-class SessionScope:
+class SessionScope(ABC):
     """The base of each context's repositories mixin (``ChatRepositories``, ...): the open session of
     the unit of work they are mixed into, and whether it is read-only. ``SqlAlchemyUnitOfWork``
-    provides both."""
+    provides both; a class that does not is abstract (mypy refuses to instantiate it, and so does
+    Python)."""
 
     @property
-    def session(self) -> AsyncSession:
-        raise NotImplementedError
+    @abstractmethod
+    def session(self) -> AsyncSession: ...
 
     @property
-    def read_only(self) -> bool:
-        raise NotImplementedError
+    @abstractmethod
+    def read_only(self) -> bool: ...
