@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+
+def rowcount(result: Any) -> int:
+    """The rows a Core ``UPDATE``/``DELETE`` matched (0 when the driver does not say)."""
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def flush_pending(session: AsyncSession) -> None:
