@@ -21,12 +21,12 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from src.application.chat.access import require_chat
 from src.application.chat.ports import ChargedChatTransaction
 from src.application.chat.recovery import reply_cost
+from src.application.chat.stored_exchange import store_exchange
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
@@ -34,15 +34,12 @@ from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import UnitOfWorkBudgetReader, check_budget, record_charge_if_near_budget
 from src.application.usage.ledger import UsageLedger
 from src.application.usage.ports import BudgetReader
-from src.domain.chat.context import message_tokens
-from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Principal
 from src.domain.llm.errors import ProviderError, UnknownModel
 from src.domain.llm.model import (
     ChatRequest,
     Chunk,
     FinishReason,
-    MessageRole,
     ModelInfo,
     PromptMessage,
     StreamEnd,
@@ -264,8 +261,18 @@ class CompleteChat:
         else:
             async with self._uow() as tx:
                 if command.store:
-                    conversation_id, message_id = await _store_exchange(
-                        tx, principal, command, request, text, finish_reason, usage, model, cost, error_code, now
+                    conversation_id, message_id = await store_exchange(
+                        tx,
+                        principal,
+                        command.temperature,
+                        request,
+                        text,
+                        finish_reason,
+                        usage,
+                        model,
+                        cost,
+                        error_code,
+                        now,
                     )
                     record = dataclasses.replace(record, conversation_id=conversation_id, message_id=message_id)
                 await tx.usage.record(record)
@@ -386,74 +393,3 @@ def _checked_options(command: CompleteChatCommand, info: ModelInfo) -> int:
     if command.max_output_tokens > info.max_output_tokens:
         raise refuse("max_tokens", f"is too large: {info.id} supports at most {info.max_output_tokens} output tokens")
     return command.max_output_tokens
-
-
-async def _store_exchange(
-    tx: ChargedChatTransaction,
-    principal: Principal,
-    command: CompleteChatCommand,
-    request: ChatRequest,
-    text: str,
-    finish_reason: FinishReason,
-    usage: Usage,
-    model: str,
-    cost: int,
-    error_code: str | None,
-    now: datetime,
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """A new conversation holding the prompt's messages and the answer; (its id, the answer's id)."""
-    system = request.system_prompt
-    conversation = Conversation.start(
-        id=new_id(now),
-        user_id=principal.user_id,
-        model=request.model,
-        now=now,
-        system_prompt=system,
-        temperature=command.temperature,
-    )
-    messages: list[Message] = []
-    for prompt in request.conversation:
-        message = Message(
-            id=new_id(now),
-            conversation_id=conversation.id,
-            user_id=conversation.user_id,
-            seq=conversation.next_seq,
-            role=prompt.role,
-            content=prompt.content,
-            status=MessageStatus.COMPLETE,
-            created_at=now,
-            updated_at=now,
-            model=request.model,
-            provider=request.model_id.provider,
-            token_start=conversation.token_total,
-            token_count=message_tokens(prompt.content),
-        )
-        messages.append(message)
-        conversation.next_seq += 1
-        conversation.token_total += message.token_count
-    answer = Message(
-        id=new_id(now),
-        conversation_id=conversation.id,
-        user_id=conversation.user_id,
-        seq=conversation.next_seq,
-        role=MessageRole.ASSISTANT,
-        content=text,
-        status=MessageStatus.COMPLETE,
-        created_at=now,
-        updated_at=now,
-        model=model,
-        provider=model.partition("/")[0],
-        finish_reason=finish_reason,
-        usage=usage,
-        cost_micros=cost,
-        error_code=error_code,
-        token_start=conversation.token_total,
-        token_count=message_tokens(text),
-        last_event_id=1,
-    )
-    conversation.next_seq += 1
-    conversation.token_total += answer.token_count
-    await tx.conversations.add(conversation)
-    for message in (*messages, answer):
-        await tx.messages.add(message)
-    return conversation.id, answer.id
