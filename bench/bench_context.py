@@ -111,7 +111,7 @@ async def seed(container: Container, principal: Principal, count: int) -> uuid.U
 async def one_reply(container: Container, principal: Principal, conversation_id: uuid.UUID) -> tuple[float, float]:
     """(CPU seconds, seconds to the first delta) of one reply, sent and stored."""
     cpu, wall = time.process_time(), time.perf_counter()
-    handle = await container.use_cases.chat.send_message(SendMessageCommand(principal, SEND_TEXT, conversation_id))
+    handle = await container.use_cases.chat.send_message(principal, SendMessageCommand(SEND_TEXT, conversation_id))
     first = None
     async for event in handle.events():
         if event.kind == "delta" and first is None:
@@ -175,7 +175,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
         uncapped = await seed(container, principal, LONG)
         info = container.model_catalog.resolve(MODEL)
         await container.use_cases.chat.update_conversation(
-            UpdateConversationCommand(principal, uncapped, context_tokens=info.context_window)
+            principal, UpdateConversationCommand(uncapped, context_tokens=info.context_window)
         )
         results: dict[str, list[tuple[float, float]]] = {"short": [], "long_capped": [], "long_uncapped": []}
         for n in range(SAMPLES + 3):  # the first three warm up

@@ -48,7 +48,8 @@ import redis
 from sqlalchemy.engine import make_url
 
 from bench.support import DATABASE_URL, LeanClient, admin, parley_server
-from src.application.knowledge.views import SearchParagraphsCommand
+from src.application.knowledge.get_dictionary import GetDictionaryQuery
+from src.application.knowledge.views import SearchParagraphsQuery
 from src.domain.identity.model import Principal
 from src.domain.knowledge.model import Paragraph
 from src.domain.knowledge.words import count_words
@@ -279,7 +280,7 @@ def measure(base: str, database_url: str, dictionary_url: str, cache: redis.Redi
                 response.raise_for_status()
                 return response.json()  # type: ignore[no-any-return]
 
-            def in_process(command: SearchParagraphsCommand = SearchParagraphsCommand(words, operator, PAGE)) -> Any:
+            def in_process(command: SearchParagraphsQuery = SearchParagraphsQuery(words, operator, PAGE)) -> Any:
                 return loop.run_until_complete(container.use_cases.knowledge.search_paragraphs(system, command))
 
             def theirs(w: list[str] = words, o: str = operator) -> tuple[int, list[str]]:
@@ -364,7 +365,7 @@ def measure(base: str, database_url: str, dictionary_url: str, cache: redis.Redi
         for _ in range(50):
             clear("top_words_definitions:*", "word_frequencies:*")
             started = time.perf_counter()
-            loop.run_until_complete(container.use_cases.knowledge.get_dictionary(system))
+            loop.run_until_complete(container.use_cases.knowledge.get_dictionary(system, GetDictionaryQuery()))
             in_process_samples.append(time.perf_counter() - started)
         dictionary()
         answer, cached_ms = timed(dictionary, 200)

@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect
 
 from bench.support import DATABASE_URL, admin, parley_server
 from src.application.identity.register_user import RegisterUserCommand
-from src.application.notifications.inbox import ListNotificationsQuery
+from src.application.notifications.list_notifications import ListNotificationsQuery
 from src.application.notifications.notify import NotificationDraft
 from src.application.shared.ids import new_id
 from src.domain.identity.model import Principal, Role, Tier, permissions_of
@@ -138,13 +138,13 @@ async def inbox(container: Container) -> dict[str, Any]:
         async with engine.connect() as connection:
             autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
             await autocommit.exec_driver_sql("VACUUM ANALYZE notification")
-        query = ListNotificationsQuery(_principal(user.id), limit=20)
+        reader, query = _principal(user.id), ListNotificationsQuery(limit=20)
         for _ in range(20):
-            await container.notifications.list_notifications(query)
+            await container.notifications.list_notifications(reader, query)
         timings = []
         for _ in range(INBOX_SAMPLES):
             started = time.perf_counter()
-            page = await container.notifications.list_notifications(query)
+            page = await container.notifications.list_notifications(reader, query)
             timings.append((time.perf_counter() - started) * 1000)
         assert page.unread_count >= size
         figures[f"inbox_{size}_p50_ms"] = round(statistics.median(timings), 2)

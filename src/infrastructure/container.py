@@ -25,6 +25,7 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Cache, CacheStats, Clock, RateLimiter, TaskQueue
 from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
+from src.application.unit_of_work import UnitOfWork
 from src.domain.identity.model import Role as UserRole
 from src.infrastructure.admin_bootstrap import bootstrap_admin
 from src.infrastructure.cache.near_cache import NearCache
@@ -78,7 +79,13 @@ from src.infrastructure.wiring.chat import ChatRealtime, ChatUseCases, build_cha
 from src.infrastructure.wiring.context import context_jobs
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
-from src.infrastructure.wiring.identity import Credentials, IdentityUseCases, build_credentials, build_identity
+from src.infrastructure.wiring.identity import (
+    Credentials,
+    IdentityUseCases,
+    build_credentials,
+    build_identity,
+    identity_expiring_records,
+)
 from src.infrastructure.wiring.knowledge import KnowledgeUseCases, build_knowledge
 from src.infrastructure.wiring.llm import LlmUseCases, ModelAccess, build_llm, build_model_router
 from src.infrastructure.wiring.notifications import NotificationServices, build_notifications, notification_jobs
@@ -355,7 +362,8 @@ def build_container(
     audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)
 
     # Jobs: the catalog, where they run, and the platform's own use cases.
-    prune_expired, run_once = PruneExpiredRecords(uow, clock), RunJobOnce(uow, clock)
+    prune_expired = PruneExpiredRecords[UnitOfWork](uow, clock, expiring={**identity_expiring_records()})
+    run_once = RunJobOnce(uow, clock)
     catalog = build_job_catalog(
         prune_expired=prune_expired,
         run_once=run_once,

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from src.application.admin.analytics import UsageAnalyticsQuery
+from src.application.admin.get_usage_analytics import GetUsageAnalyticsQuery
 from src.domain.admin.analytics import bucket_width, histogram_percentiles, latency_bucket
 from src.domain.identity.model import Principal
 from src.domain.llm.model import Usage
@@ -271,7 +271,7 @@ async def test_only_holders_of_usage_read_all_get_analytics_and_bad_queries_say_
     # The use case checks the permission too (the CLI and any other front door).
     member = Principal(user_id=api.ids["ada"], email="ada@example.com", role="member", tier="free")  # type: ignore[arg-type]
     with pytest.raises(PermissionDenied):
-        await api.container.admin.usage_analytics(UsageAnalyticsQuery(member))
+        await api.container.admin.usage_analytics(member, GetUsageAnalyticsQuery())
 
     for params in ({"group_by": "role"}, {"from": "2026-02-01", "to": "2026-01-01"}, {"from": "2020-01-01"}):
         bad = await api.get("/api/v1/admin/analytics/usage", **params)
@@ -392,7 +392,7 @@ async def test_the_migration_rolls_up_the_calls_recorded_before_it(settings: Any
     await asyncio.to_thread(migrator.upgrade)
     container = build_container(settings, role="cli")
     try:
-        by_key = await container.admin.usage_analytics(UsageAnalyticsQuery(Principal.system(), group_by="api_key"))
+        by_key = await container.admin.usage_analytics(Principal.system(), GetUsageAnalyticsQuery(group_by="api_key"))
     finally:
         await container.database.get_engine().dispose()
     assert {i.key: (i.requests, i.cost_micros) for i in by_key.items} == {
@@ -471,8 +471,8 @@ async def test_the_coarse_rollup_migration_keeps_the_percentiles_of_the_days_rol
 
     container = build_container(settings, role="cli")
     try:
-        by_model = await container.admin.usage_analytics(UsageAnalyticsQuery(Principal.system(), group_by="model"))
-        by_key = await container.admin.usage_analytics(UsageAnalyticsQuery(Principal.system(), group_by="api_key"))
+        by_model = await container.admin.usage_analytics(Principal.system(), GetUsageAnalyticsQuery(group_by="model"))
+        by_key = await container.admin.usage_analytics(Principal.system(), GetUsageAnalyticsQuery(group_by="api_key"))
     finally:
         await container.database.get_engine().dispose()
     assert found(by_model.totals) == expected(rows)

@@ -222,17 +222,17 @@ async def test_a_user_message_is_marked_unanswered_and_cleared_and_a_reply_never
 def loaded_messages(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """How many message rows the repository turned into messages (one per row a query returned),
     whether ORM entities or Core rows."""
-    from src.infrastructure.persistence import chat_repositories
+    from src.infrastructure.persistence import message_repository
 
     loads: list[int] = []
     for name in ("message_of", "prompt_message_of"):
-        mapping = getattr(chat_repositories, name)
+        mapping = getattr(message_repository, name)
 
         def counting(row: object, mapping: Callable[[object], object] = mapping) -> object:
             loads.append(1)
             return mapping(row)
 
-        monkeypatch.setattr(chat_repositories, name, counting)
+        monkeypatch.setattr(message_repository, name, counting)
     return loads
 
 

@@ -3,6 +3,8 @@ it builds only what a command uses, and what it changes reaches the API as the f
 
 from __future__ import annotations
 
+from src.application.identity.list_users import ListUsersQuery
+from src.application.identity.update_user import UpdateUserCommand
 from src.application.identity.views import RegisterUserCommand
 from src.domain.identity.model import Principal, Tier
 from src.infrastructure.container import build_container
@@ -23,7 +25,7 @@ async def test_a_command_builds_only_what_its_use_cases_need(migrated_settings: 
         assert cli.built() == []  # nothing before a command asks
 
         await cli.use_cases.identity.register_user(register("ada@example.com"))
-        page = await cli.use_cases.identity.list_users(Principal.system(), "ada", 10, 0)
+        page = await cli.use_cases.identity.list_users(Principal.system(), ListUsersQuery("ada", 10, 0))
 
         assert [user.email for user in page.items] == ["ada@example.com"]
         assert cli.built() == ["common_passwords", "database", "password_hasher", "uow"]
@@ -44,7 +46,7 @@ async def test_a_change_made_by_the_cli_is_what_every_api_instance_reads(
         assert before is not None
         assert before.tier is Tier.FREE
 
-        await cli.use_cases.identity.update_user(Principal.system(), user.id, tier=Tier.PRO)
+        await cli.use_cases.identity.update_user(Principal.system(), UpdateUserCommand(user.id, tier=Tier.PRO))
 
         # An instance that has kept no copy of its own reads through Redis: the CLI's change must have
         # reached the shared cache (a CLI with a cache of its own would leave the old state there).

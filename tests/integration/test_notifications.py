@@ -17,7 +17,9 @@ import pytest
 from sqlalchemy import func, select, update
 
 from src.application.chat.ports import UserEvent
+from src.application.notifications.list_sent_emails import ListSentEmailsQuery
 from src.application.notifications.notify import NotificationDraft
+from src.application.notifications.prune_notifications import PruneNotificationsCommand
 from src.application.shared.events import DISPATCH_EVENT_JOB
 from src.domain.llm.model import Usage
 from src.domain.notifications.model import Category
@@ -194,7 +196,7 @@ async def _change_password(api: Api) -> None:
 
 
 async def _check_password_mail(api: Api) -> None:
-    mails = await api.container.notifications.list_sent_emails()
+    mails = await api.container.notifications.list_sent_emails(ListSentEmailsQuery())
     (mail,) = [m for m in mails if m.to == "ada@example.com"]
     assert mail.category == "security"
     assert mail.transport == "console"
@@ -216,7 +218,16 @@ async def _check_password_mail(api: Api) -> None:
     redelivered = await api.container.jobs.run(DISPATCH_EVENT_JOB, message.payload, None)
     assert redelivered["handled"] == []
     assert (await api.types()).count("password_changed") == 1
-    assert len([m for m in await api.container.notifications.list_sent_emails() if m.to == "ada@example.com"]) == 1
+    assert (
+        len(
+            [
+                m
+                for m in await api.container.notifications.list_sent_emails(ListSentEmailsQuery())
+                if m.to == "ada@example.com"
+            ]
+        )
+        == 1
+    )
 
 
 async def test_an_announcement_fans_out_and_its_mail_unsubscribes_in_one_click(api: Api) -> None:
@@ -239,7 +250,11 @@ async def test_an_announcement_fans_out_and_its_mail_unsubscribes_in_one_click(a
     # Announcements e-mail is on by default: the digest sends it, with a one-click unsubscribe link.
     run = await api.container.notifications.send_email_digests()
     assert run.sent >= 2
-    mails = [m for m in await api.container.notifications.list_sent_emails() if m.to == "ada@example.com"]
+    mails = [
+        m
+        for m in await api.container.notifications.list_sent_emails(ListSentEmailsQuery())
+        if m.to == "ada@example.com"
+    ]
     (mail,) = [m for m in mails if m.category == "announcements"]
     assert mail.subject == "[Parley] Maintenance tonight"
     assert "From 22:00 UTC." in mail.text
@@ -287,7 +302,7 @@ async def test_read_notifications_past_retention_are_pruned(api: Api) -> None:
     old = api.container.clock.now() - timedelta(days=91)
     async with api.container.uow() as tx:
         await tx.session.execute(update(NotificationModel).values(created_at=old))
-    result = await api.container.notifications.prune_notifications()
+    result = await api.container.notifications.prune_notifications(PruneNotificationsCommand())
     assert result.notifications == 1  # Ada's read one; Bob's unread welcome stays
     assert (await api.inbox())["items"] == []
     assert len((await api.inbox("bob"))["items"]) == 1

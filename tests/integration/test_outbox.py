@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
-from src.application.shared.reconcile_outbox import ReconcileOutbox
+from src.application.shared.reconcile_outbox import ReconcileOutbox, ReconcileOutboxCommand
 from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand
 from src.domain.shared.jobs import JobReceipt
 from src.domain.shared.outbox import SENT_MESSAGE_RETENTION
@@ -21,6 +21,7 @@ from src.infrastructure.persistence.migrator import Migrator
 from src.infrastructure.persistence.models import OutboxMessageModel
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
+from src.infrastructure.wiring.identity import identity_expiring_records
 from tests.conftest import SettingsFactory
 from tests.fakes.shared import FakeClock, RecordingTaskQueue
 from tests.integration.jobs_support import counting_job, wait_until
@@ -85,7 +86,7 @@ async def test_a_refused_send_leaves_the_row_unsent_then_delivers_it_exactly_onc
     queue = RecordingTaskQueue(fail_times=2)
     relay = RelayOutbox(uow, queue, clock)
 
-    first = await relay()
+    first = await relay(RelayOutboxCommand())
     row = await stored(uow, message.id)
     assert (first.sent, first.failed) == (0, 1)
     assert (row.attempts, row.sent_at) == (1, None)
@@ -93,18 +94,18 @@ async def test_a_refused_send_leaves_the_row_unsent_then_delivers_it_exactly_onc
     assert row.last_error.startswith("ConnectionError: Error 111")
     assert row.available_at == NOW + timedelta(seconds=1)
 
-    assert (await relay()).claimed == 0  # backed off: not tried before its time
+    assert (await relay(RelayOutboxCommand())).claimed == 0  # backed off: not tried before its time
     clock.advance(1)
-    assert (await relay()).failed == 1  # Redis still down: waits 2 s now
+    assert (await relay(RelayOutboxCommand())).failed == 1  # Redis still down: waits 2 s now
     assert (await stored(uow, message.id)).available_at == NOW + timedelta(seconds=3)
     clock.advance(2)
-    delivered = await relay()
+    delivered = await relay(RelayOutboxCommand())
 
     assert (delivered.sent, delivered.backlog.pending) == (1, 0)
     row = await stored(uow, message.id)
     assert (row.attempts, row.sent_at) == (2, NOW + timedelta(seconds=3))
     clock.advance(3600)
-    await relay()
+    await relay(RelayOutboxCommand())
     assert queue.enqueued == [("count", {"n": 1}, str(message.id))]
 
 
@@ -143,12 +144,12 @@ async def test_sent_rows_are_pruned_after_their_retention_and_unsent_rows_never(
     async with uow() as tx:
         for n in range(7):
             await tx.outbox.add("count", {"n": n})
-    await RelayOutbox(uow, RecordingTaskQueue(), clock)()
+    await RelayOutbox(uow, RecordingTaskQueue(), clock)(RelayOutboxCommand())
     async with uow() as tx:
         waiting = await tx.outbox.add("count", {"n": 99})
     clock.advance(SENT_MESSAGE_RETENTION.total_seconds() + 60)
 
-    result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=3))
+    result = await PruneExpiredRecords(uow, clock, identity_expiring_records())(PruneExpiredCommand(batch_size=3))
 
     assert result.deleted["outbox_messages"] == 7
     async with uow() as tx:
@@ -194,7 +195,7 @@ async def test_a_job_whose_enqueue_fails_after_commit_is_delivered_later_by_the_
     dying = build_container(fast_relay_settings, role="api", extra_jobs=[counting_job(runs)])
     async with dying.uow() as tx:
         await tx.outbox.add("count", {"n": 1})
-    failed = await RelayOutbox(dying.uow, RecordingTaskQueue(fail_times=1), dying.clock)()
+    failed = await RelayOutbox(dying.uow, RecordingTaskQueue(fail_times=1), dying.clock)(RelayOutboxCommand())
     assert failed.failed == 1
     await dying.shutdown()
     assert runs == Counter()
@@ -268,19 +269,19 @@ async def test_a_sent_job_that_left_no_receipt_is_sent_again_once_and_bounded(
         lost = await tx.outbox.add("title_conversation", {"conversation_id": "c-1"})
         ran = await tx.outbox.add("refresh_dictionary", {})
     queue = RecordingTaskQueue()
-    await RelayOutbox(uow, queue, clock)()
+    await RelayOutbox(uow, queue, clock)(RelayOutboxCommand())
     async with uow() as tx:
         await tx.job_receipts.add(JobReceipt.issue("refresh_dictionary", str(ran.id), now=NOW))
     reconcile = ReconcileOutbox(uow, queue, clock, max_attempts=2)
 
-    assert (await reconcile()).resent == 0  # within the grace period
+    assert (await reconcile(ReconcileOutboxCommand())).resent == 0  # within the grace period
     clock.advance(150)
-    assert (await reconcile()).resent == 1
+    assert (await reconcile(ReconcileOutboxCommand())).resent == 1
     assert queue.enqueued[-1] == ("title_conversation", {"conversation_id": "c-1"}, str(lost.id))
     row = await stored(uow, lost.id)
     assert (row.attempts, row.sent_at) == (1, NOW + timedelta(seconds=150))
     clock.advance(150)
-    assert (await reconcile()).resent == 1
+    assert (await reconcile(ReconcileOutboxCommand())).resent == 1
     clock.advance(150)
-    assert (await reconcile()).resent == 0  # max_attempts reached
+    assert (await reconcile(ReconcileOutboxCommand())).resent == 0  # max_attempts reached
     assert len(queue.enqueued) == 4

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from src.application.chat.complete_chat import ChatCompletionCommand, CompleteChat
+from src.application.chat.complete_chat import CompleteChat, CompleteChatCommand
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.llm.errors import ProviderUnavailable
 from src.domain.llm.model import MessageRole, PromptMessage
@@ -53,13 +53,13 @@ def use_case(world: ChatWorld) -> CompleteChat:
     )
 
 
-def command(world: ChatWorld) -> ChatCompletionCommand:
-    return ChatCompletionCommand(world.me, "offline/echo", (PromptMessage(MessageRole.USER, "Hi there"),))
+def command(world: ChatWorld) -> CompleteChatCommand:
+    return CompleteChatCommand("offline/echo", (PromptMessage(MessageRole.USER, "Hi there"),))
 
 
 async def test_a_stream_is_sent_in_openais_shape_and_charged_before_done(world: ChatWorld) -> None:
     client = Client()
-    stream = await use_case(world).stream(command(world))
+    stream = await use_case(world).stream(world.me, command(world))
     await relay_stream(stream, client.send, client.receive, include_usage=True, parley_seconds=0.002)  # type: ignore[arg-type]
     start = client.messages[0]
     assert (start["type"], start["status"]) == ("http.response.start", 200)
@@ -81,7 +81,7 @@ async def test_a_stream_is_sent_in_openais_shape_and_charged_before_done(world: 
 async def test_a_failure_after_the_first_chunk_ends_with_an_error_event(world: ChatWorld) -> None:
     world.model.script(Reply(fail_after=2, error=ProviderUnavailable("the provider dropped it")))
     client = Client()
-    stream = await use_case(world).stream(command(world))
+    stream = await use_case(world).stream(world.me, command(world))
     await relay_stream(stream, client.send, client.receive, include_usage=False, parley_seconds=0)  # type: ignore[arg-type]
     last = json.loads(client.events[-1])
     assert last == {
@@ -95,7 +95,7 @@ async def test_a_failure_after_the_first_chunk_ends_with_an_error_event(world: C
 async def test_a_client_that_hangs_up_stops_the_upstream_call_and_is_charged_once(world: ChatWorld) -> None:
     world.model.script(Reply(pause_after=2))
     client = Client(hang_up_after_sends=2)  # the head and the first chunk
-    stream = await use_case(world).stream(command(world))
+    stream = await use_case(world).stream(world.me, command(world))
     await asyncio.wait_for(
         relay_stream(stream, client.send, client.receive, include_usage=True, parley_seconds=0),  # type: ignore[arg-type]
         5,
@@ -111,7 +111,7 @@ async def test_a_client_that_hangs_up_stops_the_upstream_call_and_is_charged_onc
 async def test_a_request_cancelled_by_the_server_is_still_charged(world: ChatWorld) -> None:
     world.model.script(Reply(pause_after=2))
     client = Client()
-    stream = await use_case(world).stream(command(world))
+    stream = await use_case(world).stream(world.me, command(world))
     task = asyncio.ensure_future(
         relay_stream(stream, client.send, client.receive, include_usage=True, parley_seconds=0)  # type: ignore[arg-type]
     )

@@ -15,6 +15,7 @@ from src.domain.shared.outbox import (
     OutboxBackoff,
     OutboxMessage,
 )
+from src.infrastructure.wiring.identity import identity_expiring_records
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory, RecordingTaskQueue
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -140,14 +141,14 @@ async def test_the_relay_hands_each_message_to_the_queue_with_its_id_as_dedupe_k
     added = await add_messages(uow, {"n": 1}, {"n": 2})
     queue = RecordingTaskQueue()
 
-    result = await RelayOutbox(uow, queue, clock)()
+    result = await RelayOutbox(uow, queue, clock)(RelayOutboxCommand())
 
     assert queue.enqueued == [("count", {"n": 1}, str(added[0].id)), ("count", {"n": 2}, str(added[1].id))]
     assert (result.claimed, result.sent, result.failed) == (2, 2, 0)
     assert result.backlog.pending == 0
     assert all(m.sent_at == NOW for m in uow.database.shared.outbox.values())
     # Sent messages are not sent again.
-    await RelayOutbox(uow, queue, clock)()
+    await RelayOutbox(uow, queue, clock)(RelayOutboxCommand())
     assert len(queue.enqueued) == 2
 
 
@@ -157,7 +158,7 @@ async def test_a_refused_send_keeps_the_message_with_a_backoff_and_stops_the_rou
     first, second = await add_messages(uow, {"n": 1}, {"n": 2})
     queue = RecordingTaskQueue(fail_times=1)
 
-    result = await RelayOutbox(uow, queue, clock)()
+    result = await RelayOutbox(uow, queue, clock)(RelayOutboxCommand())
 
     assert (result.claimed, result.sent, result.failed) == (2, 0, 1)
     assert result.error == "ConnectionError: Error 111 connecting to 127.0.0.1:6379. Connection refused."
@@ -179,20 +180,20 @@ async def test_a_backed_off_message_goes_out_once_its_wait_is_over_exactly_once(
     queue = RecordingTaskQueue(fail_times=2)
     relay = RelayOutbox(uow, queue, clock)
 
-    await relay()  # refused: waits 1 s
-    await relay()  # not due yet: nothing is tried
+    await relay(RelayOutboxCommand())  # refused: waits 1 s
+    await relay(RelayOutboxCommand())  # not due yet: nothing is tried
     assert queue.refused == 1
     clock.advance(1)
-    await relay()  # refused again: waits 2 s
+    await relay(RelayOutboxCommand())  # refused again: waits 2 s
     clock.advance(2)
-    result = await relay()
+    result = await relay(RelayOutboxCommand())
 
     assert result.sent == 1
     assert queue.dedupe_keys == [str(only.id)]
     stored = uow.database.shared.outbox[only.id]
     assert stored.attempts == 2
     assert stored.sent_at == NOW + timedelta(seconds=3)
-    await relay()
+    await relay(RelayOutboxCommand())
     assert queue.dedupe_keys == [str(only.id)]
 
 
@@ -221,7 +222,7 @@ async def test_a_message_added_in_a_rolled_back_transaction_is_never_sent(
             await tx.outbox.add("count", {"n": 1})
             raise RuntimeError("the change failed")
     queue = RecordingTaskQueue()
-    result = await RelayOutbox(uow, queue, clock)()
+    result = await RelayOutbox(uow, queue, clock)(RelayOutboxCommand())
     assert (result.claimed, queue.enqueued) == (0, [])
 
 
@@ -245,7 +246,7 @@ async def test_prune_deletes_messages_sent_before_their_retention_and_keeps_the_
         claimed.mark_sent(clock.now())
         await tx.outbox.save(claimed)
 
-    result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=5))
+    result = await PruneExpiredRecords(uow, clock, identity_expiring_records())(PruneExpiredCommand(batch_size=5))
 
     assert result.deleted == {"job_receipts": 0, "outbox_messages": len(old), "refresh_tokens": 0}
     assert set(uow.database.shared.outbox) == {waiting.id, recent.id}

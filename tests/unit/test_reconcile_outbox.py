@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from src.application.shared.reconcile_outbox import ReconcileOutbox
-from src.application.shared.relay_outbox import RelayOutbox
+from src.application.shared.reconcile_outbox import ReconcileOutbox, ReconcileOutboxCommand
+from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand
 from src.domain.shared.jobs import JobReceipt
 from src.infrastructure.queue.outbox_relay import OutboxRelayLoop
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory, RecordingTaskQueue
@@ -16,7 +16,7 @@ async def sent(uow: FakeUnitOfWorkFactory, queue: RecordingTaskQueue, clock: Fak
     async with uow() as tx:
         for name in names:
             await tx.outbox.add(name, {"name": name})
-    await RelayOutbox(uow, queue, clock)()
+    await RelayOutbox(uow, queue, clock)(RelayOutboxCommand())
 
 
 async def test_a_job_the_queue_lost_is_sent_again_with_the_same_key_and_one_that_ran_is_not() -> None:
@@ -31,12 +31,12 @@ async def test_a_job_the_queue_lost_is_sent_again_with_the_same_key_and_one_that
         await tx.job_receipts.add(JobReceipt.issue("refresh_dictionary", ran_key, now=clock.now()))
     reconcile = ReconcileOutbox(uow, queue, clock)
 
-    assert (await reconcile()).resent == 0  # too soon: it may simply not have run yet
+    assert (await reconcile(ReconcileOutboxCommand())).resent == 0  # too soon: it may simply not have run yet
     clock.advance(150)
-    result = await reconcile()
+    result = await reconcile(ReconcileOutboxCommand())
     assert (result.checked, result.resent) == (2, 1)
     assert queue.enqueued[-1] == ("title_conversation", {"name": "title_conversation"}, lost_key)
-    assert (await reconcile()).resent == 0  # sent again just now: its grace starts over
+    assert (await reconcile(ReconcileOutboxCommand())).resent == 0  # sent again just now: its grace starts over
 
 
 async def test_resends_are_bounded_in_number_and_in_age() -> None:
@@ -48,12 +48,12 @@ async def test_resends_are_bounded_in_number_and_in_age() -> None:
     resends = 0
     for _ in range(10):
         clock.advance(150)
-        resends += (await reconcile()).resent
+        resends += (await reconcile(ReconcileOutboxCommand())).resent
     assert resends == 3  # a job that never completes is not sent for ever
 
     await sent(uow, queue, clock, "title_conversation")
     clock.advance(timedelta(hours=2).total_seconds())
-    assert (await ReconcileOutbox(uow, queue, clock)()).resent == 0  # older than the window
+    assert (await ReconcileOutbox(uow, queue, clock)(ReconcileOutboxCommand())).resent == 0  # older than the window
 
 
 async def test_the_relay_loop_reconciles_once_a_period_and_says_so() -> None:

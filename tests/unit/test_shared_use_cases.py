@@ -8,6 +8,7 @@ from src.application.shared.check_readiness import CheckReadiness, CheckReadines
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
 from src.domain.shared.jobs import JobReceipt
+from src.infrastructure.wiring.identity import identity_expiring_records
 from tests.fakes.shared import FakeClock, FakeProbe, FakeUnitOfWorkFactory
 
 
@@ -20,7 +21,7 @@ async def test_readiness_reports_each_component_with_its_latency() -> None:
         ],
         clock,
     )
-    report = await check()
+    report = await check(CheckReadinessCommand())
     by_name = {c.name: c for c in report.components}
     assert report.status == "ready"
     assert by_name["database"].status == "up"
@@ -33,7 +34,7 @@ async def test_a_failing_probe_is_down_with_a_short_reason_not_a_crash() -> None
         [FakeProbe("database", error=ConnectionRefusedError("connect failed: postgres://u:secret@h/db\nmore"))],
         FakeClock(),
     )
-    report = await check()
+    report = await check(CheckReadinessCommand())
     (database,) = report.components
     assert database.status == "down"
     assert database.error == "ConnectionRefusedError: connect failed: postgres://u:secret@h/db"
@@ -59,7 +60,7 @@ async def test_prune_deletes_only_expired_receipts_in_batches() -> None:
     uow.database.shared.job_receipts[("job", "fresh")] = fresh
     clock.advance(2 * 3600)
 
-    result = await PruneExpiredRecords(uow, clock)(PruneExpiredCommand(batch_size=10))
+    result = await PruneExpiredRecords(uow, clock, identity_expiring_records())(PruneExpiredCommand(batch_size=10))
 
     assert result.deleted == {"job_receipts": 25, "outbox_messages": 0, "refresh_tokens": 0}
     assert result.total == 25
@@ -69,7 +70,9 @@ async def test_prune_deletes_only_expired_receipts_in_batches() -> None:
 
 async def test_prune_rejects_nonsense_batches() -> None:
     with pytest.raises(ValueError):
-        await PruneExpiredRecords(FakeUnitOfWorkFactory(), FakeClock())(PruneExpiredCommand(batch_size=0))
+        await PruneExpiredRecords(FakeUnitOfWorkFactory(), FakeClock(), identity_expiring_records())(
+            PruneExpiredCommand(batch_size=0)
+        )
 
 
 async def test_a_job_with_a_dedupe_key_runs_once() -> None:

@@ -73,13 +73,13 @@ class UseCases:
     stops: list[StopReplyCommand] = field(default_factory=list)
     stop_error: Exception | None = None
 
-    async def send_message(self, command: SendMessageCommand) -> Handle:
+    async def send_message(self, principal: Principal, command: SendMessageCommand) -> Handle:
         self.sent.append(command)
         if self.during_send is not None:
             await self.during_send()
         return self.handle
 
-    async def stop_reply(self, command: StopReplyCommand) -> None:
+    async def stop_reply(self, principal: Principal, command: StopReplyCommand) -> None:
         self.stops.append(command)
         if self.stop_error is not None:
             raise self.stop_error

@@ -90,7 +90,7 @@ async def test_the_ack_comes_before_the_replys_frames_when_reply_started_arrives
             if event.id > after:
                 yield event
 
-    async def send_message(command: Any) -> Any:
+    async def send_message(principal: Any, command: Any) -> Any:
         # The use case tells every client first, and returns a little later (a busy loop).
         await events.publish(
             UserEvent("reply_started", ME.user_id, {"conversation_id": str(conversation), "message_id": str(reply)})
@@ -104,7 +104,7 @@ async def test_the_ack_comes_before_the_replys_frames_when_reply_started_arrives
             events=stream,
         )
 
-    async def resume_reply_stream(command: Any) -> AsyncIterator[ReplyEvent]:
+    async def resume_reply_stream(principal: Any, command: Any) -> AsyncIterator[ReplyEvent]:
         return stream(command.last_event_id or 0)
 
     container = SimpleNamespace(
@@ -133,7 +133,7 @@ async def test_a_reply_started_elsewhere_while_nothing_is_sent_is_followed_at_on
     events = Events()
     reply = uuid.uuid4()
 
-    async def resume_reply_stream(command: Any) -> AsyncIterator[ReplyEvent]:
+    async def resume_reply_stream(principal: Any, command: Any) -> AsyncIterator[ReplyEvent]:
         async def stream() -> AsyncIterator[ReplyEvent]:
             for event in reply_events(reply):
                 yield event

@@ -21,12 +21,12 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from src.application.chat.access import require_chat
 from src.application.chat.ports import ChargedChatTransaction
 from src.application.chat.recovery import reply_cost
+from src.application.chat.stored_exchange import store_exchange
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
@@ -34,15 +34,12 @@ from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.budget import UnitOfWorkBudgetReader, check_budget, record_charge_if_near_budget
 from src.application.usage.ledger import UsageLedger
 from src.application.usage.ports import BudgetReader
-from src.domain.chat.context import message_tokens
-from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Principal
 from src.domain.llm.errors import ProviderError, UnknownModel
 from src.domain.llm.model import (
     ChatRequest,
     Chunk,
     FinishReason,
-    MessageRole,
     ModelInfo,
     PromptMessage,
     StreamEnd,
@@ -73,8 +70,7 @@ class PromptTooLong(InvalidInput):
 
 
 @dataclass(frozen=True, slots=True)
-class ChatCompletionCommand:
-    principal: Principal
+class CompleteChatCommand:
     #: A catalog id (``openai/gpt-4.1-mini``) or an unambiguous short name (``gpt-4.1-mini``).
     model: str
     messages: tuple[PromptMessage, ...]
@@ -148,9 +144,9 @@ class CompleteChat:
 
     # -- the calls -----------------------------------------------------------------------------------
 
-    async def complete(self, command: ChatCompletionCommand) -> CompletionResult:
+    async def complete(self, principal: Principal, command: CompleteChatCommand) -> CompletionResult:
         """The whole answer, charged before it is returned."""
-        request, budget_micros = await self._admit(command)
+        request, budget_micros = await self._admit(principal, command)
         asked = self._clock.monotonic()
         completion = await self._model.complete(request)
         provider_seconds = self._clock.monotonic() - asked
@@ -158,6 +154,7 @@ class CompleteChat:
         if usage.input_tokens == 0 and usage.output_tokens == 0 and completion.text:
             usage = estimate_usage(request.messages, completion.text)
         return await self._charge(
+            principal,
             command,
             request,
             text=completion.text,
@@ -170,22 +167,28 @@ class CompleteChat:
             budget_micros=budget_micros,
         )
 
-    async def stream(self, command: ChatCompletionCommand) -> CompletionStream:
+    async def stream(self, principal: Principal, command: CompleteChatCommand) -> CompletionStream:
         """Start a streamed answer; returns once its first chunk arrived (or raises, having sent nothing)."""
-        request, budget_micros = await self._admit(command)
+        request, budget_micros = await self._admit(principal, command)
         asked = self._clock.monotonic()
         chunks = self._model.stream(request)
         first = await anext(aiter(chunks))
         return CompletionStream(
-            self, command, request, chunks, first, waited=self._clock.monotonic() - asked, budget_micros=budget_micros
+            self,
+            principal,
+            command,
+            request,
+            chunks,
+            first,
+            waited=self._clock.monotonic() - asked,
+            budget_micros=budget_micros,
         )
 
     # -- inside ----------------------------------------------------------------------------------------
 
-    async def _admit(self, command: ChatCompletionCommand) -> tuple[ChatRequest, int]:
+    async def _admit(self, principal: Principal, command: CompleteChatCommand) -> tuple[ChatRequest, int]:
         """Checks that cost nothing first, then the rate limit and the budget; the request to send and
         the user's monthly budget."""
-        principal = command.principal
         require_chat(principal)
         info = self.resolve_model(command.model)
         max_output = _checked_options(command, info)
@@ -218,7 +221,8 @@ class CompleteChat:
 
     async def _charge(
         self,
-        command: ChatCompletionCommand,
+        principal: Principal,
+        command: CompleteChatCommand,
         request: ChatRequest,
         *,
         text: str,
@@ -238,14 +242,14 @@ class CompleteChat:
         cost = reply_cost(self._catalog, model, usage)
         record = UsageRecord(
             id=new_id(now),
-            user_id=command.principal.user_id,
+            user_id=principal.user_id,
             kind=UsageKind.COMPLETION,
             model=model,
             provider=model.partition("/")[0],
             usage=usage,
             cost_micros=cost,
             created_at=now,
-            api_key_id=command.principal.api_key_id,
+            api_key_id=principal.api_key_id,
             latency_ms=latency_ms,
             ttft_ms=ttft_ms,
             error_code=error_code,
@@ -257,8 +261,18 @@ class CompleteChat:
         else:
             async with self._uow() as tx:
                 if command.store:
-                    conversation_id, message_id = await _store_exchange(
-                        tx, command, request, text, finish_reason, usage, model, cost, error_code, now
+                    conversation_id, message_id = await store_exchange(
+                        tx,
+                        principal,
+                        command.temperature,
+                        request,
+                        text,
+                        finish_reason,
+                        usage,
+                        model,
+                        cost,
+                        error_code,
+                        now,
                     )
                     record = dataclasses.replace(record, conversation_id=conversation_id, message_id=message_id)
                 await tx.usage.record(record)
@@ -284,7 +298,8 @@ class CompletionStream:
     """A streamed answer under way: ``deltas()`` to relay it, then ``settle()`` (always, once)."""
 
     _use_case: CompleteChat
-    _command: ChatCompletionCommand
+    _principal: Principal
+    _command: CompleteChatCommand
     _request: ChatRequest
     _chunks: AsyncIterator[Chunk]
     _first: Chunk
@@ -343,6 +358,7 @@ class CompletionStream:
             code = (end.error_code or ProviderError.code) if finish is FinishReason.ERROR else None
             detail = end.error_detail if finish is FinishReason.ERROR else None
         return await self._use_case._charge(
+            self._principal,
             self._command,
             self._request,
             text=text,
@@ -358,7 +374,7 @@ class CompletionStream:
         )
 
 
-def _checked_options(command: ChatCompletionCommand, info: ModelInfo) -> int:
+def _checked_options(command: CompleteChatCommand, info: ModelInfo) -> int:
     """Refuse options out of range, as OpenAI does; the answer's token limit."""
 
     def refuse(param: str, why: str) -> InvalidCompletionRequest:
@@ -377,73 +393,3 @@ def _checked_options(command: ChatCompletionCommand, info: ModelInfo) -> int:
     if command.max_output_tokens > info.max_output_tokens:
         raise refuse("max_tokens", f"is too large: {info.id} supports at most {info.max_output_tokens} output tokens")
     return command.max_output_tokens
-
-
-async def _store_exchange(
-    tx: ChargedChatTransaction,
-    command: ChatCompletionCommand,
-    request: ChatRequest,
-    text: str,
-    finish_reason: FinishReason,
-    usage: Usage,
-    model: str,
-    cost: int,
-    error_code: str | None,
-    now: datetime,
-) -> tuple[uuid.UUID, uuid.UUID]:
-    """A new conversation holding the prompt's messages and the answer; (its id, the answer's id)."""
-    system = request.system_prompt
-    conversation = Conversation.start(
-        id=new_id(now),
-        user_id=command.principal.user_id,
-        model=request.model,
-        now=now,
-        system_prompt=system,
-        temperature=command.temperature,
-    )
-    messages: list[Message] = []
-    for prompt in request.conversation:
-        message = Message(
-            id=new_id(now),
-            conversation_id=conversation.id,
-            user_id=conversation.user_id,
-            seq=conversation.next_seq,
-            role=prompt.role,
-            content=prompt.content,
-            status=MessageStatus.COMPLETE,
-            created_at=now,
-            updated_at=now,
-            model=request.model,
-            provider=request.model_id.provider,
-            token_start=conversation.token_total,
-            token_count=message_tokens(prompt.content),
-        )
-        messages.append(message)
-        conversation.next_seq += 1
-        conversation.token_total += message.token_count
-    answer = Message(
-        id=new_id(now),
-        conversation_id=conversation.id,
-        user_id=conversation.user_id,
-        seq=conversation.next_seq,
-        role=MessageRole.ASSISTANT,
-        content=text,
-        status=MessageStatus.COMPLETE,
-        created_at=now,
-        updated_at=now,
-        model=model,
-        provider=model.partition("/")[0],
-        finish_reason=finish_reason,
-        usage=usage,
-        cost_micros=cost,
-        error_code=error_code,
-        token_start=conversation.token_total,
-        token_count=message_tokens(text),
-        last_event_id=1,
-    )
-    conversation.next_seq += 1
-    conversation.token_total += answer.token_count
-    await tx.conversations.add(conversation)
-    for message in (*messages, answer):
-        await tx.messages.add(message)
-    return conversation.id, answer.id

@@ -17,7 +17,6 @@ from src.domain.identity.model import Principal
 
 @dataclass(frozen=True, slots=True)
 class CreateConversationCommand:
-    principal: Principal
     title: str | None = None
     model: str | None = None
     system_prompt: str | None = None
@@ -32,13 +31,13 @@ class CreateConversation:
         self._catalog = catalog
         self._clock = clock
 
-    async def __call__(self, command: CreateConversationCommand) -> ConversationView:
-        require_chat(command.principal)
+    async def __call__(self, principal: Principal, command: CreateConversationCommand) -> ConversationView:
+        require_chat(principal)
         model = self._catalog.resolve(command.model)
         now = self._clock.now()
         conversation = Conversation.start(
             id=new_id(now),
-            user_id=command.principal.user_id,
+            user_id=principal.user_id,
             model=model.id,
             now=now,
             title=command.title,

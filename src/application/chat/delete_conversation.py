@@ -6,11 +6,17 @@ A reply being generated is stopped; its tokens are charged when its task ends.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 
 from src.application.chat.access import owned_conversation
 from src.application.chat.ports import ChatTransaction, StopSignals
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.domain.identity.model import Principal
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteConversationCommand:
+    conversation_id: uuid.UUID
 
 
 class DeleteConversation:
@@ -19,9 +25,9 @@ class DeleteConversation:
         self._stops = stops
         self._clock = clock
 
-    async def __call__(self, principal: Principal, conversation_id: uuid.UUID) -> None:
+    async def __call__(self, principal: Principal, command: DeleteConversationCommand) -> None:
         async with self._uow() as tx:
-            conversation = await owned_conversation(tx, principal, conversation_id)
+            conversation = await owned_conversation(tx, principal, command.conversation_id)
             generating = (
                 conversation.generating_message_id if conversation.reply_in_progress(self._clock.now()) else None
             )

@@ -33,12 +33,20 @@ class ExportedConversation:
     filename: str
 
 
+@dataclass(frozen=True, slots=True)
+class ExportConversationQuery:
+    conversation_id: uuid.UUID
+    #: ``json`` or ``markdown`` (anything else is ``invalid_export_format``).
+    format: str
+
+
 class ExportConversation:
     def __init__(self, uow: UnitOfWorkFactory[ChatTransaction], clock: Clock) -> None:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, principal: Principal, conversation_id: uuid.UUID, format: str) -> ExportedConversation:
+    async def __call__(self, principal: Principal, query: ExportConversationQuery) -> ExportedConversation:
+        conversation_id, format = query.conversation_id, query.format
         if format not in EXPORT_FORMATS:
             raise InvalidExportFormat(f"format must be one of {', '.join(EXPORT_FORMATS)}")
         now = self._clock.now()

@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from src.application.ai.pii_stream import PiiReplyFilter
 from src.application.chat.ports import (
     ChargedChatTransaction,
     ReplyEvent,
@@ -33,6 +30,14 @@ from src.application.chat.ports import (
     UserEvents,
 )
 from src.application.chat.recovery import reply_cost, usage_record_for
+from src.application.chat.reply_job import (
+    IncompleteStream,
+    LockLost,
+    ReplyInterrupted,
+    ReplyJob,
+    ReplyProgress,
+    ReplyTimedOut,
+)
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import MessageView, ReplyOutcome
 from src.application.llm.ports import ChatModel, ModelCatalog
@@ -45,89 +50,13 @@ from src.domain.chat.events import ReplyFailed
 from src.domain.chat.grounding import mark_cited
 from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.errors import ProviderError
-from src.domain.llm.model import ChatRequest, FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
+from src.domain.llm.model import FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
 from src.domain.shared.errors import DomainError, ServiceUnavailable
 
 TITLE_JOB = "title_conversation"
 #: Backoff of the final write while the database is away: 0.25 s, 0.5 s, 1 s, ... at most 4 s apart.
 STORE_RETRY_FIRST_SECONDS = 0.25
 STORE_RETRY_MAX_SECONDS = 4.0
-
-
-class ReplyTimedOut(ProviderError):
-    code = "reply_timeout"
-    title = "The reply took too long"
-
-
-class ReplyInterrupted(ProviderError):
-    """The server stopped (shutdown) while the reply was being written; the text so far is kept."""
-
-    code = "interrupted"
-    title = "The reply was interrupted"
-
-
-class IncompleteStream(ProviderError):
-    code = "incomplete_stream"
-    title = "The model's stream ended without finishing"
-
-
-class LockLost(ProviderError):
-    """The conversation's reply lock lease ran out and someone else took it over."""
-
-    code = "interrupted"
-    title = "The reply was interrupted"
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyJob:
-    """Everything the task needs; built by the use case that started the reply."""
-
-    user_id: uuid.UUID
-    conversation_id: uuid.UUID
-    message_id: uuid.UUID
-    #: The assistant message's place in the conversation and creation time (its row exists already).
-    reply_seq: int
-    reply_created_at: datetime
-    user_message: MessageView
-    request: ChatRequest
-    #: The model asked for (``provider/model``), for the row until the answering one is known.
-    model: str
-    #: ``token_start`` of the reply: every complete message before it.
-    token_start: int
-    #: The id of the first event this task appends (the ``message`` event came before).
-    first_event_id: int
-    #: Ask for an automatic title once this reply is stored (the conversation has none yet).
-    request_title: bool
-    #: ``Clock.monotonic()`` when the request arrived: latency and time to first token count from it.
-    started_at: float
-    #: The passages the model was given (a grounded conversation); ``cited`` is set from the final text.
-    citations: tuple[dict[str, Any], ...] = ()
-    #: ``PII_REDACTION``: what the user is sent of the model's text (placeholders restored, data masked).
-    text_filter: PiiReplyFilter | None = None
-    #: The user's monthly budget when the reply started (``None``: unknown): the charge raises
-    #: ``UsageCharged`` (and so the budget-alert job) only once the month's total reaches a threshold.
-    budget_micros: int | None = None
-
-
-@dataclass(slots=True)
-class _Progress:
-    next_event_id: int
-    parts: list[str] = field(default_factory=list)
-    end: StreamEnd | None = None
-    failure: DomainError | None = None
-    stop_requested: bool = False
-    stopped: bool = False
-    lock_lost: bool = False
-    first_delta_at: float | None = None
-    #: Text length already written to the row.
-    stored_chars: int = 0
-    chars: int = 0
-    #: Set when the model is done: the progress writer finishes its write under way and stops.
-    ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-    @property
-    def text(self) -> str:
-        return "".join(self.parts)
 
 
 class ReplyGenerator:
@@ -152,7 +81,7 @@ class ReplyGenerator:
         self._settings = settings
 
     async def run(self, job: ReplyJob) -> ReplyOutcome:
-        state = _Progress(next_event_id=job.first_event_id)
+        state = ReplyProgress(next_event_id=job.first_event_id)
         consumer = asyncio.ensure_future(self._consume(job, state))
         flusher = asyncio.ensure_future(self._flush_periodically(job, state, consumer))
         interrupted = False
@@ -185,7 +114,7 @@ class ReplyGenerator:
 
     # -- reading the model ------------------------------------------------------------------------
 
-    async def _consume(self, job: ReplyJob, state: _Progress) -> None:
+    async def _consume(self, job: ReplyJob, state: ReplyProgress) -> None:
         stream = self._model.stream(job.request)
         try:
             async with asyncio.timeout(self._settings.timeout_seconds):
@@ -220,7 +149,7 @@ class ReplyGenerator:
                 with contextlib.suppress(Exception):
                     await aclose()
 
-    async def _emit(self, job: ReplyJob, state: _Progress, kind: ReplyEventKind, data: Mapping[str, Any]) -> None:
+    async def _emit(self, job: ReplyJob, state: ReplyProgress, kind: ReplyEventKind, data: Mapping[str, Any]) -> None:
         event = ReplyEvent(id=state.next_event_id, kind=kind, data=data)
         state.next_event_id += 1
         with contextlib.suppress(Exception):  # the stores are best effort; the row keeps the text
@@ -228,7 +157,7 @@ class ReplyGenerator:
 
     # -- progress ---------------------------------------------------------------------------------
 
-    async def _flush_periodically(self, job: ReplyJob, state: _Progress, consumer: asyncio.Future[None]) -> None:
+    async def _flush_periodically(self, job: ReplyJob, state: ReplyProgress, consumer: asyncio.Future[None]) -> None:
         interval = self._settings.flush_interval_seconds
         renew_every = max(interval, self._settings.lease_seconds / 3)
         last_renewal = self._clock.monotonic()
@@ -266,7 +195,7 @@ class ReplyGenerator:
 
     # -- the end ----------------------------------------------------------------------------------
 
-    async def _finish(self, job: ReplyJob, state: _Progress, *, interrupted: bool = False) -> ReplyOutcome:
+    async def _finish(self, job: ReplyJob, state: ReplyProgress, *, interrupted: bool = False) -> ReplyOutcome:
         now = self._clock.now()
         if job.text_filter is not None:
             tail = job.text_filter.finish()  # the held-back end of the text
@@ -353,7 +282,7 @@ class ReplyGenerator:
         await self._close(job, finish_reason)
         return ReplyOutcome(message=view, error=None)
 
-    def _ending(self, job: ReplyJob, state: _Progress, text: str) -> tuple[FinishReason, Usage, str | None]:
+    def _ending(self, job: ReplyJob, state: ReplyProgress, text: str) -> tuple[FinishReason, Usage, str | None]:
         end = state.end
         estimated = estimate_usage(job.request.messages, text)
         if state.stopped:

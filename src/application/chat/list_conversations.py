@@ -16,8 +16,7 @@ MAX_QUERY_LENGTH = 200
 
 
 @dataclass(frozen=True, slots=True)
-class ListConversationsCommand:
-    principal: Principal
+class ListConversationsQuery:
     #: Part of the title, case-insensitive.
     query: str | None = None
     #: ``False`` (the default): active ones; ``True``: archived ones; ``None``: both.
@@ -31,24 +30,24 @@ class ListConversations:
         self._uow = uow
         self._clock = clock
 
-    async def __call__(self, command: ListConversationsCommand) -> ConversationPage:
-        require_chat(command.principal)
-        if not 1 <= command.limit <= MAX_PAGE_SIZE:
+    async def __call__(self, principal: Principal, query: ListConversationsQuery) -> ConversationPage:
+        require_chat(principal)
+        if not 1 <= query.limit <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be between 1 and {MAX_PAGE_SIZE}")
-        if command.offset < 0:
+        if query.offset < 0:
             raise InvalidInput("offset must not be negative")
-        query = (command.query or "").strip() or None
-        if query is not None and len(query) > MAX_QUERY_LENGTH:
+        text = (query.query or "").strip() or None
+        if text is not None and len(text) > MAX_QUERY_LENGTH:
             raise InvalidInput(f"the search text must be at most {MAX_QUERY_LENGTH} characters")
         async with self._uow(read_only=True) as tx:
             found, total = await tx.conversations.list_for_user(
-                command.principal.user_id,
-                query=query,
-                archived=command.archived,
-                limit=command.limit,
-                offset=command.offset,
+                principal.user_id,
+                query=text,
+                archived=query.archived,
+                limit=query.limit,
+                offset=query.offset,
             )
         now = self._clock.now()
         return ConversationPage(
-            items=[ConversationView.of(c, now) for c in found], total=total, limit=command.limit, offset=command.offset
+            items=[ConversationView.of(c, now) for c in found], total=total, limit=query.limit, offset=query.offset
         )

@@ -12,9 +12,13 @@ import uuid
 from dataclasses import dataclass
 
 from src.application.chat.access import message_in, owned_conversation, require_chat
+from src.application.chat.ports import ReplyTransaction
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.views import ReplyHandle
+from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.chat.errors import NotLatestMessage
 from src.domain.identity.model import Principal
 from src.domain.llm.model import MessageRole
@@ -22,7 +26,6 @@ from src.domain.llm.model import MessageRole
 
 @dataclass(frozen=True, slots=True)
 class RegenerateReplyCommand:
-    principal: Principal
     conversation_id: uuid.UUID
     message_id: uuid.UUID
     #: Another model for the new reply; the conversation's when left out.
@@ -30,25 +33,36 @@ class RegenerateReplyCommand:
 
 
 class RegenerateReply:
-    def __init__(self, launcher: ReplyLauncher) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory[ReplyTransaction],
+        launcher: ReplyLauncher,
+        catalog: ModelCatalog,
+        limiter: AiRequestLimiter,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
         self._launcher = launcher
+        self._catalog = catalog
+        self._limiter = limiter
+        self._clock = clock
 
-    async def __call__(self, command: RegenerateReplyCommand) -> ReplyHandle:
+    async def __call__(self, principal: Principal, command: RegenerateReplyCommand) -> ReplyHandle:
         launcher = self._launcher
-        started_at = launcher.clock.monotonic()
-        principal = command.principal
+        started_at = self._clock.monotonic()
         require_chat(principal)
-        await launcher.limiter.check(principal)
-        now = launcher.clock.now()
-        async with launcher.uow() as tx:
+        await self._limiter.check(principal)
+        now = self._clock.now()
+        async with self._uow() as tx:
             conversation = await owned_conversation(tx, principal, command.conversation_id)
             target = await message_in(tx, conversation, command.message_id)
             if conversation.reply_in_progress(now) or target.is_generating:
-                raise launcher.in_progress(conversation)
+                raise launcher.in_progress_error(conversation)
             latest = await tx.messages.latest(conversation.id)
             if latest is None or latest.id != target.id:
                 raise NotLatestMessage("only the latest message of the conversation can be answered again")
-            model = launcher.catalog.resolve(command.model or conversation.model)
+            model = self._catalog.resolve(command.model or conversation.model)
             if target.role is MessageRole.USER:
                 user_message, old_reply = target, None
             else:
@@ -67,7 +81,7 @@ class RegenerateReply:
                 lease_until=launcher.lease_until(now),
             )
             if claim is None:
-                raise launcher.in_progress(conversation)
+                raise launcher.in_progress_error(conversation)
             if old_reply is not None:
                 await tx.messages.delete(old_reply.id)
             else:

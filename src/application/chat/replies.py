@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
-from src.application.chat.generation import ReplyGenerator, ReplyJob
+from src.application.chat.generation import ReplyGenerator
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
@@ -29,12 +29,12 @@ from src.application.chat.ports import (
     UserEvents,
 )
 from src.application.chat.recovery import announce, interrupt_stale_reply
+from src.application.chat.reply_job import ReplyJob
 from src.application.chat.settings import ReplySettings
 from src.application.chat.summarize_conversation import SUMMARY_JOB
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
-from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.application.usage.ai_requests import AiRequestLimiter
+from src.application.shared.ports import Clock
 from src.application.usage.budget import budget_status_of
 from src.domain.chat.context import context_budget, context_start, context_threshold, message_tokens
 from src.domain.chat.errors import ReplyInProgress
@@ -70,13 +70,11 @@ class ReplyLauncher:
     def __init__(
         self,
         *,
-        uow: UnitOfWorkFactory[ReplyTransaction],
         generator: ReplyGenerator,
         catalog: ModelCatalog,
         streams: ReplyStreamStore,
         events: UserEvents,
         tasks: ReplyTasks,
-        limiter: AiRequestLimiter,
         budgets: TierBudgets,
         clock: Clock,
         settings: ReplySettings,
@@ -84,11 +82,9 @@ class ReplyLauncher:
         pii: ChatPiiPolicy | None = None,
         guard: ChatSafetyGuard | None = None,
     ) -> None:
-        self.uow = uow
-        self.catalog = catalog
-        self.clock = clock
-        self.settings = settings
-        self.limiter = limiter
+        self._catalog = catalog
+        self._clock = clock
+        self._settings = settings
         self._generator = generator
         self._streams = streams
         self._events = events
@@ -101,7 +97,7 @@ class ReplyLauncher:
         self._guard = guard
 
     def lease_until(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.settings.lease_seconds)
+        return now + timedelta(seconds=self._settings.lease_seconds)
 
     async def prepare(
         self, tx: ReplyTransaction, principal: Principal, conversation: Conversation, now: datetime
@@ -113,19 +109,20 @@ class ReplyLauncher:
         stale = conversation.generating_message_id
         if stale is not None and not conversation.reply_in_progress(now):
             interrupted = await interrupt_stale_reply(
-                tx, conversation, stale, now=now, catalog=self.catalog, streams=self._streams
+                tx, conversation, stale, now=now, catalog=self._catalog, streams=self._streams
             )
             await announce(self._streams, interrupted)
         return status.budget_micros
 
-    def in_progress(self, conversation: Conversation) -> ReplyInProgress:
+    def in_progress_error(self, conversation: Conversation) -> ReplyInProgress:
+        """The error refusing a second reply while ``conversation``'s is generating (the caller raises it)."""
         extra = {"message_id": str(conversation.generating_message_id)} if conversation.generating_message_id else {}
         return ReplyInProgress("wait for the reply being generated to end, or stop it", extra=extra)
 
     def summarizing(self, conversation: Conversation) -> bool:
         """Whether the running summary is kept and used: ``CHAT_CONTEXT_SUMMARY`` and the conversation's
         ``summarize`` both on."""
-        return self.settings.summarize and conversation.summarize
+        return self._settings.summarize and conversation.summarize
 
     def summary(self, conversation: Conversation, model: ModelInfo) -> str | None:
         """The running summary a reply with ``model`` sends: none when summaries are off, or when it would
@@ -137,7 +134,7 @@ class ReplyLauncher:
             context_window=model.context_window,
             max_output_tokens=model.max_output_tokens,
             system_prompt=conversation.system_prompt,
-            cap=conversation.context_tokens or self.settings.context_tokens,
+            cap=conversation.context_tokens or self._settings.context_tokens,
         )
         return conversation.summary if message_tokens(conversation.summary) <= room // 2 else None
 
@@ -152,7 +149,7 @@ class ReplyLauncher:
             context_window=model.context_window,
             max_output_tokens=model.max_output_tokens,
             system_prompt=self.system_text(conversation, model),
-            cap=conversation.context_tokens or self.settings.context_tokens,
+            cap=conversation.context_tokens or self._settings.context_tokens,
         )
 
     async def context(
@@ -201,7 +198,7 @@ class ReplyLauncher:
         if conversation.grounding is None or self._retriever is None:
             return []
         return await self._retriever.retrieve(
-            tx, principal, text, conversation.grounding, self.settings.grounding_passages
+            tx, principal, text, conversation.grounding, self._settings.grounding_passages
         )
 
     def prompt(
@@ -277,14 +274,14 @@ class ReplyLauncher:
             model=model.id,
             temperature=conversation.temperature,
             max_output_tokens=model.max_output_tokens,
-            deadline=self.clock.monotonic() + self.settings.timeout_seconds,
+            deadline=self._clock.monotonic() + self._settings.timeout_seconds,
         )
         reply_id = plan.reply.id
         user_view = MessageView.of(plan.user_message)
         if self._guard is not None:
             user_view = replace(user_view, safety=self._guard.safety_of(plan.user_message.content))
             await self._guard.report_passages(conversation.user_id, plan.prompt.passages)
-        now = self.clock.now()
+        now = self._clock.now()
         shown = replace(conversation, generating_message_id=reply_id, generating_until=self.lease_until(now))
         # The stream starts with the user message, before the task can append anything.
         await self._streams.append(reply_id, ReplyEvent(id=1, kind="message", data=user_view.to_json()))
@@ -328,4 +325,4 @@ class ReplyLauncher:
         )
 
     def follow(self, reply_id: uuid.UUID, after: int) -> AsyncIterator[ReplyEvent]:
-        return self._streams.follow(reply_id, after=after, idle_timeout=self.settings.stream_idle_timeout_seconds)
+        return self._streams.follow(reply_id, after=after, idle_timeout=self._settings.stream_idle_timeout_seconds)

@@ -36,8 +36,7 @@ MAX_EVENT_ID_LENGTH = 20
 
 
 @dataclass(frozen=True, slots=True)
-class ResumeReplyStreamCommand:
-    principal: Principal
+class ResumeReplyStreamQuery:
     message_id: uuid.UUID
     #: The ``id`` of the last event the client has (``Last-Event-ID``); ``None``: from the start.
     last_event_id: str | None = None
@@ -71,10 +70,10 @@ class ResumeReplyStream:
         self._recovery = recovery
         self._clock = clock
 
-    async def __call__(self, command: ResumeReplyStreamCommand) -> AsyncIterator[ReplyEvent]:
-        after = parse_event_id(command.last_event_id)
+    async def __call__(self, principal: Principal, query: ResumeReplyStreamQuery) -> AsyncIterator[ReplyEvent]:
+        after = parse_event_id(query.last_event_id)
         async with self._uow(read_only=True) as tx:
-            _, message = await owned_message(tx, command.principal, command.message_id, command.conversation_id)
+            _, message = await owned_message(tx, principal, query.message_id, query.conversation_id)
         if message.role is not MessageRole.ASSISTANT:
             raise MessageNotFound("no reply with this id in the conversation")
         return self._events(message, after)

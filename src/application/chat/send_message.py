@@ -23,9 +23,13 @@ from dataclasses import dataclass
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.chat.access import owned_conversation, require_chat
+from src.application.chat.ports import ReplyTransaction
 from src.application.chat.replies import ReplyLauncher
 from src.application.chat.views import ReplyHandle
+from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
+from src.application.shared.ports import Clock, UnitOfWorkFactory
+from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.ai.moderation_queue import ModerationItemKind
 from src.domain.chat.context import check_fits, history_budget, message_tokens
 from src.domain.chat.model import Conversation, Message, check_message_content
@@ -34,7 +38,6 @@ from src.domain.identity.model import Principal
 
 @dataclass(frozen=True, slots=True)
 class SendMessageCommand:
-    principal: Principal
     content: str
     #: ``None`` starts a new conversation (with ``model``, or the default model).
     conversation_id: uuid.UUID | None = None
@@ -43,30 +46,44 @@ class SendMessageCommand:
 
 
 class SendMessage:
-    def __init__(self, launcher: ReplyLauncher, guard: ChatSafetyGuard | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWorkFactory[ReplyTransaction],
+        launcher: ReplyLauncher,
+        catalog: ModelCatalog,
+        limiter: AiRequestLimiter,
+        clock: Clock,
+        max_message_chars: int,
+        guard: ChatSafetyGuard | None = None,
+    ) -> None:
+        self._uow = uow
         self._launcher = launcher
+        self._catalog = catalog
+        self._limiter = limiter
+        self._clock = clock
+        self._max_message_chars = max_message_chars
         self._guard = guard
 
-    async def __call__(self, command: SendMessageCommand) -> ReplyHandle:
+    async def __call__(self, principal: Principal, command: SendMessageCommand) -> ReplyHandle:
         launcher = self._launcher
-        started_at = launcher.clock.monotonic()
-        principal = command.principal
+        started_at = self._clock.monotonic()
         require_chat(principal)
-        content = check_message_content(command.content, max_chars=launcher.settings.max_message_chars)
+        content = check_message_content(command.content, max_chars=self._max_message_chars)
         verdict = self._guard.check_message(content) if self._guard is not None else None
         if command.conversation_id is None:
-            launcher.catalog.resolve(command.model)  # 422 before anything is counted or stored
-        await launcher.limiter.check(principal)
-        now = launcher.clock.now()
-        async with launcher.uow() as tx:
+            self._catalog.resolve(command.model)  # 422 before anything is counted or stored
+        await self._limiter.check(principal)
+        now = self._clock.now()
+        async with self._uow() as tx:
             created = command.conversation_id is None
             if command.conversation_id is None:
-                model = launcher.catalog.resolve(command.model)
+                model = self._catalog.resolve(command.model)
                 conversation = Conversation.start(id=new_id(now), user_id=principal.user_id, model=model.id, now=now)
                 await tx.conversations.add(conversation)
             else:
                 conversation = await owned_conversation(tx, principal, command.conversation_id)
-                model = launcher.catalog.resolve(command.model or conversation.model)
+                model = self._catalog.resolve(command.model or conversation.model)
             tokens = message_tokens(content)
             check_fits(
                 tokens,
@@ -87,7 +104,7 @@ class SendMessage:
                 lease_until=launcher.lease_until(now),
             )
             if claim is None:
-                raise launcher.in_progress(conversation)
+                raise launcher.in_progress_error(conversation)
             user_message = Message.from_user(
                 id=new_id(now),
                 conversation=conversation,

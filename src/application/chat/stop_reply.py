@@ -20,7 +20,6 @@ from src.domain.identity.model import Principal
 
 @dataclass(frozen=True, slots=True)
 class StopReplyCommand:
-    principal: Principal
     message_id: uuid.UUID
     #: The conversation the reply is in, when the front door knows it (the REST route does).
     conversation_id: uuid.UUID | None = None
@@ -35,12 +34,10 @@ class StopReply:
         self._recovery = recovery
         self._clock = clock
 
-    async def __call__(self, command: StopReplyCommand) -> None:
+    async def __call__(self, principal: Principal, command: StopReplyCommand) -> None:
         now = self._clock.now()
         async with self._uow(read_only=True) as tx:
-            conversation, message = await owned_message(
-                tx, command.principal, command.message_id, command.conversation_id
-            )
+            conversation, message = await owned_message(tx, principal, command.message_id, command.conversation_id)
             if not message.is_generating:
                 raise ReplyNotInProgress("this reply has already ended")
             alive = conversation.reply_in_progress(now) and conversation.generating_message_id == message.id

@@ -34,7 +34,6 @@ Unchanged = Literal[_Unchanged.UNCHANGED]
 
 @dataclass(frozen=True, slots=True)
 class UpdateConversationCommand:
-    principal: Principal
     conversation_id: uuid.UUID
     title: str | Unchanged | None = UNCHANGED
     model: str | Unchanged = UNCHANGED
@@ -52,12 +51,12 @@ class UpdateConversation:
         self._catalog = catalog
         self._clock = clock
 
-    async def __call__(self, command: UpdateConversationCommand) -> ConversationView:
+    async def __call__(self, principal: Principal, command: UpdateConversationCommand) -> ConversationView:
         now = self._clock.now()
         model = self._catalog.resolve(command.model).id if command.model is not UNCHANGED else None
         grounding = Grounding.of(command.knowledge) if command.knowledge is not UNCHANGED else None
         async with self._uow() as tx:
-            conversation = await owned_conversation(tx, command.principal, command.conversation_id)
+            conversation = await owned_conversation(tx, principal, command.conversation_id)
             if command.title is not UNCHANGED:
                 conversation.rename(command.title, now=now)
             if model is not None:

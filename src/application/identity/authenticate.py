@@ -9,6 +9,7 @@ it on the next request. The role and tier are the current ones, not those the to
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from src.application.identity.access_state import UserAccessStates
@@ -20,6 +21,12 @@ from src.domain.identity.model import API_KEY_PREFIX, ApiKey, Principal, permiss
 #: ``last_used_at`` is a hint for people reviewing their keys; writing it on every request is waste.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 MAX_TOUCHED_KEYS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class AuthenticateCommand:
+    bearer: str
+    allow_expired: bool = False
 
 
 class Authenticate:
@@ -40,15 +47,15 @@ class Authenticate:
         #: stored time is stale would all write it, queueing on its row lock.
         self._touched: dict[uuid.UUID, datetime] = {}
 
-    async def __call__(self, bearer: str, *, allow_expired: bool = False) -> Principal:
+    async def __call__(self, command: AuthenticateCommand) -> Principal:
         """``allow_expired``: an access token past its lifetime still answers who it was for, as long
         as its account and session hold (an open WebSocket checking itself after a change)."""
-        bearer = bearer.strip()
+        bearer = command.bearer.strip()
         if not bearer:
             raise InvalidToken()
         if bearer.startswith(API_KEY_PREFIX):
             return await self._by_api_key(bearer)
-        claims = self._tokens.verify(bearer, now=self._clock.now(), allow_expired=allow_expired)
+        claims = self._tokens.verify(bearer, now=self._clock.now(), allow_expired=command.allow_expired)
         state = await self._usable_state(claims.user_id)
         if claims.token_version != state.token_version:
             raise InvalidToken("this token was signed out")

@@ -7,6 +7,7 @@ and the victim's current token both stop working and the user signs in again.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from src.application.admin.audit import record_audit
@@ -20,6 +21,12 @@ from src.domain.admin.audit import AuditAction, AuditActor, AuditTarget
 from src.domain.identity.errors import AccountInactive, InvalidToken, RefreshTokenReused
 from src.domain.identity.events import RefreshTokenReuseDetected
 from src.domain.identity.model import User
+
+
+@dataclass(frozen=True, slots=True)
+class RefreshSessionCommand:
+    refresh_token: str
+    client_ip: str | None = None
 
 
 class RefreshSession:
@@ -39,14 +46,14 @@ class RefreshSession:
         self._refresh_ttl = refresh_ttl
         self._access_state = access_state
 
-    async def __call__(self, refresh_token: str, *, client_ip: str | None = None) -> TokenPair:
+    async def __call__(self, command: RefreshSessionCommand) -> TokenPair:
         """``client_ip``: where the request came from, recorded in the audit log when the token was reused."""
         now = self._clock.now()
         successor_secret = self._secrets.refresh_token()
         reuse: RefreshTokenReused | None = None
         user: User | None = None
         async with self._uow() as tx:
-            token = await tx.refresh_tokens.get_by_hash(self._secrets.digest(refresh_token))
+            token = await tx.refresh_tokens.get_by_hash(self._secrets.digest(command.refresh_token))
             if token is None:
                 raise InvalidToken()
             try:
@@ -67,7 +74,7 @@ class RefreshSession:
                 # Whoever presented it is not known to be the user: no actor, the address only.
                 await record_audit(
                     tx,
-                    AuditActor(user_id=None, ip=client_ip, via="anonymous"),
+                    AuditActor(user_id=None, ip=command.client_ip, via="anonymous"),
                     AuditAction.REFRESH_TOKEN_REUSED,
                     AuditTarget.SESSION,
                     token.family_id,

@@ -29,11 +29,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from src.application.knowledge.articles import require
 from src.application.knowledge.ports import Dictionary, KnowledgeTransaction
 from src.application.knowledge.views import DictionaryEntry, DictionaryView
 from src.application.shared.ports import Cache, CacheStats, UnitOfWorkFactory
-from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import DictionaryLookupFailed
 from src.domain.knowledge.model import WordDefinition, WordFrequency
 from src.domain.knowledge.stopwords import STOP_WORDS
@@ -184,26 +182,3 @@ class TopWordsDefinitions:
     def _record(self, cache: str, *, hit: bool) -> None:
         if self._stats is not None:
             self._stats.record(cache, hit=hit)
-
-
-class GetDictionary:
-    def __init__(self, levels: TopWordsDefinitions) -> None:
-        self._levels = levels
-
-    async def __call__(self, principal: Principal, *, exclude_stopwords: bool = False) -> DictionaryView:
-        require(principal, Permission.KNOWLEDGE_READ)
-        return await self._levels.answer(exclude_stopwords=exclude_stopwords)
-
-
-class RefreshDictionary:
-    """The background job after each fetch: fresh levels 1 and 3, with and without stop words."""
-
-    def __init__(self, levels: TopWordsDefinitions) -> None:
-        self._levels = levels
-
-    async def __call__(self) -> dict[str, list[str]]:
-        refreshed: dict[str, list[str]] = {}
-        for exclude_stopwords in (False, True):
-            view = await self._levels.refresh(exclude_stopwords=exclude_stopwords)
-            refreshed["exclude_stopwords" if exclude_stopwords else "all"] = [e.word for e in view.words]
-        return refreshed

@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from src.application.knowledge.articles import require
 from src.application.knowledge.ports import RankedHit, SearchScope
-from src.application.knowledge.views import SearchCommand, SearchHitView, SearchResults
+from src.application.knowledge.views import SearchEverythingQuery, SearchHitView, SearchResults
 from src.application.shared.ports import Transaction, UnitOfWorkFactory
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import UnknownSearchScope
@@ -41,22 +41,22 @@ class SearchEverything(Generic[TxT]):
     def scope_names(self) -> list[str]:
         return list(self._scopes)
 
-    async def __call__(self, principal: Principal, command: SearchCommand) -> SearchResults:
+    async def __call__(self, principal: Principal, query: SearchEverythingQuery) -> SearchResults:
         require(principal, Permission.KNOWLEDGE_READ)
-        if not 1 <= command.limit <= MAX_LIMIT or not 0 <= command.offset <= MAX_OFFSET:
+        if not 1 <= query.limit <= MAX_LIMIT or not 0 <= query.offset <= MAX_OFFSET:
             raise InvalidInput(f"limit must be 1-{MAX_LIMIT} and offset 0-{MAX_OFFSET}")
-        scopes = self._chosen(command.scopes)
-        query = SearchQuery.from_text(command.q, command.operator)
-        wanted = command.offset + command.limit
+        scopes = self._chosen(query.scopes)
+        parsed = SearchQuery.from_text(query.q, query.operator)
+        wanted = query.offset + query.limit
         async with self._uow(read_only=True) as tx:
             ranked: list[tuple[str, RankedHit]] = []
             totals: dict[str, int] = {}
             for scope in scopes:
-                ranking = await scope.rank(tx, principal, query, wanted)
+                ranking = await scope.rank(tx, principal, parsed, wanted)
                 totals[scope.name] = ranking.total
                 ranked.extend((scope.name, hit) for hit in ranking.hits)
             ranked.sort(key=lambda item: (-item[1].score, -item[1].created_at.timestamp(), item[0], item[1].id))
-            page = ranked[command.offset : wanted]
+            page = ranked[query.offset : wanted]
             documents = {}
             for scope in scopes:
                 ids = [hit.id for name, hit in page if name == scope.name]
@@ -72,14 +72,14 @@ class SearchEverything(Generic[TxT]):
                     scope=name,
                     id=hit.id,
                     title=document.title,
-                    snippet=make_snippet(document.text, query.words),
+                    snippet=make_snippet(document.text, parsed.words),
                     score=hit.score,
                     created_at=document.created_at,
                     conversation_id=document.conversation_id,
                 )
             )
         return SearchResults(
-            items=items, total=sum(totals.values()), limit=command.limit, offset=command.offset, totals=totals
+            items=items, total=sum(totals.values()), limit=query.limit, offset=query.offset, totals=totals
         )
 
     def _chosen(self, names: Sequence[str]) -> list[SearchScope[TxT]]:

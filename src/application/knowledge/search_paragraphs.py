@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from src.application.knowledge.articles import require
 from src.application.knowledge.ports import KnowledgeTransaction
-from src.application.knowledge.views import ParagraphSearchResult, ParagraphView, SearchParagraphsCommand
+from src.application.knowledge.views import ParagraphSearchResult, ParagraphView, SearchParagraphsQuery
 from src.application.shared.ports import UnitOfWorkFactory
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.words import SearchQuery
@@ -21,16 +21,16 @@ class SearchParagraphs:
     def __init__(self, uow: UnitOfWorkFactory[KnowledgeTransaction]) -> None:
         self._uow = uow
 
-    async def __call__(self, principal: Principal, command: SearchParagraphsCommand) -> ParagraphSearchResult:
+    async def __call__(self, principal: Principal, query: SearchParagraphsQuery) -> ParagraphSearchResult:
         require(principal, Permission.KNOWLEDGE_READ)
-        if not 1 <= command.limit <= MAX_LIMIT or command.offset < 0:
+        if not 1 <= query.limit <= MAX_LIMIT or query.offset < 0:
             raise InvalidInput(f"limit must be 1-{MAX_LIMIT} and offset at least 0")
-        query = SearchQuery.parse(command.words, command.operator)
+        parsed = SearchQuery.parse(query.words, query.operator)
         async with self._uow(read_only=True) as tx:
-            paragraphs, total = await tx.paragraphs.search(query, limit=command.limit, offset=command.offset)
+            paragraphs, total = await tx.paragraphs.search(parsed, limit=query.limit, offset=query.offset)
         return ParagraphSearchResult(
             paragraphs=[ParagraphView.of(p) for p in paragraphs],
             total_count=total,
-            limit=command.limit,
-            offset=command.offset,
+            limit=query.limit,
+            offset=query.offset,
         )

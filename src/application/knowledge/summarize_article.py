@@ -59,6 +59,11 @@ def summary_hash(model: str, title: str, body: str) -> str:
     return hashlib.sha256("\x1f".join((model, title, body)).encode()).hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class SummarizeArticleCommand:
+    article_id: uuid.UUID
+
+
 class SummarizeArticle:
     def __init__(
         self,
@@ -79,10 +84,10 @@ class SummarizeArticle:
         self._budgets = budgets
         self._clock = clock
 
-    async def __call__(self, principal: Principal, article_id: uuid.UUID) -> SummaryView:
+    async def __call__(self, principal: Principal, command: SummarizeArticleCommand) -> SummaryView:
         require(principal, Permission.KNOWLEDGE_READ)
         async with self._uow(read_only=True) as tx:
-            article = await readable_article(tx, principal, article_id)
+            article = await readable_article(tx, principal, command.article_id)
         model = self._catalog.resolve(None).id
         digest = summary_hash(model, article.title, article.body)
         key = f"knowledge:summary:{digest}"

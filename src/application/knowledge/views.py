@@ -67,7 +67,7 @@ class UpdateArticleCommand:
 
 
 @dataclass(frozen=True, slots=True)
-class ListArticlesCommand:
+class ListArticlesQuery:
     author_id: uuid.UUID | None = None
     status: str | None = None
     tag: str | None = None
@@ -89,7 +89,7 @@ class ParagraphView:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchParagraphsCommand:
+class SearchParagraphsQuery:
     words: Sequence[str]
     operator: str = "and"
     limit: int = 100
@@ -126,7 +126,7 @@ class DictionaryView:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchCommand:
+class SearchEverythingQuery:
     q: str
     #: Scope names; empty means every scope there is.
     scopes: Sequence[str] = ()

@@ -43,8 +43,7 @@ class CheckProviders:
         self._catalog = catalog
         self._clock = clock
 
-    async def __call__(self, command: CheckProvidersCommand | None = None) -> list[ProviderCheck]:
-        command = command or CheckProvidersCommand()
+    async def __call__(self, command: CheckProvidersCommand) -> list[ProviderCheck]:
         names = list(command.providers) or list(self._providers)
         return list(await asyncio.gather(*(self._check(name, command) for name in names)))
 

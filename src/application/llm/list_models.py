@@ -35,9 +35,8 @@ class ListModels:
     def __init__(self, catalog: ModelCatalog) -> None:
         self._catalog = catalog
 
-    async def __call__(self, query: ListModelsQuery | None = None) -> ModelsPage:
+    async def __call__(self, query: ListModelsQuery) -> ModelsPage:
         """Catalog models in catalog order (only the available ones with ``available_only``)."""
-        query = query or ListModelsQuery()
         default = self._catalog.default_model
         views = [
             ModelView(info=info, available=self._catalog.is_available(info.id), is_default=info.id == default)

@@ -1,4 +1,5 @@
-"""Announcements: an administrator tells everyone (or one role, or one tier) something.
+"""What the announcement use cases share: an administrator tells everyone (or one role, or one tier)
+something.
 
 ``PublishAnnouncement`` records ``AnnouncementPublished``; its handler ``FanOutAnnouncement`` writes
 one notification per recipient in keyset batches, each batch in its own transaction claimed by a
@@ -7,26 +8,10 @@ receipt, so a retried job resumes where it failed and never writes a batch twice
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol
 
-from src.application.admin.audit import record_audit
 from src.application.admin.ports import AuditTransaction
-from src.application.notifications.ports import LivePush, NotificationsTransaction
-from src.application.notifications.views import AnnouncementView, NotificationView
-from src.application.shared.events import record_event
-from src.application.shared.ids import new_id
-from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.domain.admin.audit import AuditAction, AuditTarget
-from src.domain.identity.errors import Forbidden
-from src.domain.identity.model import Permission, Principal
-from src.domain.notifications.email import PendingEmail
-from src.domain.notifications.events import AnnouncementPublished
-from src.domain.notifications.model import Audience, Category, Notification, Preferences, check_announcement
-from src.domain.shared.jobs import JobReceipt
+from src.application.notifications.ports import NotificationsTransaction
 
 
 class AnnouncementTransaction(NotificationsTransaction, AuditTransaction, Protocol):
@@ -34,107 +19,3 @@ class AnnouncementTransaction(NotificationsTransaction, AuditTransaction, Protoc
 
 
 FAN_OUT_RECEIPT = "announcement_batch"
-
-
-class PublishAnnouncement:
-    def __init__(self, uow: UnitOfWorkFactory[AnnouncementTransaction], clock: Clock) -> None:
-        self._uow = uow
-        self._clock = clock
-
-    async def __call__(self, principal: Principal, title: str, body: str, audience: str) -> AnnouncementView:
-        if not principal.can(Permission.USERS_MANAGE):
-            raise Forbidden("announcements need the users:manage permission")
-        title, body = check_announcement(title, body)
-        parsed = Audience.parse(audience)
-        now = self._clock.now()
-        event = AnnouncementPublished(
-            event_id=new_id(now),
-            occurred_at=now,
-            announcement_id=new_id(now),
-            author_id=principal.user_id,
-            title=title,
-            body=body,
-            audience=str(parsed),
-        )
-        async with self._uow() as tx:
-            await record_event(tx, event)
-            await record_audit(
-                tx,
-                principal,
-                AuditAction.ANNOUNCEMENT_PUBLISHED,
-                AuditTarget.ANNOUNCEMENT,
-                event.announcement_id,
-                now=now,
-                data={"title": title, "audience": str(parsed)},
-            )
-        return AnnouncementView(event.announcement_id, title, body, str(parsed), now)
-
-
-@dataclass(frozen=True, slots=True)
-class FanOutResult:
-    recipients: int
-    stored: int
-    batches: int
-
-
-class FanOutAnnouncement:
-    def __init__(
-        self, uow: UnitOfWorkFactory[AnnouncementTransaction], clock: Clock, push: LivePush, *, batch_size: int = 1000
-    ) -> None:
-        self._uow = uow
-        self._clock = clock
-        self._push = push
-        self._batch_size = batch_size
-
-    async def __call__(self, event: AnnouncementPublished) -> FanOutResult:
-        audience = Audience.from_published(event.audience)
-        dedupe_key = f"announcement:{event.announcement_id}"
-        after: uuid.UUID | None = None
-        recipients = stored = batches = 0
-        while True:
-            async with self._uow() as tx:
-                users = await tx.notifications.recipients(audience, after=after, limit=self._batch_size)
-                if not users:
-                    break
-                batch_key = f"{event.announcement_id}:{after or 'start'}"
-                receipt = JobReceipt.issue(
-                    FAN_OUT_RECEIPT, batch_key, now=self._clock.now(), retention=timedelta(days=7)
-                )
-                fresh = await tx.job_receipts.add(receipt)
-                views: list[tuple[uuid.UUID, NotificationView]] = []
-                if fresh:
-                    chosen = await tx.notification_preferences.get_many(users)
-                    now = self._clock.now()
-                    rows: list[Notification] = []
-                    mails: list[PendingEmail] = []
-                    for user_id in users:
-                        choice = chosen.get(user_id, Preferences()).of(Category.ANNOUNCEMENTS)
-                        if choice.in_app:
-                            rows.append(
-                                Notification(
-                                    id=new_id(now),
-                                    user_id=user_id,
-                                    category=Category.ANNOUNCEMENTS,
-                                    type="announcement",
-                                    title=event.title,
-                                    body=event.body,
-                                    data={"announcement_id": str(event.announcement_id)},
-                                    created_at=now,
-                                    dedupe_key=dedupe_key,
-                                )
-                            )
-                        if choice.email:
-                            mails.append(
-                                PendingEmail(new_id(now), user_id, Category.ANNOUNCEMENTS, event.title, event.body, now)
-                            )
-                    stored += await tx.notifications.add_many(rows)
-                    await tx.emails.queue_many(mails)
-                    views = [(n.user_id, NotificationView.of(n)) for n in rows]
-            after = users[-1]
-            recipients += len(users)
-            batches += 1
-            # All at once: the pub/sub adapter sends what is published together in one round trip.
-            await asyncio.gather(*(self._push.push(user_id, view.to_json()) for user_id, view in views))
-            if len(users) < self._batch_size:
-                break
-        return FanOutResult(recipients, stored, batches)

@@ -20,8 +20,7 @@ class CheckReadiness:
         self._probes = tuple(probes)
         self._clock = clock
 
-    async def __call__(self, command: CheckReadinessCommand | None = None) -> ReadinessReport:
-        command = command or CheckReadinessCommand()
+    async def __call__(self, command: CheckReadinessCommand) -> ReadinessReport:
         results = await asyncio.gather(*(self._probe(p, command.timeout_seconds) for p in self._probes))
         return ReadinessReport(components=tuple(results))
 

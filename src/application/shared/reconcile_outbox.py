@@ -29,6 +29,11 @@ class ReconciledOutbox:
     resent: int
 
 
+@dataclass(frozen=True, slots=True)
+class ReconcileOutboxCommand:
+    batch_size: int = 100
+
+
 class ReconcileOutbox:
     def __init__(
         self,
@@ -47,12 +52,15 @@ class ReconcileOutbox:
         self._window = window
         self._max_attempts = max_attempts
 
-    async def __call__(self, batch_size: int = 100) -> ReconciledOutbox:
+    async def __call__(self, command: ReconcileOutboxCommand) -> ReconciledOutbox:
         now = self._clock.now()
         resent = 0
         async with self._uow() as tx:
             candidates = await tx.outbox.sent_before(
-                now - self._grace, created_after=now - self._window, max_attempts=self._max_attempts, limit=batch_size
+                now - self._grace,
+                created_after=now - self._window,
+                max_attempts=self._max_attempts,
+                limit=command.batch_size,
             )
             for message in candidates:
                 if await tx.job_receipts.exists(message.job_name, str(message.id)):

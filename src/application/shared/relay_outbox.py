@@ -54,8 +54,7 @@ class RelayOutbox:
         self._clock = clock
         self._backoff = backoff
 
-    async def __call__(self, command: RelayOutboxCommand | None = None) -> RelayOutboxResult:
-        command = command or RelayOutboxCommand()
+    async def __call__(self, command: RelayOutboxCommand) -> RelayOutboxResult:
         if command.batch_size < 1:
             raise ValueError("batch_size must be positive")
         now = self._clock.now()

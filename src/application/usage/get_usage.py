@@ -18,8 +18,7 @@ GROUPINGS: tuple[UsageGrouping, ...] = ("day", "model", "api_key")
 
 
 @dataclass(frozen=True, slots=True)
-class GetUsageCommand:
-    principal: Principal
+class GetUsageQuery:
     #: First day included (UTC); the first day of this month when left out.
     start: date | None = None
     #: Last day included (UTC); today when left out.
@@ -33,20 +32,20 @@ class GetUsage:
         self._budgets = budgets
         self._clock = clock
 
-    async def __call__(self, command: GetUsageCommand) -> UsageReport:
+    async def __call__(self, principal: Principal, query: GetUsageQuery) -> UsageReport:
         now = self._clock.now()
-        if command.group_by not in GROUPINGS:
+        if query.group_by not in GROUPINGS:
             raise InvalidUsageQuery(f"group_by must be one of {', '.join(GROUPINGS)}")
-        group_by = next(g for g in GROUPINGS if g == command.group_by)
-        end = command.end or now.date()
-        start = command.start or month_start(now).date()
+        group_by = next(g for g in GROUPINGS if g == query.group_by)
+        end = query.end or now.date()
+        start = query.start or month_start(now).date()
         if start > end:
             raise InvalidUsageQuery("from must not be after to")
         if end - start > timedelta(days=MAX_RANGE_DAYS):
             raise InvalidUsageQuery(f"at most {MAX_RANGE_DAYS} days at once")
         async with self._uow(read_only=True) as tx:
-            items = await tx.usage.summarize(command.principal.user_id, start=start, end=end, group_by=group_by)
-            budget = await budget_status_of(tx, command.principal, self._budgets, now)
+            items = await tx.usage.summarize(principal.user_id, start=start, end=end, group_by=group_by)
+            budget = await budget_status_of(tx, principal, self._budgets, now)
         totals = UsageBucket(
             key="total",
             requests=sum(i.requests for i in items),

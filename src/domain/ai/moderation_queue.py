@@ -1,7 +1,7 @@
 """The moderation queue: things a scanner or a moderator flagged, for a person to review.
 
 Scanners enqueue them (this context); members' reports add to them; the admin console lists and
-resolves them (``src/application/admin/moderation.py``): dismissed, hidden or deleted.
+resolves them (``src/application/admin/resolve_moderation_item.py``): dismissed, hidden or deleted.
 """
 
 from __future__ import annotations

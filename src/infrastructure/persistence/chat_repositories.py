@@ -1,5 +1,5 @@
-"""Chat repositories: conversations and messages, on one ``AsyncSession`` (usage and budgets:
-``usage_repositories.py``).
+"""Chat repositories: conversations, on one ``AsyncSession``, and the mixin giving them with the
+messages' (``message_repository.py``; usage and budgets: ``usage_repositories.py``).
 
 Rows are mapped to and from the domain's entities here. The reply lock, the lease renewals and the
 "finish only if still generating" writes are single conditional ``UPDATE`` statements, so that
@@ -13,59 +13,36 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import (
-    Insert,
     Select,
     Table,
     Update,
     bindparam,
     delete,
     func,
-    insert,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
-from src.domain.chat.model import Conversation, Message, MessageStatus
-from src.domain.llm.model import MessageRole, PromptMessage, Usage
+from src.application.chat.ports import ReplyClaim, StaleReply
+from src.domain.chat.model import Conversation
 from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
     ConversationModel,
 )
-from src.infrastructure.persistence.chat_rows import conversation_of, message_of, prompt_message_of
+from src.infrastructure.persistence.chat_rows import conversation_of
 from src.infrastructure.persistence.driver import run
 from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
-from src.infrastructure.persistence.message_search import search_messages
-from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
-
-_GENERATING = MessageStatus.GENERATING.value
-_COMPLETE = MessageStatus.COMPLETE.value
-
-
-def _rowcount(result: Any) -> int:
-    return int(getattr(result, "rowcount", 0) or 0)
-
+from src.infrastructure.persistence.message_repository import SqlMessageRepository
+from src.infrastructure.persistence.sql_support import SessionScope, flush_pending, rowcount
 
 # The statements every reply runs, built once on the tables (Core, not ORM-enabled) with bound
 # parameters: executing one with a parameter dict skips building, coercing and cache-keying a new
 # statement per call, which was most of a reply's database CPU. Bound parameter names must differ
 # from column names in INSERT and UPDATE statements, hence ``p_``.
-_MESSAGES = cast(Table, ChatMessageModel.__table__)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
-_FINISHED_COLUMNS = (
-    "content", "status", "model", "provider", "finish_reason", "error_code", "input_tokens", "output_tokens",
-    "cached_tokens", "reasoning_tokens", "usage_estimated", "cost_micros", "latency_ms", "ttft_ms", "citations",
-    "token_start", "token_count", "last_event_id", "updated_at",
-)  # fmt: skip
-_FINISH_MESSAGE: Update = (
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == _GENERATING)
-    .values({name: bindparam(f"p_{name}") for name in _FINISHED_COLUMNS})
-)
-_INSERT_MESSAGE: Insert = insert(_MESSAGES)
 _RELEASE_REPLY = {
     keeps_total: update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.generating_message_id == bindparam("p_message"))
@@ -92,39 +69,9 @@ _CLAIM_REPLY: Update = (
     )
     .returning(_CONVERSATIONS.c.next_seq, _CONVERSATIONS.c.token_total)
 )
-_SAVE_PROGRESS: Update = (
-    update(_MESSAGES)
-    .where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == _GENERATING)
-    .values(content=bindparam("p_content"), last_event_id=bindparam("p_last_event_id"), updated_at=bindparam("p_now"))
-)
-
 
 _GET_CONVERSATION: Select[Any] = select(_CONVERSATIONS).where(_CONVERSATIONS.c.id == bindparam("p_id"))
 _GET_OWNED_CONVERSATION: Select[Any] = _GET_CONVERSATION.where(_CONVERSATIONS.c.user_id == bindparam("p_user"))
-# Core rows of the three columns a prompt needs, not ORM entities (a long context is hundreds of rows,
-# and an entity costs many times such a row to build): a range of
-# ix_chat_message_conversation_id_token_start.
-_CONTEXT: Select[Any] = (
-    select(_MESSAGES.c.role, _MESSAGES.c.content, _MESSAGES.c.token_count)
-    .where(
-        _MESSAGES.c.conversation_id == bindparam("p_conversation"),
-        _MESSAGES.c.token_start >= bindparam("p_min_token_start"),
-        _MESSAGES.c.status == _COMPLETE,
-        _MESSAGES.c.seq <= bindparam("p_up_to_seq"),
-    )
-    .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
-)
-_TURNS_BETWEEN: Select[Any] = (
-    select(_MESSAGES)
-    .where(
-        _MESSAGES.c.conversation_id == bindparam("p_conversation"),
-        _MESSAGES.c.token_start >= bindparam("p_min_token_start"),
-        _MESSAGES.c.token_start < bindparam("p_below_token_start"),
-        _MESSAGES.c.status == _COMPLETE,
-    )
-    .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
-    .limit(bindparam("p_limit"))
-)
 
 
 class SqlConversationRepository:
@@ -244,7 +191,7 @@ class SqlConversationRepository:
             .values(generating_until=lease_until)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def release_reply(
         self, conversation_id: uuid.UUID, message_id: uuid.UUID, *, token_total: int | None, now: datetime
@@ -254,7 +201,7 @@ class SqlConversationRepository:
         if token_total is not None:
             parameters["p_token_total"] = token_total
         result = await run(self._session, _RELEASE_REPLY[token_total is None], parameters)
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def set_title_if_untitled(self, conversation_id: uuid.UUID, title: str, *, now: datetime) -> bool:
         result = await self._session.execute(
@@ -263,7 +210,7 @@ class SqlConversationRepository:
             .values(title=title, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def mark_title_requested(self, conversation_id: uuid.UUID, *, now: datetime) -> bool:
         result = await self._session.execute(
@@ -272,7 +219,7 @@ class SqlConversationRepository:
             .values(title_requested_at=now)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def mark_summary_requested(
         self, conversation_id: uuid.UUID, *, now: datetime, retry_before: datetime
@@ -289,7 +236,7 @@ class SqlConversationRepository:
             .values(summary_requested_at=now)
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def store_summary(
         self,
@@ -316,7 +263,7 @@ class SqlConversationRepository:
             )
             .execution_options(synchronize_session=False)
         )
-        return _rowcount(result) == 1
+        return rowcount(result) == 1
 
     async def clear_summary_request(self, conversation_id: uuid.UUID) -> None:
         await self._session.execute(
@@ -334,145 +281,6 @@ class SqlConversationRepository:
             .limit(limit)
         )
         return [StaleReply(conversation_id=cid, message_id=mid) for cid, mid in rows if mid is not None]
-
-
-class SqlMessageRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def add(self, message: Message) -> None:
-        await flush_pending(self._session)
-        row = _message_columns(message)
-        row["id"], row["created_at"] = message.id, message.created_at
-        await run(self._session, _INSERT_MESSAGE, row)
-
-    async def get(self, message_id: uuid.UUID) -> Message | None:
-        row = await self._session.scalar(
-            select(ChatMessageModel).where(ChatMessageModel.id == message_id).execution_options(populate_existing=True)
-        )
-        return message_of(row) if row is not None else None
-
-    async def latest(self, conversation_id: uuid.UUID) -> Message | None:
-        row = await self._session.scalar(
-            select(ChatMessageModel)
-            .where(ChatMessageModel.conversation_id == conversation_id)
-            .order_by(ChatMessageModel.seq.desc())
-            .limit(1)
-        )
-        return message_of(row) if row is not None else None
-
-    async def head(self, conversation_id: uuid.UUID, *, after_seq: int = 0, limit: int) -> list[Message]:
-        rows = await self._session.scalars(
-            select(ChatMessageModel)
-            .where(ChatMessageModel.conversation_id == conversation_id, ChatMessageModel.seq > after_seq)
-            .order_by(ChatMessageModel.seq)
-            .limit(limit)
-        )
-        return [message_of(r) for r in rows]
-
-    async def page(self, conversation_id: uuid.UUID, *, before_seq: int | None, limit: int) -> list[Message]:
-        query = select(ChatMessageModel).where(ChatMessageModel.conversation_id == conversation_id)
-        if before_seq is not None:
-            query = query.where(ChatMessageModel.seq < before_seq)
-        rows = await self._session.scalars(query.order_by(ChatMessageModel.seq.desc()).limit(limit))
-        return [message_of(r) for r in rows]
-
-    async def count(self, conversation_id: uuid.UUID, *, after_seq: int | None = None) -> int:
-        query = (
-            select(func.count())
-            .select_from(ChatMessageModel)
-            .where(ChatMessageModel.conversation_id == conversation_id)
-        )
-        if after_seq is not None:
-            query = query.where(ChatMessageModel.seq > after_seq)
-        return int(await self._session.scalar(query) or 0)
-
-    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
-        # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
-        parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
-        return [prompt_message_of(row) for row in await run(self._session, _CONTEXT, parameters)]
-
-    async def turns_between(
-        self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
-    ) -> list[Message]:
-        # The same index range as ``context``, bounded above and by a row limit.
-        parameters = {
-            "p_conversation": conversation_id,
-            "p_min_token_start": min_token_start,
-            "p_below_token_start": below_token_start,
-            "p_limit": limit,
-        }
-        return [message_of(row) for row in await run(self._session, _TURNS_BETWEEN, parameters)]
-
-    async def save_progress(self, message_id: uuid.UUID, *, content: str, last_event_id: int, now: datetime) -> bool:
-        parameters = {"p_id": message_id, "p_content": content, "p_last_event_id": last_event_id, "p_now": now}
-        result = await run(self._session, _SAVE_PROGRESS, parameters)
-        return _rowcount(result) == 1
-
-    async def finish(self, message: Message) -> bool:
-        await flush_pending(self._session)
-        row = _message_columns(message)
-        usage = message.usage or Usage()
-        row.update(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            usage_estimated=usage.estimated,
-            status=_COMPLETE,
-        )
-        parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
-        parameters["p_id"] = message.id
-        return _rowcount(await run(self._session, _FINISH_MESSAGE, parameters)) == 1
-
-    async def delete(self, message_id: uuid.UUID) -> None:
-        await self._session.execute(
-            delete(ChatMessageModel).where(ChatMessageModel.id == message_id),
-            execution_options={"synchronize_session": False},
-        )
-
-    async def mark_unanswered(self, message_id: uuid.UUID, error_code: str | None) -> None:
-        await self._session.execute(
-            update(ChatMessageModel)
-            .where(ChatMessageModel.id == message_id, ChatMessageModel.role == MessageRole.USER.value)
-            .values(error_code=error_code),
-            execution_options={"synchronize_session": False},
-        )
-
-    async def search(
-        self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
-    ) -> tuple[list[MessageSearchHit], int]:
-        return await search_messages(self._session, user_id, query, limit=limit, offset=offset, any_word=any_word)
-
-
-def _message_columns(message: Message) -> dict[str, Any]:
-    """The columns of ``message``'s row, but ``id`` and ``created_at``."""
-    usage = message.usage
-    return {
-        "conversation_id": message.conversation_id,
-        "user_id": message.user_id,
-        "seq": message.seq,
-        "role": message.role.value,
-        "content": message.content,
-        "status": message.status.value,
-        "model": message.model,
-        "provider": message.provider,
-        "finish_reason": message.finish_reason.value if message.finish_reason else None,
-        "error_code": message.error_code,
-        "input_tokens": usage.input_tokens if usage else None,
-        "output_tokens": usage.output_tokens if usage else None,
-        "cached_tokens": usage.cached_tokens if usage else None,
-        "reasoning_tokens": usage.reasoning_tokens if usage else None,
-        "usage_estimated": usage.estimated if usage else None,
-        "cost_micros": message.cost_micros,
-        "latency_ms": message.latency_ms,
-        "ttft_ms": message.ttft_ms,
-        "citations": [dict(c) for c in message.citations],
-        "token_start": message.token_start,
-        "token_count": message.token_count,
-        "last_event_id": message.last_event_id,
-        "updated_at": message.updated_at,
-    }
 
 
 class ChatRepositories(SessionScope):

@@ -16,10 +16,11 @@ from typing import Any
 from src.application.chat.generation import TITLE_JOB
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.title_conversation import TitleConversation, TitleConversationCommand
-from src.application.knowledge.dictionary import RefreshDictionary
 from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
+from src.application.knowledge.refresh_dictionary import RefreshDictionary
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
+from src.application.unit_of_work import UnitOfWork
 from src.infrastructure.observability.tracing import JobTracer
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[Any]]
@@ -73,7 +74,7 @@ class JobCatalog:
 
 def build_job_catalog(
     *,
-    prune_expired: PruneExpiredRecords,
+    prune_expired: PruneExpiredRecords[UnitOfWork],
     run_once: RunJobOnce,
     tracer: JobTracer | None = None,
     extra_jobs: Sequence[JobSpec] = (),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 
 from src.application.shared.ports import Clock
-from src.application.shared.reconcile_outbox import ReconcileOutbox
+from src.application.shared.reconcile_outbox import ReconcileOutbox, ReconcileOutboxCommand
 from src.application.shared.relay_outbox import RelayOutbox, RelayOutboxCommand, RelayOutboxResult
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
@@ -123,7 +123,7 @@ class OutboxRelayLoop:
             return
         self._reconciled_at = now
         try:
-            result = await self._reconcile(self._command.batch_size)
+            result = await self._reconcile(ReconcileOutboxCommand(self._command.batch_size))
         except Exception as exc:  # noqa: BLE001 - the next period tries again
             logger.warning("outbox_reconcile_failed", error=f"{type(exc).__name__}"[:300])
             return

@@ -8,7 +8,10 @@ from importlib.metadata import PackageNotFoundError, version
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.application.admin.analytics import GetContentAnalytics, GetTopSpenders, GetUsageAnalytics, GetUserAnalytics
+from src.application.admin.get_content_analytics import GetContentAnalytics
+from src.application.admin.get_top_spenders import GetTopSpenders
+from src.application.admin.get_usage_analytics import GetUsageAnalytics
+from src.application.admin.get_user_analytics import GetUserAnalytics
 from src.application.admin.system_status import GetSystemStatus
 from src.application.shared.ports import Clock
 from src.infrastructure.admin.instances import InstanceRegistry

@@ -6,19 +6,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from src.application.ai.chat_guard import ChatModerator, ChatSafetyGuard
+from src.application.ai.classify import Classify
+from src.application.ai.generate import Generate
+from src.application.ai.get_tool_stats import GetToolStats
+from src.application.ai.list_templates import ListTemplates
+from src.application.ai.moderate import Moderate
 from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.ai.ports import ModerationQueue
 from src.application.ai.runner import ToolRunner
-from src.application.ai.safety import PiiScanner, ScanText
+from src.application.ai.safety import PiiScanner
+from src.application.ai.scan_text import ScanText
 from src.application.ai.settings import ToolSettings
-from src.application.ai.tools import (
-    Classify,
-    Generate,
-    GetToolStats,
-    ListTemplates,
-    Moderate,
-    Summarize,
-)
+from src.application.ai.summarize import Summarize
 from src.application.shared.ports import Cache, Clock
 from src.infrastructure.ai.decoder import MsgspecAnswerDecoder
 from src.infrastructure.ai.metrics import PrometheusToolMetrics

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from src.application.admin.analytics import GetUsageAnalytics
+from src.application.admin.get_usage_analytics import GetUsageAnalytics
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.settings import Settings
 

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from src.application.admin.audit import ListAuditEvents, PruneAuditEvents
-from src.application.admin.moderation import ListModerationItems, ReportContent, ResolveModerationItem
+from src.application.admin.list_audit_events import ListAuditEvents
+from src.application.admin.list_moderation_items import ListModerationItems
+from src.application.admin.prune_audit_events import PruneAuditEvents, PruneAuditEventsCommand
+from src.application.admin.report_content import ReportContent
+from src.application.admin.resolve_moderation_item import ResolveModerationItem
 from src.application.shared.ports import Clock
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.settings import Settings
@@ -46,7 +49,9 @@ def audit_moderation_jobs(services: AuditModerationServices) -> list[JobSpec]:
     from src.infrastructure.queue.catalog import JobSpec
 
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
-        result = await services.prune_audit_events(int(payload.get("batch_size", 1000)))
+        result = await services.prune_audit_events(
+            PruneAuditEventsCommand(batch_size=int(payload.get("batch_size", 1000)))
+        )
         return {"audit_events": result.deleted}
 
     # Daily: audit events older than AUDIT_RETENTION_DAYS (the only deletion the log allows).

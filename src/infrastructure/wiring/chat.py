@@ -136,13 +136,11 @@ def build_chat(
     chat_model, catalog = models.chat_model, models.catalog
     generator = ReplyGenerator(uow, chat_model, catalog, streams, stops, events, clock, settings)
     launcher = ReplyLauncher(
-        uow=uow,
         generator=generator,
         catalog=catalog,
         streams=streams,
         events=events,
         tasks=tasks,
-        limiter=models.limiter,
         budgets=models.budgets,
         clock=clock,
         settings=settings,
@@ -159,8 +157,18 @@ def build_chat(
         delete_conversation=DeleteConversation(uow, stops, clock),
         export_conversation=ExportConversation(uow, clock),
         list_messages=ListMessages(uow),
-        send_message=SendMessage(launcher, guard),
-        regenerate_reply=RegenerateReply(launcher),
+        send_message=SendMessage(
+            uow=uow,
+            launcher=launcher,
+            catalog=catalog,
+            limiter=models.limiter,
+            clock=clock,
+            max_message_chars=settings.max_message_chars,
+            guard=guard,
+        ),
+        regenerate_reply=RegenerateReply(
+            uow=uow, launcher=launcher, catalog=catalog, limiter=models.limiter, clock=clock
+        ),
         stop_reply=StopReply(uow, stops, recovery, clock),
         resume_reply_stream=ResumeReplyStream(uow, streams, settings, recovery, clock),
         title_conversation=TitleConversation(uow, chat_model, catalog, events, clock),

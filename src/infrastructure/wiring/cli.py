@@ -26,17 +26,22 @@ if TYPE_CHECKING:
 
     from src.application.chat.export_conversation import ExportConversation
     from src.application.identity.access_state import UserAccessStates
-    from src.application.identity.admin_users import GetUser, ListUsers, ResetPassword, UpdateUser
+    from src.application.identity.get_user import GetUser
+    from src.application.identity.list_users import ListUsers
     from src.application.identity.register_user import RegisterUser
-    from src.application.knowledge.articles import CreateArticle
-    from src.application.knowledge.dictionary import GetDictionary, TopWordsDefinitions
+    from src.application.identity.reset_password import ResetPassword
+    from src.application.identity.update_user import UpdateUser
+    from src.application.knowledge.create_article import CreateArticle
+    from src.application.knowledge.dictionary import TopWordsDefinitions
     from src.application.knowledge.fetch_paragraph import FetchParagraph
+    from src.application.knowledge.get_dictionary import GetDictionary
     from src.application.knowledge.search_paragraphs import SearchParagraphs
     from src.application.llm.check_providers import CheckProviders
     from src.application.llm.list_models import ListModels
     from src.application.shared.ports import Cache
     from src.application.usage.get_usage import GetUsage
-    from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+    from src.application.usage.get_user_budget import GetUserBudget
+    from src.application.usage.set_user_budget import SetUserBudget
     from src.domain.usage.model import TierBudgets
     from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
     from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
@@ -83,26 +88,26 @@ class CliIdentityUseCases(_CliGroup):
 
     @cached_property
     def list_users(self) -> ListUsers:
-        from src.application.identity.admin_users import ListUsers
+        from src.application.identity.list_users import ListUsers
 
         return ListUsers(self._parts.uow)
 
     @cached_property
     def get_user(self) -> GetUser:
-        from src.application.identity.admin_users import GetUser
+        from src.application.identity.get_user import GetUser
 
         return GetUser(self._parts.uow)
 
     @cached_property
     def update_user(self) -> UpdateUser:
-        from src.application.identity.admin_users import UpdateUser
+        from src.application.identity.update_user import UpdateUser
 
         p = self._parts
         return UpdateUser(p.uow, p.clock, p.access_states)
 
     @cached_property
     def reset_password(self) -> ResetPassword:
-        from src.application.identity.admin_users import ResetPassword
+        from src.application.identity.reset_password import ResetPassword
 
         p = self._parts
         return ResetPassword(p.uow, p.password_hasher, p.clock, p.common_passwords, p.access_states)
@@ -130,7 +135,7 @@ class CliUsageUseCases(_CliGroup):
 
     @cached_property
     def get_user_budget(self) -> GetUserBudget:
-        from src.application.usage.set_user_budget import GetUserBudget
+        from src.application.usage.get_user_budget import GetUserBudget
 
         p = self._parts
         return GetUserBudget(p.uow, p.tier_budgets, p.clock)
@@ -161,13 +166,13 @@ class CliKnowledgeUseCases(_CliGroup):
 
     @cached_property
     def get_dictionary(self) -> GetDictionary:
-        from src.application.knowledge.dictionary import GetDictionary
+        from src.application.knowledge.get_dictionary import GetDictionary
 
         return GetDictionary(self._parts.dictionary_levels)
 
     @cached_property
     def create_article(self) -> CreateArticle:
-        from src.application.knowledge.articles import CreateArticle
+        from src.application.knowledge.create_article import CreateArticle
 
         return CreateArticle(self._parts.uow, self._parts.clock)
 

@@ -9,16 +9,32 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from src.application.identity.access_state import UserAccessStates
-from src.application.identity.admin_users import GetUser, ListUsers, ResetPassword, UpdateUser
-from src.application.identity.api_keys import CreateApiKey, ListApiKeys, RevokeApiKey
 from src.application.identity.authenticate import Authenticate
-from src.application.identity.ports import AccessTokenIssuer, CommonPasswords, PasswordHasher, SecretGenerator
-from src.application.identity.profile import ChangePassword, DeactivateAccount, GetProfile, UpdateProfile
+from src.application.identity.change_password import ChangePassword
+from src.application.identity.create_api_key import CreateApiKey
+from src.application.identity.deactivate_account import DeactivateAccount
+from src.application.identity.get_profile import GetProfile
+from src.application.identity.get_user import GetUser
+from src.application.identity.list_api_keys import ListApiKeys
+from src.application.identity.list_users import ListUsers
+from src.application.identity.ports import (
+    AccessTokenIssuer,
+    CommonPasswords,
+    IdentityTransaction,
+    PasswordHasher,
+    SecretGenerator,
+)
 from src.application.identity.refresh_session import RefreshSession
 from src.application.identity.register_user import RegisterUser
+from src.application.identity.reset_password import ResetPassword
+from src.application.identity.revoke_api_key import RevokeApiKey
 from src.application.identity.sign_in import SignIn
-from src.application.identity.sign_out import SignOut, SignOutEverywhere
+from src.application.identity.sign_out import SignOut
+from src.application.identity.sign_out_everywhere import SignOutEverywhere
+from src.application.identity.update_profile import UpdateProfile
+from src.application.identity.update_user import UpdateUser
 from src.application.shared.ports import Clock, RateLimiter
+from src.application.shared.prune_expired import ExpiringRecordsOf
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.domain.identity.model import Role
 from src.domain.shared.rate_limit import RateLimitPolicy
@@ -72,6 +88,12 @@ def build_credentials(settings: Settings) -> Credentials:
         secrets=HmacSecretGenerator(settings.identity.secret_key),
         common_passwords=CommonPasswordList(),
     )
+
+
+def identity_expiring_records() -> dict[str, ExpiringRecordsOf[IdentityTransaction]]:
+    """What of identity the prune job deletes: a refresh token past its expiry can never be exchanged
+    again, used or not."""
+    return {"refresh_tokens": lambda tx: tx.refresh_tokens}
 
 
 def build_identity(

@@ -6,14 +6,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from src.application.chat.search_scope import MessageSearchScope
-from src.application.knowledge.articles import CreateArticle, DeleteArticle, GetArticle, ListArticles, UpdateArticle
-from src.application.knowledge.dictionary import GetDictionary, RefreshDictionary, TopWordsDefinitions
+from src.application.knowledge.create_article import CreateArticle
+from src.application.knowledge.delete_article import DeleteArticle
+from src.application.knowledge.dictionary import TopWordsDefinitions
 from src.application.knowledge.fetch_paragraph import FetchParagraph
+from src.application.knowledge.get_article import GetArticle
+from src.application.knowledge.get_dictionary import GetDictionary
+from src.application.knowledge.list_articles import ListArticles
 from src.application.knowledge.ports import ParagraphSource, SearchScope
+from src.application.knowledge.refresh_dictionary import RefreshDictionary
 from src.application.knowledge.search_everything import SearchEverything
 from src.application.knowledge.search_paragraphs import SearchParagraphs
 from src.application.knowledge.search_scopes import ArticleSearchScope, ParagraphSearchScope
 from src.application.knowledge.summarize_article import SummarizeArticle
+from src.application.knowledge.update_article import UpdateArticle
 from src.application.shared.ports import Cache, Clock
 from src.application.unit_of_work import AppUnitOfWorkFactory, UnitOfWork
 from src.infrastructure.wiring.llm import ModelAccess

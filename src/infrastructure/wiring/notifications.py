@@ -8,21 +8,24 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from src.application.chat.ports import UserEvents
-from src.application.notifications.announcements import FanOutAnnouncement, PublishAnnouncement
-from src.application.notifications.email import DeliverEmail, EmailComposer, SendEmailDigests
-from src.application.notifications.inbox import (
-    DeleteNotification,
-    ListNotifications,
-    MarkAllNotificationsRead,
-    MarkNotificationRead,
-    NotificationsAfter,
-    PruneNotifications,
-)
-from src.application.notifications.mail_log import GetSentEmail, ListSentEmails
+from src.application.notifications.delete_notification import DeleteNotification
+from src.application.notifications.email import DeliverEmail, EmailComposer
+from src.application.notifications.fan_out_announcement import FanOutAnnouncement
+from src.application.notifications.get_preferences import GetPreferences
+from src.application.notifications.get_sent_email import GetSentEmail
+from src.application.notifications.list_notifications import ListNotifications
+from src.application.notifications.list_sent_emails import ListSentEmails
+from src.application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
+from src.application.notifications.mark_notification_read import MarkNotificationRead
+from src.application.notifications.notifications_after import NotificationsAfter
 from src.application.notifications.notify import Notify
 from src.application.notifications.ports import Mailer
-from src.application.notifications.preferences import GetPreferences, Unsubscribe, UpdatePreferences
+from src.application.notifications.prune_notifications import PruneNotifications, PruneNotificationsCommand
+from src.application.notifications.publish_announcement import PublishAnnouncement
 from src.application.notifications.reactions import NotificationReactions
+from src.application.notifications.send_email_digests import SendEmailDigests
+from src.application.notifications.unsubscribe import Unsubscribe
+from src.application.notifications.update_preferences import UpdatePreferences
 from src.application.shared.dispatch_event import DispatchEvent
 from src.application.shared.events import DISPATCH_EVENT_JOB
 from src.application.shared.ports import Clock
@@ -130,7 +133,7 @@ def notification_jobs(services: NotificationServices, dispatch_event: DispatchEv
         return {"sent": run.sent, "dropped": run.dropped}
 
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
-        result = await services.prune_notifications(int(payload.get("batch_size", 1000)))
+        result = await services.prune_notifications(PruneNotificationsCommand(int(payload.get("batch_size", 1000))))
         return {"notifications": result.notifications, "processed_events": result.processed_events}
 
     return [

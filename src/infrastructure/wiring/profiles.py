@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.application.identity.avatars import GetAvatar, RemoveAvatar, SetAvatar
+from src.application.identity.get_avatar import GetAvatar
+from src.application.identity.remove_avatar import RemoveAvatar
+from src.application.identity.set_avatar import SetAvatar
 from src.application.shared.ports import Clock, FileStore
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.files.avatars import PillowAvatarRenderer

@@ -15,7 +15,7 @@ from src.application.shared.prune_expired import PruneExpiredRecords
 from src.application.shared.reconcile_outbox import ReconcileOutbox
 from src.application.shared.relay_outbox import RelayOutbox
 from src.application.shared.run_job_once import RunJobOnce
-from src.application.unit_of_work import AppUnitOfWorkFactory
+from src.application.unit_of_work import AppUnitOfWorkFactory, UnitOfWork
 from src.infrastructure.health import DatabaseProbe, JobsProbe, RedisProbe
 from src.infrastructure.persistence.migrator import ExpectedSchema
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
@@ -31,7 +31,7 @@ from src.infrastructure.wiring.adapters import redis_client
 @dataclass(frozen=True, slots=True)
 class SystemUseCases:
     check_readiness: CheckReadiness
-    prune_expired: PruneExpiredRecords
+    prune_expired: PruneExpiredRecords[UnitOfWork]
     run_job_once: RunJobOnce
     relay_outbox: RelayOutbox
 
@@ -91,7 +91,7 @@ def build_system(
     uow: AppUnitOfWorkFactory,
     clock: Clock,
     runners: JobRunners,
-    prune_expired: PruneExpiredRecords,
+    prune_expired: PruneExpiredRecords[UnitOfWork],
     run_job_once: RunJobOnce,
 ) -> SystemUseCases:
     """Readiness probes the database (and its schema), Redis when configured, and the jobs."""

@@ -8,7 +8,8 @@ from src.application.shared.ports import Clock, RateLimiter
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.application.usage.get_usage import GetUsage
-from src.application.usage.set_user_budget import GetUserBudget, SetUserBudget
+from src.application.usage.get_user_budget import GetUserBudget
+from src.application.usage.set_user_budget import SetUserBudget
 from src.domain.identity.model import Tier
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.rate_limit.policies import AI_FREE, AI_PRO, RateLimitPolicies

@@ -78,7 +78,7 @@ def ai() -> None:
 @click.option("--bullets", is_flag=True, help="A bulleted list instead of a paragraph.")
 def summarize(who: str, source: Any, model: str | None, as_json: bool, max_words: int, bullets: bool) -> None:
     """Summarize the text."""
-    from src.application.ai.tools import SummarizeCommand
+    from src.application.ai.summarize import SummarizeCommand
 
     command = SummarizeCommand(_read(source), max_words, "bullets" if bullets else "paragraph", model)
     outcome = _run_tool(who, lambda c, p: c.ai.summarize(p, command))
@@ -93,7 +93,7 @@ def summarize(who: str, source: Any, model: str | None, as_json: bool, max_words
 @click.option("--label", "labels", multiple=True, help="A category of your own (repeat it); default ones otherwise.")
 def classify(who: str, source: Any, model: str | None, as_json: bool, labels: tuple[str, ...]) -> None:
     """Classify the text: a category and the sentiment."""
-    from src.application.ai.tools import ClassifyCommand
+    from src.application.ai.classify import ClassifyCommand
 
     command = ClassifyCommand(_read(source), labels, model)
     outcome = _run_tool(who, lambda c, p: c.ai.classify(p, command))
@@ -108,7 +108,7 @@ def classify(who: str, source: Any, model: str | None, as_json: bool, labels: tu
 @AS_JSON
 def moderate(who: str, source: Any, model: str | None, as_json: bool) -> None:
     """Moderate the text; exit 3 when it is flagged (for scripts)."""
-    from src.application.ai.tools import ModerateCommand
+    from src.application.ai.moderate import ModerateCommand
 
     command = ModerateCommand(_read(source), model)
     outcome = _run_tool(who, lambda c, p: c.ai.moderate(p, command))
@@ -127,7 +127,7 @@ def moderate(who: str, source: Any, model: str | None, as_json: bool) -> None:
 @click.option("--param", "params", multiple=True, help="NAME=VALUE (repeat it); --param NAME=@- reads stdin.")
 def generate(who: str, model: str | None, as_json: bool, template: str, params: tuple[str, ...]) -> None:
     """Write from TEMPLATE (email, blog_post, social_post, product_description) with its parameters."""
-    from src.application.ai.tools import GenerateCommand
+    from src.application.ai.generate import GenerateCommand
 
     values: dict[str, str] = {}
     for param in params:

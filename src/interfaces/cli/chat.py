@@ -36,11 +36,14 @@ def conversations_export(conversation_id: uuid.UUID, format_: str, output: Path 
     The operator reads any conversation; with --user, the export is made as that user (the owner),
     and someone else's conversation is not found.
     """
+    from src.application.chat.export_conversation import ExportConversationQuery
     from src.domain.identity.model import Principal
 
     async def work(container: Any) -> Any:
         principal = Principal.system() if who is None else await act_as(container, who)
-        return await container.use_cases.chat.export_conversation(principal, conversation_id, format_)
+        return await container.use_cases.chat.export_conversation(
+            principal, ExportConversationQuery(conversation_id, format_)
+        )
 
     exported = run_in_container(work)
     if output is None:

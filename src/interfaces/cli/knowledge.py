@@ -59,12 +59,12 @@ def paragraphs_fetch(count: int) -> None:
 @one_line_errors
 def paragraphs_search(words: tuple[str, ...], any_word: bool, limit: int, offset: int) -> None:
     """Paragraphs holding WORDS as whole words, in any case, oldest first."""
-    from src.application.knowledge.views import SearchParagraphsCommand
+    from src.application.knowledge.views import SearchParagraphsQuery
     from src.domain.identity.model import Principal
 
-    command = SearchParagraphsCommand(list(words), "or" if any_word else "and", limit, offset)
+    query = SearchParagraphsQuery(list(words), "or" if any_word else "and", limit, offset)
     result = run_in_container(
-        lambda container: container.use_cases.knowledge.search_paragraphs(Principal.system(), command)
+        lambda container: container.use_cases.knowledge.search_paragraphs(Principal.system(), query)
     )
     total = result.total_count
     click.echo(f"{total} paragraph{'' if total == 1 else 's'} match")
@@ -79,11 +79,12 @@ def paragraphs_search(words: tuple[str, ...], any_word: bool, limit: int, offset
 @one_line_errors
 def dictionary(exclude_stopwords: bool) -> None:
     """The ten most frequent words over all paragraphs, with their definitions."""
+    from src.application.knowledge.get_dictionary import GetDictionaryQuery
     from src.domain.identity.model import Principal
 
     view = run_in_container(
         lambda container: container.use_cases.knowledge.get_dictionary(
-            Principal.system(), exclude_stopwords=exclude_stopwords
+            Principal.system(), GetDictionaryQuery(exclude_stopwords=exclude_stopwords)
         )
     )
     if not view.words:

@@ -32,10 +32,13 @@ def notifications() -> None:
 @one_line_errors
 def broadcast(title: str, body: str, audience: str) -> None:
     """Announce TITLE and BODY to the audience: an in-app notification each (and e-mail where chosen)."""
+    from src.application.notifications.publish_announcement import PublishAnnouncementCommand
     from src.domain.identity.model import Principal
 
     async def work(container: Any) -> Any:
-        return await container.notifications.publish_announcement(Principal.system(), title, body, audience)
+        return await container.notifications.publish_announcement(
+            Principal.system(), PublishAnnouncementCommand(title, body, audience)
+        )
 
     view = run_in_container(work)
     click.echo(f"announcement {view.id} to {view.audience}: queued (a running API or worker fans it out)")
@@ -52,9 +55,10 @@ def mail() -> None:
 @one_line_errors
 def mail_list(limit: int, as_json: bool) -> None:
     """The most recent e-mails, newest first."""
+    from src.application.notifications.list_sent_emails import ListSentEmailsQuery
 
     async def work(container: Any) -> Any:
-        return await container.notifications.list_sent_emails(limit)
+        return await container.notifications.list_sent_emails(ListSentEmailsQuery(limit))
 
     for email in run_in_container(work):
         if as_json:
@@ -82,9 +86,10 @@ def mail_list(limit: int, as_json: bool) -> None:
 @one_line_errors
 def mail_show(email_id: uuid.UUID, show_html: bool) -> None:
     """One e-mail: its headers and body."""
+    from src.application.notifications.get_sent_email import GetSentEmailQuery
 
     async def work(container: Any) -> Any:
-        return await container.notifications.get_sent_email(email_id)
+        return await container.notifications.get_sent_email(GetSentEmailQuery(email_id))
 
     email = run_in_container(work)
     if email is None:

@@ -122,6 +122,8 @@ async def find_user(container: Any, who: str) -> UserView:
     """The user named by an id or an email (an unknown one is one line and exit 1)."""
     import uuid
 
+    from src.application.identity.get_user import GetUserQuery
+    from src.application.identity.list_users import ListUsersQuery
     from src.domain.identity.errors import UserNotFound
     from src.domain.identity.model import Principal
 
@@ -132,14 +134,14 @@ async def find_user(container: Any, who: str) -> UserView:
         user_id = None
     if user_id is not None:
         try:
-            found: UserView = await container.use_cases.identity.get_user(system, user_id)
+            found: UserView = await container.use_cases.identity.get_user(system, GetUserQuery(user_id))
         except UserNotFound:
             raise UserNotFound(f"no user with id {who}") from None
         return found
     email = who.strip().lower()
     offset = 0
     while True:  # the search matches parts of emails: walk its pages for the exact one
-        page = await container.use_cases.identity.list_users(system, email, 100, offset)
+        page = await container.use_cases.identity.list_users(system, ListUsersQuery(email, 100, offset))
         for user in page.items:
             if user.email == email:
                 return user  # type: ignore[no-any-return]

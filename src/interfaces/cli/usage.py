@@ -46,13 +46,13 @@ def usage_group() -> None:
 @one_line_errors
 def usage_command(user: str, group_by: str, start: datetime | None, end: datetime | None, as_json: bool) -> None:
     """Print USER's (email or id) model calls: requests, tokens and cost, and this month's budget."""
-    from src.application.usage.get_usage import GetUsageCommand
+    from src.application.usage.get_usage import GetUsageQuery
     from src.domain.usage.model import micros_to_dollars
 
     async def work(container: Any) -> Any:
         principal = await act_as(container, user)
         return await container.use_cases.usage.get_usage(
-            GetUsageCommand(principal, start=_day(start), end=_day(end), group_by=group_by)
+            principal, GetUsageQuery(start=_day(start), end=_day(end), group_by=group_by)
         )
 
     report = run_in_container(work)
@@ -133,7 +133,7 @@ def _since(value: str | None) -> date | None:
 def usage_report(since: str | None, until: datetime | None, group_by: str, limit: int, as_csv: bool) -> None:
     """Everyone's model calls by day, user, model, provider or API key: requests, tokens, cost, errors,
     fallbacks, and latency and time-to-first-token percentiles (ms), then the totals of the range."""
-    from src.application.admin.analytics import UsageAnalyticsQuery
+    from src.application.admin.get_usage_analytics import GetUsageAnalyticsQuery
     from src.domain.identity.model import Principal
     from src.domain.usage.model import micros_to_dollars
     from src.infrastructure.wiring.analytics import usage_analytics_on_database
@@ -144,10 +144,8 @@ def usage_report(since: str | None, until: datetime | None, group_by: str, limit
 
     async def work() -> Any:
         async with usage_analytics_on_database(settings) as usage_analytics:
-            query = UsageAnalyticsQuery(
-                Principal.system(), start=start, end=_day(until), group_by=group_by, limit=limit
-            )
-            return await usage_analytics(query)
+            query = GetUsageAnalyticsQuery(start=start, end=_day(until), group_by=group_by, limit=limit)
+            return await usage_analytics(Principal.system(), query)
 
     report = run_reporting_domain_errors(work)
     rows = [*report.items, report.totals]

@@ -67,10 +67,13 @@ def users_create(email: str, display_name: str | None, role: str | None, tier: s
 @one_line_errors
 def users_list(query: str | None, limit: int, offset: int) -> None:
     """List users, newest first, as a table."""
+    from src.application.identity.list_users import ListUsersQuery
     from src.domain.identity.model import Principal
 
     page = run_in_container(
-        lambda container: container.use_cases.identity.list_users(Principal.system(), query, limit, offset)
+        lambda container: container.use_cases.identity.list_users(
+            Principal.system(), ListUsersQuery(query, limit, offset)
+        )
     )
     if not page.items:
         click.echo("no users" + (f" matching {query!r}" if query else ""))
@@ -92,11 +95,12 @@ def users_list(query: str | None, limit: int, offset: int) -> None:
 
 
 def _update_user(who: str, **changes: Any) -> Any:
+    from src.application.identity.update_user import UpdateUserCommand
     from src.domain.identity.model import Principal
 
     async def work(container: Any) -> Any:
         user = await find_user(container, who)
-        return await container.use_cases.identity.update_user(Principal.system(), user.id, **changes)
+        return await container.use_cases.identity.update_user(Principal.system(), UpdateUserCommand(user.id, **changes))
 
     return run_in_container(work)
 
@@ -145,13 +149,14 @@ def users_activate(user: str) -> None:
 @one_line_errors
 def users_reset_password(user: str, password_stdin: bool) -> None:
     """Set a new password for USER; every session of theirs ends."""
+    from src.application.identity.reset_password import ResetPasswordCommand
     from src.domain.identity.model import Principal
 
     password = read_password(password_stdin)
 
     async def work(container: Any) -> Any:
         found = await find_user(container, user)
-        await container.use_cases.identity.reset_password(Principal.system(), found.id, password)
+        await container.use_cases.identity.reset_password(Principal.system(), ResetPasswordCommand(found.id, password))
         return found
 
     click.echo(f"password reset for {run_in_container(work).email}")
@@ -164,6 +169,7 @@ def users_reset_password(user: str, password_stdin: bool) -> None:
 def users_set_budget(user: str, amount: str) -> None:
     """Give USER a monthly budget of AMOUNT US dollars (e.g. 12.50; 0 allows no AI requests), whatever
     their tier; AMOUNT `tier` gives them their tier's budget again."""
+    from src.application.usage.set_user_budget import SetUserBudgetCommand
     from src.domain.identity.model import Principal
     from src.domain.usage.model import micros_to_dollars
 
@@ -171,7 +177,9 @@ def users_set_budget(user: str, amount: str) -> None:
 
     async def work(container: Any) -> Any:
         found = await find_user(container, user)
-        view = await container.use_cases.usage.set_user_budget(Principal.system(), found.id, monthly)
+        view = await container.use_cases.usage.set_user_budget(
+            Principal.system(), SetUserBudgetCommand(found.id, monthly)
+        )
         return found, view
 
     found, view = run_in_container(work)

@@ -26,7 +26,7 @@ from litestar.middleware import ASGIMiddleware
 from litestar.openapi.spec import OAuthFlow, OAuthFlows, Reference, SecurityRequirement, SecurityScheme
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from src.application.identity.authenticate import Authenticate
+from src.application.identity.authenticate import Authenticate, AuthenticateCommand
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
 from src.domain.shared.errors import DomainError, Unauthenticated
@@ -107,7 +107,7 @@ class AuthenticationMiddleware(ASGIMiddleware):
         else:
             scope["user"] = None
             try:
-                principal = await self.authenticate(token)
+                principal = await self.authenticate(AuthenticateCommand(token))
                 # The use cases record where an action came from (the audit log).
                 scope["user"] = dataclasses.replace(principal, client_ip=client_host(scope))
             except Unauthenticated as exc:

@@ -10,9 +10,15 @@ from decimal import Decimal
 
 import pytest
 
-from src.application.admin.audit import ListAuditEvents, PruneAuditEvents
-from src.application.notifications.announcements import PublishAnnouncement
-from src.application.usage.set_user_budget import SetUserBudget
+from src.application.admin.list_audit_events import ListAuditEvents
+from src.application.admin.prune_audit_events import PruneAuditEvents, PruneAuditEventsCommand
+from src.application.identity.create_api_key import CreateApiKeyCommand
+from src.application.identity.refresh_session import RefreshSessionCommand
+from src.application.identity.reset_password import ResetPasswordCommand
+from src.application.identity.revoke_api_key import RevokeApiKeyCommand
+from src.application.identity.update_user import UpdateUserCommand
+from src.application.notifications.publish_announcement import PublishAnnouncement, PublishAnnouncementCommand
+from src.application.usage.set_user_budget import SetUserBudget, SetUserBudgetCommand
 from src.domain.admin.audit import AuditAction, AuditEvent, AuditQuery, AuditTarget, first_id_at, parse_action
 from src.domain.identity.errors import (
     CannotChangeOwnAccess,
@@ -48,7 +54,7 @@ async def test_role_tier_and_status_changes_record_who_did_what_from_where(world
     admin = await admin_session(world)
     bob = await world.user("bob@example.com", name="Bob")
 
-    await world.update_user(admin, bob.id, role=Role.ADMIN, tier=Tier.PRO, is_active=False)
+    await world.update_user(admin, UpdateUserCommand(bob.id, role=Role.ADMIN, tier=Tier.PRO, is_active=False))
 
     recorded = events(world)
     assert [e.action for e in recorded] == [
@@ -67,23 +73,23 @@ async def test_role_tier_and_status_changes_record_who_did_what_from_where(world
     assert recorded[1].data["from"] == "free"
     assert recorded[1].data["to"] == "pro"
 
-    await world.update_user(admin, bob.id, is_active=True)
+    await world.update_user(admin, UpdateUserCommand(bob.id, is_active=True))
     assert events(world)[-1].action is AuditAction.USER_REACTIVATED
 
 
 async def test_a_change_that_changes_nothing_or_is_refused_records_nothing(world: World) -> None:
     admin = await admin_session(world)
     bob = await world.user("bob@example.com", name="Bob")
-    await world.update_user(admin, bob.id, role=Role.CREATOR, tier=Tier.FREE, is_active=True)
+    await world.update_user(admin, UpdateUserCommand(bob.id, role=Role.CREATOR, tier=Tier.FREE, is_active=True))
     with pytest.raises(CannotChangeOwnAccess):
-        await world.update_user(admin, admin.user_id, tier=Tier.PRO)
+        await world.update_user(admin, UpdateUserCommand(admin.user_id, tier=Tier.PRO))
     assert events(world) == []
 
 
 async def test_the_cli_operator_is_recorded_as_the_system_without_an_account(world: World) -> None:
     bob = await world.user("bob@example.com", name="Bob")
-    await world.update_user(Principal.system(), bob.id, tier=Tier.PRO)
-    await world.reset_password(Principal.system(), bob.id, "a brand new passphrase")
+    await world.update_user(Principal.system(), UpdateUserCommand(bob.id, tier=Tier.PRO))
+    await world.reset_password(Principal.system(), ResetPasswordCommand(bob.id, "a brand new passphrase"))
     tier, reset = events(world)
     assert tier.actor_id is None
     assert tier.actor_ip is None
@@ -94,8 +100,8 @@ async def test_the_cli_operator_is_recorded_as_the_system_without_an_account(wor
 
 async def test_api_keys_created_and_revoked_are_recorded_without_the_secret(world: World) -> None:
     member, _ = await world.session()
-    created = await world.create_key(dataclasses.replace(member, client_ip=CLIENT_IP), "ci")
-    await world.revoke_key(member, created.key.id)
+    created = await world.create_key(dataclasses.replace(member, client_ip=CLIENT_IP), CreateApiKeyCommand("ci"))
+    await world.revoke_key(member, RevokeApiKeyCommand(created.key.id))
     made, revoked = events(world)
     assert (made.action, revoked.action) == (AuditAction.API_KEY_CREATED, AuditAction.API_KEY_REVOKED)
     assert made.target_id == revoked.target_id == str(created.key.id)
@@ -109,10 +115,12 @@ async def test_budget_changes_and_announcements_are_recorded(world: World) -> No
     bob = await world.user("bob@example.com", name="Bob")
     budgets = TierBudgets(free_micros=5_000_000, pro_micros=50_000_000)
     set_budget = SetUserBudget(world.uow, budgets, world.clock)
-    await set_budget(admin, bob.id, Decimal("12.50"))
-    await set_budget(admin, bob.id, "12.50")  # the same: nothing changed, nothing recorded
-    await set_budget(admin, bob.id, None)
-    await PublishAnnouncement(world.uow, world.clock)(admin, "Maintenance", "Tonight at ten.", "all")
+    await set_budget(admin, SetUserBudgetCommand(bob.id, Decimal("12.50")))
+    await set_budget(admin, SetUserBudgetCommand(bob.id, "12.50"))  # the same: nothing changed, nothing recorded
+    await set_budget(admin, SetUserBudgetCommand(bob.id, None))
+    await PublishAnnouncement(world.uow, world.clock)(
+        admin, PublishAnnouncementCommand("Maintenance", "Tonight at ten.", "all")
+    )
 
     first, second, announced = events(world)
     assert first.data["from_micros"] is None
@@ -143,9 +151,9 @@ async def test_sign_in_throttling_is_recorded_once_per_spent_allowance(world: Wo
 
 async def test_a_reused_refresh_token_is_recorded_with_the_presenters_address(world: World) -> None:
     _, pair = await world.session()
-    await world.refresh(pair.refresh_token)
+    await world.refresh(RefreshSessionCommand(pair.refresh_token))
     with pytest.raises(RefreshTokenReused):
-        await world.refresh(pair.refresh_token, client_ip="192.0.2.66")
+        await world.refresh(RefreshSessionCommand(pair.refresh_token, client_ip="192.0.2.66"))
     (reuse,) = events(world)
     assert reuse.action is AuditAction.REFRESH_TOKEN_REUSED
     assert reuse.target_type is AuditTarget.SESSION
@@ -158,9 +166,9 @@ async def test_pages_go_newest_first_with_filters_and_need_audit_read(world: Wor
     others = [await world.user(f"u{n}@example.com", name=f"U{n}") for n in range(3)]
     for user in others:
         world.clock.advance(1)
-        await world.update_user(admin, user.id, tier=Tier.PRO)
+        await world.update_user(admin, UpdateUserCommand(user.id, tier=Tier.PRO))
         world.clock.advance(1)
-        await world.update_user(admin, user.id, is_active=False)
+        await world.update_user(admin, UpdateUserCommand(user.id, is_active=False))
     list_events = ListAuditEvents(world.uow)
 
     first = await list_events(admin, AuditQuery(limit=4))
@@ -206,12 +214,12 @@ def test_queries_and_actions_are_validated() -> None:
 async def test_the_prune_deletes_only_events_older_than_the_retention(world: World) -> None:
     admin = await admin_session(world)
     bob = await world.user("bob@example.com", name="Bob")
-    await world.update_user(admin, bob.id, tier=Tier.PRO)
+    await world.update_user(admin, UpdateUserCommand(bob.id, tier=Tier.PRO))
     world.clock.advance(timedelta(days=300).total_seconds())
-    await world.update_user(admin, bob.id, tier=Tier.FREE)
+    await world.update_user(admin, UpdateUserCommand(bob.id, tier=Tier.FREE))
     world.clock.advance(timedelta(days=100).total_seconds())
 
-    result = await PruneAuditEvents(world.uow, world.clock, timedelta(days=365))(batch_size=1)
+    result = await PruneAuditEvents(world.uow, world.clock, timedelta(days=365))(PruneAuditEventsCommand(batch_size=1))
     assert result.deleted == 1
     (kept,) = events(world)
     assert kept.data["to"] == "free"
@@ -219,7 +227,7 @@ async def test_the_prune_deletes_only_events_older_than_the_retention(world: Wor
 
 async def test_closing_ones_own_account_is_recorded_with_the_keys_it_revoked(world: World) -> None:
     member, _ = await world.session()
-    await world.create_key(member, "ci")
+    await world.create_key(member, CreateApiKeyCommand("ci"))
     await world.deactivate(dataclasses.replace(member, client_ip=CLIENT_IP))
     closed = events(world, AuditAction.USER_DEACTIVATED)
     assert len(closed) == 1

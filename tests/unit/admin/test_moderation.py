@@ -8,17 +8,14 @@ import uuid
 
 import pytest
 
-from src.application.admin.moderation import (
-    ListModerationItems,
-    ModerationQuery,
-    ReportCommand,
-    ReportContent,
-    ResolveCommand,
-    ResolveModerationItem,
-)
+from src.application.admin.list_moderation_items import ListModerationItems, ListModerationItemsQuery
+from src.application.admin.report_content import ReportContent, ReportContentCommand
+from src.application.admin.resolve_moderation_item import ResolveModerationItem, ResolveModerationItemCommand
 from src.application.ai.safety import PiiScanner
-from src.application.knowledge.articles import CreateArticle, GetArticle, ListArticles
-from src.application.knowledge.views import CreateArticleCommand, ListArticlesCommand
+from src.application.knowledge.create_article import CreateArticle
+from src.application.knowledge.get_article import GetArticle, GetArticleQuery
+from src.application.knowledge.list_articles import ListArticles
+from src.application.knowledge.views import CreateArticleCommand, ListArticlesQuery
 from src.domain.admin.audit import AuditAction
 from src.domain.admin.moderation import (
     AlreadyReported,
@@ -90,11 +87,11 @@ async def test_a_report_queues_the_content_once_per_member(setup: Setup) -> None
     world, mod, admin, ada, bob = setup
     article_id = await mod.public_article(ada)
 
-    view = await mod.report(bob, ReportCommand("article", article_id, "  spam  and lies "))
+    view = await mod.report(bob, ReportContentCommand("article", article_id, "  spam  and lies "))
     assert view.target_id == article_id
     with pytest.raises(AlreadyReported):
-        await mod.report(bob, ReportCommand("article", article_id, "again"))
-    await mod.report(admin, ReportCommand("article", article_id, "it is spam"))
+        await mod.report(bob, ReportContentCommand("article", article_id, "again"))
+    await mod.report(admin, ReportContentCommand("article", article_id, "it is spam"))
 
     (item,) = mod.items()
     assert (item.kind, item.target_id, item.user_id) == (ModerationItemKind.ARTICLE, article_id, ada.user_id)
@@ -110,17 +107,17 @@ async def test_only_content_the_member_can_see_may_be_reported(setup: Setup) -> 
     draft = (await mod.create_article(ada, CreateArticleCommand(title="Draft", visibility="public"))).id
     adas_message = mod.message(ada)
     for command in (
-        ReportCommand("article", draft, "a draft is nobody's business"),
-        ReportCommand("article", uuid.uuid4(), "no such article"),
-        ReportCommand("message", adas_message.id, "someone else's conversation"),
-        ReportCommand("message", uuid.uuid4(), "no such message"),
+        ReportContentCommand("article", draft, "a draft is nobody's business"),
+        ReportContentCommand("article", uuid.uuid4(), "no such article"),
+        ReportContentCommand("message", adas_message.id, "someone else's conversation"),
+        ReportContentCommand("message", uuid.uuid4(), "no such message"),
     ):
         with pytest.raises(ReportedContentNotFound):
             await mod.report(bob, command)
     with pytest.raises(InvalidReport):
-        await mod.report(bob, ReportCommand("user", ada.user_id, "not a kind of content"))
+        await mod.report(bob, ReportContentCommand("user", ada.user_id, "not a kind of content"))
     with pytest.raises(InvalidReport):
-        await mod.report(bob, ReportCommand("article", draft, "   "))
+        await mod.report(bob, ReportContentCommand("article", draft, "   "))
     assert mod.items() == []
 
 
@@ -138,7 +135,7 @@ async def test_a_report_joins_the_open_item_a_scanner_made(setup: Setup) -> None
         created_at=world.clock.now(),
     )
     world.db.admin.moderation[flagged.id] = flagged
-    await mod.report(ada, ReportCommand("message", message.id, "I did not write this"))
+    await mod.report(ada, ReportContentCommand("message", message.id, "I did not write this"))
     (item,) = mod.items()
     assert item.reasons == ("instruction_override", "user_report")
     assert item.report_count == 1
@@ -147,19 +144,19 @@ async def test_a_report_joins_the_open_item_a_scanner_made(setup: Setup) -> None
 async def test_hiding_an_article_leaves_it_to_its_author_and_staff(setup: Setup) -> None:
     world, mod, admin, ada, bob = setup
     article_id = await mod.public_article(ada)
-    await mod.report(bob, ReportCommand("article", article_id, "spam"))
+    await mod.report(bob, ReportContentCommand("article", article_id, "spam"))
     (item,) = mod.items()
 
-    resolved = await mod.resolve(admin, ResolveCommand(item.id, "hide", " pure   spam "))
+    resolved = await mod.resolve(admin, ResolveModerationItemCommand(item.id, "hide", " pure   spam "))
     assert resolved.status is ModerationItemStatus.RESOLVED
     assert resolved.resolution_note == "pure spam"
 
     with pytest.raises(ArticleNotFound):
-        await mod.get_article(bob, article_id)
-    assert (await mod.list_articles(bob, ListArticlesCommand())).items == []
-    assert (await mod.get_article(ada, article_id)).id == article_id
-    assert [a.id for a in (await mod.list_articles(ada, ListArticlesCommand())).items] == [article_id]
-    assert (await mod.get_article(admin, article_id)).id == article_id  # staff
+        await mod.get_article(bob, GetArticleQuery(article_id))
+    assert (await mod.list_articles(bob, ListArticlesQuery())).items == []
+    assert (await mod.get_article(ada, GetArticleQuery(article_id))).id == article_id
+    assert [a.id for a in (await mod.list_articles(ada, ListArticlesQuery())).items] == [article_id]
+    assert (await mod.get_article(admin, GetArticleQuery(article_id))).id == article_id  # staff
 
     (event,) = [e for e in world.db.admin.audit.values() if e.action is AuditAction.MODERATION_HIDDEN]
     assert event.actor_id == admin.user_id
@@ -167,20 +164,20 @@ async def test_hiding_an_article_leaves_it_to_its_author_and_staff(setup: Setup)
     assert event.data["content_id"] == str(article_id)
     assert event.data["note"] == "pure spam"
     with pytest.raises(AlreadyResolved):
-        await mod.resolve(admin, ResolveCommand(item.id, "delete"))
+        await mod.resolve(admin, ResolveModerationItemCommand(item.id, "delete"))
 
 
 async def test_deleting_removes_the_content_and_resolves_every_item_about_it(setup: Setup) -> None:
     world, mod, admin, ada, _ = setup
     message = mod.message(ada)
-    await mod.report(ada, ReportCommand("message", message.id, "offensive"))
+    await mod.report(ada, ReportContentCommand("message", message.id, "offensive"))
     (report_item,) = mod.items()
     scanner_item = dataclasses.replace(
         report_item, id=uuid.uuid4(), kind=ModerationItemKind.REPLY, reasons=("moderation:hate",), report_count=0
     )
     world.db.admin.moderation[scanner_item.id] = scanner_item
 
-    await mod.resolve(admin, ResolveCommand(report_item.id, "delete"))
+    await mod.resolve(admin, ResolveModerationItemCommand(report_item.id, "delete"))
     assert message.id not in world.db.chat.messages
     assert {i.status for i in mod.items()} == {ModerationItemStatus.RESOLVED}
     assert all(i.resolution is not None and i.resolution.value == "delete" for i in mod.items())
@@ -195,24 +192,28 @@ async def test_listing_filters_by_status_and_kind_and_pages_newest_first(setup: 
     for n in range(3):
         world.clock.advance(1)
         article_ids.append(await mod.public_article(ada, f"Article {n}"))
-        await mod.report(bob, ReportCommand("article", article_ids[-1], "spam"))
+        await mod.report(bob, ReportContentCommand("article", article_ids[-1], "spam"))
     world.clock.advance(1)
     message = mod.message(bob)
-    await mod.report(bob, ReportCommand("message", message.id, "rude reply"))
+    await mod.report(bob, ReportContentCommand("message", message.id, "rude reply"))
 
-    everything = await mod.list(admin, ModerationQuery())
+    everything = await mod.list(admin, ListModerationItemsQuery())
     assert [i.kind for i in everything.items][0] is ModerationItemKind.MESSAGE
-    first = await mod.list(admin, ModerationQuery(kind="article", limit=2))
+    first = await mod.list(admin, ListModerationItemsQuery(kind="article", limit=2))
     assert [i.target_id for i in first.items] == [article_ids[2], article_ids[1]]
-    second = await mod.list(admin, ModerationQuery(kind="article", limit=2, before=first.next_before))
+    second = await mod.list(admin, ListModerationItemsQuery(kind="article", limit=2, before=first.next_before))
     assert [i.target_id for i in second.items] == [article_ids[0]]
     assert second.next_before is None
-    assert len((await mod.list(admin, ModerationQuery(kind="message"))).items) == 1
+    assert len((await mod.list(admin, ListModerationItemsQuery(kind="message"))).items) == 1
 
-    await mod.resolve(admin, ResolveCommand(first.items[0].id, "dismiss"))
-    assert len((await mod.list(admin, ModerationQuery(status="resolved"))).items) == 1
-    assert len((await mod.list(admin, ModerationQuery())).items) == 3
-    for bad in (ModerationQuery(status="closed"), ModerationQuery(kind="user"), ModerationQuery(limit=0)):
+    await mod.resolve(admin, ResolveModerationItemCommand(first.items[0].id, "dismiss"))
+    assert len((await mod.list(admin, ListModerationItemsQuery(status="resolved"))).items) == 1
+    assert len((await mod.list(admin, ListModerationItemsQuery())).items) == 3
+    for bad in (
+        ListModerationItemsQuery(status="closed"),
+        ListModerationItemsQuery(kind="user"),
+        ListModerationItemsQuery(limit=0),
+    ):
         with pytest.raises(InvalidInput):
             await mod.list(admin, bad)
 
@@ -222,16 +223,16 @@ async def test_members_cannot_work_the_queue(setup: Setup) -> None:
     assert not bob.can(Permission.MODERATION_MANAGE)
     assert admin.can(Permission.MODERATION_MANAGE)
     article_id = await mod.public_article(ada)
-    await mod.report(bob, ReportCommand("article", article_id, "spam"))
+    await mod.report(bob, ReportContentCommand("article", article_id, "spam"))
     (item,) = mod.items()
     with pytest.raises(Forbidden):
-        await mod.list(bob, ModerationQuery())
+        await mod.list(bob, ListModerationItemsQuery())
     with pytest.raises(Forbidden):
-        await mod.resolve(ada, ResolveCommand(item.id, "dismiss"))
+        await mod.resolve(ada, ResolveModerationItemCommand(item.id, "dismiss"))
     with pytest.raises(ModerationItemNotFound):
-        await mod.resolve(admin, ResolveCommand(uuid.uuid4(), "dismiss"))
+        await mod.resolve(admin, ResolveModerationItemCommand(uuid.uuid4(), "dismiss"))
     with pytest.raises(InvalidInput):
-        await mod.resolve(admin, ResolveCommand(item.id, "burn"))
+        await mod.resolve(admin, ResolveModerationItemCommand(item.id, "burn"))
 
 
 async def test_an_item_without_stored_content_can_only_be_dismissed(setup: Setup) -> None:
@@ -248,14 +249,14 @@ async def test_an_item_without_stored_content_can_only_be_dismissed(setup: Setup
     )
     world.db.admin.moderation[tool_input.id] = tool_input
     with pytest.raises(InvalidResolution):
-        await mod.resolve(admin, ResolveCommand(tool_input.id, "hide"))
-    assert (await mod.resolve(admin, ResolveCommand(tool_input.id, "dismiss"))).resolution is not None
+        await mod.resolve(admin, ResolveModerationItemCommand(tool_input.id, "hide"))
+    assert (await mod.resolve(admin, ResolveModerationItemCommand(tool_input.id, "dismiss"))).resolution is not None
 
 
 async def test_the_excerpt_of_a_reported_message_has_personal_data_masked(setup: Setup) -> None:
     _, mod, _, ada, _ = setup
     message = mod.message(ada, "the model said: write to ada.lovelace@example.com for the secret")
-    await mod.report(ada, ReportCommand("message", message.id, "leaks an address"))
+    await mod.report(ada, ReportContentCommand("message", message.id, "leaks an address"))
     (item,) = mod.items()
     assert item.kind is ModerationItemKind.MESSAGE
     assert "ada.lovelace@example.com" not in item.excerpt

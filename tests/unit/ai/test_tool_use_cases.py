@@ -10,20 +10,14 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from src.application.ai.chat_guard import ChatSafetyGuard, InjectionPolicy
+from src.application.ai.classify import Classify, ClassifyCommand
+from src.application.ai.generate import Generate, GenerateCommand
+from src.application.ai.get_tool_stats import GetToolStats
+from src.application.ai.moderate import Moderate, ModerateCommand
 from src.application.ai.runner import ToolRunner
 from src.application.ai.safety import PiiScanner
 from src.application.ai.settings import ToolSettings
-from src.application.ai.tools import (
-    Classify,
-    ClassifyCommand,
-    Generate,
-    GenerateCommand,
-    GetToolStats,
-    Moderate,
-    ModerateCommand,
-    Summarize,
-    SummarizeCommand,
-)
+from src.application.ai.summarize import Summarize, SummarizeCommand
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.ai.errors import InvalidModelOutput, InvalidToolInput, PromptInjectionSuspected, TemplateNotFound
 from src.domain.ai.model import ModerationSource, ModerationVerdict

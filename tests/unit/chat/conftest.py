@@ -135,7 +135,7 @@ class ChatWorld:
         )
 
     async def conversation(self, who: Principal | None = None, **settings: object) -> ConversationView:
-        return await self.create(CreateConversationCommand(who or self.me, **settings))  # type: ignore[arg-type]
+        return await self.create(who or self.me, CreateConversationCommand(**settings))  # type: ignore[arg-type]
 
     async def say(
         self,
@@ -146,7 +146,7 @@ class ChatWorld:
         model: str | None = None,
     ) -> ReplyHandle:
         return await self.send(
-            SendMessageCommand(who or self.me, content, conversation_id=conversation_id, model=model)
+            who or self.me, SendMessageCommand(content, conversation_id=conversation_id, model=model)
         )
 
     async def exchange(self, content: str, conversation_id: uuid.UUID, **kwargs: object) -> ReplyHandle:

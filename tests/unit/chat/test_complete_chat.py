@@ -11,13 +11,13 @@ from collections.abc import AsyncGenerator
 import pytest
 
 from src.application.chat.complete_chat import (
-    ChatCompletionCommand,
     CompleteChat,
+    CompleteChatCommand,
     InvalidCompletionRequest,
     PromptTooLong,
 )
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.application.usage.get_usage import GetUsageCommand
+from src.application.usage.get_usage import GetUsageQuery
 from src.application.usage.ledger import UsageLedger
 from src.domain.chat.errors import AiRequestsRateLimited
 from src.domain.identity.errors import Forbidden
@@ -59,9 +59,9 @@ class Gateway:
     def usage(self) -> list:  # type: ignore[type-arg]
         return self.world.db.chat.usage
 
-    def command(self, **options: object) -> ChatCompletionCommand:
-        fields: dict[str, object] = {"principal": self.caller, "model": "offline/priced", "messages": HELLO}
-        return ChatCompletionCommand(**{**fields, **options})  # type: ignore[arg-type]
+    def command(self, **options: object) -> CompleteChatCommand:
+        fields: dict[str, object] = {"model": "offline/priced", "messages": HELLO}
+        return CompleteChatCommand(**{**fields, **options})  # type: ignore[arg-type]
 
 
 @pytest.fixture
@@ -85,6 +85,7 @@ def gateway() -> Gateway:
 async def test_a_completion_is_charged_once_to_the_user_and_the_key_at_catalog_prices(gateway: Gateway) -> None:
     gateway.model.script(Reply(model="priced"))
     result = await gateway.use_case.complete(
+        gateway.caller,
         gateway.command(temperature=0.5, top_p=0.8, max_output_tokens=100, stop=("END",), seed=3,
                         response_format={"type": "json_object"})
     )  # fmt: skip
@@ -107,17 +108,17 @@ async def test_a_completion_is_charged_once_to_the_user_and_the_key_at_catalog_p
     assert sent.max_output_tokens == 100
     assert sent.response_format == {"type": "json_object"}
     assert sent.deadline == pytest.approx(gateway.world.clock.monotonic() + 30)
-    report = await gateway.world.usage(GetUsageCommand(gateway.caller, group_by="api_key"))
+    report = await gateway.world.usage(gateway.caller, GetUsageQuery(group_by="api_key"))
     assert [(b.key, b.requests, b.cost_micros) for b in report.items] == [(str(gateway.key_id), 1, 7000)]
 
 
 async def test_without_max_tokens_the_models_own_limit_is_asked(gateway: Gateway) -> None:
-    await gateway.use_case.complete(gateway.command())
+    await gateway.use_case.complete(gateway.caller, gateway.command())
     assert gateway.model.requests[0].max_output_tokens == 2048
 
 
 async def test_a_stream_is_relayed_then_charged_once_however_often_it_is_settled(gateway: Gateway) -> None:
-    stream = await gateway.use_case.stream(gateway.command())
+    stream = await gateway.use_case.stream(gateway.caller, gateway.command())
     assert [text async for text in stream.deltas()] == ["Hello", " there", ",", " friend", "."]
     first = await stream.settle()
     again = await stream.settle()
@@ -129,7 +130,7 @@ async def test_a_stream_is_relayed_then_charged_once_however_often_it_is_settled
 
 
 async def test_a_stream_left_early_closes_the_upstream_call_and_charges_what_was_generated(gateway: Gateway) -> None:
-    stream = await gateway.use_case.stream(gateway.command())
+    stream = await gateway.use_case.stream(gateway.caller, gateway.command())
     deltas = stream.deltas()
     assert isinstance(deltas, AsyncGenerator)
     assert await anext(deltas) == "Hello"
@@ -144,7 +145,7 @@ async def test_a_stream_left_early_closes_the_upstream_call_and_charges_what_was
 
 async def test_a_stream_failing_after_its_first_chunk_reports_the_error_and_charges_the_text(gateway: Gateway) -> None:
     gateway.model.script(Reply(fail_after=2, error=ProviderUnavailable("dropped")))
-    stream = await gateway.use_case.stream(gateway.command())
+    stream = await gateway.use_case.stream(gateway.caller, gateway.command())
     assert [text async for text in stream.deltas()] == ["Hello", " there"]
     result = await stream.settle()
     assert (result.finish_reason, result.error_code, result.error_detail) == (
@@ -158,35 +159,35 @@ async def test_a_stream_failing_after_its_first_chunk_reports_the_error_and_char
 async def test_a_failure_before_the_first_chunk_is_raised_and_costs_nothing(gateway: Gateway) -> None:
     gateway.model.script(Reply(error_before=ProviderUnavailable("down")))
     with pytest.raises(ProviderUnavailable):
-        await gateway.use_case.stream(gateway.command())
+        await gateway.use_case.stream(gateway.caller, gateway.command())
     assert gateway.usage == []
 
 
 async def test_a_spent_budget_refuses_before_any_model_is_called(gateway: Gateway) -> None:
     gateway.world.db.chat.budgets[gateway.caller.user_id] = 0
     with pytest.raises(BudgetExceeded):
-        await gateway.use_case.complete(gateway.command())
+        await gateway.use_case.complete(gateway.caller, gateway.command())
     with pytest.raises(BudgetExceeded):
-        await gateway.use_case.stream(gateway.command())
+        await gateway.use_case.stream(gateway.caller, gateway.command())
     assert gateway.model.requests == []
 
 
 async def test_the_ai_allowance_is_the_chats_per_user(gateway: Gateway) -> None:
     for _ in range(AI_FREE.limit):
-        await gateway.use_case.complete(gateway.command())
+        await gateway.use_case.complete(gateway.caller, gateway.command())
     with pytest.raises(AiRequestsRateLimited) as limited:
-        await gateway.use_case.complete(gateway.command())
+        await gateway.use_case.complete(gateway.caller, gateway.command())
     assert limited.value.extra["retry_after"] >= 1
     assert len(gateway.model.requests) == AI_FREE.limit
     # Another user has an allowance of their own.
     other = principal()
-    await gateway.use_case.complete(gateway.command(principal=other))
+    await gateway.use_case.complete(other, gateway.command())
 
 
 async def test_callers_without_chat_cannot_call(gateway: Gateway) -> None:
     nobody = dataclasses.replace(principal(), permissions=frozenset())
     with pytest.raises(Forbidden):
-        await gateway.use_case.complete(gateway.command(principal=nobody))
+        await gateway.use_case.complete(nobody, gateway.command())
 
 
 @pytest.mark.parametrize(
@@ -204,7 +205,7 @@ async def test_options_out_of_range_are_refused_naming_the_parameter(
     gateway: Gateway, options: dict[str, object], param: str
 ) -> None:
     with pytest.raises(InvalidCompletionRequest) as refused:
-        await gateway.use_case.complete(gateway.command(**options))
+        await gateway.use_case.complete(gateway.caller, gateway.command(**options))
     assert refused.value.extra["param"] == param
     assert gateway.model.requests == []
 
@@ -212,15 +213,17 @@ async def test_options_out_of_range_are_refused_naming_the_parameter(
 async def test_a_prompt_longer_than_the_window_is_refused(gateway: Gateway) -> None:
     long = (PromptMessage(MessageRole.USER, "word " * 300),)
     with pytest.raises(PromptTooLong):
-        await gateway.use_case.complete(gateway.command(model="offline/tiny", messages=long))
+        await gateway.use_case.complete(gateway.caller, gateway.command(model="offline/tiny", messages=long))
     # About 167 of the 200 tokens: without max_tokens the answer gets what is left; asking for 50 is refused.
     fits = (PromptMessage(MessageRole.USER, " ".join(["word"] * 130)),)
     left = 200 - estimate_prompt_tokens(fits)
     assert 0 < left < 50
-    await gateway.use_case.complete(gateway.command(model="offline/tiny", messages=fits))
+    await gateway.use_case.complete(gateway.caller, gateway.command(model="offline/tiny", messages=fits))
     assert gateway.model.requests[-1].max_output_tokens == left
     with pytest.raises(PromptTooLong):
-        await gateway.use_case.complete(gateway.command(model="offline/tiny", messages=fits, max_output_tokens=50))
+        await gateway.use_case.complete(
+            gateway.caller, gateway.command(model="offline/tiny", messages=fits, max_output_tokens=50)
+        )
 
 
 async def test_models_are_named_by_id_or_by_an_unambiguous_short_name(gateway: Gateway) -> None:
@@ -255,7 +258,7 @@ async def test_store_saves_the_exchange_as_a_conversation_in_the_same_write(gate
         PromptMessage(MessageRole.USER, "How are you?"),
     )
     commits = gateway.world.db.commits
-    result = await gateway.use_case.complete(gateway.command(messages=messages, store=True))
+    result = await gateway.use_case.complete(gateway.caller, gateway.command(messages=messages, store=True))
     assert gateway.world.db.commits == commits + 1
     conversation = gateway.world.db.chat.conversations[result.conversation_id]  # type: ignore[index]
     assert conversation.user_id == gateway.caller.user_id
@@ -277,7 +280,7 @@ async def test_store_saves_the_exchange_as_a_conversation_in_the_same_write(gate
 async def test_a_pro_caller_gets_the_pro_allowance(gateway: Gateway) -> None:
     pro = principal(tier=Tier.PRO, role=Role.CREATOR)
     for _ in range(AI_FREE.limit + 1):
-        await gateway.use_case.complete(gateway.command(principal=pro))
+        await gateway.use_case.complete(pro, gateway.command())
 
 
 async def test_with_a_ledger_the_usage_goes_through_its_group_commit_unless_stored(gateway: Gateway) -> None:
@@ -292,17 +295,17 @@ async def test_with_a_ledger_the_usage_goes_through_its_group_commit_unless_stor
         clock=world.clock,
         ledger=ledger,
     )
-    await asyncio.gather(*(use_case.complete(gateway.command()) for _ in range(5)))
+    await asyncio.gather(*(use_case.complete(gateway.caller, gateway.command()) for _ in range(5)))
     assert len(gateway.usage) == 5
     assert 1 <= ledger.commits <= 2
-    stored = await use_case.complete(gateway.command(store=True))
+    stored = await use_case.complete(gateway.caller, gateway.command(store=True))
     assert ledger.commits <= 2  # the conversation and its usage record: one transaction of their own
     assert gateway.usage[-1].conversation_id == stored.conversation_id is not None
 
 
 async def test_an_answer_from_another_model_than_the_one_asked_is_recorded_as_a_fallback(gateway: Gateway) -> None:
     gateway.model.script(Reply(model="echo"))  # the router's chain answered with offline/echo
-    result = await gateway.use_case.complete(gateway.command())
+    result = await gateway.use_case.complete(gateway.caller, gateway.command())
     assert result.model == "offline/echo"
     [record] = gateway.usage
     assert (record.model, record.fallback) == ("offline/echo", True)
@@ -321,10 +324,10 @@ async def test_a_completion_that_brings_the_month_to_80_percent_raises_the_charg
         ]
 
     gateway.model.script(Reply(model="priced"))
-    await gateway.use_case.complete(gateway.command())
+    await gateway.use_case.complete(gateway.caller, gateway.command())
     assert charges() == []  # far from the free tier's 5,000,000
     month = (gateway.caller.user_id, month_start(gateway.world.clock.now()).date())
     gateway.world.db.chat.months[month] = 3_995_000
     gateway.model.script(Reply(model="priced"))
-    await gateway.use_case.complete(gateway.command())  # +7,000: 80 %
+    await gateway.use_case.complete(gateway.caller, gateway.command())  # +7,000: 80 %
     assert charges() == ["UsageCharged"]

@@ -8,6 +8,7 @@ import uuid
 
 import pytest
 
+from src.application.chat.get_conversation import GetConversationQuery
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.summarize_conversation import SUMMARY_JOB, SummarizeConversationCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
@@ -49,12 +50,12 @@ async def test_a_long_conversation_sends_only_the_latest_messages_within_the_dep
 async def test_the_conversation_cap_is_set_shown_and_reset(world: ChatWorld) -> None:
     conversation = await world.conversation()
     await _talk(world, conversation.id, 10)
-    view = await world.update(UpdateConversationCommand(world.me, conversation.id, context_tokens=60))
+    view = await world.update(world.me, UpdateConversationCommand(conversation.id, context_tokens=60))
     assert view.context_tokens == 60
     assert view.to_json()["context_tokens"] == 60
     prompt = await _last_prompt(world, conversation.id)
     assert sum(message_tokens(m.content) for m in prompt) <= 60
-    view = await world.update(UpdateConversationCommand(world.me, conversation.id, context_tokens=None))
+    view = await world.update(world.me, UpdateConversationCommand(conversation.id, context_tokens=None))
     assert view.context_tokens is None
     prompt = await _last_prompt(world, conversation.id, "and now?")
     assert len(prompt) == 23  # the whole short conversation fits the deployment's 16k
@@ -64,22 +65,22 @@ async def test_the_conversation_cap_is_set_shown_and_reset(world: ChatWorld) -> 
 async def test_a_cap_outside_the_model_window_is_refused(world: ChatWorld, value: int) -> None:
     conversation = await world.conversation()
     with pytest.raises(InvalidConversation):
-        await world.update(UpdateConversationCommand(world.me, conversation.id, context_tokens=value))
-    assert (await world.get(world.me, conversation.id)).context_tokens is None
+        await world.update(world.me, UpdateConversationCommand(conversation.id, context_tokens=value))
+    assert (await world.get(world.me, GetConversationQuery(conversation.id))).context_tokens is None
 
 
 async def test_a_cap_is_checked_against_the_model_chosen_in_the_same_change(world: ChatWorld) -> None:
     conversation = await world.conversation()
     with pytest.raises(InvalidConversation):
         await world.update(
-            UpdateConversationCommand(world.me, conversation.id, model="offline/tiny", context_tokens=500)
+            world.me, UpdateConversationCommand(conversation.id, model="offline/tiny", context_tokens=500)
         )
 
 
 async def test_the_message_answered_is_sent_even_when_it_alone_exceeds_the_cap(world: ChatWorld) -> None:
     conversation = await world.conversation()
     await _talk(world, conversation.id, 3)
-    await world.update(UpdateConversationCommand(world.me, conversation.id, context_tokens=10))
+    await world.update(world.me, UpdateConversationCommand(conversation.id, context_tokens=10))
     long = "a long question " * 50
     prompt = await _last_prompt(world, conversation.id, long)
     assert [m.content for m in prompt] == [long]
@@ -106,7 +107,7 @@ async def test_turns_beyond_the_cap_are_summarised_once_a_batch_fell_out() -> No
     assert stored.summary_token_end == result.summary_token_end
     through = world.db.chat.messages[stored.summary_through_id]  # type: ignore[index]
     assert (through.token_start or 0) + through.token_count == stored.summary_token_end
-    view = (await world.get(world.me, conversation.id)).to_json()
+    view = (await world.get(world.me, GetConversationQuery(conversation.id))).to_json()
     assert view["summary"] == stored.summary
     assert view["summary_through"] == str(through.id)
     # The next reply carries the summary in its system note, and none of the turns it covers.
@@ -171,7 +172,7 @@ async def test_summarize_false_stops_the_summary_and_its_use(world: ChatWorld) -
     await _talk(world, conversation.id, 15)
     below = int(str(_summary_jobs(world)[0]["below_token_start"]))
     await world.summarize_job(SummarizeConversationCommand(conversation.id, below))
-    view = await world.update(UpdateConversationCommand(world.me, conversation.id, summarize=False))
+    view = await world.update(world.me, UpdateConversationCommand(conversation.id, summarize=False))
     assert view.summarize is False
     assert view.to_json()["summarize"] is False
     outbox_before = len(_summary_jobs(world))
@@ -197,7 +198,7 @@ async def test_a_regenerated_reply_is_held_to_the_cap_and_answers_its_question()
     await _talk(world, conversation.id, 20)
     last = await world.exchange("the question answered again", conversation.id)
     world.model.requests.clear()
-    handle = await world.regenerate(RegenerateReplyCommand(world.me, conversation.id, last.message_id))
+    handle = await world.regenerate(world.me, RegenerateReplyCommand(conversation.id, last.message_id))
     await handle.result()
     prompt = world.model.requests[-1].messages
     assert prompt[-1].content == "the question answered again"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
+from src.application.chat.export_conversation import ExportConversationQuery
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
 from src.domain.chat.context import message_tokens
@@ -161,17 +162,17 @@ async def test_grounding_is_switched_on_and_off_and_narrowed(world: ChatWorld) -
     assert (await world.exchange("pasta water", conversation.id)).conversation.grounding is None
     assert world.messages[-1].citations == ()
 
-    updated = await world.update(UpdateConversationCommand(world.me, conversation.id, knowledge=True))
+    updated = await world.update(world.me, UpdateConversationCommand(conversation.id, knowledge=True))
     assert updated.grounding is not None
     assert updated.grounding.knowledge is True
     await world.exchange("pasta water", conversation.id)
     assert {c["id"] for c in world.messages[-1].citations} == {str(food.id), str(other.id)}
 
-    await world.update(UpdateConversationCommand(world.me, conversation.id, knowledge=["food"]))
+    await world.update(world.me, UpdateConversationCommand(conversation.id, knowledge=["food"]))
     await world.exchange("pasta water", conversation.id)
     assert [c["id"] for c in world.messages[-1].citations] == [str(food.id)]
 
-    off = await world.update(UpdateConversationCommand(world.me, conversation.id, knowledge=False))
+    off = await world.update(world.me, UpdateConversationCommand(conversation.id, knowledge=False))
     assert off.grounding is None
     await world.exchange("pasta water", conversation.id)
     assert world.messages[-1].citations == ()
@@ -184,7 +185,7 @@ async def test_a_regenerated_reply_retrieves_again(world: ChatWorld) -> None:
     first = await handle.result()
     assert first.citations == ()
     added = article(world, world.me, "Pasta", "pasta water, written since")
-    again = await world.regenerate(RegenerateReplyCommand(world.me, conversation.id, first.id))
+    again = await world.regenerate(world.me, RegenerateReplyCommand(conversation.id, first.id))
     second = await again.result()
     assert [c["id"] for c in second.citations] == [str(added.id)]
     assert grounding_of(world.model.requests[-1]) is not None
@@ -276,10 +277,10 @@ async def test_the_markdown_export_lists_each_replys_sources(world: ChatWorld) -
     world.model.script(Reply(tokens=("Use", " salt", " [2]", ".")))
     conversation = await world.conversation(knowledge=True)
     await world.exchange("pasta water", conversation.id)
-    exported = await world.export(world.me, conversation.id, "markdown")
+    exported = await world.export(world.me, ExportConversationQuery(conversation.id, "markdown"))
     # The article ranks first (its title matches too); the reply cites the paragraph.
     assert "Use salt [2].\n\nSources:\n\n- [1] Pasta (article) (not cited)\n- [2] paragraph\n" in exported.content
-    as_json = await world.export(world.me, conversation.id, "json")
+    as_json = await world.export(world.me, ExportConversationQuery(conversation.id, "json"))
     reply = next(m for m in as_json.export.messages if m.role is MessageRole.ASSISTANT)
     assert len(reply.citations) == 2
     assert '"citations": [' in as_json.content

@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap
-from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamCommand
+from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamQuery
 from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.settings import ReplySettings
 from src.application.chat.stop_reply import StopReplyCommand
@@ -204,7 +204,7 @@ async def test_stop_cancels_the_model_call_and_keeps_the_text_as_cancelled(world
     conversation = await world.conversation()
     handle = await world.say("count", conversation_id=conversation.id)
     await asyncio.wait_for(world.model.paused.wait(), 5)
-    await world.stop(StopReplyCommand(world.me, handle.message_id, conversation_id=conversation.id))
+    await world.stop(world.me, StopReplyCommand(handle.message_id, conversation_id=conversation.id))
     events = await collect(handle.events())
     assert events[-1].kind == "done"
     assert events[-1].data["finish_reason"] == "cancelled"
@@ -212,21 +212,21 @@ async def test_stop_cancels_the_model_call_and_keeps_the_text_as_cancelled(world
     assert world.model.closed == 1  # the upstream stream was closed, not left running
     assert len(world.db.chat.usage) == 1
     with pytest.raises(ReplyNotInProgress):
-        await world.stop(StopReplyCommand(world.me, handle.message_id, conversation_id=conversation.id))
+        await world.stop(world.me, StopReplyCommand(handle.message_id, conversation_id=conversation.id))
     # Only the owner may stop or read a reply, with or without naming its conversation.
     with pytest.raises(MessageNotFound):
-        await world.stop(StopReplyCommand(principal(), handle.message_id))
+        await world.stop(principal(), StopReplyCommand(handle.message_id))
     with pytest.raises(ConversationNotFound):
-        await world.stop(StopReplyCommand(principal(), handle.message_id, conversation_id=conversation.id))
+        await world.stop(principal(), StopReplyCommand(handle.message_id, conversation_id=conversation.id))
     with pytest.raises(MessageNotFound):
-        await world.resume(ResumeReplyStreamCommand(principal(), handle.message_id))
+        await world.resume(principal(), ResumeReplyStreamQuery(handle.message_id))
 
 
 async def test_a_stop_before_any_text_ends_the_reply_empty_and_cancelled(world: ChatWorld) -> None:
     world.model.script(Reply(pause_after=0))
     handle = await world.say("wait")
     await asyncio.wait_for(world.model.paused.wait(), 5)
-    await world.stop(StopReplyCommand(world.me, handle.message_id))
+    await world.stop(world.me, StopReplyCommand(handle.message_id))
     stored = await handle.result()
     assert (stored.content, stored.finish_reason) == ("", FinishReason.CANCELLED)
 
@@ -296,7 +296,7 @@ async def test_holders_of_the_exemption_are_not_limited(world: ChatWorld) -> Non
 async def test_chat_needs_the_chat_permission(world: ChatWorld) -> None:
     nobody = Principal(user_id=world.me.user_id, email="x@example.com", role=Role.CREATOR, tier=Tier.FREE)
     with pytest.raises(Forbidden):
-        await world.send(SendMessageCommand(nobody, "hi"))
+        await world.send(nobody, SendMessageCommand("hi"))
 
 
 async def test_only_what_fits_the_window_is_read_and_sent(world: ChatWorld) -> None:
@@ -346,8 +346,8 @@ async def test_reply_events_reach_the_users_other_clients(world: ChatWorld) -> N
 async def test_a_reply_is_resumed_from_the_last_event_seen(world: ChatWorld) -> None:
     handle = await world.say("resume me")
     everything = await collect(handle.events())
-    command = ResumeReplyStreamCommand(world.me, handle.message_id, "3", conversation_id=handle.conversation_id)
-    rest = await collect(await world.resume(command))
+    command = ResumeReplyStreamQuery(handle.message_id, "3", conversation_id=handle.conversation_id)
+    rest = await collect(await world.resume(world.me, command))
     assert rest == everything[3:]
 
 
@@ -355,13 +355,13 @@ async def test_an_expired_stream_is_answered_from_the_stored_message(world: Chat
     handle = await world.say("old reply")
     everything = await collect(handle.events())
     world.streams.memory._expire(handle.message_id)
-    command = ResumeReplyStreamCommand(world.me, handle.message_id, "2")
-    rest = await collect(await world.resume(command))
+    command = ResumeReplyStreamQuery(handle.message_id, "2")
+    rest = await collect(await world.resume(world.me, command))
     assert [e.kind for e in rest] == ["done"]
     assert rest[0].id == everything[-1].id
     assert rest[0].data == everything[-1].data
-    up_to_date = ResumeReplyStreamCommand(world.me, handle.message_id, str(everything[-1].id))
-    assert await collect(await world.resume(up_to_date)) == []
+    up_to_date = ResumeReplyStreamQuery(handle.message_id, str(everything[-1].id))
+    assert await collect(await world.resume(world.me, up_to_date)) == []
 
 
 async def test_shutdown_stores_replies_under_way_as_interrupted(world: ChatWorld) -> None:
@@ -502,8 +502,8 @@ async def test_a_reply_the_database_cannot_store_within_its_lease_is_recovered_w
     assert stored.usage.input_tokens > 0  # the prompt's estimate, kept on the row from the start
     assert stored.cost_micros > 0
     # Its readers had their end already: resuming from it adds nothing.
-    again = ResumeReplyStreamCommand(world.me, handle.message_id, str(events[-1].id))
-    assert await collect(await world.resume(again)) == []
+    again = ResumeReplyStreamQuery(handle.message_id, str(events[-1].id))
+    assert await collect(await world.resume(world.me, again)) == []
 
 
 async def dead_writers_stream(world: ChatWorld, reply_id: uuid.UUID) -> None:
@@ -517,7 +517,7 @@ async def test_a_reader_of_a_reply_whose_writer_died_ends_once_the_lease_runs_ou
     conversation = await world.conversation(model="offline/priced")
     reply_id = await abandoned_reply(world, conversation.id)
     await dead_writers_stream(world, reply_id)
-    reader = asyncio.ensure_future(collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "1")), 10))
+    reader = asyncio.ensure_future(collect(await world.resume(world.me, ResumeReplyStreamQuery(reply_id, "1")), 10))
     await asyncio.sleep(0.2)  # the reader waits: the lease still runs, the writer may only be slow
     assert not reader.done()
     world.clock.advance(31)
@@ -530,7 +530,7 @@ async def test_a_reader_of_a_reply_whose_writer_died_ends_once_the_lease_runs_ou
     assert events[-1].data["message"]["content"] == "half done and more"
     # Exactly once, and a later reader is answered at once.
     assert (await world.recover()).recovered == 0
-    late = await collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "0")))
+    late = await collect(await world.resume(world.me, ResumeReplyStreamQuery(reply_id, "0")))
     assert late[-1].kind == "error"
     assert len(world.db.chat.usage) == 1
 
@@ -585,7 +585,7 @@ async def test_a_reader_the_stream_cannot_continue_gets_the_stored_text_as_one_s
     lost = LostEvents(world.streams, lost_after=2, lost_until=4)
     assert world.settings is not None  # ChatWorld fills in the default settings
     resume = ResumeReplyStream(world.uow, lost, world.settings, world.recovery, world.clock)
-    reader = asyncio.ensure_future(collect(await resume(ResumeReplyStreamCommand(world.me, handle.message_id, "2"))))
+    reader = asyncio.ensure_future(collect(await resume(world.me, ResumeReplyStreamQuery(handle.message_id, "2"))))
     await asyncio.sleep(0.05)
     world.model.release()
     events = await reader
@@ -600,7 +600,7 @@ async def test_a_reader_whose_stream_cannot_be_read_gets_the_stored_text_until_t
 ) -> None:
     conversation = await world.conversation(model="offline/priced")
     reply_id = await abandoned_reply(world, conversation.id)  # generating; its stream unknown here
-    reader = asyncio.ensure_future(collect(await world.resume(ResumeReplyStreamCommand(world.me, reply_id, "1")), 10))
+    reader = asyncio.ensure_future(collect(await world.resume(world.me, ResumeReplyStreamQuery(reply_id, "1")), 10))
     await asyncio.sleep(0.2)
     assert not reader.done()  # its writer may be alive: the reader waits, it is not cut off
     world.clock.advance(31)

@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from src.application.identity.access_state import UserAccessStates
+from src.application.identity.authenticate import AuthenticateCommand
 from src.application.identity.views import RegisterUserCommand, SignInCommand, TokenPair, UserView
 from src.domain.identity.model import Principal, Role, Tier
 from src.domain.shared.rate_limit import RateLimitPolicy
@@ -92,7 +93,7 @@ class World:
         """Register ``email``, sign in, and authenticate with the access token."""
         await self.user(email, role=role)
         pair = await self.login(email)
-        return await self.authenticate(pair.access_token), pair
+        return await self.authenticate(AuthenticateCommand(pair.access_token)), pair
 
 
 @pytest.fixture

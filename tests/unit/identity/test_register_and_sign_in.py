@@ -4,6 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from src.application.identity.authenticate import AuthenticateCommand
+from src.application.identity.update_user import UpdateUserCommand
 from src.application.identity.views import RegisterUserCommand
 from src.application.shared.ids import new_id
 from src.domain.identity.errors import (
@@ -87,7 +89,7 @@ async def test_sign_in_returns_a_usable_token_pair_and_starts_a_session(world: W
 
     assert pair.token_type == "bearer"
     assert pair.expires_in == 900
-    principal = await world.authenticate(pair.access_token)
+    principal = await world.authenticate(AuthenticateCommand(pair.access_token))
     assert principal.user_id == user.id
     (token,) = world.db.identity.refresh_tokens.values()
     assert token.user_id == user.id
@@ -181,7 +183,7 @@ async def test_throttling_ends_when_the_window_refills(world: World) -> None:
 
 async def test_a_deactivated_account_is_told_so_only_with_the_right_password(world: World) -> None:
     user = await world.user()
-    await world.update_user(Principal.system(), user.id, is_active=False)
+    await world.update_user(Principal.system(), UpdateUserCommand(user.id, is_active=False))
 
     with pytest.raises(InvalidCredentials):
         await world.login(password="not the password")
@@ -199,7 +201,7 @@ async def test_sign_in_rehashes_an_outdated_hash_and_sessions_survive(world: Wor
 
     assert world.db.identity.users[user.id].password_hash == "fake$v2$" + PASSWORD
     assert world.db.identity.users[user.id].token_version == 0
-    await world.authenticate(old_pair.access_token)  # a rehash is not a password change
+    await world.authenticate(AuthenticateCommand(old_pair.access_token))  # a rehash is not a password change
     world.hasher.verified.clear()
     await world.login()
     assert world.db.identity.users[user.id].password_hash == "fake$v2$" + PASSWORD

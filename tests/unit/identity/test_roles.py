@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 
+from src.application.identity.authenticate import AuthenticateCommand
+from src.application.identity.refresh_session import RefreshSessionCommand
 from src.application.identity.register_user import RegisterUser
+from src.application.identity.update_user import UpdateUserCommand
 from src.application.identity.views import RegisterUserCommand
 from src.domain.identity.errors import CannotChangeOwnAccess
 from src.domain.identity.model import ROLE_PERMISSIONS, Permission, Role, permissions_of
@@ -57,12 +60,12 @@ async def test_an_admin_gives_any_role_and_it_takes_effect_on_the_next_request(w
     admin, _ = await world.session("root@example.com", role=Role.ADMIN)
     ada, pair = await world.session("ada@example.com", role=Role.CREATOR if role is not Role.CREATOR else Role.VIEWER)
 
-    view = await world.update_user(admin, ada.user_id, role=role)
+    view = await world.update_user(admin, UpdateUserCommand(ada.user_id, role=role))
 
     assert view.role is role
     # The role change ends the old access tokens; a fresh session carries the new permissions.
-    refreshed = await world.refresh(pair.refresh_token)
-    principal = await world.authenticate(refreshed.access_token)
+    refreshed = await world.refresh(RefreshSessionCommand(pair.refresh_token))
+    principal = await world.authenticate(AuthenticateCommand(refreshed.access_token))
     assert principal.role is role
     assert principal.permissions == permissions_of(role)
 
@@ -70,4 +73,4 @@ async def test_an_admin_gives_any_role_and_it_takes_effect_on_the_next_request(w
 async def test_an_admin_cannot_make_themselves_a_moderator(world: World) -> None:
     admin, _ = await world.session("root@example.com", role=Role.ADMIN)
     with pytest.raises(CannotChangeOwnAccess):
-        await world.update_user(admin, admin.user_id, role=Role.MODERATOR)
+        await world.update_user(admin, UpdateUserCommand(admin.user_id, role=Role.MODERATOR))

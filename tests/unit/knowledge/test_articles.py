@@ -6,7 +6,9 @@ import uuid
 
 import pytest
 
-from src.application.knowledge.views import CreateArticleCommand, ListArticlesCommand, UpdateArticleCommand
+from src.application.knowledge.delete_article import DeleteArticleCommand
+from src.application.knowledge.get_article import GetArticleQuery
+from src.application.knowledge.views import CreateArticleCommand, ListArticlesQuery, UpdateArticleCommand
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import ArticleNotFound, InvalidArticle, InvalidSearchWord
@@ -18,7 +20,7 @@ async def test_an_article_is_written_with_clean_title_and_normalised_tags(world:
     view = await world.write(ada, "  Hello   world ", "Body\n", tags=["Python", " python ", "Web  Dev"])
     assert (view.title, view.body, view.tags) == ("Hello world", "Body", ("python", "web dev"))
     assert (view.status.value, view.visibility.value, view.author_id) == ("draft", "private", ada.user_id)
-    assert (await world.get_article(ada, view.id)).title == "Hello world"
+    assert (await world.get_article(ada, GetArticleQuery(view.id))).title == "Hello world"
 
 
 @pytest.mark.parametrize(
@@ -46,9 +48,9 @@ async def test_someone_elses_private_or_draft_article_does_not_exist_for_you(
     public = await world.write(ada, "public", status="published", visibility="public")
     for hidden in (private, draft):
         with pytest.raises(ArticleNotFound):
-            await world.get_article(bob, hidden.id)
-    assert (await world.get_article(bob, public.id)).title == "public"
-    listed = await world.list_articles(bob, ListArticlesCommand())
+            await world.get_article(bob, GetArticleQuery(hidden.id))
+    assert (await world.get_article(bob, GetArticleQuery(public.id))).title == "public"
+    listed = await world.list_articles(bob, ListArticlesQuery())
     assert [a.title for a in listed.items] == ["public"]
     assert listed.total == 1
 
@@ -60,8 +62,8 @@ async def test_only_the_author_changes_or_deletes_even_a_public_article(
     with pytest.raises(ArticleNotFound):
         await world.update_article(bob, UpdateArticleCommand(public.id, title="taken"))
     with pytest.raises(ArticleNotFound):
-        await world.delete_article(bob, public.id)
-    assert (await world.get_article(ada, public.id)).title == "public"
+        await world.delete_article(bob, DeleteArticleCommand(public.id))
+    assert (await world.get_article(ada, GetArticleQuery(public.id))).title == "public"
 
 
 async def test_the_author_changes_what_is_given_and_deletes(world: World, ada: Principal) -> None:
@@ -70,9 +72,9 @@ async def test_the_author_changes_what_is_given_and_deletes(world: World, ada: P
     changed = await world.update_article(ada, UpdateArticleCommand(view.id, tags=["B"], status="published"))
     assert (changed.title, changed.body, changed.tags, changed.status.value) == ("first", "body", ("b",), "published")
     assert changed.updated_at > view.updated_at
-    await world.delete_article(ada, view.id)
+    await world.delete_article(ada, DeleteArticleCommand(view.id))
     with pytest.raises(ArticleNotFound):
-        await world.get_article(ada, view.id)
+        await world.get_article(ada, GetArticleQuery(view.id))
 
 
 async def test_listing_filters_by_author_status_tag_and_words_newest_first(
@@ -86,18 +88,18 @@ async def test_listing_filters_by_author_status_tag_and_words_newest_first(
     def titles(page: object) -> list[str]:
         return [a.title for a in page.items]  # type: ignore[attr-defined]
 
-    assert titles(await world.list_articles(ada, ListArticlesCommand())) == [
+    assert titles(await world.list_articles(ada, ListArticlesQuery())) == [
         "Bob's pasta",
         "Draft on pasta",
         "Cooking pasta",
     ]
-    assert titles(await world.list_articles(ada, ListArticlesCommand(author_id=bob.user_id))) == ["Bob's pasta"]
-    assert titles(await world.list_articles(ada, ListArticlesCommand(status="draft"))) == ["Draft on pasta"]
-    assert titles(await world.list_articles(ada, ListArticlesCommand(tag="FOOD", q="pasta water"))) == ["Cooking pasta"]
-    page = await world.list_articles(ada, ListArticlesCommand(limit=1, offset=1))
+    assert titles(await world.list_articles(ada, ListArticlesQuery(author_id=bob.user_id))) == ["Bob's pasta"]
+    assert titles(await world.list_articles(ada, ListArticlesQuery(status="draft"))) == ["Draft on pasta"]
+    assert titles(await world.list_articles(ada, ListArticlesQuery(tag="FOOD", q="pasta water"))) == ["Cooking pasta"]
+    page = await world.list_articles(ada, ListArticlesQuery(limit=1, offset=1))
     assert (titles(page), page.total) == (["Draft on pasta"], 3)
     with pytest.raises(InvalidSearchWord):
-        await world.list_articles(ada, ListArticlesCommand(q="pasta*"))
+        await world.list_articles(ada, ListArticlesQuery(q="pasta*"))
 
 
 async def test_writing_needs_the_knowledge_write_permission(world: World, ada: Principal) -> None:
@@ -105,14 +107,14 @@ async def test_writing_needs_the_knowledge_write_permission(world: World, ada: P
     with pytest.raises(Forbidden):
         await world.create_article(reader, CreateArticleCommand(title="t"))
     view = await world.write(ada, "t", status="published", visibility="public")
-    assert (await world.get_article(reader, view.id)).title == "t"
+    assert (await world.get_article(reader, GetArticleQuery(view.id))).title == "t"
     with pytest.raises(Forbidden):
-        await world.delete_article(reader, view.id)
+        await world.delete_article(reader, DeleteArticleCommand(view.id))
 
 
 async def test_an_unknown_article_is_not_found(world: World, ada: Principal) -> None:
     with pytest.raises(ArticleNotFound):
-        await world.get_article(ada, uuid.uuid4())
+        await world.get_article(ada, GetArticleQuery(uuid.uuid4()))
 
 
 @pytest.mark.parametrize(

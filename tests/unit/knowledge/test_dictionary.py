@@ -14,6 +14,7 @@ from src.application.knowledge.dictionary import (
     definition_key,
     frequencies_key,
 )
+from src.application.knowledge.get_dictionary import GetDictionaryQuery
 from src.domain.identity.model import Principal
 from src.domain.knowledge.model import WordDefinition
 from tests.unit.knowledge.conftest import World
@@ -29,7 +30,7 @@ def known(*words: str) -> dict[str, WordDefinition]:
 async def test_a_cold_request_reads_each_level_in_the_reference_order(world: World, ada: Principal) -> None:
     await world.store_paragraphs("the cat and the dog", "the cat")
     world.dictionary.known = known("the", "cat")
-    view = await world.get_dictionary(ada)
+    view = await world.get_dictionary(ada, GetDictionaryQuery())
     assert [(e.word, e.count) for e in view.words] == [("the", 3), ("cat", 2), ("and", 1), ("dog", 1)]
     assert view.words[0].definitions == ("the defined", "the again")
     assert view.words[0].phonetic == "/the/"
@@ -49,11 +50,11 @@ async def test_a_cold_request_reads_each_level_in_the_reference_order(world: Wor
 
 async def test_a_warm_request_is_answered_by_level_three_alone(world: World, ada: Principal) -> None:
     await world.store_paragraphs("the cat")
-    first = await world.get_dictionary(ada)
+    first = await world.get_dictionary(ada, GetDictionaryQuery())
     world.cache.calls.clear()
     world.dictionary.lookups.clear()
     await world.store_paragraphs("dog dog dog")  # not seen until the levels are refreshed
-    assert await world.get_dictionary(ada) == first
+    assert await world.get_dictionary(ada, GetDictionaryQuery()) == first
     assert world.cache.calls == [("get", L3)]
     assert world.dictionary.lookups == []
 
@@ -62,12 +63,12 @@ async def test_without_level_three_frequencies_and_definitions_come_from_their_l
     world: World, ada: Principal
 ) -> None:
     await world.store_paragraphs("the cat")
-    await world.get_dictionary(ada)
+    await world.get_dictionary(ada, GetDictionaryQuery())
     del world.cache.values[L3]
     world.cache.calls.clear()
     world.dictionary.lookups.clear()
     await world.store_paragraphs("dog dog dog")  # the database is not read: level 1 answers
-    view = await world.get_dictionary(ada)
+    view = await world.get_dictionary(ada, GetDictionaryQuery())
     assert [e.word for e in view.words] == ["cat", "the"]
     assert world.dictionary.lookups == []
     assert world.cache.calls[:2] == [("get", L3), ("get", L1)]
@@ -76,26 +77,26 @@ async def test_without_level_three_frequencies_and_definitions_come_from_their_l
 
 async def test_the_refresh_job_recomputes_levels_one_and_three_from_the_database(world: World, ada: Principal) -> None:
     await world.store_paragraphs("the cat")
-    await world.get_dictionary(ada)
+    await world.get_dictionary(ada, GetDictionaryQuery())
     await world.store_paragraphs("dog dog dog")
     refreshed = await world.refresh_dictionary()
     assert refreshed["all"][0] == "dog"
-    assert [e.word for e in (await world.get_dictionary(ada)).words] == ["dog", "cat", "the"]
-    without = await world.get_dictionary(ada, exclude_stopwords=True)
+    assert [e.word for e in (await world.get_dictionary(ada, GetDictionaryQuery())).words] == ["dog", "cat", "the"]
+    without = await world.get_dictionary(ada, GetDictionaryQuery(exclude_stopwords=True))
     assert [e.word for e in without.words] == ["dog", "cat"]
 
 
 async def test_stop_words_are_left_out_on_request(world: World, ada: Principal) -> None:
     await world.store_paragraphs("The cat and the hat, and it is a cat's hat of the cat, the end")
-    view = await world.get_dictionary(ada, exclude_stopwords=True)
+    view = await world.get_dictionary(ada, GetDictionaryQuery(exclude_stopwords=True))
     assert [e.word for e in view.words] == ["cat", "hat", "end"]
     assert view.exclude_stopwords
-    assert [e.word for e in (await world.get_dictionary(ada)).words][0] == "the"
+    assert [e.word for e in (await world.get_dictionary(ada, GetDictionaryQuery())).words][0] == "the"
 
 
 async def test_only_the_ten_most_frequent_words_ties_by_word(world: World, ada: Principal) -> None:
     await world.store_paragraphs(" ".join(f"w{i:02d} " * (i % 4 + 1) for i in range(30)))
-    words = [(e.word, e.count) for e in (await world.get_dictionary(ada)).words]
+    words = [(e.word, e.count) for e in (await world.get_dictionary(ada, GetDictionaryQuery())).words]
     assert len(words) == 10
     assert words[:3] == [("w03", 4), ("w07", 4), ("w11", 4)]
 
@@ -104,13 +105,13 @@ async def test_a_failed_lookup_leaves_that_word_bare_and_the_answer_uncached(wor
     await world.store_paragraphs("the cat")
     world.dictionary.known = known("the", "cat")
     world.dictionary.failing = {"cat"}
-    view = await world.get_dictionary(ada)
+    view = await world.get_dictionary(ada, GetDictionaryQuery())
     assert not view.definitions_available
     assert {e.word: e.definitions for e in view.words}["cat"] == ()
     assert L3 not in world.cache.values
     assert definition_key("cat") not in world.cache.values
     world.dictionary.failing.clear()
-    again = await world.get_dictionary(ada)
+    again = await world.get_dictionary(ada, GetDictionaryQuery())
     assert again.definitions_available
     assert {e.word: e.definitions for e in again.words}["cat"] == ("cat defined", "cat again")
     assert world.dictionary.lookups.count("the") == 1  # level 2 remembered it
@@ -118,9 +119,9 @@ async def test_a_failed_lookup_leaves_that_word_bare_and_the_answer_uncached(wor
 
 async def test_a_word_the_dictionary_does_not_know_is_remembered_too(world: World, ada: Principal) -> None:
     await world.store_paragraphs("zyx")
-    await world.get_dictionary(ada)
+    await world.get_dictionary(ada, GetDictionaryQuery())
     del world.cache.values[L3]
-    await world.get_dictionary(ada)
+    await world.get_dictionary(ada, GetDictionaryQuery())
     assert world.dictionary.lookups == ["zyx"]
 
 
@@ -129,7 +130,7 @@ async def test_offline_there_are_no_definitions_and_the_answer_says_so(ada: Prin
 
     world = World(dictionary=FakeDictionary(available=False))
     await world.store_paragraphs("the cat the")
-    view = await world.get_dictionary(ada)
+    view = await world.get_dictionary(ada, GetDictionaryQuery())
     assert [e.word for e in view.words] == ["the", "cat"]
     assert not view.definitions_available
     assert world.dictionary.lookups == []
@@ -142,7 +143,7 @@ async def test_with_the_cache_down_the_answer_comes_from_the_database_and_the_di
     world.dictionary.known = known("the", "cat")
     world.cache.down = True
     for _ in range(2):
-        view = await world.get_dictionary(ada)
+        view = await world.get_dictionary(ada, GetDictionaryQuery())
         assert [(e.word, e.count, e.definitions[0]) for e in view.words] == [
             ("the", 2, "the defined"),
             ("cat", 1, "cat defined"),
@@ -153,7 +154,7 @@ async def test_with_the_cache_down_the_answer_comes_from_the_database_and_the_di
 async def test_definitions_are_fetched_in_parallel_within_the_bound(world: World, ada: Principal) -> None:
     await world.store_paragraphs(" ".join(f"w{i}" for i in range(10)))
     world.dictionary.delay = 0.01
-    await world.get_dictionary(ada)
+    await world.get_dictionary(ada, GetDictionaryQuery())
     assert len(world.dictionary.lookups) == 10
     assert world.dictionary.most_at_once == 3  # the world's bound
 
@@ -161,12 +162,12 @@ async def test_definitions_are_fetched_in_parallel_within_the_bound(world: World
 async def test_a_burst_on_a_cold_cache_computes_the_answer_once(world: World, ada: Principal) -> None:
     await world.store_paragraphs("the cat")
     world.dictionary.delay = 0.01
-    views = await asyncio.gather(*(world.get_dictionary(ada) for _ in range(5)))
+    views = await asyncio.gather(*(world.get_dictionary(ada, GetDictionaryQuery()) for _ in range(5)))
     assert all(v == views[0] for v in views)
     assert sorted(world.dictionary.lookups) == ["cat", "the"]
 
 
 @pytest.mark.parametrize("exclude", [False, True])
 async def test_no_paragraphs_is_an_empty_list(world: World, ada: Principal, exclude: bool) -> None:
-    view = await world.get_dictionary(ada, exclude_stopwords=exclude)
+    view = await world.get_dictionary(ada, GetDictionaryQuery(exclude_stopwords=exclude))
     assert view.words == ()

@@ -8,7 +8,8 @@ import random
 import pytest
 
 from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
-from src.application.knowledge.views import SearchParagraphsCommand
+from src.application.knowledge.get_dictionary import GetDictionaryQuery
+from src.application.knowledge.views import SearchParagraphsQuery
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
 from src.domain.knowledge.errors import InvalidSearchQuery, InvalidSearchWord, ParagraphSourceFailed
@@ -53,16 +54,16 @@ async def test_fetching_needs_knowledge_write_and_searching_knowledge_read(world
     with pytest.raises(Forbidden):
         await world.fetch_paragraph(reader)
     assert world.source.calls == 0
-    await world.search_paragraphs(reader, SearchParagraphsCommand(["one"]))
+    await world.search_paragraphs(reader, SearchParagraphsQuery(["one"]))
     with pytest.raises(Forbidden):
-        await world.search_paragraphs(principal("nobody", permissions=frozenset()), SearchParagraphsCommand(["one"]))
+        await world.search_paragraphs(principal("nobody", permissions=frozenset()), SearchParagraphsQuery(["one"]))
 
 
 async def test_search_finds_whole_words_with_and_or_and_pages_oldest_first(world: World, ada: Principal) -> None:
     stored = await world.store_paragraphs("One two three", "none of them", "Two, ONE!", "someone two", "three")
 
     async def ids(words: list[str], operator: str, limit: int = 100, offset: int = 0) -> tuple[list[int], int]:
-        result = await world.search_paragraphs(ada, SearchParagraphsCommand(words, operator, limit, offset))
+        result = await world.search_paragraphs(ada, SearchParagraphsQuery(words, operator, limit, offset))
         return [stored.index(next(s for s in stored if s.id == p.id)) for p in result.paragraphs], result.total_count
 
     assert await ids(["one"], "and") == ([0, 2], 2)
@@ -78,7 +79,7 @@ async def test_search_agrees_with_the_reference_regex_on_random_paragraphs(world
     stored = await world.store_paragraphs(*texts)
     for _ in range(150):
         words, operator = random_query(rng), rng.choice(["and", "or"])
-        result = await world.search_paragraphs(ada, SearchParagraphsCommand(words, operator, limit=1000))
+        result = await world.search_paragraphs(ada, SearchParagraphsQuery(words, operator, limit=1000))
         assert [p.id for p in result.paragraphs] == [stored[i].id for i in reference_search(texts, words, operator)]
 
 
@@ -96,22 +97,22 @@ async def test_bad_searches_are_refused(
     world: World, ada: Principal, words: list[str], operator: str, error: type[Exception]
 ) -> None:
     with pytest.raises(error):
-        await world.search_paragraphs(ada, SearchParagraphsCommand(words, operator))
+        await world.search_paragraphs(ada, SearchParagraphsQuery(words, operator))
 
 
 async def test_pages_are_bounded(world: World, ada: Principal) -> None:
     with pytest.raises(InvalidInput):
-        await world.search_paragraphs(ada, SearchParagraphsCommand(["one"], limit=1001))
+        await world.search_paragraphs(ada, SearchParagraphsQuery(["one"], limit=1001))
     with pytest.raises(InvalidInput):
-        await world.search_paragraphs(ada, SearchParagraphsCommand(["one"], offset=-1))
+        await world.search_paragraphs(ada, SearchParagraphsQuery(["one"], offset=-1))
 
 
 async def test_the_dictionary_read_right_after_a_fetch_counts_it(world: World, ada: Principal) -> None:
     world.source.texts = ["red fish", "red fish red"]
     await world.fetch_paragraph(ada)
-    assert (await world.get_dictionary(ada)).words[0].count == 1  # levels 1 and 3 are cached now
+    assert (await world.get_dictionary(ada, GetDictionaryQuery())).words[0].count == 1  # levels 1 and 3 are cached now
     await world.fetch_paragraph(ada)
-    counts = {entry.word: entry.count for entry in (await world.get_dictionary(ada)).words}
+    counts = {entry.word: entry.count for entry in (await world.get_dictionary(ada, GetDictionaryQuery())).words}
     assert counts == {"red": 3, "fish": 2}
 
 
@@ -119,9 +120,9 @@ async def test_an_answer_computed_while_a_fetch_commits_is_not_kept(world: World
     world.source.texts = ["red fish", "blue whale"]
     await world.fetch_paragraph(ada)
     world.dictionary.delay = 0.05  # the read is looking definitions up when the fetch commits
-    reading = asyncio.create_task(world.get_dictionary(ada))
+    reading = asyncio.create_task(world.get_dictionary(ada, GetDictionaryQuery()))
     await asyncio.sleep(0.01)
     await world.fetch_paragraph(ada)
     await reading  # read before the fetch: its answer may be the old one, but it is not cached
-    counts = {entry.word: entry.count for entry in (await world.get_dictionary(ada)).words}
+    counts = {entry.word: entry.count for entry in (await world.get_dictionary(ada, GetDictionaryQuery())).words}
     assert counts == {"red": 1, "fish": 1, "blue": 1, "whale": 1}

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from src.application.knowledge.views import ListArticlesCommand, UpdateArticleCommand
+from src.application.knowledge.delete_article import DeleteArticleCommand
+from src.application.knowledge.get_article import GetArticleQuery
+from src.application.knowledge.views import ListArticlesQuery, UpdateArticleCommand
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Role, permissions_of
 from src.domain.knowledge.model import ArticleStatus, Visibility
@@ -33,13 +35,13 @@ async def test_a_viewer_writes_private_notes_and_drafts_but_cannot_publish(world
         await world.update_article(viewer, UpdateArticleCommand(note.id, visibility="public"))
     # Nothing was made public by the refused calls.
     reader = principal("rita")
-    assert (await world.list_articles(reader, ListArticlesCommand())).total == 0
+    assert (await world.list_articles(reader, ListArticlesQuery())).total == 0
 
 
 async def test_a_creator_publishes(world: World) -> None:
     creator = principal("ada")
     article = await world.write(creator, "For all", "hello", status="published", visibility="public")
-    assert (await world.get_article(principal("rita"), article.id)).title == "For all"
+    assert (await world.get_article(principal("rita"), GetArticleQuery(article.id))).title == "For all"
 
 
 async def test_a_demoted_author_may_take_a_public_article_down_but_not_change_it(world: World) -> None:
@@ -50,4 +52,4 @@ async def test_a_demoted_author_may_take_a_public_article_down_but_not_change_it
         await world.update_article(demoted, UpdateArticleCommand(article.id, body="changed for everyone"))
     unpublished = await world.update_article(demoted, UpdateArticleCommand(article.id, visibility="private"))
     assert unpublished.visibility is Visibility.PRIVATE
-    await world.delete_article(demoted, article.id)
+    await world.delete_article(demoted, DeleteArticleCommand(article.id))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from src.application.knowledge.summarize_article import SummarizeArticle
+from src.application.knowledge.summarize_article import SummarizeArticle, SummarizeArticleCommand
 from src.application.knowledge.views import UpdateArticleCommand
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.chat.errors import AiRequestsRateLimited
@@ -87,15 +87,15 @@ async def test_a_summary_is_cached_until_the_article_changes(
     world: World, ada: Principal, model: FakeChatModel, summarize: SummarizeArticle
 ) -> None:
     article = await world.write(ada, "Title", "Body text.")
-    first = await summarize(ada, article.id)
+    first = await summarize(ada, SummarizeArticleCommand(article.id))
     assert (first.summary, first.model, first.cached) == ("summary #1", "offline/lorem", False)
     (request,) = model.requests
     assert request.model == "offline/lorem"
     assert "Body text." in request.messages[-1].content
-    again = await summarize(ada, article.id)
+    again = await summarize(ada, SummarizeArticleCommand(article.id))
     assert (again.summary, again.cached, again.content_hash) == ("summary #1", True, first.content_hash)
     await world.update_article(ada, UpdateArticleCommand(article.id, body="New body."))
-    changed = await summarize(ada, article.id)
+    changed = await summarize(ada, SummarizeArticleCommand(article.id))
     assert (changed.summary, changed.cached) == ("summary #2", False)
     assert changed.content_hash != first.content_hash
 
@@ -106,17 +106,17 @@ async def test_only_readable_articles_are_summarized(
     private = await world.write(ada, "Mine", "Secret.")
     public = await world.write(ada, "Ours", "Open.", status="published", visibility="public")
     with pytest.raises(ArticleNotFound):
-        await summarize(bob, private.id)
+        await summarize(bob, SummarizeArticleCommand(private.id))
     assert model.requests == []
-    assert (await summarize(bob, public.id)).summary == "summary #1"
+    assert (await summarize(bob, SummarizeArticleCommand(public.id))).summary == "summary #1"
 
 
 async def test_a_summary_is_charged_to_its_reader_and_a_cached_one_is_free(
     world: World, ada: Principal, summarize: SummarizeArticle
 ) -> None:
     article = await world.write(ada, "Title", "Body text.")
-    await summarize(ada, article.id)
-    await summarize(ada, article.id)  # cached: no model call, nothing charged
+    await summarize(ada, SummarizeArticleCommand(article.id))
+    await summarize(ada, SummarizeArticleCommand(article.id))  # cached: no model call, nothing charged
     (record,) = world.db.chat.usage
     assert (record.user_id, record.kind, record.model) == (ada.user_id, UsageKind.SUMMARY, "offline/lorem")
     # 10 input tokens at $1/M and 5 output tokens at $2/M: 20 micro-dollars.
@@ -128,10 +128,10 @@ async def test_a_spent_budget_refuses_a_summary_before_the_model_is_asked(
 ) -> None:
     article = await world.write(ada, "Title", "Body text.")
     world.db.chat.budgets[ada.user_id] = 20
-    await summarize(ada, article.id)  # spends the 20 micro-dollars
+    await summarize(ada, SummarizeArticleCommand(article.id))  # spends the 20 micro-dollars
     await world.update_article(ada, UpdateArticleCommand(article.id, body="Changed."))
     with pytest.raises(BudgetExceeded):
-        await summarize(ada, article.id)
+        await summarize(ada, SummarizeArticleCommand(article.id))
     assert len(model.requests) == 1
 
 
@@ -140,7 +140,7 @@ async def test_summaries_count_against_the_ai_requests_per_minute(
 ) -> None:
     articles = [await world.write(ada, f"Title {i}", f"Body {i}.") for i in range(4)]
     for article in articles[:3]:
-        await summarize(ada, article.id)
+        await summarize(ada, SummarizeArticleCommand(article.id))
     with pytest.raises(AiRequestsRateLimited):
-        await summarize(ada, articles[3].id)
+        await summarize(ada, SummarizeArticleCommand(articles[3].id))
     assert len(model.requests) == 3

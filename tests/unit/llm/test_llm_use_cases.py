@@ -22,7 +22,7 @@ def catalog(configured: tuple[str, ...] = ("openai",), default: str | None = Non
 
 
 async def test_list_models_marks_availability_and_the_default_in_catalog_order() -> None:
-    page = await ListModels(catalog())()
+    page = await ListModels(catalog())(ListModelsQuery())
     assert [(v.info.id, v.available, v.is_default) for v in page.items] == [
         ("offline/echo", True, False),
         ("openai/big", True, True),
@@ -47,7 +47,7 @@ async def test_check_providers_calls_each_on_its_cheap_model_and_reports_failure
     groq.script(fail(ProviderAuthError("groq refused Parley's API key (401)")))
     checks = await CheckProviders(
         {"openai": openai, "groq": groq}, catalog(("openai", "groq"), default="offline/echo"), clock
-    )()
+    )(CheckProvidersCommand())
     by_provider = {c.provider: c for c in checks}
     assert by_provider["openai"].ok
     assert by_provider["openai"].model == "openai/tiny"

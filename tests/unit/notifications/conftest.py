@@ -9,19 +9,21 @@ from typing import Any
 
 import pytest
 
-from src.application.notifications.announcements import FanOutAnnouncement, PublishAnnouncement
-from src.application.notifications.email import DeliverEmail, EmailComposer, SendEmailDigests
-from src.application.notifications.inbox import (
-    DeleteNotification,
-    ListNotifications,
-    MarkAllNotificationsRead,
-    MarkNotificationRead,
-    NotificationsAfter,
-    PruneNotifications,
-)
+from src.application.notifications.delete_notification import DeleteNotification
+from src.application.notifications.email import DeliverEmail, EmailComposer
+from src.application.notifications.fan_out_announcement import FanOutAnnouncement
+from src.application.notifications.get_preferences import GetPreferences
+from src.application.notifications.list_notifications import ListNotifications
+from src.application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
+from src.application.notifications.mark_notification_read import MarkNotificationRead
+from src.application.notifications.notifications_after import NotificationsAfter
 from src.application.notifications.notify import Notify
-from src.application.notifications.preferences import GetPreferences, Unsubscribe, UpdatePreferences
+from src.application.notifications.prune_notifications import PruneNotifications
+from src.application.notifications.publish_announcement import PublishAnnouncement
 from src.application.notifications.reactions import NotificationReactions
+from src.application.notifications.send_email_digests import SendEmailDigests
+from src.application.notifications.unsubscribe import Unsubscribe
+from src.application.notifications.update_preferences import UpdatePreferences
 from src.application.shared.dispatch_event import DispatchEvent, EventHandler
 from src.application.usage.budget_alerts import CheckBudgetThresholds
 from src.domain.identity.model import Principal, Role, Tier, User, permissions_of

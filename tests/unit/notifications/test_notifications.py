@@ -7,8 +7,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from src.application.notifications.inbox import ListNotificationsQuery
+from src.application.notifications.delete_notification import DeleteNotificationCommand
+from src.application.notifications.list_notifications import ListNotificationsQuery
+from src.application.notifications.mark_notification_read import MarkNotificationReadCommand
+from src.application.notifications.notifications_after import NotificationsAfterQuery
 from src.application.notifications.notify import NotificationDraft
+from src.application.notifications.prune_notifications import PruneNotificationsCommand
+from src.application.notifications.publish_announcement import PublishAnnouncementCommand
+from src.application.notifications.unsubscribe import UnsubscribeCommand
+from src.application.notifications.update_preferences import UpdatePreferencesCommand
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.events import PasswordChanged
 from src.domain.identity.model import Role, Tier
@@ -42,20 +49,20 @@ async def test_inbox_pages_newest_first_with_unread_count_and_cursor(world: Worl
         await world.notify(draft(ada.id, n))
     await world.notify(draft(bob.id, 99))
     me = principal_of(ada)
-    page = await world.list(ListNotificationsQuery(me, limit=2))
+    page = await world.list(me, ListNotificationsQuery(limit=2))
     assert [i.title for i in page.items] == ["title 4", "title 3"]
     assert page.unread_count == 5
     assert page.next_cursor == page.items[-1].id
-    rest = await world.list(ListNotificationsQuery(me, before=page.next_cursor, limit=10))
+    rest = await world.list(me, ListNotificationsQuery(before=page.next_cursor, limit=10))
     assert [i.title for i in rest.items] == ["title 2", "title 1", "title 0"]
     assert rest.next_cursor is None
-    await world.mark_read(me, page.items[0].id)
-    unread = await world.list(ListNotificationsQuery(me, unread_only=True))
+    await world.mark_read(me, MarkNotificationReadCommand(page.items[0].id))
+    unread = await world.list(me, ListNotificationsQuery(unread_only=True))
     assert unread.unread_count == 4
     assert page.items[0].id not in [i.id for i in unread.items]
     assert await world.mark_all_read(me) == 4
-    assert (await world.list(ListNotificationsQuery(me))).unread_count == 0
-    missed = await world.after(me, rest.items[0].id)
+    assert (await world.list(me, ListNotificationsQuery())).unread_count == 0
+    missed = await world.after(me, NotificationsAfterQuery(rest.items[0].id))
     assert [v.title for v in missed] == ["title 3", "title 4"]
 
 
@@ -64,17 +71,19 @@ async def test_someone_elses_notification_does_not_exist(world: World) -> None:
     stored = (await world.notify(draft(bob.id, 1))).stored
     assert stored is not None
     with pytest.raises(NotificationNotFound):
-        await world.mark_read(principal_of(ada), stored.id)
+        await world.mark_read(principal_of(ada), MarkNotificationReadCommand(stored.id))
     with pytest.raises(NotificationNotFound):
-        await world.delete(principal_of(ada), stored.id)
-    await world.delete(principal_of(bob), stored.id)
+        await world.delete(principal_of(ada), DeleteNotificationCommand(stored.id))
+    await world.delete(principal_of(bob), DeleteNotificationCommand(stored.id))
     with pytest.raises(NotificationNotFound):
-        await world.delete(principal_of(bob), stored.id)
+        await world.delete(principal_of(bob), DeleteNotificationCommand(stored.id))
 
 
 async def test_in_app_off_stores_nothing_and_email_on_queues_for_the_digest(world: World) -> None:
     ada = world.add_user("ada")
-    await world.update_preferences(principal_of(ada), {"content": {"in_app": False, "email": True}})
+    await world.update_preferences(
+        principal_of(ada), UpdatePreferencesCommand({"content": {"in_app": False, "email": True}})
+    )
     result = await world.notify(draft(ada.id, 1))
     assert result.stored is None
     assert result.queued_email
@@ -83,7 +92,7 @@ async def test_in_app_off_stores_nothing_and_email_on_queues_for_the_digest(worl
 
 async def test_the_digest_batches_a_window_into_one_mail_per_user_and_category(world: World) -> None:
     ada = world.add_user("ada")
-    await world.update_preferences(principal_of(ada), {"content": {"email": True}})
+    await world.update_preferences(principal_of(ada), UpdatePreferencesCommand({"content": {"email": True}}))
     await world.notify(draft(ada.id, 1))
     await world.notify(draft(ada.id, 2))
     run = await world.digests()
@@ -132,14 +141,14 @@ async def test_a_refused_security_mail_raises_so_the_job_retries_without_a_secon
 async def test_one_click_unsubscribe_turns_that_category_email_off(world: World) -> None:
     ada = world.add_user("ada")
     token = world.links.token(ada.id, Category.ANNOUNCEMENTS)
-    assert await world.unsubscribe(token) == "announcements"
+    assert await world.unsubscribe(UnsubscribeCommand(token)) == "announcements"
     prefs = await world.get_preferences(principal_of(ada))
     assert prefs.categories["announcements"] == {"in_app": True, "email": False}
     assert prefs.categories["budget"] == {"in_app": True, "email": True}
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     for bad in (forged, "nonsense", f"{ada.id}.security.x"):
         with pytest.raises(InvalidUnsubscribeLink):
-            await world.unsubscribe(bad)
+            await world.unsubscribe(UnsubscribeCommand(bad))
 
 
 async def test_budget_thresholds_are_raised_once_each_per_month(world: World) -> None:
@@ -167,10 +176,14 @@ async def test_an_announcement_fans_out_in_batches_to_its_audience_honouring_pre
     admin = world.add_user("root", role=Role.ADMIN, tier=Tier.PRO)
     members = [world.add_user(f"user{n}") for n in range(7)]
     world.add_user("gone", active=False)
-    await world.update_preferences(principal_of(members[0]), {"announcements": {"in_app": False, "email": False}})
+    await world.update_preferences(
+        principal_of(members[0]), UpdatePreferencesCommand({"announcements": {"in_app": False, "email": False}})
+    )
     with pytest.raises(Forbidden):
-        await world.publish(principal_of(members[1]), "t", "b", "all")
-    view = await world.publish(principal_of(admin), "Maintenance", "Tonight at 22:00.", "tier:free")
+        await world.publish(principal_of(members[1]), PublishAnnouncementCommand("t", "b", "all"))
+    view = await world.publish(
+        principal_of(admin), PublishAnnouncementCommand("Maintenance", "Tonight at 22:00.", "tier:free")
+    )
     (message,) = world.db.shared.outbox.values()
     assert message.payload["type"] == "AnnouncementPublished"
     event = AnnouncementPublished(
@@ -197,12 +210,12 @@ async def test_prune_keeps_unread_and_recent(world: World) -> None:
     old_read = (await world.notify(draft(ada.id, 1))).stored
     await world.notify(draft(ada.id, 2))  # old but unread
     assert old_read is not None
-    await world.mark_read(me, old_read.id)
+    await world.mark_read(me, MarkNotificationReadCommand(old_read.id))
     world.clock.advance(91 * 86400)
     recent = (await world.notify(draft(ada.id, 3))).stored
     assert recent is not None
-    await world.mark_read(me, recent.id)
-    result = await world.prune()
+    await world.mark_read(me, MarkNotificationReadCommand(recent.id))
+    result = await world.prune(PruneNotificationsCommand())
     assert result.notifications == 1
     titles = sorted(n.title for n in world.db.notifications.notifications.values())
     assert titles == ["title 2", "title 3"]

@@ -44,11 +44,12 @@ class ChatSession:
 
     async def resume(self, conversation_id: uuid.UUID) -> uuid.UUID | None:
         """Show the conversation's latest messages; the id of a reply still being written, if any."""
-        from src.application.chat.list_messages import ListMessagesCommand
+        from src.application.chat.get_conversation import GetConversationQuery
+        from src.application.chat.list_messages import ListMessagesQuery
 
-        conversation = await self.use_cases.chat.get_conversation(self.principal, conversation_id)
+        conversation = await self.use_cases.chat.get_conversation(self.principal, GetConversationQuery(conversation_id))
         page = await self.use_cases.chat.list_messages(
-            ListMessagesCommand(principal=self.principal, conversation_id=conversation_id, limit=RECENT_MESSAGES)
+            self.principal, ListMessagesQuery(conversation_id=conversation_id, limit=RECENT_MESSAGES)
         )
         self.conversation_id = conversation.id
         title = conversation.title or "untitled"
@@ -87,11 +88,9 @@ class ChatSession:
         from src.domain.shared.errors import DomainError
 
         self._stop_wanted = False
-        command = SendMessageCommand(
-            principal=self.principal, content=content, conversation_id=self.conversation_id, model=self.model
-        )
+        command = SendMessageCommand(content=content, conversation_id=self.conversation_id, model=self.model)
         try:
-            handle = await self.use_cases.chat.send_message(command)
+            handle = await self.use_cases.chat.send_message(self.principal, command)
         except DomainError as exc:
             self.screen.error(describe_error(exc))
             return False
@@ -105,14 +104,12 @@ class ChatSession:
 
     async def follow(self, message_id: uuid.UUID) -> bool:
         """Show a reply already being written (found when resuming a conversation), live."""
-        from src.application.chat.resume_reply_stream import ResumeReplyStreamCommand
+        from src.application.chat.resume_reply_stream import ResumeReplyStreamQuery
 
         assert self.conversation_id is not None
         self.screen.note("[a reply is being written: following it, Ctrl-C stops it]")
         events = await self.use_cases.chat.resume_reply_stream(
-            ResumeReplyStreamCommand(
-                principal=self.principal, message_id=message_id, conversation_id=self.conversation_id
-            )
+            self.principal, ResumeReplyStreamQuery(message_id=message_id, conversation_id=self.conversation_id)
         )
         return await self._show(self.conversation_id, message_id, events)
 
@@ -156,7 +153,7 @@ class ChatSession:
         conversation_id, message_id = self._current
         with contextlib.suppress(DomainError):  # reply_not_in_progress: it ended meanwhile
             await self.use_cases.chat.stop_reply(
-                StopReplyCommand(principal=self.principal, message_id=message_id, conversation_id=conversation_id)
+                self.principal, StopReplyCommand(message_id=message_id, conversation_id=conversation_id)
             )
 
     # -- slash commands --------------------------------------------------------------------------
@@ -173,6 +170,7 @@ class ChatSession:
             self.screen.text(f"{view.info.id}{suffix}\n")
 
     async def title(self, text: str) -> None:
+        from src.application.chat.get_conversation import GetConversationQuery
         from src.application.chat.update_conversation import UpdateConversationCommand
 
         if self.conversation_id is None:
@@ -180,8 +178,10 @@ class ChatSession:
             return
         if text:
             view = await self.use_cases.chat.update_conversation(
-                UpdateConversationCommand(principal=self.principal, conversation_id=self.conversation_id, title=text)
+                self.principal, UpdateConversationCommand(conversation_id=self.conversation_id, title=text)
             )
         else:
-            view = await self.use_cases.chat.get_conversation(self.principal, self.conversation_id)
+            view = await self.use_cases.chat.get_conversation(
+                self.principal, GetConversationQuery(self.conversation_id)
+            )
         self.screen.note(f"title: {view.title or '(none yet)'}")

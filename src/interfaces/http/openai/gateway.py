@@ -17,7 +17,7 @@ import msgspec
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Receive, Scope, Send
 
-from src.application.identity.authenticate import Authenticate
+from src.application.identity.authenticate import Authenticate, AuthenticateCommand
 from src.domain.identity.model import Principal
 from src.domain.llm.errors import UnknownModel
 from src.domain.shared.errors import DomainError, Unauthenticated
@@ -96,7 +96,7 @@ class OpenAIGateway:
         token = bearer_token(scope)
         if token is None:
             raise Unauthenticated("You didn't provide an API key: send `Authorization: Bearer pk_...`")
-        return await self._authenticate(token)
+        return await self._authenticate(AuthenticateCommand(token))
 
     async def _body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -118,10 +118,10 @@ class OpenAIGateway:
         self, principal: Principal, body: bytes, receive: Receive, send: Send, started: float
     ) -> None:
         request = REQUEST_DECODER.decode(body)
-        command = command_of(request, principal)
+        command = command_of(request)
         complete_chat = self._use_cases.complete_chat
         if request.stream:
-            stream = await complete_chat.stream(command)
+            stream = await complete_chat.stream(principal, command)
             await relay_stream(
                 stream,
                 send,
@@ -130,7 +130,7 @@ class OpenAIGateway:
                 parley_seconds=_since(started) - stream.waited,
             )
             return
-        result = await complete_chat.complete(command)
+        result = await complete_chat.complete(principal, command)
         answer = completion_body(result, id_=completion_id(), created=int(time.time()))
         await _answer(send, 200, answer, started, waited=result.provider_seconds)
 

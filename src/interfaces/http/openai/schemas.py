@@ -12,8 +12,7 @@ from typing import Any
 
 import msgspec
 
-from src.application.chat.complete_chat import ChatCompletionCommand, CompletionResult, InvalidCompletionRequest
-from src.domain.identity.model import Principal
+from src.application.chat.complete_chat import CompleteChatCommand, CompletionResult, InvalidCompletionRequest
 from src.domain.llm.model import FinishReason, MessageRole, PromptMessage, Usage
 
 
@@ -83,7 +82,7 @@ def _text_of(message: ChatMessage, index: int) -> str:
     return "".join(texts)
 
 
-def command_of(request: ChatCompletionRequest, principal: Principal) -> ChatCompletionCommand:
+def command_of(request: ChatCompletionRequest) -> CompleteChatCommand:
     if request.n not in (None, 1):
         raise _refuse("n", "n must be 1: Parley answers with one choice")
     messages = []
@@ -99,8 +98,7 @@ def command_of(request: ChatCompletionRequest, principal: Principal) -> ChatComp
     ):
         raise _refuse("response_format", "response_format.type must be text, json_object or json_schema")
     stop = request.stop
-    return ChatCompletionCommand(
-        principal=principal,
+    return CompleteChatCommand(
         model=request.model,
         messages=tuple(messages),
         temperature=request.temperature,

@@ -25,7 +25,7 @@ from litestar import WebSocket, websocket
 from litestar.params import SkipValidation
 
 from src.application.chat.ports import EventsLost, ReplyEvent, UserEvent
-from src.application.chat.resume_reply_stream import ResumeReplyStreamCommand
+from src.application.chat.resume_reply_stream import ResumeReplyStreamQuery
 from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.stop_reply import StopReplyCommand
 from src.domain.shared.errors import DomainError, Unauthenticated
@@ -87,12 +87,12 @@ class ChatSocket:
         try:
             principal = await session.current_principal()
             handle = await self._use_cases.send_message(
+                principal,
                 SendMessageCommand(
-                    principal=principal,
                     content=frame.content,
                     conversation_id=frame.conversation_id,
                     model=frame.model,
-                )
+                ),
             )
         except DomainError as exc:
             self._refuse(exc, client_id=frame.client_id)
@@ -115,7 +115,7 @@ class ChatSocket:
     async def stop(self, session: SocketSession, frame: StopFrame) -> None:
         try:
             principal = await session.current_principal()
-            await self._use_cases.stop_reply(StopReplyCommand(principal=principal, message_id=frame.message_id))
+            await self._use_cases.stop_reply(principal, StopReplyCommand(message_id=frame.message_id))
         except DomainError as exc:
             self._refuse(exc, message_id=str(frame.message_id))
 
@@ -123,9 +123,7 @@ class ChatSocket:
         try:
             principal = await session.current_principal()
             events = await self._use_cases.resume_reply_stream(
-                ResumeReplyStreamCommand(
-                    principal=principal, message_id=frame.message_id, last_event_id=frame.last_event_id
-                )
+                principal, ResumeReplyStreamQuery(message_id=frame.message_id, last_event_id=frame.last_event_id)
             )
         except DomainError as exc:
             self._refuse(exc, message_id=str(frame.message_id))
@@ -204,11 +202,11 @@ class ChatSocket:
         assert principal is not None
         try:
             events = await self._use_cases.resume_reply_stream(
-                ResumeReplyStreamCommand(
-                    principal=principal,
+                principal,
+                ResumeReplyStreamQuery(
                     message_id=message_id,
                     conversation_id=uuid.UUID(str(started["conversation_id"])),
-                )
+                ),
             )
         except DomainError:
             return

@@ -21,7 +21,7 @@ from typing import Any
 
 from litestar import WebSocket
 
-from src.application.identity.authenticate import Authenticate
+from src.application.identity.authenticate import Authenticate, AuthenticateCommand
 from src.domain.identity.model import Principal
 from src.domain.shared.errors import DomainError, Unauthenticated
 from src.infrastructure.logging import get_logger
@@ -134,7 +134,7 @@ class SocketSession:
         assert self.principal is not None
         if self._token is None:
             return self.principal
-        self.principal = await self._authenticate(self._token)
+        self.principal = await self._authenticate(AuthenticateCommand(self._token))
         return self.principal
 
     async def recheck(self) -> None:
@@ -144,7 +144,7 @@ class SocketSession:
         if self._closing or self._token is None:
             return
         try:
-            self.principal = await self._authenticate(self._token, allow_expired=True)
+            self.principal = await self._authenticate(AuthenticateCommand(self._token, allow_expired=True))
         except Unauthenticated as exc:
             logger.info("ws_signed_out", user_id=self._user_id, reason=exc.code)
             self.close(CLOSE_UNAUTHENTICATED, exc.code)
@@ -203,7 +203,7 @@ class SocketSession:
             self.close(CLOSE_UNAUTHENTICATED, "authentication required: the first frame must be an auth frame")
             return False
         try:
-            self.principal = await self._authenticate(frame.token)
+            self.principal = await self._authenticate(AuthenticateCommand(frame.token))
         except Unauthenticated as exc:
             self.close(CLOSE_UNAUTHENTICATED, exc.code)
             return False
@@ -267,7 +267,7 @@ class SocketSession:
     async def _renew_credentials(self, frame: AuthFrame) -> None:
         assert self.principal is not None
         try:
-            principal = await self._authenticate(frame.token)
+            principal = await self._authenticate(AuthenticateCommand(frame.token))
         except Unauthenticated as exc:
             self.error(exc.code, exc.detail)
             return

@@ -12,7 +12,10 @@ from typing import Annotated
 from litestar import Controller, Response, get
 from litestar.params import Parameter, QueryParameter, SkipValidation
 
-from src.application.admin.analytics import RangeQuery, TopSpendersQuery, UsageAnalyticsQuery
+from src.application.admin.get_content_analytics import GetContentAnalyticsQuery
+from src.application.admin.get_top_spenders import GetTopSpendersQuery
+from src.application.admin.get_usage_analytics import GetUsageAnalyticsQuery
+from src.application.admin.get_user_analytics import GetUserAnalyticsQuery
 from src.domain.admin.analytics import MAX_LIMIT, MAX_RANGE_DAYS
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
@@ -70,8 +73,8 @@ class AnalyticsController(Controller):
         ] = "day",
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Groups listed at most")] = 100,
     ) -> Response[UsageAnalyticsResponse]:
-        query = UsageAnalyticsQuery(principal, start=start, end=end, group_by=group_by, limit=limit)
-        report = await container.admin.usage_analytics(query)
+        query = GetUsageAnalyticsQuery(start=start, end=end, group_by=group_by, limit=limit)
+        report = await container.admin.usage_analytics(principal, query)
         return Response(UsageAnalyticsResponse.of(report), headers=_NO_STORE)
 
     @get(
@@ -89,7 +92,7 @@ class AnalyticsController(Controller):
         start: FromDay = None,
         end: ToDay = None,
     ) -> Response[UserAnalyticsResponse]:
-        report = await container.admin.user_analytics(RangeQuery(principal, start=start, end=end))
+        report = await container.admin.user_analytics(principal, GetUserAnalyticsQuery(start=start, end=end))
         return Response(UserAnalyticsResponse.of(report), headers=_NO_STORE)
 
     @get(
@@ -106,7 +109,7 @@ class AnalyticsController(Controller):
         start: FromDay = None,
         end: ToDay = None,
     ) -> Response[ContentAnalyticsResponse]:
-        report = await container.admin.content_analytics(RangeQuery(principal, start=start, end=end))
+        report = await container.admin.content_analytics(principal, GetContentAnalyticsQuery(start=start, end=end))
         return Response(ContentAnalyticsResponse.of(report), headers=_NO_STORE)
 
     @get(
@@ -133,7 +136,7 @@ class AnalyticsController(Controller):
         ] = "month",
         limit: Annotated[int, Parameter(ge=1, le=MAX_LIMIT, description="Users listed at most")] = 10,
     ) -> Response[TopSpendersResponse]:
-        report = await container.admin.top_spenders(TopSpendersQuery(principal, by=by, period=period, limit=limit))
+        report = await container.admin.top_spenders(principal, GetTopSpendersQuery(by=by, period=period, limit=limit))
         return Response(TopSpendersResponse.of(report), headers=_NO_STORE)
 
 

@@ -10,7 +10,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from src.application.admin.moderation import ModerationQuery, ReportCommand, ResolveCommand
+from src.application.admin.list_moderation_items import ListModerationItemsQuery
+from src.application.admin.report_content import ReportContentCommand
+from src.application.admin.resolve_moderation_item import ResolveModerationItemCommand
 from src.domain.admin.audit import MAX_AUDIT_PAGE, MAX_FILTER_LENGTH, AuditQuery, parse_action
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
@@ -91,7 +93,7 @@ class ModerationController(Controller):
         before: Annotated[uuid.UUID | None, Parameter(description="Only items older than this one")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> ModerationPageResponse:
-        query = ModerationQuery(status=status, kind=kind, before=before, limit=limit)
+        query = ListModerationItemsQuery(status=status, kind=kind, before=before, limit=limit)
         return ModerationPageResponse.of(await container.audit_moderation.list_moderation_items(principal, query))
 
     @post(
@@ -113,7 +115,7 @@ class ModerationController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ModerationItemResponse:
-        command = ResolveCommand(item_id=item_id, action=data.action, note=data.note)
+        command = ResolveModerationItemCommand(item_id=item_id, action=data.action, note=data.note)
         return ModerationItemResponse.of(await container.audit_moderation.resolve_moderation_item(principal, command))
 
 
@@ -143,5 +145,5 @@ class ReportsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ReportResponse:
-        command = ReportCommand(kind=data.kind, target_id=data.id, reason=data.reason)
+        command = ReportContentCommand(kind=data.kind, target_id=data.id, reason=data.reason)
         return ReportResponse.of(await container.audit_moderation.report_content(principal, command))

@@ -9,10 +9,12 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
-from src.application.admin.analytics import TopSpenders, UserAnalytics
-from src.application.admin.audit import AuditPage
-from src.application.admin.moderation import ModerationPage, ReportView
+from src.application.admin.get_top_spenders import TopSpenders
+from src.application.admin.get_user_analytics import UserAnalytics
+from src.application.admin.list_audit_events import AuditPage
+from src.application.admin.list_moderation_items import ModerationPage
 from src.application.admin.ports import ContentAnalytics, DependencyLatency, UsageAnalytics
+from src.application.admin.report_content import ReportView
 from src.application.admin.system_status import InstanceStatus, SystemStatus
 from src.domain.admin.analytics import UsageStats
 from src.domain.admin.audit import AuditEvent

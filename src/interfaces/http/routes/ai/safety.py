@@ -6,7 +6,8 @@ from litestar import Controller, post
 from litestar.params import JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK
 
-from src.application.ai.safety import CHECKS, ScanCommand
+from src.application.ai.safety import CHECKS
+from src.application.ai.scan_text import ScanTextCommand
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
 from src.interfaces.http.routes.ai.schemas import ScanRequest, ScanResponse
@@ -31,4 +32,4 @@ class SafetyController(Controller):
     )
     async def scan(self, data: JSONBody[ScanRequest], container: SkipValidation[Container]) -> ScanResponse:
         checks = tuple(data.checks) if data.checks else CHECKS
-        return ScanResponse.of(container.ai.scan_text(ScanCommand(data.text, checks)))
+        return ScanResponse.of(container.ai.scan_text(ScanTextCommand(data.text, checks)))

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 from src.application.ai.runner import ToolOutcome
-from src.application.ai.safety import ScanReport
+from src.application.ai.scan_text import ScanReport
 from src.domain.ai.model import (
     ClassificationResult,
     GenerationResult,

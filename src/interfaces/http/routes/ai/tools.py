@@ -7,7 +7,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK
 
-from src.application.ai.tools import ClassifyCommand, GenerateCommand, ModerateCommand, SummarizeCommand
+from src.application.ai.classify import ClassifyCommand
+from src.application.ai.generate import GenerateCommand
+from src.application.ai.moderate import ModerateCommand
+from src.application.ai.summarize import SummarizeCommand
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY, requires

@@ -12,7 +12,10 @@ from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from src.application.chat.create_conversation import CreateConversationCommand
-from src.application.chat.list_conversations import ListConversationsCommand
+from src.application.chat.delete_conversation import DeleteConversationCommand
+from src.application.chat.export_conversation import ExportConversationQuery
+from src.application.chat.get_conversation import GetConversationQuery
+from src.application.chat.list_conversations import ListConversationsQuery
 from src.application.chat.update_conversation import UNCHANGED, UpdateConversationCommand
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
@@ -58,14 +61,13 @@ class ConversationsController(Controller):
     ) -> ConversationResponse:
         data = data or CreateConversationRequest()  # no body at all: every field has its default
         command = CreateConversationCommand(
-            principal,
             title=data.title,
             model=data.model,
             system_prompt=data.system_prompt,
             temperature=data.temperature,
             knowledge=data.chosen_knowledge(),
         )
-        return ConversationResponse.of(await container.use_cases.chat.create_conversation(command))
+        return ConversationResponse.of(await container.use_cases.chat.create_conversation(principal, command))
 
     @get(
         "/",
@@ -84,8 +86,8 @@ class ConversationsController(Controller):
         limit: Annotated[int, limit_param(100)] = 20,
         offset: Annotated[int, offset_param("Conversations to skip")] = 0,
     ) -> ConversationPageResponse:
-        command = ListConversationsCommand(principal, query=q, archived=archived, limit=limit, offset=offset)
-        return ConversationPageResponse.of(await container.use_cases.chat.list_conversations(command))
+        command = ListConversationsQuery(query=q, archived=archived, limit=limit, offset=offset)
+        return ConversationPageResponse.of(await container.use_cases.chat.list_conversations(principal, command))
 
     @get("/{conversation_id:uuid}", summary="Read a conversation", description=NOT_YOURS)
     async def get_conversation(
@@ -94,7 +96,9 @@ class ConversationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ConversationResponse:
-        return ConversationResponse.of(await container.use_cases.chat.get_conversation(principal, conversation_id))
+        return ConversationResponse.of(
+            await container.use_cases.chat.get_conversation(principal, GetConversationQuery(conversation_id))
+        )
 
     @patch(
         "/{conversation_id:uuid}",
@@ -112,7 +116,6 @@ class ConversationsController(Controller):
         container: SkipValidation[Container],
     ) -> ConversationResponse:
         command = UpdateConversationCommand(
-            principal,
             conversation_id,
             title=_given(data.title),
             model=_given(data.model),
@@ -123,7 +126,7 @@ class ConversationsController(Controller):
             context_tokens=_given(data.context_tokens),
             summarize=_given(data.summarize),
         )
-        return ConversationResponse.of(await container.use_cases.chat.update_conversation(command))
+        return ConversationResponse.of(await container.use_cases.chat.update_conversation(principal, command))
 
     @delete(
         "/{conversation_id:uuid}",
@@ -137,7 +140,7 @@ class ConversationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.use_cases.chat.delete_conversation(principal, conversation_id)
+        await container.use_cases.chat.delete_conversation(principal, DeleteConversationCommand(conversation_id))
 
     @get(
         "/{conversation_id:uuid}/export",
@@ -162,7 +165,9 @@ class ConversationsController(Controller):
             Parameter(max_length=20, description="`json` or `markdown`", schema_extra={"enum": ["json", "markdown"]}),
         ] = "json",
     ) -> Response[Any]:
-        exported = await container.use_cases.chat.export_conversation(principal, conversation_id, format)
+        exported = await container.use_cases.chat.export_conversation(
+            principal, ExportConversationQuery(conversation_id, format)
+        )
         headers = {"Content-Disposition": f'attachment; filename="{exported.filename}"'}
         if exported.format == "json":
             return Response(ConversationExportResponse.of(exported.export), headers=headers)

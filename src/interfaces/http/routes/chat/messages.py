@@ -13,9 +13,9 @@ from litestar.openapi.spec import Example
 from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_406_NOT_ACCEPTABLE
 
-from src.application.chat.list_messages import ListMessagesCommand
+from src.application.chat.list_messages import ListMessagesQuery
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
-from src.application.chat.resume_reply_stream import ResumeReplyStreamCommand
+from src.application.chat.resume_reply_stream import ResumeReplyStreamQuery
 from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.stop_reply import StopReplyCommand
 from src.application.chat.views import ReplyHandle
@@ -120,9 +120,9 @@ class MessagesController(Controller):
         before: Annotated[uuid.UUID | None, Parameter(description="Only messages older than this one")] = None,
         limit: Annotated[int, limit_param(200)] = 50,
     ) -> MessagePageResponse:
-        command = ListMessagesCommand(principal, conversation_id, before=before, limit=limit)
+        command = ListMessagesQuery(conversation_id, before=before, limit=limit)
         scan = container.settings.ai.prompt_injection_policy == "flag"
-        return MessagePageResponse.of(await container.use_cases.chat.list_messages(command), scan=scan)
+        return MessagePageResponse.of(await container.use_cases.chat.list_messages(principal, command), scan=scan)
 
     @post(
         "/",
@@ -142,8 +142,8 @@ class MessagesController(Controller):
         container: SkipValidation[Container],
     ) -> Response[Any]:
         wants_event_stream(request)  # 406 before anything is stored
-        command = SendMessageCommand(principal, data.content, conversation_id=conversation_id, model=data.model)
-        return await reply_response(request, await container.use_cases.chat.send_message(command), container)
+        command = SendMessageCommand(data.content, conversation_id=conversation_id, model=data.model)
+        return await reply_response(request, await container.use_cases.chat.send_message(principal, command), container)
 
     @post(
         "/{message_id:uuid}/regenerate",
@@ -163,8 +163,10 @@ class MessagesController(Controller):
         data: JSONBody[RegenerateRequest | None] = None,
     ) -> Response[Any]:
         wants_event_stream(request)
-        command = RegenerateReplyCommand(principal, conversation_id, message_id, model=data.model if data else None)
-        return await reply_response(request, await container.use_cases.chat.regenerate_reply(command), container)
+        command = RegenerateReplyCommand(conversation_id, message_id, model=data.model if data else None)
+        return await reply_response(
+            request, await container.use_cases.chat.regenerate_reply(principal, command), container
+        )
 
     @post(
         "/{message_id:uuid}/stop",
@@ -181,8 +183,8 @@ class MessagesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> StopResponse:
-        command = StopReplyCommand(principal, message_id, conversation_id=conversation_id)
-        await container.use_cases.chat.stop_reply(command)
+        command = StopReplyCommand(message_id, conversation_id=conversation_id)
+        await container.use_cases.chat.stop_reply(principal, command)
         return StopResponse(message_id=message_id, status="stopping")
 
     @get(
@@ -212,8 +214,8 @@ class MessagesController(Controller):
     ) -> Response[Any]:
         if request.accept.best_match([SSE]) is None:
             raise HTTPException(status_code=HTTP_406_NOT_ACCEPTABLE, detail=f"This route answers {SSE} only")
-        command = ResumeReplyStreamCommand(
-            principal, message_id, last_event_id_header or last_event_id, conversation_id=conversation_id
+        command = ResumeReplyStreamQuery(
+            message_id, last_event_id_header or last_event_id, conversation_id=conversation_id
         )
-        events = await container.use_cases.chat.resume_reply_stream(command)
+        events = await container.use_cases.chat.resume_reply_stream(principal, command)
         return sse_response(events, heartbeat_seconds=container.settings.chat.sse_heartbeat_seconds)

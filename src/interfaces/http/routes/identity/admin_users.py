@@ -8,6 +8,9 @@ from typing import Annotated
 from litestar import Controller, get, patch
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 
+from src.application.identity.get_user import GetUserQuery
+from src.application.identity.list_users import ListUsersQuery
+from src.application.identity.update_user import UpdateUserCommand
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY, requires
@@ -35,13 +38,15 @@ class AdminUsersController(Controller):
         limit: Annotated[int, limit_param(100)] = 20,
         offset: Annotated[int, offset_param("Users to skip")] = 0,
     ) -> UserPage:
-        return UserPage.of(await container.use_cases.identity.list_users(principal, q or None, limit, offset))
+        return UserPage.of(
+            await container.use_cases.identity.list_users(principal, ListUsersQuery(q or None, limit, offset))
+        )
 
     @get("/{user_id:uuid}", summary="Read a user", description="404 `user_not_found`. Needs `users:manage`.")
     async def get_user(
         self, user_id: FromPath[uuid.UUID], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> UserResponse:
-        return UserResponse.of(await container.use_cases.identity.get_user(principal, user_id))
+        return UserResponse.of(await container.use_cases.identity.get_user(principal, GetUserQuery(user_id)))
 
     @patch(
         "/{user_id:uuid}",
@@ -60,6 +65,6 @@ class AdminUsersController(Controller):
         container: SkipValidation[Container],
     ) -> UserResponse:
         view = await container.use_cases.identity.update_user(
-            principal, user_id, role=data.role, tier=data.tier, is_active=data.is_active
+            principal, UpdateUserCommand(user_id, role=data.role, tier=data.tier, is_active=data.is_active)
         )
         return UserResponse.of(view)

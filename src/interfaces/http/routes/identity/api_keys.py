@@ -8,6 +8,8 @@ from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, JSONBody, SkipValidation
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from src.application.identity.create_api_key import CreateApiKeyCommand
+from src.application.identity.revoke_api_key import RevokeApiKeyCommand
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY, requires
@@ -40,7 +42,9 @@ class ApiKeysController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> Response[CreatedApiKeyResponse]:
-        created = await container.use_cases.identity.create_api_key(principal, data.name, data.expires_in_days)
+        created = await container.use_cases.identity.create_api_key(
+            principal, CreateApiKeyCommand(data.name, data.expires_in_days)
+        )
         return Response(
             CreatedApiKeyResponse.of(created), status_code=HTTP_201_CREATED, headers={"Cache-Control": "no-store"}
         )
@@ -61,4 +65,4 @@ class ApiKeysController(Controller):
     async def revoke_api_key(
         self, key_id: FromPath[uuid.UUID], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> None:
-        await container.use_cases.identity.revoke_api_key(principal, key_id)
+        await container.use_cases.identity.revoke_api_key(principal, RevokeApiKeyCommand(key_id))

@@ -13,6 +13,9 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT, HTTP_400_BAD_REQUEST
 
+from src.application.identity.refresh_session import RefreshSessionCommand
+from src.application.identity.sign_out import SignOutCommand
+from src.application.identity.sign_out_everywhere import SignOutEverywhereCommand
 from src.application.identity.views import RegisterUserCommand, SignInCommand, TokenPair
 from src.domain.identity.errors import InvalidToken, RefreshTokenReused, SignInThrottled
 from src.domain.identity.model import Principal
@@ -209,7 +212,9 @@ class AuthController(Controller):
             return await container.use_cases.identity.sign_in(command)
         if body.grant_type == "refresh_token":
             return await container.use_cases.identity.refresh_session(
-                _require(body.refresh_token, "refresh_token", "refresh_token"), client_ip=client_host(request.scope)
+                RefreshSessionCommand(
+                    _require(body.refresh_token, "refresh_token", "refresh_token"), client_ip=client_host(request.scope)
+                )
             )
         raise OAuthTokenError("unsupported_grant_type", "grant_type must be `password` or `refresh_token`")
 
@@ -227,7 +232,7 @@ class AuthController(Controller):
         self, data: JSONBody[LogoutRequest], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> None:
         with contextlib.suppress(InvalidToken):  # nothing to revoke, and nothing to reveal about others
-            await container.use_cases.identity.sign_out(principal, data.refresh_token)
+            await container.use_cases.identity.sign_out(principal, SignOutCommand(data.refresh_token))
 
     @post(
         "/logout-all",
@@ -249,6 +254,6 @@ class AuthController(Controller):
         revoke_api_keys = data is not None and data.revoke_api_keys
         return SignedOut(
             revoked_sessions=await container.use_cases.identity.sign_out_everywhere(
-                principal, revoke_api_keys=revoke_api_keys
+                principal, SignOutEverywhereCommand(revoke_api_keys=revoke_api_keys)
             )
         )

@@ -26,6 +26,9 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
+from src.application.identity.authenticate import AuthenticateCommand
+from src.application.identity.refresh_session import RefreshSessionCommand
+from src.application.identity.sign_out import SignOutCommand
 from src.application.identity.views import SignInCommand, TokenPair
 from src.domain.shared.errors import DomainError, PermissionDenied, Unauthenticated
 from src.infrastructure.container import Container
@@ -179,7 +182,7 @@ class BrowserSessionController(Controller):
             raise NoBrowserSession("Sign in first: this browser holds no session")
         try:
             pair = await container.use_cases.identity.refresh_session(
-                refresh_token, client_ip=client_host(request.scope)
+                RefreshSessionCommand(refresh_token, client_ip=client_host(request.scope))
             )
         except DomainError as exc:
             log_security_event(exc, request)
@@ -209,13 +212,14 @@ class BrowserSessionController(Controller):
         if refresh_token:
             with contextlib.suppress(DomainError):
                 if request.scope.get("user") is not None:
-                    await container.use_cases.identity.sign_out(principal_of(request), refresh_token)
+                    await container.use_cases.identity.sign_out(principal_of(request), SignOutCommand(refresh_token))
                 else:
                     # An expired access token must not keep the session alive: revoke by the cookie alone.
                     pair = await container.use_cases.identity.refresh_session(
-                        refresh_token, client_ip=client_host(request.scope)
+                        RefreshSessionCommand(refresh_token, client_ip=client_host(request.scope))
                     )
                     await container.use_cases.identity.sign_out(
-                        await container.use_cases.identity.authenticate(pair.access_token), pair.refresh_token
+                        await container.use_cases.identity.authenticate(AuthenticateCommand(pair.access_token)),
+                        SignOutCommand(pair.refresh_token),
                     )
         return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=_expired(container.settings))

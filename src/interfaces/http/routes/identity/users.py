@@ -13,6 +13,10 @@ from litestar.openapi.spec import OpenAPIMediaType, OpenAPIType, Operation, Requ
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_204_NO_CONTENT, HTTP_304_NOT_MODIFIED
 
+from src.application.identity.change_password import ChangePasswordCommand
+from src.application.identity.get_avatar import GetAvatarQuery
+from src.application.identity.set_avatar import SetAvatarCommand
+from src.application.identity.update_profile import UpdateProfileCommand
 from src.domain.identity.model import MAX_AVATAR_BYTES, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import PUBLIC_OPT, SECURITY
@@ -57,7 +61,7 @@ class MeController(Controller):
         container: SkipValidation[Container],
     ) -> UserResponse:
         view = await container.use_cases.identity.update_profile(
-            principal, display_name=data.display_name, bio=data.bio
+            principal, UpdateProfileCommand(display_name=data.display_name, bio=data.bio)
         )
         return UserResponse.of(view)
 
@@ -80,7 +84,7 @@ class MeController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> UserResponse:
-        return UserResponse.of(await container.profiles.set_avatar(principal, await request.body()))
+        return UserResponse.of(await container.profiles.set_avatar(principal, SetAvatarCommand(await request.body())))
 
     @delete(
         "/avatar",
@@ -120,7 +124,7 @@ class MeController(Controller):
         container: SkipValidation[Container],
     ) -> None:
         await container.use_cases.identity.change_password(
-            principal, data.current_password, data.new_password, principal.session_id
+            principal, ChangePasswordCommand(data.current_password, data.new_password, principal.session_id)
         )
 
 
@@ -157,7 +161,7 @@ class AvatarController(Controller):
             str | None, Parameter(max_length=64, description="The upload's version, from `avatar_url`.")
         ] = None,
     ) -> Response[bytes]:
-        picture = await container.profiles.get_avatar(user_id, size)
+        picture = await container.profiles.get_avatar(GetAvatarQuery(user_id, size))
         etag = f'"{picture.version}-{picture.size}"'
         headers = {"ETag": etag, "Cache-Control": IMMUTABLE if v == picture.version else REVALIDATE}
         if _matches(request.headers.get("if-none-match"), etag):

@@ -9,7 +9,10 @@ from litestar import Controller, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from src.application.knowledge.views import CreateArticleCommand, ListArticlesCommand, UpdateArticleCommand
+from src.application.knowledge.delete_article import DeleteArticleCommand
+from src.application.knowledge.get_article import GetArticleQuery
+from src.application.knowledge.summarize_article import SummarizeArticleCommand
+from src.application.knowledge.views import CreateArticleCommand, ListArticlesQuery, UpdateArticleCommand
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
@@ -61,7 +64,7 @@ class ArticlesController(Controller):
         offset: Annotated[int, offset_param("Articles to skip")] = 0,
     ) -> ArticleList:
         author_id = principal.user_id if author == "me" else _uuid_or_none(author)
-        command = ListArticlesCommand(author_id, status or None, tag or None, q, limit, offset)
+        command = ListArticlesQuery(author_id, status or None, tag or None, q, limit, offset)
         return ArticleList.of(await container.use_cases.knowledge.list_articles(principal, command))
 
     @get("/{article_id:uuid}", summary="Read an article", description=NOT_YOURS)
@@ -71,7 +74,9 @@ class ArticlesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ArticleResponse:
-        return ArticleResponse.of(await container.use_cases.knowledge.get_article(principal, article_id))
+        return ArticleResponse.of(
+            await container.use_cases.knowledge.get_article(principal, GetArticleQuery(article_id))
+        )
 
     @patch(
         "/{article_id:uuid}",
@@ -100,7 +105,7 @@ class ArticlesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.use_cases.knowledge.delete_article(principal, article_id)
+        await container.use_cases.knowledge.delete_article(principal, DeleteArticleCommand(article_id))
 
     @post(
         "/{article_id:uuid}/summarize",
@@ -119,7 +124,9 @@ class ArticlesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> SummaryResponse:
-        return SummaryResponse.of(await container.use_cases.knowledge.summarize_article(principal, article_id))
+        return SummaryResponse.of(
+            await container.use_cases.knowledge.summarize_article(principal, SummarizeArticleCommand(article_id))
+        )
 
 
 def _uuid_or_none(value: str | None) -> uuid.UUID | None:

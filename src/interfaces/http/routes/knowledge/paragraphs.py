@@ -9,7 +9,8 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from src.application.knowledge.views import SearchParagraphsCommand
+from src.application.knowledge.get_dictionary import GetDictionaryQuery
+from src.application.knowledge.views import SearchParagraphsQuery
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
@@ -58,7 +59,7 @@ class ParagraphsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> ParagraphSearchResponse:
-        command = SearchParagraphsCommand(data.words, data.operator, data.limit, data.offset)
+        command = SearchParagraphsQuery(data.words, data.operator, data.limit, data.offset)
         return ParagraphSearchResponse.of(await container.use_cases.knowledge.search_paragraphs(principal, command))
 
     @get(
@@ -76,5 +77,7 @@ class ParagraphsController(Controller):
         container: SkipValidation[Container],
         exclude_stopwords: Annotated[bool, Parameter(description="Leave out English stop words")] = False,
     ) -> DictionaryResponse:
-        view = await container.use_cases.knowledge.get_dictionary(principal, exclude_stopwords=exclude_stopwords)
+        view = await container.use_cases.knowledge.get_dictionary(
+            principal, GetDictionaryQuery(exclude_stopwords=exclude_stopwords)
+        )
         return DictionaryResponse.of(view)

@@ -7,7 +7,7 @@ from typing import Annotated
 from litestar import Controller, get
 from litestar.params import Parameter, QueryParameter, SkipValidation
 
-from src.application.knowledge.views import SearchCommand
+from src.application.knowledge.views import SearchEverythingQuery
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
@@ -48,5 +48,5 @@ class SearchController(Controller):
         limit: Annotated[int, limit_param(100)] = 20,
         offset: Annotated[int, offset_param("Results to skip", maximum=1000)] = 0,
     ) -> SearchResponse:
-        command = SearchCommand(q, (scopes or "").split(","), operator, limit, offset)
+        command = SearchEverythingQuery(q, (scopes or "").split(","), operator, limit, offset)
         return SearchResponse.of(await container.use_cases.knowledge.search_everything(principal, command))

@@ -11,7 +11,9 @@ from litestar.params import FromPath, HeaderParameter, Parameter, SkipValidation
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from src.application.notifications.inbox import ListNotificationsQuery
+from src.application.notifications.delete_notification import DeleteNotificationCommand
+from src.application.notifications.list_notifications import ListNotificationsQuery
+from src.application.notifications.mark_notification_read import MarkNotificationReadCommand
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY
@@ -42,8 +44,8 @@ class NotificationsController(Controller):
         before: Annotated[uuid.UUID | None, Parameter(description="Only notifications older than this one")] = None,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 20,
     ) -> NotificationPageResponse:
-        query = ListNotificationsQuery(principal, unread_only=unread, before=before, limit=limit)
-        return NotificationPageResponse.of(await container.notifications.list_notifications(query))
+        query = ListNotificationsQuery(unread_only=unread, before=before, limit=limit)
+        return NotificationPageResponse.of(await container.notifications.list_notifications(principal, query))
 
     @post(
         "/{notification_id:uuid}/read",
@@ -57,7 +59,7 @@ class NotificationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.notifications.mark_read(principal, notification_id)
+        await container.notifications.mark_read(principal, MarkNotificationReadCommand(notification_id))
 
     @post("/read-all", status_code=HTTP_200_OK, summary="Mark all your notifications read")
     async def mark_all_read(
@@ -77,7 +79,7 @@ class NotificationsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> None:
-        await container.notifications.delete_notification(principal, notification_id)
+        await container.notifications.delete_notification(principal, DeleteNotificationCommand(notification_id))
 
     @get(
         "/stream",

@@ -9,6 +9,9 @@ from litestar import Controller, Response, get, post, put
 from litestar.params import JSONBody, Parameter, SkipValidation
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from src.application.notifications.publish_announcement import PublishAnnouncementCommand
+from src.application.notifications.unsubscribe import UnsubscribeCommand
+from src.application.notifications.update_preferences import UpdatePreferencesCommand
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY, requires
@@ -46,7 +49,9 @@ class PreferencesController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> PreferencesResponse:
-        return PreferencesResponse.of(await container.notifications.update_preferences(principal, data.categories))
+        return PreferencesResponse.of(
+            await container.notifications.update_preferences(principal, UpdatePreferencesCommand(data.categories))
+        )
 
 
 class UnsubscribeController(Controller):
@@ -66,7 +71,7 @@ class UnsubscribeController(Controller):
     async def unsubscribe(
         self, container: SkipValidation[Container], token: Annotated[str, Parameter(max_length=200)]
     ) -> UnsubscribeResponse:
-        return UnsubscribeResponse(category=await container.notifications.unsubscribe(token))
+        return UnsubscribeResponse(category=await container.notifications.unsubscribe(UnsubscribeCommand(token)))
 
     @get(
         "/",
@@ -108,5 +113,7 @@ class AnnouncementsController(Controller):
         principal: SkipValidation[Principal],
         container: SkipValidation[Container],
     ) -> AnnouncementResponse:
-        view = await container.notifications.publish_announcement(principal, data.title, data.body, data.audience)
+        view = await container.notifications.publish_announcement(
+            principal, PublishAnnouncementCommand(data.title, data.body, data.audience)
+        )
         return AnnouncementResponse.of(view)

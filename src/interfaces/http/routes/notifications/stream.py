@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 
 from src.application.chat.ports import EventsLost
+from src.application.notifications.notifications_after import NotificationsAfterQuery
 from src.domain.identity.model import Principal
 from src.infrastructure.container import Container
 
@@ -43,7 +44,7 @@ async def notification_stream(
         yield OPENING
         last = after
         if after is not None:
-            missed = await container.notifications.notifications_after(principal, after)
+            missed = await container.notifications.notifications_after(principal, NotificationsAfterQuery(after))
             if missed:
                 last = missed[-1].id
                 yield b"".join(notification_event(v.to_json()) for v in missed)

@@ -9,7 +9,9 @@ from typing import Annotated
 from litestar import Controller, get, put
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter, SkipValidation
 
-from src.application.usage.get_usage import GetUsageCommand
+from src.application.usage.get_usage import GetUsageQuery
+from src.application.usage.get_user_budget import GetUserBudgetQuery
+from src.application.usage.set_user_budget import SetUserBudgetCommand
 from src.domain.identity.model import Permission, Principal
 from src.infrastructure.container import Container
 from src.interfaces.http.auth import SECURITY, requires
@@ -46,8 +48,8 @@ class UsageController(Controller):
             ),
         ] = "day",
     ) -> UsageResponse:
-        command = GetUsageCommand(principal, start=start, end=end, group_by=group_by)
-        return UsageResponse.of(await container.use_cases.usage.get_usage(command))
+        query = GetUsageQuery(start=start, end=end, group_by=group_by)
+        return UsageResponse.of(await container.use_cases.usage.get_usage(principal, query))
 
 
 class BudgetsController(Controller):
@@ -64,7 +66,9 @@ class BudgetsController(Controller):
     async def get_budget(
         self, user_id: FromPath[uuid.UUID], principal: SkipValidation[Principal], container: SkipValidation[Container]
     ) -> UserBudgetResponse:
-        return UserBudgetResponse.of(await container.use_cases.usage.get_user_budget(principal, user_id))
+        return UserBudgetResponse.of(
+            await container.use_cases.usage.get_user_budget(principal, GetUserBudgetQuery(user_id))
+        )
 
     @put(
         "/{user_id:uuid}/budget",
@@ -83,4 +87,6 @@ class BudgetsController(Controller):
         container: SkipValidation[Container],
     ) -> UserBudgetResponse:
         amount = None if data.monthly_usd is None else str(data.monthly_usd)
-        return UserBudgetResponse.of(await container.use_cases.usage.set_user_budget(principal, user_id, amount))
+        return UserBudgetResponse.of(
+            await container.use_cases.usage.set_user_budget(principal, SetUserBudgetCommand(user_id, amount))
+        )
