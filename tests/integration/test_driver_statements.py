@@ -10,14 +10,15 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import Table, bindparam, event, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.domain.chat.model import Conversation
 from src.infrastructure.persistence import chat_repositories
 from src.infrastructure.persistence.chat_models import ConversationModel
 from src.infrastructure.persistence.chat_rows import conversation_of
 from src.infrastructure.persistence.database import build_database_config
-from src.infrastructure.persistence.driver import run, run_many
+from src.infrastructure.persistence.driver import keep_on_session, run, run_many
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 from tests.integration.test_chat_persistence import a_user
@@ -121,3 +122,32 @@ async def test_many_parameter_sets_in_one_call(uow: SqlAlchemyUnitOfWorkFactory)
             [{"p_id": first.id, "p_title": "One"}, {"p_id": second.id, "p_title": "Two"}],
         )
     assert [(await stored(uow, c.id)).title for c in (first, second)] == ["One", "Two"]
+
+
+async def test_with_tracing_statements_stay_on_the_session_where_its_events_see_them(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    conversation = await a_conversation(uow)
+    async with uow() as tx:
+        engine = tx.session.bind
+    assert isinstance(engine, AsyncEngine)
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.startswith("UPDATE conversation"):
+            seen.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", note)
+    try:
+        async with uow() as tx:
+            await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "Driver"})
+        # On PostgreSQL the statement ran on asyncpg: SQLAlchemy's events (and the tracing) never saw it.
+        assert len(seen) == (0 if engine.dialect.name == "postgresql" else 1)
+        keep_on_session(engine)  # what tracing does
+        async with uow() as tx:
+            await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "Session"})
+        assert len(seen) == (1 if engine.dialect.name == "postgresql" else 2)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", note)
+        setattr(engine.sync_engine, "_parley_on_session", False)  # noqa: B010
+    assert (await stored(uow, conversation.id)).title == "Session"

@@ -18,6 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from src.infrastructure.persistence.driver import keep_on_session
 from src.infrastructure.settings import Settings
 
 _TRACER_NAME = "parley"
@@ -42,6 +43,7 @@ def instrument_database(engine: AsyncEngine, provider: TracerProvider) -> None:
         instrumentor.uninstrument()
     # skip_dep_check: the instrumentation's declared SQLAlchemy range lags the releases it works with.
     instrumentor.instrument(engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True)
+    keep_on_session(engine)  # the reply path's driver statements too (persistence/driver.py)
 
 
 def uninstrument_database() -> None:

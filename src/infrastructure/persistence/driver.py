@@ -11,8 +11,9 @@ transaction as everything else the session does: the transaction is begun first 
 statement is the unit of work's first. asyncpg prepares and caches the statement itself (or, with
 ``DB_PGBOUNCER``, does not: the cache size is 0 then).
 
-On any other database (SQLite, the embedded default) it is the session's ``execute``; both ways
-return ``Rows``. Driver errors go through the same outage test (``outage.py``) as SQLAlchemy's;
+On any other database (SQLite, the embedded default), and with tracing on (``keep_on_session``: the
+OpenTelemetry instrumentation spans what SQLAlchemy executes), it is the session's ``execute``; both
+ways return ``Rows``. Driver errors go through the same outage test (``outage.py``) as SQLAlchemy's;
 a statement slower than ``SLOW_QUERY_MS`` is logged, without its parameters, as the session's are.
 """
 
@@ -25,7 +26,7 @@ from typing import Any, cast
 
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -91,13 +92,29 @@ class _Compiled:
 _COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Executable, _Compiled]] = {}
 
 
+def keep_on_session(engine: AsyncEngine) -> None:
+    """Run every statement on ``engine`` through the session, as SQLAlchemy's events see them: with
+    tracing on (``OTEL_EXPORTER_OTLP_ENDPOINT``), so that each statement has its span."""
+    engine.sync_engine._parley_on_session = True  # type: ignore[attr-defined]
+
+
+def _on_driver(session: AsyncSession) -> Dialect | None:
+    """The dialect when ``session``'s statements may run on the driver (asyncpg, not kept on the session)."""
+    bind: Any = session.bind
+    if bind is None or bind.dialect.driver != "asyncpg":
+        return None
+    if getattr(getattr(bind, "sync_engine", bind), "_parley_on_session", False):
+        return None
+    dialect: Dialect = bind.dialect
+    return dialect
+
+
 async def run(session: AsyncSession, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
     """Execute ``statement`` (a Core statement built once, with bound parameters) with ``parameters``
     in ``session``'s transaction: on asyncpg's connection itself on PostgreSQL, through the session
     elsewhere."""
-    bind = session.bind
-    dialect = bind.dialect if bind is not None else None
-    if dialect is None or dialect.driver != "asyncpg":
+    dialect = _on_driver(session)
+    if dialect is None:
         result = await session.execute(statement, parameters)
         if result.returns_rows:  # type: ignore[attr-defined]
             rows = result.all()
@@ -125,9 +142,8 @@ async def run_many(session: AsyncSession, statement: Executable, rows: Sequence[
     if len(rows) == 1:
         await run(session, statement, rows[0])
         return
-    bind = session.bind
-    dialect = bind.dialect if bind is not None else None
-    if dialect is None or dialect.driver != "asyncpg":
+    dialect = _on_driver(session)
+    if dialect is None:
         await session.execute(statement, list(rows))
         return
     compiled = _compiled(statement, rows[0], dialect)
