@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -17,8 +18,8 @@ from src.domain.chat.model import Conversation
 from src.infrastructure.persistence import chat_repositories
 from src.infrastructure.persistence.chat_models import ConversationModel
 from src.infrastructure.persistence.chat_rows import conversation_of
-from src.infrastructure.persistence.database import build_database_config
-from src.infrastructure.persistence.driver import keep_on_session, run, run_many
+from src.infrastructure.persistence.database import build_database_config, keep_on_session, kept_on_session
+from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 from tests.integration.test_chat_persistence import a_user
@@ -151,3 +152,16 @@ async def test_with_tracing_statements_stay_on_the_session_where_its_events_see_
         event.remove(engine.sync_engine, "before_cursor_execute", note)
         setattr(engine.sync_engine, "_parley_on_session", False)  # noqa: B010
     assert (await stored(uow, conversation.id)).title == "Session"
+
+
+async def test_db_echo_keeps_every_statement_on_the_session(migrated_settings: Settings) -> None:
+    """``DB_ECHO`` promises every statement in the log: none may run past SQLAlchemy."""
+    echoing = replace(migrated_settings, database=replace(migrated_settings.database, echo=True))
+    config = build_database_config(echoing)
+    quiet = build_database_config(migrated_settings)
+    try:
+        assert kept_on_session(config.get_engine())
+        assert not kept_on_session(quiet.get_engine())
+    finally:
+        await config.get_engine().dispose()
+        await quiet.get_engine().dispose()

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.infrastructure.persistence.driver import keep_on_session
+from src.infrastructure.persistence.database import keep_on_session
 from src.infrastructure.settings import Settings
 
 _TRACER_NAME = "parley"

@@ -161,6 +161,8 @@ def build_engine_database(settings: Settings) -> EngineDatabase:
 
 def _watch_engine(engine: AsyncEngine, settings: Settings) -> None:
     instrument_engine(engine, slow_query_ms=settings.database.slow_query_ms)
+    if settings.database.echo:
+        keep_on_session(engine)  # DB_ECHO logs every statement: none runs past SQLAlchemy
     if engine.dialect.name == "postgresql" and settings.database.pool_ping_after > 0:
         ping_when_idle(engine, after_seconds=settings.database.pool_ping_after)
 
@@ -190,6 +192,17 @@ def ping_when_idle(engine: AsyncEngine, *, after_seconds: float) -> None:
             raise exc.DisconnectionError(f"the idle connection failed its ping: {type(error).__name__}") from error
         if alive is False:
             raise exc.DisconnectionError("the idle connection failed its ping")
+
+
+def keep_on_session(engine: AsyncEngine) -> None:
+    """Run every statement on ``engine`` through SQLAlchemy, where its events see them, rather than on
+    the driver (``persistence/driver.py``): with tracing on (a span per statement) and with ``DB_ECHO``."""
+    engine.sync_engine._parley_on_session = True  # type: ignore[attr-defined]
+
+
+def kept_on_session(engine: Any) -> bool:
+    """Whether ``keep_on_session`` was called for ``engine`` (an ``AsyncEngine`` or its sync engine)."""
+    return bool(getattr(getattr(engine, "sync_engine", engine), "_parley_on_session", False))
 
 
 def log_if_slow(engine: AsyncEngine | AsyncConnection, sql: str, elapsed: float) -> None:

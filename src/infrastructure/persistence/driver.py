@@ -11,10 +11,11 @@ transaction as everything else the session does: the transaction is begun first 
 statement is the unit of work's first. asyncpg prepares and caches the statement itself (or, with
 ``DB_PGBOUNCER``, does not: the cache size is 0 then).
 
-On any other database (SQLite, the embedded default), and with tracing on (``keep_on_session``: the
-OpenTelemetry instrumentation spans what SQLAlchemy executes), it is the session's ``execute``; both
-ways return ``Rows``. Driver errors go through the same outage test (``outage.py``) as SQLAlchemy's;
-a statement slower than ``SLOW_QUERY_MS`` is logged, without its parameters, as the session's are.
+On any other database (SQLite, the embedded default), and on an engine kept on the session
+(``database.keep_on_session``: with tracing on, whose instrumentation spans what SQLAlchemy executes, and
+with ``DB_ECHO``, which logs it), it is the session's ``execute``; both ways return ``Rows``. Driver
+errors go through the same outage test (``outage.py``) as SQLAlchemy's; a statement slower than
+``SLOW_QUERY_MS`` is logged, without its parameters, as the session's are.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from typing import Any, cast
 
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from src.infrastructure.persistence.database import log_if_slow
+from src.infrastructure.persistence.database import kept_on_session, log_if_slow
 
 
 class Row:
@@ -90,12 +91,9 @@ class _Compiled:
 
 
 _COMPILED: dict[tuple[int, tuple[str, ...]], tuple[Executable, _Compiled]] = {}
-
-
-def keep_on_session(engine: AsyncEngine) -> None:
-    """Run every statement on ``engine`` through the session, as SQLAlchemy's events see them: with
-    tracing on (``OTEL_EXPORTER_OTLP_ENDPOINT``), so that each statement has its span."""
-    engine.sync_engine._parley_on_session = True  # type: ignore[attr-defined]
+#: Statements are built once, at import: more than this many compiled means some are built per call
+#: (each would stay here for good): the cache starts over rather than grow.
+_COMPILED_MAX = 512
 
 
 def _on_driver(session: AsyncSession) -> Dialect | None:
@@ -103,7 +101,7 @@ def _on_driver(session: AsyncSession) -> Dialect | None:
     bind: Any = session.bind
     if bind is None or bind.dialect.driver != "asyncpg":
         return None
-    if getattr(getattr(bind, "sync_engine", bind), "_parley_on_session", False):
+    if kept_on_session(bind):
         return None
     dialect: Dialect = bind.dialect
     return dialect
@@ -201,6 +199,8 @@ def _compiled(statement: Executable, parameters: Mapping[str, Any], dialect: Dia
         return found[1]
     compiler = cast(ClauseElement, statement).compile(dialect=dialect, column_keys=list(keys) if keys else None)
     made = _compile(compiler, dialect)
+    if len(_COMPILED) >= _COMPILED_MAX:
+        _COMPILED.clear()
     _COMPILED[key] = (statement, made)
     return made
 
