@@ -148,6 +148,8 @@ async def test_the_list_of_failures_is_bounded_most_recent_first(
     keys = [await api.task_queue.enqueue("flaky", {"item": n}, dedupe_key=f"bulk-{n}") for n in range(5)]
     async with saq_worker(settings, jobs):
         await wait_until(lambda: _all_failed(api, keys))
+        # The worker records a failure after SAQ marks the job failed: wait for the list itself.
+        await wait_until(lambda: _all_listed(api, keys))
     # Recorded in the order they failed; a registry that keeps three keeps the last three.
     everything = await failed_keys(api)
     assert sorted(everything) == sorted(keys)
@@ -157,6 +159,10 @@ async def test_the_list_of_failures_is_bounded_most_recent_first(
     await small.record(job)  # fails again: moves to the front, and only the three most recent stay
     others = [key for key in everything if key != keys[0]]
     assert [j.key for j in await small.list()] == [keys[0], *others[:2]]
+
+
+async def _all_listed(container: Container, keys: list[str]) -> bool:
+    return sorted(await failed_keys(container)) == sorted(keys)
 
 
 async def _all_failed(container: Container, keys: list[str]) -> bool:
