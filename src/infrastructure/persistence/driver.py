@@ -27,9 +27,10 @@ from typing import Any, cast
 
 from sqlalchemy import Column
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import ClauseElement, Executable
 from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.util.concurrency import greenlet_spawn
 
 from src.infrastructure.persistence.database import kept_on_session, log_if_slow
 
@@ -73,9 +74,6 @@ class Rows:
     def first(self) -> Any | None:
         return self.rows[0] if self.rows else None
 
-    def all(self) -> list[Any]:
-        return list(self.rows)
-
 
 @dataclass(frozen=True, slots=True)
 class _Compiled:
@@ -113,23 +111,47 @@ async def run(session: AsyncSession, statement: Executable, parameters: Mapping[
     elsewhere."""
     dialect = _on_driver(session)
     if dialect is None:
-        result = await session.execute(statement, parameters)
-        if result.returns_rows:  # type: ignore[attr-defined]
-            rows = result.all()
-            return Rows(rows, len(rows))
-        return Rows((), int(getattr(result, "rowcount", 0) or 0))
+        return _rows_of(await session.execute(statement, parameters))
     compiled = _compiled(statement, parameters, dialect)
-    arguments = _arguments(compiled, parameters)
     connection = await session.connection()
-    driver = await _in_transaction(connection)
+    return await _on(connection, await _in_transaction(connection), compiled, _arguments(compiled, parameters))
+
+
+async def run_outside_transaction(engine: AsyncEngine, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
+    """Execute ``statement`` alone in autocommit on a pooled connection of ``engine``, with no session and
+    no BEGIN/COMMIT round trips (a read before any transaction, as the gateway's budget check): on
+    asyncpg's connection itself on PostgreSQL, through a SQLAlchemy connection elsewhere."""
+    if engine.dialect.driver != "asyncpg" or kept_on_session(engine):
+        async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
+            return _rows_of(await connection.execute(statement, parameters))
+    compiled = _compiled(statement, parameters, engine.dialect)
+    # The pool's checkout (its idle ping included) and checkin as for any connection; outside a
+    # transaction asyncpg is in autocommit.
+    pooled = await engine.raw_connection()
+    try:
+        return await _on(engine, pooled.driver_connection, compiled, _arguments(compiled, parameters))
+    finally:
+        await greenlet_spawn(pooled.close)
+
+
+async def _on(timer: Any, driver: Any, compiled: _Compiled, arguments: list[Any]) -> Rows:
+    """``compiled`` with ``arguments`` on the asyncpg connection ``driver``, logged when slow (by the
+    threshold of ``timer``, the engine or connection it came from)."""
     started = time.perf_counter()
     if compiled.returns_rows:
         records = await driver.fetch(compiled.sql, *arguments)
-        log_if_slow(connection, compiled.sql, time.perf_counter() - started)
+        log_if_slow(timer, compiled.sql, time.perf_counter() - started)
         return Rows([Row(record) for record in records], len(records))
     status: str = await driver.execute(compiled.sql, *arguments)
-    log_if_slow(connection, compiled.sql, time.perf_counter() - started)
+    log_if_slow(timer, compiled.sql, time.perf_counter() - started)
     return Rows((), _count(status))
+
+
+def _rows_of(result: Any) -> Rows:
+    if result.returns_rows:
+        rows = result.all()
+        return Rows(rows, len(rows))
+    return Rows((), int(getattr(result, "rowcount", 0) or 0))
 
 
 async def run_many(session: AsyncSession, statement: Executable, rows: Sequence[Mapping[str, Any]]) -> None:
