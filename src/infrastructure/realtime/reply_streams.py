@@ -246,30 +246,29 @@ class RedisReplyStreamStore:
         redis = self._redis
         hub = self._hub
 
-        # Per reply, in queue order: its events, and whether it closed after them.
-        replies: dict[uuid.UUID, tuple[list[ReplyEvent], list[bool]]] = {}
+        # Per reply, in queue order: its events; and the replies that closed (after their events).
+        events_of: dict[uuid.UUID, list[ReplyEvent]] = {}
+        closed: set[uuid.UUID] = set()
         for reply_id, item in batch:
-            events, closed = replies.setdefault(reply_id, ([], [False]))
             if item is _CLOSE:
-                closed[0] = True
+                closed.add(reply_id)
             else:
-                events.append(item)
+                events_of.setdefault(reply_id, []).append(item)
 
         async def write() -> bool:
             pipe = redis.pipeline(transaction=False)
-            for reply_id, (events, closed) in replies.items():
+            for reply_id, events in events_of.items():
                 key = stream_key(reply_id)
-                if events:
-                    payload = encode_events([encode_event(event) for event in events])
-                    pipe.xadd(key, {"b": payload}, id=f"0-{events[-1].id}")
-                    if not closed[0]:
-                        # A stream whose writer dies mid-reply still goes away, even one Redis made
-                        # anew after losing the first (set on every batch, not only the first).
-                        pipe.expire(key, self._max_age)
-                    if hub is not None:
-                        pipe.publish(key, hub.frame(payload))
-                if closed[0]:
-                    pipe.expire(key, self._ttl)
+                payload = encode_events([encode_event(event) for event in events])
+                pipe.xadd(key, {"b": payload}, id=f"0-{events[-1].id}")
+                if reply_id not in closed:
+                    # A stream whose writer dies mid-reply still goes away, even one Redis made
+                    # anew after losing the first (set on every batch, not only the first).
+                    pipe.expire(key, self._max_age)
+                if hub is not None:
+                    pipe.publish(key, hub.frame(payload))
+            for reply_id in closed:
+                pipe.expire(stream_key(reply_id), self._ttl)
             async with asyncio.timeout(self._timeout * 4):
                 await pipe.execute(raise_on_error=False)
             return True
