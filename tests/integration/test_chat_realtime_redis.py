@@ -41,7 +41,9 @@ async def instances(redis_url: str) -> AsyncIterator[tuple[Instance, Instance]]:
     made = []
     for _ in range(2):
         redis = Redis.from_url(redis_url)
-        hub = PubSubHub(Redis.from_url(redis_url), CircuitBreaker("redis-test"))
+        # A generous round-trip timeout: on a loaded CI machine a first publish (connecting included) took
+        # over the default 0.5 s; what Redis being away does is tested with a hub of its own below.
+        hub = PubSubHub(Redis.from_url(redis_url), CircuitBreaker("redis-test"), timeout=5)
         streams = RedisReplyStreamStore(
             MemoryReplyStreams(ttl=5, max_age=60),
             redis=redis,
