@@ -189,6 +189,40 @@ def test_a_command_imports_only_what_it_uses(world: World, name: str) -> None:
     assert FULL_CONTAINER not in modules
 
 
+#: Each context's tables and repositories (the usage tables are declared with chat's).
+PERSISTENCE_OF = {
+    context: (f"src.infrastructure.persistence.{stem}_models", f"src.infrastructure.persistence.{stem}_repositories")
+    for context, stem in {
+        "chat": "chat",
+        "knowledge": "knowledge",
+        "notifications": "notification",
+        "admin": "admin",
+    }.items()
+}
+#: The contexts whose tables a command reads: it loads their models and repositories and no others.
+CONTEXTS_READ = {
+    "users list": set(),
+    "mail list": {"notifications"},
+    "paragraphs search": {"knowledge"},
+    "conversations export": {"chat"},
+    "audit tail": {"admin"},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONTEXTS_READ))
+def test_a_command_loads_the_tables_of_the_contexts_it_reads_and_no_others(world: World, name: str) -> None:
+    case = GUARDED[name]
+
+    result = world.run(*case.args, stdin=case.stdin)
+
+    assert result.code == case.code, result.stderr[-2000:]
+    modules = imported_modules(result)
+    loaded = {context for context, parts in PERSISTENCE_OF.items() if modules & set(parts)}
+    assert loaded == CONTEXTS_READ[name]
+    # Settings read the chat context's defaults, not its grounding and injection-scanning code.
+    assert "src.domain.chat.grounding" not in modules or "chat" in loaded
+
+
 def test_models_lists_the_catalog_without_building_the_container(run_cli: RunCli) -> None:
     result = run_cli("models", env={"PYTHONPROFILEIMPORTTIME": "1"})
 

@@ -22,9 +22,8 @@ from __future__ import annotations
 import uuid
 
 from src.application.knowledge.ports import KnowledgeTransaction, RankedHit
+from src.domain.chat.defaults import DEFAULT_EXCERPT_CHARS, MAX_PASSAGES
 from src.domain.chat.grounding import (
-    DEFAULT_EXCERPT_CHARS,
-    MAX_PASSAGES,
     Passage,
     PassageKind,
     passage_excerpt,

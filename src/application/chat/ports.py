@@ -23,15 +23,17 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 from src.application.knowledge.ports import KnowledgeTransaction
 from src.application.shared.ports import Transaction
 from src.application.usage.ports import UsageTransaction
-from src.domain.chat.grounding import Passage
 from src.domain.chat.model import Conversation, Grounding, Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import PromptMessage
+
+if TYPE_CHECKING:
+    from src.domain.chat.grounding import Passage
 
 T = TypeVar("T")
 

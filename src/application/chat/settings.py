@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS
-from src.domain.chat.grounding import DEFAULT_PASSAGES
-from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS
+from src.domain.chat.defaults import DEFAULT_CONTEXT_TOKENS, DEFAULT_MAX_MESSAGE_CHARS, DEFAULT_PASSAGES
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,13 +30,6 @@ def history_budget(*, context_window: int, max_output_tokens: int, system_prompt
     return context_window - max_output_tokens - system
 
 
-#: The default of ``CHAT_CONTEXT_TOKENS``: the history a reply sends when neither the deployment nor
-#: the conversation says otherwise. Far below the 128k-1M windows of today's models on purpose.
-DEFAULT_CONTEXT_TOKENS = 16_000
-#: The smallest ``CHAT_CONTEXT_TOKENS`` a deployment may set (a conversation may go lower).
-MIN_CONTEXT_TOKENS = 256
-
-
 def context_budget(*, context_window: int, max_output_tokens: int, system_prompt: str | None, cap: int | None) -> int:
     """Tokens a reply's history may use: the model's room (``history_budget``), held to ``cap``."""
     budget = history_budget(

@@ -32,6 +32,7 @@ from typing import Any
 
 from src.domain.ai.injection import scan_prompt_injection
 from src.domain.chat.context import message_tokens, trim_to_context_window
+from src.domain.chat.defaults import DEFAULT_EXCERPT_CHARS
 from src.domain.knowledge.errors import InvalidSearchWord
 from src.domain.knowledge.snippets import ELLIPSIS, match_spans
 from src.domain.knowledge.stopwords import STOP_WORDS
@@ -45,12 +46,6 @@ from src.domain.knowledge.words import (
 )
 from src.domain.llm.model import MessageRole, PromptMessage
 
-#: ``GROUNDING_PASSAGES`` and ``GROUNDING_EXCERPT_CHARS``: their defaults and bounds.
-DEFAULT_PASSAGES = 5
-DEFAULT_EXCERPT_CHARS = 600
-MAX_PASSAGES = 20
-MIN_EXCERPT_CHARS = 100
-MAX_EXCERPT_CHARS = 4000
 #: The most word occurrences over all paragraphs that a grounded reply's paragraph search may cover
 #: (``selective_query``): about as many paragraphs as can be ranked in a few tens of milliseconds.
 PARAGRAPH_OCCURRENCE_BUDGET = 5000

@@ -1,5 +1,5 @@
-"""SQLAlchemy models of the admin console: the audit log and members' content reports (imported by
-``models.py`` for Alembic). The moderation queue's items are in ``ai_models.py``."""
+"""SQLAlchemy models of the admin console: the audit log and members' content reports (listed in
+``schema.py`` for Alembic). The moderation queue's items are in ``ai_models.py``."""
 
 from __future__ import annotations
 

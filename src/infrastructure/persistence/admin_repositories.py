@@ -19,7 +19,6 @@ from src.domain.admin.moderation import ContentReport, ReportKind
 from src.domain.ai.moderation_queue import ModerationAction, ModerationItem, ModerationItemKind, ModerationItemStatus
 from src.infrastructure.persistence.admin_models import AUDIT_PRUNE_SETTING, AuditEventModel, ContentReportModel
 from src.infrastructure.persistence.ai_models import ModerationItemModel
-from src.infrastructure.persistence.sql_support import SessionScope
 
 
 def _insert(session: AsyncSession) -> Callable[[Any], Any]:
@@ -226,19 +225,3 @@ class SqlContentReportRepository:
             )
         )
         return bool(await self._session.scalar(query))
-
-
-class AdminRepositories(SessionScope):
-    """The admin context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
-
-    @property
-    def audit(self) -> SqlAuditLogRepository:
-        return SqlAuditLogRepository(self.session)
-
-    @property
-    def moderation_items(self) -> SqlModerationItemRepository:
-        return SqlModerationItemRepository(self.session, lock_rows=not self.read_only)
-
-    @property
-    def content_reports(self) -> SqlContentReportRepository:
-        return SqlContentReportRepository(self.session)

@@ -1,4 +1,4 @@
-"""SQLAlchemy models of the ``ai`` context (imported by ``models.py`` for Alembic)."""
+"""SQLAlchemy models of the ``ai`` context (listed in ``schema.py`` for Alembic)."""
 
 from __future__ import annotations
 

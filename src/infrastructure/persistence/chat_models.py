@@ -1,4 +1,4 @@
-"""SQLAlchemy models of the ``chat`` and ``usage`` contexts (imported by ``models.py`` for Alembic)."""
+"""SQLAlchemy models of the ``chat`` and ``usage`` contexts (listed in ``schema.py`` for Alembic)."""
 
 from __future__ import annotations
 

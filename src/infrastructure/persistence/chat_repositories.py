@@ -34,8 +34,7 @@ from src.infrastructure.persistence.chat_models import (
 from src.infrastructure.persistence.chat_rows import conversation_of
 from src.infrastructure.persistence.driver import run
 from src.infrastructure.persistence.identity_repositories import LIKE_ESCAPE, like_pattern
-from src.infrastructure.persistence.message_repository import SqlMessageRepository
-from src.infrastructure.persistence.sql_support import SessionScope, flush_pending, rowcount
+from src.infrastructure.persistence.sql_support import flush_pending, rowcount
 
 # The statements every reply runs, built once on the tables (Core, not ORM-enabled) with bound
 # parameters: executing one with a parameter dict skips building, coercing and cache-keying a new
@@ -281,15 +280,3 @@ class SqlConversationRepository:
             .limit(limit)
         )
         return [StaleReply(conversation_id=cid, message_id=mid) for cid, mid in rows if mid is not None]
-
-
-class ChatRepositories(SessionScope):
-    """The chat context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
-
-    @property
-    def conversations(self) -> SqlConversationRepository:
-        return SqlConversationRepository(self.session)
-
-    @property
-    def messages(self) -> SqlMessageRepository:
-        return SqlMessageRepository(self.session)

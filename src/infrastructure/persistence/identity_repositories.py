@@ -15,7 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.domain.identity.errors import EmailTaken
 from src.domain.identity.model import ApiKey, RefreshToken, Role, Tier, User
 from src.infrastructure.persistence.models import ApiKeyModel, RefreshTokenModel, UserModel
-from src.infrastructure.persistence.sql_support import SessionScope
 
 #: The escape character of LIKE patterns built from user input.
 LIKE_ESCAPE = "\\"
@@ -275,19 +274,3 @@ def _to_api_key(row: ApiKeyModel) -> ApiKey:
         last_used_at=row.last_used_at,
         revoked_at=row.revoked_at,
     )
-
-
-class IdentityRepositories(SessionScope):
-    """The identity context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
-
-    @property
-    def users(self) -> SqlUserRepository:
-        return SqlUserRepository(self.session)
-
-    @property
-    def refresh_tokens(self) -> SqlRefreshTokenRepository:
-        return SqlRefreshTokenRepository(self.session, lock_rows=not self.read_only)
-
-    @property
-    def api_keys(self) -> SqlApiKeyRepository:
-        return SqlApiKeyRepository(self.session)

@@ -30,7 +30,6 @@ from src.infrastructure.persistence.knowledge_models import (
     WordCountModel,
 )
 from src.infrastructure.persistence.knowledge_search_index import ARTICLE_INDEX, PARAGRAPH_INDEX, SearchIndex
-from src.infrastructure.persistence.sql_support import SessionScope
 
 #: Rows per multi-row INSERT (SQLite allows at most 32766 bound values in one statement).
 INSERT_BATCH = 1000
@@ -344,19 +343,3 @@ def _to_article(row: ArticleModel, tags: tuple[str, ...]) -> Article:
         updated_at=row.updated_at,
         hidden_at=row.hidden_at,
     )
-
-
-class KnowledgeRepositories(SessionScope):
-    """The knowledge context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
-
-    @property
-    def articles(self) -> SqlArticleRepository:
-        return SqlArticleRepository(self.session)
-
-    @property
-    def paragraphs(self) -> SqlParagraphRepository:
-        return SqlParagraphRepository(self.session)
-
-    @property
-    def word_counts(self) -> SqlWordCountRepository:
-        return SqlWordCountRepository(self.session)

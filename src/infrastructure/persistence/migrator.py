@@ -131,7 +131,7 @@ def _current_revisions(connection: Connection) -> tuple[str, ...]:
 def _diff_against_models(connection: Connection) -> list[Any]:
     from alembic.autogenerate import compare_metadata
 
-    from src.infrastructure.persistence.models import metadata
+    from src.infrastructure.persistence.schema import every_table
 
     context = MigrationContext.configure(
         connection,
@@ -142,7 +142,7 @@ def _diff_against_models(connection: Connection) -> list[Any]:
             "include_name": include_name,
         },
     )
-    return list(compare_metadata(context, metadata))
+    return list(compare_metadata(context, every_table()))
 
 
 @dataclass(frozen=True, slots=True)

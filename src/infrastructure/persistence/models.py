@@ -1,7 +1,9 @@
-"""SQLAlchemy models. They are infrastructure: repositories map them to and from domain objects.
+"""SQLAlchemy models of the identity context and of what every context shares (the outbox, job
+receipts). They are infrastructure: repositories map them to and from domain objects.
 
-Every model module must be imported here so that Alembic's autogenerate sees every table (a model
-it does not see is a table it would drop).
+Each context's models live in their own module (``chat_models.py``, ...), imported by the repositories
+that use them, so a command that reads users loads no chat table. Alembic and the schema check see
+every table through ``schema.every_table()``, which lists every model module.
 """
 
 from __future__ import annotations
@@ -14,34 +16,7 @@ from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Index, Intege
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-# Every context's models, so that autogenerate sees their tables.
-from src.infrastructure.persistence.admin_models import AuditEventModel, ContentReportModel  # noqa: F401
-from src.infrastructure.persistence.ai_models import ModerationItemModel  # noqa: F401
-from src.infrastructure.persistence.chat_models import (  # noqa: F401
-    ChatMessageModel,
-    ConversationModel,
-    UsageDailyModel,
-    UsageModelDayModel,
-    UsageMonthModel,
-    UsageRecordModel,
-    UserBudgetModel,
-)
-from src.infrastructure.persistence.knowledge_models import (  # noqa: F401
-    ArticleModel,
-    ArticleTagModel,
-    ParagraphModel,
-    ParagraphTermBitmapModel,
-    TagModel,
-    WordCountModel,
-)
-from src.infrastructure.persistence.notification_models import (  # noqa: F401
-    NotificationModel,
-    NotificationPreferenceModel,
-    PendingEmailModel,
-    ProcessedEventModel,
-    SentEmailModel,
-)
-from src.infrastructure.persistence.orm import GUID, DateTimeUTC, UUIDv7AuditBase, orm_registry
+from src.infrastructure.persistence.orm import GUID, DateTimeUTC, UUIDv7AuditBase
 
 
 class JobReceiptModel(UUIDv7AuditBase):
@@ -144,6 +119,4 @@ class ApiKeyModel(UUIDv7AuditBase):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), nullable=True)
 
 
-metadata = orm_registry.metadata
-
-__all__ = ["ApiKeyModel", "JobReceiptModel", "OutboxMessageModel", "RefreshTokenModel", "UserModel", "metadata"]
+__all__ = ["ApiKeyModel", "JobReceiptModel", "OutboxMessageModel", "RefreshTokenModel", "UserModel"]

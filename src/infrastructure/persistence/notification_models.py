@@ -1,5 +1,5 @@
 """SQLAlchemy models of the ``notifications`` context and of the event bus's processed-events record
-(imported by ``models.py`` for Alembic)."""
+(listed in ``schema.py`` for Alembic)."""
 
 from __future__ import annotations
 

@@ -23,7 +23,6 @@ from src.infrastructure.persistence.notification_models import (
     ProcessedEventModel,
     SentEmailModel,
 )
-from src.infrastructure.persistence.sql_support import SessionScope
 
 
 def _insert(session: AsyncSession) -> Callable[[Any], Any]:
@@ -329,19 +328,3 @@ class SqlEmailRepository:
     async def get_sent(self, email_id: uuid.UUID) -> SentEmail | None:
         row = await self._session.get(SentEmailModel, email_id)
         return _sent(row) if row is not None else None
-
-
-class NotificationRepositories(SessionScope):
-    """The notifications context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
-
-    @property
-    def notifications(self) -> SqlNotificationRepository:
-        return SqlNotificationRepository(self.session)
-
-    @property
-    def notification_preferences(self) -> SqlPreferenceRepository:
-        return SqlPreferenceRepository(self.session)
-
-    @property
-    def emails(self) -> SqlEmailRepository:
-        return SqlEmailRepository(self.session)

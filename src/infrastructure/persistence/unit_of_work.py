@@ -6,24 +6,24 @@ import asyncio
 import weakref
 from collections.abc import Callable
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
-from src.infrastructure.persistence.admin_repositories import AdminRepositories
-from src.infrastructure.persistence.chat_repositories import ChatRepositories
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS, Database
-from src.infrastructure.persistence.identity_repositories import IdentityRepositories
-from src.infrastructure.persistence.knowledge_repositories import KnowledgeRepositories
-from src.infrastructure.persistence.notification_repositories import (
-    NotificationRepositories,
-    SqlProcessedEventRepository,
-)
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
-from src.infrastructure.persistence.usage_repositories import UsageRepositories
+from src.infrastructure.persistence.scopes.admin import AdminRepositories
+from src.infrastructure.persistence.scopes.chat import ChatRepositories
+from src.infrastructure.persistence.scopes.identity import IdentityRepositories
+from src.infrastructure.persistence.scopes.knowledge import KnowledgeRepositories
+from src.infrastructure.persistence.scopes.notifications import NotificationRepositories
+from src.infrastructure.persistence.scopes.usage import UsageRepositories
+
+if TYPE_CHECKING:
+    from src.infrastructure.persistence.notification_repositories import SqlProcessedEventRepository
 
 logger = get_logger("parley.db")
 
@@ -102,6 +102,8 @@ class SqlAlchemyUnitOfWork(
 
     @property
     def processed_events(self) -> SqlProcessedEventRepository:
+        from src.infrastructure.persistence.notification_repositories import SqlProcessedEventRepository
+
         return SqlProcessedEventRepository(self.session)
 
     async def __aenter__(self) -> Self:

@@ -42,7 +42,7 @@ from src.infrastructure.persistence.chat_models import (
 )
 from src.infrastructure.persistence.driver import run, run_many, run_outside_transaction
 from src.infrastructure.persistence.orm import GUID
-from src.infrastructure.persistence.sql_support import SessionScope, flush_pending
+from src.infrastructure.persistence.sql_support import flush_pending
 
 _USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)
 _USAGE_MONTHS = cast(Table, UsageMonthModel.__table__)
@@ -340,15 +340,3 @@ class SqlBudgetReader:
         parameters = {"p_user": user_id, "p_month": month_start.date()}
         budget, spent = (await run_outside_transaction(self._engine, _STANDING, parameters)).rows[0]
         return (int(budget) if budget is not None else None), int(spent or 0)
-
-
-class UsageRepositories(SessionScope):
-    """The usage context's repositories on a unit of work's session: a base of ``SqlAlchemyUnitOfWork``."""
-
-    @property
-    def usage(self) -> SqlUsageRepository:
-        return SqlUsageRepository(self.session)
-
-    @property
-    def budgets(self) -> SqlBudgetRepository:
-        return SqlBudgetRepository(self.session)

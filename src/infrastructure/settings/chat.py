@@ -5,15 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from src.application.chat.settings import ReplySettings
-from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS, MIN_CONTEXT_TOKENS
-from src.domain.chat.grounding import (
+from src.domain.chat.defaults import (
+    DEFAULT_CONTEXT_TOKENS,
     DEFAULT_EXCERPT_CHARS,
+    DEFAULT_MAX_MESSAGE_CHARS,
     DEFAULT_PASSAGES,
     MAX_EXCERPT_CHARS,
     MAX_PASSAGES,
+    MIN_CONTEXT_TOKENS,
     MIN_EXCERPT_CHARS,
 )
-from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS
 from src.infrastructure.settings.reading import var
 
 #: The use cases' own defaults, which these variables override.

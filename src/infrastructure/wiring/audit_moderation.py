@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -12,12 +11,14 @@ from src.application.admin.list_moderation_items import ListModerationItems
 from src.application.admin.prune_audit_events import PruneAuditEvents, PruneAuditEventsCommand
 from src.application.admin.report_content import ReportContent
 from src.application.admin.resolve_moderation_item import ResolveModerationItem
-from src.application.shared.ports import Clock
-from src.application.unit_of_work import AppUnitOfWorkFactory
-from src.infrastructure.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+
+    from src.application.shared.ports import Clock
+    from src.application.unit_of_work import AppUnitOfWorkFactory
     from src.infrastructure.queue.catalog import JobSpec
+    from src.infrastructure.settings import Settings
 
 PRUNE_AUDIT_EVENTS = "prune_audit_events"
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from src.application.chat.ports import UserEvents
 from src.application.notifications.delete_notification import DeleteNotification
 from src.application.notifications.email import DeliverEmail, EmailComposer
 from src.application.notifications.fan_out_announcement import FanOutAnnouncement
@@ -19,19 +17,14 @@ from src.application.notifications.mark_all_notifications_read import MarkAllNot
 from src.application.notifications.mark_notification_read import MarkNotificationRead
 from src.application.notifications.notifications_after import NotificationsAfter
 from src.application.notifications.notify import Notify
-from src.application.notifications.ports import Mailer
 from src.application.notifications.prune_notifications import PruneNotifications, PruneNotificationsCommand
 from src.application.notifications.publish_announcement import PublishAnnouncement
 from src.application.notifications.reactions import NotificationReactions
 from src.application.notifications.send_email_digests import SendEmailDigests
 from src.application.notifications.unsubscribe import Unsubscribe
 from src.application.notifications.update_preferences import UpdatePreferences
-from src.application.shared.dispatch_event import DispatchEvent
 from src.application.shared.events import DISPATCH_EVENT_JOB
-from src.application.shared.ports import Clock
-from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.budget_alerts import CheckBudgetThresholds
-from src.domain.usage.model import TierBudgets
 from src.infrastructure.notifications.live_push import UserEventLivePush
 from src.infrastructure.notifications.mailers import ConsoleMailer, SmtpConfig, SmtpMailer
 from src.infrastructure.notifications.templates import FileEmailTemplates
@@ -39,6 +32,14 @@ from src.infrastructure.notifications.unsubscribe import HmacUnsubscribeLinks
 from src.infrastructure.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from src.application.chat.ports import UserEvents
+    from src.application.notifications.ports import Mailer
+    from src.application.shared.dispatch_event import DispatchEvent
+    from src.application.shared.ports import Clock
+    from src.application.unit_of_work import AppUnitOfWorkFactory
+    from src.domain.usage.model import TierBudgets
     # The job catalog brings tracing (OpenTelemetry): only the full container, which runs jobs, needs it.
     from src.infrastructure.queue.catalog import JobSpec
 

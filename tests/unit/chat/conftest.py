@@ -18,7 +18,7 @@ from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, ReplyHandle
 from src.application.usage.ai_requests import AiRequestLimiter
-from src.domain.chat.context import DEFAULT_CONTEXT_TOKENS
+from src.domain.chat.defaults import DEFAULT_CONTEXT_TOKENS
 from src.domain.identity.model import Principal, Role, Tier, User, permissions_of
 from src.domain.llm.model import ModelInfo, ModelPricing
 from src.domain.shared.rate_limit import RateLimitPolicy

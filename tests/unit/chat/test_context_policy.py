@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from src.domain.chat.context import (
-    DEFAULT_CONTEXT_TOKENS,
     check_context_tokens,
     context_budget,
     context_start,
     message_tokens,
 )
+from src.domain.chat.defaults import DEFAULT_CONTEXT_TOKENS
 from src.domain.chat.errors import InvalidConversation
 from src.domain.chat.summary import (
     MAX_SUMMARY_WORDS,

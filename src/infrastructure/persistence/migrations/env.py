@@ -9,8 +9,7 @@ from alembic import context
 from sqlalchemy import pool
 from sqlalchemy.ext.asyncio import AsyncEngine, async_engine_from_config
 
-# Importing the models registers every table on the metadata autogenerate compares against.
-from src.infrastructure.persistence.models import metadata
+from src.infrastructure.persistence.schema import every_table
 from src.infrastructure.persistence.schema_filter import include_name
 from src.infrastructure.persistence.type_comparison import compare_column_type
 
@@ -23,7 +22,7 @@ config: AlembicCommandConfig = context.config  # type: ignore[assignment]
 
 def _options() -> dict[str, Any]:
     return {
-        "target_metadata": metadata,
+        "target_metadata": every_table(),
         "compare_type": compare_column_type if config.compare_type else False,
         "version_table": config.version_table_name,
         "version_table_schema": config.version_table_schema,

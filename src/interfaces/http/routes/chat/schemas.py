@@ -20,8 +20,9 @@ from src.application.chat.views import (
     MessageView,
 )
 from src.domain.ai.injection import scan_prompt_injection
+from src.domain.chat.defaults import DEFAULT_MAX_MESSAGE_CHARS
 from src.domain.chat.errors import InvalidConversation
-from src.domain.chat.model import DEFAULT_MAX_MESSAGE_CHARS, MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_LENGTH, Grounding
+from src.domain.chat.model import MAX_SYSTEM_PROMPT_CHARS, MAX_TITLE_LENGTH, Grounding
 from src.domain.llm.model import MessageRole
 
 ModelId = Annotated[
