@@ -175,8 +175,11 @@ def test_jobs_list_and_run(run_cli: RunCli) -> None:
     assert run_cli("db", "upgrade").code == 0
     listed = run_cli("jobs", "list")
     assert listed.code == 0
-    assert "prune_expired" in listed.stdout
-    assert "*/10 * * * *" in listed.stdout
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()}
+    assert "*/10 * * * *" in lines["prune_expired"]
+    assert "deletes expired rows" in lines["prune_expired"]
+    assert "when queued" in lines["title_conversation"]
+    assert "timeout 900s, 6 retries" in lines["dispatch_event"]
 
     ran = run_cli("jobs", "run", "prune_expired")
     assert ran.code == 0, ran.stderr

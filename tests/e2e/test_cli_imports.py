@@ -67,6 +67,8 @@ NO_DATABASE = {
     # Without REDIS_URL these say so before building anything.
     "jobs failed": Case(("jobs", "failed"), CONTAINER_ONLY + DATABASE, code=2),
     "jobs retry": Case(("jobs", "retry", "some-job"), CONTAINER_ONLY + DATABASE, code=2),
+    # The job table (queue/schedule.py), not the catalog of handlers the container builds.
+    "jobs list": Case(("jobs", "list"), CONTAINER_ONLY + DATABASE),
 }
 #: Commands that run use cases on the database (and the adapters each of those needs).
 ON_THE_DATABASE = {
@@ -107,7 +109,6 @@ WHOLE_APPLICATION = {
     "ai classify",
     "ai moderate",
     "ai generate",
-    "jobs list",
     "jobs run",
     "status",
     "serve",

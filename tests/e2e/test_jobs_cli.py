@@ -18,7 +18,7 @@ import pytest
 from saq.job import Status
 
 from src.infrastructure.container import Container, build_container
-from src.infrastructure.queue.catalog import PRUNE_EXPIRED
+from src.infrastructure.queue.schedule import PRUNE_EXPIRED
 from src.infrastructure.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import PARLEY, RunCli

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from src.infrastructure.container import build_container
-from src.infrastructure.queue.catalog import PRUNE_EXPIRED
+from src.infrastructure.queue.schedule import PRUNE_EXPIRED
 from tests.conftest import SettingsFactory
 from tests.e2e.conftest import PARLEY, RunCli
 

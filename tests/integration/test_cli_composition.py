@@ -62,3 +62,23 @@ async def test_a_change_made_by_the_cli_is_what_every_api_instance_reads(
     finally:
         await cli.shutdown()
         await api.shutdown()
+
+
+async def test_parley_jobs_list_shows_what_the_full_container_runs(migrated_settings: Settings) -> None:
+    from src.infrastructure.queue.schedule import PARLEY_JOBS
+
+    container = build_container(migrated_settings, role="cli")
+    try:
+        running = [
+            (s.name, s.cron, s.timeout_seconds, s.retries, s.retry_delay_seconds, s.max_retry_delay_seconds)
+            for s in container.jobs
+        ]
+    finally:
+        await container.shutdown()
+
+    listed = [
+        (j.name, j.cron, j.timeout_seconds, j.retries, j.retry_delay_seconds, j.max_retry_delay_seconds)
+        for j in PARLEY_JOBS
+    ]
+    assert running == listed
+    assert all(job.purpose for job in PARLEY_JOBS)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
+from src.application.knowledge.jobs import REFRESH_DICTIONARY_JOB
 from src.infrastructure.container import Container, build_container
 from src.infrastructure.persistence.knowledge_models import ParagraphModel, WordCountModel
 from src.infrastructure.persistence.migrator import Migrator

@@ -11,7 +11,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
-from src.infrastructure.queue.catalog import PRUNE_EXPIRED
+from src.infrastructure.queue.schedule import PRUNE_EXPIRED
 from src.interfaces.http.app import create_app
 from tests.conftest import SettingsFactory
 

@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from src.application.chat.jobs import TITLE_JOB
 from src.application.chat.ports import (
     ChargedChatTransaction,
     ReplyEvent,
@@ -53,7 +54,6 @@ from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
 from src.domain.shared.errors import DomainError, ServiceUnavailable
 
-TITLE_JOB = "title_conversation"
 #: Backoff of the final write while the database is away: 0.25 s, 0.5 s, 1 s, ... at most 4 s apart.
 STORE_RETRY_FIRST_SECONDS = 0.25
 STORE_RETRY_MAX_SECONDS = 4.0

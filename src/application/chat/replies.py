@@ -19,6 +19,7 @@ from datetime import datetime, timedelta
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
 from src.application.chat.generation import ReplyGenerator
+from src.application.chat.jobs import SUMMARY_JOB
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
@@ -31,7 +32,6 @@ from src.application.chat.ports import (
 from src.application.chat.recovery import announce, interrupt_stale_reply
 from src.application.chat.reply_job import ReplyJob
 from src.application.chat.settings import ReplySettings
-from src.application.chat.summarize_conversation import SUMMARY_JOB
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock

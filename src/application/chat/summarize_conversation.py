@@ -36,7 +36,6 @@ from src.domain.llm.model import ChatRequest, Completion, MessageRole, ModelInfo
 from src.domain.shared.errors import DomainError
 from src.domain.usage.model import UsageKind, UsageRecord
 
-SUMMARY_JOB = "summarize_conversation"
 SUMMARY_TIMEOUT_SECONDS = 60.0
 #: The most rows one update reads (with ``SUMMARY_INPUT_TOKENS``, whichever comes first).
 SUMMARY_MAX_TURNS = 200

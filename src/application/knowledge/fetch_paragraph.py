@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from src.application.knowledge.articles import require
 from src.application.knowledge.dictionary import TopWordsDefinitions
+from src.application.knowledge.jobs import REFRESH_DICTIONARY_JOB
 from src.application.knowledge.ports import KnowledgeTransaction, ParagraphSource
 from src.application.knowledge.views import ParagraphView
 from src.application.shared.events import record_event
@@ -20,9 +21,6 @@ from src.domain.knowledge.errors import InvalidParagraph, ParagraphSourceFailed
 from src.domain.knowledge.events import ParagraphsFetched
 from src.domain.knowledge.model import Paragraph, clean_paragraph
 from src.domain.knowledge.words import count_words
-
-#: The background job that recomputes the dictionary's cached levels after a fetch.
-REFRESH_DICTIONARY_JOB = "refresh_dictionary"
 
 
 class FetchParagraph:

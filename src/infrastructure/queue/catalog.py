@@ -1,4 +1,5 @@
-"""The job catalogue: every background job Parley runs, with its schedule, in one place.
+"""The job catalogue: every background job Parley runs, each definition (``schedule.py``: name,
+schedule, time limit, retries) paired with its handler.
 
 Both runners read it: SAQ workers (``parley worker``) when Redis is configured, and the
 in-process runner inside the API when it is not. A handler receives the job's payload and calls
@@ -13,19 +14,22 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from src.application.chat.generation import TITLE_JOB
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.title_conversation import TitleConversation, TitleConversationCommand
-from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
 from src.application.knowledge.refresh_dictionary import RefreshDictionary
 from src.application.shared.prune_expired import PruneExpiredCommand, PruneExpiredRecords
 from src.application.shared.run_job_once import RunJobOnce
 from src.application.unit_of_work import UnitOfWork
 from src.infrastructure.observability.tracing import JobTracer
+from src.infrastructure.queue.schedule import (
+    PRUNE_EXPIRED_JOB,
+    RECOVER_STALE,
+    REFRESH_DICTIONARY,
+    TITLE_CONVERSATION,
+    JobDefinition,
+)
 
 Handler = Callable[[Mapping[str, Any]], Awaitable[Any]]
-
-PRUNE_EXPIRED = "prune_expired"
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +42,19 @@ class JobSpec:
     retry_delay_seconds: float = 1.0
     #: Upper bound of the exponential backoff between retries.
     max_retry_delay_seconds: float = 60.0
+
+    @classmethod
+    def of(cls, definition: JobDefinition, handler: Handler) -> JobSpec:
+        """The job ``definition`` describes (``schedule.py``), run by ``handler``."""
+        return cls(
+            name=definition.name,
+            handler=handler,
+            cron=definition.cron,
+            timeout_seconds=definition.timeout_seconds,
+            retries=definition.retries,
+            retry_delay_seconds=definition.retry_delay_seconds,
+            max_retry_delay_seconds=definition.max_retry_delay_seconds,
+        )
 
 
 class JobCatalog:
@@ -89,8 +106,7 @@ def build_job_catalog(
 
     return JobCatalog(
         [
-            # Every ten minutes: cheap when there is nothing to delete, bounded when there is.
-            JobSpec(name=PRUNE_EXPIRED, handler=prune, cron="*/10 * * * *", timeout_seconds=300, retries=2),
+            JobSpec.of(PRUNE_EXPIRED_JOB, prune),
             *_knowledge_jobs(refresh_dictionary),
             *_chat_jobs(title_conversation, recover_stale_replies),
             *extra_jobs,
@@ -107,12 +123,7 @@ def _knowledge_jobs(refresh_dictionary: RefreshDictionary | None) -> list[JobSpe
     async def refresh(_payload: Mapping[str, Any]) -> dict[str, list[str]]:
         return await refresh_dictionary()
 
-    # After each fetched paragraph (through the outbox): the dictionary's cached levels, fresh.
-    return [JobSpec(name=REFRESH_DICTIONARY_JOB, handler=refresh, timeout_seconds=120, retries=2)]
-
-
-TITLE_CONVERSATION = TITLE_JOB
-RECOVER_STALE_REPLIES = "recover_stale_replies"
+    return [JobSpec.of(REFRESH_DICTIONARY, refresh)]
 
 
 def _chat_jobs(title: TitleConversation | None, recover: RecoverStaleReplies | None) -> list[JobSpec]:
@@ -123,15 +134,11 @@ def _chat_jobs(title: TitleConversation | None, recover: RecoverStaleReplies | N
             result = await title(TitleConversationCommand(conversation_id=uuid.UUID(str(payload["conversation_id"]))))
             return {"title": result.title, "source": result.source}
 
-        # After the first reply of an untitled conversation (through the outbox, by SendMessage).
-        jobs.append(JobSpec(name=TITLE_CONVERSATION, handler=title_conversation, timeout_seconds=60, retries=2))
+        jobs.append(JobSpec.of(TITLE_CONVERSATION, title_conversation))
     if recover is not None:
 
         async def recover_stale(_payload: Mapping[str, Any]) -> dict[str, int]:
             return {"recovered": (await recover()).recovered}
 
-        # Every minute: replies whose instance died mid-way are stored as interrupted.
-        jobs.append(
-            JobSpec(name=RECOVER_STALE_REPLIES, handler=recover_stale, cron="* * * * *", timeout_seconds=50, retries=0)
-        )
+        jobs.append(JobSpec.of(RECOVER_STALE, recover_stale))
     return jobs

@@ -20,8 +20,6 @@ if TYPE_CHECKING:
     from src.infrastructure.queue.catalog import JobSpec
     from src.infrastructure.settings import Settings
 
-PRUNE_AUDIT_EVENTS = "prune_audit_events"
-
 
 @dataclass(slots=True)
 class AuditModerationServices:
@@ -48,6 +46,7 @@ def build_audit_moderation(
 def audit_moderation_jobs(services: AuditModerationServices) -> list[JobSpec]:
     # The job catalog loads OpenTelemetry: imported here, not when the CLI builds the services.
     from src.infrastructure.queue.catalog import JobSpec
+    from src.infrastructure.queue.schedule import PRUNE_AUDIT
 
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
         result = await services.prune_audit_events(
@@ -55,5 +54,4 @@ def audit_moderation_jobs(services: AuditModerationServices) -> list[JobSpec]:
         )
         return {"audit_events": result.deleted}
 
-    # Daily: audit events older than AUDIT_RETENTION_DAYS (the only deletion the log allows).
-    return [JobSpec(name=PRUNE_AUDIT_EVENTS, handler=prune, cron="41 3 * * *", timeout_seconds=600, retries=2)]
+    return [JobSpec.of(PRUNE_AUDIT, prune)]

@@ -7,12 +7,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from src.application.chat.summarize_conversation import (
-    SUMMARY_JOB,
-    SummarizeConversation,
-    SummarizeConversationCommand,
-)
+from src.application.chat.summarize_conversation import SummarizeConversation, SummarizeConversationCommand
 from src.infrastructure.queue.catalog import JobSpec
+from src.infrastructure.queue.schedule import SUMMARIZE_CONVERSATION
 
 
 def context_jobs(summarize: SummarizeConversation) -> list[JobSpec]:
@@ -24,6 +21,4 @@ def context_jobs(summarize: SummarizeConversation) -> list[JobSpec]:
         result = await summarize(command)
         return {"source": result.source, "turns": result.turns, "summary_token_end": result.summary_token_end}
 
-    # Queued by a reply once a batch of turns fell out of its context; a retry is harmless (the
-    # summary is stored only if it still ends where the job found it).
-    return [JobSpec(name=SUMMARY_JOB, handler=summarize_conversation, timeout_seconds=120, retries=2)]
+    return [JobSpec.of(SUMMARIZE_CONVERSATION, summarize_conversation)]

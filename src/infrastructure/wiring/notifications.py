@@ -23,7 +23,6 @@ from src.application.notifications.reactions import NotificationReactions
 from src.application.notifications.send_email_digests import SendEmailDigests
 from src.application.notifications.unsubscribe import Unsubscribe
 from src.application.notifications.update_preferences import UpdatePreferences
-from src.application.shared.events import DISPATCH_EVENT_JOB
 from src.application.usage.budget_alerts import CheckBudgetThresholds
 from src.infrastructure.notifications.live_push import UserEventLivePush
 from src.infrastructure.notifications.mailers import ConsoleMailer, SmtpConfig, SmtpMailer
@@ -40,11 +39,9 @@ if TYPE_CHECKING:
     from src.application.shared.ports import Clock
     from src.application.unit_of_work import AppUnitOfWorkFactory
     from src.domain.usage.model import TierBudgets
+
     # The job catalog brings tracing (OpenTelemetry): only the full container, which runs jobs, needs it.
     from src.infrastructure.queue.catalog import JobSpec
-
-SEND_EMAIL_DIGESTS = "send_email_digests"
-PRUNE_NOTIFICATIONS = "prune_notifications"
 
 
 @dataclass(slots=True)
@@ -124,6 +121,7 @@ def build_notifications(
 def notification_jobs(services: NotificationServices, dispatch_event: DispatchEvent) -> list[JobSpec]:
     """The event bus's dispatch job, the digest and the prune (cron)."""
     from src.infrastructure.queue.catalog import JobSpec
+    from src.infrastructure.queue.schedule import DISPATCH_EVENT, EMAIL_DIGESTS, PRUNE_NOTIFICATIONS_JOB
 
     async def dispatch(payload: Mapping[str, Any]) -> dict[str, Any]:
         result = await dispatch_event(payload)
@@ -138,18 +136,7 @@ def notification_jobs(services: NotificationServices, dispatch_event: DispatchEv
         return {"notifications": result.notifications, "processed_events": result.processed_events}
 
     return [
-        # Each domain event (through the outbox): its handlers, retried with backoff up to ~5 minutes;
-        # a long announcement fan-out fits in the timeout.
-        JobSpec(
-            name=DISPATCH_EVENT_JOB,
-            handler=dispatch,
-            timeout_seconds=900,
-            retries=6,
-            retry_delay_seconds=2.0,
-            max_retry_delay_seconds=120.0,
-        ),
-        # Every minute: the e-mail digests that are due (at most one per user, category and window).
-        JobSpec(name=SEND_EMAIL_DIGESTS, handler=digests, cron="* * * * *", timeout_seconds=55, retries=2),
-        # Hourly: read notifications past NOTIFICATION_RETENTION_DAYS, and old processed-event records.
-        JobSpec(name=PRUNE_NOTIFICATIONS, handler=prune, cron="23 * * * *", timeout_seconds=300, retries=2),
+        JobSpec.of(DISPATCH_EVENT, dispatch),
+        JobSpec.of(EMAIL_DIGESTS, digests),
+        JobSpec.of(PRUNE_NOTIFICATIONS_JOB, prune),
     ]

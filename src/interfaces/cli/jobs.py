@@ -20,13 +20,14 @@ def jobs() -> None:
 @jobs.command("list")
 @one_line_errors
 def jobs_list() -> None:
-    """List the jobs Parley knows, with their schedules."""
-    from src.infrastructure.container import build_container
+    """List the jobs Parley knows, with their schedules (cron, UTC) and what each does."""
+    from src.infrastructure.queue.schedule import PARLEY_JOBS
 
-    container = build_container(settings_or_exit(), role="cli")
-    for spec in container.jobs:
-        schedule = spec.cron or "on demand"
-        click.echo(f"{spec.name:<24} {schedule:<16} timeout {spec.timeout_seconds:g}s, {spec.retries} retries")
+    settings_or_exit()  # a bad setting is reported here as by every command
+    for job in PARLEY_JOBS:
+        schedule = job.cron or "when queued"
+        limits = f"timeout {job.timeout_seconds:g}s, {job.retries} retries"
+        click.echo(f"{job.name:<24} {schedule:<14} {limits:<24} {job.purpose}")
 
 
 @jobs.command("run")

@@ -9,8 +9,9 @@ import uuid
 import pytest
 
 from src.application.chat.get_conversation import GetConversationQuery
+from src.application.chat.jobs import SUMMARY_JOB
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
-from src.application.chat.summarize_conversation import SUMMARY_JOB, SummarizeConversationCommand
+from src.application.chat.summarize_conversation import SummarizeConversationCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
 from src.domain.chat.context import message_tokens
 from src.domain.chat.errors import InvalidConversation

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from src.application.knowledge.fetch_paragraph import REFRESH_DICTIONARY_JOB
 from src.application.knowledge.get_dictionary import GetDictionaryQuery
+from src.application.knowledge.jobs import REFRESH_DICTIONARY_JOB
 from src.application.knowledge.views import SearchParagraphsQuery
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
