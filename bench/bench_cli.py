@@ -8,8 +8,12 @@ than wall time. The warm-up run writes the bytecode cache, as any installed copy
     uv run python -m bench bench_cli
     PARLEY_BENCH_SOURCE=/path/to/another/checkout uv run python -m bench bench_cli   # compare
 
-``PARLEY_BENCH_SOURCE`` runs the commands from another checkout's ``src`` (e.g. main, for a
-before/after) with this environment's dependencies.
+``PARLEY_BENCH_SOURCE`` runs the commands from another checkout's ``src`` with this environment's
+dependencies. ``PARLEY_BENCH_BASELINE`` runs each command from that checkout too, interleaved with
+this one's runs (a before/after measured side by side on the same load), adding
+``<command>_baseline_cpu_s_median`` and ``<command>_ratio`` (this checkout / the baseline):
+
+    PARLEY_BENCH_BASELINE=/path/to/main uv run python -m bench bench_cli
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ COMMANDS: dict[str, tuple[list[str], str, int]] = {
     "articles_import": (["articles", "import", "articles", "--user", ADA], "", 0),
     "notifications_broadcast": (["notifications", "broadcast", "--title", "Hi", "--body", "All"], "", 0),
     "mail_list": (["mail", "list"], "", 0),
-    # These build the whole application (every context wired together).
     "jobs_list": (["jobs", "list"], "", 0),
 }
 
@@ -98,9 +101,23 @@ def run() -> dict[str, float]:
             check=True,
             capture_output=True,
         )
+        baseline = os.environ.get("PARLEY_BENCH_BASELINE", "")
+        # The baseline's bytecode apart from this checkout's (both warm after their warm-up run).
+        baseline_env = {**env, "PYTHONPATH": baseline, "PYTHONPYCACHEPREFIX": f"{directory}/pycache-baseline"}
         figures: dict[str, float] = {}
         for name, (args, stdin, code) in COMMANDS.items():
             cpu_seconds(args, stdin, code, env, directory)  # warm-up: the bytecode cache
-            runs = [cpu_seconds(args, stdin, code, env, directory) for _ in range(RUNS)]
+            if baseline:
+                cpu_seconds(args, stdin, code, baseline_env, directory)
+            runs: list[float] = []
+            baseline_runs: list[float] = []
+            for _ in range(RUNS):
+                runs.append(cpu_seconds(args, stdin, code, env, directory))
+                if baseline:
+                    baseline_runs.append(cpu_seconds(args, stdin, code, baseline_env, directory))
             figures[f"{name}_cpu_s_median"] = round(statistics.median(runs), 3)
+            if baseline:
+                before = statistics.median(baseline_runs)
+                figures[f"{name}_baseline_cpu_s_median"] = round(before, 3)
+                figures[f"{name}_ratio"] = round(statistics.median(runs) / before, 2)
         return figures
