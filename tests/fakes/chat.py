@@ -302,6 +302,10 @@ class InMemoryUsageRepository:
         key = (record.user_id, month_start(record.created_at).date())
         self._t.months[key] = self._t.months.get(key, 0) + record.cost_micros
 
+    async def record_and_total(self, record: UsageRecord) -> int:
+        await self.record(record)
+        return self._t.months[(record.user_id, month_start(record.created_at).date())]
+
     async def record_many(self, records: Sequence[UsageRecord]) -> None:
         for record in records:
             await self.record(record)

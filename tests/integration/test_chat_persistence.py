@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
@@ -521,3 +522,175 @@ async def test_the_budget_reader_reads_the_budget_and_the_months_spending_in_one
         assert await UnitOfWorkBudgetReader(uow).standing(owner, june) == (5_000, 400)
     finally:
         await config.get_engine().dispose()
+
+
+def _comparable(value: object) -> object:
+    """A column's value alike on both databases: a date as text, a JSON histogram as a dict."""
+    if isinstance(value, date):
+        return value.isoformat()
+    return json.loads(value) if isinstance(value, str) and value.startswith("{") else value
+
+
+async def rollups(uow: SqlAlchemyUnitOfWorkFactory, user_id: uuid.UUID) -> dict[str, list[tuple[object, ...]]]:
+    """The running totals of ``user_id`` (and every model's day rows), as comparable tuples."""
+    from sqlalchemy import bindparam, text
+
+    from src.infrastructure.persistence.orm import GUID
+
+    queries = {
+        "month": "SELECT month, cost_micros, requests FROM usage_month WHERE user_id = :u ORDER BY month",
+        "daily": "SELECT usage_date, provider, model, requests, input_tokens, output_tokens, cached_tokens, "
+        "reasoning_tokens, cost_micros, errors, fallbacks, latency_histogram, ttft_histogram FROM usage_daily "
+        "WHERE user_id = :u ORDER BY usage_date, model",
+        "model": "SELECT usage_date, provider, model, with_api_key, requests, latency_histogram, ttft_histogram "
+        "FROM usage_daily_model ORDER BY usage_date, model, with_api_key",
+        "records": "SELECT count(*), sum(cost_micros) FROM usage_record WHERE user_id = :u",
+    }
+    async with uow(read_only=True) as tx:
+        found: dict[str, list[tuple[object, ...]]] = {}
+        for name, query in queries.items():
+            statement = text(query)
+            if ":u" in query:
+                statement = statement.bindparams(bindparam("u", type_=GUID()))
+            rows = await tx.session.execute(statement, {"u": user_id})
+            found[name] = [tuple(_comparable(value) for value in row) for row in rows]
+        return found
+
+
+async def test_a_single_record_adds_to_its_running_totals_as_a_batch_does(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply charges one record: on PostgreSQL the record and its three running totals are written by one
+    statement (one round trip) that gives the month's new total, adding exactly what the batch statements
+    add, histograms included."""
+    from src.infrastructure.persistence import driver
+
+    statements: list[str] = []
+    on = driver._on
+
+    async def counted(timer: object, connection: object, compiled: driver._Compiled, arguments: list[object]):  # type: ignore[no-untyped-def]
+        statements.append(compiled.sql)
+        return await on(timer, connection, compiled, arguments)
+
+    monkeypatch.setattr(driver, "_on", counted)
+
+    def timed(user_id: uuid.UUID, cost: int, model: str, at: datetime, **kwargs: object) -> UsageRecord:
+        return dataclasses.replace(record(user_id, cost=cost, model=model, at=at), **kwargs)  # type: ignore[arg-type]
+
+    def calls(user_id: uuid.UUID) -> list[UsageRecord]:
+        return [
+            timed(user_id, 100, "openai/a", NOW, latency_ms=120, ttft_ms=40),
+            timed(user_id, 30, "openai/a", NOW, latency_ms=900, error_code="provider_error", fallback=True),
+            timed(user_id, 7, "openai/b", NOW + timedelta(days=1), api_key_id=uuid.uuid4(), ttft_ms=5),
+            timed(user_id, 11, "openai/a", NOW + timedelta(days=30)),
+        ]
+
+    one_by_one, batched = await a_user(uow), await a_user(uow)
+    totals = []
+    for made in calls(one_by_one):
+        statements.clear()
+        async with uow() as tx:
+            totals.append(await tx.usage.record_and_total(made))
+            if tx.session.get_bind().dialect.name == "postgresql":
+                assert len(statements) == 1
+    assert totals == [100, 130, 137, 11]  # the month's spending, each record included
+    singles = await rollups(uow, one_by_one)
+    async with uow() as tx:
+        await tx.usage.record_many(calls(batched))
+    both = await rollups(uow, batched)
+    assert singles["month"] == both["month"] == [("2026-06-01", 137, 3), ("2026-07-01", 11, 1)]
+    assert singles["daily"] == both["daily"]
+    assert singles["records"] == both["records"] == [(4, 148)]
+    assert singles["daily"][0][3:11] == (2, 20, 40, 2, 4, 130, 1, 1)
+    latency, ttft = singles["daily"][0][11:]
+    assert (sum(latency.values()), sum(ttft.values())) == (2, 1)  # type: ignore[attr-defined]
+    # The model's day rows are everyone's: each of them counted twice, once per user.
+    assert [row[4] for row in both["model"]] == [4, 2, 2]
+
+
+async def test_concurrent_replies_of_one_user_finishing_at_once_add_up_exactly(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    """Replies of one user (two models) charged at the same moment, each in its own transaction: every
+    record and every running total counts each of them once, without a deadlock."""
+    owner = await a_user(uow)
+
+    async def charge(index: int) -> None:
+        async with uow() as tx:
+            await tx.usage.record(record(owner, cost=index + 1, model=f"openai/{'ab'[index % 2]}", at=NOW))
+
+    await asyncio.wait_for(asyncio.gather(*(charge(i) for i in range(24))), 60)
+    found = await rollups(uow, owner)
+    assert found["records"] == [(24, sum(range(1, 25)))]
+    assert found["month"] == [("2026-06-01", sum(range(1, 25)), 24)]
+    assert [(row[2], row[3], row[8]) for row in found["daily"]] == [
+        ("openai/a", 12, sum(range(1, 25, 2))),
+        ("openai/b", 12, sum(range(2, 25, 2))),
+    ]
+    assert [(row[2], row[4]) for row in found["model"]] == [("openai/a", 12), ("openai/b", 12)]
+
+
+async def test_a_single_record_locks_its_month_before_the_models_day_row(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    """The one-statement charge takes its row locks in the batches' order (the month, the user's day, the
+    model's day): waiting for the model's day row, which every user's calls share, it already holds its
+    month's row, as a batch would, so the two never wait for each other in a cycle."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    owner = await a_user(uow)
+    async with uow() as tx:
+        if tx.session.get_bind().dialect.name != "postgresql":
+            pytest.skip("SQLite has one writer at a time: no row locks to wait on")
+        await tx.usage.record(record(owner, cost=1, model="openai/a", at=NOW))
+
+    async def charge() -> None:
+        async with uow() as tx:
+            await tx.usage.record(record(owner, cost=2, model="openai/a", at=NOW))
+
+    async def month_locked() -> bool:
+        async with uow() as tx:
+            await tx.session.execute(text("SET LOCAL lock_timeout = '50ms'"))
+            try:
+                await tx.session.execute(
+                    text("SELECT 1 FROM usage_month WHERE user_id = :u FOR UPDATE NOWAIT"), {"u": owner}
+                )
+            except DBAPIError:
+                await tx.rollback()
+                return True
+            return False
+
+    async with uow() as holder:
+        await holder.session.execute(text("SELECT 1 FROM usage_daily_model WHERE model = 'openai/a' FOR UPDATE"))
+        charging = asyncio.ensure_future(charge())
+        for _ in range(1000):  # until the charge holds the month (a bound, not a timing)
+            if await month_locked():
+                break
+            await asyncio.sleep(0.01)
+        else:
+            pytest.fail("the charge never took its month's row while waiting for the model's day row")
+        assert not charging.done()
+    await asyncio.wait_for(charging, 30)
+    found = await rollups(uow, owner)
+    assert found["month"] == [("2026-06-01", 3, 2)]
+    assert [row[4] for row in found["model"]] == [2]
+
+
+async def test_the_one_statement_charge_runs_through_the_session_too(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    """With tracing on (statements kept on the session, where the instrumentation sees them) the charge
+    statement runs through SQLAlchemy and gives the same month's total."""
+    from src.infrastructure.persistence.database import kept_on_session
+
+    owner = await a_user(uow)
+    async with uow() as tx:
+        engine = tx.session.get_bind()  # the sync engine under the session's
+        assert await tx.usage.record_and_total(record(owner, cost=5, model="openai/a", at=NOW)) == 5
+    setattr(engine, "_parley_on_session", True)  # noqa: B010 - what keep_on_session does (tracing on)
+    try:
+        assert kept_on_session(engine)
+        async with uow() as tx:
+            assert await tx.usage.record_and_total(record(owner, cost=7, model="openai/a", at=NOW)) == 12
+    finally:
+        setattr(engine, "_parley_on_session", False)  # noqa: B010
+    found = await rollups(uow, owner)
+    assert found["month"] == [("2026-06-01", 12, 2)]
+    assert [row[3] for row in found["daily"]] == [2]

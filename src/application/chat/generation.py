@@ -327,8 +327,10 @@ class ReplyGenerator:
             existing = None if won else await tx.messages.get(message.id)
             if won or existing is None:
                 # Won, or the conversation was deleted meanwhile: the tokens were spent either way.
-                await tx.usage.record(usage_record_for(message, now=now, requested_model=job.model))
-                await _record_reply_events(tx, message, finish_reason, now, budget_micros=job.budget_micros)
+                spent = await tx.usage.record_and_total(usage_record_for(message, now=now, requested_model=job.model))
+                await _record_reply_events(
+                    tx, message, finish_reason, now, budget_micros=job.budget_micros, spent_micros=spent
+                )
             if won:
                 await tx.conversations.release_reply(
                     job.conversation_id,
@@ -366,12 +368,18 @@ async def _record_reply_events(
     now: datetime,
     *,
     budget_micros: int | None,
+    spent_micros: int,
 ) -> None:
     """The charge, when it brings the month to a budget-alert threshold (every paid reply raised it before:
     an outbox message, a relay round and a job with its own transaction, ~10 % of a reply's CPU), and, for
     a failed reply, the failure the user hears of."""
     await record_charge_if_near_budget(
-        tx, user_id=message.user_id, cost_micros=message.cost_micros, budget_micros=budget_micros, now=now
+        tx,
+        user_id=message.user_id,
+        cost_micros=message.cost_micros,
+        budget_micros=budget_micros,
+        now=now,
+        spent_micros=spent_micros,
     )
     if finish_reason is FinishReason.ERROR:
         await record_event(

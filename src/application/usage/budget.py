@@ -51,19 +51,26 @@ class UnitOfWorkBudgetReader:
 
 
 async def record_charge_if_near_budget(
-    tx: UsageTransaction, *, user_id: uuid.UUID, cost_micros: int, budget_micros: int | None, now: datetime
+    tx: UsageTransaction,
+    *,
+    user_id: uuid.UUID,
+    cost_micros: int,
+    budget_micros: int | None,
+    now: datetime,
+    spent_micros: int | None = None,
 ) -> bool:
     """In the transaction that recorded a charge: raise ``UsageCharged`` (the budget-alert job follows from
     it) when the month's total, this charge included, has reached an alert threshold of ``budget_micros``
     (``None``: unknown, always raise). Charges committed together serialise on the month's row, so the
     last of them sees the others' totals and a crossing is never missed; the handler claims each alert
-    once. Whether an event was recorded."""
+    once. ``spent_micros``: the month's total, this charge included, when the caller has it already
+    (``UsageRepository.record_and_total``); read otherwise. Whether an event was recorded."""
     if not cost_micros:
         return False
-    if budget_micros is not None and not thresholds_reached(
-        spent_micros=await tx.usage.spent_in_month(user_id, month_start(now)), budget_micros=budget_micros
-    ):
-        return False
+    if budget_micros is not None:
+        spent = spent_micros if spent_micros is not None else await tx.usage.spent_in_month(user_id, month_start(now))
+        if not thresholds_reached(spent_micros=spent, budget_micros=budget_micros):
+            return False
     await record_event(
         tx, UsageCharged(event_id=new_id(now), occurred_at=now, user_id=user_id, cost_micros=cost_micros)
     )

@@ -37,6 +37,11 @@ class UsageRepository(Protocol):
         (so the total is read in O(1) when checking a budget)."""
         ...
 
+    async def record_and_total(self, record: UsageRecord) -> int:
+        """``record``, then the user's spending in the record's month, this record included (what
+        ``spent_in_month`` would read next in the same transaction; one statement on PostgreSQL)."""
+        ...
+
     async def record_many(self, records: Sequence[UsageRecord]) -> None:
         """``record`` each of ``records`` in the caller's transaction, taking the running totals' row
         locks in one order whatever the records' order (two batches never wait for each other in a cycle)."""

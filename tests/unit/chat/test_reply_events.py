@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from src.application.shared.events import DISPATCH_EVENT_JOB
 from src.domain.llm.errors import ProviderUnavailable
 from src.domain.usage.model import month_start
-from tests.fakes.chat import Reply
+from tests.fakes.chat import InMemoryUsageRepository, Reply
 from tests.unit.chat.conftest import ChatWorld
 
 
@@ -65,3 +67,23 @@ async def test_a_reply_that_fails_before_any_text_records_the_failure_only(world
     ((kind, data),) = events(world)
     assert kind == "ReplyFailed"
     assert data["error_code"] == "provider_unavailable"
+
+
+async def test_the_threshold_check_takes_the_months_total_from_the_charge_itself(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the reply's charge gives the month's total with it (one statement on PostgreSQL), so the
+    budget-alert check reads nothing more; a crossing is still recorded."""
+    reads: list[object] = []
+
+    async def spent_in_month(self: InMemoryUsageRepository, user_id: object, month: object) -> int:
+        reads.append(user_id)
+        return 0
+
+    monkeypatch.setattr(InMemoryUsageRepository, "spent_in_month", spent_in_month)
+    spent_this_month(world, 4_000_000)
+    world.model.script(Reply(tokens=("Bonjour", " le", " monde"), model="priced"))
+    handle = await world.say("Say hello", model="offline/priced")
+    await handle.result()
+    assert [kind for kind, _ in events(world)] == ["UsageCharged"]
+    assert reads == []
