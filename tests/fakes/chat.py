@@ -209,6 +209,10 @@ class InMemoryMessageRepository:
             raise ValueError("duplicate seq")
         self._t.messages[message.id] = dataclasses.replace(message)
 
+    async def add_all(self, messages: Sequence[Message]) -> None:
+        for message in messages:
+            await self.add(message)
+
     async def get(self, message_id: uuid.UUID) -> Message | None:
         found = self._t.messages.get(message_id)
         return dataclasses.replace(found) if found is not None else None

@@ -156,6 +156,10 @@ class ConversationRepository(Protocol):
 class MessageRepository(Protocol):
     async def add(self, message: Message) -> None: ...
 
+    async def add_all(self, messages: Sequence[Message]) -> None:
+        """``add`` each of ``messages``, in order (one round trip on PostgreSQL)."""
+        ...
+
     async def get(self, message_id: uuid.UUID) -> Message | None: ...
 
     async def latest(self, conversation_id: uuid.UUID) -> Message | None:

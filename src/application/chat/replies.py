@@ -231,18 +231,31 @@ class ReplyLauncher:
         now: datetime,
         created_conversation: bool,
         budget_micros: int | None = None,
+        store_user_message: bool = False,
     ) -> ReplyPlan:
         """Inside the use case's transaction, once the reply lock is held: read the history that fits,
         retrieve the grounding passages (anew on every reply: the knowledge or the conversation's
-        grounding may have changed), build the prompt and store the reply's placeholder row."""
-        history = await self.context(
-            tx,
-            conversation,
-            model,
-            token_total=token_total,
-            up_to_seq=user_message.seq,
-            latest_start=user_message.token_start if user_message.token_start is not None else token_total,
-        )
+        grounding may have changed), build the prompt and store the reply's placeholder row.
+
+        With ``store_user_message``, ``user_message`` is new (not stored yet): the history is read up to
+        the message before it, which ends it, and both rows are stored together, in one round trip."""
+        latest_start = user_message.token_start if user_message.token_start is not None else token_total
+        if store_user_message:
+            history = await self.context(
+                tx,
+                conversation,
+                model,
+                token_total=token_total,
+                up_to_seq=user_message.seq - 1,
+                latest_start=latest_start,
+            )
+            history.append(
+                PromptMessage(user_message.role, user_message.content, tokens=user_message.token_count or None)
+            )
+        else:
+            history = await self.context(
+                tx, conversation, model, token_total=token_total, up_to_seq=user_message.seq, latest_start=latest_start
+            )
         await self.request_summary(tx, conversation, model, token_total=token_total, now=now)
         passages = await self.passages(tx, principal, conversation, user_message.content)
         prompt = self.prompt(conversation, model, history, passages)
@@ -251,7 +264,7 @@ class ReplyLauncher:
         )
         # What the prompt costs, kept on the row: if this instance dies mid-reply, recovery charges it.
         reply.usage = Usage(input_tokens=estimate_prompt_tokens(prompt.messages), output_tokens=0, estimated=True)
-        await tx.messages.add(reply)
+        await tx.messages.add_all([user_message, reply] if store_user_message else [reply])
         return ReplyPlan(
             conversation=conversation,
             user_message=user_message,

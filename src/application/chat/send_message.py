@@ -115,7 +115,6 @@ class SendMessage:
                 now=now,
             )
             user_message.token_start = claim.token_total - tokens
-            await tx.messages.add(user_message)
             plan = await launcher.plan(
                 tx,
                 principal,
@@ -128,6 +127,7 @@ class SendMessage:
                 now=now,
                 created_conversation=created,
                 budget_micros=budget_micros,
+                store_user_message=True,  # stored with the reply's row
             )
         conversation.last_activity_at = now
         handle = await launcher.launch(plan, started_at)

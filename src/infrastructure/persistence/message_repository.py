@@ -8,6 +8,7 @@ final write and the progress saves apply only while the reply is still generatin
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
@@ -32,7 +33,7 @@ from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
 )
 from src.infrastructure.persistence.chat_rows import message_of, prompt_message_of
-from src.infrastructure.persistence.driver import run
+from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.message_search import search_messages
 from src.infrastructure.persistence.sql_support import flush_pending, rowcount
 
@@ -89,10 +90,17 @@ class SqlMessageRepository:
         self._session = session
 
     async def add(self, message: Message) -> None:
+        await self.add_all([message])
+
+    async def add_all(self, messages: Sequence[Message]) -> None:
+        # Every row has the same columns: one executemany (pipelined by asyncpg: one round trip).
         await flush_pending(self._session)
-        row = _message_columns(message)
-        row["id"], row["created_at"] = message.id, message.created_at
-        await run(self._session, _INSERT_MESSAGE, row)
+        rows = []
+        for message in messages:
+            row = _message_columns(message)
+            row["id"], row["created_at"] = message.id, message.created_at
+            rows.append(row)
+        await run_many(self._session, _INSERT_MESSAGE, rows)
 
     async def get(self, message_id: uuid.UUID) -> Message | None:
         row = await self._session.scalar(

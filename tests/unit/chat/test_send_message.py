@@ -32,7 +32,7 @@ from src.domain.llm.errors import ProviderUnavailable, UnknownModel
 from src.domain.llm.model import FinishReason, MessageRole
 from src.domain.shared.errors import ServiceUnavailable
 from src.domain.usage.errors import BudgetExceeded
-from tests.fakes.chat import Reply
+from tests.fakes.chat import InMemoryMessageRepository, Reply
 from tests.unit.chat.conftest import ChatWorld, collect, principal
 
 
@@ -608,3 +608,27 @@ async def test_a_reader_whose_stream_cannot_be_read_gets_the_stored_text_until_t
     assert [(e.id, e.kind) for e in events] == [(3, "snapshot"), (4, "error")]
     assert events[0].data == {"text": "half done"}
     assert events[1].data["code"] == "interrupted"
+
+
+async def test_a_send_stores_its_message_with_the_replys_row_and_sends_it_last(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the user's message is stored together with the reply's row (one round trip on
+    PostgreSQL), after the history is read; the prompt still ends with it, after the earlier turns."""
+    first = await world.say("first question")
+    await first.result()
+    stored: list[list[MessageRole]] = []
+    add_all = InMemoryMessageRepository.add_all
+
+    async def spied(self: InMemoryMessageRepository, messages: Sequence[Message]) -> None:
+        stored.append([m.role for m in messages])
+        await add_all(self, messages)
+
+    monkeypatch.setattr(InMemoryMessageRepository, "add_all", spied)
+    handle = await world.say("second question", conversation_id=first.conversation.id)
+    await handle.result()
+    assert stored == [[MessageRole.USER, MessageRole.ASSISTANT]]
+    prompt = [(m.role, m.content) for m in world.model.requests[-1].messages]
+    assert prompt[0] == (MessageRole.USER, "first question")
+    assert prompt[-1] == (MessageRole.USER, "second question")
+    assert [m.content for m in world.messages if m.role is MessageRole.USER] == ["first question", "second question"]
