@@ -138,11 +138,9 @@ _ADD_TO_USAGE_DAILY_MODEL = {dialect: _add_to_usage_daily_model(dialect) for dia
 #: The ``api_key_id`` of the rollup rows of calls made without a key.
 NO_KEY_ID = uuid.UUID(int=0)
 
-_RECORD_COLUMNS = (
-    "id", "user_id", "conversation_id", "message_id", "api_key_id", "kind", "provider", "model", "input_tokens",
-    "output_tokens", "cached_tokens", "reasoning_tokens", "estimated", "cost_micros", "usage_date", "latency_ms",
-    "ttft_ms", "error_code", "fallback", "created_at", "updated_at",
-)  # fmt: skip
+#: Every column of ``usage_record`` but the ORM's insert sentinel: a column added to the model joins the
+#: one-statement charge by itself (and its value must come from ``_usage_record_row``).
+_RECORD_COLUMNS = tuple(c.name for c in _USAGE_RECORDS.columns if c.name != "sa_orm_sentinel")
 _DAILY_SUMS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros")
 
 
