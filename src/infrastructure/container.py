@@ -44,6 +44,7 @@ from src.infrastructure.observability.tracing import (
     uninstrument_database,
 )
 from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.scopes import import_every_repository
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec, build_job_catalog
 from src.infrastructure.queue.in_process import InProcessTaskQueue
@@ -294,6 +295,7 @@ def build_container(
     clock = SystemClock()
     database = build_database_config(settings)
     engine = database.get_engine()
+    import_every_repository()  # loaded now rather than by the first request of each context
     uow = SqlAlchemyUnitOfWorkFactory.for_database(database, clock)
     tracer_provider = build_tracer_provider(settings, role=role)
     if tracer_provider is not None:

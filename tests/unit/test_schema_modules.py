@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from src.infrastructure.persistence import schema
+from tests.conftest import TEST_SECRET_KEY
 
 PERSISTENCE = Path(schema.__file__).parent
 ROOT = PERSISTENCE.parents[2]
@@ -36,3 +37,25 @@ def test_a_fresh_process_sees_every_declared_table_through_every_table() -> None
 
     assert len(declared) > 20
     assert set(json.loads(seen.stdout)) == declared
+
+
+SCOPES = PERSISTENCE / "scopes"
+LAZY_IMPORT = re.compile(r"^ +from (src\.infrastructure\.persistence\.\w+) import", re.MULTILINE)
+
+
+def test_the_full_container_imports_every_module_the_repository_mixins_import_lazily(tmp_path: Path) -> None:
+    from src.infrastructure.persistence.scopes import REPOSITORY_MODULES
+
+    lazily = {m for p in SCOPES.glob("*.py") for m in LAZY_IMPORT.findall(p.read_text())}
+    script = (
+        "import json, sys; from src.infrastructure.container import build_container;"
+        " from src.infrastructure.settings import load_settings; build_container(load_settings());"
+        " print(json.dumps(sorted(sys.modules)))"
+    )
+    env = {"PATH": "/usr/bin:/bin", "APP_ENV": "test", "PARLEY_VAR_DIR": str(tmp_path), "SECRET_KEY": TEST_SECRET_KEY}
+
+    built = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True)
+
+    assert lazily == set(REPOSITORY_MODULES)
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert lazily <= set(json.loads(built.stdout.splitlines()[-1]))
