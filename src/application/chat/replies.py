@@ -239,22 +239,17 @@ class ReplyLauncher:
 
         With ``store_user_message``, ``user_message`` is new (not stored yet): the history is read up to
         the message before it, which ends it, and both rows are stored together, in one round trip."""
-        latest_start = user_message.token_start if user_message.token_start is not None else token_total
+        history = await self.context(
+            tx,
+            conversation,
+            model,
+            token_total=token_total,
+            up_to_seq=user_message.seq - 1 if store_user_message else user_message.seq,
+            latest_start=user_message.token_start if user_message.token_start is not None else token_total,
+        )
         if store_user_message:
-            history = await self.context(
-                tx,
-                conversation,
-                model,
-                token_total=token_total,
-                up_to_seq=user_message.seq - 1,
-                latest_start=latest_start,
-            )
             history.append(
                 PromptMessage(user_message.role, user_message.content, tokens=user_message.token_count or None)
-            )
-        else:
-            history = await self.context(
-                tx, conversation, model, token_total=token_total, up_to_seq=user_message.seq, latest_start=latest_start
             )
         await self.request_summary(tx, conversation, model, token_total=token_total, now=now)
         passages = await self.passages(tx, principal, conversation, user_message.content)
