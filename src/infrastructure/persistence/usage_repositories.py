@@ -92,22 +92,45 @@ def _bump_histogram(dialect: str, table: str, column: str, bucket: str) -> str:
     return f"{column} = CASE WHEN CAST(:{bucket} AS text) IS NULL THEN {current} ELSE {bumped} END"
 
 
+#: What a record adds to the day's rollup row of its user, model and key (``usage_daily``).
+_DAILY_SUMS = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros",
+               "errors", "fallbacks")  # fmt: skip
+_DAILY_COLUMNS = ("usage_date", "user_id", "provider", "model", "api_key_id", *_DAILY_SUMS, "latency_histogram",
+                  "ttft_histogram")  # fmt: skip
+_DAILY_MODEL_COLUMNS = ("usage_date", "provider", "model", "with_api_key", "requests", "latency_histogram",
+                        "ttft_histogram")  # fmt: skip
+
+
+def _histogram_bumps(dialect: str, table: str) -> str:
+    """One more call in the bucket of the record's latency and of its time to first token (when timed)."""
+    latency = _bump_histogram(dialect, table, "latency_histogram", "latency_bucket")
+    return f"{latency}, {_bump_histogram(dialect, table, 'ttft_histogram', 'ttft_bucket')}"
+
+
+def _on_usage_daily_conflict(dialect: str) -> str:
+    """An upsert's conflict clause into ``usage_daily``: the sums added, the histograms bumped."""
+    sums = ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in _DAILY_SUMS)
+    return (
+        "ON CONFLICT (usage_date, user_id, provider, model, api_key_id) DO UPDATE SET "
+        f"{sums}, {_histogram_bumps(dialect, 'usage_daily')}"
+    )
+
+
+def _on_usage_daily_model_conflict(dialect: str) -> str:
+    """An upsert's conflict clause into ``usage_daily_model``: one more call, the histograms bumped."""
+    return (
+        "ON CONFLICT (usage_date, provider, model, with_api_key) DO UPDATE SET "
+        "requests = usage_daily_model.requests + excluded.requests, "
+        f"{_histogram_bumps(dialect, 'usage_daily_model')}"
+    )
+
+
 def _add_to_usage_daily(dialect: str) -> TextClause:
     """One upsert per record into the day's rollup row of its user, model and key: the sums, and one
     more call in the bucket of its latency and of its time to first token (when timed)."""
-
-    def bump(column: str, bucket: str) -> str:
-        return _bump_histogram(dialect, "usage_daily", column, bucket)
-
-    sums = ("requests", "input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros", "errors",
-            "fallbacks")  # fmt: skip
     return text(
-        "INSERT INTO usage_daily (usage_date, user_id, provider, model, api_key_id, "
-        f"{', '.join(sums)}, latency_histogram, ttft_histogram) VALUES (:usage_date, :user_id, :provider, :model, "
-        f":api_key_id, {', '.join(':' + c for c in sums)}, :latency_histogram, :ttft_histogram) "
-        "ON CONFLICT (usage_date, user_id, provider, model, api_key_id) DO UPDATE SET "
-        + ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in sums)
-        + f", {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
+        f"INSERT INTO usage_daily ({', '.join(_DAILY_COLUMNS)}) VALUES ({', '.join(':' + c for c in _DAILY_COLUMNS)}) "
+        + _on_usage_daily_conflict(dialect)
     ).bindparams(
         bindparam("user_id", type_=GUID()),
         bindparam("api_key_id", type_=GUID()),
@@ -121,16 +144,9 @@ _ADD_TO_USAGE_DAILY = {dialect: _add_to_usage_daily(dialect) for dialect in ("po
 def _add_to_usage_daily_model(dialect: str) -> TextClause:
     """One upsert per record into the day's row of its model, with or without a key (``usage_daily_model``):
     one more call, and one more in the bucket of its latency and of its time to first token (when timed)."""
-
-    def bump(column: str, bucket: str) -> str:
-        return _bump_histogram(dialect, "usage_daily_model", column, bucket)
-
     return text(
-        "INSERT INTO usage_daily_model (usage_date, provider, model, with_api_key, requests, latency_histogram, "
-        "ttft_histogram) VALUES (:usage_date, :provider, :model, :with_api_key, :requests, :latency_histogram, "
-        ":ttft_histogram) ON CONFLICT (usage_date, provider, model, with_api_key) DO UPDATE SET "
-        "requests = usage_daily_model.requests + "
-        f"excluded.requests, {bump('latency_histogram', 'latency_bucket')}, {bump('ttft_histogram', 'ttft_bucket')}"
+        f"INSERT INTO usage_daily_model ({', '.join(_DAILY_MODEL_COLUMNS)}) "
+        f"VALUES ({', '.join(':' + c for c in _DAILY_MODEL_COLUMNS)}) {_on_usage_daily_model_conflict(dialect)}"
     ).bindparams(bindparam("usage_date", type_=Date()), bindparam("with_api_key", type_=Boolean()))
 
 
@@ -141,7 +157,24 @@ NO_KEY_ID = uuid.UUID(int=0)
 #: Every column of ``usage_record`` but the ORM's insert sentinel: a column added to the model joins the
 #: one-statement charge by itself (and its value must come from ``_usage_record_row``).
 _RECORD_COLUMNS = tuple(c.name for c in _USAGE_RECORDS.columns if c.name != "sa_orm_sentinel")
-_DAILY_SUMS = ("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens", "cost_micros")
+#: The SQL type of each parameter of the one-statement charge that a ``SELECT`` list gives no column to
+#: take its type from.
+_PARAMETER_TYPES = {"usage_date": "date", "user_id": "uuid", "api_key_id": "uuid", "provider": "text",
+                    "model": "text", "with_api_key": "boolean", "errors": "integer", "fallbacks": "integer",
+                    "latency_histogram": "text", "ttft_histogram": "text",
+                    **dict.fromkeys(("input_tokens", "output_tokens", "cached_tokens", "reasoning_tokens",
+                                     "cost_micros"), "bigint")}  # fmt: skip
+
+
+def _one_call(columns: Sequence[str]) -> str:
+    """The ``SELECT`` list adding one call to a rollup row's ``columns`` (the key of the day's row is the
+    record's key or ``NO_KEY_ID``: parameter ``daily_api_key_id``)."""
+    return ", ".join(
+        "1"
+        if column == "requests"
+        else f"CAST(:{'daily_api_key_id' if column == 'api_key_id' else column} AS {_PARAMETER_TYPES[column]})"
+        for column in columns
+    )
 
 
 def _record_with_totals() -> TextualSelect:
@@ -153,19 +186,7 @@ def _record_with_totals() -> TextualSelect:
     the ``RETURNING`` of the one before: a row cannot come out of a CTE before its write (and so its row
     lock) is done. The locks are therefore taken in ``record_many``'s order, table by table (the record,
     the month, the day, the model's day), and two replies, or a reply and a batch, finishing at once wait
-    for each other instead of deadlocking. Parameters in a ``SELECT`` list have no column to take their
-    type from, hence the casts."""
-    daily = ("requests", *_DAILY_SUMS, "errors", "fallbacks")
-    daily_values = {
-        "requests": "1",
-        **{c: f"CAST(:{c} AS bigint)" for c in _DAILY_SUMS},
-        "errors": "CAST(:errors AS integer)",
-        "fallbacks": "CAST(:fallbacks AS integer)",
-    }
-
-    def bump(table: str, column: str, bucket: str) -> str:
-        return _bump_histogram("postgresql", table, column, bucket)
-
+    for each other instead of deadlocking. The rollups' conflict clauses are the batch upserts'."""
     return (
         text(
             f"WITH stored_record AS (INSERT INTO usage_record ({', '.join(_RECORD_COLUMNS)}) "
@@ -176,30 +197,25 @@ def _record_with_totals() -> TextualSelect:
             "FROM stored_record ON CONFLICT (user_id, month) DO UPDATE SET "
             "cost_micros = usage_month.cost_micros + excluded.cost_micros, requests = usage_month.requests + 1, "
             "updated_at = excluded.updated_at RETURNING usage_month.cost_micros), "
-            "day_total AS (INSERT INTO usage_daily (usage_date, user_id, provider, model, api_key_id, "
-            f"{', '.join(daily)}, latency_histogram, ttft_histogram) SELECT CAST(:usage_date AS date), "
-            "CAST(:user_id AS uuid), CAST(:provider AS text), CAST(:model AS text), CAST(:daily_api_key_id AS uuid), "
-            f"{', '.join(daily_values[c] for c in daily)}, CAST(:latency_histogram AS text), "
-            "CAST(:ttft_histogram AS text) FROM month_total "
-            "ON CONFLICT (usage_date, user_id, provider, model, api_key_id) DO UPDATE SET "
-            + ", ".join(f"{c} = usage_daily.{c} + excluded.{c}" for c in daily)
-            + f", {bump('usage_daily', 'latency_histogram', 'latency_bucket')}, "
-            f"{bump('usage_daily', 'ttft_histogram', 'ttft_bucket')} RETURNING 1 AS done) "
-            "INSERT INTO usage_daily_model (usage_date, provider, model, with_api_key, requests, latency_histogram, "
-            "ttft_histogram) SELECT CAST(:usage_date AS date), CAST(:provider AS text), CAST(:model AS text), "
-            "CAST(:with_api_key AS boolean), 1, CAST(:latency_histogram AS text), CAST(:ttft_histogram AS text) "
-            "FROM day_total ON CONFLICT (usage_date, provider, model, with_api_key) DO UPDATE SET "
-            "requests = usage_daily_model.requests + excluded.requests, "
-            f"{bump('usage_daily_model', 'latency_histogram', 'latency_bucket')}, "
-            f"{bump('usage_daily_model', 'ttft_histogram', 'ttft_bucket')} "
+            f"day_total AS (INSERT INTO usage_daily ({', '.join(_DAILY_COLUMNS)}) SELECT {_one_call(_DAILY_COLUMNS)} "
+            f"FROM month_total {_on_usage_daily_conflict('postgresql')} RETURNING 1 AS done) "
+            f"INSERT INTO usage_daily_model ({', '.join(_DAILY_MODEL_COLUMNS)}) "
+            f"SELECT {_one_call(_DAILY_MODEL_COLUMNS)} FROM day_total {_on_usage_daily_model_conflict('postgresql')} "
             "RETURNING (SELECT cost_micros FROM month_total) AS month_total"
         )
         .bindparams(
             *(
                 bindparam(name, type_=GUID())
-                for name in ("id", "user_id", "conversation_id", "message_id", "api_key_id")
+                for name in (
+                    "id",
+                    "user_id",
+                    "conversation_id",
+                    "message_id",
+                    "api_key_id",
+                    "month_id",
+                    "daily_api_key_id",
+                )
             ),
-            *(bindparam(name, type_=GUID()) for name in ("month_id", "daily_api_key_id")),
             *(bindparam(name, type_=Date()) for name in ("usage_date", "month")),
             *(bindparam(name, type_=Boolean()) for name in ("estimated", "fallback", "with_api_key")),
             *(bindparam(name, type_=DateTimeUTC(timezone=True)) for name in ("created_at", "updated_at")),
