@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
@@ -45,16 +45,10 @@ class JobSpec:
 
     @classmethod
     def of(cls, definition: JobDefinition, handler: Handler) -> JobSpec:
-        """The job ``definition`` describes (``schedule.py``), run by ``handler``."""
-        return cls(
-            name=definition.name,
-            handler=handler,
-            cron=definition.cron,
-            timeout_seconds=definition.timeout_seconds,
-            retries=definition.retries,
-            retry_delay_seconds=definition.retry_delay_seconds,
-            max_retry_delay_seconds=definition.max_retry_delay_seconds,
-        )
+        """The job ``definition`` describes (``schedule.py``), run by ``handler``: every field but the
+        handler is the definition's."""
+        taken = {f.name: getattr(definition, f.name) for f in fields(cls) if f.name != "handler"}
+        return cls(handler=handler, **taken)
 
 
 class JobCatalog:

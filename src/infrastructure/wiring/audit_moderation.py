@@ -11,6 +11,7 @@ from src.application.admin.list_moderation_items import ListModerationItems
 from src.application.admin.prune_audit_events import PruneAuditEvents, PruneAuditEventsCommand
 from src.application.admin.report_content import ReportContent
 from src.application.admin.resolve_moderation_item import ResolveModerationItem
+from src.infrastructure.queue.schedule import PRUNE_AUDIT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -46,7 +47,6 @@ def build_audit_moderation(
 def audit_moderation_jobs(services: AuditModerationServices) -> list[JobSpec]:
     # The job catalog loads OpenTelemetry: imported here, not when the CLI builds the services.
     from src.infrastructure.queue.catalog import JobSpec
-    from src.infrastructure.queue.schedule import PRUNE_AUDIT
 
     async def prune(payload: Mapping[str, Any]) -> dict[str, int]:
         result = await services.prune_audit_events(

@@ -28,6 +28,7 @@ from src.infrastructure.notifications.live_push import UserEventLivePush
 from src.infrastructure.notifications.mailers import ConsoleMailer, SmtpConfig, SmtpMailer
 from src.infrastructure.notifications.templates import FileEmailTemplates
 from src.infrastructure.notifications.unsubscribe import HmacUnsubscribeLinks
+from src.infrastructure.queue.schedule import DISPATCH_EVENT, EMAIL_DIGESTS, PRUNE_NOTIFICATIONS_JOB
 from src.infrastructure.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -121,7 +122,6 @@ def build_notifications(
 def notification_jobs(services: NotificationServices, dispatch_event: DispatchEvent) -> list[JobSpec]:
     """The event bus's dispatch job, the digest and the prune (cron)."""
     from src.infrastructure.queue.catalog import JobSpec
-    from src.infrastructure.queue.schedule import DISPATCH_EVENT, EMAIL_DIGESTS, PRUNE_NOTIFICATIONS_JOB
 
     async def dispatch(payload: Mapping[str, Any]) -> dict[str, Any]:
         result = await dispatch_event(payload)
