@@ -24,12 +24,13 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any, TextIO
-
-import structlog
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from src.infrastructure.redaction import MASK, redact_query_values
 from src.infrastructure.settings import Settings
+
+if TYPE_CHECKING:
+    import structlog
 
 
 def mask_pii(logger: Any, method: str, event_dict: Any) -> Any:
@@ -161,6 +162,8 @@ class _QueueingHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if not isinstance(record.msg, dict):  # a standard-library line: keep its request context
+            import structlog
+
             setattr(record, _CONTEXT_ATTRIBUTE, structlog.contextvars.get_contextvars())
         self._writer.put(record)
 
@@ -227,7 +230,11 @@ atexit.register(_stop_writer)
 
 
 def configure_logging(settings: Settings) -> None:
-    global _writer
+    """Configure structlog and the standard library's loggers now (the API, the worker, tests)."""
+    global _writer, _pending
+    import structlog
+
+    _pending = None
     # Runs in the calling thread: cheap (no rendering), and must see the caller's context.
     early: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
@@ -283,28 +290,84 @@ def configure_logging(settings: Settings) -> None:
     output.setFormatter(structlog.stdlib.ProcessorFormatter(processors=renderers, foreign_pre_chain=foreign))
     _stop_writer()  # configured again (tests, a reload): the lines queued so far are written first
     _writer = _LogWriter(output)
-    logging.config.dictConfig(
-        {
-            "version": 1,
-            "disable_existing_loggers": False,
-            "handlers": {"default": {"()": lambda: _QueueingHandler(_writer)}},
-            "root": {"handlers": ["default"], "level": settings.observability.log_level},
-            "loggers": {
-                # uvicorn's own handlers are dropped: its lines go through ours. Its access log is
-                # off because Parley writes one richer access line per request itself (and when an
-                # operator turns it on, its query strings are scrubbed like every other line).
-                "uvicorn": {"handlers": [], "propagate": True},
-                "uvicorn.error": {"handlers": [], "propagate": True},
-                "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
-                "sqlalchemy.engine": {"level": "INFO" if settings.database.echo else "WARNING"},
-                "aiosqlite": {"level": "WARNING"},
-                "asyncio": {"level": "WARNING"},
-                "alembic": {"level": "INFO"},
-                "saq": {"level": "INFO"},
-            },
-        }
-    )
+    logging.config.dictConfig(_logging_config(settings, lambda: _QueueingHandler(_writer)))
+
+
+def _logging_config(settings: Settings, handler: Callable[[], logging.Handler]) -> dict[str, Any]:
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"default": {"()": handler}},
+        "root": {"handlers": ["default"], "level": settings.observability.log_level},
+        "loggers": {
+            # uvicorn's own handlers are dropped: its lines go through ours. Its access log is
+            # off because Parley writes one richer access line per request itself (and when an
+            # operator turns it on, its query strings are scrubbed like every other line).
+            "uvicorn": {"handlers": [], "propagate": True},
+            "uvicorn.error": {"handlers": [], "propagate": True},
+            "uvicorn.access": {"handlers": [], "propagate": False, "level": "WARNING"},
+            "sqlalchemy.engine": {"level": "INFO" if settings.database.echo else "WARNING"},
+            "aiosqlite": {"level": "WARNING"},
+            "asyncio": {"level": "WARNING"},
+            "alembic": {"level": "INFO"},
+            "saq": {"level": "INFO"},
+        },
+    }
+
+
+#: Settings whose logging is configured when the first line is logged (``configure_logging_on_first_line``).
+_pending: Settings | None = None
+_pending_lock = threading.Lock()
+
+
+def configure_logging_on_first_line(settings: Settings) -> None:
+    """Configure logging as ``configure_logging`` would, the moment the first line is logged.
+
+    For short commands (the CLI), which mostly log nothing: structlog, and the Rich console it
+    imports for tracebacks, cost a fifth of such a command's start-up. The levels are set now, so
+    a line below them is dropped as it would be; the first line that passes configures everything
+    and is written like every line after it.
+    """
+    global _pending
+    _pending = settings
+    logging.config.dictConfig(_logging_config(settings, _ConfigureOnFirstLine))
+
+
+def _configure_pending() -> None:
+    with _pending_lock:
+        if _pending is not None:
+            configure_logging(_pending)
+
+
+class _ConfigureOnFirstLine(logging.Handler):
+    """The root handler until the first line: it configures logging, then hands the line on."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _configure_pending()
+        for handler in logging.getLogger().handlers:
+            if handler is not self and record.levelno >= handler.level:
+                handler.handle(record)
+
+
+class _LoggerOnFirstUse:
+    """A structlog logger made, with logging configured, when it is first used (not at import)."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: Any = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        logger = self._logger
+        if logger is None:
+            import structlog
+
+            _configure_pending()
+            logger = self._logger = structlog.stdlib.get_logger(self._name)
+        return getattr(logger, attribute)
 
 
 def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    return structlog.stdlib.get_logger(name)
+    """The named structlog logger; structlog itself is imported when a line is first logged."""
+    return cast("structlog.stdlib.BoundLogger", _LoggerOnFirstUse(name))

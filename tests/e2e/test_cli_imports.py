@@ -38,6 +38,9 @@ CONTAINER_ONLY = ("redis", "saq", "opentelemetry", "alembic", "openai", "groq", 
 API_ONLY = ("advanced_alchemy", "litestar", "pydantic")
 #: ... and what talking to the database needs.
 DATABASE = ("sqlalchemy", "aiosqlite", "asyncpg", *API_ONLY)
+#: structlog, and the Rich console it imports for tracebacks: set up with the first line logged
+#: (``configure_logging_on_first_line``), so a command that logs nothing never imports them.
+LOGGING = ("structlog", "rich")
 #: The modules that build the whole application.
 FULL_CONTAINER = "src.infrastructure.container"
 
@@ -53,22 +56,22 @@ class Case:
     """``parley *args`` exits ``code`` and imports none of ``forbidden``."""
 
     args: tuple[str, ...]
-    forbidden: tuple[str, ...] = CONTAINER_ONLY + API_ONLY
+    forbidden: tuple[str, ...] = CONTAINER_ONLY + API_ONLY + LOGGING
     code: int = 0
     stdin: str = ""
 
 
 #: Commands that read no database: no adapter at all.
 NO_DATABASE = {
-    "--help": Case(("--help",), CONTAINER_ONLY + DATABASE),
-    "version": Case(("version",), CONTAINER_ONLY + DATABASE),
-    "config show": Case(("config", "show"), CONTAINER_ONLY + DATABASE),
-    "models": Case(("models",), CONTAINER_ONLY + DATABASE),
+    "--help": Case(("--help",), CONTAINER_ONLY + DATABASE + LOGGING),
+    "version": Case(("version",), CONTAINER_ONLY + DATABASE + LOGGING),
+    "config show": Case(("config", "show"), CONTAINER_ONLY + DATABASE + LOGGING),
+    "models": Case(("models",), CONTAINER_ONLY + DATABASE + LOGGING),
     # Without REDIS_URL these say so before building anything.
-    "jobs failed": Case(("jobs", "failed"), CONTAINER_ONLY + DATABASE, code=2),
-    "jobs retry": Case(("jobs", "retry", "some-job"), CONTAINER_ONLY + DATABASE, code=2),
+    "jobs failed": Case(("jobs", "failed"), CONTAINER_ONLY + DATABASE + LOGGING, code=2),
+    "jobs retry": Case(("jobs", "retry", "some-job"), CONTAINER_ONLY + DATABASE + LOGGING, code=2),
     # The job table (queue/schedule.py), not the catalog of handlers the container builds.
-    "jobs list": Case(("jobs", "list"), CONTAINER_ONLY + DATABASE),
+    "jobs list": Case(("jobs", "list"), CONTAINER_ONLY + DATABASE + LOGGING),
 }
 #: Commands that run use cases on the database (and the adapters each of those needs).
 ON_THE_DATABASE = {

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -80,3 +83,50 @@ def test_secret_query_values_are_masked_in_every_line(log_format: str, capsys: p
     assert "api_key=****&page=2" in err
     assert "eyJsecret" not in err
     assert "pk_secretkey" not in err
+
+
+#: Run in a process of its own: which modules are imported, and the logging set-up, are global.
+_FIRST_LINE_SCRIPT = """
+import logging, sys
+from src.infrastructure.logging import configure_logging_on_first_line, flush_logs, get_logger
+from src.infrastructure.settings import ObservabilitySettings, Settings
+
+configure_logging_on_first_line(Settings(observability=ObservabilitySettings(log_format="json", log_level="INFO")))
+logger = get_logger("parley.test")
+logging.getLogger("sqlalchemy.engine.Engine").info("SELECT 1")  # below that logger's level
+logging.getLogger("parley.test").debug("below the level")
+print("structlog before a line:", "structlog" in sys.modules, "rich" in sys.modules, file=sys.stdout)
+logging.getLogger("alembic.runtime.migration").info("Running upgrade %s", "head?token=secret-value")
+logger.warning("from_structlog", password="hunter2")
+flush_logs()
+"""
+
+
+@pytest.mark.parametrize("first", ["stdlib", "structlog"])
+def test_logging_is_configured_when_the_first_line_is_logged(first: str) -> None:
+    """The CLI's set-up: nothing of structlog (nor the Rich console it loads) until a line passes the
+    level, and then every line is written as ``configure_logging`` would write it."""
+    script = _FIRST_LINE_SCRIPT
+    if first == "structlog":  # the first line is structlog's own: it configures everything too
+        script = script.replace(
+            'logging.getLogger("alembic.runtime.migration").info("Running upgrade %s", "head?token=secret-value")\n',
+            "",
+        ).replace("flush_logs()", 'logging.getLogger("alembic.runtime.migration").info("after")\nflush_logs()')
+
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+
+    assert done.stdout.strip() == "structlog before a line: False False"
+    lines = [json.loads(line) for line in done.stderr.splitlines()]
+    events = [line["event"] for line in lines]
+    assert "SELECT 1" not in events
+    assert "below the level" not in events
+    assert "from_structlog" in events
+    structlog_line = lines[events.index("from_structlog")]
+    assert structlog_line["password"] == "[redacted]"
+    assert structlog_line["level"] == "warning"
+    assert structlog_line["logger"] == "parley.test"
+    if first == "stdlib":
+        assert events[0] == "Running upgrade head?token=****"
+        assert lines[0]["logger"] == "alembic.runtime.migration"
+    else:
+        assert events == ["from_structlog", "after"]

@@ -37,15 +37,16 @@ def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
 
 
 def settings_or_exit() -> Settings:
-    """Load and validate the settings, and route every log line to stderr through structlog."""
-    from src.infrastructure.logging import configure_logging
+    """Load and validate the settings, and route every log line to stderr through structlog (set
+    up when the first line is logged: most commands log nothing)."""
+    from src.infrastructure.logging import configure_logging_on_first_line
 
     try:
         settings = load_settings()
     except ConfigError as exc:
         click.echo(str(exc), err=True)
         sys.exit(EXIT_USAGE)
-    configure_logging(settings)
+    configure_logging_on_first_line(settings)
     return settings
 
 
