@@ -310,6 +310,9 @@ def _logging_config(settings: Settings, handler: Callable[[], logging.Handler]) 
             "aiosqlite": {"level": "WARNING"},
             "asyncio": {"level": "WARNING"},
             "alembic": {"level": "INFO"},
+            # Alembic announces each of its autogenerate plugins at INFO whenever it is imported
+            # (`parley status`, `db check`): noise, not migrations.
+            "alembic.runtime.plugins": {"level": "WARNING"},
             "saq": {"level": "INFO"},
         },
     }

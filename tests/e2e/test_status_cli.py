@@ -44,3 +44,6 @@ def test_status_lists_the_running_server_and_agrees_with_the_admin_api(
     assert table.code == 0, table.stderr
     assert serving["instance_id"] in table.stdout
     assert "instances: 1 (shared through Redis)" in table.stdout
+    # Nothing but the status: Alembic's plugin announcements (it is imported for the schema probe)
+    # are not written.
+    assert "alembic" not in printed.stderr + table.stderr
