@@ -293,18 +293,6 @@ class ReplyLauncher:
         shown = replace(conversation, generating_message_id=reply_id, generating_until=self.lease_until(now))
         # The stream starts with the user message, before the task can append anything.
         await self._streams.append(reply_id, ReplyEvent(id=1, kind="message", data=user_view.to_json()))
-        await self._events.publish(
-            UserEvent(
-                type="reply_started",
-                user_id=conversation.user_id,
-                data={
-                    "conversation_id": str(conversation.id),
-                    "message_id": str(reply_id),
-                    "user_message": user_view.to_json(),
-                    "model": model.id,
-                },
-            )
-        )
         job = ReplyJob(
             user_id=conversation.user_id,
             conversation_id=conversation.id,
@@ -323,6 +311,21 @@ class ReplyLauncher:
             budget_micros=plan.budget_micros,
         )
         outcome = self._tasks.spawn(reply_id, self._generator.run(job))
+        # Then the user's other clients are told (a Redis round trip with Redis) while the reply's task
+        # calls the model. The task runs only once this coroutine waits, and the adapters queue the
+        # event before they wait: the task's own events (``reply_finished``) still come after it.
+        await self._events.publish(
+            UserEvent(
+                type="reply_started",
+                user_id=conversation.user_id,
+                data={
+                    "conversation_id": str(conversation.id),
+                    "message_id": str(reply_id),
+                    "user_message": user_view.to_json(),
+                    "model": model.id,
+                },
+            )
+        )
         return ReplyHandle(
             conversation=ConversationView.of(shown, now),
             user_message=user_view,

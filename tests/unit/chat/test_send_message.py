@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap
+from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap, UserEvent
 from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamQuery
 from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.settings import ReplySettings
@@ -341,6 +341,34 @@ async def test_reply_events_reach_the_users_other_clients(world: ChatWorld) -> N
     assert started.data["user_message"]["content"] == "hello"
     assert finished.type == "reply_finished"
     assert finished.data["finish_reason"] == "stop"
+
+
+async def test_the_model_is_called_while_reply_started_is_still_being_published(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Telling the user's other clients (a Redis round trip with Redis) does not hold up the model:
+    the reply's task starts first, so its time to first token does not include that round trip."""
+    published, release = asyncio.Event(), asyncio.Event()
+    publish = world.events.publish
+
+    async def slow_publish(event: UserEvent) -> None:
+        if event.type == "reply_started":
+            published.set()
+            await release.wait()
+        await publish(event)
+
+    monkeypatch.setattr(world.events, "publish", slow_publish)
+    sending = asyncio.ensure_future(world.say("hello"))
+    await published.wait()
+    for _ in range(20):  # a few turns of the loop: the reply's task calls the model at its first
+        if world.model.requests:
+            break
+        await asyncio.sleep(0)
+
+    assert [r.messages[-1].content for r in world.model.requests] == ["hello"]
+    release.set()
+    handle = await sending
+    assert (await handle.result()).content
 
 
 async def test_a_reply_is_resumed_from_the_last_event_seen(world: ChatWorld) -> None:
