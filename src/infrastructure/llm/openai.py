@@ -13,10 +13,15 @@ Ollama's documentation does. One class serves each OpenAI-compatible provider un
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Awaitable
+from typing import Any, cast
 
+import msgspec
 import openai
+from openai._base_client import make_request_options
+from openai._constants import RAW_RESPONSE_HEADER
+from openai._response import AsyncAPIResponse, AsyncResponseContextManager
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from src.application.shared.ports import Clock
 from src.domain.llm.errors import ProviderError
@@ -36,9 +41,14 @@ from src.infrastructure.llm.openai_wire import (
 )
 
 PROVIDER = "openai"
+_JSON = msgspec.json.Encoder()
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Sent as the key to OpenAI-compatible servers that need none (the SDK refuses an empty key).
 NO_KEY_PLACEHOLDER = "unused"
+#: What a streamed call is read as: the raw response (its lines are decoded in ``openai_wire.py``).
+_STREAM_CLASS = openai.AsyncStream[ChatCompletionChunk]
+#: The request options of a streamed call (the ones ``with_streaming_response.create`` sets).
+_STREAM_OPTIONS = make_request_options(extra_headers={RAW_RESPONSE_HEADER: "stream"}, security={"bearer_auth": True})
 
 
 class OpenAIChatModel(ProviderAdapter):
@@ -74,29 +84,51 @@ class OpenAIChatModel(ProviderAdapter):
     async def aclose(self) -> None:
         await self._client.close()
 
+    def _body(self, request: ChatRequest, model: str) -> dict[str, Any]:
+        """The JSON body of a call, but for streaming."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.max_output_tokens is not None:
+            body[self._max_tokens_field] = request.max_output_tokens
+        if request.stop:
+            body["stop"] = list(request.stop)
+        body.update(sampling_options(request))
+        return body
+
     def _arguments(self, request: ChatRequest, model: str) -> dict[str, Any]:
         # The messages go in ``extra_body``, which the SDK merges into the JSON as it is: passed as
         # ``messages`` it walks every one through its TypedDict transform (~0.3 ms a message of pure
         # CPU, the most of a long conversation's reply), which leaves plain role/content strings unchanged.
-        arguments: dict[str, Any] = {
-            "model": model,
-            "messages": [],
-            "extra_body": {"messages": [{"role": m.role.value, "content": m.content} for m in request.messages]},
-        }
-        if request.temperature is not None:
-            arguments["temperature"] = request.temperature
-        if request.max_output_tokens is not None:
-            arguments[self._max_tokens_field] = request.max_output_tokens
-        if request.stop:
-            arguments["stop"] = list(request.stop)
-        arguments.update(sampling_options(request))
+        arguments = self._body(request, model)
+        arguments["extra_body"] = {"messages": arguments["messages"]}
+        arguments["messages"] = []
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
-        # The SDK's request path (its errors, headers and options), its response read as lines: the
-        # chunks are decoded with msgspec rather than as a pydantic object each (openai_wire.py).
-        call = self._client.chat.completions.with_streaming_response.create(
-            **self._arguments(request, model), stream=True, stream_options={"include_usage": True}
+        # The SDK's request path (its errors, headers, auth and options) with the JSON body prepared
+        # here: ``create`` walks its ~40 keyword arguments through its TypedDict transform on every call
+        # (the body it sends is the same). The response is read as lines: the chunks are decoded with
+        # msgspec rather than as a pydantic object each (openai_wire.py).
+        body = self._body(request, model)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        # With the raw-response header the SDK answers the response itself, not the stream class.
+        call = AsyncResponseContextManager(
+            cast(
+                Awaitable[AsyncAPIResponse[ChatCompletion]],
+                self._client.post(
+                    "/chat/completions",
+                    content=_JSON.encode(body),
+                    options=_STREAM_OPTIONS,
+                    cast_to=ChatCompletion,
+                    stream=True,
+                    stream_cls=_STREAM_CLASS,
+                ),
+            )
         )
         async with call as response:
             async for chunk in stream_chunks(response.iter_lines(), self.provider):
