@@ -274,6 +274,14 @@ class InMemoryMessageRepository:
         self._t.messages[message.id] = dataclasses.replace(message, seq=m.seq, created_at=m.created_at)
         return True
 
+    async def finish_and_release(self, message: Message, *, token_total: int, now: datetime) -> bool:
+        won = await self.finish(message)
+        c = self._t.conversations.get(message.conversation_id)
+        if won and c is not None and c.generating_message_id == message.id:
+            c.generating_message_id = c.generating_until = None
+            c.last_activity_at, c.token_total = now, token_total
+        return won
+
     async def delete(self, message_id: uuid.UUID) -> None:
         self._t.messages.pop(message_id, None)
 

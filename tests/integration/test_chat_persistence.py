@@ -195,6 +195,48 @@ async def test_a_reply_is_finished_once_and_its_progress_only_while_generating(
     )
 
 
+async def test_finishing_a_reply_releases_its_conversation_only_for_the_winner(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    conversation = await a_conversation(uow, await a_user(uow))
+    reply = Message.placeholder_reply(id=uuid.uuid4(), conversation=conversation, seq=1, model="offline/echo", now=NOW)
+    later = NOW + timedelta(seconds=5)
+    async with uow() as tx:
+        claim = await tx.conversations.claim_reply(
+            conversation.id, reply.id, seqs=2, token_delta=4, now=NOW, lease_until=NOW + timedelta(minutes=1)
+        )
+        await tx.messages.add(reply)
+    assert claim is not None
+    done = dataclasses.replace(
+        reply, content="all of it", status=MessageStatus.COMPLETE, finish_reason=FinishReason.STOP, token_count=3
+    )
+
+    async def finish() -> bool:
+        async with uow() as tx:
+            return await tx.messages.finish_and_release(done, token_total=claim.token_total + 3, now=later)
+
+    assert sorted(await asyncio.gather(finish(), finish(), finish())) == [False, False, True]
+    async with uow(read_only=True) as tx:
+        stored, freed = await tx.messages.get(reply.id), await tx.conversations.get(conversation.id)
+    assert stored is not None
+    assert (stored.content, stored.status) == ("all of it", MessageStatus.COMPLETE)
+    assert freed is not None
+    assert (freed.generating_message_id, freed.generating_until) == (None, None)
+    assert (freed.token_total, freed.last_activity_at) == (claim.token_total + 3, later)
+
+    # A finisher that loses leaves the conversation's lock alone (here held for the next reply).
+    nxt = Message.placeholder_reply(id=uuid.uuid4(), conversation=conversation, seq=3, model="offline/echo", now=NOW)
+    async with uow() as tx:
+        assert await tx.conversations.claim_reply(
+            conversation.id, nxt.id, seqs=2, token_delta=1, now=later, lease_until=later + timedelta(minutes=1)
+        )
+    assert not await finish()
+    async with uow(read_only=True) as tx:
+        held = await tx.conversations.get(conversation.id)
+    assert held is not None
+    assert held.generating_message_id == nxt.id
+
+
 async def test_a_user_message_is_marked_unanswered_and_cleared_and_a_reply_never(
     uow: SqlAlchemyUnitOfWorkFactory,
 ) -> None:

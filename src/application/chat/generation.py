@@ -323,7 +323,10 @@ class ReplyGenerator:
         """Store the reply and charge it, in one transaction, exactly once."""
         now = message.updated_at
         async with self._uow() as tx:
-            won = await tx.messages.finish(message)
+            # The final write and the release of the conversation's reply lock together (when it won).
+            won = await tx.messages.finish_and_release(
+                message, token_total=job.token_start + message.token_count, now=now
+            )
             existing = None if won else await tx.messages.get(message.id)
             if won or existing is None:
                 # Won, or the conversation was deleted meanwhile: the tokens were spent either way.
@@ -332,12 +335,6 @@ class ReplyGenerator:
                     tx, message, finish_reason, now, budget_micros=job.budget_micros, spent_micros=spent
                 )
             if won:
-                await tx.conversations.release_reply(
-                    job.conversation_id,
-                    job.message_id,
-                    token_total=job.token_start + message.token_count,
-                    now=now,
-                )
                 wants_title = job.request_title and message.content and finish_reason is not FinishReason.ERROR
                 if wants_title and await tx.conversations.mark_title_requested(job.conversation_id, now=now):
                     await tx.outbox.add(TITLE_JOB, {"conversation_id": str(job.conversation_id)})

@@ -198,6 +198,11 @@ class MessageRepository(Protocol):
         finisher wins; the others get ``False``)."""
         ...
 
+    async def finish_and_release(self, message: Message, *, token_total: int, now: datetime) -> bool:
+        """``finish``, and when it won, ``release_reply`` of the reply's conversation with ``token_total``
+        in the same step (one statement on PostgreSQL): ``True`` when it won."""
+        ...
+
     async def delete(self, message_id: uuid.UUID) -> None: ...
 
     async def mark_unanswered(self, message_id: uuid.UUID, error_code: str | None) -> None:

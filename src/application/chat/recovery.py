@@ -135,12 +135,13 @@ async def interrupt_stale_reply(
     message.token_count = message_tokens(message.content)
     message.last_event_id = last_event_id
     message.updated_at = now
-    finished = await tx.messages.finish(message)
+    token_total = conversation.token_total + message.token_count
+    # The conversation's row is locked before the usage rows, as a reply's own finish does.
+    finished = await tx.messages.finish_and_release(message, token_total=token_total, now=now)
     if finished:
         await tx.usage.record(usage_record_for(message, now=now))
-    await tx.conversations.release_reply(
-        conversation.id, message_id, token_total=conversation.token_total + message.token_count, now=now
-    )
+    else:
+        await tx.conversations.release_reply(conversation.id, message_id, token_total=token_total, now=now)
     return InterruptedReply(message, stream_ended=stream_ended) if finished else None
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Update,
     bindparam,
     delete,
+    exists,
     func,
     insert,
     select,
@@ -31,7 +32,9 @@ from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.model import MessageRole, PromptMessage, Usage
 from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
+    ConversationModel,
 )
+from src.infrastructure.persistence.chat_repositories import RELEASE_REPLY
 from src.infrastructure.persistence.chat_rows import message_of, prompt_message_of
 from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.message_search import search_messages
@@ -40,6 +43,7 @@ from src.infrastructure.persistence.sql_support import flush_pending, rowcount
 _GENERATING = MessageStatus.GENERATING.value
 _COMPLETE = MessageStatus.COMPLETE.value
 _MESSAGES = cast(Table, ChatMessageModel.__table__)
+_CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
 _FINISHED_COLUMNS = (
     "content", "status", "model", "provider", "finish_reason", "error_code", "input_tokens", "output_tokens",
@@ -52,6 +56,31 @@ _FINISH_MESSAGE: Update = (
     .values({name: bindparam(f"p_{name}") for name in _FINISHED_COLUMNS})
 )
 _INSERT_MESSAGE: Insert = insert(_MESSAGES)
+
+# PostgreSQL: the final write and, when it applied, the release of the conversation's reply lock in
+# one statement (one round trip less per reply). Each data-modifying CTE takes its row lock in this
+# order: the message's row, then the conversation's (the usage rows come after, in the caller).
+_FINISHED = _FINISH_MESSAGE.returning(_MESSAGES.c.id).cte("finished")
+_RELEASED = (
+    update(_CONVERSATIONS)
+    .where(
+        _CONVERSATIONS.c.id == bindparam("p_conversation"),
+        _CONVERSATIONS.c.generating_message_id == bindparam("p_id"),
+        exists(select(_FINISHED.c.id)),
+    )
+    .values(
+        generating_message_id=None,
+        generating_until=None,
+        last_activity_at=bindparam("p_now"),
+        token_total=bindparam("p_token_total"),
+    )
+    .returning(_CONVERSATIONS.c.id)
+    .cte("released")
+)
+_FINISH_AND_RELEASE: Select[Any] = select(
+    select(func.count()).select_from(_FINISHED).scalar_subquery().label("won"),
+    select(func.count()).select_from(_RELEASED).scalar_subquery().label("released"),
+)
 
 _SAVE_PROGRESS: Update = (
     update(_MESSAGES)
@@ -167,19 +196,19 @@ class SqlMessageRepository:
 
     async def finish(self, message: Message) -> bool:
         await flush_pending(self._session)
-        row = _message_columns(message)
-        usage = message.usage or Usage()
-        row.update(
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cached_tokens=usage.cached_tokens,
-            reasoning_tokens=usage.reasoning_tokens,
-            usage_estimated=usage.estimated,
-            status=_COMPLETE,
-        )
-        parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
-        parameters["p_id"] = message.id
-        return rowcount(await run(self._session, _FINISH_MESSAGE, parameters)) == 1
+        return rowcount(await run(self._session, _FINISH_MESSAGE, _finished_parameters(message))) == 1
+
+    async def finish_and_release(self, message: Message, *, token_total: int, now: datetime) -> bool:
+        if self._session.get_bind().dialect.name != "postgresql":  # no data-modifying CTEs elsewhere
+            won = await self.finish(message)
+            if won:
+                release = {"p_id": message.conversation_id, "p_message": message.id, "p_now": now}
+                await run(self._session, RELEASE_REPLY[False], {**release, "p_token_total": token_total})
+            return won
+        await flush_pending(self._session)
+        parameters = _finished_parameters(message)
+        parameters.update(p_conversation=message.conversation_id, p_now=now, p_token_total=token_total)
+        return int((await run(self._session, _FINISH_AND_RELEASE, parameters)).rows[0][0]) == 1
 
     async def delete(self, message_id: uuid.UUID) -> None:
         await self._session.execute(
@@ -199,6 +228,23 @@ class SqlMessageRepository:
         self, user_id: uuid.UUID, query: str, *, limit: int, offset: int, any_word: bool = False
     ) -> tuple[list[MessageSearchHit], int]:
         return await search_messages(self._session, user_id, query, limit=limit, offset=offset, any_word=any_word)
+
+
+def _finished_parameters(message: Message) -> dict[str, Any]:
+    """The parameters of ``_FINISH_MESSAGE`` for ``message``."""
+    row = _message_columns(message)
+    usage = message.usage or Usage()
+    row.update(
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cached_tokens=usage.cached_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        usage_estimated=usage.estimated,
+        status=_COMPLETE,
+    )
+    parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
+    parameters["p_id"] = message.id
+    return parameters
 
 
 def _message_columns(message: Message) -> dict[str, Any]:
