@@ -24,12 +24,14 @@ from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.middleware import ASGIMiddleware
 from litestar.openapi.spec import OAuthFlow, OAuthFlows, Reference, SecurityRequirement, SecurityScheme
+from litestar.params import SkipValidation
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from src.application.identity.authenticate import Authenticate, AuthenticateCommand
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal
 from src.domain.shared.errors import DomainError, Unauthenticated
+from src.infrastructure.container import Container
 
 #: Only the API authenticates; health, readiness, metrics (its own token) and the docs never do.
 API_PREFIX = "/api/"
@@ -149,6 +151,11 @@ def requires(
     return guard
 
 
-async def provide_principal(request: Request[Any, Any, Any]) -> Principal:
-    """The ``principal`` dependency of every ``/api/v1`` handler."""
+async def provide_principal(request: Request[Any, Any, Any], container: SkipValidation[Container]) -> Principal:
+    """The ``principal`` dependency of every ``/api/v1`` handler.
+
+    It names ``container`` (the app's dependency, already at hand) only to be resolved after it: Litestar
+    resolves the dependencies of one level together in an anyio task group, a task each (two tasks per
+    request for a handler taking both, ~4 % of a streamed reply's CPU); one level after the other they
+    are plain awaits."""
     return principal_of(request)
