@@ -68,6 +68,32 @@ async def test_a_first_statement_is_inside_the_transaction_and_rolls_back_with_i
     assert (await stored(uow, conversation.id)).title == "Renamed"
 
 
+async def test_statements_after_a_commit_or_a_rollback_run_in_the_next_transaction(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    """The driver's connection is remembered for one transaction only: after ``commit`` or ``rollback``
+    within a unit of work, the next statement runs in the session's next transaction, and rolls back
+    with it."""
+    first, second = await a_conversation(uow), await a_conversation(uow)
+
+    async def commit_then_fail() -> None:
+        async with uow() as tx:
+            await run(tx.session, _RENAME, {"p_id": first.id, "p_title": "Kept"})
+            await tx.commit()
+            await run(tx.session, _RENAME, {"p_id": second.id, "p_title": "Dropped"})
+            raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await commit_then_fail()
+    assert ((await stored(uow, first.id)).title, (await stored(uow, second.id)).title) == ("Kept", None)
+
+    async with uow() as tx:
+        await run(tx.session, _RENAME, {"p_id": first.id, "p_title": "Undone"})
+        await tx.rollback()
+        await run(tx.session, _RENAME, {"p_id": second.id, "p_title": "Done"})
+    assert ((await stored(uow, first.id)).title, (await stored(uow, second.id)).title) == ("Kept", "Done")
+
+
 async def test_a_write_in_a_read_only_unit_of_work_is_refused(uow: SqlAlchemyUnitOfWorkFactory) -> None:
     conversation = await a_conversation(uow)
     async with uow(read_only=True) as tx:
