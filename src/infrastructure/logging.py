@@ -168,19 +168,6 @@ class _QueueingHandler(logging.Handler):
         self._writer.put(record)
 
 
-class _StderrHandler(logging.StreamHandler[TextIO]):
-    """Writes to whatever ``sys.stderr`` is when the line is written, as ``logging.lastResort`` does:
-    a handler bound to the stream of configuration time writes to a closed file once that stream is
-    swapped out and closed (a test's captured output, a daemonised process)."""
-
-    def __init__(self) -> None:
-        logging.Handler.__init__(self)
-
-    @property
-    def stream(self) -> TextIO:  # type: ignore[override]  # read-only: always the current stderr
-        return sys.stderr
-
-
 class _LogWriter:
     """One daemon thread that formats and writes every queued record, in order."""
 
@@ -299,7 +286,7 @@ def configure_logging(settings: Settings) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    output = _StderrHandler()
+    output = logging.StreamHandler(sys.stderr)
     output.setFormatter(structlog.stdlib.ProcessorFormatter(processors=renderers, foreign_pre_chain=foreign))
     _stop_writer()  # configured again (tests, a reload): the lines queued so far are written first
     _writer = _LogWriter(output)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import subprocess
@@ -131,17 +130,3 @@ def test_logging_is_configured_when_the_first_line_is_logged(first: str) -> None
         assert lines[0]["logger"] == "alembic.runtime.migration"
     else:
         assert events == ["from_structlog", "after"]
-
-
-def test_lines_go_to_the_stderr_of_the_moment_they_are_written(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Not to the stream that was stderr when logging was configured (closed since, in a test run)."""
-    configure_logging(Settings(observability=ObservabilitySettings(log_format="json")))
-    later = io.StringIO()
-    monkeypatch.setattr(sys, "stderr", later)
-
-    get_logger("parley.test").warning("written_later")
-    flush_logs()
-
-    assert "written_later" in later.getvalue()
-    monkeypatch.undo()
-    configure_logging(Settings(observability=ObservabilitySettings(log_format="console", log_level="INFO")))
