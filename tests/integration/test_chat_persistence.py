@@ -19,9 +19,9 @@ from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Role, Tier, User
 from src.domain.llm.model import FinishReason, Usage
 from src.domain.usage.model import UsageKind, UsageRecord
+from src.infrastructure.persistence.budget_repositories import SqlBudgetReader
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
-from src.infrastructure.persistence.usage_repositories import SqlBudgetReader
 from src.infrastructure.settings import Settings
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)

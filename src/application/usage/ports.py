@@ -1,5 +1,5 @@
-"""Ports of the ``usage`` context. Adapters: ``src/infrastructure/persistence/usage_repositories.py``;
-fakes: ``tests/fakes/chat.py``."""
+"""Ports of the ``usage`` context. Adapters: ``src/infrastructure/persistence/usage_repositories.py``
+and ``budget_repositories.py``; fakes: ``tests/fakes/chat.py``."""
 
 from __future__ import annotations
 

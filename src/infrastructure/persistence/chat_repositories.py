@@ -1,5 +1,5 @@
 """Chat repositories: conversations, on one ``AsyncSession``, and the mixin giving them with the
-messages' (``message_repository.py``; usage and budgets: ``usage_repositories.py``).
+messages' (``message_repository.py``; usage: ``usage_repositories.py``, budgets: ``budget_repositories.py``).
 
 Rows are mapped to and from the domain's entities here. The reply lock, the lease renewals and the
 "finish only if still generating" writes are single conditional ``UPDATE`` statements, so that

@@ -1,4 +1,5 @@
-"""Usage and budget repositories: usage records with their monthly and daily rollups, and budgets.
+"""The usage repository: usage records with their monthly and daily rollups (budgets:
+``budget_repositories.py``).
 
 A batch of usage records is written with its rollups as single-statement upserts in the caller's
 transaction, each table's rows in key order, so concurrent writers never deadlock on shared rows. A
@@ -25,7 +26,6 @@ from sqlalchemy import (
     TextualSelect,
     and_,
     bindparam,
-    delete,
     func,
     insert,
     select,
@@ -33,7 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
 from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
@@ -42,15 +42,13 @@ from src.domain.usage.model import UsageRecord, month_start
 from src.infrastructure.persistence.chat_models import (
     UsageMonthModel,
     UsageRecordModel,
-    UserBudgetModel,
 )
-from src.infrastructure.persistence.driver import run, run_many, run_outside_transaction
+from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.orm import GUID, DateTimeUTC
 from src.infrastructure.persistence.sql_support import flush_pending
 
 _USAGE_RECORDS = cast(Table, UsageRecordModel.__table__)
 _USAGE_MONTHS = cast(Table, UsageMonthModel.__table__)
-_BUDGETS = cast(Table, UserBudgetModel.__table__)
 _INSERT_USAGE_RECORD: Insert = insert(_USAGE_RECORDS)
 
 
@@ -68,13 +66,11 @@ def _add_to_usage_month(dialect: str) -> Insert:
     )
 
 
-_SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
+#: A user's spending in a month (``p_user``, ``p_month``); budgets read it too (``budget_repositories.py``).
+SPENT_IN_MONTH: Select[Any] = select(_USAGE_MONTHS.c.cost_micros).where(
     _USAGE_MONTHS.c.user_id == bindparam("p_user"), _USAGE_MONTHS.c.month == bindparam("p_month")
 )
-_BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c.user_id == bindparam("p_user"))
 _ADD_TO_USAGE_MONTH = {dialect: _add_to_usage_month(dialect) for dialect in ("postgresql", "sqlite")}
-#: A budget check's two figures in one statement.
-_STANDING: Select[Any] = select(_BUDGET.scalar_subquery(), _SPENT_IN_MONTH.scalar_subquery())
 
 
 def _bump_histogram(dialect: str, table: str, column: str, bucket: str) -> str:
@@ -366,7 +362,7 @@ class SqlUsageRepository:
 
     async def spent_in_month(self, user_id: uuid.UUID, month_start: datetime) -> int:
         await flush_pending(self._session)
-        row = (await run(self._session, _SPENT_IN_MONTH, {"p_user": user_id, "p_month": month_start.date()})).first()
+        row = (await run(self._session, SPENT_IN_MONTH, {"p_user": user_id, "p_month": month_start.date()})).first()
         return int(row[0] or 0) if row is not None else 0
 
     async def summarize(
@@ -411,52 +407,3 @@ class SqlUsageRepository:
             )
             for k, n, i, o, c, r, m in rows
         ]
-
-
-class SqlBudgetRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self._session = session
-
-    async def get(self, user_id: uuid.UUID) -> int | None:
-        await flush_pending(self._session)
-        row = (await run(self._session, _BUDGET, {"p_user": user_id})).first()
-        return int(row[0]) if row is not None and row[0] is not None else None
-
-    async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
-        await flush_pending(self._session)
-        parameters = {"p_user": user_id, "p_month": month_start.date()}
-        budget, spent = (await run(self._session, _STANDING, parameters)).rows[0]
-        return (int(budget) if budget is not None else None), int(spent or 0)
-
-    async def set(self, user_id: uuid.UUID, budget_micros: int | None, *, now: datetime) -> None:
-        if budget_micros is None:
-            await self._session.execute(
-                delete(UserBudgetModel).where(UserBudgetModel.user_id == user_id),
-                execution_options={"synchronize_session": False},
-            )
-            return
-        row = await self._session.scalar(select(UserBudgetModel).where(UserBudgetModel.user_id == user_id))
-        if row is None:
-            self._session.add(
-                UserBudgetModel(user_id=user_id, monthly_budget_micros=budget_micros, created_at=now, updated_at=now)
-            )
-        else:
-            row.monthly_budget_micros = budget_micros
-            row.updated_at = now
-        await self._session.flush()
-
-
-class SqlBudgetReader:
-    """``BudgetReader`` in one statement on a pooled connection in autocommit: no session, no
-    BEGIN/COMMIT round trips (0.23 ms against 0.62 ms through a read-only unit of work, on PostgreSQL).
-    On PostgreSQL it runs on the asyncpg connection itself (``driver.run_outside_transaction``): every
-    gateway call checks the budget before the model is called, and SQLAlchemy's connection and
-    statement handling cost more CPU than the query (a tenth of a gateway call's)."""
-
-    def __init__(self, engine: AsyncEngine) -> None:
-        self._engine = engine
-
-    async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:
-        parameters = {"p_user": user_id, "p_month": month_start.date()}
-        budget, spent = (await run_outside_transaction(self._engine, _STANDING, parameters)).rows[0]
-        return (int(budget) if budget is not None else None), int(spent or 0)

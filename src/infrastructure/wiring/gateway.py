@@ -11,7 +11,7 @@ from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.application.usage.ledger import UsageLedger
-from src.infrastructure.persistence.usage_repositories import SqlBudgetReader
+from src.infrastructure.persistence.budget_repositories import SqlBudgetReader
 from src.infrastructure.settings import Settings
 from src.infrastructure.wiring.llm import ModelAccess
 

@@ -13,6 +13,7 @@ import importlib
 #: The modules the mixins import on first use.
 REPOSITORY_MODULES: tuple[str, ...] = (
     "src.infrastructure.persistence.admin_repositories",
+    "src.infrastructure.persistence.budget_repositories",
     "src.infrastructure.persistence.chat_repositories",
     "src.infrastructure.persistence.identity_repositories",
     "src.infrastructure.persistence.knowledge_repositories",

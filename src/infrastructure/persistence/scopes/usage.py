@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING
 from src.infrastructure.persistence.sql_support import SessionScope
 
 if TYPE_CHECKING:
-    from src.infrastructure.persistence.usage_repositories import SqlBudgetRepository, SqlUsageRepository
+    from src.infrastructure.persistence.budget_repositories import SqlBudgetRepository
+    from src.infrastructure.persistence.usage_repositories import SqlUsageRepository
 
 
 class UsageRepositories(SessionScope):
@@ -21,6 +22,6 @@ class UsageRepositories(SessionScope):
 
     @property
     def budgets(self) -> SqlBudgetRepository:
-        from src.infrastructure.persistence.usage_repositories import SqlBudgetRepository
+        from src.infrastructure.persistence.budget_repositories import SqlBudgetRepository
 
         return SqlBudgetRepository(self.session)
