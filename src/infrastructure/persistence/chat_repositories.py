@@ -42,7 +42,7 @@ from src.infrastructure.persistence.sql_support import flush_pending, rowcount
 # from column names in INSERT and UPDATE statements, hence ``p_``.
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
-RELEASE_REPLY = {
+_RELEASE_REPLY = {
     keeps_total: update(_CONVERSATIONS)
     .where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.generating_message_id == bindparam("p_message"))
     .values(
@@ -199,7 +199,7 @@ class SqlConversationRepository:
         parameters: dict[str, Any] = {"p_id": conversation_id, "p_message": message_id, "p_now": now}
         if token_total is not None:
             parameters["p_token_total"] = token_total
-        result = await run(self._session, RELEASE_REPLY[token_total is None], parameters)
+        result = await run(self._session, _RELEASE_REPLY[token_total is None], parameters)
         return rowcount(result) == 1
 
     async def set_title_if_untitled(self, conversation_id: uuid.UUID, title: str, *, now: datetime) -> bool:

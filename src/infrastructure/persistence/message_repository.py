@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -34,7 +35,7 @@ from src.infrastructure.persistence.chat_models import (
     ChatMessageModel,
     ConversationModel,
 )
-from src.infrastructure.persistence.chat_repositories import RELEASE_REPLY
+from src.infrastructure.persistence.chat_repositories import SqlConversationRepository
 from src.infrastructure.persistence.chat_rows import message_of, prompt_message_of
 from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.message_search import search_messages
@@ -202,8 +203,9 @@ class SqlMessageRepository:
         if self._session.get_bind().dialect.name != "postgresql":  # no data-modifying CTEs elsewhere
             won = await self.finish(message)
             if won:
-                release = {"p_id": message.conversation_id, "p_message": message.id, "p_now": now}
-                await run(self._session, RELEASE_REPLY[False], {**release, "p_token_total": token_total})
+                await SqlConversationRepository(self._session).release_reply(
+                    message.conversation_id, message.id, token_total=token_total, now=now
+                )
             return won
         await flush_pending(self._session)
         parameters = _finished_parameters(message)
@@ -231,17 +233,8 @@ class SqlMessageRepository:
 
 
 def _finished_parameters(message: Message) -> dict[str, Any]:
-    """The parameters of ``_FINISH_MESSAGE`` for ``message``."""
-    row = _message_columns(message)
-    usage = message.usage or Usage()
-    row.update(
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-        cached_tokens=usage.cached_tokens,
-        reasoning_tokens=usage.reasoning_tokens,
-        usage_estimated=usage.estimated,
-        status=_COMPLETE,
-    )
+    """The parameters of ``_FINISH_MESSAGE`` for ``message``: complete, its usage zero when unknown."""
+    row = _message_columns(replace(message, usage=message.usage or Usage(), status=MessageStatus.COMPLETE))
     parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
     parameters["p_id"] = message.id
     return parameters
