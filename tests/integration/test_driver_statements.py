@@ -191,3 +191,68 @@ async def test_db_echo_keeps_every_statement_on_the_session(migrated_settings: S
     finally:
         await config.get_engine().dispose()
         await quiet.get_engine().dispose()
+
+
+async def test_a_unit_of_work_begun_by_a_driver_statement_shares_its_transaction_with_the_orm(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    """A unit of work whose first statement runs on the driver checks out its connection itself, without
+    the session's transaction; an ORM statement after it joins that same transaction: they commit
+    together and roll back together, and the connection goes back to the pool either way."""
+    first, second = await a_conversation(uow), await a_conversation(uow)
+    async with uow() as tx:
+        engine = tx.session.bind
+    assert isinstance(engine, AsyncEngine)
+    postgres = engine.dialect.name == "postgresql"
+    pool: Any = engine.sync_engine.pool
+
+    async def both(title: str, *, fail: bool) -> None:
+        async with uow() as tx:
+            await run(tx.session, _RENAME, {"p_id": first.id, "p_title": title})
+            # The session did not begin a transaction of its own on PostgreSQL (the driver's is used).
+            assert (tx.session.sync_session.get_transaction() is None) is postgres
+            model = await tx.session.get(ConversationModel, second.id)
+            assert model is not None
+            model.title = title
+            # The ORM's read sees the driver's uncommitted write: one transaction.
+            seen = await tx.session.get(ConversationModel, first.id, populate_existing=True)
+            assert seen is not None
+            assert seen.title == title
+            if fail:
+                raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await both("Dropped", fail=True)
+    assert ((await stored(uow, first.id)).title, (await stored(uow, second.id)).title) == (None, None)
+    await both("Kept", fail=False)
+    assert ((await stored(uow, first.id)).title, (await stored(uow, second.id)).title) == ("Kept", "Kept")
+    if postgres:
+        assert pool.checkedout() == 0
+
+
+async def test_after_a_commit_within_the_unit_of_work_the_orm_and_the_driver_share_the_next_transaction(
+    uow: SqlAlchemyUnitOfWorkFactory,
+) -> None:
+    first, second = await a_conversation(uow), await a_conversation(uow)
+
+    async def commit_then_fail() -> None:
+        async with uow() as tx:
+            await run(tx.session, _RENAME, {"p_id": first.id, "p_title": "Kept"})
+            await tx.commit()
+            model = await tx.session.get(ConversationModel, second.id)
+            assert model is not None
+            model.title = "Dropped"
+            await tx.session.flush()
+            await run(tx.session, _RENAME, {"p_id": first.id, "p_title": "Dropped"})
+            raise RuntimeError("changed my mind")
+
+    with pytest.raises(RuntimeError, match="changed my mind"):
+        await commit_then_fail()
+    assert ((await stored(uow, first.id)).title, (await stored(uow, second.id)).title) == ("Kept", None)
+
+    async with uow() as tx:
+        model = await tx.session.get(ConversationModel, second.id)
+        assert model is not None
+        model.title = "Pending"  # flushed by the commit, in the driver's transaction
+        await run(tx.session, _RENAME, {"p_id": first.id, "p_title": "Both"})
+    assert ((await stored(uow, first.id)).title, (await stored(uow, second.id)).title) == ("Both", "Pending")

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from src.application.shared.ports import Clock
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence import driver
 from src.infrastructure.persistence.database import READ_ONLY_OPTIONS, Database
 from src.infrastructure.persistence.repositories import SqlJobReceiptRepository, SqlOutboxRepository
 from src.infrastructure.persistence.scopes.admin import AdminRepositories
@@ -118,6 +119,8 @@ class SqlAlchemyUnitOfWork(
         if self._read_only:
             # Options set before the transaction begins; see persistence/database.py.
             await self._session.connection(execution_options=READ_ONLY_OPTIONS)
+        else:
+            driver.connect_on_first_statement(self._session)
         return self
 
     async def __aexit__(
@@ -134,7 +137,7 @@ class SqlAlchemyUnitOfWork(
                 await self.rollback()
         finally:
             try:
-                await session.close()
+                await driver.close(session)
             finally:
                 self._session = None
                 if self._gate_held is not None:
@@ -142,14 +145,14 @@ class SqlAlchemyUnitOfWork(
                     self._gate_held = None
 
     async def commit(self) -> None:
-        await self.session.commit()
+        await driver.commit(self.session)
         if self._outbox_written:
             self._outbox_written = False
             self._notify_outbox()
 
     async def rollback(self) -> None:
         self._outbox_written = False
-        await self.session.rollback()
+        await driver.rollback(self.session)
 
     def _note_outbox_write(self) -> None:
         self._outbox_written = True
