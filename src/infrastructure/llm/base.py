@@ -363,10 +363,12 @@ def timed_out(exc: BaseException) -> bool:
 
 
 def transport_error(exc: Exception, provider: str) -> ProviderError:
-    """Errors of the HTTP layer (httpx or httpx2) that an SDK let through, and anything else."""
+    """Errors of the HTTP layer (httpx or httpx2 that an SDK let through, aiohttp where an adapter calls
+    it itself), and anything else."""
     names = {cls.__name__ for cls in type(exc).__mro__}
-    if "TimeoutException" in names and timed_out(exc):
+    of_aiohttp = type(exc).__module__.split(".")[0] == "aiohttp"
+    if ("TimeoutException" in names and timed_out(exc)) or (of_aiohttp and isinstance(exc, TimeoutError)):
         return ProviderTimeout(f"{provider} did not answer in time", provider=provider)
-    if names & {"TransportError", "StreamError", "JSONDecodeError", "ValidationError"}:
+    if of_aiohttp or names & {"TransportError", "StreamError", "JSONDecodeError", "ValidationError"}:
         return ProviderUnavailable(f"{provider} broke off or sent something unreadable", provider=provider)
     return ProviderUnavailable(f"{provider} failed ({type(exc).__name__})", provider=provider)

@@ -2,7 +2,9 @@
 Studio: ``OPENAI_COMPATIBLE_PROVIDERS``, see ``provider_table.py``), through the official ``openai`` SDK.
 
 One ``AsyncOpenAI`` client per process (its connection pool is reused), SDK retries off
-(``max_retries=0``: the router retries), connect/read timeouts from settings. Streams ask for
+(``max_retries=0``: the router retries), connect/read timeouts from settings. A streamed call is posted
+on that client's own aiohttp session with the URL, headers, timeouts and proxy the SDK computes (see
+``_events``); a whole answer goes through the SDK's ``create``. Streams ask for
 ``stream_options={"include_usage": true}`` and read usage from the final chunk (``choices: []``);
 an ``{"error": ...}`` event inside a stream is mapped like an HTTP error (``openai_wire.py``, which
 Groq's adapter shares).
@@ -13,15 +15,15 @@ Ollama's documentation does. One class serves each OpenAI-compatible provider un
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable
-from typing import Any, cast
+from collections.abc import AsyncGenerator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
+import aiohttp
 import msgspec
 import openai
-from openai._base_client import make_request_options
-from openai._constants import RAW_RESPONSE_HEADER
-from openai._response import AsyncAPIResponse, AsyncResponseContextManager
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
+from openai._models import FinalRequestOptions
+from openai._vendor.httpx_aiohttp.transport import AiohttpTransport
 
 from src.application.shared.ports import Clock
 from src.domain.llm.errors import ProviderError
@@ -37,6 +39,8 @@ from src.infrastructure.llm.openai_wire import (
     completion_answer,
     map_openai_style_error,
     sampling_options,
+    sse_lines,
+    status_error,
     stream_chunks,
 )
 
@@ -45,10 +49,61 @@ _JSON = msgspec.json.Encoder()
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Sent as the key to OpenAI-compatible servers that need none (the SDK refuses an empty key).
 NO_KEY_PLACEHOLDER = "unused"
-#: What a streamed call is read as: the raw response (its lines are decoded in ``openai_wire.py``).
-_STREAM_CLASS = openai.AsyncStream[ChatCompletionChunk]
-#: The request options of a streamed call (the ones ``with_streaming_response.create`` sets).
-_STREAM_OPTIONS = make_request_options(extra_headers={RAW_RESPONSE_HEADER: "stream"}, security={"bearer_auth": True})
+#: The path of a chat completion under the base URL.
+_PATH = "/chat/completions"
+
+
+@dataclass(frozen=True, slots=True)
+class _DirectCall:
+    """What a streamed call sends, as the SDK builds it (URL, headers, timeouts, proxy), and the aiohttp
+    session of the SDK's own transport for that URL, to post it on."""
+
+    session: aiohttp.ClientSession
+    url: str
+    headers: Mapping[str, str]
+    timeout: aiohttp.ClientTimeout
+    proxy: Mapping[str, Any]
+
+
+class _ErrorResponse(Exception):
+    """An HTTP error answer to a direct call, mapped as the SDK's ``APIStatusError`` would be."""
+
+    def __init__(self, status_code: int, body: bytes, headers: Mapping[str, str]) -> None:
+        super().__init__(f"HTTP {status_code}")
+        self.status_code = status_code
+        self.body = body
+        self.headers = headers
+
+
+def _direct_call(client: openai.AsyncOpenAI) -> _DirectCall:
+    """The direct call of ``client``'s streamed chat completions (its HTTP client is the SDK's aiohttp
+    one). Built once per adapter, in its event loop (an aiohttp session wants one). The headers are the
+    ones the SDK computes for every call (the key, its user agent and platform headers, the organization
+    and project from the environment), the same each time for a key given as a string; with a proxy from
+    the environment, the transport is the proxy's."""
+    request = client._build_request(FinalRequestOptions.construct(method="post", url=_PATH, json_data={}))
+    transport = client._client._transport_for_url(request.url)
+    if not isinstance(transport, AiohttpTransport) or callable(transport.client):
+        raise TypeError("the OpenAI adapter's client must be the SDK's aiohttp client (DefaultAioHttpClient)")
+    if not isinstance(transport.client, aiohttp.ClientSession):
+        transport.client = transport.get_client()  # what the transport does on its first request
+    timeout = request.extensions.get("timeout", {})
+    proxy = transport.proxy
+    return _DirectCall(
+        session=transport.client,
+        url=str(request.url),
+        headers={name: value for name, value in request.headers.items() if name not in ("content-length", "host")},
+        timeout=aiohttp.ClientTimeout(
+            sock_connect=timeout.get("connect"), sock_read=timeout.get("read"), connect=timeout.get("pool")
+        ),
+        proxy={}
+        if proxy is None
+        else {
+            "proxy": str(proxy.url),
+            "proxy_auth": aiohttp.BasicAuth(*proxy.auth) if proxy.auth else None,
+            "proxy_headers": proxy.headers,
+        },
+    )
 
 
 class OpenAIChatModel(ProviderAdapter):
@@ -77,6 +132,7 @@ class OpenAIChatModel(ProviderAdapter):
             # before each request (bench_gateway, side by side).
             http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
+        self._direct: _DirectCall | None = None  # built on the first streamed call
         # OpenAI itself wants max_completion_tokens (its reasoning models refuse max_tokens); other
         # OpenAI-compatible servers are surer to know max_tokens.
         self._max_tokens_field = "max_completion_tokens" if base_url is None else "max_tokens"
@@ -109,29 +165,25 @@ class OpenAIChatModel(ProviderAdapter):
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
-        # The SDK's request path (its errors, headers, auth and options) with the JSON body prepared
-        # here: ``create`` walks its ~40 keyword arguments through its TypedDict transform on every call
-        # (the body it sends is the same). The response is read as lines: the chunks are decoded with
-        # msgspec rather than as a pydantic object each (openai_wire.py).
+        # The JSON body is prepared here (msgspec) and posted on the SDK client's own aiohttp session,
+        # with the URL, headers, timeouts and proxy the SDK computes for the call: through the SDK, its
+        # request building, its httpx layer and the httpx-to-aiohttp transport were ~70 % of the
+        # adapter's CPU per streamed call, and ``create`` walks its ~40 keyword arguments through a
+        # TypedDict transform (the request on the wire is the same). The response is read as lines,
+        # the chunks decoded with msgspec rather than as a pydantic object each (openai_wire.py). An HTTP
+        # error is mapped as the SDK's would be; transport errors as aiohttp's (``transport_error``).
         body = self._body(request, model)
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-        # With the raw-response header the SDK answers the response itself, not the stream class.
-        call = AsyncResponseContextManager(
-            cast(
-                Awaitable[AsyncAPIResponse[ChatCompletion]],
-                self._client.post(
-                    "/chat/completions",
-                    content=_JSON.encode(body),
-                    options=_STREAM_OPTIONS,
-                    cast_to=ChatCompletion,
-                    stream=True,
-                    stream_cls=_STREAM_CLASS,
-                ),
-            )
-        )
-        async with call as response:
-            async for chunk in stream_chunks(response.iter_lines(), self.provider):
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = _direct_call(self._client)
+        async with direct.session.post(
+            direct.url, data=_JSON.encode(body), headers=direct.headers, timeout=direct.timeout, **direct.proxy
+        ) as response:
+            if response.status >= 400:
+                raise _ErrorResponse(response.status, await response.read(), response.headers)
+            async for chunk in stream_chunks(sse_lines(response.content.iter_any()), self.provider):
                 yield chunk_event(chunk)
 
     async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:
@@ -139,4 +191,6 @@ class OpenAIChatModel(ProviderAdapter):
         return completion_answer(completion)
 
     def _map_error(self, exc: Exception) -> ProviderError:
+        if isinstance(exc, _ErrorResponse):
+            return status_error(self.provider, exc.status_code, exc.body, exc.headers)
         return map_openai_style_error(exc, self.provider, openai)

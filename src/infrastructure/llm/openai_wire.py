@@ -151,6 +151,29 @@ async def stream_chunks(lines: AsyncIterator[str], provider: str) -> AsyncIterat
         yield chunk
 
 
+async def sse_lines(chunks: AsyncIterator[bytes]) -> AsyncIterator[str]:
+    """The lines of a response body read in pieces of any size (``\\n`` or ``\\r\\n`` ends a line; no
+    length limit, unlike aiohttp's own line reader)."""
+    pending = b""
+    async for data in chunks:
+        lines = (pending + data).split(b"\n")
+        pending = lines.pop()
+        for line in lines:
+            yield line.removesuffix(b"\r").decode()
+    if pending:
+        yield pending.removesuffix(b"\r").decode()
+
+
+def status_error(provider: str, status: int, body: bytes, headers: Mapping[str, str]) -> ProviderError:
+    """The provider error of an HTTP error response read as it is (the SDKs' ``APIStatusError`` carries
+    the same status, body and headers)."""
+    try:
+        decoded: object = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        decoded = None
+    return _from_status(provider, status, _error_body(decoded), headers)
+
+
 def chunk_event(chunk: Any) -> ProviderEvent:
     event = ProviderEvent(usage=usage_of(getattr(chunk, "usage", None)))
     if chunk.choices:

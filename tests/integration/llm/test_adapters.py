@@ -6,6 +6,7 @@ import asyncio
 import socket
 from collections.abc import AsyncIterator
 
+import openai
 import pytest
 
 from src.domain.llm.errors import (
@@ -195,6 +196,38 @@ async def test_each_sdk_sends_its_providers_wire_details(
     assert gemini.body["contents"][1]["parts"] == [{"text": "Paris."}]
     config = gemini.body["generationConfig"]
     assert (config["temperature"], config["maxOutputTokens"], config["stopSequences"]) == (0.3, 64, ["END"])
+
+
+async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """The adapter posts a body it prepares on the SDK transport's aiohttp session: the request on the
+    wire must be the one ``chat.completions.create(stream=True)`` sends (path, headers, body)."""
+    adapter = make_adapter("openai")
+    await collect(adapter.stream(request("openai", temperature=0.2, max_output_tokens=32)))
+    assert isinstance(adapter, OpenAIChatModel)
+    sdk = openai.AsyncOpenAI(
+        api_key=KEYS["openai"], base_url=fake.openai_base_url, max_retries=0, timeout=adapter._client.timeout
+    )
+    try:
+        stream = await sdk.chat.completions.create(  # type: ignore[call-overload]
+            model=MODELS["openai"].split("/", 1)[1],
+            messages=[{"role": m.role.value, "content": m.content} for m in request("openai").messages],
+            temperature=0.2,
+            max_tokens=32,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        async for _ in stream:
+            pass
+    finally:
+        await sdk.close()
+    ours, theirs = fake.requests_for("openai")
+    assert ours.path == theirs.path == "/v1/chat/completions"
+    assert ours.body == theirs.body
+    assert {k: v for k, v in ours.headers.items() if k != "host"} == {
+        k: v for k, v in theirs.headers.items() if k != "host"
+    }
 
 
 async def test_sampling_options_reach_each_provider_in_its_own_words(
@@ -553,10 +586,15 @@ async def test_a_proxy_from_the_environment_carries_the_calls(
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{port}")
     try:
-        fake.script(provider, Reply(text="through the proxy"))
+        fake.script(provider, Reply(text="through the proxy"), Reply(text="streamed through it"))
         answer = await make_adapter(provider).complete(request(provider))
         assert answer.text == "through the proxy"
         assert seen, "the call did not go through the proxy"
         assert seen[0].startswith(b"POST http://127.0.0.1:")
+        # A stream too (OpenAI's is posted on the SDK transport's aiohttp session, with its proxy); on a
+        # new adapter's connection: this proxy relays one request per connection.
+        deltas, end = await collect(make_adapter(provider).stream(request(provider)))
+        assert ("".join(deltas), end.error_code) == ("streamed through it", None)
+        assert len(seen) == 2, "the stream did not go through the proxy"
     finally:
         proxy.close()
