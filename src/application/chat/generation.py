@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from src.application.chat.early_call import StartedCall
 from src.application.chat.jobs import TITLE_JOB
 from src.application.chat.ports import (
     ChargedChatTransaction,
@@ -51,7 +52,15 @@ from src.domain.chat.events import ReplyFailed
 from src.domain.chat.grounding import mark_cited
 from src.domain.chat.model import Message, MessageStatus
 from src.domain.llm.errors import ProviderError
-from src.domain.llm.model import FinishReason, MessageRole, StreamEnd, TextDelta, Usage, estimate_usage
+from src.domain.llm.model import (
+    ChatRequest,
+    FinishReason,
+    MessageRole,
+    StreamEnd,
+    TextDelta,
+    Usage,
+    estimate_usage,
+)
 from src.domain.shared.errors import DomainError, ServiceUnavailable
 
 #: Backoff of the final write while the database is away: 0.25 s, 0.5 s, 1 s, ... at most 4 s apart.
@@ -114,8 +123,12 @@ class ReplyGenerator:
 
     # -- reading the model ------------------------------------------------------------------------
 
+    def start_call(self, request: ChatRequest) -> StartedCall:
+        """Call the model now, for a reply launched later with the call in its job (``early_call.py``)."""
+        return StartedCall(self._model.stream(request))
+
     async def _consume(self, job: ReplyJob, state: ReplyProgress) -> None:
-        stream = self._model.stream(job.request)
+        stream = job.call.chunks() if job.call is not None else self._model.stream(job.request)
         try:
             async with asyncio.timeout(self._settings.timeout_seconds):
                 async for chunk in stream:

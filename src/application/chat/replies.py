@@ -11,13 +11,16 @@ task and return a ``ReplyHandle`` at once.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 from src.application.ai.chat_guard import ChatSafetyGuard
-from src.application.ai.pii_stream import ChatPiiPolicy
+from src.application.ai.pii_stream import ChatPiiPolicy, PiiReplyFilter
+from src.application.chat.early_call import StartedCall
 from src.application.chat.generation import ReplyGenerator
 from src.application.chat.jobs import SUMMARY_JOB
 from src.application.chat.ports import (
@@ -64,6 +67,11 @@ class ReplyPlan:
     created_conversation: bool
     #: The user's monthly budget as ``prepare`` read it (``None``: not read).
     budget_micros: int | None = None
+    #: The model call ``plan`` started before the rows were stored (``start_call``), with the request it
+    #: sent and the filter of its text; ``launch`` hands it to the reply's task, ``abandon`` stops it.
+    call: StartedCall | None = None
+    request: ChatRequest | None = None
+    text_filter: PiiReplyFilter | None = None
 
 
 class ReplyLauncher:
@@ -95,6 +103,8 @@ class ReplyLauncher:
         self._pii = pii
         #: ``PROMPT_INJECTION_POLICY``: ``safety`` on the streamed user message, flagged passages queued.
         self._guard = guard
+        #: ``reply_started`` publications under way (``launch`` does not wait for them).
+        self._publishing: set[asyncio.Future[None]] = set()
 
     def lease_until(self, now: datetime) -> datetime:
         return now + timedelta(seconds=self._settings.lease_seconds)
@@ -232,13 +242,16 @@ class ReplyLauncher:
         created_conversation: bool,
         budget_micros: int | None = None,
         store_user_message: bool = False,
+        start_call: bool = False,
     ) -> ReplyPlan:
         """Inside the use case's transaction, once the reply lock is held: read the history that fits,
         retrieve the grounding passages (anew on every reply: the knowledge or the conversation's
         grounding may have changed), build the prompt and store the reply's placeholder row.
 
         With ``store_user_message``, ``user_message`` is new (not stored yet): the history is read up to
-        the message before it, which ends it, and both rows are stored together, in one round trip."""
+        the message before it, which ends it, and both rows are stored together, in one round trip.
+        With ``start_call``, the model is called before the rows are stored (``early_call.py``): the caller
+        ``abandon``s the plan when its transaction fails."""
         history = await self.context(
             tx,
             conversation,
@@ -259,7 +272,16 @@ class ReplyLauncher:
         )
         # What the prompt costs, kept on the row: if this instance dies mid-reply, recovery charges it.
         reply.usage = Usage(input_tokens=estimate_prompt_tokens(prompt.messages), output_tokens=0, estimated=True)
-        await tx.messages.add_all([user_message, reply] if store_user_message else [reply])
+        request, text_filter, call = None, None, None
+        if start_call:
+            request, text_filter = self.request(conversation, model, prompt)
+            call = self._generator.start_call(request)
+        try:
+            await tx.messages.add_all([user_message, reply] if store_user_message else [reply])
+        except BaseException:
+            if call is not None:
+                await call.cancel()
+            raise
         return ReplyPlan(
             conversation=conversation,
             user_message=user_message,
@@ -270,13 +292,17 @@ class ReplyLauncher:
             request_title=conversation.title is None and conversation.title_requested_at is None,
             created_conversation=created_conversation,
             budget_micros=budget_micros,
+            call=call,
+            request=request,
+            text_filter=text_filter,
         )
 
-    async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
-        conversation, model = plan.conversation, plan.model
-        messages, text_filter = (
-            self._pii.prepare(plan.prompt.messages) if self._pii is not None else (plan.prompt.messages, None)
-        )
+    def request(
+        self, conversation: Conversation, model: ModelInfo, prompt: GroundedPrompt
+    ) -> tuple[ChatRequest, PiiReplyFilter | None]:
+        """What the model is asked (the prompt as ``PII_REDACTION`` lets it go), and the filter its text
+        goes through before the user sees it."""
+        messages, text_filter = self._pii.prepare(prompt.messages) if self._pii is not None else (prompt.messages, None)
         request = ChatRequest(
             messages=messages,
             model=model.id,
@@ -284,16 +310,65 @@ class ReplyLauncher:
             max_output_tokens=model.max_output_tokens,
             deadline=self._clock.monotonic() + self._settings.timeout_seconds,
         )
+        return request, text_filter
+
+    async def abandon(self, plan: ReplyPlan | None) -> None:
+        """The transaction ``plan`` was made in failed: stop the model call it started, if any."""
+        if plan is not None and plan.call is not None:
+            await plan.call.cancel()
+
+    async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
+        try:
+            job = await self._job(plan, started_at)
+        except BaseException:
+            await self.abandon(plan)  # nothing was spawned: the call started in ``plan`` would run on
+            raise
+        conversation, model, reply_id, user_view = plan.conversation, plan.model, job.message_id, job.user_message
+        now = self._clock.now()
+        shown = replace(conversation, generating_message_id=reply_id, generating_until=self.lease_until(now))
+        # The user's other clients are told (a Redis round trip with Redis) without the caller waiting
+        # for it: the reply's stream (an SSE response) starts at once. The publication is scheduled
+        # before the reply's task, and tasks start in the order they are scheduled: the task's own
+        # events (``reply_finished``) still come after it.
+        self._background(
+            self._events.publish(
+                UserEvent(
+                    type="reply_started",
+                    user_id=conversation.user_id,
+                    data={
+                        "conversation_id": str(conversation.id),
+                        "message_id": str(reply_id),
+                        "user_message": user_view.to_json(),
+                        "model": model.id,
+                    },
+                )
+            )
+        )
+        outcome = self._tasks.spawn(reply_id, self._generator.run(job))
+        return ReplyHandle(
+            conversation=ConversationView.of(shown, now),
+            user_message=user_view,
+            message_id=reply_id,
+            created_conversation=plan.created_conversation,
+            _outcome=outcome,
+            _follow=lambda after: self.follow(reply_id, after),
+        )
+
+    async def _job(self, plan: ReplyPlan, started_at: float) -> ReplyJob:
+        """The reply task's job, once the stream's first event (the user's message) is appended."""
+        conversation, model = plan.conversation, plan.model
+        if plan.request is not None:
+            request, text_filter = plan.request, plan.text_filter
+        else:
+            request, text_filter = self.request(conversation, model, plan.prompt)
         reply_id = plan.reply.id
         user_view = MessageView.of(plan.user_message)
         if self._guard is not None:
             user_view = replace(user_view, safety=self._guard.safety_of(plan.user_message.content))
             await self._guard.report_passages(conversation.user_id, plan.prompt.passages)
-        now = self._clock.now()
-        shown = replace(conversation, generating_message_id=reply_id, generating_until=self.lease_until(now))
         # The stream starts with the user message, before the task can append anything.
         await self._streams.append(reply_id, ReplyEvent(id=1, kind="message", data=user_view.to_json()))
-        job = ReplyJob(
+        return ReplyJob(
             user_id=conversation.user_id,
             conversation_id=conversation.id,
             message_id=reply_id,
@@ -309,31 +384,18 @@ class ReplyLauncher:
             started_at=started_at,
             text_filter=text_filter,
             budget_micros=plan.budget_micros,
+            call=plan.call,
         )
-        outcome = self._tasks.spawn(reply_id, self._generator.run(job))
-        # Then the user's other clients are told (a Redis round trip with Redis) while the reply's task
-        # calls the model. The task runs only once this coroutine waits, and the adapters queue the
-        # event before they wait: the task's own events (``reply_finished``) still come after it.
-        await self._events.publish(
-            UserEvent(
-                type="reply_started",
-                user_id=conversation.user_id,
-                data={
-                    "conversation_id": str(conversation.id),
-                    "message_id": str(reply_id),
-                    "user_message": user_view.to_json(),
-                    "model": model.id,
-                },
-            )
-        )
-        return ReplyHandle(
-            conversation=ConversationView.of(shown, now),
-            user_message=user_view,
-            message_id=reply_id,
-            created_conversation=plan.created_conversation,
-            _outcome=outcome,
-            _follow=lambda after: self.follow(reply_id, after),
-        )
+
+    def _background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._publishing.add(task)  # a reference until it is done (the loop keeps only weak ones)
+        task.add_done_callback(self._published)
+
+    def _published(self, task: asyncio.Future[None]) -> None:
+        self._publishing.discard(task)
+        if not task.cancelled():
+            task.exception()  # ``publish`` never raises (best effort); retrieved all the same
 
     def follow(self, reply_id: uuid.UUID, after: int) -> AsyncIterator[ReplyEvent]:
         return self._streams.follow(reply_id, after=after, idle_timeout=self._settings.stream_idle_timeout_seconds)

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from src.application.ai.pii_stream import PiiReplyFilter
+from src.application.chat.early_call import StartedCall
 from src.application.chat.views import MessageView
 from src.domain.llm.errors import ProviderError
 from src.domain.llm.model import ChatRequest, StreamEnd
@@ -71,6 +72,9 @@ class ReplyJob:
     #: The user's monthly budget when the reply started (``None``: unknown): the charge raises
     #: ``UsageCharged`` (and so the budget-alert job) only once the month's total reaches a threshold.
     budget_micros: int | None = None
+    #: The model call, when the use case started it before its commit (``early_call.py``); otherwise the
+    #: reply's task calls the model with ``request``.
+    call: StartedCall | None = None
 
 
 @dataclass(slots=True)

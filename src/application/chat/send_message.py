@@ -14,17 +14,21 @@ with 422 ``prompt_injection_suspected`` under the ``block`` policy, queued for r
 
 In a grounded conversation the passages of the user's knowledge for the message are retrieved in the
 same transaction, before the model is called (``ReplyLauncher.passages``).
+
+The model is called as soon as the prompt is built, while the two rows are stored and committed
+(``early_call.py``): nothing it sends is shown before the commit, and a failed commit stops the call.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.chat.access import owned_conversation, require_chat
 from src.application.chat.ports import ReplyTransaction
-from src.application.chat.replies import ReplyLauncher
+from src.application.chat.replies import ReplyLauncher, ReplyPlan
 from src.application.chat.views import ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
@@ -75,62 +79,10 @@ class SendMessage:
             self._catalog.resolve(command.model)  # 422 before anything is counted or stored
         await self._limiter.check(principal)
         now = self._clock.now()
-        async with self._uow() as tx:
-            created = command.conversation_id is None
-            if command.conversation_id is None:
-                model = self._catalog.resolve(command.model)
-                conversation = Conversation.start(id=new_id(now), user_id=principal.user_id, model=model.id, now=now)
-                await tx.conversations.add(conversation)
-            else:
-                conversation = await owned_conversation(tx, principal, command.conversation_id)
-                model = self._catalog.resolve(command.model or conversation.model)
-            tokens = message_tokens(content)
-            check_fits(
-                tokens,
-                budget=history_budget(
-                    context_window=model.context_window,
-                    max_output_tokens=model.max_output_tokens,
-                    system_prompt=conversation.system_prompt,
-                ),
-            )
-            budget_micros = await launcher.prepare(tx, principal, conversation, now)
-            reply_id = new_id(now)
-            claim = await tx.conversations.claim_reply(
-                conversation.id,
-                reply_id,
-                seqs=2,
-                token_delta=tokens,
-                now=now,
-                lease_until=launcher.lease_until(now),
-            )
-            if claim is None:
-                raise launcher.in_progress_error(conversation)
-            user_message = Message.from_user(
-                id=new_id(now),
-                conversation=conversation,
-                seq=claim.first_seq,
-                content=content,
-                token_count=tokens,
-                model=model.id,
-                now=now,
-            )
-            user_message.token_start = claim.token_total - tokens
-            plan = await launcher.plan(
-                tx,
-                principal,
-                conversation,
-                model,
-                user_message,
-                reply_id=reply_id,
-                reply_seq=claim.first_seq + 1,
-                token_total=claim.token_total,
-                now=now,
-                created_conversation=created,
-                budget_micros=budget_micros,
-                store_user_message=True,  # stored with the reply's row
-            )
-        conversation.last_activity_at = now
+        plan = await self._plan(principal, command, content, now)
+        plan.conversation.last_activity_at = now
         handle = await launcher.launch(plan, started_at)
+        user_message = plan.user_message
         if self._guard is not None:
             if verdict is not None:
                 await self._guard.report(
@@ -138,3 +90,71 @@ class SendMessage:
                 )
             self._guard.after_reply(principal.user_id, user_message.id, content, handle)
         return handle
+
+    async def _plan(self, principal: Principal, command: SendMessageCommand, content: str, now: datetime) -> ReplyPlan:
+        """The send's transaction: the conversation, the budget, the reply lock, the history and both
+        rows. The model call the plan starts is stopped when the transaction fails, its commit included."""
+        launcher = self._launcher
+        plan: ReplyPlan | None = None
+        try:
+            async with self._uow() as tx:
+                created = command.conversation_id is None
+                if command.conversation_id is None:
+                    model = self._catalog.resolve(command.model)
+                    conversation = Conversation.start(
+                        id=new_id(now), user_id=principal.user_id, model=model.id, now=now
+                    )
+                    await tx.conversations.add(conversation)
+                else:
+                    conversation = await owned_conversation(tx, principal, command.conversation_id)
+                    model = self._catalog.resolve(command.model or conversation.model)
+                tokens = message_tokens(content)
+                check_fits(
+                    tokens,
+                    budget=history_budget(
+                        context_window=model.context_window,
+                        max_output_tokens=model.max_output_tokens,
+                        system_prompt=conversation.system_prompt,
+                    ),
+                )
+                budget_micros = await launcher.prepare(tx, principal, conversation, now)
+                reply_id = new_id(now)
+                claim = await tx.conversations.claim_reply(
+                    conversation.id,
+                    reply_id,
+                    seqs=2,
+                    token_delta=tokens,
+                    now=now,
+                    lease_until=launcher.lease_until(now),
+                )
+                if claim is None:
+                    raise launcher.in_progress_error(conversation)
+                user_message = Message.from_user(
+                    id=new_id(now),
+                    conversation=conversation,
+                    seq=claim.first_seq,
+                    content=content,
+                    token_count=tokens,
+                    model=model.id,
+                    now=now,
+                )
+                user_message.token_start = claim.token_total - tokens
+                plan = await launcher.plan(
+                    tx,
+                    principal,
+                    conversation,
+                    model,
+                    user_message,
+                    reply_id=reply_id,
+                    reply_seq=claim.first_seq + 1,
+                    token_total=claim.token_total,
+                    now=now,
+                    created_conversation=created,
+                    budget_micros=budget_micros,
+                    store_user_message=True,  # stored with the reply's row
+                    start_call=True,  # the model is called while the rows are stored and committed
+                )
+            return plan  # noqa: RET504 - once committed: the commit may fail too
+        except BaseException:
+            await launcher.abandon(plan)
+            raise

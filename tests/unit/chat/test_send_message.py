@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -33,6 +33,7 @@ from src.domain.llm.model import FinishReason, MessageRole
 from src.domain.shared.errors import ServiceUnavailable
 from src.domain.usage.errors import BudgetExceeded
 from tests.fakes.chat import InMemoryMessageRepository, Reply
+from tests.fakes.shared import InMemoryUnitOfWork
 from tests.unit.chat.conftest import ChatWorld, collect, principal
 
 
@@ -660,3 +661,104 @@ async def test_a_send_stores_its_message_with_the_replys_row_and_sends_it_last(
     assert prompt[0] == (MessageRole.USER, "first question")
     assert prompt[-1] == (MessageRole.USER, "second question")
     assert [m.content for m in world.messages if m.role is MessageRole.USER] == ["first question", "second question"]
+
+
+def gate_the_next_write_commit(monkeypatch: pytest.MonkeyPatch, before: Callable[[], Awaitable[None]]) -> None:
+    """The next unit of work that writes runs ``before`` when it commits (read-only ones go on as usual)."""
+    commit = InMemoryUnitOfWork.commit
+    armed = [True]
+
+    async def gated(self: InMemoryUnitOfWork) -> None:
+        if armed[0] and not self.read_only:
+            armed[0] = False
+            await before()
+        await commit(self)
+
+    monkeypatch.setattr(InMemoryUnitOfWork, "commit", gated)
+
+
+async def turns_until(condition: Callable[[], bool]) -> bool:
+    for _ in range(50):  # a few turns of the loop
+        if condition():
+            return True
+        await asyncio.sleep(0)
+    return condition()
+
+
+async def test_the_model_is_called_while_the_send_commits_and_nothing_is_shown_before_the_commit(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the model call starts once the prompt is built, so the provider's time to its first
+    token overlaps storing the rows and the commit; the reply's stream starts only after the commit,
+    with the user's message first."""
+    conversation = await world.conversation()
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        committing.set()
+        await release.wait()
+
+    gate_the_next_write_commit(monkeypatch, hold)
+    sending = asyncio.ensure_future(world.say("hello", conversation_id=conversation.id))
+    await committing.wait()
+    assert await turns_until(lambda: bool(world.model.requests)), "the model is called before the commit"
+    assert [r.messages[-1].content for r in world.model.requests] == ["hello"]
+    assert world.messages == []  # nothing committed yet
+    assert not sending.done()
+
+    release.set()
+    handle = await sending
+    events = await collect(handle.events())
+    assert [e.kind for e in events][:2] == ["message", "delta"]
+    assert events[0].data["content"] == "hello"
+    assert "".join(e.data["text"] for e in events if e.kind == "delta") == "Hello there, friend."
+    assert (await handle.result()).content == "Hello there, friend."
+    assert [m.content for m in world.messages] == ["hello", "Hello there, friend."]
+
+
+async def test_a_send_whose_commit_fails_stops_the_model_call_it_started(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit fails after the model call started: the call is stopped (its stream closed, nothing
+    of it shown or stored), the error reaches the caller, and the conversation is free for the next send."""
+    conversation = await world.conversation()
+
+    async def fail() -> None:
+        assert await turns_until(lambda: bool(world.model.requests))
+        raise ServiceUnavailable("the database went away")
+
+    gate_the_next_write_commit(monkeypatch, fail)
+    with pytest.raises(ServiceUnavailable):
+        await world.say("hello", conversation_id=conversation.id)
+    assert len(world.model.requests) == 1
+    assert world.model.closed == 1, "the model call must be stopped"
+    assert world.messages == []
+
+    handle = await world.say("again", conversation_id=conversation.id)
+    assert (await handle.result()).content == "Hello there, friend."
+    assert [m.content for m in world.messages] == ["again", "Hello there, friend."]
+
+
+async def test_a_send_returns_without_waiting_for_reply_started_to_be_published_and_the_order_holds(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reply's stream (the SSE response) starts without waiting for the Redis round trip that tells
+    the user's other clients; they still hear ``reply_started`` before the reply's own events."""
+    release = asyncio.Event()
+    publish = world.events.publish
+    heard: list[str] = []
+
+    async def slow_publish(event: UserEvent) -> None:
+        heard.append(event.type)
+        if event.type == "reply_started":
+            await release.wait()
+        await publish(event)
+
+    monkeypatch.setattr(world.events, "publish", slow_publish)
+    handle = await asyncio.wait_for(world.say("hello"), 5)
+    assert heard == ["reply_started"]
+    assert not release.is_set()
+    release.set()
+    assert (await handle.result()).content == "Hello there, friend."
+    assert await turns_until(lambda: "reply_finished" in heard)
+    assert heard.index("reply_started") < heard.index("reply_finished")
