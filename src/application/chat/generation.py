@@ -113,6 +113,9 @@ class ReplyGenerator:
             state.ended.set()
             with contextlib.suppress(BaseException):
                 await flusher
+            if job.call is not None:  # cancelled before the consumer read it: the call still runs
+                with contextlib.suppress(BaseException):
+                    await job.call.cancel()
         if interrupted and state.failure is None and state.end is None:
             state.failure = ReplyInterrupted("the server stopped while writing this reply")
         # Stored even when the process is going down: the shield lets the write finish.
