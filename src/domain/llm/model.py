@@ -7,6 +7,7 @@ a run of ``TextDelta`` items followed by exactly one ``StreamEnd``. Money is int
 from __future__ import annotations
 
 import enum
+import functools
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -207,14 +208,28 @@ _WORDS = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 MESSAGE_OVERHEAD_TOKENS = 4
 
 
+#: Texts at least this long have their estimate remembered (``_estimate_long``).
+_REMEMBERED_FROM_CHARS = 2048
+
+
 def estimate_tokens(text: str) -> int:
     """A conservative token estimate for text no provider counted.
 
     BPE tokenisers average about four characters a token on English and never fewer tokens than
     words and punctuation marks; take the larger of the two so an estimate errs high, not low.
+    Counting the words costs ~70 us a kilobyte: the estimate of a long text is remembered, so that
+    one that comes back (a conversation's running summary, on every reply and several times in each)
+    is counted once.
     """
     if not text:
         return 0
+    if len(text) >= _REMEMBERED_FROM_CHARS:
+        return _estimate_long(text)
+    return max(math.ceil(len(text) / 4), len(_WORDS.findall(text)))
+
+
+@functools.lru_cache(maxsize=64)
+def _estimate_long(text: str) -> int:
     return max(math.ceil(len(text) / 4), len(_WORDS.findall(text)))
 
 

@@ -4,6 +4,7 @@ remembered through the running summary (src/application/chat/replies.py, summari
 from __future__ import annotations
 
 import dataclasses
+import re
 import uuid
 
 import pytest
@@ -16,6 +17,7 @@ from src.application.chat.update_conversation import UpdateConversationCommand
 from src.domain.chat.context import message_tokens
 from src.domain.chat.errors import InvalidConversation
 from src.domain.chat.summary import SUMMARY_NOTE_HEADER
+from src.domain.llm import model as llm_model
 from src.domain.llm.model import MessageRole
 from tests.fakes.chat import Reply
 from tests.unit.chat.conftest import ChatWorld
@@ -264,3 +266,39 @@ async def test_a_model_is_asked_for_a_summary_that_fits_and_a_longer_answer_is_c
     assert summary is not None
     assert summary.endswith("…")
     assert message_tokens(summary) <= 25
+
+
+class _CountingWords:
+    """Stands in for ``model._WORDS``: counts the word counts of long texts (the estimate's cost)."""
+
+    def __init__(self, words: re.Pattern[str]) -> None:
+        self._words = words
+        self.long_texts = 0
+
+    def findall(self, text: str) -> list[str]:
+        if len(text) >= 2048:
+            self.long_texts += 1
+        return self._words.findall(text)
+
+
+async def test_a_long_running_summary_is_counted_once_not_at_every_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 14: a reply used the running summary's token estimate four times (its room, the history's
+    budget, the prompt, the reply's cost), each a word count of the whole summary (~1 ms for a 4,000-token
+    summary): at the default cap a reply in a long conversation cost twice a short one's CPU. The
+    estimate of a long text is remembered: the summary is counted once, and not again on the next reply."""
+    world = ChatWorld()
+    conversation = await world.conversation()
+    await _talk(world, conversation.id, 6)
+    summary = " ".join(f"fact{n}-{uuid.uuid4().hex[:6]}." for n in range(600))  # ~12 KB, new to the estimate
+    stored = world.db.chat.conversations[conversation.id]
+    world.db.chat.conversations[conversation.id] = dataclasses.replace(
+        stored, summary=summary, summary_token_end=stored.token_total - 50
+    )
+    counting = _CountingWords(llm_model._WORDS)
+    monkeypatch.setattr(llm_model, "_WORDS", counting)
+    prompt = await _last_prompt(world, conversation.id)
+    assert summary in prompt[0].content  # the summary is sent
+    assert counting.long_texts == 2  # the summary, and the system text that holds it
+    prompt = await _last_prompt(world, conversation.id, "one more question")
+    assert summary in prompt[0].content
+    assert counting.long_texts == 2  # neither counted again
