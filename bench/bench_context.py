@@ -13,12 +13,17 @@ tokens a message on average; 500 messages are ~126k tokens). Conversations:
 - ``long_capped``: 500 messages, the default cap (``CHAT_CONTEXT_TOKENS``, 16,000): the latest ~64
   messages are read and sent;
 - ``long_uncapped``: 500 messages with its ``context_tokens`` at the model's whole window, what every
-  reply sent before the cap existed: all 500.
+  reply sent before the cap existed: all 500;
+- ``long_summarized``: 500 messages with a running summary of ~4,000 tokens (a quarter of the cap, the
+  summary job's bound) covering everything before the latest half cap's worth of turns, sent in the
+  system note with those turns (the deployment's summaries on; the other long conversations
+  have theirs off).
 
 ``SAMPLES`` replies of each, interleaved, one at a time; per reply, the process CPU time
 (``time.process_time``) and the wall time to the first delta, from just before the send to the stored
-reply. The summary job is off while replies are timed (``CHAT_CONTEXT_SUMMARY=false``); one update of a
-500-message conversation's summary (``SUMMARY_INPUT_TOKENS`` of turns, through the same upstream) is
+reply. No summary job runs while replies are timed (the CLI role: no outbox relay, no job runner; the
+seeded summary is not due again for thousands of tokens); one update of a 500-message conversation's
+summary (``SUMMARY_INPUT_TOKENS`` of turns, through the same upstream) is
 timed apart: it runs once per quarter-cap of history, not per reply.
 
     uv run python -m bench context        # BENCH_CONTEXT_SAMPLES=30 by default
@@ -35,6 +40,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from bench.bench_gateway import fake_upstream
@@ -43,7 +49,7 @@ from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.summarize_conversation import SummarizeConversationCommand
 from src.application.chat.update_conversation import UpdateConversationCommand
 from src.application.shared.ids import new_id
-from src.domain.chat.context import message_tokens
+from src.domain.chat.context import context_threshold, message_tokens
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.identity.model import Principal, Role, Tier, User, permissions_of
 from src.domain.llm.model import FinishReason, MessageRole, Usage
@@ -124,6 +130,23 @@ async def one_reply(container: Container, principal: Principal, conversation_id:
     return time.process_time() - cpu, first if first is not None else float("nan")
 
 
+#: A running summary at the summary job's bound (a quarter of the default cap): ~4,000 estimated tokens.
+SUMMARY_TEXT = " ".join(f"Fact {n:04d} was agreed." for n in range(1000))
+
+
+async def with_summary(container: Container, conversation_id: uuid.UUID, cap: int) -> None:
+    """Give the conversation ``SUMMARY_TEXT`` as its running summary of every turn before the latest half
+    ``cap`` of tokens (not due for an update again until thousands more tokens of turns fall out)."""
+    async with container.uow() as tx:
+        conversation = await tx.conversations.get(conversation_id)
+        assert conversation is not None
+        covered = context_threshold(token_total=conversation.token_total, budget=cap // 2)
+        await tx.session.execute(
+            text("UPDATE conversation SET summary = :summary, summary_token_end = :end WHERE id = :id"),
+            {"summary": SUMMARY_TEXT, "end": covered, "id": conversation_id},
+        )
+
+
 def figures(label: str, samples: Sequence[tuple[float, float]]) -> dict[str, float]:
     cpu = [c for c, _ in samples]
     ttft = [t for _, t in samples]
@@ -143,7 +166,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
             "OPENAI_BASE_URL": upstream,
             "RATE_LIMIT_ENABLED": "false",
             "BUDGET_FREE_MONTHLY_USD": "100000",
-            "CHAT_CONTEXT_SUMMARY": "false",
+            "CHAT_CONTEXT_SUMMARY": "true",
             "LOG_LEVEL": "WARNING",
         },
         env_file=None,
@@ -173,13 +196,23 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
         shorts = [await seed(container, principal, SHORT) for _ in range(SAMPLES + 3)]
         capped = await seed(container, principal, LONG)
         uncapped = await seed(container, principal, LONG)
+        summarized = await seed(container, principal, LONG)
         info = container.model_catalog.resolve(MODEL)
-        await container.use_cases.chat.update_conversation(
-            principal, UpdateConversationCommand(uncapped, context_tokens=info.context_window)
+        update = container.use_cases.chat.update_conversation
+        await update(principal, UpdateConversationCommand(capped, summarize=False))
+        await update(
+            principal, UpdateConversationCommand(uncapped, context_tokens=info.context_window, summarize=False)
         )
-        results: dict[str, list[tuple[float, float]]] = {"short": [], "long_capped": [], "long_uncapped": []}
+        await with_summary(container, summarized, settings.chat.context_tokens)
+        results: dict[str, list[tuple[float, float]]] = {
+            "short": [],
+            "long_capped": [],
+            "long_uncapped": [],
+            "long_summarized": [],
+        }
+        conversations = (("long_capped", capped), ("long_uncapped", uncapped), ("long_summarized", summarized))
         for n in range(SAMPLES + 3):  # the first three warm up
-            for label, conversation_id in (("short", shorts[n]), ("long_capped", capped), ("long_uncapped", uncapped)):
+            for label, conversation_id in (("short", shorts[n]), *conversations):
                 sample = await one_reply(container, principal, conversation_id)
                 if n >= 3:
                     results[label].append(sample)
@@ -187,10 +220,11 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
         out: dict[str, Any] = {"samples": SAMPLES, "long_history_tokens": history_tokens}
         for label, samples in results.items():
             out.update(figures(label, samples))
-        for label in ("long_capped", "long_uncapped"):
+        for label in ("long_capped", "long_uncapped", "long_summarized"):
             out[f"{label}_vs_short_cpu_ratio"] = round(out[f"{label}_cpu_ms_p50"] / out["short_cpu_ms_p50"], 2)
             out[f"{label}_vs_short_ttft_ratio"] = round(out[f"{label}_ttft_ms_p50"] / out["short_ttft_ms_p50"], 2)
         # One update of the running summary (enabled for this call only), through the same upstream.
+        await update(principal, UpdateConversationCommand(capped, summarize=True))
         summarize = type(container.use_cases.chat.summarize_conversation)(
             container.uow,
             container.chat_model,
