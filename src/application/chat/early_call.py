@@ -40,6 +40,8 @@ class StartedCall:
         if not self._first.done():
             self._first.cancel()
             await asyncio.wait({self._first})
+        if not self._first.cancelled():
+            self._first.exception()  # a failed first read is no one's to report once the call is stopped
         aclose = getattr(self._chunks, "aclose", None)
         if aclose is not None:
             with contextlib.suppress(Exception):

@@ -38,8 +38,13 @@ def conversation_of(row: Any) -> Conversation:
     )
 
 
+#: Roles by their stored value: a dict lookup, not an enum call, per row of a reply's context.
+_ROLES = {role.value: role for role in MessageRole}
+
+
 def prompt_message_of(row: Any) -> PromptMessage:
-    return PromptMessage(MessageRole(row.role), row.content, tokens=row.token_count or None)
+    role = row.role
+    return PromptMessage(_ROLES.get(role) or MessageRole(role), row.content, tokens=row.token_count or None)
 
 
 def message_of(row: Any) -> Message:

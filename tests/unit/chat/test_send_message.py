@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
@@ -762,3 +763,25 @@ async def test_a_send_returns_without_waiting_for_reply_started_to_be_published_
     assert (await handle.result()).content == "Hello there, friend."
     assert await turns_until(lambda: "reply_finished" in heard)
     assert heard.index("reply_started") < heard.index("reply_finished")
+
+
+async def test_a_call_that_failed_before_a_failed_commit_is_not_reported_as_an_unretrieved_error(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The model's first read failed, then the commit did: the send reports the commit's failure, and the
+    call's own error is not left for asyncio to log as "Task exception was never retrieved"."""
+    world.model.script(Reply(error_before=ProviderUnavailable("the provider is down")))
+    conversation = await world.conversation()
+    seen: list[dict[str, object]] = []
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, context: seen.append(context))
+
+    async def fail() -> None:
+        assert await turns_until(lambda: world.model.closed == 1)  # the first read has failed
+        raise ServiceUnavailable("the database went away")
+
+    gate_the_next_write_commit(monkeypatch, fail)
+    with pytest.raises(ServiceUnavailable):
+        await world.say("hello", conversation_id=conversation.id)
+    gc.collect()
+    await asyncio.sleep(0)
+    assert not [c for c in seen if "never retrieved" in str(c.get("message"))]
