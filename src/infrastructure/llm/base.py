@@ -356,7 +356,7 @@ def timed_out(exc: BaseException) -> bool:
     refused, reset or broken-off connection is read from the aiohttp error it was raised from."""
     cause = exc.__cause__ or exc.__context__
     while cause is not None:
-        if type(cause).__module__.split(".")[0] == "aiohttp":
+        if _of_aiohttp(cause):
             return isinstance(cause, TimeoutError)
         cause = cause.__cause__ or cause.__context__
     return True
@@ -366,9 +366,13 @@ def transport_error(exc: Exception, provider: str) -> ProviderError:
     """Errors of the HTTP layer (httpx or httpx2 that an SDK let through, aiohttp where an adapter calls
     it itself), and anything else."""
     names = {cls.__name__ for cls in type(exc).__mro__}
-    of_aiohttp = type(exc).__module__.split(".")[0] == "aiohttp"
+    of_aiohttp = _of_aiohttp(exc)
     if ("TimeoutException" in names and timed_out(exc)) or (of_aiohttp and isinstance(exc, TimeoutError)):
         return ProviderTimeout(f"{provider} did not answer in time", provider=provider)
     if of_aiohttp or names & {"TransportError", "StreamError", "JSONDecodeError", "ValidationError"}:
         return ProviderUnavailable(f"{provider} broke off or sent something unreadable", provider=provider)
     return ProviderUnavailable(f"{provider} failed ({type(exc).__name__})", provider=provider)
+
+
+def _of_aiohttp(exc: BaseException) -> bool:
+    return type(exc).__module__.split(".")[0] == "aiohttp"

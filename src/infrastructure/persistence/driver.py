@@ -114,7 +114,7 @@ async def run(session: AsyncSession, statement: Executable, parameters: Mapping[
         return _rows_of(await session.execute(statement, parameters))
     compiled = _compiled(statement, parameters, dialect)
     driver = await _driver_of(session)
-    return await _on(session.bind, driver, compiled, _arguments(compiled, parameters))
+    return await _on(_engine_of(session), driver, compiled, _arguments(compiled, parameters))
 
 
 async def run_outside_transaction(engine: AsyncEngine, statement: Executable, parameters: Mapping[str, Any]) -> Rows:

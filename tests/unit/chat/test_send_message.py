@@ -348,8 +348,9 @@ async def test_reply_events_reach_the_users_other_clients(world: ChatWorld) -> N
 async def test_the_model_is_called_while_reply_started_is_still_being_published(
     world: ChatWorld, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Telling the user's other clients (a Redis round trip with Redis) does not hold up the model:
-    the reply's task starts first, so its time to first token does not include that round trip."""
+    """Telling the user's other clients (a Redis round trip with Redis) does not hold up the model: the
+    send calls it in its transaction, before the reply is launched and the event published (that the
+    send does not wait for the publication at all is the test after the commit tests below)."""
     published, release = asyncio.Event(), asyncio.Event()
     publish = world.events.publish
 
