@@ -33,8 +33,9 @@ from src.infrastructure.cache.stats import PrometheusCacheStats
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.external.dictionary import HttpDictionary, OfflineDictionary
 from src.infrastructure.external.paragraph_source import HttpParagraphSource, OfflineParagraphSource
+from src.infrastructure.llm.breakers import LocalProviderBreakers, SharedProviderBreakers
 from src.infrastructure.llm.catalog_loading import build_model_catalog
-from src.infrastructure.llm.providers import ProviderModel, build_llm_providers
+from src.infrastructure.llm.providers import ProviderModel, build_llm_providers, build_provider_breakers
 from src.infrastructure.logging import get_logger
 from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.observability.tracing import (
@@ -157,6 +158,8 @@ class Container:
     #: Each configured provider's own adapter (offline always), by provider name; the router's.
     #: Provider adapters, not bare ``ChatModel``s: the container closes them at shutdown.
     llm_providers: dict[str, ProviderModel]
+    #: The router's breaker per model; concrete: the container reports their last successes at shutdown.
+    llm_breakers: LocalProviderBreakers | SharedProviderBreakers
     #: Chat realtime: reply streams, user events, stop signals, reply tasks, WebSocket slots (wiring/chat.py).
     realtime: ChatRealtime
     #: The process's one Redis pub/sub connection (``None`` without Redis).
@@ -251,6 +254,7 @@ class Container:
                 await _close_quietly(name, client.aclose())
         for name, provider in self.llm_providers.items():
             await _close_quietly(f"llm_{name}", provider.aclose())
+        await _close_quietly("llm_breakers", self.llm_breakers.flush())  # before Redis is closed
         if self.in_process_runner is not None:
             await _close_quietly("job_runner", self.in_process_runner.stop(self.settings.shutdown_timeout / 2))
         if self.saq_queue is not None:
@@ -317,8 +321,9 @@ def build_container(
     )
     llm_providers = build_llm_providers(settings, clock)
     model_catalog = build_model_catalog(settings, [name for name in llm_providers if name != "offline"])
+    llm_breakers = build_provider_breakers(settings, redis, redis_breaker)
     chat_model = chat_model or build_model_router(
-        settings, providers=llm_providers, catalog=model_catalog, clock=clock, redis=redis, redis_breaker=redis_breaker
+        settings, providers=llm_providers, catalog=model_catalog, clock=clock, breakers=llm_breakers
     )
     tier_budgets = build_tier_budgets(settings)
     ai_requests = build_ai_requests(settings, rate_limiter, rate_limit_policies)
@@ -401,6 +406,7 @@ def build_container(
         credentials=credentials,
         model_catalog=model_catalog,
         chat_model=chat_model,
+        llm_breakers=llm_breakers,
         llm_providers=llm_providers,
         realtime=realtime,
         pubsub=pubsub,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from src.application.llm.ports import ChatModel, ProviderBreakers
+from src.application.llm.ports import ChatModel
 from src.application.shared.ports import Clock
 from src.domain.llm.routing import RetryPolicy
 from src.infrastructure.llm.base import ProviderTimeouts
@@ -65,9 +65,11 @@ def build_llm_providers(settings: Settings, clock: Clock) -> dict[str, ProviderM
     return providers
 
 
-def build_provider_breakers(settings: Settings, redis: Redis | None, redis_breaker: CircuitBreaker) -> ProviderBreakers:
+def build_provider_breakers(
+    settings: Settings, redis: Redis | None, redis_breaker: CircuitBreaker
+) -> LocalProviderBreakers | SharedProviderBreakers:
     """One breaker per model, shared through Redis when it is configured (per process while it is
-    unreachable), else per process."""
+    unreachable), else per process. Concrete: the container flushes them at shutdown."""
     reporter = BreakerReporter(settings.llm.breaker_reset_seconds)
     min_calls, reset_after = settings.llm.breaker_min_calls, settings.llm.breaker_reset_seconds
     rate, window = settings.llm.breaker_failure_rate, settings.llm.breaker_window_seconds

@@ -5,18 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from redis.asyncio import Redis
-
 from src.application.llm.check_providers import CheckProviders
 from src.application.llm.list_models import ListModels
-from src.application.llm.ports import ChatModel, ModelCatalog
+from src.application.llm.ports import ChatModel, ModelCatalog, ProviderBreakers
 from src.application.llm.router import ModelRouter
 from src.application.shared.ports import Clock
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.llm.metrics import PrometheusLlmMetrics
-from src.infrastructure.llm.providers import ProviderModel, build_provider_breakers, retry_policy
-from src.infrastructure.resilience import CircuitBreaker
+from src.infrastructure.llm.providers import ProviderModel, retry_policy
 from src.infrastructure.settings import Settings
 
 
@@ -43,16 +40,15 @@ def build_model_router(
     providers: Mapping[str, ProviderModel],
     catalog: ModelCatalog,
     clock: Clock,
-    redis: Redis | None,
-    redis_breaker: CircuitBreaker,
+    breakers: ProviderBreakers,
 ) -> ChatModel:
-    """Every model of every provider behind one port: retries, fallbacks, and a breaker per provider
-    (never for the offline one)."""
+    """Every model of every provider behind one port: retries, fallbacks, and a breaker per model
+    (never for the offline provider's)."""
     return ModelRouter(
         providers,
         catalog,
         clock,
-        breakers=build_provider_breakers(settings, redis, redis_breaker),
+        breakers=breakers,
         metrics=PrometheusLlmMetrics(),
         retry=retry_policy(settings.llm),
         fallbacks=settings.llm.fallbacks,

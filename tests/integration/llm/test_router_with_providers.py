@@ -299,6 +299,7 @@ async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
     counting.trips = 0
     await asyncio.gather(*(shared.record_success(model) for _ in range(20)))
     assert counting.trips < 20, "successes arriving together share a report"
+    await shared.flush()
     stored = await redis_client.hget(breaker_prefix + model, "calls")
     assert int(stored or 0) == 20, "every call is counted"
 
@@ -308,6 +309,55 @@ async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
     await shared.allow(model)
     assert counting.trips == 1
     await redis_client.delete(breaker_prefix + model)
+
+
+@pytest.mark.redis
+async def test_successes_are_reported_at_most_once_per_interval_and_all_counted(
+    redis_client: Redis, breaker_prefix: str
+) -> None:
+    counting = CountingRedisBreakers(redis_client, min_calls=3, reset_after=30, prefix=breaker_prefix)
+    now = [100.0]
+    shared = SharedProviderBreakers(
+        counting,
+        LocalProviderBreakers(min_calls=3, reset_after=30),
+        CircuitBreaker("redis-test", failure_threshold=3, reset_after=30),
+        timeout=2,
+        monotonic=lambda: now[0],
+        report_every=0.2,
+    )
+    model = "openai/gpt-steady"
+    key = breaker_prefix + model
+
+    async def stored(field: str) -> int:
+        return int(await redis_client.hget(key, field) or 0)
+
+    await shared.record_success(model)
+    assert (counting.trips, await stored("calls")) == (1, 1), "the first success is reported at once"
+    for _ in range(10):  # one after the other, each awaited: within the interval of the last report
+        await shared.record_success(model)
+    assert counting.trips == 1, "successes within the interval wait for the next report"
+    await asyncio.sleep(0.35)  # the timed report goes out by itself
+    assert (counting.trips, await stored("calls")) == (2, 11)
+
+    now[0] += 1.0  # the interval has passed: the next success is reported at once
+    await shared.record_success(model)
+    assert (counting.trips, await stored("calls")) == (3, 12)
+
+    # A failure takes the successes waiting with it: the rate the instances see counts them.
+    await shared.record_success(model)
+    await shared.record_failure(model)
+    assert (await stored("calls"), await stored("failures")) == (14, 1)
+
+    # Shutdown reports what is left without waiting for the timer.
+    now[0] += 1.0
+    await shared.record_success(model)
+    await shared.record_success(model)
+    await shared.flush()
+    assert await stored("calls") == 16
+    trips = counting.trips
+    await asyncio.sleep(0.35)
+    assert counting.trips == trips, "no timed report is left after the flush"
+    await redis_client.delete(key)
 
 
 async def test_redis_being_down_does_not_take_model_calls_down(fake: FakeProviderServer, routing: Routing) -> None:
