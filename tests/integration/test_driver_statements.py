@@ -140,6 +140,27 @@ async def test_rows_read_on_the_driver_map_as_the_orm_reads_them(uow: SqlAlchemy
         assert conversation_of(on_driver) == conversation
 
 
+async def test_rows_are_read_by_column_name_by_position_and_in_order(uow: SqlAlchemyUnitOfWorkFactory) -> None:
+    """A driver row reads like SQLAlchemy's: its columns as attributes, by position, in order; a column
+    whose name is no identifier by position."""
+    conversation = await a_conversation(uow)
+    statement = select(
+        _CONVERSATIONS.c.title, _CONVERSATIONS.c.next_seq, (_CONVERSATIONS.c.next_seq + 1).label("?column?")
+    ).where(_CONVERSATIONS.c.id == bindparam("p_id"))
+    async with uow() as tx:
+        renamed = await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "Rows"})
+        rows = await run(tx.session, statement, {"p_id": conversation.id})
+    assert renamed.rowcount == 1
+    assert rows.rowcount == 1
+    row = rows.first()
+    assert row is not None
+    assert (row.title, row.next_seq) == ("Rows", conversation.next_seq)
+    assert (row[0], row[1], row[2], len(row)) == ("Rows", conversation.next_seq, conversation.next_seq + 1, 3)
+    assert list(row) == ["Rows", conversation.next_seq, conversation.next_seq + 1]
+    with pytest.raises(AttributeError):
+        _ = row.summary  # not selected
+
+
 async def test_many_parameter_sets_in_one_call(uow: SqlAlchemyUnitOfWorkFactory) -> None:
     first, second = await a_conversation(uow), await a_conversation(uow)
     async with uow() as tx:

@@ -44,7 +44,7 @@ _ROLES = {role.value: role for role in MessageRole}
 
 def prompt_message_of(row: Any) -> PromptMessage:
     role = row.role
-    return PromptMessage(_ROLES.get(role) or MessageRole(role), row.content, tokens=row.token_count or None)
+    return PromptMessage(_ROLES.get(role) or MessageRole(role), row.content, row.token_count or None)
 
 
 def message_of(row: Any) -> Message:
