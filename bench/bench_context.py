@@ -21,7 +21,14 @@ tokens a message on average; 500 messages are ~126k tokens). Conversations:
 
 ``SAMPLES`` replies of each, interleaved, one at a time; per reply, the process CPU time
 (``time.process_time``) and the wall time to the first delta, from just before the send to the stored
-reply. No summary job runs while replies are timed (the CLI role: no outbox relay, no job runner; the
+reply. After each reply, the very request body it sent (the adapter's, recorded) is posted to the
+upstream directly (``bench/stream_client.py``, one keep-alive connection per conversation) and its
+first chunk timed: a 500-message conversation's ~64 messages are a ~100 KB body that the fake reads
+and parses before it answers, as a provider would, so the wall time to the first token grows with the
+prompt however lean Parley is. ``*_added_ttft_ms_p50`` is the wall time less the upstream's own (the
+p50 of each), the time to first token Parley adds, which is what ``bench_gateway`` compares too.
+
+No summary job runs while replies are timed (the CLI role: no outbox relay, no job runner; the
 seeded summary is not due again for thousands of tokens); one update of a 500-message conversation's
 summary (``SUMMARY_INPUT_TOKENS`` of turns, through the same upstream) is
 timed apart: it runs once per quarter-cap of history, not per reply.
@@ -40,10 +47,12 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from bench.bench_gateway import fake_upstream
+from bench.bench_gateway import System, fake_upstream, one_stream, openai_stream
+from bench.stream_client import StreamConnection
 from bench.support import DATABASE_URL, admin
 from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.summarize_conversation import SummarizeConversationCommand
@@ -147,14 +156,39 @@ async def with_summary(container: Container, conversation_id: uuid.UUID, cap: in
         )
 
 
-def figures(label: str, samples: Sequence[tuple[float, float]]) -> dict[str, float]:
+def figures(label: str, samples: Sequence[tuple[float, float]], upstream: Sequence[float]) -> dict[str, float]:
     cpu = [c for c, _ in samples]
     ttft = [t for _, t in samples]
     return {
         f"{label}_cpu_ms_p50": ms(statistics.median(cpu)),
         f"{label}_cpu_ms_mean": ms(statistics.fmean(cpu)),
         f"{label}_ttft_ms_p50": ms(statistics.median(ttft)),
+        f"{label}_upstream_first_chunk_ms_p50": ms(statistics.median(upstream)),
+        f"{label}_added_ttft_ms_p50": ms(statistics.median(ttft) - statistics.median(upstream)),
     }
+
+
+class SentBodies:
+    """Records the JSON body of each streamed call the OpenAI adapter makes (its ``_body``, plus the
+    stream fields ``_events`` adds), to post the same bytes to the upstream directly."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.last: bytes = b""
+        build = adapter._body
+
+        def recording(request: Any, model: str) -> dict[str, Any]:
+            body: dict[str, Any] = build(request, model)
+            self.last = msgspec.json.encode({**body, "stream": True, "stream_options": {"include_usage": True}})
+            return body
+
+        adapter._body = recording
+
+
+async def upstream_first_chunk(connection: StreamConnection, upstream: str, body: bytes) -> float:
+    """Seconds to the first content chunk of ``body`` posted to the upstream directly."""
+    system = System([f"{upstream}/chat/completions"], {"Authorization": "Bearer sk-bench"}, body, openai_stream)
+    first, _ = await one_stream(connection, system, system.urls[0])
+    return first
 
 
 async def measure(upstream: str, database_url: str) -> dict[str, Any]:
@@ -210,19 +244,34 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
             "long_uncapped": [],
             "long_summarized": [],
         }
+        upstream_firsts: dict[str, list[float]] = {label: [] for label in results}
+        body_sizes: dict[str, int] = {}
+        sent = SentBodies(container.llm_providers["openai"])
+        connections = {label: StreamConnection(upstream) for label in results}
         conversations = (("long_capped", capped), ("long_uncapped", uncapped), ("long_summarized", summarized))
-        for n in range(SAMPLES + 3):  # the first three warm up
-            for label, conversation_id in (("short", shorts[n]), *conversations):
-                sample = await one_reply(container, principal, conversation_id)
-                if n >= 3:
-                    results[label].append(sample)
+        try:
+            for n in range(SAMPLES + 3):  # the first three warm up
+                for label, conversation_id in (("short", shorts[n]), *conversations):
+                    sample = await one_reply(container, principal, conversation_id)
+                    direct = await upstream_first_chunk(connections[label], upstream, sent.last)
+                    body_sizes[label] = len(sent.last)
+                    if n >= 3:
+                        results[label].append(sample)
+                        upstream_firsts[label].append(direct)
+        finally:
+            for connection in connections.values():
+                await connection.close()
         history_tokens = (message_tokens(USER_TEXT) + message_tokens(ASSISTANT_TEXT)) * LONG // 2
         out: dict[str, Any] = {"samples": SAMPLES, "long_history_tokens": history_tokens}
         for label, samples in results.items():
-            out.update(figures(label, samples))
+            out.update(figures(label, samples, upstream_firsts[label]))
+            out[f"{label}_request_body_kb"] = round(body_sizes[label] / 1024, 1)
         for label in ("long_capped", "long_uncapped", "long_summarized"):
             out[f"{label}_vs_short_cpu_ratio"] = round(out[f"{label}_cpu_ms_p50"] / out["short_cpu_ms_p50"], 2)
             out[f"{label}_vs_short_ttft_ratio"] = round(out[f"{label}_ttft_ms_p50"] / out["short_ttft_ms_p50"], 2)
+            out[f"{label}_vs_short_added_ttft_ratio"] = round(
+                out[f"{label}_added_ttft_ms_p50"] / out["short_added_ttft_ms_p50"], 2
+            )
         # One update of the running summary (enabled for this call only), through the same upstream.
         await update(principal, UpdateConversationCommand(capped, summarize=True))
         summarize = type(container.use_cases.chat.summarize_conversation)(
