@@ -92,3 +92,35 @@ async def test_a_client_that_goes_away_closes_the_event_iterator() -> None:
     assert (await anext(frames)).startswith(b"id: 1\n")
     await frames.aclose()  # what the server does when the client disconnects
     assert closed.is_set()
+
+
+async def test_events_already_shown_go_out_first_before_the_stream_is_read() -> None:
+    """Issue 14: what the reply showed by the send's return (the user's message and the first delta,
+    ``ReplyHandle.shown``) is the response's first chunk, before the events are read at all (no
+    reader task, no loop turn); the events follow from after it."""
+    message = ReplyEvent(id=1, kind="message", data={"content": "hi"})
+    read: list[int] = []
+
+    async def rest() -> AsyncIterator[ReplyEvent]:
+        read.append(1)
+        yield delta(3)
+        yield ReplyEvent(id=4, kind="done", data={})
+
+    frames = _frames(rest(), 15, (message, delta(2)))
+    first = await anext(frames)
+    assert first == encode_event(message) + encode_event(delta(2))
+    assert read == []
+    chunks = [chunk async for chunk in frames]
+    assert chunks == [encode_event(delta(3)) + encode_event(ReplyEvent(id=4, kind="done", data={}))]
+
+
+async def test_a_response_closed_after_the_shown_events_closes_the_stream_unread() -> None:
+    async def rest() -> AsyncIterator[ReplyEvent]:
+        yield delta(3)
+
+    events = rest()
+    frames = _frames(events, 15, (delta(2),))
+    assert await anext(frames) == encode_event(delta(2))
+    await frames.aclose()  # type: ignore[attr-defined]
+    with pytest.raises(StopAsyncIteration):
+        await anext(events)

@@ -102,6 +102,8 @@ async def test_the_ack_comes_before_the_replys_frames_when_reply_started_arrives
             message_id=reply,
             created_conversation=True,
             events=stream,
+            shown=(),
+            shown_up_to=0,
         )
 
     async def resume_reply_stream(principal: Any, command: Any) -> AsyncIterator[ReplyEvent]:
@@ -158,3 +160,48 @@ async def test_a_reply_started_elsewhere_while_nothing_is_sent_is_followed_at_on
     await asyncio.gather(*session.tasks, return_exceptions=True)
     # Another client's reply: this socket shows the user message too.
     assert [frame["type"] for frame in session.frames] == ["message", "delta", "done"]
+
+
+async def test_what_the_reply_showed_by_the_sends_return_goes_out_with_the_ack_and_once() -> None:
+    """Issue 14: the model's first delta, in the stream when the send returned (``ReplyHandle.shown``),
+    is pushed right after the ack, before any task of the socket runs; the rest follows from after it."""
+    events = Events()
+    reply = uuid.uuid4()
+    message, first, done = reply_events(reply)
+    followed_after: list[int] = []
+
+    async def stream(after: int = 0) -> AsyncIterator[ReplyEvent]:
+        followed_after.append(after)
+        for event in (message, first, done):
+            if event.id > after:
+                yield event
+
+    async def send_message(principal: Any, command: Any) -> Any:
+        return SimpleNamespace(
+            conversation_id=uuid.uuid4(),
+            user_message=SimpleNamespace(id=uuid.uuid4(), safety=None),
+            message_id=reply,
+            created_conversation=False,
+            events=stream,
+            shown=(message, first),
+            shown_up_to=first.id,
+        )
+
+    container = SimpleNamespace(
+        use_cases=SimpleNamespace(chat=SimpleNamespace(send_message=send_message)),
+        realtime=SimpleNamespace(user_events=events),
+    )
+    session = Session()
+    chat = ChatSocket(cast(Any, session), cast(Any, container))
+    await chat.start()
+    await chat.send(cast(Any, session), SendFrame(content="hi", client_id="c1"))
+    assert [frame["type"] for frame in session.frames] == ["ack", "delta"], "no task has run yet"
+    assert (session.frames[1]["text"], session.frames[1]["event_id"]) == ("hello", "2")
+    async with asyncio.timeout(5):
+        while not any(frame["type"] == "done" for frame in session.frames):
+            await asyncio.sleep(0.01)
+    for task in session.tasks:
+        task.cancel()
+    await asyncio.gather(*session.tasks, return_exceptions=True)
+    assert [frame["type"] for frame in session.frames] == ["ack", "delta", "done"]
+    assert followed_after == [2]

@@ -89,8 +89,25 @@ class ReplyGenerator:
         self._clock = clock
         self._settings = settings
 
-    async def run(self, job: ReplyJob) -> ReplyOutcome:
+    async def start(self, job: ReplyJob) -> tuple[ReplyProgress, list[ReplyEvent]]:
+        """The reply's progress before its task runs: with an early call whose first chunk has arrived
+        (``StartedCall.take_first_delta``), that delta is in the reply's stream already. Its readers
+        get it with the user's message, not after the reply's task has started and read the rest of
+        what the provider sent at once (a loop turn or two, and a burst of chunks, later). The events it
+        showed come with it."""
         state = ReplyProgress(next_event_id=job.first_event_id)
+        shown: list[ReplyEvent] = []
+        if job.call is not None and (delta := job.call.take_first_delta()) is not None:
+            event = await self._delta(job, state, delta)
+            if event is not None:
+                shown.append(event)
+        return state, shown
+
+    async def run(self, job: ReplyJob, state: ReplyProgress | None = None) -> ReplyOutcome:
+        """Write the reply: read the model, show its deltas, keep the text so far, store and charge the
+        end. ``state``: from ``start`` (a new one otherwise)."""
+        if state is None:
+            state = ReplyProgress(next_event_id=job.first_event_id)
         consumer = asyncio.ensure_future(self._consume(job, state))
         flusher = asyncio.ensure_future(self._flush_periodically(job, state, consumer))
         interrupted = False
@@ -136,15 +153,7 @@ class ReplyGenerator:
             async with asyncio.timeout(self._settings.timeout_seconds):
                 async for chunk in stream:
                     if isinstance(chunk, TextDelta):
-                        if not chunk.text:
-                            continue
-                        if state.first_delta_at is None:
-                            state.first_delta_at = self._clock.monotonic()
-                        text = chunk.text if job.text_filter is None else job.text_filter.feed(chunk.text)
-                        if text:
-                            state.parts.append(text)
-                            state.chars += len(text)
-                            await self._emit(job, state, "delta", {"text": text})
+                        await self._delta(job, state, chunk)
                     elif isinstance(chunk, StreamEnd):
                         state.end = chunk
                         break
@@ -165,11 +174,28 @@ class ReplyGenerator:
                 with contextlib.suppress(Exception):
                     await aclose()
 
-    async def _emit(self, job: ReplyJob, state: ReplyProgress, kind: ReplyEventKind, data: Mapping[str, Any]) -> None:
+    async def _delta(self, job: ReplyJob, state: ReplyProgress, chunk: TextDelta) -> ReplyEvent | None:
+        """A delta of the model's text: kept, and shown through the reply's text filter (the event, when
+        the filter let anything through)."""
+        if not chunk.text:
+            return None
+        if state.first_delta_at is None:
+            state.first_delta_at = self._clock.monotonic()
+        text = chunk.text if job.text_filter is None else job.text_filter.feed(chunk.text)
+        if not text:
+            return None
+        state.parts.append(text)
+        state.chars += len(text)
+        return await self._emit(job, state, "delta", {"text": text})
+
+    async def _emit(
+        self, job: ReplyJob, state: ReplyProgress, kind: ReplyEventKind, data: Mapping[str, Any]
+    ) -> ReplyEvent:
         event = ReplyEvent(id=state.next_event_id, kind=kind, data=data)
         state.next_event_id += 1
         with contextlib.suppress(Exception):  # the stores are best effort; the row keeps the text
             await self._streams.append(job.message_id, event)
+        return event
 
     # -- progress ---------------------------------------------------------------------------------
 

@@ -319,7 +319,10 @@ class ReplyLauncher:
 
     async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
         try:
-            job = await self._job(plan, started_at)
+            job, message_event = await self._job(plan, started_at)
+            # The early call's first delta, when it has arrived, goes into the stream now, after the
+            # user's message: the response about to start sends both at once (``ReplyHandle.shown``).
+            state, first_deltas = await self._generator.start(job)
         except BaseException:
             await self.abandon(plan)  # nothing was spawned: the call started in ``plan`` would run on
             raise
@@ -344,7 +347,7 @@ class ReplyLauncher:
                 )
             )
         )
-        outcome = self._tasks.spawn(reply_id, self._generator.run(job))
+        outcome = self._tasks.spawn(reply_id, self._generator.run(job, state))
         return ReplyHandle(
             conversation=ConversationView.of(shown, now),
             user_message=user_view,
@@ -352,10 +355,12 @@ class ReplyLauncher:
             created_conversation=plan.created_conversation,
             _outcome=outcome,
             _follow=lambda after: self.follow(reply_id, after),
+            shown=(message_event, *first_deltas),
         )
 
-    async def _job(self, plan: ReplyPlan, started_at: float) -> ReplyJob:
-        """The reply task's job, once the stream's first event (the user's message) is appended."""
+    async def _job(self, plan: ReplyPlan, started_at: float) -> tuple[ReplyJob, ReplyEvent]:
+        """The reply task's job, once the stream's first event (the user's message) is appended; and
+        that event."""
         conversation, model = plan.conversation, plan.model
         if plan.request is not None:
             request, text_filter = plan.request, plan.text_filter
@@ -367,8 +372,9 @@ class ReplyLauncher:
             user_view = replace(user_view, safety=self._guard.safety_of(plan.user_message.content))
             await self._guard.report_passages(conversation.user_id, plan.prompt.passages)
         # The stream starts with the user message, before the task can append anything.
-        await self._streams.append(reply_id, ReplyEvent(id=1, kind="message", data=user_view.to_json()))
-        return ReplyJob(
+        message_event = ReplyEvent(id=1, kind="message", data=user_view.to_json())
+        await self._streams.append(reply_id, message_event)
+        job = ReplyJob(
             user_id=conversation.user_id,
             conversation_id=conversation.id,
             message_id=reply_id,
@@ -386,6 +392,7 @@ class ReplyLauncher:
             budget_micros=plan.budget_micros,
             call=plan.call,
         )
+        return job, message_event
 
     def _background(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(work)

@@ -234,10 +234,19 @@ class ReplyHandle:
     created_conversation: bool
     _outcome: Awaitable[ReplyOutcome] = field(repr=False, compare=False)
     _follow: Callable[[int], AsyncIterator[ReplyEvent]] = field(repr=False, compare=False)
+    #: The events already in the reply's stream when the send returned: the user's message, and the
+    #: model's first delta when it had arrived by then. A front door sends them at once, then follows
+    #: ``events(after=shown_up_to)`` (no wait for the reply's task or a reader of its own to run).
+    shown: tuple[ReplyEvent, ...] = ()
 
     @property
     def conversation_id(self) -> uuid.UUID:
         return self.conversation.id
+
+    @property
+    def shown_up_to(self) -> int:
+        """The id of the last event of ``shown`` (0: none)."""
+        return self.shown[-1].id if self.shown else 0
 
     def events(self, after: int = 0) -> AsyncIterator[ReplyEvent]:
         """The reply's events with ids above ``after``, live, ending after ``done`` or ``error``."""

@@ -786,3 +786,53 @@ async def test_a_call_that_failed_before_a_failed_commit_is_not_reported_as_an_u
     gc.collect()
     await asyncio.sleep(0)
     assert not [c for c in seen if "never retrieved" in str(c.get("message"))]
+
+
+async def test_a_first_delta_that_arrived_during_the_commit_is_in_the_stream_when_the_send_returns(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: the early call's first chunk, there by the launch, is shown at once: the reply's stream
+    holds it after the user's message before the reply's task has run (its readers get both in one go),
+    and the reply's task goes on from the chunk after it."""
+    conversation = await world.conversation()
+
+    async def until_the_model_answered() -> None:
+        assert await turns_until(lambda: bool(world.model.requests))
+        for _ in range(5):  # its first chunk reaches the call's first read
+            await asyncio.sleep(0)
+
+    gate_the_next_write_commit(monkeypatch, until_the_model_answered)
+    handle = await world.say("hello", conversation_id=conversation.id)
+    shown = world.streams.memory.events(handle.message_id)
+    assert shown is not None
+    assert [(e.id, e.kind) for e in shown] == [(1, "message"), (2, "delta")]
+    assert shown[1].data == {"text": "Hello"}
+
+    events = await collect(handle.events())
+    assert [e.id for e in events] == list(range(1, len(events) + 1))
+    assert "".join(e.data["text"] for e in events if e.kind == "delta") == "Hello there, friend."
+    stored = await handle.result()
+    assert stored.content == "Hello there, friend."
+    assert stored.ttft_ms is not None
+
+
+async def test_a_first_chunk_that_is_not_text_is_left_to_the_replys_task(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty answer's end (or a failure) that arrived by the launch is read by the reply's task as
+    usual: nothing is shown before it runs, and the reply ends as it always did."""
+    conversation = await world.conversation()
+    world.model.script(Reply(tokens=()))
+
+    async def until_the_model_answered() -> None:
+        assert await turns_until(lambda: bool(world.model.requests))
+        for _ in range(5):
+            await asyncio.sleep(0)
+
+    gate_the_next_write_commit(monkeypatch, until_the_model_answered)
+    handle = await world.say("hello", conversation_id=conversation.id)
+    shown = world.streams.memory.events(handle.message_id)
+    assert [e.kind for e in shown or []] == ["message"]
+    events = await collect(handle.events())
+    assert [e.kind for e in events] == ["message", "done"]
+    assert events[-1].data["content"] == ""

@@ -109,8 +109,13 @@ class ChatSocket:
                 safety=handle.user_message.safety,
             )
         )
-        # The socket that sent the message has it (the ack): skip the stream's `message` event.
-        self._follow(handle.message_id, handle.events(0), show_user_message=False)
+        # The socket that sent the message has it (the ack): skip the stream's `message` event. What the
+        # reply showed by the send's return (its first delta, often) goes out with the ack.
+        reply = str(handle.message_id)
+        for event in handle.shown:
+            if event.kind != "message":
+                session.push(_reply_frame(reply, event))
+        self._follow(handle.message_id, handle.events(handle.shown_up_to), show_user_message=False)
 
     async def stop(self, session: SocketSession, frame: StopFrame) -> None:
         try:

@@ -94,7 +94,11 @@ def wants_event_stream(request: Request[Any, Any, Any]) -> bool:
 
 async def reply_response(request: Request[Any, Any, Any], handle: ReplyHandle, container: Container) -> Response[Any]:
     if wants_event_stream(request):
-        return sse_response(handle.events(), heartbeat_seconds=container.settings.chat.sse_heartbeat_seconds)
+        return sse_response(
+            handle.events(after=handle.shown_up_to),
+            heartbeat_seconds=container.settings.chat.sse_heartbeat_seconds,
+            shown=handle.shown,
+        )
     assistant = await handle.result()
     scan = container.settings.ai.prompt_injection_policy == "flag"
     body = SentMessagesResponse(MessageResponse.of(handle.user_message, scan=scan), MessageResponse.of(assistant))

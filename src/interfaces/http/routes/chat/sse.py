@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import msgspec
 from litestar.response import Stream
@@ -30,13 +30,29 @@ def encode_event(event: ReplyEvent) -> bytes:
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), _encoder.encode(dict(event.data)))
 
 
-def sse_response(events: AsyncIterator[ReplyEvent], *, heartbeat_seconds: float) -> Stream:
-    return Stream(_frames(events, heartbeat_seconds), media_type=MEDIA_TYPE, headers=HEADERS, status_code=200)
+def sse_response(
+    events: AsyncIterator[ReplyEvent], *, heartbeat_seconds: float, shown: Sequence[ReplyEvent] = ()
+) -> Stream:
+    """``shown``: events already there (``ReplyHandle.shown``), sent first, at once; ``events`` follows
+    from after them."""
+    return Stream(_frames(events, heartbeat_seconds, shown), media_type=MEDIA_TYPE, headers=HEADERS, status_code=200)
 
 
-async def _frames(events: AsyncIterator[ReplyEvent], heartbeat_seconds: float) -> AsyncIterator[bytes]:
-    reader = _Reader(events)
+async def _frames(
+    events: AsyncIterator[ReplyEvent], heartbeat_seconds: float, shown: Sequence[ReplyEvent] = ()
+) -> AsyncIterator[bytes]:
     last_id = 0
+    if shown:
+        # With the response's start, before a reader task is even made: no loop turns (and no other
+        # tasks' work, the reply's own included) between the start and the first delta.
+        last_id = shown[-1].id
+        try:
+            yield b"".join(encode_event(event) for event in shown)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await events.aclose()  # type: ignore[attr-defined]
+            raise
+    reader = _Reader(events)
     try:
         while True:
             # Wait for events without cancelling the read when a heartbeat is due.
