@@ -3,7 +3,8 @@
 ``message_id`` names the latest message of the conversation: its last reply (deleted and written
 anew; its usage stays charged) or a user message left without one (the model failed before writing
 anything). Refused like ``SendMessage`` (rate limit, budget, reply in progress), and with 409
-``not_latest_message`` for anything but the latest message.
+``not_latest_message`` for anything but the latest message. As for a send, the model is called as soon
+as the prompt is built, while the reply's row is stored and committed (``early_call.py``).
 """
 
 from __future__ import annotations
@@ -13,10 +14,9 @@ from dataclasses import dataclass
 
 from src.application.chat.access import message_in, owned_conversation, require_chat
 from src.application.chat.ports import ReplyTransaction
-from src.application.chat.replies import ReplyLauncher
+from src.application.chat.replies import ReplyLauncher, ReplyPlan
 from src.application.chat.views import ReplyHandle
 from src.application.llm.ports import ModelCatalog
-from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.chat.errors import NotLatestMessage
@@ -54,7 +54,8 @@ class RegenerateReply:
         require_chat(principal)
         await self._limiter.check(principal)
         now = self._clock.now()
-        async with self._uow() as tx:
+
+        async def decide(tx: ReplyTransaction) -> ReplyPlan:
             conversation = await owned_conversation(tx, principal, command.conversation_id)
             target = await message_in(tx, conversation, command.message_id)
             if conversation.reply_in_progress(now) or target.is_generating:
@@ -71,33 +72,24 @@ class RegenerateReply:
                     raise NotLatestMessage("this reply does not answer a user message")
                 user_message, old_reply = earlier[0], target
             budget_micros = await launcher.prepare(tx, principal, conversation, now)
-            reply_id = new_id(now)
-            claim = await tx.conversations.claim_reply(
-                conversation.id,
-                reply_id,
-                seqs=1,
-                token_delta=-old_reply.token_count if old_reply is not None else 0,
-                now=now,
-                lease_until=launcher.lease_until(now),
-            )
-            if claim is None:
-                raise launcher.in_progress_error(conversation)
+            delta = -old_reply.token_count if old_reply is not None else 0
+            claimed = await launcher.claim(tx, conversation, seqs=1, token_delta=delta, now=now)
             if old_reply is not None:
                 await tx.messages.delete(old_reply.id)
             else:
                 await tx.messages.mark_unanswered(user_message.id, None)  # answered again now
-            plan = await launcher.plan(
+            return await launcher.plan(
                 tx,
                 principal,
                 conversation,
                 model,
                 user_message,
-                reply_id=reply_id,
-                reply_seq=claim.first_seq,
-                token_total=claim.token_total,
+                claimed,
                 now=now,
-                created_conversation=False,
                 budget_micros=budget_micros,
+                start_call=True,  # the model is called while the reply's row is stored and committed
             )
-        conversation.last_activity_at = now
+
+        plan = await launcher.planned(self._uow, decide)
+        plan.conversation.last_activity_at = now
         return await launcher.launch(plan, started_at)

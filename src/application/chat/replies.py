@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -37,7 +37,8 @@ from src.application.chat.reply_job import ReplyJob
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
-from src.application.shared.ports import Clock
+from src.application.shared.ids import new_id
+from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.budget import budget_status_of
 from src.domain.chat.context import context_budget, context_start, context_threshold, message_tokens
 from src.domain.chat.errors import ReplyInProgress
@@ -72,6 +73,17 @@ class ReplyPlan:
     call: StartedCall | None = None
     request: ChatRequest | None = None
     text_filter: PiiReplyFilter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedReply:
+    """The conversation's reply lock, taken for a new reply (``ReplyLauncher.claim``)."""
+
+    reply_id: uuid.UUID
+    #: The first of the message numbers reserved (the user's message's, then the reply's, for a send).
+    first_seq: int
+    #: The conversation's token total after the claim.
+    token_total: int
 
 
 class ReplyLauncher:
@@ -123,6 +135,19 @@ class ReplyLauncher:
             )
             await announce(self._streams, interrupted)
         return status.budget_micros
+
+    async def claim(
+        self, tx: ReplyTransaction, conversation: Conversation, *, seqs: int, token_delta: int, now: datetime
+    ) -> ClaimedReply:
+        """Take ``conversation``'s reply lock for a new reply, reserving ``seqs`` message numbers and adding
+        ``token_delta`` to its token total; 409 ``reply_in_progress`` when another reply holds it."""
+        reply_id = new_id(now)
+        claim = await tx.conversations.claim_reply(
+            conversation.id, reply_id, seqs=seqs, token_delta=token_delta, now=now, lease_until=self.lease_until(now)
+        )
+        if claim is None:
+            raise self.in_progress_error(conversation)
+        return ClaimedReply(reply_id, claim.first_seq, claim.token_total)
 
     def in_progress_error(self, conversation: Conversation) -> ReplyInProgress:
         """The error refusing a second reply while ``conversation``'s is generating (the caller raises it)."""
@@ -234,12 +259,10 @@ class ReplyLauncher:
         conversation: Conversation,
         model: ModelInfo,
         user_message: Message,
+        claimed: ClaimedReply,
         *,
-        reply_id: uuid.UUID,
-        reply_seq: int,
-        token_total: int,
         now: datetime,
-        created_conversation: bool,
+        created_conversation: bool = False,
         budget_micros: int | None = None,
         store_user_message: bool = False,
         start_call: bool = False,
@@ -249,9 +272,12 @@ class ReplyLauncher:
         grounding may have changed), build the prompt and store the reply's placeholder row.
 
         With ``store_user_message``, ``user_message`` is new (not stored yet): the history is read up to
-        the message before it, which ends it, and both rows are stored together, in one round trip.
+        the message before it, which ends it, and both rows are stored together, in one round trip (the
+        user's message has the claim's first message number, the reply the next).
         With ``start_call``, the model is called before the rows are stored (``early_call.py``): the caller
         ``abandon``s the plan when its transaction fails."""
+        reply_id, token_total = claimed.reply_id, claimed.token_total
+        reply_seq = claimed.first_seq + 1 if store_user_message else claimed.first_seq
         history = await self.context(
             tx,
             conversation,
@@ -316,6 +342,23 @@ class ReplyLauncher:
         """The transaction ``plan`` was made in failed: stop the model call it started, if any."""
         if plan is not None and plan.call is not None:
             await plan.call.cancel()
+
+    async def planned(
+        self,
+        uow: UnitOfWorkFactory[ReplyTransaction],
+        decide: Callable[[ReplyTransaction], Awaitable[ReplyPlan]],
+    ) -> ReplyPlan:
+        """The use case's transaction: ``decide`` (ending with ``plan(..., start_call=True)``) in a unit
+        of work of ``uow``, committed. The model call the plan started is stopped when the transaction
+        fails, its commit included (``abandon``)."""
+        plan: ReplyPlan | None = None
+        try:
+            async with uow() as tx:
+                plan = await decide(tx)
+            return plan  # noqa: RET504 - once committed: the commit may fail too
+        except BaseException:
+            await self.abandon(plan)
+            raise
 
     async def launch(self, plan: ReplyPlan, started_at: float) -> ReplyHandle:
         try:

@@ -95,66 +95,49 @@ class SendMessage:
         """The send's transaction: the conversation, the budget, the reply lock, the history and both
         rows. The model call the plan starts is stopped when the transaction fails, its commit included."""
         launcher = self._launcher
-        plan: ReplyPlan | None = None
-        try:
-            async with self._uow() as tx:
-                created = command.conversation_id is None
-                if command.conversation_id is None:
-                    model = self._catalog.resolve(command.model)
-                    conversation = Conversation.start(
-                        id=new_id(now), user_id=principal.user_id, model=model.id, now=now
-                    )
-                    await tx.conversations.add(conversation)
-                else:
-                    conversation = await owned_conversation(tx, principal, command.conversation_id)
-                    model = self._catalog.resolve(command.model or conversation.model)
-                tokens = message_tokens(content)
-                check_fits(
-                    tokens,
-                    budget=history_budget(
-                        context_window=model.context_window,
-                        max_output_tokens=model.max_output_tokens,
-                        system_prompt=conversation.system_prompt,
-                    ),
-                )
-                budget_micros = await launcher.prepare(tx, principal, conversation, now)
-                reply_id = new_id(now)
-                claim = await tx.conversations.claim_reply(
-                    conversation.id,
-                    reply_id,
-                    seqs=2,
-                    token_delta=tokens,
-                    now=now,
-                    lease_until=launcher.lease_until(now),
-                )
-                if claim is None:
-                    raise launcher.in_progress_error(conversation)
-                user_message = Message.from_user(
-                    id=new_id(now),
-                    conversation=conversation,
-                    seq=claim.first_seq,
-                    content=content,
-                    token_count=tokens,
-                    model=model.id,
-                    now=now,
-                )
-                user_message.token_start = claim.token_total - tokens
-                plan = await launcher.plan(
-                    tx,
-                    principal,
-                    conversation,
-                    model,
-                    user_message,
-                    reply_id=reply_id,
-                    reply_seq=claim.first_seq + 1,
-                    token_total=claim.token_total,
-                    now=now,
-                    created_conversation=created,
-                    budget_micros=budget_micros,
-                    store_user_message=True,  # stored with the reply's row
-                    start_call=True,  # the model is called while the rows are stored and committed
-                )
-            return plan  # noqa: RET504 - once committed: the commit may fail too
-        except BaseException:
-            await launcher.abandon(plan)
-            raise
+
+        async def decide(tx: ReplyTransaction) -> ReplyPlan:
+            created = command.conversation_id is None
+            if command.conversation_id is None:
+                model = self._catalog.resolve(command.model)
+                conversation = Conversation.start(id=new_id(now), user_id=principal.user_id, model=model.id, now=now)
+                await tx.conversations.add(conversation)
+            else:
+                conversation = await owned_conversation(tx, principal, command.conversation_id)
+                model = self._catalog.resolve(command.model or conversation.model)
+            tokens = message_tokens(content)
+            check_fits(
+                tokens,
+                budget=history_budget(
+                    context_window=model.context_window,
+                    max_output_tokens=model.max_output_tokens,
+                    system_prompt=conversation.system_prompt,
+                ),
+            )
+            budget_micros = await launcher.prepare(tx, principal, conversation, now)
+            claimed = await launcher.claim(tx, conversation, seqs=2, token_delta=tokens, now=now)
+            user_message = Message.from_user(
+                id=new_id(now),
+                conversation=conversation,
+                seq=claimed.first_seq,
+                content=content,
+                token_count=tokens,
+                model=model.id,
+                now=now,
+            )
+            user_message.token_start = claimed.token_total - tokens
+            return await launcher.plan(
+                tx,
+                principal,
+                conversation,
+                model,
+                user_message,
+                claimed,
+                now=now,
+                created_conversation=created,
+                budget_micros=budget_micros,
+                store_user_message=True,  # stored with the reply's row
+                start_call=True,  # the model is called while the rows are stored and committed
+            )
+
+        return await launcher.planned(self._uow, decide)

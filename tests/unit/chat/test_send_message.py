@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 
 from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap, UserEvent
+from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamQuery
 from src.application.chat.send_message import SendMessageCommand
 from src.application.chat.settings import ReplySettings
@@ -836,3 +837,53 @@ async def test_a_first_chunk_that_is_not_text_is_left_to_the_replys_task(
     events = await collect(handle.events())
     assert [e.kind for e in events] == ["message", "done"]
     assert events[-1].data["content"] == ""
+
+
+async def test_a_regeneration_calls_the_model_while_it_commits_and_shows_its_first_delta_at_once(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 14: regenerating a reply starts the model call once the prompt is built, as a send does,
+    while the old reply's deletion and the new row are committed; nothing is shown before the commit,
+    and a first delta there by then is in the stream when the regeneration returns."""
+    conversation = await world.conversation()
+    first = await world.exchange("question", conversation.id)
+    world.model.script(Reply(tokens=("A", " better", " answer")))
+    committing, release = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        committing.set()
+        await release.wait()
+
+    gate_the_next_write_commit(monkeypatch, hold)
+    command = RegenerateReplyCommand(conversation.id, first.message_id)
+    regenerating = asyncio.ensure_future(world.regenerate(world.me, command))
+    await committing.wait()
+    assert await turns_until(lambda: len(world.model.requests) == 2), "the model is called before the commit"
+    assert world.model.requests[-1].messages[-1].content == "question"
+    assert [m.content for m in world.messages] == ["question", "Hello there, friend."]  # not committed yet
+
+    await turns_until(lambda: False)  # the call's first chunk arrives meanwhile
+    release.set()
+    handle = await regenerating
+    shown = world.streams.memory.events(handle.message_id)
+    assert [(e.id, e.kind) for e in shown or []] == [(1, "message"), (2, "delta")]
+    assert (await handle.result()).content == "A better answer"
+    assert [m.content for m in world.messages] == ["question", "A better answer"]
+
+
+async def test_a_regeneration_whose_commit_fails_stops_the_call_and_keeps_the_old_reply(
+    world: ChatWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = await world.conversation()
+    first = await world.exchange("question", conversation.id)
+
+    async def fail() -> None:
+        assert await turns_until(lambda: len(world.model.requests) == 2)
+        raise ServiceUnavailable("the database went away")
+
+    gate_the_next_write_commit(monkeypatch, fail)
+    with pytest.raises(ServiceUnavailable):
+        await world.regenerate(world.me, RegenerateReplyCommand(conversation.id, first.message_id))
+    assert world.model.closed == 2, "the regeneration's model call must be stopped"
+    assert [m.content for m in world.messages] == ["question", "Hello there, friend."]
+    assert world.db.chat.conversations[conversation.id].generating_message_id is None
