@@ -22,7 +22,9 @@ from src.infrastructure.persistence.database import build_database_config, keep_
 from src.infrastructure.persistence.driver import run, run_many
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
+from tests.conftest import SettingsFactory
 from tests.integration.test_chat_persistence import a_user
+from tests.logs import capture_logs
 
 NOW = datetime(2026, 6, 15, 12, 0, tzinfo=UTC)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
@@ -159,6 +161,27 @@ async def test_rows_are_read_by_column_name_by_position_and_in_order(uow: SqlAlc
     assert list(row) == ["Rows", conversation.next_seq, conversation.next_seq + 1]
     with pytest.raises(AttributeError):
         _ = row.summary  # not selected
+
+
+async def test_slow_statements_on_the_driver_are_logged_without_their_parameters(
+    migrated_settings: Settings, make_settings: SettingsFactory
+) -> None:
+    """``SLOW_QUERY_MS`` holds for statements run on the driver too: the unit of work's first one (which
+    binds the session to its connection) and the ones after it."""
+    settings = make_settings(DATABASE_URL=migrated_settings.database.url, SLOW_QUERY_MS=0)
+    config = build_database_config(settings)
+    factory = SqlAlchemyUnitOfWorkFactory.for_database(config)
+    try:
+        conversation = await a_conversation(factory)
+        with capture_logs() as logs:
+            async with factory() as tx:
+                await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "hunter2-title"})
+                await run(tx.session, _RENAME, {"p_id": conversation.id, "p_title": "hunter2-title"})
+    finally:
+        await config.get_engine().dispose()
+    slow = [e for e in logs.events("slow_query") if "UPDATE conversation" in e["sql"]]
+    assert len(slow) == 2, logs.text()
+    assert "hunter2-title" not in logs.text()
 
 
 async def test_many_parameter_sets_in_one_call(uow: SqlAlchemyUnitOfWorkFactory) -> None:
