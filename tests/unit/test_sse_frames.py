@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, cast
 
 import pytest
+from litestar.response.streaming import ASGIStreamingResponse
 
 from src.application.chat.ports import ReplyEvent
 from src.domain.chat.errors import MessageNotFound
-from src.interfaces.http.routes.chat.sse import HEARTBEAT, _frames, encode_event
+from src.interfaces.http.routes.chat.sse import HEARTBEAT, _frames, encode_event, sse_response
 
 
 def delta(event_id: int) -> ReplyEvent:
@@ -124,3 +126,49 @@ async def test_a_response_closed_after_the_shown_events_closes_the_stream_unread
     await frames.aclose()  # type: ignore[attr-defined]
     with pytest.raises(StopAsyncIteration):
         await anext(events)
+
+
+async def test_the_shown_events_go_out_from_the_responding_task_right_after_the_start() -> None:
+    """Issue 14: Litestar streams a body from a task of its own; the events a reply had shown by the
+    send's return are sent before that task exists, in the same turn of the loop as the response's
+    start (nothing else runs in between), and the rest follows through Litestar as usual."""
+    message = ReplyEvent(id=1, kind="message", data={"content": "hi"})
+    done = ReplyEvent(id=4, kind="done", data={})
+    read: list[int] = []
+
+    async def rest() -> AsyncIterator[ReplyEvent]:
+        read.append(1)
+        yield delta(3)
+        yield done
+
+    stream = sse_response(rest(), heartbeat_seconds=15, shown=(message, delta(2)))
+    response = stream.to_asgi_response(None, cast(Any, None))
+    other_turns: list[int] = []
+    asyncio.get_running_loop().call_soon(other_turns.append, 1)
+    sent: list[tuple[dict[str, Any], int, int]] = []
+    finished = asyncio.Event()
+
+    async def send(message: Any) -> None:
+        sent.append((message, len(read), len(other_turns)))
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            finished.set()
+
+    async def receive() -> Any:
+        await finished.wait()
+        return {"type": "http.disconnect"}
+
+    await response(cast(Any, {"type": "http"}), receive, send)
+    start, first, *rest_of_body = sent
+    assert start[0]["type"] == "http.response.start"
+    assert first[0]["body"] == encode_event(message) + encode_event(delta(2))
+    assert (first[1], first[2]) == (0, 0), "sent before the events were read and before any other turn"
+    body = b"".join(m.get("body", b"") for m, _, _ in rest_of_body)
+    assert body == encode_event(delta(3)) + encode_event(done)
+
+
+async def test_without_shown_events_the_response_is_litestars_own() -> None:
+    async def nothing() -> AsyncIterator[ReplyEvent]:
+        yield ReplyEvent(id=1, kind="done", data={})
+
+    response = sse_response(nothing(), heartbeat_seconds=15).to_asgi_response(None, cast(Any, None))
+    assert type(response) is ASGIStreamingResponse

@@ -12,9 +12,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Sequence
+from typing import Any, cast
 
 import msgspec
 from litestar.response import Stream
+from litestar.response.base import ASGIResponse
+from litestar.response.streaming import ASGIStreamingResponse
+from litestar.types import Receive, Send
 
 from src.application.chat.ports import ReplyEvent
 from src.domain.shared.errors import DomainError
@@ -33,9 +37,43 @@ def encode_event(event: ReplyEvent) -> bytes:
 def sse_response(
     events: AsyncIterator[ReplyEvent], *, heartbeat_seconds: float, shown: Sequence[ReplyEvent] = ()
 ) -> Stream:
-    """``shown``: events already there (``ReplyHandle.shown``), sent first, at once; ``events`` follows
-    from after them."""
-    return Stream(_frames(events, heartbeat_seconds, shown), media_type=MEDIA_TYPE, headers=HEADERS, status_code=200)
+    """``shown``: events already there (``ReplyHandle.shown``), sent first, at once, by the responding
+    task itself (``_ShownFirst``); ``events`` follows from after them."""
+    stream_class = _ShownFirstStream if shown else Stream
+    return stream_class(
+        _frames(events, heartbeat_seconds, shown), media_type=MEDIA_TYPE, headers=HEADERS, status_code=200
+    )
+
+
+class _ShownFirst(ASGIStreamingResponse):
+    """Litestar's streaming response, whose first chunk (the events a reply had shown by the send's
+    return, there at once) goes out from the responding task itself, right after the response's start.
+    Litestar streams the body from a task of its own (and a task group listening for a disconnect):
+    the first delta waited for that task's first turn, after the reply's own work (~0.2 ms at 1 client).
+    The rest of the body is Litestar's as usual."""
+
+    __slots__ = ()
+
+    async def send_body(self, send: Send, receive: Receive) -> None:
+        iterator = cast(AsyncIterator[bytes], self.iterator)
+        first = await anext(iterator, None)
+        if first is not None:
+            await send({"type": "http.response.body", "body": first, "more_body": True})
+        await super().send_body(send, receive)
+
+
+class _ShownFirstStream(Stream):
+    """A ``Stream`` answered by ``_ShownFirst``."""
+
+    __slots__ = ()
+
+    def to_asgi_response(self, *args: Any, **kwargs: Any) -> ASGIResponse:
+        response = super().to_asgi_response(*args, **kwargs)
+        # The same object, its first chunk sent eagerly: ``_ShownFirst`` adds no state (``__slots__``
+        # empty), so the class Litestar built is swapped rather than its constructor repeated here.
+        assert type(response) is ASGIStreamingResponse
+        response.__class__ = _ShownFirst
+        return response
 
 
 async def _frames(
