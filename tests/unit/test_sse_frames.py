@@ -172,3 +172,30 @@ async def test_without_shown_events_the_response_is_litestars_own() -> None:
 
     response = sse_response(nothing(), heartbeat_seconds=15).to_asgi_response(None, cast(Any, None))
     assert type(response) is ASGIStreamingResponse
+
+
+async def test_a_failed_first_send_closes_the_body_and_its_events() -> None:
+    """The client went away as the shown events were sent: the body's generator is closed, and with it
+    the reply's events it would have followed (nothing is left suspended for the garbage collector)."""
+    closed: list[bool] = []
+
+    async def rest() -> AsyncIterator[ReplyEvent]:
+        try:
+            yield delta(3)
+        finally:
+            closed.append(True)
+
+    events = rest()
+    await anext(events)  # started, so that closing it runs its cleanup
+    response = sse_response(events, heartbeat_seconds=15, shown=(delta(2),)).to_asgi_response(None, cast(Any, None))
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body":
+            raise OSError("the client went away")
+
+    async def receive() -> Any:
+        return {"type": "http.disconnect"}
+
+    with pytest.raises(OSError, match="went away"):
+        await response(cast(Any, {"type": "http"}), receive, send)
+    assert closed == [True]

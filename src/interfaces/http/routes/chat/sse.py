@@ -56,9 +56,14 @@ class _ShownFirst(ASGIStreamingResponse):
 
     async def send_body(self, send: Send, receive: Receive) -> None:
         iterator = cast(AsyncIterator[bytes], self.iterator)
-        first = await anext(iterator, None)
-        if first is not None:
-            await send({"type": "http.response.body", "body": first, "more_body": True})
+        try:
+            first = await anext(iterator, None)
+            if first is not None:
+                await send({"type": "http.response.body", "body": first, "more_body": True})
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await iterator.aclose()  # type: ignore[attr-defined]  # the body's generator: its reader stops
+            raise
         await super().send_body(send, receive)
 
 
