@@ -359,11 +359,11 @@ class SharedProviderBreakers:
 
     async def flush(self) -> None:
         """Report every success still waiting for its timed report, now (shutdown, tests)."""
-        for handle in self._timers.values():
+        for provider, handle in self._timers.items():
             handle.cancel()
+            self._reporting.discard(provider)  # no report is due any more: the next success is sent anew
         self._timers.clear()
         for provider in list(self._unreported):
-            self._reporting.discard(provider)
             await self._send_successes(provider)
         if self._timed:
             await asyncio.wait(self._timed)

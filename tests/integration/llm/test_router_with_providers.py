@@ -357,6 +357,15 @@ async def test_successes_are_reported_at_most_once_per_interval_and_all_counted(
     trips = counting.trips
     await asyncio.sleep(0.35)
     assert counting.trips == trips, "no timed report is left after the flush"
+
+    # A report was due when a failure sent its successes, then the flush cancelled it: the next
+    # success is reported again (it is not taken for one a due report carries).
+    await shared.record_success(model)  # due: within the interval
+    await shared.record_failure(model)
+    await shared.flush()
+    now[0] += 1.0
+    await shared.record_success(model)
+    assert (await stored("calls"), await stored("failures")) == (19, 2)
     await redis_client.delete(key)
 
 
