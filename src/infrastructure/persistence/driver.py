@@ -46,6 +46,8 @@ def _row_maker(record: Any) -> Callable[[Any], tuple[Any, ...]]:
     names = tuple(record.keys())
     maker = _ROW_TYPES.get(names)
     if maker is None:
+        if len(_ROW_TYPES) >= _COMPILED_MAX:  # bounded as the compiled statements are
+            _ROW_TYPES.clear()
         # ``rename``: a column whose name is no identifier (``?column?``) is still read by position.
         row_type: Any = namedtuple("Row", names, rename=True)  # type: ignore[misc]
         maker = _ROW_TYPES[names] = row_type._make
