@@ -1,12 +1,10 @@
 """What starting a reply takes, shared by ``SendMessage`` and ``RegenerateReply``.
 
 Both check the caller's AI rate limit and budget before any model is called, take the
-conversation's reply lock (one reply at a time, across instances), load only the latest messages that
-fit the conversation's context cap (``CHAT_CONTEXT_TOKENS`` or its own ``context_tokens``, within the
-model's window) with its running summary of the older turns in the system note, queue an update of
-that summary once a batch of turns has fallen out of the context, retrieve the passages of a grounded
-conversation (``passages``) and build the prompt (``prompt``), then hand the reply to a process-owned
-task and return a ``ReplyHandle`` at once.
+conversation's reply lock (one reply at a time, across instances), read the history that fits the
+conversation's context cap with its running summary (``reply_context.py``), retrieve the passages of a
+grounded conversation (``passages``) and build the prompt (``prompt``), then hand the reply to a
+process-owned task and return a ``ReplyHandle`` at once.
 """
 
 from __future__ import annotations
@@ -22,7 +20,6 @@ from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy, PiiReplyFilter
 from src.application.chat.early_call import StartedCall
 from src.application.chat.generation import ReplyGenerator
-from src.application.chat.jobs import SUMMARY_JOB
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
@@ -33,6 +30,7 @@ from src.application.chat.ports import (
     UserEvents,
 )
 from src.application.chat.recovery import announce, interrupt_stale_reply
+from src.application.chat.reply_context import ReplyContext
 from src.application.chat.reply_job import ReplyJob
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
@@ -40,17 +38,12 @@ from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.budget import budget_status_of
-from src.domain.chat.context import context_budget, context_start, context_threshold, message_tokens
 from src.domain.chat.errors import ReplyInProgress
 from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
-from src.domain.chat.summary import summary_due, with_summary
 from src.domain.identity.model import Principal
 from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage, Usage, estimate_prompt_tokens
 from src.domain.usage.model import TierBudgets
-
-#: A queued summary update not finished after this long is presumed lost and may be queued again.
-SUMMARY_RETRY_SECONDS = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +108,8 @@ class ReplyLauncher:
         self._pii = pii
         #: ``PROMPT_INJECTION_POLICY``: ``safety`` on the streamed user message, flagged passages queued.
         self._guard = guard
+        #: The history a reply sends: the context cap and the running summary.
+        self._context = ReplyContext(settings)
         #: ``reply_started`` publications under way (``launch`` does not wait for them).
         self._publishing: set[asyncio.Future[None]] = set()
 
@@ -154,77 +149,6 @@ class ReplyLauncher:
         extra = {"message_id": str(conversation.generating_message_id)} if conversation.generating_message_id else {}
         return ReplyInProgress("wait for the reply being generated to end, or stop it", extra=extra)
 
-    def summarizing(self, conversation: Conversation) -> bool:
-        """Whether the running summary is kept and used: ``CHAT_CONTEXT_SUMMARY`` and the conversation's
-        ``summarize`` both on."""
-        return self._settings.summarize and conversation.summarize
-
-    def summary(self, conversation: Conversation, model: ModelInfo) -> str | None:
-        """The running summary a reply with ``model`` sends: none when summaries are off, or when it would
-        take more than half of the history's room (a small window keeps its latest turns instead of a
-        summary that crowds them out; the turns it covers are then read again as far as they fit)."""
-        if not (self.summarizing(conversation) and conversation.summary):
-            return None
-        room = context_budget(
-            context_window=model.context_window,
-            max_output_tokens=model.max_output_tokens,
-            system_prompt=conversation.system_prompt,
-            cap=conversation.context_tokens or self._settings.context_tokens,
-        )
-        return conversation.summary if message_tokens(conversation.summary) <= room // 2 else None
-
-    def system_text(self, conversation: Conversation, model: ModelInfo) -> str | None:
-        """The system prompt, with the running summary of the older turns as a note after it."""
-        return with_summary(conversation.system_prompt, self.summary(conversation, model))
-
-    def context_budget(self, conversation: Conversation, model: ModelInfo) -> int:
-        """The tokens of history a reply sends: the conversation's cap (the deployment's when it has
-        none), within what ``model``'s window leaves once the system text and the answer are provided for."""
-        return context_budget(
-            context_window=model.context_window,
-            max_output_tokens=model.max_output_tokens,
-            system_prompt=self.system_text(conversation, model),
-            cap=conversation.context_tokens or self._settings.context_tokens,
-        )
-
-    async def context(
-        self,
-        tx: ReplyTransaction,
-        conversation: Conversation,
-        model: ModelInfo,
-        *,
-        token_total: int,
-        up_to_seq: int,
-        latest_start: int,
-    ) -> list[PromptMessage]:
-        """The conversation's latest messages that fit its cap (the one being answered, starting at
-        ``latest_start``, always): an index range of at most the cap's worth of rows, never the history."""
-        summarized = conversation.summary_token_end if self.summary(conversation, model) else 0
-        start = context_start(
-            token_total=token_total,
-            budget=self.context_budget(conversation, model),
-            latest_start=latest_start,
-            summary_token_end=summarized,
-        )
-        return await tx.messages.context(conversation.id, min_token_start=start, up_to_seq=up_to_seq)
-
-    async def request_summary(
-        self, tx: ReplyTransaction, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime
-    ) -> bool:
-        """Queue an update of the running summary (through the outbox, in the caller's transaction)
-        once a batch of turns has fallen out of the context since the last one; one at a time."""
-        if not self.summarizing(conversation):
-            return False
-        budget = self.context_budget(conversation, model)
-        threshold = context_threshold(token_total=token_total, budget=budget)
-        if not summary_due(threshold=threshold, summary_token_end=conversation.summary_token_end, budget=budget):
-            return False
-        retry_before = now - timedelta(seconds=SUMMARY_RETRY_SECONDS)
-        if not await tx.conversations.mark_summary_requested(conversation.id, now=now, retry_before=retry_before):
-            return False
-        await tx.outbox.add(SUMMARY_JOB, {"conversation_id": str(conversation.id), "below_token_start": threshold})
-        return True
-
     async def passages(
         self, tx: ReplyTransaction, principal: Principal, conversation: Conversation, text: str
     ) -> list[Passage]:
@@ -245,7 +169,7 @@ class ReplyLauncher:
     ) -> GroundedPrompt:
         """The system prompt, the passages that fit, and the latest of ``history`` that fit the window."""
         return ground_prompt(
-            self.system_text(conversation, model),
+            self._context.system_text(conversation, model),
             [m for m in history if m.content],
             passages,
             context_window=model.context_window,
@@ -278,7 +202,7 @@ class ReplyLauncher:
         ``abandon``s the plan when its transaction fails."""
         reply_id, token_total = claimed.reply_id, claimed.token_total
         reply_seq = claimed.first_seq + 1 if store_user_message else claimed.first_seq
-        history = await self.context(
+        history = await self._context.read(
             tx,
             conversation,
             model,
@@ -290,7 +214,7 @@ class ReplyLauncher:
             history.append(
                 PromptMessage(user_message.role, user_message.content, tokens=user_message.token_count or None)
             )
-        await self.request_summary(tx, conversation, model, token_total=token_total, now=now)
+        await self._context.request_summary(tx, conversation, model, token_total=token_total, now=now)
         passages = await self.passages(tx, principal, conversation, user_message.content)
         prompt = self.prompt(conversation, model, history, passages)
         reply = Message.placeholder_reply(
