@@ -225,12 +225,14 @@ def estimate_tokens(text: str) -> int:
         return 0
     if len(text) >= _REMEMBERED_FROM_CHARS:
         return _estimate_long(text)
+    return _estimate(text)
+
+
+def _estimate(text: str) -> int:
     return max(math.ceil(len(text) / 4), len(_WORDS.findall(text)))
 
 
-@functools.lru_cache(maxsize=64)
-def _estimate_long(text: str) -> int:
-    return max(math.ceil(len(text) / 4), len(_WORDS.findall(text)))
+_estimate_long = functools.lru_cache(maxsize=64)(_estimate)
 
 
 def estimate_prompt_tokens(messages: Iterable[PromptMessage]) -> int:

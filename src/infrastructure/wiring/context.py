@@ -1,5 +1,5 @@
 """Conversation context: the running-summary job (``summarize_conversation``, wired in chat.py). The
-reply path queues it through the outbox (``ReplyLauncher.request_summary``)."""
+reply path queues it through the outbox (``ReplyContext.request_summary``)."""
 
 from __future__ import annotations
 
