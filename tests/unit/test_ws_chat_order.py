@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -65,11 +65,39 @@ class Session:
         self.tasks.append(task)
         return task
 
+    async def until_done(self) -> None:
+        """Wait for a ``done`` frame, then stop the socket's tasks."""
+        async with asyncio.timeout(5):
+            while not any(frame["type"] == "done" for frame in self.frames):
+                await asyncio.sleep(0.01)
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
     async def current_principal(self) -> Principal:
         return self.principal
 
     async def recheck(self) -> None:
         return None
+
+
+def sent_handle(
+    conversation: uuid.UUID,
+    reply: uuid.UUID,
+    events: Callable[[int], AsyncIterator[ReplyEvent]],
+    *,
+    shown: tuple[ReplyEvent, ...] = (),
+) -> Any:
+    """What ``send_message`` returns, as much of it as the socket reads (``ReplyHandle``)."""
+    return SimpleNamespace(
+        conversation_id=conversation,
+        user_message=SimpleNamespace(id=uuid.uuid4(), safety=None),
+        message_id=reply,
+        created_conversation=True,
+        events=events,
+        shown=shown,
+        shown_up_to=shown[-1].id if shown else 0,
+    )
 
 
 def reply_events(reply: uuid.UUID) -> list[ReplyEvent]:
@@ -96,15 +124,7 @@ async def test_the_ack_comes_before_the_replys_frames_when_reply_started_arrives
             UserEvent("reply_started", ME.user_id, {"conversation_id": str(conversation), "message_id": str(reply)})
         )
         await asyncio.sleep(0.05)
-        return SimpleNamespace(
-            conversation_id=conversation,
-            user_message=SimpleNamespace(id=uuid.uuid4(), safety=None),
-            message_id=reply,
-            created_conversation=True,
-            events=stream,
-            shown=(),
-            shown_up_to=0,
-        )
+        return sent_handle(conversation, reply, stream)
 
     async def resume_reply_stream(principal: Any, command: Any) -> AsyncIterator[ReplyEvent]:
         return stream(command.last_event_id or 0)
@@ -119,12 +139,7 @@ async def test_the_ack_comes_before_the_replys_frames_when_reply_started_arrives
     chat = ChatSocket(cast(Any, session), cast(Any, container))
     await chat.start()
     await chat.send(cast(Any, session), SendFrame(content="hi", client_id="c1"))
-    async with asyncio.timeout(5):
-        while not any(frame["type"] == "done" for frame in session.frames):
-            await asyncio.sleep(0.01)
-    for task in session.tasks:
-        task.cancel()
-    await asyncio.gather(*session.tasks, return_exceptions=True)
+    await session.until_done()
 
     kinds = [frame["type"] for frame in session.frames]
     # The sender has its message (the ack): no `message` frame, and each frame once.
@@ -152,12 +167,7 @@ async def test_a_reply_started_elsewhere_while_nothing_is_sent_is_followed_at_on
     await events.publish(
         UserEvent("reply_started", ME.user_id, {"conversation_id": str(uuid.uuid4()), "message_id": str(reply)})
     )
-    async with asyncio.timeout(5):
-        while not any(frame["type"] == "done" for frame in session.frames):
-            await asyncio.sleep(0.01)
-    for task in session.tasks:
-        task.cancel()
-    await asyncio.gather(*session.tasks, return_exceptions=True)
+    await session.until_done()
     # Another client's reply: this socket shows the user message too.
     assert [frame["type"] for frame in session.frames] == ["message", "delta", "done"]
 
@@ -177,15 +187,7 @@ async def test_what_the_reply_showed_by_the_sends_return_goes_out_with_the_ack_a
                 yield event
 
     async def send_message(principal: Any, command: Any) -> Any:
-        return SimpleNamespace(
-            conversation_id=uuid.uuid4(),
-            user_message=SimpleNamespace(id=uuid.uuid4(), safety=None),
-            message_id=reply,
-            created_conversation=False,
-            events=stream,
-            shown=(message, first),
-            shown_up_to=first.id,
-        )
+        return sent_handle(uuid.uuid4(), reply, stream, shown=(message, first))
 
     container = SimpleNamespace(
         use_cases=SimpleNamespace(chat=SimpleNamespace(send_message=send_message)),
@@ -197,11 +199,6 @@ async def test_what_the_reply_showed_by_the_sends_return_goes_out_with_the_ack_a
     await chat.send(cast(Any, session), SendFrame(content="hi", client_id="c1"))
     assert [frame["type"] for frame in session.frames] == ["ack", "delta"], "no task has run yet"
     assert (session.frames[1]["text"], session.frames[1]["event_id"]) == ("hello", "2")
-    async with asyncio.timeout(5):
-        while not any(frame["type"] == "done" for frame in session.frames):
-            await asyncio.sleep(0.01)
-    for task in session.tasks:
-        task.cancel()
-    await asyncio.gather(*session.tasks, return_exceptions=True)
+    await session.until_done()
     assert [frame["type"] for frame in session.frames] == ["ack", "delta", "done"]
     assert followed_after == [2]

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -275,11 +276,11 @@ class CountingRedisBreakers(RedisProviderBreakers):
         await super().record_success(provider, calls)
 
 
-@pytest.mark.redis
-async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
-    redis_client: Redis, breaker_prefix: str
-) -> None:
-    counting = CountingRedisBreakers(redis_client, min_calls=3, reset_after=30, prefix=breaker_prefix)
+def counted_shared_breakers(
+    redis_client: Redis, prefix: str, **options: Any
+) -> tuple[CountingRedisBreakers, SharedProviderBreakers, list[float]]:
+    """Shared breakers whose Redis round trips are counted, on a monotonic clock the test moves (``now[0]``)."""
+    counting = CountingRedisBreakers(redis_client, min_calls=3, reset_after=30, prefix=prefix)
     now = [100.0]
     shared = SharedProviderBreakers(
         counting,
@@ -287,7 +288,16 @@ async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
         CircuitBreaker("redis-test", failure_threshold=3, reset_after=30),
         timeout=2,
         monotonic=lambda: now[0],
+        **options,
     )
+    return counting, shared, now
+
+
+@pytest.mark.redis
+async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
+    redis_client: Redis, breaker_prefix: str
+) -> None:
+    counting, shared, now = counted_shared_breakers(redis_client, breaker_prefix)
     model = "openai/gpt-busy"
     assert await shared.allow(model)
     assert [await shared.allow(model) for _ in range(10)] == [True] * 10
@@ -315,16 +325,7 @@ async def test_shared_breakers_spare_redis_round_trips_but_count_every_call(
 async def test_successes_are_reported_at_most_once_per_interval_and_all_counted(
     redis_client: Redis, breaker_prefix: str
 ) -> None:
-    counting = CountingRedisBreakers(redis_client, min_calls=3, reset_after=30, prefix=breaker_prefix)
-    now = [100.0]
-    shared = SharedProviderBreakers(
-        counting,
-        LocalProviderBreakers(min_calls=3, reset_after=30),
-        CircuitBreaker("redis-test", failure_threshold=3, reset_after=30),
-        timeout=2,
-        monotonic=lambda: now[0],
-        report_every=0.2,
-    )
+    counting, shared, now = counted_shared_breakers(redis_client, breaker_prefix, report_every=0.2)
     model = "openai/gpt-steady"
     key = breaker_prefix + model
 
