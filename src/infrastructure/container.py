@@ -19,7 +19,6 @@ from opentelemetry.sdk.trace import TracerProvider
 from redis.asyncio import Redis
 from saq import Queue
 
-from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.identity.access_state import UserAccessStates
 from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.ports import Cache, CacheStats, Clock, RateLimiter, TaskQueue
@@ -77,7 +76,14 @@ from src.infrastructure.wiring.audit_moderation import (
     audit_moderation_jobs,
     build_audit_moderation,
 )
-from src.infrastructure.wiring.chat import ChatRealtime, ChatUseCases, build_chat, build_realtime, reply_settings
+from src.infrastructure.wiring.chat import (
+    ChatRealtime,
+    ChatUseCases,
+    build_chat,
+    build_realtime,
+    recover_stale_replies_at_start,
+    reply_settings,
+)
 from src.infrastructure.wiring.context import context_jobs
 from src.infrastructure.wiring.events import build_event_dispatch
 from src.infrastructure.wiring.gateway import GatewayUseCases, build_gateway
@@ -219,7 +225,7 @@ class Container:
             # Replies are generated here: hear stops requested on other instances.
             await self.realtime.stop_signals.start()
         if self.role == "api":
-            await _recover_stale_replies(self.use_cases.chat.recover_stale_replies)
+            await recover_stale_replies_at_start(self.use_cases.chat.recover_stale_replies)
         if self.role in ("api", "worker"):
             await self.admin.instances.start()  # the heartbeat the system status lists instances by
         self._started = True
@@ -267,17 +273,6 @@ class Container:
             uninstrument_database()
             await _close_quietly("tracing", asyncio.to_thread(self.tracer_provider.shutdown))
         self._started = False
-
-
-async def _recover_stale_replies(recover: RecoverStaleReplies) -> None:
-    """Finish the replies an instance left behind when it stopped (never fails the start)."""
-    try:
-        recovered = (await recover()).recovered
-    except Exception as exc:  # noqa: BLE001 - e.g. a database not migrated yet: the job retries later
-        logger.warning("stale_reply_recovery_failed", error=f"{type(exc).__name__}: {exc}")
-        return
-    if recovered:
-        logger.info("stale_replies_recovered", replies=recovered)
 
 
 async def _close_quietly(name: str, closing: Awaitable[object]) -> None:

@@ -34,6 +34,7 @@ from src.application.chat.title_conversation import TitleConversation
 from src.application.chat.update_conversation import UpdateConversation
 from src.application.shared.ports import Clock
 from src.application.unit_of_work import AppUnitOfWorkFactory
+from src.infrastructure.logging import get_logger
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
 from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore
@@ -43,6 +44,9 @@ from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.resilience import CircuitBreaker
 from src.infrastructure.settings import Settings
 from src.infrastructure.wiring.llm import ModelAccess
+
+#: The start-up recovery logs under the container's name, as it did when the container held it.
+logger = get_logger("parley.container")
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,3 +181,15 @@ def build_chat(
         ),
         recover_stale_replies=RecoverStaleReplies(uow, recovery, clock),
     )
+
+
+async def recover_stale_replies_at_start(recover: RecoverStaleReplies) -> None:
+    """At an API process's start: finish the replies an instance left behind when it stopped (never
+    fails the start)."""
+    try:
+        recovered = (await recover()).recovered
+    except Exception as exc:  # noqa: BLE001 - e.g. a database not migrated yet: the job retries later
+        logger.warning("stale_reply_recovery_failed", error=f"{type(exc).__name__}: {exc}")
+        return
+    if recovered:
+        logger.info("stale_replies_recovered", replies=recovered)
