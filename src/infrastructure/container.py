@@ -44,6 +44,7 @@ from src.infrastructure.observability.tracing import (
     uninstrument_database,
 )
 from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.reply_end import SqlReplyEnds
 from src.infrastructure.persistence.scopes import import_every_repository
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec, build_job_catalog
@@ -359,6 +360,7 @@ def build_container(
         excerpt_chars=settings.chat.grounding_excerpt_chars,
         pii=ai.chat_pii,
         guard=ai.chat_guard,
+        ends=SqlReplyEnds.for_engine(engine, uow.notify_outbox),
     )
     notifications = build_notifications(settings, uow, clock, realtime.user_events, tier_budgets)
     audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)

@@ -16,8 +16,10 @@ from collections import deque
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from typing import Any
 
 from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
+from src.application.usage.budget import ChargeAlert
 from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
 from src.domain.chat.model import Conversation, Message, MessageStatus
 from src.domain.llm.errors import ProviderError
@@ -501,3 +503,24 @@ class ChatRepositories:
     @property
     def budgets(self) -> InMemoryBudgetRepository:
         return InMemoryBudgetRepository(self.chat_tables)
+
+
+class InMemoryReplyEnds:
+    """``ReplyEnds`` over the in-memory database: what PostgreSQL's one statement writes, all of it or
+    nothing, in one unit of work. ``ended``: the replies it ended."""
+
+    def __init__(self, uow: Any) -> None:
+        self._uow = uow
+        self.ended: list[uuid.UUID] = []
+
+    async def finish_and_charge(
+        self, message: Message, *, token_total: int, record: UsageRecord, alert: ChargeAlert | None
+    ) -> bool:
+        async with self._uow() as tx:
+            if not await tx.messages.finish_and_release(message, token_total=token_total, now=message.updated_at):
+                return False
+            spent = await tx.usage.record_and_total(record)
+            if alert is not None and spent >= alert.from_micros:
+                await tx.outbox.add(alert.message.job_name, alert.message.payload)
+        self.ended.append(message.id)
+        return True

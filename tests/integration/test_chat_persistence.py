@@ -9,6 +9,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -736,3 +737,169 @@ async def test_the_one_statement_charge_runs_through_the_session_too(uow: SqlAlc
     found = await rollups(uow, owner)
     assert found["month"] == [("2026-06-01", 12, 2)]
     assert [row[3] for row in found["daily"]] == [2]
+
+
+async def _generating_reply(
+    uow: SqlAlchemyUnitOfWorkFactory, conversation: Conversation, *, cost: int
+) -> tuple[Message, int]:
+    """A reply generating in ``conversation`` (its lock claimed), and the same reply as it ends: complete,
+    with its usage and cost; and the conversation's token total after it."""
+    reply = Message.placeholder_reply(id=uuid.uuid4(), conversation=conversation, seq=1, model="openai/a", now=NOW)
+    async with uow() as tx:
+        claim = await tx.conversations.claim_reply(
+            conversation.id, reply.id, seqs=2, token_delta=4, now=NOW, lease_until=NOW + timedelta(minutes=1)
+        )
+        await tx.messages.add(reply)
+    assert claim is not None
+    done = dataclasses.replace(
+        reply,
+        content="all of it",
+        status=MessageStatus.COMPLETE,
+        finish_reason=FinishReason.STOP,
+        token_count=3,
+        usage=Usage(input_tokens=10, output_tokens=20),
+        cost_micros=cost,
+        provider="openai",
+        latency_ms=120,
+        ttft_ms=40,
+        updated_at=NOW + timedelta(seconds=5),
+    )
+    return done, claim.token_total + 3
+
+
+async def _reply_ends(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Any, list[str], list[int]]:
+    """``SqlReplyEnds`` on the test database (skips on SQLite, which has none), the statements it runs and
+    the outbox wake-ups it makes."""
+    from src.infrastructure.persistence import driver
+    from src.infrastructure.persistence.reply_end import SqlReplyEnds
+
+    async with uow(read_only=True) as tx:
+        engine = tx.session.get_bind()
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    async_engine = AsyncEngine(engine)  # type: ignore[arg-type]
+    woken: list[int] = []
+    ends = SqlReplyEnds.for_engine(async_engine, lambda: woken.append(1))
+    if ends is None:
+        assert async_engine.dialect.name == "sqlite"
+        pytest.skip("SQLite has no data-modifying CTEs: a reply ends in a unit of work")
+    statements: list[str] = []
+    on = driver._on
+
+    async def counted(timer: object, connection: object, compiled: driver._Compiled, arguments: list[object]):  # type: ignore[no-untyped-def]
+        statements.append(compiled.sql)
+        return await on(timer, connection, compiled, arguments)
+
+    monkeypatch.setattr(driver, "_on", counted)
+    return ends, statements, woken
+
+
+async def test_a_reply_ends_in_one_statement_finished_released_and_charged_once(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: the final write, the lock's release and the charge with its running totals are one
+    statement with no transaction around it; a second finisher, or three at once, write nothing more."""
+    from src.application.chat.recovery import usage_record_for
+
+    ends, statements, woken = await _reply_ends(uow, monkeypatch)
+    owner = await a_user(uow)
+    conversation = await a_conversation(uow, owner)
+    done, token_total = await _generating_reply(uow, conversation, cost=250)
+    charge = usage_record_for(done, now=done.updated_at, requested_model="openai/a")
+    statements.clear()
+
+    async def finish() -> bool:
+        return await ends.finish_and_charge(done, token_total=token_total, record=charge, alert=None)
+
+    assert sorted(await asyncio.gather(finish(), finish(), finish())) == [False, False, True]
+    assert len(statements) == 3
+    assert all(s.startswith("WITH finished AS") for s in statements)
+    async with uow(read_only=True) as tx:
+        stored, freed = await tx.messages.get(done.id), await tx.conversations.get(conversation.id)
+    assert stored is not None
+    assert freed is not None
+    assert (stored.content, stored.status, stored.cost_micros, stored.ttft_ms) == (
+        "all of it",
+        MessageStatus.COMPLETE,
+        250,
+        40,
+    )
+    assert (freed.generating_message_id, freed.generating_until) == (None, None)
+    assert (freed.token_total, freed.last_activity_at) == (token_total, done.updated_at)
+    found = await rollups(uow, owner)
+    assert found["records"] == [(1, 250)]
+    assert found["month"] == [("2026-06-01", 250, 1)]
+    assert [row[3:9] for row in found["daily"]] == [(1, 10, 20, 0, 0, 250)]
+    assert woken == []  # no budget alert asked for: no outbox message
+
+
+async def test_a_reply_ended_in_one_statement_raises_the_budget_alert_only_from_its_threshold(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``UsageCharged`` outbox message is stored by the same statement when the month's total after
+    the charge reaches the alert's threshold (80 % of the budget), as a unit of work stores it."""
+    from sqlalchemy import bindparam, text
+
+    from src.application.chat.recovery import usage_record_for
+    from src.application.usage.budget import charge_alert
+
+    ends, _, woken = await _reply_ends(uow, monkeypatch)
+    owner = await a_user(uow)
+
+    async def end_one(cost: int) -> None:
+        conversation = await a_conversation(uow, owner)
+        done, token_total = await _generating_reply(uow, conversation, cost=cost)
+        alert = charge_alert(user_id=owner, cost_micros=cost, budget_micros=1_000, now=done.updated_at)
+        assert alert is not None
+        assert alert.from_micros == 800
+        record = usage_record_for(done, now=done.updated_at)
+        assert await ends.finish_and_charge(done, token_total=token_total, record=record, alert=alert)
+
+    async def alerts() -> list[tuple[object, ...]]:
+        statement = text(
+            "SELECT job_name, payload -> 'event' ->> 'cost_micros', attempts, sent_at FROM outbox_message "
+            "WHERE payload -> 'event' ->> 'user_id' = CAST(:u AS text) "
+            "ORDER BY (payload -> 'event' ->> 'cost_micros')::bigint"
+        ).bindparams(bindparam("u"))
+        async with uow(read_only=True) as tx:
+            return [tuple(row) for row in await tx.session.execute(statement, {"u": str(owner)})]
+
+    await end_one(500)
+    await end_one(299)  # 799: one micro-dollar short of 80 %
+    assert await alerts() == []
+    assert woken == []
+    await end_one(1)  # 800
+    await end_one(450)  # 1,250: past the budget, raised again (the handler claims each threshold once)
+    assert await alerts() == [("dispatch_event", "1", 0, None), ("dispatch_event", "450", 0, None)]
+    assert woken == [1, 1]
+    assert (await rollups(uow, owner))["month"] == [("2026-06-01", 1_250, 4)]
+
+
+async def test_a_reply_ended_in_one_statement_leaves_a_lock_taken_over_and_is_still_charged(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lease ran out and another reply took the conversation: the final write and the charge still
+    apply (the tokens were spent), the other reply's lock stays."""
+    from src.application.chat.recovery import usage_record_for
+
+    ends, _, _ = await _reply_ends(uow, monkeypatch)
+    owner = await a_user(uow)
+    conversation = await a_conversation(uow, owner)
+    done, token_total = await _generating_reply(uow, conversation, cost=70)
+    later = NOW + timedelta(minutes=2)
+    other = uuid.uuid4()
+    async with uow() as tx:
+        assert await tx.conversations.claim_reply(
+            conversation.id, other, seqs=2, token_delta=1, now=later, lease_until=later + timedelta(minutes=1)
+        )
+    record = usage_record_for(done, now=done.updated_at)
+    assert await ends.finish_and_charge(done, token_total=token_total, record=record, alert=None)
+    async with uow(read_only=True) as tx:
+        stored, held = await tx.messages.get(done.id), await tx.conversations.get(conversation.id)
+    assert stored is not None
+    assert stored.status is MessageStatus.COMPLETE
+    assert held is not None
+    assert held.generating_message_id == other
+    assert (await rollups(uow, owner))["records"] == [(1, 70)]

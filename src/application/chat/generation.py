@@ -24,6 +24,7 @@ from src.application.chat.early_call import StartedCall
 from src.application.chat.jobs import TITLE_JOB
 from src.application.chat.ports import (
     ChargedChatTransaction,
+    ReplyEnds,
     ReplyEvent,
     ReplyEventKind,
     ReplyStreamStore,
@@ -46,7 +47,7 @@ from src.application.llm.ports import ChatModel, ModelCatalog
 from src.application.shared.events import record_event
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.application.usage.budget import record_charge_if_near_budget
+from src.application.usage.budget import charge_alert, record_charge_if_near_budget
 from src.domain.chat.context import message_tokens
 from src.domain.chat.events import ReplyFailed
 from src.domain.chat.grounding import mark_cited
@@ -79,8 +80,12 @@ class ReplyGenerator:
         events: UserEvents,
         clock: Clock,
         settings: ReplySettings,
+        *,
+        ends: ReplyEnds | None = None,
     ) -> None:
         self._uow = uow
+        #: A reply's end in one statement, where the database has it (``_store``).
+        self._ends = ends
         self._model = model
         self._catalog = catalog
         self._streams = streams
@@ -362,13 +367,24 @@ class ReplyGenerator:
             delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
 
     async def _store(self, job: ReplyJob, message: Message, finish_reason: FinishReason) -> Message:
-        """Store the reply and charge it, in one transaction, exactly once."""
+        """Store the reply and charge it, in one transaction, exactly once.
+
+        With ``ReplyEnds``, a reply that raises no event but a budget alert (not a failure, not the first of
+        its conversation, whose title is then asked for) ends in one statement; when its final write did not
+        apply (another finisher stored it first, or the conversation was deleted), it then goes on here as
+        it would have, the statement having written nothing."""
         now = message.updated_at
+        token_total = job.token_start + message.token_count
+        if self._ends is not None and finish_reason is not FinishReason.ERROR and not job.request_title:
+            record = usage_record_for(message, now=now, requested_model=job.model)
+            alert = charge_alert(
+                user_id=message.user_id, cost_micros=message.cost_micros, budget_micros=job.budget_micros, now=now
+            )
+            if await self._ends.finish_and_charge(message, token_total=token_total, record=record, alert=alert):
+                return message
         async with self._uow() as tx:
             # The final write and the release of the conversation's reply lock together (when it won).
-            won = await tx.messages.finish_and_release(
-                message, token_total=job.token_start + message.token_count, now=now
-            )
+            won = await tx.messages.finish_and_release(message, token_total=token_total, now=now)
             existing = None if won else await tx.messages.get(message.id)
             if won or existing is None:
                 # Won, or the conversation was deleted meanwhile: the tokens were spent either way.

@@ -33,7 +33,9 @@ from src.domain.identity.model import Principal
 from src.domain.llm.model import PromptMessage
 
 if TYPE_CHECKING:
+    from src.application.usage.budget import ChargeAlert
     from src.domain.chat.grounding import Passage
+    from src.domain.usage.model import UsageRecord
 
 T = TypeVar("T")
 
@@ -230,6 +232,21 @@ class ChatTransaction(Transaction, Protocol):
 
 class ChargedChatTransaction(ChatTransaction, UsageTransaction, Protocol):
     """Chat's repositories and usage's: for the use cases that charge a model call to the user."""
+
+
+class ReplyEnds(Protocol):
+    """A reply's end as one atomic statement, with no transaction around it (no BEGIN and COMMIT round
+    trips): on PostgreSQL (``src/infrastructure/persistence/reply_end.py``). Where it is not given (SQLite),
+    the reply ends in a unit of work, as one that raises other events does."""
+
+    async def finish_and_charge(
+        self, message: Message, *, token_total: int, record: UsageRecord, alert: ChargeAlert | None
+    ) -> bool:
+        """The final write of ``message`` (only while the reply is generating) and, when it applied: the
+        release of its conversation's reply lock (when this reply holds it) with ``token_total``, the charge
+        ``record`` with its running totals, and ``alert``'s message when the month's total reaches it. All of
+        it or nothing. Whether the final write applied (nothing was written when not)."""
+        ...
 
 
 class ReplyTransaction(ChargedChatTransaction, KnowledgeTransaction, Protocol):

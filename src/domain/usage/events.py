@@ -37,3 +37,11 @@ def thresholds_reached(*, spent_micros: int, budget_micros: int) -> list[int]:
     if budget_micros <= 0:
         return []
     return [p for p in BUDGET_THRESHOLDS if spent_micros * 100 >= budget_micros * p]
+
+
+def alert_floor(budget_micros: int) -> int | None:
+    """The least spending of the month from which ``thresholds_reached`` reports a threshold of
+    ``budget_micros`` (the lowest one); ``None`` when no spending does (a budget of zero)."""
+    if budget_micros <= 0:
+        return None
+    return -(-budget_micros * min(BUDGET_THRESHOLDS) // 100)  # spent * 100 >= budget * p, in integers

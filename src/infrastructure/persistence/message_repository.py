@@ -46,7 +46,7 @@ _COMPLETE = MessageStatus.COMPLETE.value
 _MESSAGES = cast(Table, ChatMessageModel.__table__)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
-_FINISHED_COLUMNS = (
+FINISHED_COLUMNS = (
     "content", "status", "model", "provider", "finish_reason", "error_code", "input_tokens", "output_tokens",
     "cached_tokens", "reasoning_tokens", "usage_estimated", "cost_micros", "latency_ms", "ttft_ms", "citations",
     "token_start", "token_count", "last_event_id", "updated_at",
@@ -54,7 +54,7 @@ _FINISHED_COLUMNS = (
 _FINISH_MESSAGE: Update = (
     update(_MESSAGES)
     .where(_MESSAGES.c.id == bindparam("p_id"), _MESSAGES.c.status == _GENERATING)
-    .values({name: bindparam(f"p_{name}") for name in _FINISHED_COLUMNS})
+    .values({name: bindparam(f"p_{name}") for name in FINISHED_COLUMNS})
 )
 _INSERT_MESSAGE: Insert = insert(_MESSAGES)
 
@@ -197,7 +197,7 @@ class SqlMessageRepository:
 
     async def finish(self, message: Message) -> bool:
         await flush_pending(self._session)
-        return rowcount(await run(self._session, _FINISH_MESSAGE, _finished_parameters(message))) == 1
+        return rowcount(await run(self._session, _FINISH_MESSAGE, finished_parameters(message))) == 1
 
     async def finish_and_release(self, message: Message, *, token_total: int, now: datetime) -> bool:
         if self._session.get_bind().dialect.name != "postgresql":  # no data-modifying CTEs elsewhere
@@ -208,7 +208,7 @@ class SqlMessageRepository:
                 )
             return won
         await flush_pending(self._session)
-        parameters = _finished_parameters(message)
+        parameters = finished_parameters(message)
         parameters.update(p_conversation=message.conversation_id, p_now=now, p_token_total=token_total)
         return int((await run(self._session, _FINISH_AND_RELEASE, parameters)).rows[0][0]) == 1
 
@@ -232,10 +232,10 @@ class SqlMessageRepository:
         return await search_messages(self._session, user_id, query, limit=limit, offset=offset, any_word=any_word)
 
 
-def _finished_parameters(message: Message) -> dict[str, Any]:
+def finished_parameters(message: Message) -> dict[str, Any]:
     """The parameters of ``_FINISH_MESSAGE`` for ``message``: complete, its usage zero when unknown."""
     row = _message_columns(replace(message, usage=message.usage or Usage(), status=MessageStatus.COMPLETE))
-    parameters = {f"p_{name}": row[name] for name in _FINISHED_COLUMNS}
+    parameters = {f"p_{name}": row[name] for name in FINISHED_COLUMNS}
     parameters["p_id"] = message.id
     return parameters
 

@@ -158,13 +158,17 @@ class SqlAlchemyUnitOfWork(
         self._outbox_written = True
 
     def _notify_outbox(self) -> None:
-        # The relay wakes at once instead of at its next tick; a listener's failure must never
-        # turn a committed transaction into an error for the caller.
-        for listener in self._outbox_listeners:
-            try:
-                listener()
-            except Exception as exc:  # noqa: BLE001 - the commit already happened
-                logger.warning("outbox_listener_failed", error=f"{type(exc).__name__}: {exc}")
+        _notify(self._outbox_listeners)
+
+
+def _notify(listeners: list[OutboxListener]) -> None:
+    # The relay wakes at once instead of at its next tick; a listener's failure must never
+    # turn a committed transaction into an error for the caller.
+    for listener in listeners:
+        try:
+            listener()
+        except Exception as exc:  # noqa: BLE001 - the commit already happened
+            logger.warning("outbox_listener_failed", error=f"{type(exc).__name__}: {exc}")
 
 
 class SqlAlchemyUnitOfWorkFactory:
@@ -194,6 +198,11 @@ class SqlAlchemyUnitOfWorkFactory:
 
     def on_outbox_commit(self, listener: OutboxListener) -> None:
         self._outbox_listeners.append(listener)
+
+    def notify_outbox(self) -> None:
+        """Outbox messages were committed outside a unit of work (one statement in autocommit,
+        ``reply_end.py``): the listeners hear of it as after a unit of work's commit."""
+        _notify(self._outbox_listeners)
 
     def __call__(self, *, read_only: bool = False) -> SqlAlchemyUnitOfWork:
         return SqlAlchemyUnitOfWork(

@@ -17,6 +17,7 @@ from typing import Any, cast
 
 from sqlalchemy import (
     BigInteger,
+    BindParameter,
     Boolean,
     Date,
     Insert,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,6 +155,8 @@ NO_KEY_ID = uuid.UUID(int=0)
 #: Every column of ``usage_record`` but the ORM's insert sentinel: a column added to the model joins the
 #: one-statement charge by itself (and its value must come from ``_usage_record_row``).
 _RECORD_COLUMNS = tuple(c.name for c in _USAGE_RECORDS.columns if c.name != "sa_orm_sentinel")
+#: Each of those columns' PostgreSQL type, for a record selected rather than given as ``VALUES``.
+_RECORD_TYPES = {c.name: c.type.compile(dialect=postgresql.dialect()) for c in _USAGE_RECORDS.columns}  # type: ignore[no-untyped-call]
 #: The SQL type of each parameter of the one-statement charge that a ``SELECT`` list gives no column to
 #: take its type from.
 _PARAMETER_TYPES = {"usage_date": "date", "user_id": "uuid", "api_key_id": "uuid", "provider": "text",
@@ -173,49 +177,56 @@ def _one_call(columns: Sequence[str]) -> str:
     )
 
 
-def _record_with_totals() -> TextualSelect:
-    """One usage record and its three running-total upserts as one PostgreSQL statement (one round trip
-    instead of four, for the single record every reply charges), giving the month's total after it (a
-    reply's budget-alert check needs it: one more round trip saved).
+def charge_ctes(after: str | None = None) -> str:
+    """The CTEs (``stored_record``, ``month_total``, ``day_total``, ``model_total``) storing one usage record
+    with its three running-total upserts, on PostgreSQL; ``month_total`` gives the month's total after it.
+    ``after``: a CTE of the same statement; the record is stored once for each of its rows (none: nothing
+    is stored), once it has given them.
 
     Data-modifying CTEs run in an order PostgreSQL leaves unspecified, so each upsert selects its row from
     the ``RETURNING`` of the one before: a row cannot come out of a CTE before its write (and so its row
     lock) is done. The locks are therefore taken in ``record_many``'s order, table by table (the record,
     the month, the day, the model's day), and two replies, or a reply and a batch, finishing at once wait
     for each other instead of deadlocking. The rollups' conflict clauses are the batch upserts'."""
+    columns = ", ".join(_RECORD_COLUMNS)
+    if after is None:
+        record = f"VALUES ({', '.join(':' + c for c in _RECORD_COLUMNS)})"
+    else:  # a SELECT list gives no column to take a parameter's type from: each is cast to its column's
+        record = f"SELECT {', '.join(f'CAST(:{c} AS {_RECORD_TYPES[c]})' for c in _RECORD_COLUMNS)} FROM {after}"
     return (
-        text(
-            f"WITH stored_record AS (INSERT INTO usage_record ({', '.join(_RECORD_COLUMNS)}) "
-            f"VALUES ({', '.join(':' + c for c in _RECORD_COLUMNS)}) RETURNING 1 AS done), "
-            "month_total AS (INSERT INTO usage_month (id, user_id, month, cost_micros, requests, created_at, "
-            "updated_at) SELECT CAST(:month_id AS uuid), CAST(:user_id AS uuid), CAST(:month AS date), "
-            "CAST(:cost_micros AS bigint), 1, CAST(:created_at AS timestamptz), CAST(:created_at AS timestamptz) "
-            "FROM stored_record ON CONFLICT (user_id, month) DO UPDATE SET "
-            "cost_micros = usage_month.cost_micros + excluded.cost_micros, requests = usage_month.requests + 1, "
-            "updated_at = excluded.updated_at RETURNING usage_month.cost_micros), "
-            f"day_total AS (INSERT INTO usage_daily ({', '.join(_DAILY_COLUMNS)}) SELECT {_one_call(_DAILY_COLUMNS)} "
-            f"FROM month_total {_on_usage_daily_conflict('postgresql')} RETURNING 1 AS done) "
-            f"INSERT INTO usage_daily_model ({', '.join(_DAILY_MODEL_COLUMNS)}) "
-            f"SELECT {_one_call(_DAILY_MODEL_COLUMNS)} FROM day_total {_on_usage_daily_model_conflict('postgresql')} "
-            "RETURNING (SELECT cost_micros FROM month_total) AS month_total"
-        )
-        .bindparams(
-            *(
-                bindparam(name, type_=GUID())
-                for name in (
-                    "id",
-                    "user_id",
-                    "conversation_id",
-                    "message_id",
-                    "api_key_id",
-                    "month_id",
-                    "daily_api_key_id",
-                )
-            ),
-            *(bindparam(name, type_=Date()) for name in ("usage_date", "month")),
-            *(bindparam(name, type_=Boolean()) for name in ("estimated", "fallback", "with_api_key")),
-            *(bindparam(name, type_=DateTimeUTC(timezone=True)) for name in ("created_at", "updated_at")),
-        )
+        f"stored_record AS (INSERT INTO usage_record ({columns}) {record} RETURNING 1 AS done), "
+        "month_total AS (INSERT INTO usage_month (id, user_id, month, cost_micros, requests, created_at, "
+        "updated_at) SELECT CAST(:month_id AS uuid), CAST(:user_id AS uuid), CAST(:month AS date), "
+        "CAST(:cost_micros AS bigint), 1, CAST(:created_at AS timestamptz), CAST(:created_at AS timestamptz) "
+        "FROM stored_record ON CONFLICT (user_id, month) DO UPDATE SET "
+        "cost_micros = usage_month.cost_micros + excluded.cost_micros, requests = usage_month.requests + 1, "
+        "updated_at = excluded.updated_at RETURNING usage_month.cost_micros), "
+        f"day_total AS (INSERT INTO usage_daily ({', '.join(_DAILY_COLUMNS)}) SELECT {_one_call(_DAILY_COLUMNS)} "
+        f"FROM month_total {_on_usage_daily_conflict('postgresql')} RETURNING 1 AS done), "
+        f"model_total AS (INSERT INTO usage_daily_model ({', '.join(_DAILY_MODEL_COLUMNS)}) "
+        f"SELECT {_one_call(_DAILY_MODEL_COLUMNS)} FROM day_total {_on_usage_daily_model_conflict('postgresql')} "
+        "RETURNING 1 AS done)"
+    )
+
+
+def charge_bindparams() -> tuple[BindParameter[Any], ...]:
+    """The typed parameters of ``charge_ctes`` (their values: ``charge_parameters``)."""
+    guids = ("id", "user_id", "conversation_id", "message_id", "api_key_id", "month_id", "daily_api_key_id")
+    return (
+        *(bindparam(name, type_=GUID()) for name in guids),
+        *(bindparam(name, type_=Date()) for name in ("usage_date", "month")),
+        *(bindparam(name, type_=Boolean()) for name in ("estimated", "fallback", "with_api_key")),
+        *(bindparam(name, type_=DateTimeUTC(timezone=True)) for name in ("created_at", "updated_at")),
+    )
+
+
+def _record_with_totals() -> TextualSelect:
+    """One usage record and its three running-total upserts as one PostgreSQL statement (one round trip
+    instead of four, for the single record every reply charges), giving the month's total after it (a
+    reply's budget-alert check needs it: one more round trip saved). Its locks: ``charge_ctes``."""
+    return (
+        text(f"WITH {charge_ctes()} SELECT (SELECT cost_micros FROM month_total) AS month_total")
+        .bindparams(*charge_bindparams())
         .columns(month_total=BigInteger)
     )  # a statement that returns a row (the driver fetches it)
 
@@ -279,8 +290,8 @@ def _usage_daily_row(record: UsageRecord) -> dict[str, Any]:
     }
 
 
-def _record_with_totals_row(record: UsageRecord) -> dict[str, Any]:
-    """The parameters of ``_RECORD_WITH_TOTALS``: the record's row and what it adds to each running total."""
+def charge_parameters(record: UsageRecord) -> dict[str, Any]:
+    """The parameters of ``charge_ctes``: the record's row and what it adds to each running total."""
     daily = _usage_daily_row(record)
     return {
         **_usage_record_row(record),
@@ -308,7 +319,7 @@ class SqlUsageRepository:
 
     async def _record_one(self, record: UsageRecord) -> int:
         """``record`` with its running totals in one statement (PostgreSQL); the month's total after it."""
-        rows = await run(self._session, _RECORD_WITH_TOTALS, _record_with_totals_row(record))
+        rows = await run(self._session, _RECORD_WITH_TOTALS, charge_parameters(record))
         return int(rows.rows[0][0])  # the upserts always give their row back
 
     async def record_many(self, records: Sequence[UsageRecord]) -> None:

@@ -32,7 +32,7 @@ from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.wiring.chat import build_chat
 from src.infrastructure.wiring.llm import ModelAccess
 from src.infrastructure.wiring.usage import build_usage
-from tests.fakes.chat import ScriptedChatModel
+from tests.fakes.chat import InMemoryReplyEnds, ScriptedChatModel
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
 
 #: $1,000 per million tokens both ways: 1,000 micro-dollars a token, so costs are easy to read.
@@ -71,6 +71,8 @@ class ChatWorld:
     summarize: bool = True
     #: The reply settings; by default fast timers and the context fields above.
     settings: ReplySettings | None = None
+    #: Replies end in one statement (``ReplyEnds``, as on PostgreSQL), not in a unit of work.
+    one_statement_ends: bool = False
 
     def __post_init__(self) -> None:
         clock = self.clock
@@ -91,6 +93,7 @@ class ChatWorld:
                 context_tokens=self.context_tokens,
                 summarize=self.summarize,
             )
+        self.reply_ends = InMemoryReplyEnds(self.uow) if self.one_statement_ends else None
         models = ModelAccess(
             self.model, self.catalog, AiRequestLimiter(self.limiter, {Tier.FREE: AI_FREE, Tier.PRO: AI_PRO}), BUDGETS
         )
@@ -105,6 +108,7 @@ class ChatWorld:
             tasks=self.tasks,
             settings=self.settings,
             excerpt_chars=300,
+            ends=self.reply_ends,
         )
         self.chat = chat
         self.send, self.regenerate = chat.send_message, chat.regenerate_reply

@@ -87,3 +87,39 @@ async def test_the_threshold_check_takes_the_months_total_from_the_charge_itself
     await handle.result()
     assert [kind for kind, _ in events(world)] == ["UsageCharged"]
     assert reads == []
+
+
+async def test_a_reply_ends_in_one_statement_unless_it_raises_another_event() -> None:
+    """With ``ReplyEnds`` (PostgreSQL's one statement), a later reply of a conversation ends through it, its
+    budget alert with it from the threshold on; a conversation's first reply (its title is then asked for)
+    and a failed reply (``ReplyFailed``) end in a unit of work as before, every charge counted once."""
+    world = ChatWorld(one_statement_ends=True)
+    ends = world.reply_ends
+    assert ends is not None
+    conversation = await world.conversation(model="offline/priced")
+    costs = []
+    for _ in range(3):
+        world.model.script(Reply(tokens=("Bonjour", " le", " monde"), model="priced"))
+        stored = await (await world.say("Say hello", conversation_id=conversation.id)).result()
+        costs.append(stored.cost_micros)
+    first, second, third = [m.id for m in world.db.chat.messages.values() if m.role.value == "assistant"]
+    assert ends.ended == [second, third]  # the first asked for the title: a unit of work
+    assert all(cost > 0 for cost in costs)
+    assert events(world) == []
+
+    spent_this_month(world, 4_000_000)  # 80 % of the free tier's budget with the next charge
+    world.model.script(Reply(tokens=("Bonjour", " le", " monde"), model="priced"))
+    stored = await (await world.say("Say hello", conversation_id=conversation.id)).result()
+    assert ends.ended[-1] == stored.id
+    ((kind, data),) = events(world)
+    assert (kind, data["cost_micros"]) == ("UsageCharged", stored.cost_micros)
+    assert world.db.chat.months[(world.me.user_id, month_start(world.clock.now()).date())] == (
+        4_000_000 + stored.cost_micros
+    )
+
+    world.model.script(Reply(tokens=("partial", " answer", " lost"), fail_after=2, model="priced"))
+    failed = await (await world.say("go", conversation_id=conversation.id)).outcome()
+    assert failed.message is not None
+    assert failed.message.id not in ends.ended
+    assert {kind for kind, _ in events(world)} == {"UsageCharged", "ReplyFailed"}
+    assert len(world.db.chat.usage) == 5  # each reply charged once, the failed one too

@@ -13,7 +13,7 @@ from src.domain.knowledge.events import ParagraphsFetched
 from src.domain.notifications.errors import InvalidAnnouncement, InvalidPreferences
 from src.domain.notifications.model import Audience, Category, ChannelChoice, Preferences, check_announcement
 from src.domain.shared.events import DomainEvent
-from src.domain.usage.events import thresholds_reached
+from src.domain.usage.events import alert_floor, thresholds_reached
 
 NOW = datetime(2026, 12, 6, 7, 0, tzinfo=UTC)
 
@@ -69,6 +69,19 @@ def test_events_need_aware_times() -> None:
 )
 def test_budget_thresholds(spent: int, budget: int, expected: list[int]) -> None:
     assert thresholds_reached(spent_micros=spent, budget_micros=budget) == expected
+
+
+@pytest.mark.parametrize("budget", [0, -5, 1, 3, 99, 100, 101, 1_234_567, 5_000_000])
+def test_the_alert_floor_is_where_the_first_threshold_is_reached(budget: int) -> None:
+    """A charge stored by one statement raises its alert from ``alert_floor`` on: the very spending from
+    which ``thresholds_reached`` reports a threshold (none for a budget of zero)."""
+    floor = alert_floor(budget)
+    if budget <= 0:
+        assert floor is None
+        return
+    assert floor is not None
+    assert thresholds_reached(spent_micros=floor, budget_micros=budget)
+    assert not thresholds_reached(spent_micros=floor - 1, budget_micros=budget)
 
 
 def test_preferences_default_and_change_per_channel() -> None:
