@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 import pytest
 
@@ -22,6 +21,7 @@ from src.domain.llm.model import FinishReason, Usage
 from src.domain.usage.model import UsageKind, UsageRecord
 from src.infrastructure.persistence.budget_repositories import SqlBudgetReader
 from src.infrastructure.persistence.database import build_database_config
+from src.infrastructure.persistence.reply_end import SqlReplyEnds
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.settings import Settings
 
@@ -769,11 +769,10 @@ async def _generating_reply(
 
 async def _reply_ends(
     uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
-) -> tuple[Any, list[str], list[int]]:
+) -> tuple[SqlReplyEnds, list[str], list[int]]:
     """``SqlReplyEnds`` on the test database (skips on SQLite, which has none), the statements it runs and
     the outbox wake-ups it makes."""
     from src.infrastructure.persistence import driver
-    from src.infrastructure.persistence.reply_end import SqlReplyEnds
 
     async with uow(read_only=True) as tx:
         engine = tx.session.get_bind()
