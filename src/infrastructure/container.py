@@ -45,6 +45,7 @@ from src.infrastructure.observability.tracing import (
 )
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.reply_end import SqlReplyEnds
+from src.infrastructure.persistence.reply_start import SqlReplyStarts
 from src.infrastructure.persistence.scopes import import_every_repository
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec, build_job_catalog
@@ -190,8 +191,7 @@ class Container:
     #: Failed SAQ jobs, listable and retryable (with Redis only).
     failed_jobs: SaqFailedJobs | None = None
     tracer_provider: TracerProvider | None = None
-    #: Where paragraphs come from, and the dictionary service (offline stand-ins when not configured).
-    #: Concrete: the container closes their HTTP clients at shutdown.
+    #: Where paragraphs come from, and the dictionary service (offline stand-ins); closed at shutdown.
     paragraph_source: HttpParagraphSource | OfflineParagraphSource | None = None
     dictionary: HttpDictionary | OfflineDictionary | None = None
     #: Access states kept in each API process for a moment, dropped everywhere on change (with Redis).
@@ -301,8 +301,7 @@ def build_container(
     if tracer_provider is not None:
         instrument_database(engine, tracer_provider)
 
-    # Shared adapters: Redis (when configured) behind one breaker, the cache, the rate limiter,
-    # pub/sub and the chat's realtime ports, the access states, the model router.
+    # Shared adapters: Redis behind one breaker, cache, rate limiter, pub/sub, chat realtime, access states, router.
     redis = redis_client(settings) if settings.redis.url else None
     redis_breaker = build_redis_breaker(settings)
     cache = build_cache(settings, redis, redis_breaker)
@@ -361,6 +360,7 @@ def build_container(
         pii=ai.chat_pii,
         guard=ai.chat_guard,
         ends=SqlReplyEnds.for_engine(engine, uow.notify_outbox),
+        starts=SqlReplyStarts.for_engine(engine),
     )
     notifications = build_notifications(settings, uow, clock, realtime.user_events, tier_budgets)
     audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)

@@ -13,12 +13,12 @@ import dataclasses
 import itertools
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
+from src.application.chat.ports import ConversationStanding, MessageSearchHit, ReplyClaim, StaleReply
 from src.application.usage.budget import ChargeAlert
 from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
 from src.domain.chat.model import Conversation, Message, MessageStatus
@@ -523,4 +523,70 @@ class InMemoryReplyEnds:
             if alert is not None and spent >= alert.from_micros:
                 await tx.outbox.add(alert.message.job_name, alert.message.payload)
         self.ended.append(message.id)
+        return True
+
+
+class InMemoryReplyStarts:
+    """``ReplyStarts`` over the in-memory database: the claim and both rows all or nothing, only while the
+    conversation is as read. ``before_claim``: run just before (another instance's write landing between the
+    send's read and its claim); ``claimed``: the replies it started."""
+
+    def __init__(self, uow: Any) -> None:
+        self._uow = uow
+        self.before_claim: Callable[[], Awaitable[None]] | None = None
+        self.claimed: list[uuid.UUID] = []
+        self.refused = 0
+
+    async def read(
+        self, conversation_id: uuid.UUID, user_id: uuid.UUID, month_start: datetime
+    ) -> ConversationStanding | None:
+        async with self._uow(read_only=True) as tx:
+            conversation = await tx.conversations.get(conversation_id, user_id=user_id)
+            if conversation is None:
+                return None
+            budget, spent = await tx.budgets.standing(user_id, month_start)
+        return ConversationStanding(conversation, budget, spent)
+
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
+        async with self._uow(read_only=True) as tx:
+            found: list[PromptMessage] = await tx.messages.context(
+                conversation_id, min_token_start=min_token_start, up_to_seq=up_to_seq
+            )
+            return found
+
+    async def claim_and_store(
+        self,
+        conversation: Conversation,
+        reply_id: uuid.UUID,
+        messages: Sequence[Message],
+        *,
+        token_delta: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> bool:
+        if self.before_claim is not None:
+            await self.before_claim()
+        async with self._uow() as tx:
+            current = await tx.conversations.get(conversation.id)
+            as_read = current is not None and (current.updated_at, current.next_seq, current.token_total) == (
+                conversation.updated_at,
+                conversation.next_seq,
+                conversation.token_total,
+            )
+            if (
+                not as_read
+                or await tx.conversations.claim_reply(
+                    conversation.id,
+                    reply_id,
+                    seqs=len(messages),
+                    token_delta=token_delta,
+                    now=now,
+                    lease_until=lease_until,
+                )
+                is None
+            ):
+                self.refused += 1
+                return False
+            await tx.messages.add_all(messages)
+        self.claimed.append(reply_id)
         return True

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.usage.budget import UnitOfWorkBudgetReader
 from src.application.usage.ports import NO_API_KEY
@@ -827,6 +828,7 @@ async def test_a_reply_ends_in_one_statement_finished_released_and_charged_once(
     )
     assert (freed.generating_message_id, freed.generating_until) == (None, None)
     assert (freed.token_total, freed.last_activity_at) == (token_total, done.updated_at)
+    assert freed.updated_at == done.updated_at  # as a unit of work's release stamps it
     found = await rollups(uow, owner)
     assert found["records"] == [(1, 250)]
     assert found["month"] == [("2026-06-01", 250, 1)]
@@ -902,3 +904,87 @@ async def test_a_reply_ended_in_one_statement_leaves_a_lock_taken_over_and_is_st
     assert held is not None
     assert held.generating_message_id == other
     assert (await rollups(uow, owner))["records"] == [(1, 70)]
+
+
+async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conversation_is_as_read(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (``ReplyStarts``): the conversation with its owner's budget standing in one statement, the
+    context, then the claim with both rows in one statement; a conversation changed since its read (another
+    send landed) is neither claimed nor written to."""
+    from src.infrastructure.persistence import driver
+    from src.infrastructure.persistence.reply_start import SqlReplyStarts
+
+    async with uow(read_only=True) as tx:
+        engine = AsyncEngine(tx.session.get_bind())  # type: ignore[arg-type]
+    starts = SqlReplyStarts.for_engine(engine)
+    if starts is None:
+        assert engine.dialect.name == "sqlite"
+        pytest.skip("SQLite: a send is planned in a unit of work")
+    statements: list[str] = []
+    on = driver._on
+
+    async def counted(timer: object, connection: object, compiled: driver._Compiled, arguments: list[object]):  # type: ignore[no-untyped-def]
+        statements.append(compiled.sql)
+        return await on(timer, connection, compiled, arguments)
+
+    monkeypatch.setattr(driver, "_on", counted)
+    owner, other = await a_user(uow), await a_user(uow)
+    conversation = await a_conversation(uow, owner)
+    await append(uow, conversation, ["one", "two"])
+    async with uow() as tx:
+        await tx.budgets.set(owner, 9_000, now=NOW)
+        await tx.usage.record(record(owner, cost=400, model="openai/a", at=NOW))
+    june = datetime(2026, 6, 1, tzinfo=UTC)
+    statements.clear()
+    standing = await starts.read(conversation.id, owner, june)
+    assert await starts.read(conversation.id, other, june) is None
+    assert standing is not None
+    assert (standing.budget_micros, standing.spent_micros) == (9_000, 400)
+    read = standing.conversation
+    assert (read.next_seq, read.token_total) == (3, message_tokens("one") + message_tokens("two"))
+    history = await starts.context(conversation.id, min_token_start=0, up_to_seq=read.next_seq - 1)
+    assert [m.content for m in history] == ["one", "two"]
+    assert len(statements) == 3
+
+    tokens = message_tokens("three")
+    user = Message.from_user(
+        id=uuid.uuid4(), conversation=read, seq=3, content="three", token_count=tokens, model="offline/echo", now=NOW
+    )
+    user.token_start = read.token_total
+    reply = Message.placeholder_reply(id=uuid.uuid4(), conversation=read, seq=4, model="offline/echo", now=NOW)
+    reply.usage = Usage(input_tokens=12, output_tokens=0, estimated=True)
+    later = NOW + timedelta(seconds=1)
+    lease = later + timedelta(minutes=1)
+
+    async def claim(conversation: Conversation, *rows: Message) -> bool:
+        return await starts.claim_and_store(
+            conversation, reply.id, rows, token_delta=tokens, now=later, lease_until=lease
+        )
+
+    # Another send landed after this one's read: the conversation moved on; nothing is written.
+    await append(uow, conversation, ["elsewhere"])
+    statements.clear()
+    assert not await claim(read, user, reply)
+    assert len(statements) == 1
+    async with uow(read_only=True) as tx:
+        assert await tx.messages.get(user.id) is None
+        moved = await tx.conversations.get(conversation.id)
+    assert moved is not None
+    assert moved.generating_message_id is None
+
+    # Read again, as the send's transaction would: claimed, both rows stored, numbered after it.
+    user.seq, reply.seq, user.token_start = moved.next_seq, moved.next_seq + 1, moved.token_total
+    assert await claim(moved, user, reply)
+    assert not await claim(moved, user, reply)  # claimed now: the same read no longer holds
+    async with uow(read_only=True) as tx:
+        claimed = await tx.conversations.get(conversation.id)
+        stored_user, stored_reply = await tx.messages.get(user.id), await tx.messages.get(reply.id)
+    assert claimed is not None
+    assert (claimed.generating_message_id, claimed.generating_until) == (reply.id, lease)
+    assert (claimed.next_seq, claimed.token_total) == (moved.next_seq + 2, moved.token_total + tokens)
+    assert (claimed.last_activity_at, claimed.updated_at) == (later, later)
+    assert stored_user is not None
+    assert stored_reply is not None
+    assert (stored_user.seq, stored_user.content, stored_user.token_start) == (4, "three", moved.token_total)
+    assert (stored_reply.seq, stored_reply.status, stored_reply.usage) == (5, MessageStatus.GENERATING, reply.usage)

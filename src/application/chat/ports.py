@@ -234,6 +234,50 @@ class ChargedChatTransaction(ChatTransaction, UsageTransaction, Protocol):
     """Chat's repositories and usage's: for the use cases that charge a model call to the user."""
 
 
+@dataclass(frozen=True, slots=True)
+class ConversationStanding:
+    """A conversation as a send reads it ahead (``ReplyStarts.read``), with its owner's budget standing."""
+
+    conversation: Conversation
+    #: The owner's own monthly budget (``None``: the tier's) and the month's spending so far.
+    budget_micros: int | None
+    spent_micros: int
+
+
+class ReplyStarts(Protocol):
+    """A send's reads and its one write with no transaction around them (no BEGIN and COMMIT round trips),
+    on PostgreSQL (``src/infrastructure/persistence/reply_start.py``): the model is called once the
+    conversation and its context are read, and the write claims the reply lock only if the conversation
+    is still as read. Where it is not given (SQLite), or the conversation changed, a send is planned in
+    one transaction."""
+
+    async def read(
+        self, conversation_id: uuid.UUID, user_id: uuid.UUID, month_start: datetime
+    ) -> ConversationStanding | None:
+        """``user_id``'s conversation, with the user's budget standing for the month, in one statement;
+        ``None`` when the user has no such conversation."""
+        ...
+
+    async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
+        """``MessageRepository.context``, outside a transaction."""
+        ...
+
+    async def claim_and_store(
+        self,
+        conversation: Conversation,
+        reply_id: uuid.UUID,
+        messages: Sequence[Message],
+        *,
+        token_delta: int,
+        now: datetime,
+        lease_until: datetime,
+    ) -> bool:
+        """Take ``conversation``'s reply lock for ``reply_id`` (its next ``len(messages)`` message numbers,
+        ``token_delta`` more tokens) and store ``messages``, all of it or nothing, only if the conversation
+        is as read (unchanged since, its lock free or run out). Whether it was."""
+        ...
+
+
 class ReplyEnds(Protocol):
     """A reply's end as one atomic statement, with no transaction around it (no BEGIN and COMMIT round
     trips): on PostgreSQL (``src/infrastructure/persistence/reply_end.py``). Where it is not given (SQLite),

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from src.application.chat.access import message_in, owned_conversation, require_chat
 from src.application.chat.ports import ReplyTransaction
-from src.application.chat.replies import ReplyLauncher, ReplyPlan
+from src.application.chat.replies import ReplyLauncher
+from src.application.chat.reply_plan import ReplyPlan
 from src.application.chat.views import ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ports import Clock, UnitOfWorkFactory

@@ -4,7 +4,8 @@ Both check the caller's AI rate limit and budget before any model is called, tak
 conversation's reply lock (one reply at a time, across instances), read the history that fits the
 conversation's context cap with its running summary (``reply_context.py``), retrieve the passages of a
 grounded conversation (``passages``) and build the prompt (``prompt``), then hand the reply to a
-process-owned task and return a ``ReplyHandle`` at once.
+process-owned task and return a ``ReplyHandle`` at once. A send may be planned ahead of any transaction
+(``plan_ahead``, on PostgreSQL); the plan is then the same, its rows stored by one statement.
 """
 
 from __future__ import annotations
@@ -12,17 +13,17 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy, PiiReplyFilter
-from src.application.chat.early_call import StartedCall
 from src.application.chat.generation import ReplyGenerator
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
+    ReplyStarts,
     ReplyStreamStore,
     ReplyTasks,
     ReplyTransaction,
@@ -32,6 +33,7 @@ from src.application.chat.ports import (
 from src.application.chat.recovery import announce, interrupt_stale_reply
 from src.application.chat.reply_context import ReplyContext
 from src.application.chat.reply_job import ReplyJob
+from src.application.chat.reply_plan import ClaimedReply, ReplyPlan
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog
@@ -43,40 +45,7 @@ from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage, Usage, estimate_prompt_tokens
-from src.domain.usage.model import TierBudgets
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyPlan:
-    """What the use case decided inside its transaction, for ``ReplyLauncher.launch``."""
-
-    conversation: Conversation
-    user_message: Message
-    reply: Message
-    model: ModelInfo
-    #: What the model is sent (``ReplyLauncher.prompt``); ``reply.citations`` lists its passages.
-    prompt: GroundedPrompt
-    token_start: int
-    request_title: bool
-    created_conversation: bool
-    #: The user's monthly budget as ``prepare`` read it (``None``: not read).
-    budget_micros: int | None = None
-    #: The model call ``plan`` started before the rows were stored (``start_call``), with the request it
-    #: sent and the filter of its text; ``launch`` hands it to the reply's task, ``abandon`` stops it.
-    call: StartedCall | None = None
-    request: ChatRequest | None = None
-    text_filter: PiiReplyFilter | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ClaimedReply:
-    """The conversation's reply lock, taken for a new reply (``ReplyLauncher.claim``)."""
-
-    reply_id: uuid.UUID
-    #: The first of the message numbers reserved (the user's message's, then the reply's, for a send).
-    first_seq: int
-    #: The conversation's token total after the claim.
-    token_total: int
+from src.domain.usage.model import TierBudgets, budget_status
 
 
 class ReplyLauncher:
@@ -94,8 +63,11 @@ class ReplyLauncher:
         retriever: KnowledgeRetriever | None = None,
         pii: ChatPiiPolicy | None = None,
         guard: ChatSafetyGuard | None = None,
+        starts: ReplyStarts | None = None,
     ) -> None:
         self._catalog = catalog
+        #: A send's reads and write with no transaction, where the database has them (``plan_ahead``).
+        self._starts = starts
         self._clock = clock
         self._settings = settings
         self._generator = generator
@@ -200,8 +172,7 @@ class ReplyLauncher:
         user's message has the claim's first message number, the reply the next).
         With ``start_call``, the model is called before the rows are stored (``early_call.py``): the caller
         ``abandon``s the plan when its transaction fails."""
-        reply_id, token_total = claimed.reply_id, claimed.token_total
-        reply_seq = claimed.first_seq + 1 if store_user_message else claimed.first_seq
+        token_total = claimed.token_total
         history = await self._context.read(
             tx,
             conversation,
@@ -210,12 +181,119 @@ class ReplyLauncher:
             up_to_seq=user_message.seq - 1 if store_user_message else user_message.seq,
             latest_start=user_message.token_start if user_message.token_start is not None else token_total,
         )
+        await self._context.request_summary(tx, conversation, model, token_total=token_total, now=now)
+        passages = await self.passages(tx, principal, conversation, user_message.content)
+        plan = self._assemble(
+            conversation,
+            model,
+            user_message,
+            claimed,
+            history,
+            passages,
+            now=now,
+            created_conversation=created_conversation,
+            budget_micros=budget_micros,
+            store_user_message=store_user_message,
+            start_call=start_call,
+        )
+        try:
+            await tx.messages.add_all([user_message, plan.reply] if store_user_message else [plan.reply])
+        except BaseException:
+            await self.abandon(plan)
+            raise
+        return plan
+
+    async def plan_ahead(
+        self,
+        conversation: Conversation,
+        model: ModelInfo,
+        user_message: Message,
+        claimed: ClaimedReply,
+        *,
+        now: datetime,
+        budget_micros: int,
+    ) -> ReplyPlan | None:
+        """A send's plan with no transaction (``ReplyStarts``), its conversation read ahead with the lock
+        free (``ahead``) and ``claimed`` computed from it: read the context, call the model, then claim the
+        lock and store both rows in one statement. ``None`` when the conversation changed since it was read
+        (nothing was stored, the call is stopped): the caller plans the send in a unit of work instead."""
+        starts = self._starts
+        assert starts is not None
+        start = self._context.start(
+            conversation, model, token_total=claimed.token_total, latest_start=user_message.token_start or 0
+        )
+        history = await starts.context(conversation.id, min_token_start=start, up_to_seq=user_message.seq - 1)
+        plan = self._assemble(
+            conversation, model, user_message, claimed, history, [], now=now, budget_micros=budget_micros,
+            store_user_message=True, start_call=True,
+        )  # fmt: skip
+        try:
+            stored = await starts.claim_and_store(
+                conversation,
+                claimed.reply_id,
+                [user_message, plan.reply],
+                token_delta=user_message.token_count or 0,
+                now=now,
+                lease_until=self.lease_until(now),
+            )
+        except BaseException:
+            await self.abandon(plan)
+            raise
+        if not stored:
+            await self.abandon(plan)
+            return None
+        return plan
+
+    def ahead(self, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime) -> bool:
+        """Whether a send to ``conversation`` (read with no transaction) may be planned ahead
+        (``plan_ahead``): on a database with ``ReplyStarts``, its lock free, not grounded (the passages
+        are read in a transaction), and no summary update to queue. 409 ``reply_in_progress`` when a reply
+        holds the lock; ``False`` for a lock a dead instance left (a transaction interrupts that reply)."""
+        if self._starts is None:
+            return False
+        if conversation.generating_message_id is not None:
+            if conversation.reply_in_progress(now):
+                raise self.in_progress_error(conversation)
+            return False
+        if conversation.grounding is not None:
+            return False
+        return self._context.summary_threshold(conversation, model, token_total=token_total, now=now) is None
+
+    @property
+    def starts(self) -> ReplyStarts | None:
+        return self._starts
+
+    def within_budget(self, principal: Principal, budget_micros: int | None, spent_micros: int, now: datetime) -> int:
+        """``prepare``'s budget check on figures read ahead (``ReplyStarts.read``); the month's budget."""
+        status = budget_status(
+            tier=principal.tier, custom_micros=budget_micros, spent_micros=spent_micros, budgets=self._budgets, now=now
+        )
+        status.ensure_not_exceeded(now)
+        return status.budget_micros
+
+    def _assemble(
+        self,
+        conversation: Conversation,
+        model: ModelInfo,
+        user_message: Message,
+        claimed: ClaimedReply,
+        history: list[PromptMessage],
+        passages: Sequence[Passage],
+        *,
+        now: datetime,
+        created_conversation: bool = False,
+        budget_micros: int | None = None,
+        store_user_message: bool = False,
+        start_call: bool = False,
+    ) -> ReplyPlan:
+        """The prompt of ``history`` and ``passages``, the reply's placeholder row (not stored), and with
+        ``start_call`` the model called."""
+        reply_id, token_total = claimed.reply_id, claimed.token_total
+        reply_seq = claimed.first_seq + 1 if store_user_message else claimed.first_seq
         if store_user_message:
             history.append(
                 PromptMessage(user_message.role, user_message.content, tokens=user_message.token_count or None)
             )
-        await self._context.request_summary(tx, conversation, model, token_total=token_total, now=now)
-        passages = await self.passages(tx, principal, conversation, user_message.content)
         prompt = self.prompt(conversation, model, history, passages)
         reply = Message.placeholder_reply(
             id=reply_id, conversation=conversation, seq=reply_seq, model=model.id, now=now, citations=prompt.citations
@@ -226,12 +304,6 @@ class ReplyLauncher:
         if start_call:
             request, text_filter = self.request(conversation, model, prompt)
             call = self._generator.start_call(request)
-        try:
-            await tx.messages.add_all([user_message, reply] if store_user_message else [reply])
-        except BaseException:
-            if call is not None:
-                await call.cancel()
-            raise
         return ReplyPlan(
             conversation=conversation,
             user_message=user_message,

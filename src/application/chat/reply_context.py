@@ -59,6 +59,17 @@ class ReplyContext:
             cap=conversation.context_tokens or self._settings.context_tokens,
         )
 
+    def start(self, conversation: Conversation, model: ModelInfo, *, token_total: int, latest_start: int) -> int:
+        """The token offset the context starts at: the latest messages that fit the conversation's cap (the
+        one being answered, starting at ``latest_start``, always), after what the running summary covers."""
+        summarized = conversation.summary_token_end if self.summary(conversation, model) else 0
+        return context_start(
+            token_total=token_total,
+            budget=self.context_budget(conversation, model),
+            latest_start=latest_start,
+            summary_token_end=summarized,
+        )
+
     async def read(
         self,
         tx: ReplyTransaction,
@@ -69,27 +80,35 @@ class ReplyContext:
         up_to_seq: int,
         latest_start: int,
     ) -> list[PromptMessage]:
-        """The conversation's latest messages that fit its cap (the one being answered, starting at
-        ``latest_start``, always): an index range of at most the cap's worth of rows, never the history."""
-        summarized = conversation.summary_token_end if self.summary(conversation, model) else 0
-        start = context_start(
-            token_total=token_total,
-            budget=self.context_budget(conversation, model),
-            latest_start=latest_start,
-            summary_token_end=summarized,
-        )
+        """The conversation's latest messages that fit its cap (``start``): an index range of at most the
+        cap's worth of rows, never the history."""
+        start = self.start(conversation, model, token_total=token_total, latest_start=latest_start)
         return await tx.messages.context(conversation.id, min_token_start=start, up_to_seq=up_to_seq)
+
+    def summary_threshold(
+        self, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime
+    ) -> int | None:
+        """Where the running summary's update would end, when one is due now (a batch of turns has fallen
+        out of the context since the last one, and none was asked for in the last ``SUMMARY_RETRY_SECONDS``);
+        ``None`` otherwise."""
+        if not self.summarizing(conversation):
+            return None
+        budget = self.context_budget(conversation, model)
+        threshold = context_threshold(token_total=token_total, budget=budget)
+        if not summary_due(threshold=threshold, summary_token_end=conversation.summary_token_end, budget=budget):
+            return None
+        requested = conversation.summary_requested_at
+        if requested is not None and requested > now - timedelta(seconds=SUMMARY_RETRY_SECONDS):
+            return None
+        return threshold
 
     async def request_summary(
         self, tx: ReplyTransaction, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime
     ) -> bool:
         """Queue an update of the running summary (through the outbox, in the caller's transaction)
         once a batch of turns has fallen out of the context since the last one; one at a time."""
-        if not self.summarizing(conversation):
-            return False
-        budget = self.context_budget(conversation, model)
-        threshold = context_threshold(token_total=token_total, budget=budget)
-        if not summary_due(threshold=threshold, summary_token_end=conversation.summary_token_end, budget=budget):
+        threshold = self.summary_threshold(conversation, model, token_total=token_total, now=now)
+        if threshold is None:
             return False
         retry_before = now - timedelta(seconds=SUMMARY_RETRY_SECONDS)
         if not await tx.conversations.mark_summary_requested(conversation.id, now=now, retry_before=retry_before):

@@ -17,6 +17,12 @@ same transaction, before the model is called (``ReplyLauncher.passages``).
 
 The model is called as soon as the prompt is built, while the two rows are stored and committed
 (``early_call.py``): nothing it sends is shown before the commit, and a failed commit stops the call.
+
+On PostgreSQL (``ReplyStarts``) a send to an existing conversation takes no transaction: the conversation
+with the budget standing is one read, the context another, the model is called, and one statement claims
+the reply lock and stores both rows only if the conversation is still as read. A new conversation, a
+grounded one, a summary update to queue, a lock a dead instance left, or a conversation that changed in
+between: planned in the transaction above instead (nothing of the first attempt was stored).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ from datetime import datetime
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.chat.access import owned_conversation, require_chat
 from src.application.chat.ports import ReplyTransaction
-from src.application.chat.replies import ReplyLauncher, ReplyPlan
+from src.application.chat.replies import ReplyLauncher
+from src.application.chat.reply_plan import ClaimedReply, ReplyPlan
 from src.application.chat.views import ReplyHandle
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
@@ -36,8 +43,11 @@ from src.application.shared.ports import Clock, UnitOfWorkFactory
 from src.application.usage.ai_requests import AiRequestLimiter
 from src.domain.ai.moderation_queue import ModerationItemKind
 from src.domain.chat.context import check_fits, history_budget, message_tokens
+from src.domain.chat.errors import ConversationNotFound
 from src.domain.chat.model import Conversation, Message, check_message_content
 from src.domain.identity.model import Principal
+from src.domain.llm.model import ModelInfo
+from src.domain.usage.model import month_start
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +103,14 @@ class SendMessage:
 
     async def _plan(self, principal: Principal, command: SendMessageCommand, content: str, now: datetime) -> ReplyPlan:
         """The send's transaction: the conversation, the budget, the reply lock, the history and both
-        rows. The model call the plan starts is stopped when the transaction fails, its commit included."""
+        rows. The model call the plan starts is stopped when the transaction fails, its commit included.
+        To an existing conversation, on a database with ``ReplyStarts``, the send is planned ahead of any
+        transaction when it can be (``_plan_ahead``)."""
         launcher = self._launcher
+        if command.conversation_id is not None and launcher.starts is not None:
+            ahead = await self._plan_ahead(principal, command.conversation_id, command.model, content, now)
+            if ahead is not None:
+                return ahead
 
         async def decide(tx: ReplyTransaction) -> ReplyPlan:
             created = command.conversation_id is None
@@ -105,33 +121,15 @@ class SendMessage:
             else:
                 conversation = await owned_conversation(tx, principal, command.conversation_id)
                 model = self._catalog.resolve(command.model or conversation.model)
-            tokens = message_tokens(content)
-            check_fits(
-                tokens,
-                budget=history_budget(
-                    context_window=model.context_window,
-                    max_output_tokens=model.max_output_tokens,
-                    system_prompt=conversation.system_prompt,
-                ),
-            )
+            tokens = _fitting_tokens(conversation, model, content)
             budget_micros = await launcher.prepare(tx, principal, conversation, now)
             claimed = await launcher.claim(tx, conversation, seqs=2, token_delta=tokens, now=now)
-            user_message = Message.from_user(
-                id=new_id(now),
-                conversation=conversation,
-                seq=claimed.first_seq,
-                content=content,
-                token_count=tokens,
-                model=model.id,
-                now=now,
-            )
-            user_message.token_start = claimed.token_total - tokens
             return await launcher.plan(
                 tx,
                 principal,
                 conversation,
                 model,
-                user_message,
+                _user_message(conversation, model, content, tokens, claimed, now),
                 claimed,
                 now=now,
                 created_conversation=created,
@@ -141,3 +139,58 @@ class SendMessage:
             )
 
         return await launcher.planned(self._uow, decide)
+
+    async def _plan_ahead(
+        self, principal: Principal, conversation_id: uuid.UUID, model_id: str | None, content: str, now: datetime
+    ) -> ReplyPlan | None:
+        """The send with no transaction (``ReplyStarts``): the conversation with the budget standing in one
+        read, the same refusals in the same order as ``decide``'s, then ``ReplyLauncher.plan_ahead``.
+        ``None`` when the send must be planned in a transaction after all (nothing was stored)."""
+        launcher = self._launcher
+        starts = launcher.starts
+        assert starts is not None
+        standing = await starts.read(conversation_id, principal.user_id, month_start(now))
+        if standing is None:
+            raise ConversationNotFound()
+        conversation = standing.conversation
+        model = self._catalog.resolve(model_id or conversation.model)
+        tokens = _fitting_tokens(conversation, model, content)
+        budget_micros = launcher.within_budget(principal, standing.budget_micros, standing.spent_micros, now)
+        claimed = ClaimedReply(new_id(now), conversation.next_seq, conversation.token_total + tokens)
+        if not launcher.ahead(conversation, model, token_total=claimed.token_total, now=now):
+            return None
+        user_message = _user_message(conversation, model, content, tokens, claimed, now)
+        return await launcher.plan_ahead(
+            conversation, model, user_message, claimed, now=now, budget_micros=budget_micros
+        )
+
+
+def _fitting_tokens(conversation: Conversation, model: ModelInfo, content: str) -> int:
+    """The tokens of ``content``; 422 when the model's window cannot hold it with the system prompt."""
+    tokens = message_tokens(content)
+    check_fits(
+        tokens,
+        budget=history_budget(
+            context_window=model.context_window,
+            max_output_tokens=model.max_output_tokens,
+            system_prompt=conversation.system_prompt,
+        ),
+    )
+    return tokens
+
+
+def _user_message(
+    conversation: Conversation, model: ModelInfo, content: str, tokens: int, claimed: ClaimedReply, now: datetime
+) -> Message:
+    """The user's message, numbered by the claim: the first of its message numbers and token offsets."""
+    user_message = Message.from_user(
+        id=new_id(now),
+        conversation=conversation,
+        seq=claimed.first_seq,
+        content=content,
+        token_count=tokens,
+        model=model.id,
+        now=now,
+    )
+    user_message.token_start = claimed.token_total - tokens
+    return user_message

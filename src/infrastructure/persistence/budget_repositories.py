@@ -16,9 +16,9 @@ from src.infrastructure.persistence.sql_support import flush_pending
 from src.infrastructure.persistence.usage_repositories import SPENT_IN_MONTH
 
 _BUDGETS = cast(Table, UserBudgetModel.__table__)
-_BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c.user_id == bindparam("p_user"))
+BUDGET: Select[Any] = select(_BUDGETS.c.monthly_budget_micros).where(_BUDGETS.c.user_id == bindparam("p_user"))
 #: A budget check's two figures in one statement.
-_STANDING: Select[Any] = select(_BUDGET.scalar_subquery(), SPENT_IN_MONTH.scalar_subquery())
+_STANDING: Select[Any] = select(BUDGET.scalar_subquery(), SPENT_IN_MONTH.scalar_subquery())
 
 
 class SqlBudgetRepository:
@@ -27,7 +27,7 @@ class SqlBudgetRepository:
 
     async def get(self, user_id: uuid.UUID) -> int | None:
         await flush_pending(self._session)
-        row = (await run(self._session, _BUDGET, {"p_user": user_id})).first()
+        row = (await run(self._session, BUDGET, {"p_user": user_id})).first()
         return int(row[0]) if row is not None and row[0] is not None else None
 
     async def standing(self, user_id: uuid.UUID, month_start: datetime) -> tuple[int | None, int]:

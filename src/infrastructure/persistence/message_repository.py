@@ -92,7 +92,7 @@ _SAVE_PROGRESS: Update = (
 # Core rows of the three columns a prompt needs, not ORM entities (a long context is hundreds of rows,
 # and an entity costs many times such a row to build): a range of
 # ix_chat_message_conversation_id_token_start.
-_CONTEXT: Select[Any] = (
+CONTEXT: Select[Any] = (
     select(_MESSAGES.c.role, _MESSAGES.c.content, _MESSAGES.c.token_count)
     .where(
         _MESSAGES.c.conversation_id == bindparam("p_conversation"),
@@ -127,7 +127,7 @@ class SqlMessageRepository:
         await flush_pending(self._session)
         rows = []
         for message in messages:
-            row = _message_columns(message)
+            row = message_columns(message)
             row["id"], row["created_at"] = message.id, message.created_at
             rows.append(row)
         await run_many(self._session, _INSERT_MESSAGE, rows)
@@ -176,7 +176,7 @@ class SqlMessageRepository:
     async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         # A range of ix_chat_message_conversation_id_token_start: exactly the messages that fit.
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
-        return [prompt_message_of(row) for row in await run(self._session, _CONTEXT, parameters)]
+        return [prompt_message_of(row) for row in await run(self._session, CONTEXT, parameters)]
 
     async def turns_between(
         self, conversation_id: uuid.UUID, *, min_token_start: int, below_token_start: int, limit: int
@@ -234,13 +234,13 @@ class SqlMessageRepository:
 
 def finished_parameters(message: Message) -> dict[str, Any]:
     """The parameters of ``_FINISH_MESSAGE`` for ``message``: complete, its usage zero when unknown."""
-    row = _message_columns(replace(message, usage=message.usage or Usage(), status=MessageStatus.COMPLETE))
+    row = message_columns(replace(message, usage=message.usage or Usage(), status=MessageStatus.COMPLETE))
     parameters = {f"p_{name}": row[name] for name in FINISHED_COLUMNS}
     parameters["p_id"] = message.id
     return parameters
 
 
-def _message_columns(message: Message) -> dict[str, Any]:
+def message_columns(message: Message) -> dict[str, Any]:
     """The columns of ``message``'s row, but ``id`` and ``created_at``."""
     usage = message.usage
     return {

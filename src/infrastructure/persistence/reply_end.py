@@ -45,7 +45,7 @@ def _finish_and_charge() -> TextualSelect:
         f"WITH finished AS (UPDATE {_MESSAGES.name} SET {finished} "
         f"WHERE id = :p_id AND status = '{generating}' RETURNING id), "
         f"released AS (UPDATE {_CONVERSATIONS.name} SET generating_message_id = NULL, generating_until = NULL, "
-        "last_activity_at = :p_now, token_total = :p_token_total "
+        "last_activity_at = :p_now, token_total = :p_token_total, updated_at = :p_now "
         "WHERE id = :p_conversation AND generating_message_id = :p_id AND EXISTS (SELECT 1 FROM finished) "
         "RETURNING 1 AS done), "
         # The charge once the final write applied, and once the release has taken (or passed) the

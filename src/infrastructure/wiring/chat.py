@@ -20,7 +20,7 @@ from src.application.chat.get_conversation import GetConversation
 from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
-from src.application.chat.ports import ReplyEnds, ReplyStreamStore, ReplyTasks, StopSignals, UserEvents
+from src.application.chat.ports import ReplyEnds, ReplyStarts, ReplyStreamStore, ReplyTasks, StopSignals, UserEvents
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.regenerate_reply import RegenerateReply
@@ -135,10 +135,11 @@ def build_chat(
     pii: ChatPiiPolicy | None = None,
     guard: ChatSafetyGuard | None = None,
     ends: ReplyEnds | None = None,
+    starts: ReplyStarts | None = None,
 ) -> ChatUseCases:
     """``excerpt_chars``: a grounding passage's length; ``pii`` and ``guard`` screen what is sent
-    and what comes back (none: nothing is screened); ``ends``: a reply's end in one statement (none: in a
-    unit of work)."""
+    and what comes back (none: nothing is screened); ``ends`` and ``starts``: a reply's end in one statement
+    and a send's start with no transaction (none: in units of work)."""
     chat_model, catalog = models.chat_model, models.catalog
     generator = ReplyGenerator(uow, chat_model, catalog, streams, stops, events, clock, settings, ends=ends)
     launcher = ReplyLauncher(
@@ -153,6 +154,7 @@ def build_chat(
         retriever=KnowledgeBaseRetriever(excerpt_chars=excerpt_chars),
         pii=pii,
         guard=guard,
+        starts=starts,
     )
     recovery = ReplyRecovery(uow, catalog, streams, clock)
     return ChatUseCases(

@@ -32,7 +32,7 @@ from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.wiring.chat import build_chat
 from src.infrastructure.wiring.llm import ModelAccess
 from src.infrastructure.wiring.usage import build_usage
-from tests.fakes.chat import InMemoryReplyEnds, ScriptedChatModel
+from tests.fakes.chat import InMemoryReplyEnds, InMemoryReplyStarts, ScriptedChatModel
 from tests.fakes.shared import FakeClock, FakeUnitOfWorkFactory
 
 #: $1,000 per million tokens both ways: 1,000 micro-dollars a token, so costs are easy to read.
@@ -71,8 +71,10 @@ class ChatWorld:
     summarize: bool = True
     #: The reply settings; by default fast timers and the context fields above.
     settings: ReplySettings | None = None
-    #: Replies end in one statement (``ReplyEnds``, as on PostgreSQL), not in a unit of work.
+    #: Replies end in one statement (``ReplyEnds``) and sends are planned ahead of a transaction
+    #: (``ReplyStarts``), as on PostgreSQL; not in units of work.
     one_statement_ends: bool = False
+    sends_ahead: bool = False
 
     def __post_init__(self) -> None:
         clock = self.clock
@@ -94,6 +96,7 @@ class ChatWorld:
                 summarize=self.summarize,
             )
         self.reply_ends = InMemoryReplyEnds(self.uow) if self.one_statement_ends else None
+        self.reply_starts = InMemoryReplyStarts(self.uow) if self.sends_ahead else None
         models = ModelAccess(
             self.model, self.catalog, AiRequestLimiter(self.limiter, {Tier.FREE: AI_FREE, Tier.PRO: AI_PRO}), BUDGETS
         )
@@ -109,6 +112,7 @@ class ChatWorld:
             settings=self.settings,
             excerpt_chars=300,
             ends=self.reply_ends,
+            starts=self.reply_starts,
         )
         self.chat = chat
         self.send, self.regenerate = chat.send_message, chat.regenerate_reply
