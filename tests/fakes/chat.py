@@ -14,6 +14,7 @@ import itertools
 import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -536,6 +537,10 @@ class InMemoryReplyStarts:
         self.before_claim: Callable[[], Awaitable[None]] | None = None
         self.claimed: list[uuid.UUID] = []
         self.refused = 0
+
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[InMemoryReplyStarts]:
+        yield self
 
     async def read(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, month_start: datetime

@@ -912,15 +912,15 @@ async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conve
     """PostgreSQL (``ReplyStarts``): the conversation with its owner's budget standing in one statement, the
     context, then the claim with both rows in one statement; a conversation changed since its read (another
     send landed) is neither claimed nor written to."""
-    from src.infrastructure.persistence import driver
-    from src.infrastructure.persistence.reply_start import SqlReplyStarts
+    from src.infrastructure.persistence import driver, reply_start
 
     async with uow(read_only=True) as tx:
         engine = AsyncEngine(tx.session.get_bind())  # type: ignore[arg-type]
-    starts = SqlReplyStarts.for_engine(engine)
-    if starts is None:
+    found = reply_start.SqlReplyStarts.for_engine(engine)
+    if found is None:
         assert engine.dialect.name == "sqlite"
         pytest.skip("SQLite: a send is planned in a unit of work")
+    starts = found
     statements: list[str] = []
     on = driver._on
 
@@ -929,6 +929,14 @@ async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conve
         return await on(timer, connection, compiled, arguments)
 
     monkeypatch.setattr(driver, "_on", counted)
+    checkouts: list[int] = []
+    checkout = driver.autocommit
+
+    def counted_checkout(engine: AsyncEngine):  # type: ignore[no-untyped-def]
+        checkouts.append(1)
+        return checkout(engine)
+
+    monkeypatch.setattr(reply_start, "autocommit", counted_checkout)
     owner, other = await a_user(uow), await a_user(uow)
     conversation = await a_conversation(uow, owner)
     await append(uow, conversation, ["one", "two"])
@@ -937,13 +945,15 @@ async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conve
         await tx.usage.record(record(owner, cost=400, model="openai/a", at=NOW))
     june = datetime(2026, 6, 1, tzinfo=UTC)
     statements.clear()
-    standing = await starts.read(conversation.id, owner, june)
-    assert await starts.read(conversation.id, other, june) is None
+    async with starts.open() as start:
+        standing = await start.read(conversation.id, owner, june)
+        assert await start.read(conversation.id, other, june) is None
+        history = await start.context(conversation.id, min_token_start=0, up_to_seq=3)
+    assert checkouts == [1]  # one pooled connection for the statements
     assert standing is not None
     assert (standing.budget_micros, standing.spent_micros) == (9_000, 400)
     read = standing.conversation
     assert (read.next_seq, read.token_total) == (3, message_tokens("one") + message_tokens("two"))
-    history = await starts.context(conversation.id, min_token_start=0, up_to_seq=read.next_seq - 1)
     assert [m.content for m in history] == ["one", "two"]
     assert len(statements) == 3
 
@@ -958,9 +968,10 @@ async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conve
     lease = later + timedelta(minutes=1)
 
     async def claim(conversation: Conversation, *rows: Message) -> bool:
-        return await starts.claim_and_store(
-            conversation, reply.id, rows, token_delta=tokens, now=later, lease_until=lease
-        )
+        async with starts.open() as start:
+            return await start.claim_and_store(
+                conversation, reply.id, rows, token_delta=tokens, now=later, lease_until=lease
+            )
 
     # Another send landed after this one's read: the conversation moved on; nothing is written.
     await append(uow, conversation, ["elsewhere"])

@@ -244,12 +244,8 @@ class ConversationStanding:
     spent_micros: int
 
 
-class ReplyStarts(Protocol):
-    """A send's reads and its one write with no transaction around them (no BEGIN and COMMIT round trips),
-    on PostgreSQL (``src/infrastructure/persistence/reply_start.py``): the model is called once the
-    conversation and its context are read, and the write claims the reply lock only if the conversation
-    is still as read. Where it is not given (SQLite), or the conversation changed, a send is planned in
-    one transaction."""
+class ReplyStart(Protocol):
+    """A send's statements on one pooled connection (``ReplyStarts.open``), each in autocommit."""
 
     async def read(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, month_start: datetime
@@ -275,6 +271,18 @@ class ReplyStarts(Protocol):
         """Take ``conversation``'s reply lock for ``reply_id`` (its next ``len(messages)`` message numbers,
         ``token_delta`` more tokens) and store ``messages``, all of it or nothing, only if the conversation
         is as read (unchanged since, its lock free or run out). Whether it was."""
+        ...
+
+
+class ReplyStarts(Protocol):
+    """A send's reads and its one write with no transaction around them (no BEGIN and COMMIT round
+    trips), on PostgreSQL (``src/infrastructure/persistence/reply_start.py``): the model is called once the
+    conversation and its context are read, and the write claims the reply lock only if the conversation
+    is still as read. Where it is not given (SQLite), or the conversation changed, a send is planned in
+    one transaction."""
+
+    def open(self) -> AbstractAsyncContextManager[ReplyStart]:
+        """One pooled connection for a send's statements (checked out once, not once a statement)."""
         ...
 
 

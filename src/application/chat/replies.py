@@ -23,6 +23,7 @@ from src.application.chat.generation import ReplyGenerator
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
+    ReplyStart,
     ReplyStarts,
     ReplyStreamStore,
     ReplyTasks,
@@ -205,6 +206,7 @@ class ReplyLauncher:
 
     async def plan_ahead(
         self,
+        start: ReplyStart,
         conversation: Conversation,
         model: ModelInfo,
         user_message: Message,
@@ -213,22 +215,21 @@ class ReplyLauncher:
         now: datetime,
         budget_micros: int,
     ) -> ReplyPlan | None:
-        """A send's plan with no transaction (``ReplyStarts``), its conversation read ahead with the lock
-        free (``ahead``) and ``claimed`` computed from it: read the context, call the model, then claim the
-        lock and store both rows in one statement. ``None`` when the conversation changed since it was read
-        (nothing was stored, the call is stopped): the caller plans the send in a unit of work instead."""
-        starts = self._starts
-        assert starts is not None
-        start = self._context.start(
+        """A send's plan with no transaction (``start``, of ``ReplyStarts``), its conversation read ahead with
+        the lock free (``ahead``) and ``claimed`` computed from it: read the context, call the model, then
+        claim the lock and store both rows in one statement. ``None`` when the conversation changed since it
+        was read (nothing was stored, the call is stopped): the caller plans the send in a unit of work
+        instead."""
+        first = self._context.start(
             conversation, model, token_total=claimed.token_total, latest_start=user_message.token_start or 0
         )
-        history = await starts.context(conversation.id, min_token_start=start, up_to_seq=user_message.seq - 1)
+        history = await start.context(conversation.id, min_token_start=first, up_to_seq=user_message.seq - 1)
         plan = self._assemble(
             conversation, model, user_message, claimed, history, [], now=now, budget_micros=budget_micros,
             store_user_message=True, start_call=True,
         )  # fmt: skip
         try:
-            stored = await starts.claim_and_store(
+            stored = await start.claim_and_store(
                 conversation,
                 claimed.reply_id,
                 [user_message, plan.reply],

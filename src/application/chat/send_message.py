@@ -149,20 +149,21 @@ class SendMessage:
         launcher = self._launcher
         starts = launcher.starts
         assert starts is not None
-        standing = await starts.read(conversation_id, principal.user_id, month_start(now))
-        if standing is None:
-            raise ConversationNotFound()
-        conversation = standing.conversation
-        model = self._catalog.resolve(model_id or conversation.model)
-        tokens = _fitting_tokens(conversation, model, content)
-        budget_micros = launcher.within_budget(principal, standing.budget_micros, standing.spent_micros, now)
-        claimed = ClaimedReply(new_id(now), conversation.next_seq, conversation.token_total + tokens)
-        if not launcher.ahead(conversation, model, token_total=claimed.token_total, now=now):
-            return None
-        user_message = _user_message(conversation, model, content, tokens, claimed, now)
-        return await launcher.plan_ahead(
-            conversation, model, user_message, claimed, now=now, budget_micros=budget_micros
-        )
+        async with starts.open() as start:
+            standing = await start.read(conversation_id, principal.user_id, month_start(now))
+            if standing is None:
+                raise ConversationNotFound()
+            conversation = standing.conversation
+            model = self._catalog.resolve(model_id or conversation.model)
+            tokens = _fitting_tokens(conversation, model, content)
+            budget_micros = launcher.within_budget(principal, standing.budget_micros, standing.spent_micros, now)
+            claimed = ClaimedReply(new_id(now), conversation.next_seq, conversation.token_total + tokens)
+            if not launcher.ahead(conversation, model, token_total=claimed.token_total, now=now):
+                return None
+            user_message = _user_message(conversation, model, content, tokens, claimed, now)
+            return await launcher.plan_ahead(
+                start, conversation, model, user_message, claimed, now=now, budget_micros=budget_micros
+            )
 
 
 def _fitting_tokens(conversation: Conversation, model: ModelInfo, content: str) -> int:

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import time
 from collections import namedtuple
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -125,15 +126,40 @@ async def run_outside_transaction(engine: AsyncEngine, statement: Executable, pa
     """Execute ``statement`` alone in autocommit on a pooled connection of ``engine``, with no session and
     no BEGIN/COMMIT round trips (a read before any transaction, as the gateway's budget check): on
     asyncpg's connection itself on PostgreSQL, through a SQLAlchemy connection elsewhere."""
+    async with autocommit(engine) as connection:
+        return await connection.run(statement, parameters)
+
+
+class Autocommit:
+    """A pooled connection of ``autocommit``: each statement ``run`` commits on its own."""
+
+    __slots__ = ("_connection", "_driver", "_engine")
+
+    def __init__(self, engine: AsyncEngine, driver: Any = None, connection: AsyncConnection | None = None) -> None:
+        self._engine, self._driver, self._connection = engine, driver, connection
+
+    async def run(self, statement: Executable, parameters: Mapping[str, Any]) -> Rows:
+        if self._connection is not None:
+            return _rows_of(await self._connection.execute(statement, parameters))
+        compiled = _compiled(statement, parameters, self._engine.dialect)
+        return await _on(self._engine, self._driver, compiled, _arguments(compiled, parameters))
+
+
+@asynccontextmanager
+async def autocommit(engine: AsyncEngine) -> AsyncIterator[Autocommit]:
+    """One pooled connection of ``engine`` in autocommit for a few statements in a row (a chat send's
+    reads and its write): checked out once (~70 us of CPU a checkout and checkin). On asyncpg's
+    connection itself on PostgreSQL, through a SQLAlchemy connection elsewhere (and with tracing or
+    ``DB_ECHO``, whose hooks see what SQLAlchemy executes)."""
     if engine.dialect.driver != "asyncpg" or kept_on_session(engine):
         async with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as connection:
-            return _rows_of(await connection.execute(statement, parameters))
-    compiled = _compiled(statement, parameters, engine.dialect)
+            yield Autocommit(engine, connection=connection)
+        return
     # The pool's checkout (its idle ping included) and checkin as for any connection; outside a
     # transaction asyncpg is in autocommit.
     pooled = await engine.raw_connection()
     try:
-        return await _on(engine, pooled.driver_connection, compiled, _arguments(compiled, parameters))
+        yield Autocommit(engine, driver=pooled.driver_connection)
     finally:
         await greenlet_spawn(pooled.close)
 

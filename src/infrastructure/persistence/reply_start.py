@@ -1,21 +1,22 @@
 """A chat send's reads and its one write, with no transaction around them (``ReplyStarts``), on PostgreSQL.
 
 A send planned in a unit of work took seven round trips before its reply could stream: BEGIN, the
-conversation, the budget, the reply lock's claim, the context, both rows, COMMIT; the model was called
-after the fifth. Here it takes three, each a statement in autocommit on a pooled asyncpg connection
-(``driver.run_outside_transaction``): the conversation with its owner's budget standing (``read``), the
-context (``context``), then, once the model has been called, one statement that claims the reply lock and
-stores both rows (``claim_and_store``). That statement's data-modifying CTEs apply together or not at all:
-the rows are stored only when the claim applied, and the claim applies only when the conversation is still
-as it was read (its ``updated_at``, which every write of the row stamps, its next message number and its
-token total) with its lock free or run out. When it is not, nothing was written and the send is planned in
+conversation, the budget, the reply lock's claim, the context, both rows, COMMIT; the model was called after
+the fifth. Here it takes three, each a statement in autocommit on one pooled asyncpg connection
+(``driver.autocommit``, checked out once for the three): the conversation with its owner's budget standing
+(``read``), the context (``context``), then, once the model has been called, one statement that claims the
+reply lock and stores both rows (``claim_and_store``). That statement's data-modifying CTEs apply together or
+not at all: the rows are stored only when the claim applied, and the claim applies only when the conversation
+is still as it was read (its ``updated_at``, which every write of the row stamps, its next message number and
+its token total) with its lock free or run out. When it is not, nothing was written and the send is planned in
 a unit of work as before.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, cast
 
@@ -29,7 +30,7 @@ from src.domain.llm.model import PromptMessage
 from src.infrastructure.persistence.budget_repositories import BUDGET
 from src.infrastructure.persistence.chat_models import ChatMessageModel, ConversationModel
 from src.infrastructure.persistence.chat_rows import conversation_of, prompt_message_of
-from src.infrastructure.persistence.driver import run_outside_transaction
+from src.infrastructure.persistence.driver import Autocommit, autocommit
 from src.infrastructure.persistence.message_repository import CONTEXT, message_columns
 from src.infrastructure.persistence.orm import GUID, DateTimeUTC
 from src.infrastructure.persistence.usage_repositories import SPENT_IN_MONTH
@@ -93,11 +94,23 @@ class SqlReplyStarts:
     def for_engine(cls, engine: AsyncEngine) -> SqlReplyStarts | None:
         return cls(engine) if engine.dialect.name == "postgresql" else None
 
+    @asynccontextmanager
+    async def open(self) -> AsyncIterator[SqlReplyStart]:
+        async with autocommit(self._engine) as connection:
+            yield SqlReplyStart(connection)
+
+
+class SqlReplyStart:
+    """``ReplyStart``: a send's statements on one pooled connection in autocommit."""
+
+    def __init__(self, connection: Autocommit) -> None:
+        self._connection = connection
+
     async def read(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, month_start: datetime
     ) -> ConversationStanding | None:
         parameters = {"p_id": conversation_id, "p_user": user_id, "p_month": month_start.date()}
-        row = (await run_outside_transaction(self._engine, _READ, parameters)).first()
+        row = (await self._connection.run(_READ, parameters)).first()
         if row is None:
             return None
         budget = int(row.budget_micros) if row.budget_micros is not None else None
@@ -105,7 +118,7 @@ class SqlReplyStarts:
 
     async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
-        return [prompt_message_of(row) for row in await run_outside_transaction(self._engine, CONTEXT, parameters)]
+        return [prompt_message_of(row) for row in await self._connection.run(CONTEXT, parameters)]
 
     async def claim_and_store(
         self,
@@ -131,5 +144,5 @@ class SqlReplyStarts:
             row = message_columns(message)
             row["id"], row["created_at"] = message.id, message.created_at
             parameters.update((f"m{i}_{name}", row[name]) for name in _STORED)
-        found = await run_outside_transaction(self._engine, _CLAIM_AND_STORE[len(messages)], parameters)
+        found = await self._connection.run(_CLAIM_AND_STORE[len(messages)], parameters)
         return bool(found.rows[0][0])
