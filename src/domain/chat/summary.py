@@ -12,6 +12,7 @@ The summary covers every complete message whose ``token_start`` is below ``summa
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from src.domain.ai.offline_tools import extractive_summary
@@ -61,6 +62,15 @@ def with_summary(system_prompt: str | None, summary: str | None) -> str | None:
     """The system text a reply is given: the conversation's system prompt, then the summary note."""
     if not summary:
         return system_prompt
+    return _with_note(system_prompt, summary)
+
+
+@functools.lru_cache(maxsize=64)
+def _with_note(system_prompt: str | None, summary: str) -> str:
+    """Remembered: a reply asks for its system text several times (its budget, its context's start, its
+    prompt), and each is a ~16 KB string whose token estimate is looked up by value. The same string
+    object again is found at once (its hash is kept, and equal by identity); a new one was hashed and
+    compared in full every time, ~20 us a call with a long summary."""
     note = f"{SUMMARY_NOTE_HEADER}\n{summary}"
     return f"{system_prompt}\n\n{note}" if system_prompt else note
 

@@ -123,3 +123,15 @@ def test_the_summary_limits_follow_the_cap() -> None:
     assert summary_word_limit(100) < 100
     assert summary_word_limit(10_000) == MAX_SUMMARY_WORDS
     assert "at most 42 words" in summary_instructions(42)
+
+
+def test_a_reply_asking_for_its_system_text_again_gets_the_same_string() -> None:
+    """A reply asks for its system text several times (its budget, its context's start, its prompt): with
+    a ~16 KB running summary, a fresh string each time was hashed and compared in full by the token
+    estimate's cache, ~20 us a call. The same object comes back now, whose hash is kept."""
+    summary = " ".join(f"Fact {n:04d} was agreed." for n in range(1000))
+    first = with_summary("Be brief.", summary)
+    assert first is not None
+    assert with_summary("Be brief.", summary) is first
+    assert with_summary(None, summary) == first.partition("\n\n")[2]
+    assert with_summary("Be brief.", None) == "Be brief."
