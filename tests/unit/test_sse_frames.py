@@ -7,7 +7,6 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
 import pytest
-from litestar.response.streaming import ASGIStreamingResponse
 
 from src.application.chat.ports import ReplyEvent
 from src.domain.chat.errors import MessageNotFound
@@ -166,12 +165,70 @@ async def test_the_shown_events_go_out_from_the_responding_task_right_after_the_
     assert body == encode_event(delta(3)) + encode_event(done)
 
 
-async def test_without_shown_events_the_response_is_litestars_own() -> None:
-    async def nothing() -> AsyncIterator[ReplyEvent]:
-        yield ReplyEvent(id=1, kind="done", data={})
+async def test_a_client_that_goes_away_ends_the_body_and_its_events_without_an_error() -> None:
+    """Issue 14: the body is sent by the responding task while one plain task listens for the disconnect
+    (Litestar's own ran an anyio task group, ~3 % of a streamed reply's CPU). A client gone while the
+    body waits for events ends it quietly, its events' iterator closed and no task left behind."""
+    closed: list[bool] = []
+    waiting = asyncio.Event()
+    gone = asyncio.Event()
 
-    response = sse_response(nothing(), heartbeat_seconds=15).to_asgi_response(None, cast(Any, None))
-    assert type(response) is ASGIStreamingResponse
+    async def slow() -> AsyncIterator[ReplyEvent]:
+        try:
+            yield delta(2)
+            waiting.set()
+            await asyncio.Event().wait()  # a reply that says nothing more
+            yield delta(3)
+        finally:
+            closed.append(True)
+
+    response = sse_response(slow(), heartbeat_seconds=15).to_asgi_response(None, cast(Any, None))
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        await gone.wait()
+        return {"type": "http.disconnect"}
+
+    tasks_before = len(asyncio.all_tasks())
+    serving = asyncio.ensure_future(response(cast(Any, {"type": "http"}), receive, send))
+    await asyncio.wait_for(waiting.wait(), 5)
+    gone.set()
+    await asyncio.wait_for(serving, 5)  # returns, without raising
+    assert closed == [True]
+    assert [m.get("body") for m in sent[1:]] == [encode_event(delta(2))]
+    assert not serving.cancelled()
+    await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == tasks_before
+
+
+async def test_a_body_read_to_its_end_is_closed_and_leaves_no_listener() -> None:
+    async def two() -> AsyncIterator[ReplyEvent]:
+        yield delta(2)
+        yield ReplyEvent(id=3, kind="done", data={})
+
+    response = sse_response(two(), heartbeat_seconds=15).to_asgi_response(None, cast(Any, None))
+    sent: list[Any] = []
+    received: list[int] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        received.append(1)
+        await asyncio.Event().wait()  # the client stays: the listener is cancelled at the end
+        return {"type": "http.disconnect"}
+
+    tasks_before = len(asyncio.all_tasks())
+    await response(cast(Any, {"type": "http"}), receive, send)
+    await asyncio.sleep(0)
+    assert len(asyncio.all_tasks()) == tasks_before
+    assert [m.get("more_body") for m in sent[1:]] == [True, False]
+    assert b"".join(m["body"] for m in sent[1:]) == encode_event(delta(2)) + encode_event(
+        ReplyEvent(id=3, kind="done", data={})
+    )
 
 
 async def test_a_failed_first_send_closes_the_body_and_its_events() -> None:
