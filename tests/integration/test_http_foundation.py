@@ -294,3 +294,25 @@ async def test_ready_is_503_until_the_database_is_migrated(make_settings: Settin
     assert "parley db upgrade" in before.json()["checks"]["database"]["error"]
     assert after.status_code == 200
     assert after.json()["checks"]["database"]["details"]["schema"] == "current"
+
+
+async def test_every_api_route_asks_for_a_signed_in_caller_through_the_routers_hook(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    """The ``/api/v1`` router checks the caller in its ``before_request`` hook (a guard cost a copy of the
+    route handler per request). A handler or controller with a hook of its own would replace it and
+    open its route: none has one, so every HTTP route there resolves the router's."""
+    from litestar.routes import HTTPRoute
+
+    from src.interfaces.http.auth import require_principal
+
+    handlers = [
+        handler
+        for route in client.app.routes
+        if isinstance(route, HTTPRoute) and route.path.startswith("/api/v1/")
+        for handler in route.route_handlers
+    ]
+    assert len(handlers) > 50
+    assert all(handler.resolve_before_request() is require_principal for handler in handlers)
+    anonymous = await client.get("/api/v1/conversations")
+    assert_problem(anonymous, 401, "authentication_required")

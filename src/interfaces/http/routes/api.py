@@ -35,6 +35,6 @@ def api_v1_router() -> Router:
             *ADMIN_CONTROLLERS,
             chat_socket,
         ],
-        guards=[require_principal],
+        before_request=require_principal,
         dependencies={"principal": Provide(provide_principal)},
     )
