@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from src.application.chat.ports import ConversationStanding, MessageSearchHit, ReplyClaim, StaleReply
+from src.application.chat.ports import MessageSearchHit, ReplyClaim, StaleReply
+from src.application.chat.reply_statements import ConversationStanding
 from src.application.usage.budget import ChargeAlert
 from src.application.usage.ports import NO_API_KEY, UsageBucket, UsageGrouping
 from src.domain.chat.model import Conversation, Message, MessageStatus

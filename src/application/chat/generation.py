@@ -24,7 +24,6 @@ from src.application.chat.early_call import StartedCall
 from src.application.chat.jobs import TITLE_JOB
 from src.application.chat.ports import (
     ChargedChatTransaction,
-    ReplyEnds,
     ReplyEvent,
     ReplyEventKind,
     ReplyStreamStore,
@@ -41,6 +40,7 @@ from src.application.chat.reply_job import (
     ReplyProgress,
     ReplyTimedOut,
 )
+from src.application.chat.reply_statements import ReplyEnds
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import MessageView, ReplyOutcome
 from src.application.llm.ports import ChatModel, ModelCatalog

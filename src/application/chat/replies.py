@@ -23,8 +23,6 @@ from src.application.chat.generation import ReplyGenerator
 from src.application.chat.ports import (
     KnowledgeRetriever,
     ReplyEvent,
-    ReplyStart,
-    ReplyStarts,
     ReplyStreamStore,
     ReplyTasks,
     ReplyTransaction,
@@ -35,6 +33,7 @@ from src.application.chat.recovery import announce, interrupt_stale_reply
 from src.application.chat.reply_context import ReplyContext
 from src.application.chat.reply_job import ReplyJob
 from src.application.chat.reply_plan import ClaimedReply, ReplyPlan
+from src.application.chat.reply_statements import ReplyStart, ReplyStarts
 from src.application.chat.settings import ReplySettings
 from src.application.chat.views import ConversationView, MessageView, ReplyHandle
 from src.application.llm.ports import ModelCatalog

@@ -24,7 +24,7 @@ from sqlalchemy import BigInteger, Integer, Select, Table, TextualSelect, bindpa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from src.application.chat.ports import ConversationStanding
+from src.application.chat.reply_statements import ConversationStanding
 from src.domain.chat.model import Conversation, Message
 from src.domain.llm.model import PromptMessage
 from src.infrastructure.persistence.budget_repositories import BUDGET

@@ -20,11 +20,12 @@ from src.application.chat.get_conversation import GetConversation
 from src.application.chat.knowledge_retriever import KnowledgeBaseRetriever
 from src.application.chat.list_conversations import ListConversations
 from src.application.chat.list_messages import ListMessages
-from src.application.chat.ports import ReplyEnds, ReplyStarts, ReplyStreamStore, ReplyTasks, StopSignals, UserEvents
+from src.application.chat.ports import ReplyStreamStore, ReplyTasks, StopSignals, UserEvents
 from src.application.chat.recover_stale_replies import RecoverStaleReplies
 from src.application.chat.recovery import ReplyRecovery
 from src.application.chat.regenerate_reply import RegenerateReply
 from src.application.chat.replies import ReplyLauncher
+from src.application.chat.reply_statements import ReplyEnds, ReplyStarts
 from src.application.chat.resume_reply_stream import ResumeReplyStream
 from src.application.chat.send_message import SendMessage
 from src.application.chat.settings import ReplySettings
