@@ -28,7 +28,9 @@ and parses before it answers, as a provider would, so the wall time to the first
 prompt however lean Parley is. ``*_added_ttft_ms_p50`` is the wall time less the upstream's own (the
 p50 of each), the time to first token Parley adds, which is what ``bench_gateway`` compares too.
 Recording the body (encoding it once more, ~0.15 ms for a long conversation's) is the benchmark's own
-work, done during the send: its CPU and wall time are taken out of the reply's figures.
+work, done during the send: its CPU and wall time are taken out of the reply's figures. Each timed reply
+starts from a settled process (``settle``: the previous reply's leftover tasks run, its garbage is
+collected): the reply after an uncapped one had paid for that one's cyclic collection.
 
 No summary job runs while replies are timed (the CLI role: no outbox relay, no job runner; the
 seeded summary is not due again for thousands of tokens); one update of a 500-message conversation's
@@ -41,6 +43,7 @@ timed apart: it runs once per quarter-cap of history, not per reply.
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import statistics
 import time
@@ -175,6 +178,14 @@ def figures(label: str, samples: Sequence[tuple[float, float]], upstream: Sequen
     }
 
 
+async def settle() -> None:
+    """Before a timed reply: the previous reply's leftover tasks run (its stream's end, its events), and
+    the garbage it left is collected. Otherwise the reply after an uncapped one (500 messages read and
+    sent) was charged for those: its cyclic collection, and the tasks still running."""
+    await asyncio.sleep(0.005)
+    gc.collect()
+
+
 class SentBodies:
     """Records the JSON body of each streamed call the OpenAI adapter makes (its ``_body``, plus the
     stream fields ``_events`` adds), to post the same bytes to the upstream directly."""
@@ -265,6 +276,7 @@ async def measure(upstream: str, database_url: str) -> dict[str, Any]:
         try:
             for n in range(SAMPLES + 3):  # the first three warm up
                 for label, conversation_id in (("short", shorts[n]), *conversations):
+                    await settle()
                     sample = await one_reply(container, principal, conversation_id, sent)
                     direct = await upstream_first_chunk(connections[label], upstream, sent.last)
                     body_sizes[label] = len(sent.last)
