@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy, PiiReplyFilter
@@ -39,13 +39,15 @@ from src.application.chat.views import ConversationView, MessageView, ReplyHandl
 from src.application.llm.ports import ModelCatalog
 from src.application.shared.ids import new_id
 from src.application.shared.ports import Clock, UnitOfWorkFactory
-from src.application.usage.budget import budget_status_of
+from src.application.usage.budget import budget_status_of, within_budget
 from src.domain.chat.errors import ReplyInProgress
 from src.domain.chat.grounding import GroundedPrompt, Passage, ground_prompt
 from src.domain.chat.model import Conversation, Message
 from src.domain.identity.model import Principal
 from src.domain.llm.model import ChatRequest, ModelInfo, PromptMessage, Usage, estimate_prompt_tokens
-from src.domain.usage.model import TierBudgets, budget_status
+from src.domain.usage.model import TierBudgets
+
+T = TypeVar("T")
 
 
 class ReplyLauncher:
@@ -67,7 +69,7 @@ class ReplyLauncher:
     ) -> None:
         self._catalog = catalog
         #: A send's reads and write with no transaction, where the database has them (``plan_ahead``).
-        self._starts = starts
+        self.starts = starts
         self._clock = clock
         self._settings = settings
         self._generator = generator
@@ -174,7 +176,7 @@ class ReplyLauncher:
         ``abandon``s the plan when its transaction fails."""
         token_total = claimed.token_total
         history = await self._context.read(
-            tx,
+            tx.messages,
             conversation,
             model,
             token_total=token_total,
@@ -196,11 +198,9 @@ class ReplyLauncher:
             store_user_message=store_user_message,
             start_call=start_call,
         )
-        try:
-            await tx.messages.add_all([user_message, plan.reply] if store_user_message else [plan.reply])
-        except BaseException:
-            await self.abandon(plan)
-            raise
+        await self._stopped_on_failure(
+            plan, tx.messages.add_all([user_message, plan.reply] if store_user_message else [plan.reply])
+        )
         return plan
 
     async def plan_ahead(
@@ -219,26 +219,29 @@ class ReplyLauncher:
         claim the lock and store both rows in one statement. ``None`` when the conversation changed since it
         was read (nothing was stored, the call is stopped): the caller plans the send in a unit of work
         instead."""
-        first = self._context.start(
-            conversation, model, token_total=claimed.token_total, latest_start=user_message.token_start or 0
+        history = await self._context.read(
+            start,
+            conversation,
+            model,
+            token_total=claimed.token_total,
+            up_to_seq=user_message.seq - 1,
+            latest_start=user_message.token_start or 0,
         )
-        history = await start.context(conversation.id, min_token_start=first, up_to_seq=user_message.seq - 1)
         plan = self._assemble(
             conversation, model, user_message, claimed, history, [], now=now, budget_micros=budget_micros,
             store_user_message=True, start_call=True,
         )  # fmt: skip
-        try:
-            stored = await start.claim_and_store(
+        stored = await self._stopped_on_failure(
+            plan,
+            start.claim_and_store(
                 conversation,
                 claimed.reply_id,
                 [user_message, plan.reply],
                 token_delta=user_message.token_count or 0,
                 now=now,
                 lease_until=self.lease_until(now),
-            )
-        except BaseException:
-            await self.abandon(plan)
-            raise
+            ),
+        )
         if not stored:
             await self.abandon(plan)
             return None
@@ -246,11 +249,9 @@ class ReplyLauncher:
 
     def ahead(self, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime) -> bool:
         """Whether a send to ``conversation`` (read with no transaction) may be planned ahead
-        (``plan_ahead``): on a database with ``ReplyStarts``, its lock free, not grounded (the passages
+        (``plan_ahead``, on a database with ``ReplyStarts``): its lock free, not grounded (the passages
         are read in a transaction), and no summary update to queue. 409 ``reply_in_progress`` when a reply
         holds the lock; ``False`` for a lock a dead instance left (a transaction interrupts that reply)."""
-        if self._starts is None:
-            return False
         if conversation.generating_message_id is not None:
             if conversation.reply_in_progress(now):
                 raise self.in_progress_error(conversation)
@@ -259,17 +260,9 @@ class ReplyLauncher:
             return False
         return self._context.summary_threshold(conversation, model, token_total=token_total, now=now) is None
 
-    @property
-    def starts(self) -> ReplyStarts | None:
-        return self._starts
-
     def within_budget(self, principal: Principal, budget_micros: int | None, spent_micros: int, now: datetime) -> int:
         """``prepare``'s budget check on figures read ahead (``ReplyStarts.read``); the month's budget."""
-        status = budget_status(
-            tier=principal.tier, custom_micros=budget_micros, spent_micros=spent_micros, budgets=self._budgets, now=now
-        )
-        status.ensure_not_exceeded(now)
-        return status.budget_micros
+        return within_budget(principal, self._budgets, custom_micros=budget_micros, spent_micros=spent_micros, now=now)
 
     def _assemble(
         self,
@@ -333,6 +326,14 @@ class ReplyLauncher:
             deadline=self._clock.monotonic() + self._settings.timeout_seconds,
         )
         return request, text_filter
+
+    async def _stopped_on_failure(self, plan: ReplyPlan, write: Awaitable[T]) -> T:
+        """``write`` (the plan's rows), the model call ``plan`` started stopped when it fails."""
+        try:
+            return await write
+        except BaseException:
+            await self.abandon(plan)
+            raise
 
     async def abandon(self, plan: ReplyPlan | None) -> None:
         """The transaction ``plan`` was made in failed: stop the model call it started, if any."""

@@ -8,7 +8,9 @@ system note, and queues an update of that summary once a batch of turns has fall
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
+from typing import Protocol
 
 from src.application.chat.jobs import SUMMARY_JOB
 from src.application.chat.ports import ReplyTransaction
@@ -20,6 +22,14 @@ from src.domain.llm.model import ModelInfo, PromptMessage
 
 #: A queued summary update not finished after this long is presumed lost and may be queued again.
 SUMMARY_RETRY_SECONDS = 600.0
+
+
+class ContextReader(Protocol):
+    """What reads a context's rows: ``MessageRepository`` in a transaction, ``ReplyStart`` outside one."""
+
+    async def context(
+        self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int
+    ) -> list[PromptMessage]: ...
 
 
 class ReplyContext:
@@ -59,20 +69,9 @@ class ReplyContext:
             cap=conversation.context_tokens or self._settings.context_tokens,
         )
 
-    def start(self, conversation: Conversation, model: ModelInfo, *, token_total: int, latest_start: int) -> int:
-        """The token offset the context starts at: the latest messages that fit the conversation's cap (the
-        one being answered, starting at ``latest_start``, always), after what the running summary covers."""
-        summarized = conversation.summary_token_end if self.summary(conversation, model) else 0
-        return context_start(
-            token_total=token_total,
-            budget=self.context_budget(conversation, model),
-            latest_start=latest_start,
-            summary_token_end=summarized,
-        )
-
     async def read(
         self,
-        tx: ReplyTransaction,
+        messages: ContextReader,
         conversation: Conversation,
         model: ModelInfo,
         *,
@@ -80,10 +79,16 @@ class ReplyContext:
         up_to_seq: int,
         latest_start: int,
     ) -> list[PromptMessage]:
-        """The conversation's latest messages that fit its cap (``start``): an index range of at most the
-        cap's worth of rows, never the history."""
-        start = self.start(conversation, model, token_total=token_total, latest_start=latest_start)
-        return await tx.messages.context(conversation.id, min_token_start=start, up_to_seq=up_to_seq)
+        """The conversation's latest messages that fit its cap (the one being answered, starting at
+        ``latest_start``, always), after what the running summary covers: an index range of at most the
+        cap's worth of rows, never the history. ``messages``: a transaction's, or a send's ``ReplyStart``."""
+        start = context_start(
+            token_total=token_total,
+            budget=self.context_budget(conversation, model),
+            latest_start=latest_start,
+            summary_token_end=conversation.summary_token_end if self.summary(conversation, model) else 0,
+        )
+        return await messages.context(conversation.id, min_token_start=start, up_to_seq=up_to_seq)
 
     def summary_threshold(
         self, conversation: Conversation, model: ModelInfo, *, token_total: int, now: datetime

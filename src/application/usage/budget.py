@@ -35,7 +35,17 @@ async def check_budget(reader: BudgetReader, principal: Principal, budgets: Tier
     database adapter): for calls that write nothing before the model answers (the gateway). The
     user's monthly budget in micro-dollars."""
     custom, spent = await reader.standing(principal.user_id, month_start(now))
-    status = budget_status(tier=principal.tier, custom_micros=custom, spent_micros=spent, budgets=budgets, now=now)
+    return within_budget(principal, budgets, custom_micros=custom, spent_micros=spent, now=now)
+
+
+def within_budget(
+    principal: Principal, budgets: TierBudgets, *, custom_micros: int | None, spent_micros: int, now: datetime
+) -> int:
+    """``ensure_within_budget`` on figures already read (the user's own budget, ``None`` for the tier's,
+    and the month's spending): raise ``budget_exceeded``, or give the user's monthly budget."""
+    status = budget_status(
+        tier=principal.tier, custom_micros=custom_micros, spent_micros=spent_micros, budgets=budgets, now=now
+    )
     status.ensure_not_exceeded(now)
     return status.budget_micros
 
