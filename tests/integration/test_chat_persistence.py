@@ -601,12 +601,8 @@ async def rollups(uow: SqlAlchemyUnitOfWorkFactory, user_id: uuid.UUID) -> dict[
         return found
 
 
-async def test_a_single_record_adds_to_its_running_totals_as_a_batch_does(
-    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A reply charges one record: on PostgreSQL the record and its three running totals are written by one
-    statement (one round trip) that gives the month's new total, adding exactly what the batch statements
-    add, histograms included."""
+def driver_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The SQL of every statement run on the driver from now on, in order."""
     from src.infrastructure.persistence import driver
 
     statements: list[str] = []
@@ -617,6 +613,23 @@ async def test_a_single_record_adds_to_its_running_totals_as_a_batch_does(
         return await on(timer, connection, compiled, arguments)
 
     monkeypatch.setattr(driver, "_on", counted)
+    return statements
+
+
+async def engine_of(uow: SqlAlchemyUnitOfWorkFactory) -> AsyncEngine:
+    """The engine ``uow``'s sessions are opened on."""
+    async with uow(read_only=True) as tx:
+        return AsyncEngine(tx.session.get_bind())  # type: ignore[arg-type]
+
+
+async def test_a_single_record_adds_to_its_running_totals_as_a_batch_does(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply charges one record: on PostgreSQL the record and its three running totals are written by one
+    statement (one round trip) that gives the month's new total, adding exactly what the batch statements
+    add, histograms included."""
+
+    statements = driver_statements(monkeypatch)
 
     def timed(user_id: uuid.UUID, cost: int, model: str, at: datetime, **kwargs: object) -> UsageRecord:
         return dataclasses.replace(record(user_id, cost=cost, model=model, at=at), **kwargs)  # type: ignore[arg-type]
@@ -773,26 +786,13 @@ async def _reply_ends(
 ) -> tuple[SqlReplyEnds, list[str], list[int]]:
     """``SqlReplyEnds`` on the test database (skips on SQLite, which has none), the statements it runs and
     the outbox wake-ups it makes."""
-    from src.infrastructure.persistence import driver
-
-    async with uow(read_only=True) as tx:
-        engine = tx.session.get_bind()
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
-    async_engine = AsyncEngine(engine)  # type: ignore[arg-type]
+    async_engine = await engine_of(uow)
     woken: list[int] = []
     ends = SqlReplyEnds.for_engine(async_engine, lambda: woken.append(1))
     if ends is None:
         assert async_engine.dialect.name == "sqlite"
         pytest.skip("SQLite has no data-modifying CTEs: a reply ends in a unit of work")
-    statements: list[str] = []
-    on = driver._on
-
-    async def counted(timer: object, connection: object, compiled: driver._Compiled, arguments: list[object]):  # type: ignore[no-untyped-def]
-        statements.append(compiled.sql)
-        return await on(timer, connection, compiled, arguments)
-
-    monkeypatch.setattr(driver, "_on", counted)
+    statements = driver_statements(monkeypatch)
     return ends, statements, woken
 
 
@@ -914,21 +914,13 @@ async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conve
     send landed) is neither claimed nor written to."""
     from src.infrastructure.persistence import driver, reply_start
 
-    async with uow(read_only=True) as tx:
-        engine = AsyncEngine(tx.session.get_bind())  # type: ignore[arg-type]
+    engine = await engine_of(uow)
     found = reply_start.SqlReplyStarts.for_engine(engine)
     if found is None:
         assert engine.dialect.name == "sqlite"
         pytest.skip("SQLite: a send is planned in a unit of work")
     starts = found
-    statements: list[str] = []
-    on = driver._on
-
-    async def counted(timer: object, connection: object, compiled: driver._Compiled, arguments: list[object]):  # type: ignore[no-untyped-def]
-        statements.append(compiled.sql)
-        return await on(timer, connection, compiled, arguments)
-
-    monkeypatch.setattr(driver, "_on", counted)
+    statements = driver_statements(monkeypatch)
     checkouts: list[int] = []
     checkout = driver.autocommit
 
