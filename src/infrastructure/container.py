@@ -360,7 +360,9 @@ def build_container(
         pii=ai.chat_pii,
         guard=ai.chat_guard,
         ends=SqlReplyEnds.for_engine(engine, uow.notify_outbox),
-        starts=SqlReplyStarts.for_engine(engine),
+        starts=SqlReplyStarts.for_engine(
+            engine, context_tokens=settings.chat.context_tokens, summaries=settings.chat.context_summary
+        ),
     )
     notifications = build_notifications(settings, uow, clock, realtime.user_events, tier_budgets)
     audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)

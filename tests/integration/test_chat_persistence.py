@@ -906,16 +906,69 @@ async def test_a_reply_ended_in_one_statement_leaves_a_lock_taken_over_and_is_st
     assert (await rollups(uow, owner))["records"] == [(1, 70)]
 
 
+async def test_a_sends_read_brings_the_latest_messages_its_context_can_take(
+    uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (``ReplyStarts``): ``read`` brings the messages within the cap (the conversation's own, else
+    the deployment's) after a running summary's end (when summaries are on); ``context`` answers a range
+    within them with no statement and any other range with one, always the rows ``MessageRepository.context``
+    reads."""
+    from src.infrastructure.persistence import reply_start
+
+    engine = await engine_of(uow)
+    if engine.dialect.name != "postgresql":
+        pytest.skip("SQLite: a send is planned in a unit of work")
+    owner = await a_user(uow)
+    conversation = await a_conversation(uow, owner)
+    words = ["alpha " * 10, "beta " * 20, "gamma " * 30, "delta " * 40, "epsilon " * 50]
+    stored = await append(uow, conversation, words)
+    starts_of = [m.token_start or 0 for m in stored]
+    total = starts_of[-1] + (stored[-1].token_count or 0)
+    statements = driver_statements(monkeypatch)
+
+    async def check(cap: int, summaries: bool, *, covered: int) -> None:
+        """Every range from each message's start: served by ``read`` from ``covered`` on, by a statement
+        before it; the same rows as a transaction reads either way."""
+        starts = reply_start.SqlReplyStarts(engine, context_tokens=cap, summaries=summaries)
+        for min_start in [0, *starts_of, total]:
+            async with uow(read_only=True) as tx:
+                expected = await tx.messages.context(conversation.id, min_token_start=min_start, up_to_seq=5)
+            async with starts.open() as start:
+                statements.clear()
+                assert await start.read(conversation.id, owner, NOW) is not None
+                got = await start.context(conversation.id, min_token_start=min_start, up_to_seq=5)
+                assert len(statements) == (1 if min_start >= covered else 2), (cap, summaries, min_start)
+            assert got == expected
+
+    # The deployment's cap of the last two messages' tokens: read brings those two.
+    cap = total - starts_of[3]
+    await check(cap, True, covered=starts_of[3])
+    await check(100_000, True, covered=0)
+    # The conversation's own cap wins over the deployment's.
+    async with uow() as tx:
+        conversation.context_tokens = total - starts_of[2]
+        await tx.conversations.save(conversation)
+    await check(cap, True, covered=starts_of[2])
+    # A running summary through the fourth message: what it covers is not brought along while summaries
+    # are on (and the conversation's), whatever the cap.
+    async with uow() as tx:
+        assert await tx.conversations.store_summary(
+            conversation.id, summary="s", token_end=starts_of[4], through_id=stored[3].id, previous_token_end=0, now=NOW
+        )
+    await check(100_000, True, covered=starts_of[4])
+    await check(100_000, False, covered=starts_of[2])
+
+
 async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conversation_is_as_read(
     uow: SqlAlchemyUnitOfWorkFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """PostgreSQL (``ReplyStarts``): the conversation with its owner's budget standing in one statement, the
-    context, then the claim with both rows in one statement; a conversation changed since its read (another
-    send landed) is neither claimed nor written to."""
+    """PostgreSQL (``ReplyStarts``): the conversation with its owner's budget standing and its latest messages
+    in one statement (the context then needs none), then the claim with both rows in one statement; a
+    conversation changed since its read (another send landed) is neither claimed nor written to."""
     from src.infrastructure.persistence import driver, reply_start
 
     engine = await engine_of(uow)
-    found = reply_start.SqlReplyStarts.for_engine(engine)
+    found = reply_start.SqlReplyStarts.for_engine(engine, context_tokens=4_000, summaries=True)
     if found is None:
         assert engine.dialect.name == "sqlite"
         pytest.skip("SQLite: a send is planned in a unit of work")
@@ -940,14 +993,14 @@ async def test_a_send_reads_ahead_and_claims_with_both_rows_only_while_the_conve
     async with starts.open() as start:
         standing = await start.read(conversation.id, owner, june)
         assert await start.read(conversation.id, other, june) is None
-        history = await start.context(conversation.id, min_token_start=0, up_to_seq=3)
+        history = await start.context(conversation.id, min_token_start=0, up_to_seq=2)
     assert checkouts == [1]  # one pooled connection for the statements
     assert standing is not None
     assert (standing.budget_micros, standing.spent_micros) == (9_000, 400)
     read = standing.conversation
     assert (read.next_seq, read.token_total) == (3, message_tokens("one") + message_tokens("two"))
     assert [m.content for m in history] == ["one", "two"]
-    assert len(statements) == 3
+    assert len(statements) == 2  # the two reads; the context came with the first
 
     tokens = message_tokens("three")
     user = Message.from_user(

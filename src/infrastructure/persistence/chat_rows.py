@@ -43,8 +43,12 @@ _ROLES = {role.value: role for role in MessageRole}
 
 
 def prompt_message_of(row: Any) -> PromptMessage:
-    role = row.role
-    return PromptMessage(_ROLES.get(role) or MessageRole(role), row.content, row.token_count or None)
+    return prompt_message(row.role, row.content, row.token_count)
+
+
+def prompt_message(role: str, content: str, token_count: int | None) -> PromptMessage:
+    """A context message of a message row's role, content and token count."""
+    return PromptMessage(_ROLES.get(role) or MessageRole(role), content, token_count or None)
 
 
 def message_of(row: Any) -> Message:

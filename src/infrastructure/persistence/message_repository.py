@@ -42,7 +42,8 @@ from src.infrastructure.persistence.message_search import search_messages
 from src.infrastructure.persistence.sql_support import flush_pending, rowcount
 
 _GENERATING = MessageStatus.GENERATING.value
-_COMPLETE = MessageStatus.COMPLETE.value
+#: A complete message's ``status``.
+COMPLETE = MessageStatus.COMPLETE.value
 _MESSAGES = cast(Table, ChatMessageModel.__table__)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
@@ -97,7 +98,7 @@ CONTEXT: Select[Any] = (
     .where(
         _MESSAGES.c.conversation_id == bindparam("p_conversation"),
         _MESSAGES.c.token_start >= bindparam("p_min_token_start"),
-        _MESSAGES.c.status == _COMPLETE,
+        _MESSAGES.c.status == COMPLETE,
         _MESSAGES.c.seq <= bindparam("p_up_to_seq"),
     )
     .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
@@ -108,7 +109,7 @@ _TURNS_BETWEEN: Select[Any] = (
         _MESSAGES.c.conversation_id == bindparam("p_conversation"),
         _MESSAGES.c.token_start >= bindparam("p_min_token_start"),
         _MESSAGES.c.token_start < bindparam("p_below_token_start"),
-        _MESSAGES.c.status == _COMPLETE,
+        _MESSAGES.c.status == COMPLETE,
     )
     .order_by(_MESSAGES.c.token_start, _MESSAGES.c.seq)
     .limit(bindparam("p_limit"))

@@ -2,14 +2,20 @@
 
 A send planned in a unit of work took seven round trips before its reply could stream: BEGIN, the
 conversation, the budget, the reply lock's claim, the context, both rows, COMMIT; the model was called after
-the fifth. Here it takes three, each a statement in autocommit on one pooled asyncpg connection
-(``driver.autocommit``, checked out once for the three): the conversation with its owner's budget standing
-(``read``), the context (``context``), then, once the model has been called, one statement that claims the
-reply lock and stores both rows (``claim_and_store``). That statement's data-modifying CTEs apply together or
-not at all: the rows are stored only when the claim applied, and the claim applies only when the conversation
-is still as it was read (its ``updated_at``, which every write of the row stamps, its next message number and
-its token total) with its lock free or run out. When it is not, nothing was written and the send is planned in
-a unit of work as before.
+the fifth. Here it mostly takes two, each a statement in autocommit on one pooled asyncpg connection
+(``driver.autocommit``, checked out once for them): the conversation with its owner's budget standing and
+its latest messages (``read``), then, once the model has been called, one statement that claims the reply
+lock and stores both rows (``claim_and_store``). That statement's data-modifying CTEs apply together or not
+at all: the rows are stored only when the claim applied, and the claim applies only when the conversation is
+still as it was read (its ``updated_at``, which every write of the row stamps, its next message number and
+its token total) with its lock free or run out. When it is not, nothing was written and the send is planned
+in a unit of work as before.
+
+The latest messages ``read`` brings are those the deployment's cap (``CHAT_CONTEXT_TOKENS``, or the
+conversation's own) and the running summary's end bound from below, all the context can be: ``context``
+takes its rows from them when its range lies within, and reads them in a statement of its own otherwise (a
+running summary too long to be sent, whose turns are then read again). Their array comes from the
+``(conversation_id, token_start)`` index range, as the context's own statement does.
 """
 
 from __future__ import annotations
@@ -20,30 +26,94 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Integer, Select, Table, TextualSelect, bindparam, select, text
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    Table,
+    TextualSelect,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal_column,
+    select,
+    text,
+    true,
+    tuple_,
+)
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.types import NullType
 
 from src.application.chat.reply_statements import ConversationStanding
 from src.domain.chat.model import Conversation, Message
 from src.domain.llm.model import PromptMessage
 from src.infrastructure.persistence.budget_repositories import BUDGET
 from src.infrastructure.persistence.chat_models import ChatMessageModel, ConversationModel
-from src.infrastructure.persistence.chat_rows import conversation_of, prompt_message_of
+from src.infrastructure.persistence.chat_rows import conversation_of, prompt_message, prompt_message_of
 from src.infrastructure.persistence.driver import Autocommit, autocommit
-from src.infrastructure.persistence.message_repository import CONTEXT, message_columns
+from src.infrastructure.persistence.message_repository import COMPLETE, CONTEXT, message_columns
 from src.infrastructure.persistence.orm import GUID, DateTimeUTC
 from src.infrastructure.persistence.usage_repositories import SPENT_IN_MONTH
 
 _MESSAGES = cast(Table, ChatMessageModel.__table__)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
-#: The user's conversation and their budget standing for the month (``p_id``, ``p_user``, ``p_month``).
-_READ: Select[Any] = select(
-    _CONVERSATIONS,
-    BUDGET.scalar_subquery().label("budget_micros"),
-    SPENT_IN_MONTH.scalar_subquery().label("spent_micros"),
-).where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.user_id == bindparam("p_user"))
+#: The smallest ``token_start`` any reply's context can start at: the latest cap's worth of tokens (the
+#: conversation's own cap, else the deployment's ``p_cap``), after what a running summary covers when summaries
+#: are on (``p_summaries``) and the conversation has one. The model's window only ever narrows it.
+_RECENT_FROM = func.greatest(
+    _CONVERSATIONS.c.token_total - func.coalesce(_CONVERSATIONS.c.context_tokens, bindparam("p_cap", type_=BigInteger)),
+    case(
+        (
+            and_(bindparam("p_summaries"), _CONVERSATIONS.c.summarize, _CONVERSATIONS.c.summary.is_not(None)),
+            _CONVERSATIONS.c.summary_token_end,
+        ),
+        else_=literal_column("0", BigInteger),
+    ),
+)
+#: The conversation's complete messages from ``_RECENT_FROM`` on, in the context's order, as one array of
+#: (role, content, token_count, token_start, seq) records (asyncpg gives tuples).
+_RECENT = (
+    select(
+        func.array_agg(
+            aggregate_order_by(
+                tuple_(
+                    _MESSAGES.c.role,
+                    _MESSAGES.c.content,
+                    _MESSAGES.c.token_count,
+                    _MESSAGES.c.token_start,
+                    _MESSAGES.c.seq,
+                ),
+                _MESSAGES.c.token_start,
+                _MESSAGES.c.seq,
+            ),
+            type_=NullType(),
+        ).label("rows")
+    )
+    .where(
+        _MESSAGES.c.conversation_id == _CONVERSATIONS.c.id,
+        _MESSAGES.c.token_start >= _RECENT_FROM,
+        _MESSAGES.c.status == COMPLETE,
+    )
+    .lateral("recent")
+)
+
+#: The user's conversation, their budget standing for the month and the conversation's latest messages
+#: (``p_id``, ``p_user``, ``p_month``, ``p_cap``, ``p_summaries``).
+_READ: Select[Any] = (
+    select(
+        _CONVERSATIONS,
+        BUDGET.scalar_subquery().label("budget_micros"),
+        SPENT_IN_MONTH.scalar_subquery().label("spent_micros"),
+        _RECENT_FROM.label("recent_from"),
+        _RECENT.c.rows.label("recent"),
+    )
+    .select_from(_CONVERSATIONS.join(_RECENT, true()))
+    .where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.user_id == bindparam("p_user"))
+)
 
 #: A message row's columns (the ORM's insert sentinel aside), each with its PostgreSQL type: the rows are
 #: selected from the claim, and a SELECT list gives a parameter no column to take its type from.
@@ -87,36 +157,60 @@ class SqlReplyStarts:
     """``ReplyStarts`` on PostgreSQL (``for_engine`` gives none elsewhere: SQLite has no data-modifying CTEs,
     and its one writer gains nothing from writing outside a transaction)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, context_tokens: int, summaries: bool) -> None:
         self._engine = engine
+        self._context_tokens = context_tokens
+        self._summaries = summaries
 
     @classmethod
-    def for_engine(cls, engine: AsyncEngine) -> SqlReplyStarts | None:
-        return cls(engine) if engine.dialect.name == "postgresql" else None
+    def for_engine(cls, engine: AsyncEngine, *, context_tokens: int, summaries: bool) -> SqlReplyStarts | None:
+        """``context_tokens``: the deployment's cap (``CHAT_CONTEXT_TOKENS``); ``summaries``: whether running
+        summaries are on (``CHAT_CONTEXT_SUMMARY``). They bound the latest messages ``read`` brings along."""
+        if engine.dialect.name != "postgresql":
+            return None
+        return cls(engine, context_tokens=context_tokens, summaries=summaries)
 
     @asynccontextmanager
     async def open(self) -> AsyncIterator[SqlReplyStart]:
         async with autocommit(self._engine) as connection:
-            yield SqlReplyStart(connection)
+            yield SqlReplyStart(connection, context_tokens=self._context_tokens, summaries=self._summaries)
 
 
 class SqlReplyStart:
     """``ReplyStart``: a send's statements on one pooled connection in autocommit."""
 
-    def __init__(self, connection: Autocommit) -> None:
+    def __init__(self, connection: Autocommit, *, context_tokens: int, summaries: bool) -> None:
         self._connection = connection
+        self._window = {"p_cap": context_tokens, "p_summaries": summaries}
+        #: What ``read`` brought: the conversation, the smallest ``token_start`` and the largest ``seq`` its
+        #: latest messages cover, and those messages (role, content, token_count, token_start, seq).
+        self._recent: tuple[uuid.UUID, int, int, Sequence[tuple[str, str, int | None, int, int]]] | None = None
 
     async def read(
         self, conversation_id: uuid.UUID, user_id: uuid.UUID, month_start: datetime
     ) -> ConversationStanding | None:
-        parameters = {"p_id": conversation_id, "p_user": user_id, "p_month": month_start.date()}
+        parameters = {"p_id": conversation_id, "p_user": user_id, "p_month": month_start.date(), **self._window}
         row = (await self._connection.run(_READ, parameters)).first()
         if row is None:
             return None
+        self._recent = (conversation_id, int(row.recent_from), row.next_seq - 1, row.recent or ())
         budget = int(row.budget_micros) if row.budget_micros is not None else None
         return ConversationStanding(conversation_of(row), budget, int(row.spent_micros or 0))
 
     async def context(self, conversation_id: uuid.UUID, *, min_token_start: int, up_to_seq: int) -> list[PromptMessage]:
+        recent = self._recent
+        if (
+            recent is not None
+            and recent[0] == conversation_id
+            and min_token_start >= recent[1]
+            and up_to_seq <= recent[2]
+        ):
+            # Within what ``read`` brought: no statement.
+            return [
+                prompt_message(role, content, tokens)
+                for role, content, tokens, token_start, seq in recent[3]
+                if token_start >= min_token_start and seq <= up_to_seq
+            ]
         parameters = {"p_conversation": conversation_id, "p_min_token_start": min_token_start, "p_up_to_seq": up_to_seq}
         return [prompt_message_of(row) for row in await self._connection.run(CONTEXT, parameters)]
 
