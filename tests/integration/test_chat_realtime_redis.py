@@ -320,3 +320,44 @@ async def test_while_redis_is_unreachable_everything_stays_on_the_instance() -> 
         await streams.stop()
         await hub.stop()
         await redis.aclose()
+
+
+async def test_the_events_of_several_replies_queued_together_go_in_one_round_trip(
+    instances: tuple[Instance, Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One command for a mirror batch (a script), whatever the replies in it: each stream its entry, its
+    message and its TTL (a closed one the short one, its events included), an entry Redis already has
+    skipped without losing the rest."""
+    writer, reader = instances
+    commands: list[object] = []
+    execute = writer.redis.execute_command
+
+    async def counted(*args: object, **options: object) -> object:
+        commands.append(args[0])
+        return await execute(*args, **options)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(writer.redis, "execute_command", counted)
+    running, ended, repeated = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    await writer.redis.xadd(stream_key(repeated), {"b": b"[]"}, id="0-2")  # already there: the id is taken
+    heard: list[bytes] = []
+    token = await reader.hub.subscribe(stream_key(running), heard.append)
+    try:
+        commands.clear()
+        for reply in (running, ended, repeated):
+            await writer.streams.append(reply, delta(1))
+            await writer.streams.append(reply, delta(2))
+        await writer.streams.append(ended, ReplyEvent(id=3, kind="done", data={}))
+        await writer.streams.close(ended)
+        await writer.streams.flush()
+        assert commands == ["EVALSHA"]
+        assert [e.id for e in await reader.streams.read(running) or []] == [1, 2]
+        assert [e.id for e in await reader.streams.read(ended) or []] == [1, 2, 3]
+        assert 55 <= await writer.redis.ttl(stream_key(running)) <= 60
+        assert 0 < await writer.redis.ttl(stream_key(ended)) <= 5
+        assert [entry_id for entry_id, _ in await writer.redis.xrange(stream_key(repeated)) or []] == [b"0-2"]
+        assert 55 <= await writer.redis.ttl(stream_key(repeated)) <= 60
+        async with asyncio.timeout(5):
+            while not heard:
+                await asyncio.sleep(0.01)
+    finally:
+        reader.hub.unsubscribe(stream_key(running), token)

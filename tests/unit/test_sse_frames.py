@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any, cast
 
@@ -10,6 +11,7 @@ import pytest
 
 from src.application.chat.ports import ReplyEvent
 from src.domain.chat.errors import MessageNotFound
+from src.infrastructure.realtime.reply_streams import MemoryReplyStreams
 from src.interfaces.http.routes.chat.sse import HEARTBEAT, _frames, encode_event, sse_response
 
 
@@ -256,3 +258,61 @@ async def test_a_failed_first_send_closes_the_body_and_its_events() -> None:
     with pytest.raises(OSError, match="went away"):
         await response(cast(Any, {"type": "http"}), receive, send)
     assert closed == [True]
+
+
+async def test_a_reply_of_this_process_is_sent_by_the_responding_task_at_the_writers_next_wait() -> None:
+    """Issue 14: a follow of a memory stream (a reply this process writes) is read by the response itself,
+    with no reader task between: an event appended goes out as soon as its writer waits (one loop turn),
+    before the writer's next turn; a heartbeat still comes while nothing arrives, and nothing is lost."""
+    memory = MemoryReplyStreams(ttl=60, max_age=600)
+    reply = uuid.uuid4()
+    memory.append(reply, ReplyEvent(id=1, kind="message", data={}))
+    sent: list[bytes] = []
+
+    async def respond() -> None:
+        async for chunk in _frames(memory.follow(reply, after=1), 0.05):
+            sent.append(chunk)
+
+    response = asyncio.ensure_future(respond())
+    await asyncio.sleep(0.12)  # heartbeats while the reply is silent
+    assert sent
+    assert set(sent) == {HEARTBEAT}
+    sent.clear()
+    memory.append(reply, delta(2))
+    await asyncio.sleep(0)  # the writer waits once
+    assert sent == [encode_event(delta(2))]
+    memory.append(reply, delta(3))
+    memory.append(reply, ReplyEvent(id=4, kind="done", data={}))
+    await asyncio.wait_for(response, 1)
+    assert sent == [
+        encode_event(delta(2)),
+        encode_event(delta(3)) + encode_event(ReplyEvent(id=4, kind="done", data={})),
+    ]
+
+
+async def test_a_memory_follow_reads_like_the_stream_and_ends_where_it_does() -> None:
+    """``MemoryFollow`` as an iterator: from after an id, through the terminal event and no further; at once
+    for a stream this process does not have; at its close for one that ends without a terminal event."""
+    memory = MemoryReplyStreams(ttl=60, max_age=600)
+    reply, other = uuid.uuid4(), uuid.uuid4()
+    for event in (
+        ReplyEvent(id=1, kind="message", data={}),
+        delta(2),
+        ReplyEvent(id=3, kind="done", data={}),
+        delta(4),
+    ):
+        memory.append(reply, event)
+    assert [e.id async for e in memory.follow(reply, after=1)] == [2, 3]
+    assert [e.id async for e in memory.follow(uuid.uuid4())] == []
+    memory.append(other, ReplyEvent(id=1, kind="message", data={}))
+    follow = memory.follow(other)
+    assert (await anext(follow)).id == 1
+    waiting = asyncio.ensure_future(anext(follow))
+    await asyncio.sleep(0)
+    memory.close(other)
+    with pytest.raises(StopAsyncIteration):
+        await asyncio.wait_for(waiting, 1)
+    batches = memory.follow(other)
+    assert await batches.wait(1)
+    assert [e.id for e in batches.take()[0]] == [1]
+    assert batches.done

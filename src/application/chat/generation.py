@@ -154,11 +154,16 @@ class ReplyGenerator:
 
     async def _consume(self, job: ReplyJob, state: ReplyProgress) -> None:
         stream = job.call.chunks() if job.call is not None else self._model.stream(job.request)
+        first = state.next_event_id == job.first_event_id  # no delta shown at the launch
         try:
             async with asyncio.timeout(self._settings.timeout_seconds):
                 async for chunk in stream:
                     if isinstance(chunk, TextDelta):
-                        await self._delta(job, state, chunk)
+                        if await self._delta(job, state, chunk) is not None and first:
+                            # Its readers, woken by the append, send the first delta before the task
+                            # reads on (chunks that came at once would all be read, the end stored, first).
+                            first = False
+                            await asyncio.sleep(0)
                     elif isinstance(chunk, StreamEnd):
                         state.end = chunk
                         break

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequenc
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar, runtime_checkable
 
 from src.application.knowledge.ports import KnowledgeTransaction
 from src.application.shared.ports import Transaction
@@ -319,6 +319,29 @@ class ReplyStreamStore(Protocol):
     async def read(self, reply_id: uuid.UUID) -> Sequence[ReplyEvent] | None:
         """Every event the stream holds now, in order (no waiting); ``None`` when the stream is
         unknown here (never started, expired) or its store is unreachable."""
+        ...
+
+
+@runtime_checkable
+class ReplyEventBatches(Protocol):
+    """A follow of a reply's stream (what ``ReplyStreamStore.follow`` gives, where it can) that hands out every
+    event there at once and waits for more in its reader's own task: a response sends what arrived in one
+    write, with no task between the writer and itself."""
+
+    #: Nothing more will come (the terminal event was taken, or the stream ended); ``failure``: why, if it failed.
+    done: bool
+    failure: Exception | None
+
+    def take(self) -> tuple[list[ReplyEvent], bool]:
+        """The events there now (up to and including a terminal one), and whether one was terminal."""
+        ...
+
+    async def wait(self, timeout: float) -> bool:
+        """``True`` once there is something to take (events, or the end); ``False`` after ``timeout``."""
+        ...
+
+    async def stop(self) -> None:
+        """No more reading."""
         ...
 
 

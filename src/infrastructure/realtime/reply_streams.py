@@ -4,11 +4,12 @@
 is all there is). ``RedisReplyStreamStore`` is the ``ReplyStreamStore`` adapter (memory alone without Redis):
 
 - ``append`` writes to memory at once (local readers see it immediately, the writer never waits)
-  and, with Redis, queues the event for a mirror task that writes what is queued in one pipeline
-  round trip: the events of one reply queued together become one entry of its Redis Stream
-  (``parley:reply:<id>``, field ``b``: a JSON array of events; entry id ``0-<its last event id>``)
+  and, with Redis, queues the event for a mirror task that writes what is queued in one round trip, one
+  script call (``MIRROR_SCRIPT``): the events of one reply queued together become one entry of its Redis
+  Stream (``parley:reply:<id>``, field ``b``: a JSON array of events; entry id ``0-<its last event id>``)
   and one message on the channel of the same name (a streamed reply's deltas often arrive several at
-  once: one entry and one message for them, not one of each per delta).
+  once: one entry and one message for them, not one of each per delta). The script spares the client
+  three commands per reply in a batch (add, expire, publish): ~0.1 ms of a chat reply's CPU.
 - ``follow`` reads memory when this process has the stream; otherwise Redis: it subscribes to the
   reply's channel, reads what it missed with ``XRANGE``, then takes live events from the channel,
   skipping duplicates and re-reading the stream when it sees a gap (or hears nothing for a while,
@@ -56,6 +57,23 @@ DEFAULT_IDLE_TIMEOUT = 5.0
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()
+
+
+#: KEYS: the streams of a mirror batch. ARGV, four per stream: the entry id (empty: no events, only a
+#: close), its payload, the message published on the stream's channel (empty: none), the stream's TTL in
+#: seconds. Each command on its own (``pcall``), as a pipeline's are: an entry Redis already has (its id not
+#: above the last) is skipped, the rest still applies. Returns the number of streams.
+MIRROR_SCRIPT = """
+for i, key in ipairs(KEYS) do
+  local at = (i - 1) * 4
+  if ARGV[at + 1] ~= '' then
+    redis.pcall('XADD', key, ARGV[at + 1], 'b', ARGV[at + 2])
+    if ARGV[at + 3] ~= '' then redis.pcall('PUBLISH', key, ARGV[at + 3]) end
+  end
+  redis.pcall('EXPIRE', key, ARGV[at + 4])
+end
+return #KEYS
+"""
 
 
 def stream_key(reply_id: uuid.UUID) -> str:
@@ -150,27 +168,99 @@ class MemoryReplyStreams:
         stream = self._streams.get(reply_id)
         return None if stream is None else list(stream.events)
 
-    async def follow(self, reply_id: uuid.UUID, *, after: int = 0) -> AsyncIterator[ReplyEvent]:
-        stream = self._streams.get(reply_id)
-        if stream is None:
-            return
-        position = bisect.bisect_right(stream.ids, after)
+    def follow(self, reply_id: uuid.UUID, *, after: int = 0) -> MemoryFollow:
+        return MemoryFollow(self._streams.get(reply_id), after)
+
+
+class MemoryFollow:
+    """A reader of a memory stream from after an event id: an async iterator of its events, ending after the
+    terminal one (or when the stream closes or expires; at once for a stream this process does not have).
+
+    It is ``ReplyEventBatches`` too: a response takes every event there at once (``take``) and waits for more
+    with a heartbeat's timeout (``wait``) in its own task, woken by the writer's append itself, with no task
+    of its own in between."""
+
+    __slots__ = ("_position", "_stream", "done", "failure")
+
+    def __init__(self, stream: _Stream | None, after: int) -> None:
+        self._stream = stream
+        self._position = bisect.bisect_right(stream.ids, after) if stream is not None else 0
+        #: Nothing more will come: the terminal event was taken, or the stream closed with all of it taken.
+        self.done = stream is None
+        #: Never set: a memory stream does not fail (``ReplyEventBatches``).
+        self.failure: Exception | None = None
+
+    def __aiter__(self) -> MemoryFollow:
+        return self
+
+    async def __anext__(self) -> ReplyEvent:
         while True:
-            while position < len(stream.events):
-                event = stream.events[position]
-                position += 1
-                yield event
-                if event.terminal:
-                    return
-            if stream.closed:
-                return
-            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            stream.waiters.append(waiter)
-            try:
-                await waiter
-            finally:
-                if waiter in stream.waiters:
-                    stream.waiters.remove(waiter)
+            batch = self._next(1)
+            if batch:
+                return batch[0]
+            if self.done:
+                raise StopAsyncIteration
+            await self._woken(None)
+
+    def take(self) -> tuple[list[ReplyEvent], bool]:
+        """The events there now (up to and including a terminal one), and whether one was terminal."""
+        batch = self._next(None)
+        return batch, bool(batch) and batch[-1].terminal
+
+    async def wait(self, timeout: float) -> bool:
+        """``True`` once there is something to take (events, or the end); ``False`` after ``timeout``."""
+        if not self._waiting():
+            return True
+        await self._woken(timeout)
+        return not self._waiting()
+
+    async def stop(self) -> None:
+        self.done = True
+
+    async def aclose(self) -> None:
+        self.done = True
+
+    def _waiting(self) -> bool:
+        stream = self._stream
+        return not self.done and stream is not None and self._position >= len(stream.events) and not stream.closed
+
+    def _next(self, limit: int | None) -> list[ReplyEvent]:
+        stream = self._stream
+        if stream is None or self.done:
+            return []
+        events = stream.events
+        end = len(events) if limit is None else min(len(events), self._position + limit)
+        batch = events[self._position : end]
+        for index, event in enumerate(batch):
+            if event.terminal:
+                del batch[index + 1 :]
+                self.done = True
+                break
+        self._position += len(batch)
+        if stream.closed and self._position >= len(events):
+            self.done = True
+        return batch
+
+    async def _woken(self, timeout: float | None) -> None:
+        """Until the writer appends or closes (or ``timeout`` seconds pass)."""
+        stream = self._stream
+        assert stream is not None
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[None] = loop.create_future()
+        stream.waiters.append(waiter)
+        timer = loop.call_later(timeout, _resolve, waiter) if timeout is not None else None
+        try:
+            await waiter
+        finally:
+            if timer is not None:
+                timer.cancel()
+            if waiter in stream.waiters:
+                stream.waiters.remove(waiter)
+
+
+def _resolve(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
 
 
 # -- the store --------------------------------------------------------------------------------------
@@ -202,6 +292,7 @@ class RedisReplyStreamStore:
         self._timeout = timeout
         self._queue: asyncio.Queue[tuple[uuid.UUID, Any]] | None = None
         self._mirror: asyncio.Task[None] | None = None
+        self._script = redis.register_script(MIRROR_SCRIPT) if redis is not None else None
 
     @property
     def shared(self) -> bool:
@@ -242,9 +333,8 @@ class RedisReplyStreamStore:
                     queue.task_done()
 
     async def _write(self, batch: list[tuple[uuid.UUID, Any]]) -> None:
-        assert self._redis is not None
-        redis = self._redis
-        hub = self._hub
+        hub, script = self._hub, self._script
+        assert script is not None
 
         # Per reply, in queue order: its events; and the replies that closed (after their events).
         events_of: dict[uuid.UUID, list[ReplyEvent]] = {}
@@ -255,22 +345,23 @@ class RedisReplyStreamStore:
             else:
                 events_of.setdefault(reply_id, []).append(item)
 
+        # Per stream: its entry (or none), its message, and its TTL: ``max_age`` while it runs, so that a
+        # stream whose writer dies mid-reply still goes away, even one Redis made anew after losing the
+        # first (set on every batch, not only the first); ``ttl`` once closed.
+        keys: list[str] = []
+        arguments: list[str | bytes | int] = []
+        for reply_id, events in events_of.items():
+            payload = encode_events([encode_event(event) for event in events])
+            keys.append(stream_key(reply_id))
+            ttl = self._ttl if reply_id in closed else self._max_age
+            arguments += [f"0-{events[-1].id}", payload, hub.frame(payload) if hub is not None else b"", ttl]
+        for reply_id in closed - events_of.keys():
+            keys.append(stream_key(reply_id))
+            arguments += ["", b"", b"", self._ttl]
+
         async def write() -> bool:
-            pipe = redis.pipeline(transaction=False)
-            for reply_id, events in events_of.items():
-                key = stream_key(reply_id)
-                payload = encode_events([encode_event(event) for event in events])
-                pipe.xadd(key, {"b": payload}, id=f"0-{events[-1].id}")
-                if reply_id not in closed:
-                    # A stream whose writer dies mid-reply still goes away, even one Redis made
-                    # anew after losing the first (set on every batch, not only the first).
-                    pipe.expire(key, self._max_age)
-                if hub is not None:
-                    pipe.publish(key, hub.frame(payload))
-            for reply_id in closed:
-                pipe.expire(stream_key(reply_id), self._ttl)
             async with asyncio.timeout(self._timeout * 4):
-                await pipe.execute(raise_on_error=False)
+                await script(keys=keys, args=arguments)
             return True
 
         async def dropped() -> bool:

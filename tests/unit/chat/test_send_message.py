@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 
 import pytest
@@ -31,10 +31,10 @@ from src.domain.chat.model import Message, MessageStatus
 from src.domain.identity.errors import Forbidden
 from src.domain.identity.model import Permission, Principal, Role, Tier
 from src.domain.llm.errors import ProviderUnavailable, UnknownModel
-from src.domain.llm.model import FinishReason, MessageRole
+from src.domain.llm.model import ChatRequest, Chunk, FinishReason, MessageRole, TextDelta
 from src.domain.shared.errors import ServiceUnavailable
 from src.domain.usage.errors import BudgetExceeded
-from tests.fakes.chat import InMemoryMessageRepository, Reply
+from tests.fakes.chat import InMemoryMessageRepository, Reply, ScriptedChatModel
 from tests.fakes.shared import InMemoryUnitOfWork
 from tests.unit.chat.conftest import ChatWorld, collect, principal
 
@@ -107,9 +107,8 @@ async def test_a_reader_that_goes_away_changes_nothing(world: ChatWorld) -> None
     conversation = await world.conversation()
     handle = await world.say("long answer please", conversation_id=conversation.id)
     events = handle.events()
-    assert isinstance(events, AsyncGenerator)
     seen = [await anext(events) for _ in range(3)]
-    await events.aclose()  # the client disconnected
+    await events.aclose()  # type: ignore[attr-defined]  # the client disconnected
     assert [e.kind for e in seen] == ["message", "delta", "delta"]
     world.model.release()
     stored = await handle.result()
@@ -815,6 +814,38 @@ async def test_a_first_delta_that_arrived_during_the_commit_is_in_the_stream_whe
     stored = await handle.result()
     assert stored.content == "Hello there, friend."
     assert stored.ttft_ms is not None
+
+
+class _AllAtOnce(ScriptedChatModel):
+    """A model whose answer arrives after the launch (``release``) in one read: every chunk there at once."""
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        self.requests.append(request)
+        await self._gate.wait()
+        for token in ("Hello", " there", "."):
+            yield TextDelta(token)
+        yield self._end(Reply(), request, 3, FinishReason.STOP, None, None)
+
+
+async def test_the_first_delta_of_chunks_that_came_at_once_reaches_a_reader_before_the_rest() -> None:
+    """Issue 14: the first delta the reply's task shows is taken by a reader waiting on the stream (an SSE
+    response) before the task reads on: chunks that arrived together were all read, and the reply stored,
+    before any reader ran."""
+    world = ChatWorld(model=_AllAtOnce())
+    conversation = await world.conversation()
+    handle = await world.say("hello", conversation_id=conversation.id)
+    follow = world.streams.memory.follow(handle.message_id, after=handle.shown_up_to)
+    assert handle.shown_up_to == 1  # the user's message only: the answer had not come
+
+    async def first_batch() -> list[ReplyEvent]:
+        assert await follow.wait(5)
+        return follow.take()[0]
+
+    reader = asyncio.ensure_future(first_batch())
+    await asyncio.sleep(0)
+    world.model.release()
+    assert [(e.kind, e.data.get("text")) for e in await asyncio.wait_for(reader, 5)] == [("delta", "Hello")]
+    assert (await handle.result()).content == "Hello there."
 
 
 async def test_a_first_chunk_that_is_not_text_is_left_to_the_replys_task(

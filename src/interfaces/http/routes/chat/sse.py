@@ -20,7 +20,7 @@ from litestar.response.base import ASGIResponse
 from litestar.response.streaming import ASGIStreamingResponse
 from litestar.types import Receive, Send
 
-from src.application.chat.ports import ReplyEvent
+from src.application.chat.ports import ReplyEvent, ReplyEventBatches
 from src.domain.shared.errors import DomainError
 
 MEDIA_TYPE = "text/event-stream"
@@ -114,7 +114,9 @@ async def _frames(
             with contextlib.suppress(Exception):
                 await events.aclose()  # type: ignore[attr-defined]
             raise
-    reader = _Reader(events)
+    # A follow that batches natively (a reply of this process) is read by this task itself; any other
+    # through a task of its own.
+    reader: ReplyEventBatches = events if isinstance(events, ReplyEventBatches) else _Reader(events)
     try:
         while True:
             # Wait for events without cancelling the read when a heartbeat is due.
@@ -140,8 +142,8 @@ async def _frames(
 
 
 class _Reader:
-    """Reads ``events`` in a task of its own into a list: the response takes whatever has arrived
-    at once, and a heartbeat timeout never cancels a read under way."""
+    """``ReplyEventBatches`` of any event iterator: reads ``events`` in a task of its own into a list, so that
+    the response takes whatever has arrived at once, and a heartbeat timeout never cancels a read under way."""
 
     def __init__(self, events: AsyncIterator[ReplyEvent]) -> None:
         self._events = events
