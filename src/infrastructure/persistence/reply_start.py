@@ -39,7 +39,6 @@ from sqlalchemy import (
     literal_column,
     select,
     text,
-    true,
     tuple_,
 )
 from sqlalchemy.dialects import postgresql
@@ -61,21 +60,31 @@ from src.infrastructure.persistence.usage_repositories import SPENT_IN_MONTH
 _MESSAGES = cast(Table, ChatMessageModel.__table__)
 _CONVERSATIONS = cast(Table, ConversationModel.__table__)
 
-#: The smallest ``token_start`` any reply's context can start at: the latest cap's worth of tokens (the
-#: conversation's own cap, else the deployment's ``p_cap``), after what a running summary covers when summaries
-#: are on (``p_summaries``) and the conversation has one. The model's window only ever narrows it.
-_RECENT_FROM = func.greatest(
-    _CONVERSATIONS.c.token_total - func.coalesce(_CONVERSATIONS.c.context_tokens, bindparam("p_cap", type_=BigInteger)),
-    case(
-        (
-            and_(bindparam("p_summaries"), _CONVERSATIONS.c.summarize, _CONVERSATIONS.c.summary.is_not(None)),
-            _CONVERSATIONS.c.summary_token_end,
+
+def _recent_from(conversations: Any) -> Any:
+    """The smallest ``token_start`` any reply's context can start at, of the conversation row of
+    ``conversations``: the latest cap's worth of tokens (the conversation's own cap, else the deployment's
+    ``p_cap``), after what a running summary covers when summaries are on (``p_summaries``) and the
+    conversation has one. The model's window only ever narrows it."""
+    return func.greatest(
+        conversations.c.token_total
+        - func.coalesce(conversations.c.context_tokens, bindparam("p_cap", type_=BigInteger)),
+        case(
+            (
+                and_(bindparam("p_summaries"), conversations.c.summarize, conversations.c.summary.is_not(None)),
+                conversations.c.summary_token_end,
+            ),
+            else_=literal_column("0", BigInteger),
         ),
-        else_=literal_column("0", BigInteger),
-    ),
-)
-#: The conversation's complete messages from ``_RECENT_FROM`` on, in the context's order, as one array of
-#: (role, content, token_count, token_start, seq) records (asyncpg gives tuples).
+    )
+
+
+_BOUND = _CONVERSATIONS.alias("bound")
+#: The conversation's complete messages from ``_recent_from`` on, in the context's order, as one array of
+#: (role, content, token_count, token_start, seq) records (asyncpg gives tuples). The bound is a subquery of
+#: its own over ``p_id``, not the outer row: a parameter of the plan, the ``(conversation_id, token_start)``
+#: index is then the one range scanned, statistics or none (with the outer row's columns, a table never
+#: analyzed was scanned on its ``(conversation_id, seq)`` index: the whole conversation, filtered).
 _RECENT = (
     select(
         func.array_agg(
@@ -91,29 +100,26 @@ _RECENT = (
                 _MESSAGES.c.seq,
             ),
             type_=NullType(),
-        ).label("rows")
+        )
     )
     .where(
-        _MESSAGES.c.conversation_id == _CONVERSATIONS.c.id,
-        _MESSAGES.c.token_start >= _RECENT_FROM,
+        _MESSAGES.c.conversation_id == bindparam("p_id"),
+        _MESSAGES.c.token_start
+        >= select(_recent_from(_BOUND)).where(_BOUND.c.id == bindparam("p_id")).scalar_subquery(),
         _MESSAGES.c.status == COMPLETE,
     )
-    .lateral("recent")
+    .scalar_subquery()
 )
 
 #: The user's conversation, their budget standing for the month and the conversation's latest messages
 #: (``p_id``, ``p_user``, ``p_month``, ``p_cap``, ``p_summaries``).
-_READ: Select[Any] = (
-    select(
-        _CONVERSATIONS,
-        BUDGET.scalar_subquery().label("budget_micros"),
-        SPENT_IN_MONTH.scalar_subquery().label("spent_micros"),
-        _RECENT_FROM.label("recent_from"),
-        _RECENT.c.rows.label("recent"),
-    )
-    .select_from(_CONVERSATIONS.join(_RECENT, true()))
-    .where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.user_id == bindparam("p_user"))
-)
+_READ: Select[Any] = select(
+    _CONVERSATIONS,
+    BUDGET.scalar_subquery().label("budget_micros"),
+    SPENT_IN_MONTH.scalar_subquery().label("spent_micros"),
+    _recent_from(_CONVERSATIONS).label("recent_from"),
+    _RECENT.label("recent"),
+).where(_CONVERSATIONS.c.id == bindparam("p_id"), _CONVERSATIONS.c.user_id == bindparam("p_user"))
 
 #: A message row's columns (the ORM's insert sentinel aside), each with its PostgreSQL type: the rows are
 #: selected from the claim, and a SELECT list gives a parameter no column to take its type from.
