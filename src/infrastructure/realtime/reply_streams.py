@@ -54,6 +54,11 @@ MIRROR_QUEUE = 100_000
 POLL_SECONDS = 1.0
 XRANGE_COUNT = 500
 DEFAULT_IDLE_TIMEOUT = 5.0
+#: With Redis holding every stream for ``REPLY_STREAM_TTL_SECONDS``, this process keeps one in memory only
+#: this long after it closes (its later readers read Redis, as another instance's do). At 170 replies/s and
+#: the default 120 s, memory held ~20,000 closed streams, some 700,000 objects the cyclic garbage collector
+#: walked at every full collection.
+LOCAL_TTL_WITH_REDIS = 10.0
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder()

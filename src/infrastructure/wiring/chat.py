@@ -38,7 +38,7 @@ from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.logging import get_logger
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
 from src.infrastructure.realtime.pubsub import PubSubHub
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore
+from src.infrastructure.realtime.reply_streams import LOCAL_TTL_WITH_REDIS, MemoryReplyStreams, RedisReplyStreamStore
 from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents
@@ -105,7 +105,7 @@ def build_realtime(
     ttl = settings.chat.reply_stream_ttl_seconds
     return ChatRealtime(
         reply_streams=RedisReplyStreamStore(
-            MemoryReplyStreams(ttl=ttl, max_age=max_age),
+            MemoryReplyStreams(ttl=ttl if redis is None else min(ttl, LOCAL_TTL_WITH_REDIS), max_age=max_age),
             redis=redis,
             hub=pubsub,
             breaker=breaker,

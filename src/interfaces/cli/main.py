@@ -38,7 +38,7 @@ from src.interfaces.cli.runtime import EXIT_USAGE, fail, one_line_errors, settin
 
 #: Front doors are started by their entry point, as a process manager would: the CLI does not
 #: import the HTTP or worker code (the layer contracts keep the three front doors apart).
-HTTP_APP_FACTORY = "src.interfaces.http.app:create_app"
+HTTP_APP_FACTORY = "src.interfaces.http.app:create_served_app"
 #: httptools with a bound on request heads (431): see interfaces/http/server_protocol.py.
 HTTP_PROTOCOL = "src.interfaces.http.server_protocol:BoundedHttpToolsProtocol"
 WORKER_ENTRY = "src.interfaces.worker.main:run_worker"

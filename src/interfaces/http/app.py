@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from importlib.metadata import PackageNotFoundError, version
@@ -48,13 +49,23 @@ def parley_version() -> str:
         return "0.0.0+local"
 
 
+def create_served_app() -> Litestar:
+    """The API as ``parley serve`` runs it: once started, what the process holds for good (its modules, the
+    app, the container) is moved out of the cyclic garbage collector's reach (``gc.freeze``). A full
+    collection walked those ~300,000 objects again every few seconds, ~0.2 s of CPU each time on this
+    machine, a pause every request waited out. Tests build apps in one process again and again: not there."""
+    return create_app(freeze_after_startup=True)
+
+
 def create_app(
     settings: Settings | None = None,
     container: Container | None = None,
     *,
     extra_route_handlers: Sequence[ControllerRouterHandler] = (),
+    freeze_after_startup: bool = False,
 ) -> Litestar:
-    """Build the API. ``extra_route_handlers`` mounts more routes beside Parley's own."""
+    """Build the API. ``extra_route_handlers`` mounts more routes beside Parley's own. ``freeze_after_startup``:
+    see ``create_served_app``."""
     settings = settings or load_settings()
     configure_logging(settings)
     container = container or build_container(settings, role="api")
@@ -73,6 +84,9 @@ def create_app(
         if settings.identity.secret_key_generated:
             logger.warning("secret_key_generated", path=str(settings.var_dir / "secret_key"))
         logger.info("api_started", version=app_version, env=settings.app_env)
+        if freeze_after_startup:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
