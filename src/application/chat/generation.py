@@ -114,7 +114,13 @@ class ReplyGenerator:
         if state is None:
             state = ReplyProgress(next_event_id=job.first_event_id)
         consumer = asyncio.ensure_future(self._consume(job, state))
-        flusher = asyncio.ensure_future(self._flush_periodically(job, state, consumer))
+        # Most replies end before their first flush is due: until then the flusher is a timer, not a task.
+        flusher: list[asyncio.Future[None]] = []
+        began = self._clock.monotonic()
+        due = asyncio.get_running_loop().call_later(
+            self._settings.flush_interval_seconds,
+            lambda: flusher.append(asyncio.ensure_future(self._flush_periodically(job, state, consumer, began))),
+        )
         interrupted = False
 
         def stop() -> None:
@@ -133,8 +139,10 @@ class ReplyGenerator:
         finally:
             # Not cancelled: a progress write under way completes (its transaction ends cleanly).
             state.ended.set()
-            with contextlib.suppress(BaseException):
-                await flusher
+            due.cancel()
+            for task in flusher:
+                with contextlib.suppress(BaseException):
+                    await task
             if job.call is not None:  # cancelled before the consumer read it: the call still runs
                 with contextlib.suppress(BaseException):
                     await job.call.cancel()
@@ -209,15 +217,22 @@ class ReplyGenerator:
 
     # -- progress ---------------------------------------------------------------------------------
 
-    async def _flush_periodically(self, job: ReplyJob, state: ReplyProgress, consumer: asyncio.Future[None]) -> None:
+    async def _flush_periodically(
+        self, job: ReplyJob, state: ReplyProgress, consumer: asyncio.Future[None], began: float
+    ) -> None:
+        """From one interval after the reply ``began`` (monotonic), every interval: its text so far, and its
+        lease renewed every third of it."""
         interval = self._settings.flush_interval_seconds
         renew_every = max(interval, self._settings.lease_seconds / 3)
-        last_renewal = self._clock.monotonic()
+        last_renewal = began
+        first = True
         while not state.ended.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(state.ended.wait(), interval)
-            if state.ended.is_set():
-                return
+            if not first:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(state.ended.wait(), interval)
+                if state.ended.is_set():
+                    return
+            first = False
             try:
                 if state.chars != state.stored_chars:
                     chars = state.chars

@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import gc
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from src.application.chat.generation import ReplyGenerator
 from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap, UserEvent
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamQuery
@@ -76,6 +78,39 @@ async def test_a_reply_streams_its_events_and_is_stored_with_usage_and_cost(worl
     conversation = world.db.chat.conversations[handle.conversation_id]
     assert conversation.generating_message_id is None
     assert conversation.token_total == user_message.token_count + reply.token_count
+
+
+async def test_a_reply_that_ends_before_its_first_flush_is_due_starts_no_flusher(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 14: the text-so-far flusher is a timer until its first flush is due: a reply over by then makes
+    no task for it (nor for its waits); one still going by then is flushed as before."""
+    started: list[float] = []
+    flush = ReplyGenerator._flush_periodically
+
+    def counted(self: ReplyGenerator, *args: Any) -> Coroutine[Any, Any, None]:
+        started.append(args[-1])
+        return flush(self, *args)
+
+    monkeypatch.setattr(ReplyGenerator, "_flush_periodically", counted)
+    quick = ChatWorld(settings=ReplySettings(flush_interval_seconds=5))
+    conversation = await quick.conversation()
+    assert (await (await quick.say("hi", conversation_id=conversation.id)).result()).content
+    assert started == []
+
+    world = ChatWorld()  # flushes every 10 ms
+    world.model.script(Reply(tokens=("one", " two", " three"), pause_after=2))
+    conversation = await world.conversation()
+    handle = await world.say("count", conversation_id=conversation.id)
+    await asyncio.wait_for(world.model.paused.wait(), 5)
+    for _ in range(100):
+        row = world.db.chat.messages.get(handle.message_id)
+        if row is not None and row.content == "one two":
+            break
+        await asyncio.sleep(0.01)
+    assert len(started) == 1
+    world.model.release()
+    assert (await handle.result()).content == "one two three"
 
 
 async def test_a_send_without_a_conversation_starts_one(world: ChatWorld) -> None:
