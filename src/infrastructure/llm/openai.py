@@ -24,6 +24,7 @@ import msgspec
 import openai
 from openai._models import FinalRequestOptions
 from openai._vendor.httpx_aiohttp.transport import AiohttpTransport
+from yarl import URL
 
 from src.application.shared.ports import Clock
 from src.domain.llm.errors import ProviderError
@@ -59,7 +60,8 @@ class _DirectCall:
     session of the SDK's own transport for that URL, to post it on."""
 
     session: aiohttp.ClientSession
-    url: str
+    #: Parsed once: aiohttp parses a string URL on every call (~25 us of a streamed call's ~650 us of CPU).
+    url: URL
     headers: Mapping[str, str]
     timeout: aiohttp.ClientTimeout
     proxy: Mapping[str, Any]
@@ -91,7 +93,7 @@ def _direct_call(client: openai.AsyncOpenAI) -> _DirectCall:
     proxy = transport.proxy
     return _DirectCall(
         session=transport.client,
-        url=str(request.url),
+        url=URL(str(request.url), encoded=True),
         headers={name: value for name, value in request.headers.items() if name not in ("content-length", "host")},
         timeout=aiohttp.ClientTimeout(
             sock_connect=timeout.get("connect"), sock_read=timeout.get("read"), connect=timeout.get("pool")
