@@ -14,7 +14,12 @@ from redis.asyncio import Redis
 
 from src.application.chat.ports import ReplyEvent, StreamGap, UserEvent
 from src.infrastructure.realtime.pubsub import PubSubHub
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore, stream_key
+from src.infrastructure.realtime.reply_streams import (
+    MIRROR_WINDOW,
+    MemoryReplyStreams,
+    RedisReplyStreamStore,
+    stream_key,
+)
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.resilience import CircuitBreaker
@@ -361,3 +366,27 @@ async def test_the_events_of_several_replies_queued_together_go_in_one_round_tri
                 await asyncio.sleep(0.01)
     finally:
         reader.hub.unsubscribe(stream_key(running), token)
+
+
+async def test_events_appended_within_the_mirror_window_share_one_call(
+    instances: tuple[Instance, Instance], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reply's events a few milliseconds apart (its start, its deltas, its end) are one script call and one
+    stream entry, not one each: the mirror waits ``MIRROR_WINDOW`` after the first."""
+    writer, reader = instances
+    commands: list[object] = []
+    execute = writer.redis.execute_command
+
+    async def counted(*args: object, **options: object) -> object:
+        commands.append(args[0])
+        return await execute(*args, **options)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(writer.redis, "execute_command", counted)
+    reply = uuid.uuid4()
+    await writer.streams.append(reply, delta(1))
+    await asyncio.sleep(MIRROR_WINDOW / 5)
+    await writer.streams.append(reply, delta(2))
+    await writer.streams.flush()
+    assert commands == ["EVALSHA"]
+    assert [entry_id for entry_id, _ in await writer.redis.xrange(stream_key(reply)) or []] == [b"0-2"]
+    assert [e.id for e in await reader.streams.read(reply) or []] == [1, 2]
