@@ -327,6 +327,19 @@ async def test_while_redis_is_unreachable_everything_stays_on_the_instance() -> 
         await redis.aclose()
 
 
+def commands_of(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The name of every command ``redis`` sends from now on (a pipeline's aside), in order."""
+    commands: list[object] = []
+    execute = redis.execute_command
+
+    async def counted(*args: object, **options: object) -> object:
+        commands.append(args[0])
+        return await execute(*args, **options)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(redis, "execute_command", counted)
+    return commands
+
+
 async def test_the_events_of_several_replies_queued_together_go_in_one_round_trip(
     instances: tuple[Instance, Instance], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -334,14 +347,7 @@ async def test_the_events_of_several_replies_queued_together_go_in_one_round_tri
     message and its TTL (a closed one the short one, its events included), an entry Redis already has
     skipped without losing the rest."""
     writer, reader = instances
-    commands: list[object] = []
-    execute = writer.redis.execute_command
-
-    async def counted(*args: object, **options: object) -> object:
-        commands.append(args[0])
-        return await execute(*args, **options)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(writer.redis, "execute_command", counted)
+    commands = commands_of(writer.redis, monkeypatch)
     running, ended, repeated = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
     await writer.redis.xadd(stream_key(repeated), {"b": b"[]"}, id="0-2")  # already there: the id is taken
     heard: list[bytes] = []
@@ -374,14 +380,7 @@ async def test_events_appended_within_the_mirror_window_share_one_call(
     """A reply's events a few milliseconds apart (its start, its deltas, its end) are one script call and one
     stream entry, not one each: the mirror waits ``MIRROR_WINDOW`` after the first."""
     writer, reader = instances
-    commands: list[object] = []
-    execute = writer.redis.execute_command
-
-    async def counted(*args: object, **options: object) -> object:
-        commands.append(args[0])
-        return await execute(*args, **options)  # type: ignore[no-untyped-call]
-
-    monkeypatch.setattr(writer.redis, "execute_command", counted)
+    commands = commands_of(writer.redis, monkeypatch)
     reply = uuid.uuid4()
     await writer.streams.append(reply, delta(1))
     await asyncio.sleep(MIRROR_WINDOW / 5)
