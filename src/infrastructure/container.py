@@ -45,7 +45,6 @@ from src.infrastructure.observability.tracing import (
 )
 from src.infrastructure.persistence.database import build_database_config
 from src.infrastructure.persistence.reply_end import SqlReplyEnds
-from src.infrastructure.persistence.reply_start import SqlReplyStarts
 from src.infrastructure.persistence.scopes import import_every_repository
 from src.infrastructure.persistence.unit_of_work import SqlAlchemyUnitOfWorkFactory
 from src.infrastructure.queue.catalog import JobCatalog, JobSpec, build_job_catalog
@@ -85,6 +84,7 @@ from src.infrastructure.wiring.chat import (
     build_realtime,
     recover_stale_replies_at_start,
     reply_settings,
+    reply_starts,
 )
 from src.infrastructure.wiring.context import context_jobs
 from src.infrastructure.wiring.events import build_event_dispatch
@@ -360,9 +360,7 @@ def build_container(
         pii=ai.chat_pii,
         guard=ai.chat_guard,
         ends=SqlReplyEnds.for_engine(engine, uow.notify_outbox),
-        starts=SqlReplyStarts.for_engine(
-            engine, context_tokens=settings.chat.context_tokens, summaries=settings.chat.context_summary
-        ),
+        starts=reply_starts(settings, engine),
     )
     notifications = build_notifications(settings, uow, clock, realtime.user_events, tier_budgets)
     audit_moderation = build_audit_moderation(settings, uow, clock, mask_excerpt=ai.pii.mask)

@@ -13,13 +13,9 @@ import pytest
 from redis.asyncio import Redis
 
 from src.application.chat.ports import ReplyEvent, StreamGap, UserEvent
+from src.infrastructure.realtime.memory_streams import MemoryReplyStreams
 from src.infrastructure.realtime.pubsub import PubSubHub
-from src.infrastructure.realtime.reply_streams import (
-    MIRROR_WINDOW,
-    MemoryReplyStreams,
-    RedisReplyStreamStore,
-    stream_key,
-)
+from src.infrastructure.realtime.reply_streams import MIRROR_WINDOW, RedisReplyStreamStore, stream_key
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents
 from src.infrastructure.resilience import CircuitBreaker

@@ -11,7 +11,7 @@ import pytest
 
 from src.application.chat.ports import ReplyEvent
 from src.domain.chat.errors import MessageNotFound
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams
+from src.infrastructure.realtime.memory_streams import MemoryReplyStreams
 from src.interfaces.http.routes.chat.sse import HEARTBEAT, _frames, encode_event, sse_response
 
 

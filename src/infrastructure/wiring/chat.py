@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.ai.pii_stream import ChatPiiPolicy
@@ -36,9 +37,11 @@ from src.application.chat.update_conversation import UpdateConversation
 from src.application.shared.ports import Clock
 from src.application.unit_of_work import AppUnitOfWorkFactory
 from src.infrastructure.logging import get_logger
+from src.infrastructure.persistence.reply_start import SqlReplyStarts
 from src.infrastructure.realtime.connection_slots import ConnectionSlots
+from src.infrastructure.realtime.memory_streams import MemoryReplyStreams
 from src.infrastructure.realtime.pubsub import PubSubHub
-from src.infrastructure.realtime.reply_streams import LOCAL_TTL_WITH_REDIS, MemoryReplyStreams, RedisReplyStreamStore
+from src.infrastructure.realtime.reply_streams import LOCAL_TTL_WITH_REDIS, RedisReplyStreamStore
 from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents
@@ -94,6 +97,14 @@ def reply_settings(settings: Settings) -> ReplySettings:
         grounding_passages=settings.chat.grounding_passages,
         context_tokens=settings.chat.context_tokens,
         summarize=settings.chat.context_summary,
+    )
+
+
+def reply_starts(settings: Settings, engine: AsyncEngine) -> SqlReplyStarts | None:
+    """A send's statements on PostgreSQL (``None`` elsewhere), bounded by the deployment's context cap and
+    whether running summaries are on."""
+    return SqlReplyStarts.for_engine(
+        engine, context_tokens=settings.chat.context_tokens, summaries=settings.chat.context_summary
     )
 
 

@@ -25,7 +25,8 @@ from src.domain.shared.rate_limit import RateLimitPolicy
 from src.domain.usage.model import TierBudgets
 from src.infrastructure.llm.catalog import FileModelCatalog
 from src.infrastructure.rate_limit.memory_limiter import MemoryRateLimiter
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams, RedisReplyStreamStore
+from src.infrastructure.realtime.memory_streams import MemoryReplyStreams
+from src.infrastructure.realtime.reply_streams import RedisReplyStreamStore
 from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents

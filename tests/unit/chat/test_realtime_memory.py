@@ -8,7 +8,7 @@ import uuid
 import pytest
 
 from src.application.chat.ports import EventsLost, ReplyEvent, UserEvent
-from src.infrastructure.realtime.reply_streams import MemoryReplyStreams
+from src.infrastructure.realtime.memory_streams import MemoryReplyStreams
 from src.infrastructure.realtime.stop_signals import PubSubStopSignals
 from src.infrastructure.realtime.user_events import PubSubUserEvents
 
