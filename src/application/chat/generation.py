@@ -1,8 +1,8 @@
 """ReplyGenerator: the body of the task that writes one assistant reply.
 
 It reads the model's stream and, for every piece of text, appends a ``delta`` event to the reply
-stream (which every reader follows). Apart from that, every ``flush_interval_seconds`` it writes the
-text so far to the assistant message row and renews the conversation's reply lock. When the model
+stream (which every reader follows). Apart from that, its ``ProgressWriter`` writes the text so far to
+the assistant message row every ``flush_interval_seconds`` and renews the conversation's reply lock. When the model
 ends (or fails, or a stop is requested, or the process shuts down) it stores the reply in full,
 charges its usage once, frees the conversation, and appends the terminal ``done`` or ``error`` event.
 When the database is away at that moment, the final write is tried again with backoff (the whole text
@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from src.application.chat.early_call import StartedCall
@@ -31,6 +31,7 @@ from src.application.chat.ports import (
     UserEvent,
     UserEvents,
 )
+from src.application.chat.progress_writer import ProgressWriter
 from src.application.chat.recovery import reply_cost, usage_record_for
 from src.application.chat.reply_job import (
     IncompleteStream,
@@ -114,13 +115,8 @@ class ReplyGenerator:
         if state is None:
             state = ReplyProgress(next_event_id=job.first_event_id)
         consumer = asyncio.ensure_future(self._consume(job, state))
-        # Most replies end before their first flush is due: until then the flusher is a timer, not a task.
-        flusher: list[asyncio.Future[None]] = []
-        began = self._clock.monotonic()
-        due = asyncio.get_running_loop().call_later(
-            self._settings.flush_interval_seconds,
-            lambda: flusher.append(asyncio.ensure_future(self._flush_periodically(job, state, consumer, began))),
-        )
+        progress = ProgressWriter(self._uow, self._clock, self._settings, job, state, lock_lost=consumer.cancel)
+        progress.start()
         interrupted = False
 
         def stop() -> None:
@@ -139,10 +135,7 @@ class ReplyGenerator:
         finally:
             # Not cancelled: a progress write under way completes (its transaction ends cleanly).
             state.ended.set()
-            due.cancel()
-            for task in flusher:
-                with contextlib.suppress(BaseException):
-                    await task
+            await progress.stop()
             if job.call is not None:  # cancelled before the consumer read it: the call still runs
                 with contextlib.suppress(BaseException):
                     await job.call.cancel()
@@ -214,51 +207,6 @@ class ReplyGenerator:
         with contextlib.suppress(Exception):  # the stores are best effort; the row keeps the text
             await self._streams.append(job.message_id, event)
         return event
-
-    # -- progress ---------------------------------------------------------------------------------
-
-    async def _flush_periodically(
-        self, job: ReplyJob, state: ReplyProgress, consumer: asyncio.Future[None], began: float
-    ) -> None:
-        """From one interval after the reply ``began`` (monotonic), every interval: its text so far, and its
-        lease renewed every third of it."""
-        interval = self._settings.flush_interval_seconds
-        renew_every = max(interval, self._settings.lease_seconds / 3)
-        last_renewal = began
-        first = True
-        while not state.ended.is_set():
-            if not first:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(state.ended.wait(), interval)
-                if state.ended.is_set():
-                    return
-            first = False
-            try:
-                if state.chars != state.stored_chars:
-                    chars = state.chars
-                    async with self._uow() as tx:
-                        await tx.messages.save_progress(
-                            job.message_id,
-                            content=state.text,
-                            last_event_id=state.next_event_id - 1,
-                            now=self._clock.now(),
-                        )
-                    state.stored_chars = chars
-                if self._clock.monotonic() - last_renewal >= renew_every:
-                    async with self._uow() as tx:
-                        held = await tx.conversations.renew_reply(
-                            job.conversation_id, job.message_id, lease_until=self._lease_until()
-                        )
-                    last_renewal = self._clock.monotonic()
-                    if not held:
-                        state.lock_lost = True
-                        consumer.cancel()
-                        return
-            except Exception:  # noqa: BLE001, S112 - a failed flush is retried at the next tick
-                continue
-
-    def _lease_until(self) -> datetime:
-        return self._clock.now() + timedelta(seconds=self._settings.lease_seconds)
 
     # -- the end ----------------------------------------------------------------------------------
 

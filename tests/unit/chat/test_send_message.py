@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from src.application.chat.generation import ReplyGenerator
 from src.application.chat.ports import ReplyEvent, ReplyStreamStore, StreamGap, UserEvent
+from src.application.chat.progress_writer import ProgressWriter
 from src.application.chat.regenerate_reply import RegenerateReplyCommand
 from src.application.chat.resume_reply_stream import ResumeReplyStream, ResumeReplyStreamQuery
 from src.application.chat.send_message import SendMessageCommand
@@ -86,13 +86,13 @@ async def test_a_reply_that_ends_before_its_first_flush_is_due_starts_no_flusher
     """Issue 14: the text-so-far flusher is a timer until its first flush is due: a reply over by then makes
     no task for it (nor for its waits); one still going by then is flushed as before."""
     started: list[float] = []
-    flush = ReplyGenerator._flush_periodically
+    run = ProgressWriter._run
 
-    def counted(self: ReplyGenerator, *args: Any) -> Coroutine[Any, Any, None]:
-        started.append(args[-1])
-        return flush(self, *args)
+    def counted(self: ProgressWriter, began: float) -> Coroutine[Any, Any, None]:
+        started.append(began)
+        return run(self, began)
 
-    monkeypatch.setattr(ReplyGenerator, "_flush_periodically", counted)
+    monkeypatch.setattr(ProgressWriter, "_run", counted)
     quick = ChatWorld(settings=ReplySettings(flush_interval_seconds=5))
     conversation = await quick.conversation()
     assert (await (await quick.say("hi", conversation_id=conversation.id)).result()).content
