@@ -31,6 +31,7 @@ from src.domain.llm.model import (
     estimate_usage,
 )
 from src.infrastructure.clock import SystemClock
+from src.infrastructure.llm.base import ProviderTimeouts
 from src.infrastructure.llm.openai import OpenAIChatModel
 from tests.fakes.llm_server import FakeProviderServer, Reply
 from tests.fakes.network_guard import NonLoopbackConnection
@@ -201,8 +202,8 @@ async def test_each_sdk_sends_its_providers_wire_details(
 async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
     fake: FakeProviderServer, make_adapter: AdapterFactory
 ) -> None:
-    """The adapter posts a body it prepares on the SDK transport's aiohttp session: the request on the
-    wire must be the one ``chat.completions.create(stream=True)`` sends (path, headers, body)."""
+    """The adapter posts a body it prepares on its own lean HTTP client: the request on the wire must be the
+    one ``chat.completions.create(stream=True)`` sends (path, headers, body)."""
     adapter = make_adapter("openai")
     await collect(adapter.stream(request("openai", temperature=0.2, max_output_tokens=32)))
     assert isinstance(adapter, OpenAIChatModel)
@@ -222,6 +223,8 @@ async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
             pass
     finally:
         await sdk.close()
+    assert adapter._direct is not None
+    assert adapter._direct.pool is not None  # the lean client, not aiohttp
     ours, theirs = fake.requests_for("openai")
     assert ours.path == theirs.path == "/v1/chat/completions"
     assert ours.body == theirs.body
@@ -471,6 +474,18 @@ async def test_an_unreachable_provider_is_unavailable(provider: str, make_adapte
         await make_adapter(provider, base=base).complete(request(provider))
     with pytest.raises(ProviderUnavailable):
         await collect(make_adapter(provider, base=base).stream(request(provider)))
+
+
+async def test_an_openai_stream_that_cannot_connect_in_time_is_a_timeout(make_adapter: AdapterFactory) -> None:
+    """The lean client's own connect timeout (the SDK's ``connect``) is a timeout, not a failure."""
+    with socket.socket() as full:  # a listener whose queue is full: the next handshake never ends
+        full.bind(("127.0.0.1", 0))
+        full.listen(0)
+        with socket.create_connection(full.getsockname(), timeout=1):
+            timeouts = ProviderTimeouts(connect=0.2, read=5.0, total=30.0, stream_idle=5.0)
+            base = f"http://127.0.0.1:{full.getsockname()[1]}/v1"
+            with pytest.raises(ProviderTimeout, match="did not answer in time"):
+                await collect(make_adapter("openai", base=base, timeouts=timeouts).stream(request("openai")))
 
 
 async def test_an_adapter_refuses_another_providers_model(make_adapter: AdapterFactory) -> None:
