@@ -206,6 +206,12 @@ class OpenAIChatModel(ProviderAdapter):
             async with direct.pool.post(_JSON.encode(body)) as answer:
                 if answer.status >= 400:
                     raise _ErrorResponse(answer.status, await answer.read(), answer.headers)
+                if answer.status >= 300:  # not followed: the key would go wherever it points
+                    raise ProviderUnavailable(
+                        f"{self.provider} answered with a redirect ({answer.status}): its base URL should be the"
+                        " address it points to",
+                        provider=self.provider,
+                    )
                 async for chunk in stream_chunks(sse_lines(answer.pieces()), self.provider):
                     yield chunk_event(chunk)
             return

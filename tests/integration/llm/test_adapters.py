@@ -415,6 +415,16 @@ async def test_http_errors_map_into_the_domain_and_the_sdk_never_retries(
     assert len(fake.requests_for(provider)) == 1, "SDK-level retries must be off"
 
 
+async def test_an_openai_stream_answered_with_a_redirect_does_not_follow_it(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """The key is not sent wherever a redirect points; the operator is told to fix the base URL."""
+    fake.script("openai", Reply(status=307, headers={"location": "http://elsewhere.invalid/v1/chat/completions"}))
+    with pytest.raises(ProviderUnavailable, match=r"redirect \(307\)"):
+        await collect(make_adapter("openai").stream(request("openai")))
+    assert len(fake.requests_for("openai")) == 1
+
+
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_a_429_is_rate_limited_with_the_providers_retry_after(
     provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
