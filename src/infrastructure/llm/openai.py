@@ -97,7 +97,7 @@ def _direct_call(client: openai.AsyncOpenAI) -> _DirectCall:
     proxy = transport.proxy
     url = URL(str(request.url), encoded=True)
     headers = {name: value for name, value in request.headers.items() if name not in ("content-length", "host")}
-    limits = openai.DEFAULT_CONNECTION_LIMITS
+    limits = transport.limits  # the SDK's (DEFAULT_CONNECTION_LIMITS)
     return _DirectCall(
         pool=StreamingPool(
             url,
@@ -107,6 +107,8 @@ def _direct_call(client: openai.AsyncOpenAI) -> _DirectCall:
             max_connections=limits.max_connections or 1000,
             max_idle=limits.max_keepalive_connections or 100,
             idle_seconds=limits.keepalive_expiry or 5.0,
+            # The SDK transport's own: the authorities it trusts (certifi's, or SSL_CERT_FILE/SSL_CERT_DIR).
+            ssl_context=transport.ssl_context,
         )
         if proxy is None
         else None,

@@ -7,7 +7,7 @@ of CPU per streamed call here, ~12 % of a whole chat reply; this costs a fractio
 a provider's streamed call needs and no more:
 
 - ``POST`` of a prepared body with fixed headers (the SDK's), to one origin, ``http`` or ``https`` (TLS with
-  the system's certificate authorities and the host name checked, as aiohttp does by default);
+  the host name checked, trusting the authorities of the context given: the SDK's, else the system's);
 - answers framed by ``Transfer-Encoding: chunked``, ``Content-Length`` or the end of the connection; interim
   ``1xx`` answers skipped; ``gzip`` and ``deflate`` bodies decoded (the SDK's headers accept them);
 - connections kept alive and reused, newest first, up to ``max_idle`` of them, each at most ``idle_seconds``;
@@ -318,8 +318,10 @@ class StreamingPool:
         self.port = target.port or (443 if target.scheme == "https" else 80)
         self._ssl: ssl.SSLContext | None = None
         if target.scheme == "https":
-            self._ssl = ssl_context or ssl.create_default_context()
-            self._ssl.set_alpn_protocols(["http/1.1"])
+            if ssl_context is None:
+                ssl_context = ssl.create_default_context()
+                ssl_context.set_alpn_protocols(["http/1.1"])
+            self._ssl = ssl_context
         authority = f"[{self.host}]" if ":" in self.host else self.host
         if not target.is_default_port():
             authority += f":{self.port}"
