@@ -32,7 +32,7 @@ from src.domain.llm.model import (
 )
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.llm.base import ProviderTimeouts
-from src.infrastructure.llm.openai import OpenAIChatModel
+from src.infrastructure.llm.openai import OpenAIChatModel, _direct_call
 from tests.fakes.llm_server import FakeProviderServer, Reply
 from tests.fakes.network_guard import NonLoopbackConnection
 from tests.integration.llm.conftest import KEYS, MODELS, TIMEOUTS, AdapterFactory
@@ -231,6 +231,20 @@ async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
     assert {k: v for k, v in ours.headers.items() if k != "host"} == {
         k: v for k, v in theirs.headers.items() if k != "host"
     }
+
+
+async def test_an_openai_stream_over_tls_trusts_what_the_sdk_trusts(network_guard: list[str]) -> None:
+    """The lean client takes the SDK transport's TLS context (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``)
+    and its connection limits, so a deployment's trust settings apply to streams as to everything else."""
+    adapter = OpenAIChatModel(SystemClock(), TIMEOUTS, api_key="sk", base_url="https://llm.example.com/v1")
+    try:
+        direct = _direct_call(adapter._client)
+        transport = adapter._client._client._transport_for_url(direct.url)  # type: ignore[arg-type]
+        assert direct.pool is not None
+        assert direct.pool._ssl is transport.ssl_context  # type: ignore[attr-defined]
+        assert direct.pool._max_idle == transport.limits.max_keepalive_connections  # type: ignore[attr-defined]
+    finally:
+        await adapter.aclose()
 
 
 async def test_sampling_options_reach_each_provider_in_its_own_words(
