@@ -3,7 +3,8 @@
 One ``AsyncGroq`` client per process, SDK retries off, connect/read timeouts from settings. Groq
 reports a stream's usage in ``x_groq.usage`` on its last chunk, and in a usage chunk when asked with
 ``stream_options`` (which the SDK does not know: it goes in ``extra_body``); whichever arrives is
-used, the last one winning. The response is read as lines (``openai_wire.stream_chunks``) and closed
+used, the last one winning. A streamed call is posted by Parley with what the SDK computes for it
+(``direct_call.py``, as OpenAI's); the response is read as lines (``openai_wire.stream_chunks``) and closed
 when its reader stops, early or not.
 """
 
@@ -13,6 +14,8 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import groq
+import msgspec
+from groq._models import FinalRequestOptions
 
 from src.application.shared.ports import Clock
 from src.domain.llm.errors import ProviderError
@@ -23,18 +26,21 @@ from src.infrastructure.llm.base import (
     ProviderEvent,
     ProviderTimeouts,
 )
+from src.infrastructure.llm.direct_call import DirectCall, mapped_error
 from src.infrastructure.llm.openai_wire import (
     chunk_event,
     completion_answer,
     map_openai_style_error,
     sampling_options,
-    stream_chunks,
     usage_of,
 )
 
 PROVIDER = "groq"
 #: The SDK adds ``/openai/v1/...`` to this.
 DEFAULT_BASE_URL = "https://api.groq.com"
+#: The path of a chat completion under the base URL.
+_PATH = "/openai/v1/chat/completions"
+_JSON = msgspec.json.Encoder()
 
 
 class GroqChatModel(ProviderAdapter):
@@ -50,8 +56,11 @@ class GroqChatModel(ProviderAdapter):
             max_retries=0,
             http_client=groq.DefaultAioHttpClient(timeout=timeout),  # as the OpenAI adapter's (openai.py)
         )
+        self._direct: DirectCall | None = None  # built on the first streamed call
 
     async def aclose(self) -> None:
+        if self._direct is not None:
+            await self._direct.aclose()
         await self._client.close()
 
     def _arguments(self, request: ChatRequest, model: str) -> dict[str, Any]:
@@ -69,20 +78,23 @@ class GroqChatModel(ProviderAdapter):
         return arguments
 
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
-        # As OpenAI's adapter: the SDK's request path, the chunks read as lines and decoded with msgspec.
-        call = self._client.chat.completions.with_streaming_response.create(
-            **self._arguments(request, model), stream=True, extra_body={"stream_options": {"include_usage": True}}
-        )
-        async with call as response:
-            async for chunk in stream_chunks(response.iter_lines(), self.provider):
-                event = chunk_event(chunk)
-                if event.usage is None and chunk.x_groq is not None:
-                    event.usage = usage_of(chunk.x_groq.usage)
-                yield event
+        # As OpenAI's adapter: posted by Parley with what the SDK computes (``direct_call.py``), the chunks
+        # read as lines and decoded with msgspec.
+        body = self._arguments(request, model)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = DirectCall.of(self._client, _PATH, FinalRequestOptions)
+        async for chunk in direct.stream(_JSON.encode(body), self.provider):
+            event = chunk_event(chunk)
+            if event.usage is None and chunk.x_groq is not None:
+                event.usage = usage_of(chunk.x_groq.usage)
+            yield event
 
     async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:
         completion = await self._client.chat.completions.create(**self._arguments(request, model))
         return completion_answer(completion)
 
     def _map_error(self, exc: Exception) -> ProviderError:
-        return map_openai_style_error(exc, self.provider, groq)
+        return mapped_error(exc, self.provider) or map_openai_style_error(exc, self.provider, groq)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections.abc import AsyncIterator
+from typing import Any
 
+import groq
 import openai
 import pytest
+from openai._models import FinalRequestOptions
 
 from src.domain.llm.errors import (
     ContentBlocked,
@@ -32,7 +35,9 @@ from src.domain.llm.model import (
 )
 from src.infrastructure.clock import SystemClock
 from src.infrastructure.llm.base import ProviderTimeouts
-from src.infrastructure.llm.openai import OpenAIChatModel, _direct_call
+from src.infrastructure.llm.direct_call import DirectCall
+from src.infrastructure.llm.groq import GroqChatModel
+from src.infrastructure.llm.openai import OpenAIChatModel
 from tests.fakes.llm_server import FakeProviderServer, Reply
 from tests.fakes.network_guard import NonLoopbackConnection
 from tests.integration.llm.conftest import KEYS, MODELS, TIMEOUTS, AdapterFactory
@@ -233,12 +238,45 @@ async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
     }
 
 
+async def test_a_groq_stream_sends_what_the_sdks_own_create_sends(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """Groq's streamed call is posted by Parley too (``direct_call.py``): the same request on the wire as the
+    SDK's ``chat.completions.create(stream=True)`` with ``stream_options`` (path, headers, body)."""
+    adapter = make_adapter("groq")
+    await collect(adapter.stream(request("groq", temperature=0.2, max_output_tokens=32)))
+    assert isinstance(adapter, GroqChatModel)
+    assert adapter._direct is not None
+    assert adapter._direct.pool is not None  # the lean client, not aiohttp
+    sdk = groq.AsyncGroq(api_key=KEYS["groq"], base_url=fake.base_url, max_retries=0, timeout=adapter._client.timeout)
+    try:
+        messages: Any = [{"role": m.role.value, "content": m.content} for m in request("groq").messages]
+        stream: Any = await sdk.chat.completions.create(
+            model=MODELS["groq"].split("/", 1)[1],
+            messages=messages,
+            temperature=0.2,
+            max_completion_tokens=32,
+            stream=True,
+            extra_body={"stream_options": {"include_usage": True}},
+        )
+        async for _ in stream:
+            pass
+    finally:
+        await sdk.close()
+    ours, theirs = fake.requests_for("groq")
+    assert ours.path == theirs.path == "/openai/v1/chat/completions"
+    assert ours.body == theirs.body
+    assert {k: v for k, v in ours.headers.items() if k != "host"} == {
+        k: v for k, v in theirs.headers.items() if k != "host"
+    }
+
+
 async def test_an_openai_stream_over_tls_trusts_what_the_sdk_trusts(network_guard: list[str]) -> None:
     """The lean client takes the SDK transport's TLS context (certifi, or ``SSL_CERT_FILE``/``SSL_CERT_DIR``)
     and its connection limits, so a deployment's trust settings apply to streams as to everything else."""
     adapter = OpenAIChatModel(SystemClock(), TIMEOUTS, api_key="sk", base_url="https://llm.example.com/v1")
     try:
-        direct = _direct_call(adapter._client)
+        direct = DirectCall.of(adapter._client, "/chat/completions", FinalRequestOptions)
         transport = adapter._client._client._transport_for_url(direct.url)  # type: ignore[arg-type]
         assert direct.pool is not None
         assert direct.pool._ssl is transport.ssl_context  # type: ignore[attr-defined]
