@@ -19,6 +19,7 @@ from typing import Any
 
 import aiohttp
 import httpx_aiohttp
+import msgspec
 from openai._vendor.httpx_aiohttp.transport import AiohttpTransport as OpenAIAiohttpTransport
 from yarl import URL
 
@@ -26,6 +27,7 @@ from src.domain.llm.errors import ProviderError, ProviderTimeout, ProviderUnavai
 from src.infrastructure.llm.openai_wire import WireChunk, sse_lines, status_error, stream_chunks
 from src.infrastructure.llm.stream_http import ConnectFailed, ConnectTimedOut, HttpStreamError, StreamingPool
 
+_JSON = msgspec.json.Encoder()
 #: The SDKs' aiohttp transports (``openai[aiohttp]`` vendors its own; ``groq[aiohttp]`` uses the package).
 _TRANSPORTS = (OpenAIAiohttpTransport, httpx_aiohttp.AiohttpTransport)
 
@@ -138,3 +140,29 @@ def mapped_error(exc: Exception, provider: str) -> ProviderError | None:
     if isinstance(exc, HttpStreamError):
         return ProviderUnavailable(f"{provider} broke off or sent something unreadable", provider=provider)
     return None
+
+
+class StreamedCompletions:
+    """The streamed chat completions of an SDK ``client`` at ``path``, posted directly (``DirectCall``, built on
+    the first call, in the event loop that makes it); ``options``: the SDK's ``FinalRequestOptions``."""
+
+    def __init__(self, client: Any, path: str, options: Any) -> None:
+        self._client = client
+        self._path = path
+        self._options = options
+        #: The direct call, once built.
+        self.call: DirectCall | None = None
+
+    async def stream(self, body: dict[str, Any], provider: str) -> AsyncIterator[WireChunk]:
+        """The chunks of the chat completion of ``body`` (its JSON fields but for streaming), with usage."""
+        call = self.call
+        if call is None:
+            call = self.call = DirectCall.of(self._client, self._path, self._options)
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+        async for chunk in call.stream(_JSON.encode(body), provider):
+            yield chunk
+
+    async def aclose(self) -> None:
+        if self.call is not None:
+            await self.call.aclose()

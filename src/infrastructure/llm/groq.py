@@ -14,7 +14,6 @@ from collections.abc import AsyncGenerator
 from typing import Any
 
 import groq
-import msgspec
 from groq._models import FinalRequestOptions
 
 from src.application.shared.ports import Clock
@@ -26,7 +25,7 @@ from src.infrastructure.llm.base import (
     ProviderEvent,
     ProviderTimeouts,
 )
-from src.infrastructure.llm.direct_call import DirectCall, mapped_error
+from src.infrastructure.llm.direct_call import StreamedCompletions, mapped_error
 from src.infrastructure.llm.openai_wire import (
     chunk_event,
     completion_answer,
@@ -40,7 +39,6 @@ PROVIDER = "groq"
 DEFAULT_BASE_URL = "https://api.groq.com"
 #: The path of a chat completion under the base URL.
 _PATH = "/openai/v1/chat/completions"
-_JSON = msgspec.json.Encoder()
 
 
 class GroqChatModel(ProviderAdapter):
@@ -56,11 +54,10 @@ class GroqChatModel(ProviderAdapter):
             max_retries=0,
             http_client=groq.DefaultAioHttpClient(timeout=timeout),  # as the OpenAI adapter's (openai.py)
         )
-        self._direct: DirectCall | None = None  # built on the first streamed call
+        self._streams = StreamedCompletions(self._client, _PATH, FinalRequestOptions)
 
     async def aclose(self) -> None:
-        if self._direct is not None:
-            await self._direct.aclose()
+        await self._streams.aclose()
         await self._client.close()
 
     def _arguments(self, request: ChatRequest, model: str) -> dict[str, Any]:
@@ -80,13 +77,7 @@ class GroqChatModel(ProviderAdapter):
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
         # As OpenAI's adapter: posted by Parley with what the SDK computes (``direct_call.py``), the chunks
         # read as lines and decoded with msgspec.
-        body = self._arguments(request, model)
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-        direct = self._direct
-        if direct is None:
-            direct = self._direct = DirectCall.of(self._client, _PATH, FinalRequestOptions)
-        async for chunk in direct.stream(_JSON.encode(body), self.provider):
+        async for chunk in self._streams.stream(self._arguments(request, model), self.provider):
             event = chunk_event(chunk)
             if event.usage is None and chunk.x_groq is not None:
                 event.usage = usage_of(chunk.x_groq.usage)

@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from typing import Any
 
-import msgspec
 import openai
 from openai._models import FinalRequestOptions
 
@@ -32,7 +31,7 @@ from src.infrastructure.llm.base import (
     ProviderEvent,
     ProviderTimeouts,
 )
-from src.infrastructure.llm.direct_call import DirectCall, mapped_error
+from src.infrastructure.llm.direct_call import StreamedCompletions, mapped_error
 from src.infrastructure.llm.openai_wire import (
     chunk_event,
     completion_answer,
@@ -41,7 +40,6 @@ from src.infrastructure.llm.openai_wire import (
 )
 
 PROVIDER = "openai"
-_JSON = msgspec.json.Encoder()
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 #: Sent as the key to OpenAI-compatible servers that need none (the SDK refuses an empty key).
 NO_KEY_PLACEHOLDER = "unused"
@@ -75,14 +73,13 @@ class OpenAIChatModel(ProviderAdapter):
             # before each request (bench_gateway, side by side).
             http_client=openai.DefaultAioHttpClient(timeout=timeout),
         )
-        self._direct: DirectCall | None = None  # built on the first streamed call
+        self._streams = StreamedCompletions(self._client, _PATH, FinalRequestOptions)
         # OpenAI itself wants max_completion_tokens (its reasoning models refuse max_tokens); other
         # OpenAI-compatible servers are surer to know max_tokens.
         self._max_tokens_field = "max_completion_tokens" if base_url is None else "max_tokens"
 
     async def aclose(self) -> None:
-        if self._direct is not None:
-            await self._direct.aclose()
+        await self._streams.aclose()
         await self._client.close()
 
     def _body(self, request: ChatRequest, model: str) -> dict[str, Any]:
@@ -113,13 +110,7 @@ class OpenAIChatModel(ProviderAdapter):
         # Posted by Parley with what the SDK computes for the call (``direct_call.py``); ``create`` would
         # also walk its ~40 keyword arguments through a TypedDict transform (the request on the wire is
         # the same).
-        body = self._body(request, model)
-        body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
-        direct = self._direct
-        if direct is None:
-            direct = self._direct = DirectCall.of(self._client, _PATH, FinalRequestOptions)
-        async for chunk in direct.stream(_JSON.encode(body), self.provider):
+        async for chunk in self._streams.stream(self._body(request, model), self.provider):
             yield chunk_event(chunk)
 
     async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:

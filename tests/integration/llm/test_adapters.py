@@ -228,8 +228,8 @@ async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
             pass
     finally:
         await sdk.close()
-    assert adapter._direct is not None
-    assert adapter._direct.pool is not None  # the lean client, not aiohttp
+    assert adapter._streams.call is not None
+    assert adapter._streams.call.pool is not None  # the lean client, not aiohttp
     ours, theirs = fake.requests_for("openai")
     assert ours.path == theirs.path == "/v1/chat/completions"
     assert ours.body == theirs.body
@@ -246,8 +246,8 @@ async def test_a_groq_stream_sends_what_the_sdks_own_create_sends(
     adapter = make_adapter("groq")
     await collect(adapter.stream(request("groq", temperature=0.2, max_output_tokens=32)))
     assert isinstance(adapter, GroqChatModel)
-    assert adapter._direct is not None
-    assert adapter._direct.pool is not None  # the lean client, not aiohttp
+    assert adapter._streams.call is not None
+    assert adapter._streams.call.pool is not None  # the lean client, not aiohttp
     sdk = groq.AsyncGroq(api_key=KEYS["groq"], base_url=fake.base_url, max_retries=0, timeout=adapter._client.timeout)
     try:
         messages: Any = [{"role": m.role.value, "content": m.content} for m in request("groq").messages]
