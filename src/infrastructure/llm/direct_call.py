@@ -13,7 +13,8 @@ and its chunks decoded with msgspec (``openai_wire``); an HTTP error is mapped a
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +29,8 @@ from src.infrastructure.llm.openai_wire import WireChunk, sse_lines, status_erro
 from src.infrastructure.llm.stream_http import ConnectFailed, ConnectTimedOut, HttpStreamError, StreamingPool
 
 _JSON = msgspec.json.Encoder()
+#: An answer to a direct call: its status, headers, whole body (read at most once) and body in pieces.
+_Answer = tuple[int, Mapping[str, str], Callable[[], Awaitable[bytes]], AsyncIterator[bytes]]
 #: The SDKs' aiohttp transports (``openai[aiohttp]`` vendors its own; ``groq[aiohttp]`` uses the package).
 _TRANSPORTS = (OpenAIAiohttpTransport, httpx_aiohttp.AiohttpTransport)
 
@@ -73,19 +76,23 @@ class DirectCall:
         url = URL(str(request.url), encoded=True)
         headers = {name: value for name, value in request.headers.items() if name not in ("content-length", "host")}
         limits = transport.limits  # the SDK's own
-        pool = StreamingPool(
-            url,
-            headers,
-            connect_timeout=timeout.get("connect"),
-            pool_timeout=timeout.get("pool"),
-            max_connections=limits.max_connections or 1000,
-            max_idle=limits.max_keepalive_connections or 100,
-            idle_seconds=limits.keepalive_expiry or 5.0,
-            # The SDK transport's own: the authorities it trusts (certifi's, or SSL_CERT_FILE/SSL_CERT_DIR).
-            ssl_context=transport.ssl_context,
+        pool = (
+            StreamingPool(
+                url,
+                headers,
+                connect_timeout=timeout.get("connect"),
+                pool_timeout=timeout.get("pool"),
+                max_connections=limits.max_connections or 1000,
+                max_idle=limits.max_keepalive_connections or 100,
+                idle_seconds=limits.keepalive_expiry or 5.0,
+                # The SDK transport's own: the authorities it trusts (certifi's, or SSL_CERT_FILE/SSL_CERT_DIR).
+                ssl_context=transport.ssl_context,
+            )
+            if proxy is None
+            else None
         )
         return cls(
-            pool=pool if proxy is None else None,
+            pool=pool,
             session=transport.client,
             url=url,
             headers=headers,
@@ -102,27 +109,31 @@ class DirectCall:
         )
 
     async def stream(self, body: bytes, provider: str) -> AsyncIterator[WireChunk]:
-        """Post ``body`` (the JSON of a streamed chat completion) and yield its chunks."""
+        """Post ``body`` (the JSON of a streamed chat completion) and yield its chunks. A redirect is not
+        followed on either path: the key would go wherever it points."""
+        async with self._post(body) as (status, headers, read, pieces):
+            if status >= 400:
+                raise ErrorResponse(status, await read(), headers)
+            if status >= 300:
+                raise ProviderUnavailable(
+                    f"{provider} answered with a redirect ({status}): its base URL should be the address it points to",
+                    provider=provider,
+                )
+            async for chunk in stream_chunks(sse_lines(pieces), provider):
+                yield chunk
+
+    @contextlib.asynccontextmanager
+    async def _post(self, body: bytes) -> AsyncIterator[_Answer]:
+        """The answer's status, headers, whole body (a read) and body in pieces, on the lean client or
+        through the proxy on the SDK's aiohttp session."""
         if self.pool is not None:
             async with self.pool.post(body) as answer:
-                if answer.status >= 400:
-                    raise ErrorResponse(answer.status, await answer.read(), answer.headers)
-                if answer.status >= 300:  # not followed: the key would go wherever it points
-                    raise ProviderUnavailable(
-                        f"{provider} answered with a redirect ({answer.status}): its base URL should be the"
-                        " address it points to",
-                        provider=provider,
-                    )
-                async for chunk in stream_chunks(sse_lines(answer.pieces()), provider):
-                    yield chunk
+                yield answer.status, answer.headers, answer.read, answer.pieces()
             return
         async with self.session.post(
-            self.url, data=body, headers=self.headers, timeout=self.timeout, **self.proxy
+            self.url, data=body, headers=self.headers, timeout=self.timeout, allow_redirects=False, **self.proxy
         ) as response:
-            if response.status >= 400:
-                raise ErrorResponse(response.status, await response.read(), response.headers)
-            async for chunk in stream_chunks(sse_lines(response.content.iter_any()), provider):
-                yield chunk
+            yield response.status, response.headers, response.read, response.content.iter_any()
 
     async def aclose(self) -> None:
         if self.pool is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 from collections.abc import AsyncIterator
 from typing import Any
@@ -474,6 +475,23 @@ async def test_an_openai_stream_answered_with_a_redirect_does_not_follow_it(
     fake.script("openai", Reply(status=307, headers={"location": "http://elsewhere.invalid/v1/chat/completions"}))
     with pytest.raises(ProviderUnavailable, match=r"redirect \(307\)"):
         await collect(make_adapter("openai").stream(request("openai")))
+    assert len(fake.requests_for("openai")) == 1
+
+
+async def test_a_stream_through_the_sdks_aiohttp_session_does_not_follow_a_redirect_either(
+    fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """The path a proxy takes (the SDK transport's aiohttp session, which follows redirects by default)
+    refuses a redirect as the lean client does."""
+    adapter = make_adapter("openai")
+    await collect(adapter.stream(request("openai")))
+    assert isinstance(adapter, OpenAIChatModel)
+    assert adapter._streams.call is not None
+    adapter._streams.call = dataclasses.replace(adapter._streams.call, pool=None)  # the aiohttp session's path
+    fake.clear()
+    fake.script("openai", Reply(status=307, headers={"location": "http://elsewhere.invalid/v1/chat/completions"}))
+    with pytest.raises(ProviderUnavailable, match=r"redirect \(307\)"):
+        await collect(adapter.stream(request("openai")))
     assert len(fake.requests_for("openai")) == 1
 
 
