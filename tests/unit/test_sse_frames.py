@@ -227,10 +227,52 @@ async def test_a_body_read_to_its_end_is_closed_and_leaves_no_listener() -> None
     await response(cast(Any, {"type": "http"}), receive, send)
     await asyncio.sleep(0)
     assert len(asyncio.all_tasks()) == tasks_before
-    assert [m.get("more_body") for m in sent[1:]] == [True, False]
-    assert b"".join(m["body"] for m in sent[1:]) == encode_event(delta(2)) + encode_event(
-        ReplyEvent(id=3, kind="done", data={})
-    )
+    # The events up to the terminal one go with the body's end: one message (one socket write), no
+    # empty closing message after it.
+    assert [m.get("more_body") for m in sent[1:]] == [False]
+    assert sent[1]["body"] == encode_event(delta(2)) + encode_event(ReplyEvent(id=3, kind="done", data={}))
+
+
+async def body_messages(events: AsyncIterator[ReplyEvent]) -> list[tuple[bytes, bool]]:
+    """(body, more_body) of each body message a response to ``events`` sends."""
+    response = sse_response(events, heartbeat_seconds=15).to_asgi_response(None, cast(Any, None))
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    async def receive() -> Any:
+        await asyncio.Event().wait()
+        return {"type": "http.disconnect"}
+
+    await response(cast(Any, {"type": "http"}), receive, send)
+    return [(m["body"], bool(m.get("more_body"))) for m in sent[1:]]
+
+
+async def test_the_last_events_and_the_end_of_the_body_go_in_one_message() -> None:
+    done = ReplyEvent(id=2, kind="done", data={})
+
+    async def apart() -> AsyncIterator[ReplyEvent]:
+        yield delta(1)
+        await asyncio.sleep(0.01)
+        yield done
+
+    assert await body_messages(apart()) == [(encode_event(delta(1)), True), (encode_event(done), False)]
+
+    async def failing() -> AsyncIterator[ReplyEvent]:
+        yield delta(1)
+        await asyncio.sleep(0.01)
+        raise MessageNotFound("gone")
+
+    *before, (last, more) = await body_messages(failing())
+    assert before == [(encode_event(delta(1)), True)]
+    assert last.startswith(b"id: 2\nevent: error\n") and not more
+
+    async def cut_short() -> AsyncIterator[ReplyEvent]:
+        # A stream that ends without a terminal event: the body ends with an empty message, as before.
+        yield delta(1)
+
+    assert await body_messages(cut_short()) == [(encode_event(delta(1)), True), (b"", False)]
 
 
 async def test_a_failed_first_send_closes_the_body_and_its_events() -> None:

@@ -281,8 +281,10 @@ class ModelRouter:
                         error_detail=f"{model.provider} ended its stream without a final item",
                     )
         finally:
+            # Closed now, at its end too: an adapter's generator left suspended on its final item would be
+            # closed by the garbage collector's finalizer, in a task of its own a loop turn later.
+            await _aclose(chunks)
             if not ended:
-                await _aclose(chunks)
                 usage = estimate_usage(call.messages, "".join(text))
                 self._answered(info, model.provider, model.name, usage)
                 self._metrics.attempt_finished(

@@ -1,9 +1,16 @@
-"""uvicorn's httptools protocol with a bound on request heads: 431 instead of buffering without limit.
+"""uvicorn's httptools protocol with a bound on request heads, and a response's head sent with its body.
 
 httptools buffers a request line and headers of any size, so a client could make the server hold a
 64 MB header and answer it 200. ``parley serve`` runs this protocol instead: a head (request line
 and headers) over ``MAX_HEAD_BYTES``, or with more than ``MAX_HEADER_COUNT`` headers, is answered
 ``431 Request Header Fields Too Large`` (problem JSON, like every error) and the connection closes.
+
+uvicorn writes a response's head to the socket as soon as the application starts the response, and its
+body in a write of its own: two system calls and two TCP segments for every answer, and two reads for
+the client. Here a response's first write (its head) is held until its next one in the same turn of the
+event loop (the body, which Litestar sends right after the start), and both go out in one write; a body
+that comes later (a stream waiting for its first event) finds the head already sent, at the end of the
+turn that started the response (``_HeadWithBody``).
 """
 
 from __future__ import annotations
@@ -43,6 +50,44 @@ def head_too_large_response(reason: str) -> bytes:
         b"content-length: " + str(len(body)).encode() + b"\r\n"
         b"connection: close\r\n\r\n" + body
     )
+
+
+class _HeadWithBody:
+    """A response cycle's transport whose first write (the head) waits for the next one of the same loop
+    turn and goes out with it; every other call is the transport's own (a close sends a held head first)."""
+
+    __slots__ = ("_head", "_loop", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._head: bytes | None = None
+        self._started = False
+
+    def write(self, data: bytes) -> None:
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._transport.write(head + data)
+        elif not self._started:
+            # The cycle's first write: held for the body, and sent at the latest at the end of this turn.
+            self._started = True
+            self._head = data
+            self._loop.call_soon(self._flush)
+        else:
+            self._transport.write(data)
+
+    def _flush(self) -> None:
+        head, self._head = self._head, None
+        if head is not None and not self._transport.is_closing():
+            self._transport.write(head)
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -94,6 +139,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._in_head = False
         self._parser_events += 1
         super().on_headers_complete()
+
+    def _start_asgi_task(self, cycle: Any, app: Any) -> None:
+        # Each response's head goes out with its body (the module's docstring).
+        cycle.transport = _HeadWithBody(self.transport, self.loop)
+        super()._start_asgi_task(cycle, app)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -421,3 +421,39 @@ async def test_the_router_raises_only_domain_errors(error: ProviderError) -> Non
     world["openai"].script(fail(error))
     with pytest.raises(ProviderError):
         await collect(world.router.stream(request()))
+
+
+class ClosingProvider(ScriptedProvider):
+    """Ends its answer as adapters do, with work left after its final item (closing its response)."""
+
+    def __init__(self, provider: str) -> None:
+        super().__init__(provider)
+        self.closed_at_once = False
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[Chunk]:
+        try:
+            yield TextDelta("whole")
+            yield StreamEnd(
+                finish_reason=FinishReason.STOP,
+                usage=Usage(2, 1),
+                provider=self.provider,
+                model="gpt-test",
+                latency_ms=1,
+            )
+        finally:
+            self.closed_at_once = True
+
+
+async def test_a_stream_read_to_its_end_closes_the_providers_stream_before_the_caller_goes_on() -> None:
+    # Regression: the relay returned after the final item and left the adapter's generator suspended on
+    # it, for the garbage collector's finalizer to close in a task of its own (a thread-safe wakeup of the
+    # loop per reply, and the provider's response released a turn later).
+    world = build()
+    provider = ClosingProvider("openai")
+    world.router._providers["openai"] = provider
+    # As a reply's task reads: to the final item, then the stream closed.
+    stream = world.router.stream(request())
+    text, end = await collect(stream)
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert (text, end.finish_reason) == ("whole", FinishReason.STOP)
+    assert provider.closed_at_once

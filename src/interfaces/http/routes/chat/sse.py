@@ -44,6 +44,13 @@ def sse_response(
     )
 
 
+class _Last(bytes):
+    """The body's last chunk (the events up to a terminal one, or the error that ends the stream): sent with
+    the body's end, one write rather than two."""
+
+    __slots__ = ()
+
+
 class _SseBody(ASGIStreamingResponse):
     """Litestar's streaming response, its body sent from the responding task itself while one plain task
     listens for the client's disconnect (and then cancels the body where it waits).
@@ -73,6 +80,11 @@ class _SseBody(ASGIStreamingResponse):
         listener = asyncio.ensure_future(listen())
         try:
             async for chunk in iterator:
+                if type(chunk) is _Last:
+                    # The stream's last events and the body's end in one write.
+                    state["over"] = True
+                    await send({"type": "http.response.body", "body": chunk, "more_body": False})
+                    return
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except asyncio.CancelledError:
@@ -127,13 +139,15 @@ async def _frames(
             batch, terminal = reader.take()
             if batch:
                 last_id = batch[-1].id
-                yield b"".join(encode_event(event) for event in batch)
+                chunk = b"".join(encode_event(event) for event in batch)
+                yield _Last(chunk) if terminal else chunk
             if terminal:
                 return
             if reader.done:
                 if isinstance(reader.failure, DomainError):
                     exc = reader.failure
-                    yield encode_event(ReplyEvent(last_id + 1, "error", {"code": exc.code, "detail": exc.detail}))
+                    error = ReplyEvent(last_id + 1, "error", {"code": exc.code, "detail": exc.detail})
+                    yield _Last(encode_event(error))
                 elif reader.failure is not None:
                     raise reader.failure
                 return
