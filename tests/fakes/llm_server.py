@@ -61,7 +61,8 @@ class Reply:
 
     text: str = "Hello from the fake provider, streamed word by word."
     status: int = 200
-    #: Error replies: the provider-style body is built from these (or given whole in ``body``).
+    #: Error replies: the provider-style body is built from these (or given whole in ``body``, which a whole
+    #: 200 answer sends as it is too).
     error_code: str | None = None
     error_message: str = "scripted failure"
     error_reason: str | None = None  # Gemini: an ErrorInfo ``reason`` such as API_KEY_INVALID
@@ -283,7 +284,8 @@ class FakeProviderServer:
         if not stream:
             if reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
-            await _send_json(writer, 200, _whole_answer(provider, model, reply), reply.headers)
+            answer = reply.body if reply.body is not None else _whole_answer(provider, model, reply)
+            await _send_json(writer, 200, answer, reply.headers)
             recorded.completed.set()
             return True
         return await self._stream(provider, model, body, reply, recorded, reader, writer)

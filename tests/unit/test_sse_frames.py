@@ -266,7 +266,8 @@ async def test_the_last_events_and_the_end_of_the_body_go_in_one_message() -> No
 
     *before, (last, more) = await body_messages(failing())
     assert before == [(encode_event(delta(1)), True)]
-    assert last.startswith(b"id: 2\nevent: error\n") and not more
+    assert last.startswith(b"id: 2\nevent: error\n")
+    assert not more
 
     async def cut_short() -> AsyncIterator[ReplyEvent]:
         # A stream that ends without a terminal event: the body ends with an empty message, as before.

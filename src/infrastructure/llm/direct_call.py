@@ -1,4 +1,4 @@
-"""A streamed chat completion in the OpenAI wire format, posted by Parley with what the SDK computes for it.
+"""Chat completions in the OpenAI wire format, posted by Parley with what the SDK computes for them.
 
 The OpenAI and Groq adapters (and every OpenAI-compatible provider) prepare the JSON body themselves
 (msgspec) and post it with the URL, headers (the key, the SDK's user agent and platform headers, the
@@ -6,13 +6,15 @@ organization and project from the environment), timeouts, connection limits and 
 computes, on Parley's lean HTTP/1.1 client (``stream_http``), or, through a proxy from the environment, on
 the SDK transport's own aiohttp session. Through the SDK, its request building, its httpx layer and the
 httpx-to-aiohttp transport were ~70 % of the adapter's CPU per streamed call; aiohttp's request and response
-objects a further ~0.13 ms of CPU and ~0.3 ms of the time to the first chunk. The answer is read as lines
-and its chunks decoded with msgspec (``openai_wire``); an HTTP error is mapped as the SDK's would be
-(``mapped_error``), a redirect is not followed (the key would go wherever it points).
+objects a further ~0.13 ms of CPU and ~0.3 ms of the time to the first chunk. A stream is read as lines and
+its chunks decoded with msgspec (``openai_wire``), a whole answer (``complete``) decoded with msgspec at
+once (the SDK builds pydantic models of it); an HTTP error is mapped as the SDK's would be (``mapped_error``),
+a redirect is not followed (the key would go wherever it points).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -25,7 +27,14 @@ from openai._vendor.httpx_aiohttp.transport import AiohttpTransport as OpenAIAio
 from yarl import URL
 
 from src.domain.llm.errors import ProviderError, ProviderTimeout, ProviderUnavailable
-from src.infrastructure.llm.openai_wire import WireChunk, sse_lines, status_error, stream_chunks
+from src.infrastructure.llm.openai_wire import (
+    WireChunk,
+    WireCompletion,
+    decode_completion,
+    sse_lines,
+    status_error,
+    stream_chunks,
+)
 from src.infrastructure.llm.stream_http import ConnectFailed, ConnectTimedOut, HttpStreamError, StreamingPool
 
 _JSON = msgspec.json.Encoder()
@@ -58,6 +67,8 @@ class DirectCall:
     headers: Mapping[str, str]
     timeout: aiohttp.ClientTimeout
     proxy: Mapping[str, Any]
+    #: The SDK's read timeout: how long a whole (non-streamed) answer may take to come.
+    read_timeout: float | None = None
 
     @classmethod
     def of(cls, client: Any, path: str, options: Any) -> DirectCall:
@@ -106,21 +117,27 @@ class DirectCall:
                 "proxy_auth": aiohttp.BasicAuth(*proxy.auth) if proxy.auth else None,
                 "proxy_headers": proxy.headers,
             },
+            read_timeout=timeout.get("read"),
         )
 
     async def stream(self, body: bytes, provider: str) -> AsyncIterator[WireChunk]:
         """Post ``body`` (the JSON of a streamed chat completion) and yield its chunks. A redirect is not
         followed on either path: the key would go wherever it points."""
         async with self._post(body) as (status, headers, read, pieces):
-            if status >= 400:
-                raise ErrorResponse(status, await read(), headers)
-            if status >= 300:
-                raise ProviderUnavailable(
-                    f"{provider} answered with a redirect ({status}): its base URL should be the address it points to",
-                    provider=provider,
-                )
+            await _checked(status, headers, read, provider)
             async for chunk in stream_chunks(sse_lines(pieces), provider):
                 yield chunk
+
+    async def complete(self, body: bytes, provider: str) -> WireCompletion:
+        """Post ``body`` (the JSON of a chat completion, not streamed) and read its whole answer, which must
+        come within the SDK's read timeout (a whole answer sends nothing until it is written)."""
+        try:
+            async with asyncio.timeout(self.read_timeout), self._post(body) as (status, headers, read, _):
+                await _checked(status, headers, read, provider)
+                answer = await read()
+        except TimeoutError:
+            raise ProviderTimeout(f"{provider} sent nothing for {self.read_timeout:.3g} s", provider=provider) from None
+        return decode_completion(answer, provider)
 
     @contextlib.asynccontextmanager
     async def _post(self, body: bytes) -> AsyncIterator[_Answer]:
@@ -140,6 +157,20 @@ class DirectCall:
             await self.pool.aclose()
 
 
+async def _checked(
+    status: int, headers: Mapping[str, str], read: Callable[[], Awaitable[bytes]], provider: str
+) -> None:
+    """An answer's status checked: an error raises ``ErrorResponse`` (mapped as the SDK's), a redirect is not
+    followed."""
+    if status >= 400:
+        raise ErrorResponse(status, await read(), headers)
+    if status >= 300:
+        raise ProviderUnavailable(
+            f"{provider} answered with a redirect ({status}): its base URL should be the address it points to",
+            provider=provider,
+        )
+
+
 def mapped_error(exc: Exception, provider: str) -> ProviderError | None:
     """A direct call's own error as a domain error (``None``: not one of them; the SDK's mapping applies)."""
     if isinstance(exc, ErrorResponse):
@@ -153,9 +184,9 @@ def mapped_error(exc: Exception, provider: str) -> ProviderError | None:
     return None
 
 
-class StreamedCompletions:
-    """The streamed chat completions of an SDK ``client`` at ``path``, posted directly (``DirectCall``, built on
-    the first call, in the event loop that makes it); ``options``: the SDK's ``FinalRequestOptions``."""
+class DirectCompletions:
+    """The chat completions of an SDK ``client`` at ``path``, streamed or whole, posted directly (``DirectCall``,
+    built on the first call, in the event loop that makes it); ``options``: the SDK's ``FinalRequestOptions``."""
 
     def __init__(self, client: Any, path: str, options: Any) -> None:
         self._client = client
@@ -164,15 +195,23 @@ class StreamedCompletions:
         #: The direct call, once built.
         self.call: DirectCall | None = None
 
-    async def stream(self, body: dict[str, Any], provider: str) -> AsyncIterator[WireChunk]:
-        """The chunks of the chat completion of ``body`` (its JSON fields but for streaming), with usage."""
+    def _call(self) -> DirectCall:
         call = self.call
         if call is None:
             call = self.call = DirectCall.of(self._client, self._path, self._options)
+        return call
+
+    async def stream(self, body: dict[str, Any], provider: str) -> AsyncIterator[WireChunk]:
+        """The chunks of the chat completion of ``body`` (its JSON fields but for streaming), with usage."""
+        call = self._call()
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
         async for chunk in call.stream(_JSON.encode(body), provider):
             yield chunk
+
+    async def complete(self, body: dict[str, Any], provider: str) -> WireCompletion:
+        """The whole chat completion of ``body`` (its JSON fields)."""
+        return await self._call().complete(_JSON.encode(body), provider)
 
     async def aclose(self) -> None:
         if self.call is not None:

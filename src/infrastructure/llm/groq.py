@@ -2,10 +2,9 @@
 
 One ``AsyncGroq`` client per process, SDK retries off, connect/read timeouts from settings. Groq
 reports a stream's usage in ``x_groq.usage`` on its last chunk, and in a usage chunk when asked with
-``stream_options`` (which the SDK does not know: it goes in ``extra_body``); whichever arrives is
-used, the last one winning. A streamed call is posted by Parley with what the SDK computes for it
-(``direct_call.py``, as OpenAI's); the response is read as lines (``openai_wire.stream_chunks``) and closed
-when its reader stops, early or not.
+``stream_options``; whichever arrives is used, the last one winning. A call, streamed or whole, is posted
+by Parley with what the SDK computes for it (``direct_call.py``, as OpenAI's); a stream is read as lines
+(``openai_wire.stream_chunks``) and closed when its reader stops, early or not.
 """
 
 from __future__ import annotations
@@ -25,7 +24,7 @@ from src.infrastructure.llm.base import (
     ProviderEvent,
     ProviderTimeouts,
 )
-from src.infrastructure.llm.direct_call import StreamedCompletions, mapped_error
+from src.infrastructure.llm.direct_call import DirectCompletions, mapped_error
 from src.infrastructure.llm.openai_wire import (
     chunk_event,
     completion_answer,
@@ -54,13 +53,13 @@ class GroqChatModel(ProviderAdapter):
             max_retries=0,
             http_client=groq.DefaultAioHttpClient(timeout=timeout),  # as the OpenAI adapter's (openai.py)
         )
-        self._streams = StreamedCompletions(self._client, _PATH, FinalRequestOptions)
+        self._completions = DirectCompletions(self._client, _PATH, FinalRequestOptions)
 
     async def aclose(self) -> None:
-        await self._streams.aclose()
+        await self._completions.aclose()
         await self._client.close()
 
-    def _arguments(self, request: ChatRequest, model: str) -> dict[str, Any]:
+    def _body(self, request: ChatRequest, model: str) -> dict[str, Any]:
         arguments: dict[str, Any] = {
             "model": model,
             "messages": [{"role": m.role.value, "content": m.content} for m in request.messages],
@@ -77,15 +76,14 @@ class GroqChatModel(ProviderAdapter):
     async def _events(self, request: ChatRequest, model: str) -> AsyncGenerator[ProviderEvent, None]:
         # As OpenAI's adapter: posted by Parley with what the SDK computes (``direct_call.py``), the chunks
         # read as lines and decoded with msgspec.
-        async for chunk in self._streams.stream(self._arguments(request, model), self.provider):
+        async for chunk in self._completions.stream(self._body(request, model), self.provider):
             event = chunk_event(chunk)
             if event.usage is None and chunk.x_groq is not None:
                 event.usage = usage_of(chunk.x_groq.usage)
             yield event
 
     async def _complete(self, request: ChatRequest, model: str) -> ProviderAnswer:
-        completion = await self._client.chat.completions.create(**self._arguments(request, model))
-        return completion_answer(completion)
+        return completion_answer(await self._completions.complete(self._body(request, model), self.provider))
 
     def _map_error(self, exc: Exception) -> ProviderError:
         return mapped_error(exc, self.provider) or map_openai_style_error(exc, self.provider, groq)

@@ -110,6 +110,39 @@ class WireChunk(msgspec.Struct):
 _CHUNKS = msgspec.json.Decoder(WireChunk)
 
 
+class _WireMessage(msgspec.Struct):
+    content: str | None = None
+
+
+class _WireCompletionChoice(msgspec.Struct):
+    message: _WireMessage | None = None
+    finish_reason: str | None = None
+
+
+class WireCompletion(msgspec.Struct):
+    """A whole ``chat.completion`` as far as Parley reads it (``completion_answer`` takes it as it takes the
+    SDKs' own), or an ``{"error": ...}`` body."""
+
+    choices: list[_WireCompletionChoice] = msgspec.field(default_factory=list)
+    usage: _WireUsage | None = None
+    error: Any = None
+
+
+_COMPLETIONS = msgspec.json.Decoder(WireCompletion)
+
+
+def decode_completion(body: bytes, provider: str) -> WireCompletion:
+    """The completion a successful answer holds; an error it holds instead raises the provider error it maps
+    to, and a body that is not a completion ``ProviderUnavailable``."""
+    try:
+        completion = _COMPLETIONS.decode(body)
+    except msgspec.DecodeError:
+        raise ProviderUnavailable(f"{provider} sent an answer Parley could not read", provider=provider) from None
+    if completion.error is not None:
+        raise _from_stream_error(provider, _error_body({"error": completion.error}), where="in its answer")
+    return completion
+
+
 async def stream_chunks(lines: AsyncIterator[str], provider: str) -> AsyncIterator[WireChunk]:
     """The chunks of an OpenAI-format server-sent event stream, read line by line until ``[DONE]``.
 
@@ -241,7 +274,8 @@ def _from_status(provider: str, status: int, error: Mapping[str, Any], headers: 
     return _rejected(provider, status, code, message)
 
 
-def _from_stream_error(provider: str, error: Mapping[str, Any]) -> ProviderError:
+def _from_stream_error(provider: str, error: Mapping[str, Any], *, where: str = "while streaming") -> ProviderError:
+    """An error a 200 answer holds: an event of a stream, or (``where``) a whole answer's body."""
     code, kind, message = _text(error, "code"), _text(error, "type"), _text(error, "message")
     if any(word in f"{code} {kind}" for word in _RATE_LIMIT_WORDS):
         return ProviderRateLimited(f"{provider} is rate limiting Parley", provider=provider)
@@ -249,7 +283,7 @@ def _from_stream_error(provider: str, error: Mapping[str, Any]) -> ProviderError
         return ProviderAuthError(f"{provider} refused Parley's API key", provider=provider)
     if kind == "invalid_request_error" or code in _CONTEXT_TOO_LONG_CODES | _CONTENT_FILTER_CODES:
         return _rejected(provider, None, code, message)
-    return ProviderUnavailable(f"{provider} failed while streaming ({code or kind or 'error'})", provider=provider)
+    return ProviderUnavailable(f"{provider} failed {where} ({code or kind or 'error'})", provider=provider)
 
 
 def _rejected(provider: str, status: int | None, code: str, message: str) -> ProviderError:

@@ -229,8 +229,8 @@ async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
             pass
     finally:
         await sdk.close()
-    assert adapter._streams.call is not None
-    assert adapter._streams.call.pool is not None  # the lean client, not aiohttp
+    assert adapter._completions.call is not None
+    assert adapter._completions.call.pool is not None  # the lean client, not aiohttp
     ours, theirs = fake.requests_for("openai")
     assert ours.path == theirs.path == "/v1/chat/completions"
     assert ours.body == theirs.body
@@ -247,8 +247,8 @@ async def test_a_groq_stream_sends_what_the_sdks_own_create_sends(
     adapter = make_adapter("groq")
     await collect(adapter.stream(request("groq", temperature=0.2, max_output_tokens=32)))
     assert isinstance(adapter, GroqChatModel)
-    assert adapter._streams.call is not None
-    assert adapter._streams.call.pool is not None  # the lean client, not aiohttp
+    assert adapter._completions.call is not None
+    assert adapter._completions.call.pool is not None  # the lean client, not aiohttp
     sdk = groq.AsyncGroq(api_key=KEYS["groq"], base_url=fake.base_url, max_retries=0, timeout=adapter._client.timeout)
     try:
         messages: Any = [{"role": m.role.value, "content": m.content} for m in request("groq").messages]
@@ -270,6 +270,79 @@ async def test_a_groq_stream_sends_what_the_sdks_own_create_sends(
     assert {k: v for k, v in ours.headers.items() if k != "host"} == {
         k: v for k, v in theirs.headers.items() if k != "host"
     }
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+async def test_a_whole_answer_is_posted_as_the_sdks_own_create_posts_it(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    """A whole (non-streamed) answer is posted by Parley too, on the lean client, and read with msgspec: the
+    request on the wire must be the one the SDK's ``chat.completions.create()`` sends, and the answer the
+    same text and usage."""
+    adapter = make_adapter(provider)
+    fake.script(provider, Reply(text="Whole and exact.", cached_tokens=3, reasoning_tokens=2))
+    ours = await adapter.complete(request(provider, temperature=0.2, max_output_tokens=32))
+    assert isinstance(adapter, (OpenAIChatModel, GroqChatModel))
+    assert adapter._completions.call is not None
+    assert adapter._completions.call.pool is not None  # the lean client, not aiohttp
+    assert ours.text == "Whole and exact."
+    assert (ours.usage.input_tokens, ours.usage.cached_tokens, ours.usage.reasoning_tokens) == (17, 3, 2)
+    assert not ours.usage.estimated
+    messages: Any = [{"role": m.role.value, "content": m.content} for m in request(provider).messages]
+    name = MODELS[provider].split("/", 1)[1]
+    sdk: Any
+    timeout: Any = adapter._client.timeout
+    if provider == "openai":
+        sdk = openai.AsyncOpenAI(api_key=KEYS["openai"], base_url=fake.openai_base_url, max_retries=0, timeout=timeout)
+        arguments = {"max_tokens": 32}
+    else:
+        sdk = groq.AsyncGroq(api_key=KEYS["groq"], base_url=fake.base_url, max_retries=0, timeout=timeout)
+        arguments = {"max_completion_tokens": 32}
+    try:
+        await sdk.chat.completions.create(model=name, messages=messages, temperature=0.2, **arguments)
+    finally:
+        await sdk.close()
+    sent, theirs = fake.requests_for(provider)
+    assert sent.path == theirs.path
+    assert sent.body == theirs.body
+    assert "stream" not in sent.body
+    assert {k: v for k, v in sent.headers.items() if k != "host"} == {
+        k: v for k, v in theirs.headers.items() if k != "host"
+    }
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+async def test_a_whole_answer_that_does_not_come_within_the_read_timeout_is_a_timeout(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory
+) -> None:
+    timeouts = ProviderTimeouts(connect=2.0, read=0.3, total=30.0, stream_idle=0.4)
+    fake.script(provider, Reply(chunk_delay=2.0))
+    with pytest.raises(ProviderTimeout, match=r"sent nothing for 0\.3 s"):
+        await make_adapter(provider, timeouts=timeouts).complete(request(provider))
+
+
+@pytest.mark.parametrize(
+    ("body", "error", "says"),
+    [
+        ({"choices": "not a list"}, ProviderUnavailable, "could not read"),
+        ({"choices": []}, ProviderUnavailable, "no choices"),
+        ({"error": {"message": "overloaded", "type": "server_error"}}, ProviderUnavailable, r"answer \(server_error\)"),
+        ({"error": {"message": "slow down", "code": "rate_limit_exceeded"}}, ProviderRateLimited, "rate limiting"),
+    ],
+    ids=["unreadable", "no-choices", "error-in-a-200", "rate-limit-in-a-200"],
+)
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+async def test_a_whole_answer_parley_cannot_use_is_an_error(
+    provider: str,
+    body: dict[str, Any],
+    error: type[ProviderError],
+    says: str,
+    fake: FakeProviderServer,
+    make_adapter: AdapterFactory,
+) -> None:
+    fake.script(provider, Reply(body=body))
+    with pytest.raises(error, match=says):
+        await make_adapter(provider).complete(request(provider))
 
 
 async def test_an_openai_stream_over_tls_trusts_what_the_sdk_trusts(network_guard: list[str]) -> None:
@@ -313,7 +386,7 @@ async def test_the_official_openai_endpoint_gets_max_completion_tokens(
     fake: FakeProviderServer, network_guard: list[str]
 ) -> None:
     adapter = OpenAIChatModel(SystemClock(), TIMEOUTS, api_key="sk", base_url=None)
-    assert adapter._arguments(request("openai", max_output_tokens=5), "gpt-4.1-mini")["max_completion_tokens"] == 5
+    assert adapter._body(request("openai", max_output_tokens=5), "gpt-4.1-mini")["max_completion_tokens"] == 5
     await adapter.aclose()
 
 
@@ -468,13 +541,21 @@ async def test_http_errors_map_into_the_domain_and_the_sdk_never_retries(
     assert len(fake.requests_for(provider)) == 1, "SDK-level retries must be off"
 
 
-async def test_an_openai_stream_answered_with_a_redirect_does_not_follow_it(
-    fake: FakeProviderServer, make_adapter: AdapterFactory
+@pytest.mark.parametrize("streamed", [True, False], ids=["stream", "complete"])
+async def test_an_openai_call_answered_with_a_redirect_does_not_follow_it(
+    streamed: bool, fake: FakeProviderServer, make_adapter: AdapterFactory
 ) -> None:
     """The key is not sent wherever a redirect points; the operator is told to fix the base URL."""
     fake.script("openai", Reply(status=307, headers={"location": "http://elsewhere.invalid/v1/chat/completions"}))
+    adapter = make_adapter("openai")
+
+    async def call() -> object:
+        if streamed:
+            return await collect(adapter.stream(request("openai")))
+        return await adapter.complete(request("openai"))
+
     with pytest.raises(ProviderUnavailable, match=r"redirect \(307\)"):
-        await collect(make_adapter("openai").stream(request("openai")))
+        await call()
     assert len(fake.requests_for("openai")) == 1
 
 
@@ -486,8 +567,8 @@ async def test_a_stream_through_the_sdks_aiohttp_session_does_not_follow_a_redir
     adapter = make_adapter("openai")
     await collect(adapter.stream(request("openai")))
     assert isinstance(adapter, OpenAIChatModel)
-    assert adapter._streams.call is not None
-    adapter._streams.call = dataclasses.replace(adapter._streams.call, pool=None)  # the aiohttp session's path
+    assert adapter._completions.call is not None
+    adapter._completions.call = dataclasses.replace(adapter._completions.call, pool=None)  # the aiohttp session's path
     fake.clear()
     fake.script("openai", Reply(status=307, headers={"location": "http://elsewhere.invalid/v1/chat/completions"}))
     with pytest.raises(ProviderUnavailable, match=r"redirect \(307\)"):
