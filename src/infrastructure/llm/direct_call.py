@@ -40,6 +40,9 @@ from src.infrastructure.llm.stream_http import ConnectFailed, ConnectTimedOut, H
 _JSON = msgspec.json.Encoder()
 #: An answer to a direct call: its status, headers, whole body (read at most once) and body in pieces.
 _Answer = tuple[int, Mapping[str, str], Callable[[], Awaitable[bytes]], AsyncIterator[bytes]]
+#: The largest whole answer read (a model's longest answers are a few hundred KB of JSON); a bigger one is
+#: ``provider_unavailable``, not held in memory to the end.
+MAX_ANSWER = 32 * 1024 * 1024
 #: The SDKs' aiohttp transports (``openai[aiohttp]`` vendors its own; ``groq[aiohttp]`` uses the package).
 _TRANSPORTS = (OpenAIAiohttpTransport, httpx_aiohttp.AiohttpTransport)
 
@@ -131,13 +134,20 @@ class DirectCall:
     async def complete(self, body: bytes, provider: str) -> WireCompletion:
         """Post ``body`` (the JSON of a chat completion, not streamed) and read its whole answer, which must
         come within the SDK's read timeout (a whole answer sends nothing until it is written)."""
+        parts: list[bytes] = []
         try:
-            async with asyncio.timeout(self.read_timeout), self._post(body) as (status, headers, read, _):
+            async with asyncio.timeout(self.read_timeout), self._post(body) as (status, headers, read, pieces):
                 await _checked(status, headers, read, provider)
-                answer = await read()
+                size = 0
+                async for piece in pieces:
+                    size += len(piece)
+                    if size > MAX_ANSWER:
+                        too_large = f"{provider} sent an answer larger than {MAX_ANSWER // (1024 * 1024)} MiB"
+                        raise ProviderUnavailable(too_large, provider=provider)
+                    parts.append(piece)
         except TimeoutError:
             raise ProviderTimeout(f"{provider} sent nothing for {self.read_timeout:.3g} s", provider=provider) from None
-        return decode_completion(answer, provider)
+        return decode_completion(b"".join(parts), provider)
 
     @contextlib.asynccontextmanager
     async def _post(self, body: bytes) -> AsyncIterator[_Answer]:

@@ -35,6 +35,7 @@ from src.domain.llm.model import (
     estimate_usage,
 )
 from src.infrastructure.clock import SystemClock
+from src.infrastructure.llm import direct_call
 from src.infrastructure.llm.base import ProviderTimeouts
 from src.infrastructure.llm.direct_call import DirectCall
 from src.infrastructure.llm.groq import GroqChatModel
@@ -319,6 +320,21 @@ async def test_a_whole_answer_that_does_not_come_within_the_read_timeout_is_a_ti
     fake.script(provider, Reply(chunk_delay=2.0))
     with pytest.raises(ProviderTimeout, match=r"sent nothing for 0\.3 s"):
         await make_adapter(provider, timeouts=timeouts).complete(request(provider))
+
+
+@pytest.mark.parametrize("provider", ["openai", "groq"])
+async def test_a_whole_answer_larger_than_an_error_body_is_read_whole(
+    provider: str, fake: FakeProviderServer, make_adapter: AdapterFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regression: the answer was read as an error body is, at most 1 MiB of it, and a longer one failed to
+    decode. Beyond ``MAX_ANSWER`` it is refused, not held in memory."""
+    long_text = "word " * 300_000  # 1.5 MB
+    fake.script(provider, Reply(text=long_text), Reply(text=long_text))
+    adapter = make_adapter(provider)
+    assert (await adapter.complete(request(provider))).text == long_text
+    monkeypatch.setattr(direct_call, "MAX_ANSWER", 1024 * 1024)
+    with pytest.raises(ProviderUnavailable, match="larger than 1 MiB"):
+        await adapter.complete(request(provider))
 
 
 @pytest.mark.parametrize(
