@@ -139,7 +139,7 @@ def decode_completion(body: bytes, provider: str) -> WireCompletion:
     except msgspec.DecodeError:
         raise ProviderUnavailable(f"{provider} sent an answer Parley could not read", provider=provider) from None
     if completion.error is not None:
-        raise _from_stream_error(provider, _error_body({"error": completion.error}), where="in its answer")
+        raise _from_error_in_answer(provider, _error_body({"error": completion.error}), where="in its answer")
     return completion
 
 
@@ -173,14 +173,14 @@ async def stream_chunks(lines: AsyncIterator[str], provider: str) -> AsyncIterat
             return
         try:
             if errored:  # the data is the error (or holds it)
-                raise _from_stream_error(provider, _error_body(msgspec.json.decode(payload)))
+                raise _from_error_in_answer(provider, _error_body(msgspec.json.decode(payload)))
             chunk = _CHUNKS.decode(payload)
         except msgspec.DecodeError:
             raise ProviderUnavailable(
                 f"{provider} sent a stream event Parley could not read", provider=provider
             ) from None
         if chunk.error is not None:
-            raise _from_stream_error(provider, _error_body({"error": chunk.error}))
+            raise _from_error_in_answer(provider, _error_body({"error": chunk.error}))
         yield chunk
 
 
@@ -240,7 +240,7 @@ def map_openai_style_error(exc: Exception, provider: str, sdk: Any) -> ProviderE
         return _from_status(provider, exc.status_code, _error_body(exc.body), exc.response.headers)
     if isinstance(exc, sdk.APIError):
         # An error event inside a stream (``data: {"error": {...}}``): no status, only the body.
-        return _from_stream_error(provider, _error_body(exc.body))
+        return _from_error_in_answer(provider, _error_body(exc.body))
     return transport_error(exc, provider)
 
 
@@ -274,7 +274,7 @@ def _from_status(provider: str, status: int, error: Mapping[str, Any], headers: 
     return _rejected(provider, status, code, message)
 
 
-def _from_stream_error(provider: str, error: Mapping[str, Any], *, where: str = "while streaming") -> ProviderError:
+def _from_error_in_answer(provider: str, error: Mapping[str, Any], *, where: str = "while streaming") -> ProviderError:
     """An error a 200 answer holds: an event of a stream, or (``where``) a whole answer's body."""
     code, kind, message = _text(error, "code"), _text(error, "type"), _text(error, "message")
     if any(word in f"{code} {kind}" for word in _RATE_LIMIT_WORDS):

@@ -40,7 +40,7 @@ from src.infrastructure.llm.base import ProviderTimeouts
 from src.infrastructure.llm.direct_call import DirectCall
 from src.infrastructure.llm.groq import GroqChatModel
 from src.infrastructure.llm.openai import OpenAIChatModel
-from tests.fakes.llm_server import FakeProviderServer, Reply
+from tests.fakes.llm_server import FakeProviderServer, Recorded, Reply
 from tests.fakes.network_guard import NonLoopbackConnection
 from tests.integration.llm.conftest import KEYS, MODELS, TIMEOUTS, AdapterFactory
 
@@ -206,6 +206,14 @@ async def test_each_sdk_sends_its_providers_wire_details(
     assert (config["temperature"], config["maxOutputTokens"], config["stopSequences"]) == (0.3, 64, ["END"])
 
 
+def assert_same_request(ours: Recorded, theirs: Recorded) -> None:
+    """The adapter's request and the SDK's own carry the same body and headers (the host's port aside)."""
+    assert ours.body == theirs.body
+    assert {k: v for k, v in ours.headers.items() if k != "host"} == {
+        k: v for k, v in theirs.headers.items() if k != "host"
+    }
+
+
 async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
     fake: FakeProviderServer, make_adapter: AdapterFactory
 ) -> None:
@@ -234,10 +242,7 @@ async def test_an_openai_stream_sends_what_the_sdks_own_create_sends(
     assert adapter._completions.call.pool is not None  # the lean client, not aiohttp
     ours, theirs = fake.requests_for("openai")
     assert ours.path == theirs.path == "/v1/chat/completions"
-    assert ours.body == theirs.body
-    assert {k: v for k, v in ours.headers.items() if k != "host"} == {
-        k: v for k, v in theirs.headers.items() if k != "host"
-    }
+    assert_same_request(ours, theirs)
 
 
 async def test_a_groq_stream_sends_what_the_sdks_own_create_sends(
@@ -267,10 +272,7 @@ async def test_a_groq_stream_sends_what_the_sdks_own_create_sends(
         await sdk.close()
     ours, theirs = fake.requests_for("groq")
     assert ours.path == theirs.path == "/openai/v1/chat/completions"
-    assert ours.body == theirs.body
-    assert {k: v for k, v in ours.headers.items() if k != "host"} == {
-        k: v for k, v in theirs.headers.items() if k != "host"
-    }
+    assert_same_request(ours, theirs)
 
 
 @pytest.mark.parametrize("provider", ["openai", "groq"])
@@ -305,11 +307,8 @@ async def test_a_whole_answer_is_posted_as_the_sdks_own_create_posts_it(
         await sdk.close()
     sent, theirs = fake.requests_for(provider)
     assert sent.path == theirs.path
-    assert sent.body == theirs.body
     assert "stream" not in sent.body
-    assert {k: v for k, v in sent.headers.items() if k != "host"} == {
-        k: v for k, v in theirs.headers.items() if k != "host"
-    }
+    assert_same_request(sent, theirs)
 
 
 @pytest.mark.parametrize("provider", ["openai", "groq"])
