@@ -18,9 +18,10 @@ NO_HTTP_LIMITS = {"RATE_LIMIT_ENABLED": "false", "ADMIN_EMAIL": ADMIN_EMAIL, "AD
 
 
 def serve(run_cli: RunCli, start_server: Any, **env: str) -> Server:
-    migrated = run_cli("db", "upgrade")
+    settings = {**NO_HTTP_LIMITS, **env}
+    migrated = run_cli("db", "upgrade", env=settings)  # the database this server will use
     assert migrated.code == 0, migrated.stderr
-    server: Server = start_server(env={**NO_HTTP_LIMITS, **env})
+    server: Server = start_server(env=settings)
     return server
 
 

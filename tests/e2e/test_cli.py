@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import TEST_SECRET_KEY
-from tests.e2e.conftest import RunCli
+from tests.e2e.conftest import PARLEY, RunCli
 
 pytestmark = pytest.mark.e2e
 
-MIGRATIONS = Path(__file__).parents[2] / "src/infrastructure/persistence/migrations/versions"
+SOURCE = Path(__file__).parents[2] / "src"
+MIGRATIONS = SOURCE / "infrastructure/persistence/migrations/versions"
 
 
 @pytest.mark.parametrize(
@@ -141,20 +144,30 @@ def test_db_upgrade_sql_prints_the_migration_without_running_it(run_cli: RunCli,
     assert "none (empty database)" in run_cli("db", "current").stdout
 
 
-def test_db_revision_writes_a_migration_file(run_cli: RunCli) -> None:
-    assert run_cli("db", "upgrade").code == 0
-    before = set(MIGRATIONS.glob("*.py"))
-    result = run_cli("db", "revision", "-m", "e2e probe revision", "--empty")
-    written = set(MIGRATIONS.glob("*.py")) - before
-    try:
-        assert result.code == 0, result.stderr
-        assert len(written) == 1
-        (path,) = written
-        assert f"wrote {path}" in result.stdout
-        assert "e2e probe revision" in path.read_text()
-    finally:
-        for path in written:
-            path.unlink()
+def test_db_revision_writes_a_migration_file(cli_env: dict[str, str], tmp_path: Path) -> None:
+    # Run on a copy of the source tree: a revision written into the repository's own migrations
+    # would be the head for every other test's `db upgrade` running meanwhile (a database upgraded to
+    # it is left at a revision no one can locate once the file is gone).
+    root = tmp_path / "tree"
+    shutil.copytree(SOURCE, root / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    versions = root / MIGRATIONS.relative_to(SOURCE.parent)
+    own = {**cli_env, "PYTHONPATH": str(root)}  # ahead of the editable install's path
+    own = {key: value for key, value in own.items() if not key.startswith("COVERAGE_")}  # not ours to measure
+
+    def parley(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([PARLEY, *args], env=own, capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+    assert parley("db", "upgrade").returncode == 0
+    before = set(versions.glob("*.py"))
+    ours = set(MIGRATIONS.glob("*.py"))
+    result = parley("db", "revision", "-m", "e2e probe revision", "--empty")
+    assert result.returncode == 0, result.stderr
+    written = set(versions.glob("*.py")) - before
+    assert len(written) == 1
+    (path,) = written
+    assert f"wrote {path}" in result.stdout
+    assert "e2e probe revision" in path.read_text()
+    assert set(MIGRATIONS.glob("*.py")) == ours  # the repository's migrations are untouched
 
 
 def test_db_commands_report_an_unreachable_database_in_one_line(run_cli: RunCli) -> None:
