@@ -18,6 +18,10 @@ from tests.conftest import TEST_SECRET_KEY
 from tests.redis_process import free_port
 
 PARLEY = str(Path(sys.executable).with_name("parley"))
+#: How long a started process (`parley serve`, `parley worker`, a following CLI command) may take to be
+#: ready: the bound of a wait that ends as soon as it is, not a timing claim. On CI (three test workers on
+#: two cores, coverage tracing the child's imports) a `parley serve` once took over 30 s to answer /health.
+PROCESS_START_SECONDS = 120
 
 
 @pytest.fixture
@@ -97,7 +101,7 @@ def start_server(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[.
         )
         server = Server(process, f"http://127.0.0.1:{port}", log_path)
         servers.append(server)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + PROCESS_START_SECONDS
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 raise AssertionError(f"server exited with {process.returncode}:\n{server.logs()}")
@@ -106,7 +110,7 @@ def start_server(cli_env: dict[str, str], tmp_path: Path) -> Iterator[Callable[.
                     return server
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise AssertionError(f"server did not answer /health within 30 s:\n{server.logs()}")
+        raise AssertionError(f"server did not answer /health within {PROCESS_START_SECONDS} s:\n{server.logs()}")
 
     yield start
     for server in servers:

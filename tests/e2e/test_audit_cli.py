@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import PARLEY, CliResult, RunCli
+from tests.e2e.conftest import PARLEY, PROCESS_START_SECONDS, CliResult, RunCli
 from tests.e2e.identity_client import PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -50,7 +50,7 @@ def test_tail_prints_the_latest_events_and_follow_prints_new_ones(
         env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
     )  # fmt: skip
     try:
-        first = read_line(follower, timeout=30)
+        first = read_line(follower, timeout=PROCESS_START_SECONDS)  # the follower starting included
         assert "user.tier_changed" in first
         assert "to=pro" in first
         assert run_cli("users", "set-tier", "ada@example.com", "free").code == 0

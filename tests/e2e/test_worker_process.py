@@ -13,7 +13,7 @@ import pytest
 from src.infrastructure.container import build_container
 from src.infrastructure.queue.schedule import PRUNE_EXPIRED
 from tests.conftest import SettingsFactory
-from tests.e2e.conftest import PARLEY, RunCli
+from tests.e2e.conftest import PARLEY, PROCESS_START_SECONDS, RunCli
 
 pytestmark = [pytest.mark.e2e, pytest.mark.redis]
 
@@ -34,7 +34,7 @@ def test_worker_runs_queued_jobs_and_stops_cleanly(
             await container.startup()
             try:
                 await container.task_queue.enqueue(PRUNE_EXPIRED, {}, dedupe_key="from-e2e")
-                deadline = time.monotonic() + 20
+                deadline = time.monotonic() + PROCESS_START_SECONDS  # the worker starting included
                 while time.monotonic() < deadline:
                     async with container.uow() as tx:
                         if await tx.job_receipts.exists(PRUNE_EXPIRED, "from-e2e"):
