@@ -166,6 +166,17 @@ backend api
 
         self._wait_until(ready, f"{member.name} was not ready within 90 s", timeout=90)
 
+    def gauge(self, member: Member, name: str) -> float:
+        """One unlabelled gauge of a member's own ``/metrics`` (0 when it cannot be read)."""
+        try:
+            text = httpx.get(f"http://127.0.0.1:{member.port}/metrics", timeout=5).text
+        except httpx.TransportError:
+            return 0.0
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
     def terminate(self, member: Member, *, timeout: float = 60) -> int:
         """SIGTERM (a rolling deploy stops it so) and wait for the exit code."""
         member.process.send_signal(signal.SIGTERM)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 from src.interfaces.http.drain import CLOSE_SERVICE_RESTART, Drain, DrainGate
 
@@ -59,6 +60,28 @@ async def test_open_sockets_are_sent_away_and_waited_for() -> None:
     assert all(socket.reasons for socket in sockets)
     assert drain.open_sockets == 0
     assert loop.time() - started < 1  # returned once the last one closed, not at the deadline
+
+
+async def test_the_open_sockets_gauge_counts_each_tracked_socket_once() -> None:
+    def gauge() -> float:
+        return METRICS.websockets_open._value.get()  # type: ignore[no-any-return]
+
+    before = gauge()
+    drain = Drain()
+    first, second = FakeSocket(drain), FakeSocket(drain)
+    drain.track(first)
+    drain.track(first)
+    drain.track(second)
+    assert gauge() == before + 2
+    drain.untrack(first)
+    drain.untrack(first)  # closed twice (the handler's finally after a drain's own close): once
+    assert gauge() == before + 1
+    await drain.begin()  # sends the second away; it closes and is untracked
+    await asyncio.sleep(0.05)
+    late = FakeSocket(drain)
+    assert not drain.track(late)  # refused while draining: never counted
+    drain.untrack(late)
+    assert gauge() == before
 
 
 async def test_a_socket_that_never_closes_holds_the_drain_only_until_the_deadline() -> None:

@@ -35,6 +35,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from src.infrastructure.logging import get_logger
+from src.infrastructure.observability.metrics import METRICS
 from src.infrastructure.realtime.reply_tasks import InProcessReplyTasks
 
 logger = get_logger("parley.drain")
@@ -77,11 +78,15 @@ class Drain:
         if self.draining:
             socket.reconnect("server restarting: reconnect")
             return False
-        self._sockets.add(socket)
+        if socket not in self._sockets:
+            self._sockets.add(socket)
+            METRICS.websockets_open.inc()
         return True
 
     def untrack(self, socket: Reconnectable) -> None:
-        self._sockets.discard(socket)
+        if socket in self._sockets:
+            self._sockets.discard(socket)
+            METRICS.websockets_open.dec()
         if not self._sockets and self._all_closed is not None:
             self._all_closed.set()
 
