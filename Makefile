@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 # pytest-xdist workers for `make test` (each has its own Redis database; PostgreSQL databases are per test).
 TEST_WORKERS ?= 3
 
-.PHONY: help install run migrate test test-live services lint format typecheck contracts unit bench clean \
+.PHONY: help install run migrate test coverage test-live services lint format typecheck contracts unit bench clean \
 	web web-client web-client-check web-dev web-test web-bench
 
 help: ## Show the targets
@@ -88,12 +88,15 @@ contracts: install ## import-linter layer contracts
 	@$(UV) run --frozen lint-imports
 
 test: install services lint typecheck ## Everything CI runs: lint, types, contracts, the whole suite, the web app
-	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 ifeq ($(HAVE_NODE),yes)
 	@$(MAKE) --no-print-directory web-client-check web-test
 else
 	@echo "Node.js/npm not found: the web app's tests were skipped"
 endif
+
+coverage: install services ## The whole Python suite with line coverage of src/ (child processes included); ~1.7x slower
+	@$(UV) run --frozen pytest -n $(TEST_WORKERS) --cov --cov-report=term $(PYTEST_ARGS)
 
 test-live: install ## Opt-in: tiny calls to the real providers whose keys are set (not part of `make test`)
 	@PARLEY_LIVE_TESTS=1 $(UV) run --frozen pytest tests/live -m live $(PYTEST_ARGS)

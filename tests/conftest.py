@@ -27,6 +27,39 @@ def _redis_url_for_this_worker(base: str) -> str:
     return f"{head}/{number}"
 
 
+#: pytest-timeout (``timeout`` in pyproject.toml) fails a test that hangs by raising in the main thread
+#: from SIGALRM. A main thread that never runs that handler (seen once on CI: a livelock inside
+#: greenlet's cleanup of dead threads' states, under coverage's greenlet tracing) would hold the run
+#: forever: past this many seconds, a watchdog thread prints every thread's stack and ends the worker,
+#: so the run ends with that test failed (pytest-xdist reports the crashed worker and goes on).
+HUNG_TEST_EXIT_SECONDS = float(os.environ.get("PARLEY_TEST_HUNG_EXIT_SECONDS", "1200"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+    def give_up() -> None:
+        import faulthandler
+        import sys
+
+        capture = item.config.pluginmanager.getplugin("capturemanager")
+        if capture is not None:  # the test's output is captured: write where the run's own goes
+            capture.suspend_global_capture(in_=False)
+        sys.stderr.write(f"\n{item.nodeid} still running after {HUNG_TEST_EXIT_SECONDS:g} s: ending this worker\n")
+        faulthandler.dump_traceback(all_threads=True)
+        sys.stderr.flush()
+        os._exit(70)
+
+    import threading
+
+    watchdog = threading.Timer(HUNG_TEST_EXIT_SECONDS, give_up)
+    watchdog.daemon = True
+    watchdog.start()
+    try:
+        yield
+    finally:
+        watchdog.cancel()
+
+
 #: Where the test suite finds its servers; `make test` makes sure they are up.
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 TEST_REDIS_URL = _redis_url_for_this_worker(os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
