@@ -19,7 +19,8 @@ The model is called as soon as the prompt is built, while the two rows are store
 (``early_call.py``): nothing it sends is shown before the commit, and a failed commit stops the call.
 
 On PostgreSQL (``ReplyStarts``) a send to an existing conversation takes no transaction: the conversation
-with the budget standing is one read, the context another, the model is called, and one statement claims
+with the budget standing is one read (the AI request is counted beside it, its refusal still answering
+first), the context another, the model is called, and one statement claims
 the reply lock and stores both rows only if the conversation is still as read. A new conversation, a
 grounded one, a summary update to queue, a lock a dead instance left, or a conversation that changed in
 between: planned in the transaction above instead (nothing of the first attempt was stored).
@@ -27,9 +28,12 @@ between: planned in the transaction above instead (nothing of the first attempt 
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from src.application.ai.chat_guard import ChatSafetyGuard
 from src.application.chat.access import owned_conversation, require_chat
@@ -48,6 +52,8 @@ from src.domain.chat.model import Conversation, Message, check_message_content
 from src.domain.identity.model import Principal
 from src.domain.llm.model import ModelInfo
 from src.domain.usage.model import month_start
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +93,9 @@ class SendMessage:
         verdict = self._guard.check_message(content) if self._guard is not None else None
         if command.conversation_id is None:
             self._catalog.resolve(command.model)  # 422 before anything is counted or stored
-        await self._limiter.check(principal)
+        if command.conversation_id is None or launcher.starts is None:
+            await self._limiter.check(principal)
+        # else counted in ``_plan_ahead``, beside its read
         now = self._clock.now()
         plan = await self._plan(principal, command, content, now)
         plan.conversation.last_activity_at = now
@@ -150,7 +158,11 @@ class SendMessage:
         starts = launcher.starts
         assert starts is not None
         async with starts.open() as start:
-            standing = await start.read(conversation_id, principal.user_id, month_start(now))
+            # The AI request is counted (a Redis round trip with Redis) while the conversation is read: its
+            # refusal still comes first, and nothing is stored or called before both are in.
+            limiter = self._limiter
+            allowance = asyncio.ensure_future(limiter.check(principal)) if limiter.counts(principal) else None
+            standing = await _once_counted(start.read(conversation_id, principal.user_id, month_start(now)), allowance)
             if standing is None:
                 raise ConversationNotFound()
             conversation = standing.conversation
@@ -164,6 +176,24 @@ class SendMessage:
             return await launcher.plan_ahead(
                 start, conversation, model, user_message, claimed, now=now, budget_micros=budget_micros
             )
+
+
+async def _once_counted(read: Awaitable[T], allowance: asyncio.Future[None] | None) -> T:
+    """``read``'s result once ``allowance`` (counting the request beside it) is in. A refusal of the
+    allowance is the answer whatever the read gave, as when the allowance was counted before it; a
+    cancelled send cancels the allowance with it."""
+    if allowance is None:
+        return await read
+    try:
+        result = await read
+    except Exception:
+        await allowance
+        raise
+    except BaseException:
+        allowance.cancel()
+        raise
+    await allowance
+    return result
 
 
 def _fitting_tokens(conversation: Conversation, model: ModelInfo, content: str) -> int:

@@ -24,14 +24,19 @@ class AiRequestLimiter:
         self._policies = dict(policies)
         self._exempt = exempt_permission_holders
 
+    def counts(self, principal: Principal) -> bool:
+        """Whether ``check`` counts the caller's requests (a round trip to the limiter's store) at all."""
+        return self._policy(principal) is not None
+
+    def _policy(self, principal: Principal) -> RateLimitPolicy | None:
+        if self._limiter is None or (self._exempt and principal.can(Permission.RATE_LIMIT_EXEMPT)):
+            return None
+        return self._policies.get(principal.tier)
+
     async def check(self, principal: Principal) -> None:
         """Count one AI request for the caller; raise ``rate_limited`` (with ``retry_after``) past the limit."""
-        if self._limiter is None:
-            return
-        if self._exempt and principal.can(Permission.RATE_LIMIT_EXEMPT):
-            return
-        policy = self._policies.get(principal.tier)
-        if policy is None:
+        policy = self._policy(principal)
+        if policy is None or self._limiter is None:
             return
         # The same key the HTTP middleware would use for this named policy and user.
         decision = await self._limiter.hit(

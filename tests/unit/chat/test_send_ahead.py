@@ -4,16 +4,18 @@ conversation is still as read; every other case planned in a unit of work as bef
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
-from src.domain.chat.errors import ReplyInProgress
+from src.domain.chat.errors import AiRequestsRateLimited, ReplyInProgress
 from src.domain.chat.model import Grounding, MessageStatus
 from src.domain.usage.model import month_start
 from tests.fakes.chat import InMemoryReplyStarts, Reply
-from tests.unit.chat.conftest import ChatWorld
+from tests.unit.chat.conftest import AI_FREE, ChatWorld
 
 
 def ahead_world() -> tuple[ChatWorld, InMemoryReplyStarts]:
@@ -66,6 +68,11 @@ async def test_a_conversation_changed_after_its_read_is_sent_in_a_transaction_in
     users = sorted((m.seq, m.content) for m in world.db.chat.messages.values() if m.role.value == "user")
     assert users == [(1, "first"), (3, "from elsewhere"), (5, "racing")]
     assert handle.user_message.content == "racing"
+    # Planned twice, counted once of the AI allowance: three sends so far, so 17 more pass, then a refusal.
+    for _ in range(AI_FREE.limit - 3):
+        await (await world.say("more", conversation_id=conversation.id)).result()
+    with pytest.raises(AiRequestsRateLimited):
+        await world.say("one too many", conversation_id=conversation.id)
 
 
 async def test_a_reply_in_progress_is_refused_before_the_model_is_called() -> None:
@@ -117,3 +124,76 @@ async def test_a_spent_budget_and_a_missing_conversation_are_refused_as_in_a_tra
         await world.say("hello", conversation_id=conversation.id)
     assert world.model.requests == []
     assert starts.claimed == []
+
+
+async def test_the_ai_request_is_counted_while_the_conversation_is_read() -> None:
+    """The allowance's round trip (Redis, with Redis) overlaps the read: the limiter here answers only once
+    the read has begun, which a send counting first and reading after would wait for in vain."""
+    world, starts = ahead_world()
+    conversation = await world.conversation()
+    read_begun = asyncio.Event()
+    limiter, read = world.limiter, starts.read
+    plain_hit = limiter.hit
+    hits: list[str] = []
+
+    async def hit_once_the_read_began(key: str, limit: int, window_seconds: float, *, cost: int = 1) -> Any:
+        await asyncio.wait_for(read_begun.wait(), timeout=2)
+        hits.append(key)
+        return await plain_hit(key, limit, window_seconds, cost=cost)
+
+    async def read_and_say_so(*args: Any) -> Any:
+        read_begun.set()
+        await asyncio.sleep(0)
+        return await read(*args)
+
+    limiter.hit = hit_once_the_read_began  # type: ignore[method-assign]
+    starts.read = read_and_say_so  # type: ignore[method-assign, assignment]
+    await (await world.say("hello", conversation_id=conversation.id)).result()
+    assert hits == [f"ai_free:user:{world.me.user_id}"]  # counted once
+    assert len(starts.claimed) == 1
+
+
+async def test_a_refused_ai_request_answers_first_and_stores_nothing() -> None:
+    world, starts = ahead_world()
+    conversation = await world.conversation()
+    for _ in range(AI_FREE.limit):
+        await world.limiter.hit(f"ai_free:user:{world.me.user_id}", AI_FREE.limit, AI_FREE.window_seconds)
+    stored = dict(world.db.chat.messages)
+    with pytest.raises(AiRequestsRateLimited):
+        await world.say("hello", conversation_id=conversation.id)
+    # A conversation that is not there: still the limit's answer, as when it was counted before the read.
+    with pytest.raises(AiRequestsRateLimited):
+        await world.say("hello", conversation_id=world.me.user_id)
+    assert world.db.chat.messages == stored
+    assert world.model.requests == []
+    assert starts.claimed == []
+
+
+async def test_a_send_cancelled_during_its_read_cancels_its_count() -> None:
+    """The client went away while the conversation was being read: the count beside it is cancelled with
+    the send, not left running (or failing) on its own."""
+    world, starts = ahead_world()
+    conversation = await world.conversation()
+    counting, reading, count_cancelled = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def slow_hit(*args: Any, **kwargs: Any) -> Any:
+        counting.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            count_cancelled.set()
+            raise
+
+    async def slow_read(*args: Any) -> Any:
+        reading.set()
+        await asyncio.sleep(60)
+
+    world.limiter.hit = slow_hit  # type: ignore[method-assign]
+    starts.read = slow_read  # type: ignore[method-assign, assignment]
+    send = asyncio.create_task(world.say("hello", conversation_id=conversation.id))
+    await asyncio.wait_for(asyncio.gather(counting.wait(), reading.wait()), timeout=2)
+    send.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    await asyncio.wait_for(count_cancelled.wait(), timeout=2)
+    assert not [m for m in world.db.chat.messages.values() if m.conversation_id == conversation.id]
