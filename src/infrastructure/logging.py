@@ -152,6 +152,20 @@ def _has_rich() -> bool:
     return True
 
 
+class _CurrentStderr:
+    """Whatever ``sys.stderr`` is when a line is written, not when logging was configured: a stream
+    replaced since (a test runner's capture that ended, a supervisor's) gets the lines, instead of a
+    closed one raising a logging error for each."""
+
+    name = "<stderr>"
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
 class _QueueingHandler(logging.Handler):
     """Hands records to the writer thread untouched (``logging.handlers.QueueHandler`` would format
     them, tracebacks included, in the calling thread: on the event loop)."""
@@ -286,7 +300,7 @@ def configure_logging(settings: Settings) -> None:
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    output = logging.StreamHandler(sys.stderr)
+    output = logging.StreamHandler(_CurrentStderr())
     output.setFormatter(structlog.stdlib.ProcessorFormatter(processors=renderers, foreign_pre_chain=foreign))
     _stop_writer()  # configured again (tests, a reload): the lines queued so far are written first
     _writer = _LogWriter(output)

@@ -130,3 +130,23 @@ def test_logging_is_configured_when_the_first_line_is_logged(first: str) -> None
         assert lines[0]["logger"] == "alembic.runtime.migration"
     else:
         assert events == ["from_structlog", "after"]
+
+
+def test_lines_go_to_the_stderr_of_the_moment_not_a_closed_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Configured while one stream was stderr (a test's capture), written after it was closed and
+    replaced: the line reaches the new one, and nothing reports a logging error."""
+    import io
+
+    first, second = io.StringIO(), io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    configure_logging(Settings(observability=ObservabilitySettings(log_format="json")))
+    get_logger("parley.test").warning("while_the_first_was_open")
+    flush_logs()
+    first.close()
+    monkeypatch.setattr(sys, "stderr", second)
+    get_logger("parley.test").warning("after_it_closed")
+    flush_logs()
+    written = second.getvalue()
+    assert "after_it_closed" in written
+    assert "Logging error" not in written
+    configure_logging(Settings(observability=ObservabilitySettings(log_format="console", log_level="INFO")))
