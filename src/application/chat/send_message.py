@@ -93,9 +93,8 @@ class SendMessage:
         verdict = self._guard.check_message(content) if self._guard is not None else None
         if command.conversation_id is None:
             self._catalog.resolve(command.model)  # 422 before anything is counted or stored
-        if command.conversation_id is None or launcher.starts is None:
-            await self._limiter.check(principal)
-        # else counted in ``_plan_ahead``, beside its read
+        if self._planned_ahead(command) is None:
+            await self._limiter.check(principal)  # else counted in ``_plan_ahead``, beside its read
         now = self._clock.now()
         plan = await self._plan(principal, command, content, now)
         plan.conversation.last_activity_at = now
@@ -115,8 +114,9 @@ class SendMessage:
         To an existing conversation, on a database with ``ReplyStarts``, the send is planned ahead of any
         transaction when it can be (``_plan_ahead``)."""
         launcher = self._launcher
-        if command.conversation_id is not None and launcher.starts is not None:
-            ahead = await self._plan_ahead(principal, command.conversation_id, command.model, content, now)
+        conversation_id = self._planned_ahead(command)
+        if conversation_id is not None:
+            ahead = await self._plan_ahead(principal, conversation_id, command.model, content, now)
             if ahead is not None:
                 return ahead
 
@@ -147,6 +147,11 @@ class SendMessage:
             )
 
         return await launcher.planned(self._uow, decide)
+
+    def _planned_ahead(self, command: SendMessageCommand) -> uuid.UUID | None:
+        """The conversation of a send tried ahead of any transaction first (``_plan_ahead``); ``None``
+        when it is planned in one."""
+        return command.conversation_id if self._launcher.starts is not None else None
 
     async def _plan_ahead(
         self, principal: Principal, conversation_id: uuid.UUID, model_id: str | None, content: str, now: datetime
