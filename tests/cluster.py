@@ -27,6 +27,7 @@ from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
+from tests.prometheus import sample
 from tests.redis_process import free_port
 from tests.service_processes import debian_binary, wait_for_port
 
@@ -169,13 +170,9 @@ backend api
     def gauge(self, member: Member, name: str) -> float:
         """One unlabelled gauge of a member's own ``/metrics`` (0 when it cannot be read)."""
         try:
-            text = httpx.get(f"http://127.0.0.1:{member.port}/metrics", timeout=5).text
+            return sample(httpx.get(f"http://127.0.0.1:{member.port}/metrics", timeout=5).text, name)
         except httpx.TransportError:
             return 0.0
-        for line in text.splitlines():
-            if line.startswith(name + " "):
-                return float(line.rsplit(" ", 1)[1])
-        return 0.0
 
     def terminate(self, member: Member, *, timeout: float = 60) -> int:
         """SIGTERM (a rolling deploy stops it so) and wait for the exit code."""

@@ -14,6 +14,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTrace
 from src.infrastructure.queue.schedule import PRUNE_EXPIRED
 from src.interfaces.http.app import create_app
 from tests.conftest import SettingsFactory
+from tests.prometheus import sample
 
 
 async def migrated_app(make_settings: SettingsFactory, sqlite_url: str, **env: str):  # type: ignore[no-untyped-def]
@@ -22,16 +23,6 @@ async def migrated_app(make_settings: SettingsFactory, sqlite_url: str, **env: s
     settings = make_settings(DATABASE_URL=sqlite_url, **env)
     await asyncio.to_thread(Migrator(settings).upgrade)
     return create_app(settings)
-
-
-def sample(text: str, name: str, **labels: str) -> float:
-    """The value of one Prometheus sample, by metric name and labels."""
-    wanted = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    prefix = f"{name}{{{wanted}}}" if labels else name
-    for line in text.splitlines():
-        if line.startswith(prefix + " "):
-            return float(line.rsplit(" ", 1)[1])
-    return 0.0
 
 
 async def test_metrics_count_requests_by_route_template_and_status(
